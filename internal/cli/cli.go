@@ -1,0 +1,210 @@
+// Package cli holds failback's subcommands. main.go only calls Main; each
+// command group lives in a file of its own and registers itself in init, so
+// groups stay small and independent.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Stdio is where a command reads and writes.
+type Stdio struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// Command is one subcommand (or group of subcommands).
+type Command struct {
+	Name    string
+	Summary string
+	// Run executes the command with the arguments after its name.
+	Run func(ctx context.Context, s Stdio, args []string) error
+	// Hidden commands are left out of the top-level help.
+	Hidden bool
+}
+
+var commands = map[string]Command{}
+
+// register adds a command; it is called from init functions.
+func register(c Command) {
+	if _, dup := commands[c.Name]; dup {
+		panic("cli: duplicate command " + c.Name)
+	}
+	commands[c.Name] = c
+}
+
+// UsageError is a mistake in the command line; it exits with code 2.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+func usagef(format string, args ...any) error {
+	return &UsageError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// ExitError carries a specific exit code (for example 1 for "images
+// differ") with an optional message.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Main runs the command line args and returns the process exit code.
+func Main(ctx context.Context, args []string, s Stdio) int {
+	err := run(ctx, args, s)
+	return report(err, s)
+}
+
+func report(err error, s Stdio) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(s.Err, "failback: %s\nRun 'failback help' for usage.\n", ue.Msg)
+		return 2
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			fmt.Fprintf(s.Err, "failback: %s\n", ee.Err)
+		}
+		return ee.Code
+	}
+	fmt.Fprintf(s.Err, "failback: %s\n", err)
+	return 1
+}
+
+func run(ctx context.Context, args []string, s Stdio) error {
+	if len(args) == 0 {
+		if c, ok := commands["console"]; ok {
+			return c.Run(ctx, s, nil)
+		}
+		return usagef("no command given")
+	}
+	name := args[0]
+	switch name {
+	case "help", "-h", "--help", "-help":
+		if len(args) > 1 {
+			if c, ok := commands[args[1]]; ok {
+				return c.Run(ctx, s, []string{"--help"})
+			}
+		}
+		printHelp(s.Out)
+		return nil
+	}
+	c, ok := commands[name]
+	if !ok {
+		if strings.HasPrefix(name, "-") {
+			if c, ok := commands["console"]; ok {
+				return c.Run(ctx, s, args)
+			}
+		}
+		return usagef("unknown command %q", name)
+	}
+	return c.Run(ctx, s, args[1:])
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprintln(w, "failback: fail Hyper-V VMs back from Azure to on-premises Hyper-V hosts.")
+	fmt.Fprintln(w, "\nUsage: failback [command] [flags]   (no command opens the console)")
+	fmt.Fprintln(w, "\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n, c := range commands {
+		if !c.Hidden {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].Summary)
+	}
+	fmt.Fprintln(w, "\nRun 'failback COMMAND --help' for a command's flags.")
+}
+
+// newFlags returns a flag set whose errors and help go to s.Err.
+func newFlags(s Stdio, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(s.Err)
+	fs.Usage = func() {
+		fmt.Fprintf(s.Err, "Usage: failback %s\n", usage)
+		var has bool
+		fs.VisitAll(func(*flag.Flag) { has = true })
+		if has {
+			fmt.Fprintln(s.Err, "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parse parses flags anywhere among args (flags may follow positional
+// arguments, as admins type them) and returns the positional arguments.
+// A "--" ends flag parsing.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &UsageError{Msg: err.Error()}
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if len(args) > 0 && len(rest) < len(args) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// dispatch runs one of subs by the first argument.
+func dispatch(ctx context.Context, s Stdio, group string, args []string, subs []Command) error {
+	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
+		fmt.Fprintf(s.Err, "Usage: failback %s COMMAND\n\nCommands:\n", group)
+		for _, c := range subs {
+			fmt.Fprintf(s.Err, "  %-10s %s\n", c.Name, c.Summary)
+		}
+		if len(args) == 0 {
+			return usagef("%s needs a command", group)
+		}
+		return nil
+	}
+	for _, c := range subs {
+		if c.Name == args[0] {
+			return c.Run(ctx, s, args[1:])
+		}
+	}
+	return usagef("unknown command %q for %s", args[0], group)
+}
+
+// isTerminal reports whether w is a terminal (for live progress).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
