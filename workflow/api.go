@@ -1,0 +1,332 @@
+// Package workflow is the product's brain: recovery plans, the per-VM
+// failback state machine (phase 1, catch-up, Complete failover, phase 2,
+// pending commit, Commit, Reverse replicate, Cancel, Undo), jobs that outlive
+// any terminal, and the event hub the console and the SSH server watch.
+//
+// The console and the scripts drive it only through Service; it alone
+// builds engine, azure and hyperv objects from the configuration.
+package workflow
+
+import (
+	"context"
+	"time"
+)
+
+// Service is everything a front end (the console, the SSH server, the
+// script commands) may ask of the workflow. Implementations are safe for
+// concurrent use by many sessions.
+type Service interface {
+	// Plans lists the recovery plans and the single VMs that can be
+	// failed back, with their groups, disks and sizes.
+	Plans() []PlanInfo
+	// Sites describes the source (Azure) and the on-premises targets.
+	Sites() SiteInfo
+	// CheckLocation checks where the chosen VMs would land (original or
+	// alternate host: switch present, room for disks, VM exists).
+	CheckLocation(ctx context.Context, c Choices) (LocationReport, error)
+	// Estimate says, per disk, what each sync option would move and the
+	// expected downtime, without changing anything.
+	Estimate(ctx context.Context, c Choices) (Estimate, error)
+	// Certificates lists the certificates in the store and which of the
+	// chosen VMs' encrypted disks each unlocks. Empty Needed means no disk
+	// is encrypted and the step can be skipped.
+	Certificates(ctx context.Context, c Choices) (CertReport, error)
+	// Preflight runs every check for every VM before any byte moves and
+	// returns all the problems at once.
+	Preflight(ctx context.Context, c Choices) (PreflightReport, error)
+	// Start creates a job for the choices (after a passing pre-flight)
+	// and runs it in the background; it returns the job id.
+	Start(ctx context.Context, c Choices, who Actor) (string, error)
+	// Jobs lists every job, newest first.
+	Jobs() []JobView
+	// Job returns one job.
+	Job(id string) (JobView, bool)
+	// Actions says which actions apply to the job now and, for those that
+	// do not, why.
+	Actions(id string, who Actor) []ActionState
+	// Act performs an action; it returns once the action is accepted
+	// (the job then moves on in the background).
+	Act(ctx context.Context, id string, a Action, who Actor) error
+	// Log returns the newest n log lines of a job (all jobs when id is "").
+	Log(id string, n int) []LogLine
+	// Subscribe returns a channel that receives a value whenever any job
+	// changes (coalesced: at most one pending notice, never blocking the
+	// engine), and a function to stop. Read the state with Jobs/Job/Log.
+	Subscribe() (<-chan struct{}, func())
+}
+
+// Direction of a failback. Only Azure to on-premises exists; the console
+// still asks the operator to confirm it explicitly.
+type Direction string
+
+// DirAzureToOnPrem is the failback direction.
+const DirAzureToOnPrem Direction = "azure-to-onprem"
+
+// SyncOption is how data is synchronised.
+type SyncOption string
+
+// The sync options of WORKFLOW.md step 2.
+const (
+	// SyncDelta is "synchronize before failover": phase 1 delta sync while
+	// the Azure VM runs, catch-up passes, then a short phase 2.
+	SyncDelta SyncOption = "delta"
+	// SyncFull is "synchronize during failover only": shut down, download
+	// everything.
+	SyncFull SyncOption = "full"
+)
+
+// Location is where the VMs land.
+type Location string
+
+// Locations of WORKFLOW.md step 1.
+const (
+	LocOriginal  Location = "original"
+	LocAlternate Location = "alternate"
+)
+
+// Choices are the operator's decisions for one job.
+type Choices struct {
+	// Plan names a recovery plan; VM names one VM instead (exactly one).
+	Plan string `json:"plan,omitempty"`
+	VM   string `json:"vm,omitempty"`
+	// Direction must be DirAzureToOnPrem, confirmed by the operator.
+	Direction Direction  `json:"direction"`
+	Location  Location   `json:"location"`
+	AltHost   string     `json:"alt_host,omitempty"`
+	CreateVM  bool       `json:"create_vm,omitempty"`
+	Sync      SyncOption `json:"sync"`
+	// CertThumbprint chooses the certificate for encrypted disks.
+	CertThumbprint   string `json:"cert_thumbprint,omitempty"`
+	AllowExpiredCert bool   `json:"allow_expired_cert,omitempty"`
+}
+
+// Role says what an actor may do.
+type Role string
+
+// Roles.
+const (
+	RoleOperator Role = "operator"
+	RoleViewer   Role = "viewer"
+)
+
+// Actor is who asks: for the audit log and for permission checks.
+type Actor struct {
+	Name string `json:"name"`
+	Role Role   `json:"role"`
+	// Via says how: "console", "ssh", "cli".
+	Via string `json:"via"`
+}
+
+// Action is something the operator does to a job.
+type Action string
+
+// Actions of WORKFLOW.md steps 2 and 5, plus Cancel and Undo.
+const (
+	ActComplete Action = "complete" // Complete failover: start phase 2
+	ActCommit   Action = "commit"   // delete the Azure VM, keep replica
+	ActReverse  Action = "reverse"  // start reverse replication
+	ActCancel   Action = "cancel"   // stop and roll every target back
+	ActUndo     Action = "undo"     // after phase 2: Azure runs again
+)
+
+// ActionState says whether an action applies now and, if not, why.
+type ActionState struct {
+	Action  Action `json:"action"`
+	Enabled bool   `json:"enabled"`
+	// Why explains a disabled action ("phase 1 still running").
+	Why string `json:"why,omitempty"`
+	// Confirm says what the action will do, for the confirmation prompt.
+	Confirm string `json:"confirm,omitempty"`
+}
+
+// JobState is where a job stands.
+type JobState string
+
+// Job states. Resting states wait for the operator.
+const (
+	StatePreflight     JobState = "preflight"
+	StatePhase1        JobState = "phase1"            // initial delta sync, Azure VMs running
+	StateCatchUp       JobState = "catch-up"          // syncing what changed since the last snapshot
+	StateReady         JobState = "ready-to-complete" // resting: waiting for Complete failover
+	StateShutdown      JobState = "shutting-down-azure"
+	StatePhase2        JobState = "phase2" // final delta (delta) or full download (full)
+	StateVerify        JobState = "verifying"
+	StateStarting      JobState = "starting-onprem"
+	StatePendingCommit JobState = "pending-commit" // resting
+	StateCommitting    JobState = "committing"
+	StateCommitted     JobState = "committed" // resting
+	StateReverse       JobState = "reverse-replicating"
+	StateCancelling    JobState = "cancelling"
+	StateCancelled     JobState = "cancelled" // final
+	StateUndoing       JobState = "undoing"
+	StateUndone        JobState = "undone" // final
+	StateFailed        JobState = "failed" // resting: cancel or resume
+	StateInterrupted   JobState = "interrupted"
+)
+
+// JobView is a consistent snapshot of a job for display.
+type JobView struct {
+	ID      string    `json:"id"`
+	Title   string    `json:"title"` // plan or VM name
+	Choices Choices   `json:"choices"`
+	State   JobState  `json:"state"`
+	Pass    int       `json:"pass"` // catch-up pass number
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+	Owner   Actor     `json:"owner"`
+	Error   string    `json:"error,omitempty"`
+	VMs     []VMView  `json:"vms"`
+}
+
+// VMView is one VM of a job.
+type VMView struct {
+	Name        string     `json:"name"`
+	Group       int        `json:"group"` // plan group, from 1
+	Host        string     `json:"host"`
+	AzureState  string     `json:"azure_state"`
+	OnPremState string     `json:"onprem_state"`
+	Phase       string     `json:"phase"`
+	Disks       []DiskView `json:"disks"`
+}
+
+// DiskView is one disk's progress.
+type DiskView struct {
+	Name  string `json:"name"`  // blob name
+	Image string `json:"image"` // on-premises path as the host knows it
+	Size  int64  `json:"size"`
+	// Phase is "waiting", "checksum", "transfer", "verify", "done", "failed".
+	Phase string `json:"phase"`
+	// Checksum progress (delta): bytes compared of BytesToCheck.
+	BytesChecked int64 `json:"bytes_checked"`
+	BytesToCheck int64 `json:"bytes_to_check"`
+	// Transfer progress: bytes written of BytesToTransfer (known once the
+	// blocks to move are known; 0 while unknown).
+	BytesTransferred int64 `json:"bytes_transferred"`
+	BytesToTransfer  int64 `json:"bytes_to_transfer"`
+	BlocksChecked    int64 `json:"blocks_checked"`
+	BlocksDiffered   int64 `json:"blocks_differed"`
+	// Rate in bytes per second and time left, from the engine's sampler.
+	Rate    float64       `json:"rate"`
+	ETA     time.Duration `json:"eta"`
+	Percent float64       `json:"percent"`
+	Error   string        `json:"error,omitempty"`
+}
+
+// LogLine is one event of a job's log.
+type LogLine struct {
+	Time  time.Time `json:"time"`
+	Job   string    `json:"job"`
+	Level string    `json:"level"` // info, warn, error
+	Text  string    `json:"text"`
+}
+
+// PlanInfo describes a recovery plan (or a single VM: Single is true).
+type PlanInfo struct {
+	Name        string     `json:"name"`
+	Description string     `json:"description"`
+	Single      bool       `json:"single"`
+	Groups      [][]VMInfo `json:"groups"`
+}
+
+// VMInfo describes a VM and its disks as configured.
+type VMInfo struct {
+	Name       string     `json:"name"`
+	AzureVM    string     `json:"azure_vm"`
+	Host       string     `json:"host"`
+	Switch     string     `json:"switch"`
+	Generation int        `json:"generation"`
+	CPUs       int        `json:"cpus"`
+	Memory     int64      `json:"memory"`
+	Disks      []DiskInfo `json:"disks"`
+}
+
+// DiskInfo describes one configured disk.
+type DiskInfo struct {
+	Blob  string `json:"blob"`
+	Image string `json:"image"`
+	// Size is the virtual size when known (0 if not yet read).
+	Size int64 `json:"size"`
+}
+
+// SiteInfo names the two sides of a failback.
+type SiteInfo struct {
+	Source SiteSide   `json:"source"`
+	Target []SiteSide `json:"targets"`
+}
+
+// SiteSide is one site.
+type SiteSide struct {
+	Name   string   `json:"name"`
+	Kind   string   `json:"kind"` // "azure" or "hyper-v"
+	Detail string   `json:"detail"`
+	Hosts  []string `json:"hosts,omitempty"`
+}
+
+// LocationReport is the result of checking where VMs will land.
+type LocationReport struct {
+	Host   string     `json:"host"`
+	Checks []CheckRow `json:"checks"`
+	OK     bool       `json:"ok"`
+}
+
+// CheckRow is one pre-flight or location check.
+type CheckRow struct {
+	VM     string `json:"vm,omitempty"`
+	What   string `json:"what"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+	// Fix says what to do when the check failed.
+	Fix string `json:"fix,omitempty"`
+}
+
+// PreflightReport lists every check of every VM.
+type PreflightReport struct {
+	Checks []CheckRow `json:"checks"`
+	OK     bool       `json:"ok"`
+}
+
+// Estimate is what a job would move.
+type Estimate struct {
+	Disks []DiskEstimate `json:"disks"`
+	// Recommended is the sync option the numbers favour, and why.
+	Recommended SyncOption `json:"recommended"`
+	Why         string     `json:"why"`
+	// Downtime estimates, per option.
+	DeltaDowntime time.Duration `json:"delta_downtime"`
+	FullDowntime  time.Duration `json:"full_downtime"`
+}
+
+// DiskEstimate is one disk's figures.
+type DiskEstimate struct {
+	VM   string `json:"vm"`
+	Blob string `json:"blob"`
+	Size int64  `json:"size"`
+	// Allocated bytes in Azure (what must be read or checked at most).
+	Allocated int64 `json:"allocated"`
+	// ChangedEstimate is the estimate of bytes that differ from the
+	// on-premises disk (from snapshot diffs when available).
+	ChangedEstimate int64  `json:"changed_estimate"`
+	Basis           string `json:"basis"` // how ChangedEstimate was found
+	Encrypted       bool   `json:"encrypted"`
+}
+
+// CertReport lists certificates for the chosen VMs.
+type CertReport struct {
+	// Needed lists the thumbprints the encrypted disks need.
+	Needed []string   `json:"needed"`
+	Certs  []CertInfo `json:"certs"`
+}
+
+// CertInfo is one certificate in the store.
+type CertInfo struct {
+	File       string    `json:"file"`
+	Subject    string    `json:"subject"`
+	Thumbprint string    `json:"thumbprint"`
+	NotBefore  time.Time `json:"not_before"`
+	NotAfter   time.Time `json:"not_after"`
+	Expired    bool      `json:"expired"`
+	HasKey     bool      `json:"has_key"`
+	// Matches is true when it unlocks every encrypted disk of the choice.
+	Matches bool   `json:"matches"`
+	Problem string `json:"problem,omitempty"`
+}
