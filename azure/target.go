@@ -1,0 +1,192 @@
+package azure
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
+	"github.com/failback/failback/engine"
+	"github.com/failback/failback/vdisk"
+)
+
+// maxClear bounds one Clear Pages call (Azure allows the whole blob; a
+// bound keeps each request inside the try timeout).
+const maxClear = 1 << 30
+
+// PageBlobTarget is an engine.Target (and engine.Zeroer) over a live page
+// blob, for reverse replication: writes go to the virtual disk only (never
+// the footer), on whole 512-byte pages, in Put Page calls of at most 4 MiB;
+// all-zero chunks and WriteZeroes become Clear Pages. Every completed call
+// is durable, so Flush has nothing to do.
+type PageBlobTarget struct {
+	d     *Disk
+	size  int64
+	rp    readPolicy
+	stats ReadStats
+}
+
+var (
+	_ engine.Target = (*PageBlobTarget)(nil)
+	_ engine.Zeroer = (*PageBlobTarget)(nil)
+)
+
+// OpenTarget opens the disk for writing. A disk leased by someone else
+// (a VM still using it) is refused now rather than at the first write;
+// a disk we lease needs WithLease first.
+func (d *Disk) OpenTarget(ctx context.Context) (*PageBlobTarget, error) {
+	props, err := d.pb.GetProperties(ctx, nil)
+	if err != nil {
+		return nil, wrapErr("open target", d.Name(), err)
+	}
+	if d.leaseID == "" && props.LeaseState != nil && *props.LeaseState == "leased" {
+		return nil, &StorageError{Op: "open target", Object: d.Name(), Kind: ErrLeased,
+			Hint: "a VM (or another tool) holds a lease on this disk; stop and delete the Azure VM using it, or break its lease, before writing"}
+	}
+	return &PageBlobTarget{d: d, size: d.VirtualSize(), rp: d.s.readPolicy()}, nil
+}
+
+// Size is the virtual disk size.
+func (t *PageBlobTarget) Size() int64 { return t.size }
+
+// Stats counts the target's reads.
+func (t *PageBlobTarget) Stats() *ReadStats { return &t.stats }
+
+func (t *PageBlobTarget) check(op string, off, n int64) error {
+	if off%pageSize != 0 || n%pageSize != 0 {
+		return fmt.Errorf("azure %s %s at %d, %d bytes: %w: page blobs are written in whole 512-byte pages; align the engine's block size to 512", op, t.d.Name(), off, n, ErrUnaligned)
+	}
+	if off < 0 || n < 0 || off+n > t.size {
+		return fmt.Errorf("azure %s %s: [%d, %d) of a %d-byte disk: %w", op, t.d.Name(), off, off+n, t.size, ErrOutOfRange)
+	}
+	return nil
+}
+
+// WriteAt writes p at off in Put Page calls of at most 4 MiB; a chunk of
+// zeros is cleared instead of sent.
+func (t *PageBlobTarget) WriteAt(ctx context.Context, p []byte, off int64) error {
+	if err := t.check("write", off, int64(len(p))); err != nil {
+		return err
+	}
+	for done := 0; done < len(p); {
+		n := min(maxPutPage, len(p)-done)
+		chunk := p[done : done+n]
+		var err error
+		if allZero(chunk) {
+			err = t.clear(ctx, off+int64(done), int64(n))
+		} else {
+			err = t.put(ctx, chunk, off+int64(done))
+		}
+		if err != nil {
+			return err
+		}
+		done += n
+	}
+	return nil
+}
+
+func (t *PageBlobTarget) put(ctx context.Context, chunk []byte, off int64) error {
+	_, err := t.d.pb.UploadPages(ctx, streaming.NopCloser(bytes.NewReader(chunk)),
+		blob.HTTPRange{Offset: off, Count: int64(len(chunk))},
+		&pageblob.UploadPagesOptions{AccessConditions: t.d.access()})
+	return wrapErr("upload pages", t.d.Name(), err)
+}
+
+func (t *PageBlobTarget) clear(ctx context.Context, off, n int64) error {
+	_, err := t.d.pb.ClearPages(ctx, blob.HTTPRange{Offset: off, Count: n},
+		&pageblob.ClearPagesOptions{AccessConditions: t.d.access()})
+	return wrapErr("clear pages", t.d.Name(), err)
+}
+
+// WriteZeroes clears [off, off+n): the pages read as zero and stop being
+// allocated.
+func (t *PageBlobTarget) WriteZeroes(ctx context.Context, off, n int64) error {
+	if err := t.check("clear", off, n); err != nil {
+		return err
+	}
+	for o := off; o < off+n; o += maxClear {
+		if err := t.clear(ctx, o, min(maxClear, off+n-o)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReadAt reads the live blob (the target is ours while we write it).
+func (t *PageBlobTarget) ReadAt(ctx context.Context, p []byte, off int64) error {
+	if off < 0 || off+int64(len(p)) > t.size {
+		return fmt.Errorf("azure read %s: [%d, %d) of a %d-byte disk: %w", t.d.Name(), off, off+int64(len(p)), t.size, ErrOutOfRange)
+	}
+	for o := 0; o < len(p); o += maxRangeRead {
+		n := min(maxRangeRead, len(p)-o)
+		if err := downloadRange(ctx, t.d.pb, t.d.Name(), p[o:o+n], off+int64(o), t.rp, &t.stats); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Allocated lists the blob's written pages within the virtual disk.
+func (t *PageBlobTarget) Allocated(ctx context.Context) ([]engine.Extent, error) {
+	ex, err := listPageRanges(ctx, t.d.pb, "", "", t.size)
+	return ex, wrapErr("list page ranges", t.d.Name(), err)
+}
+
+// Flush has nothing to do: Azure acknowledges a Put Page once it is durable.
+func (t *PageBlobTarget) Flush(context.Context) error { return nil }
+
+func allZero(b []byte) bool {
+	for len(b) >= 8 {
+		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// CreateDiskOptions say how to create a disk blob.
+type CreateDiskOptions struct {
+	// Metadata is set on the new blob.
+	Metadata map[string]string
+	// Overwrite replaces an existing blob; otherwise an existing blob is
+	// an error, so a typo cannot wipe a disk.
+	Overwrite bool
+}
+
+// CreateDisk creates an empty page-blob disk of the given virtual size (a
+// whole number of MiB, as Azure requires) ending in a fixed-VHD footer.
+func (s *Storage) CreateDisk(ctx context.Context, container, name string, virtualSize int64, o CreateDiskOptions) (*Disk, error) {
+	obj := container + "/" + name
+	footer, err := vdisk.NewFixedVHDFooter(virtualSize)
+	if err != nil {
+		return nil, fmt.Errorf("azure create disk %s: %w", obj, err)
+	}
+	pb := s.container(container).NewPageBlobClient(name)
+	co := &pageblob.CreateOptions{Metadata: toMetadata(o.Metadata)}
+	if !o.Overwrite {
+		any := azcore.ETagAny
+		co.AccessConditions = &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: &any}}
+	}
+	if _, err := pb.Create(ctx, virtualSize+vdisk.VHDFooterSize, co); err != nil {
+		if hasCode(err, "BlobAlreadyExists") || statusOf(err) == 409 {
+			return nil, &StorageError{Op: "create disk", Object: obj, Status: statusOf(err), Code: codeOf(err), Err: err,
+				Hint: "a blob of that name exists; pick another name or delete it first"}
+		}
+		return nil, wrapErr("create disk", obj, err)
+	}
+	_, err = pb.UploadPages(ctx, streaming.NopCloser(bytes.NewReader(footer)),
+		blob.HTTPRange{Offset: virtualSize, Count: vdisk.VHDFooterSize}, nil)
+	if err != nil {
+		return nil, wrapErr("write VHD footer", obj, err)
+	}
+	return s.OpenDisk(ctx, container, name)
+}
