@@ -24,10 +24,27 @@ type countingTransport struct {
 	gets      atomic.Int64 // ranged GETs of blob data
 	bodyBytes atomic.Int64 // Content-Length of those answers
 	requests  atomic.Int64 // everything
+	updates   atomic.Int64 // Put Page (update) calls
+	clears    atomic.Int64 // Put Page (clear) calls
+	maxUpdate atomic.Int64 // largest Put Page body
 }
 
 func (t *countingTransport) Do(req *http.Request) (*http.Response, error) {
 	t.requests.Add(1)
+	if req.Method == http.MethodPut && req.URL.Query().Get("comp") == "page" {
+		switch headerCI(req.Header, "x-ms-page-write") {
+		case "update":
+			t.updates.Add(1)
+			for {
+				m := t.maxUpdate.Load()
+				if req.ContentLength <= m || t.maxUpdate.CompareAndSwap(m, req.ContentLength) {
+					break
+				}
+			}
+		case "clear":
+			t.clears.Add(1)
+		}
+	}
 	resp, err := t.c.Do(req)
 	if err == nil && req.Method == http.MethodGet && req.URL.Query().Get("comp") == "" && req.URL.Query().Get("restype") == "" {
 		t.gets.Add(1)
@@ -42,6 +59,9 @@ func (t *countingTransport) reset() {
 	t.gets.Store(0)
 	t.bodyBytes.Store(0)
 	t.requests.Store(0)
+	t.updates.Store(0)
+	t.clears.Store(0)
+	t.maxUpdate.Store(0)
 }
 
 // testOptions are fast-retrying options for the shared Azurite.
@@ -114,4 +134,15 @@ func pattern(off int64, n int, seed byte) []byte {
 		p[i] = byte(x>>56) ^ seed | 1
 	}
 	return p
+}
+
+// headerCI reads a header whatever its spelling: azcore sets some with
+// lower-case keys, which http.Header.Get does not find.
+func headerCI(h http.Header, key string) string {
+	for k, v := range h {
+		if strings.EqualFold(k, key) && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
 }

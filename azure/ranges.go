@@ -94,27 +94,38 @@ func pageListExtents(pl pageblob.PageList) []engine.Extent {
 	return out
 }
 
+// pageListsToExtents turns the pages of a Get Page Ranges (Diff) listing
+// into the sorted, merged extents of [0, limit): it is the one place that
+// interprets the service's answer.
+func pageListsToExtents(lists []pageblob.PageList, limit int64) []engine.Extent {
+	var all []engine.Extent
+	for _, pl := range lists {
+		all = append(all, pageListExtents(pl)...)
+	}
+	return mergeExtents(all, limit)
+}
+
 // listPageRanges lists the allocated ranges of a blob or snapshot (when
 // prevSnapshot is set: the ranges changed since it) in [0, limit), by
 // segments, following continuation markers, merged.
 func listPageRanges(ctx context.Context, pb *pageblob.Client, snapshot, prevSnapshot string, limit int64) ([]engine.Extent, error) {
-	var all []engine.Extent
+	var lists []pageblob.PageList
 	for seg := int64(0); seg < limit; seg += rangeSegment {
 		rng := blob.HTTPRange{Offset: seg, Count: min(rangeSegment, limit-seg)}
 		var err error
 		if prevSnapshot == "" {
-			all, err = listSegment(ctx, pb, snapshot, rng, all)
+			lists, err = listSegment(ctx, pb, snapshot, rng, lists)
 		} else {
-			all, err = listDiffSegment(ctx, pb, snapshot, prevSnapshot, rng, all)
+			lists, err = listDiffSegment(ctx, pb, snapshot, prevSnapshot, rng, lists)
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
-	return mergeExtents(all, limit), nil
+	return pageListsToExtents(lists, limit), nil
 }
 
-func listSegment(ctx context.Context, pb *pageblob.Client, snapshot string, rng blob.HTTPRange, acc []engine.Extent) ([]engine.Extent, error) {
+func listSegment(ctx context.Context, pb *pageblob.Client, snapshot string, rng blob.HTTPRange, acc []pageblob.PageList) ([]pageblob.PageList, error) {
 	o := &pageblob.GetPageRangesOptions{Range: rng}
 	if snapshot != "" {
 		o.Snapshot = &snapshot
@@ -125,12 +136,12 @@ func listSegment(ctx context.Context, pb *pageblob.Client, snapshot string, rng 
 		if err != nil {
 			return nil, err
 		}
-		acc = append(acc, pageListExtents(page.PageList)...)
+		acc = append(acc, page.PageList)
 	}
 	return acc, nil
 }
 
-func listDiffSegment(ctx context.Context, pb *pageblob.Client, snapshot, prev string, rng blob.HTTPRange, acc []engine.Extent) ([]engine.Extent, error) {
+func listDiffSegment(ctx context.Context, pb *pageblob.Client, snapshot, prev string, rng blob.HTTPRange, acc []pageblob.PageList) ([]pageblob.PageList, error) {
 	o := &pageblob.GetPageRangesDiffOptions{Range: rng, PrevSnapshot: &prev}
 	if snapshot != "" {
 		o.Snapshot = &snapshot
@@ -141,7 +152,7 @@ func listDiffSegment(ctx context.Context, pb *pageblob.Client, snapshot, prev st
 		if err != nil {
 			return nil, err
 		}
-		acc = append(acc, pageListExtents(page.PageList)...)
+		acc = append(acc, page.PageList)
 	}
 	return acc, nil
 }
