@@ -1,0 +1,2 @@
+Assert-HyperV
+Write-FailbackResult (ConvertTo-FailbackVM (Find-FailbackVM $Name))
