@@ -33,10 +33,10 @@ func TestDetectFormats(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := map[string]Format{
-		mk("a.raw", CreateOptions{Size: 1 << 20}):               Raw,
-		mk("b.vhd", CreateOptions{Size: 1 << 20, Fixed: true}):  VHD,
-		mk("c.vhd", CreateOptions{Size: 1 << 20}):               VHD,
-		mk("d.img", CreateOptions{Size: 512, Format: Raw}):      Raw,
+		mk("a.raw", CreateOptions{Size: 1 << 20}):              Raw,
+		mk("b.vhd", CreateOptions{Size: 1 << 20, Fixed: true}): VHD,
+		mk("c.vhd", CreateOptions{Size: 1 << 20}):              VHD,
+		mk("d.img", CreateOptions{Size: 512, Format: Raw}):     Raw,
 		vhdx: VHDX,
 		fake: Raw,
 	}
