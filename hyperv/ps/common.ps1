@@ -3,8 +3,9 @@ $ProgressPreference = 'SilentlyContinue'
 $WarningPreference = 'SilentlyContinue'
 $InformationPreference = 'SilentlyContinue'
 # Windows PowerShell 5.1 serialises some arrays as {"value":[...],"Count":n}
-# because of this type data; without it arrays stay arrays.
-Remove-TypeData -TypeName System.Array -ErrorAction SilentlyContinue
+# because of this type data; without it arrays stay arrays. (PowerShell 7
+# has none, and the failure to remove it is of no interest.)
+try { Remove-TypeData -TypeName System.Array -ErrorAction Stop } catch { }
 
 # One line of ASCII JSON on stdout: non-ASCII characters are escaped so the
 # console code page cannot mangle names.

@@ -1,0 +1,84 @@
+# failback disk-in-use: generated; every argument is a single-quoted literal or a number.
+$Path = 'D:\Hyper-V\web01\Virtual Hard Disks\web01.vhdx'
+
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+$WarningPreference = 'SilentlyContinue'
+$InformationPreference = 'SilentlyContinue'
+# Windows PowerShell 5.1 serialises some arrays as {"value":[...],"Count":n}
+# because of this type data; without it arrays stay arrays. (PowerShell 7
+# has none, and the failure to remove it is of no interest.)
+try { Remove-TypeData -TypeName System.Array -ErrorAction Stop } catch { }
+
+# One line of ASCII JSON on stdout: non-ASCII characters are escaped so the
+# console code page cannot mangle names.
+function Write-FailbackJson($Value) {
+    $json = ConvertTo-Json -InputObject $Value -Depth 8 -Compress
+    $json = [regex]::Replace($json, '[^\u0000-\u007F]', { param($m) '\u{0:x4}' -f [int][char]$m.Value })
+    [Console]::Out.WriteLine($json)
+}
+
+function Write-FailbackResult($Value) {
+    Write-FailbackJson ([ordered]@{ ok = $Value })
+    exit 0
+}
+
+# Stop-Failback reports an error this script classified itself.
+function Stop-Failback([string]$Type, [string]$Message, [string]$Category) {
+    Write-FailbackJson ([ordered]@{ error = [ordered]@{ type = $Type; message = $Message; category = $Category; id = ''; target = '' } })
+    exit 1
+}
+
+# Write-FailbackError reports any other error with PowerShell's own
+# classification, which the console maps without reading the message.
+function Write-FailbackError($Record) {
+    $target = ''
+    if ($null -ne $Record.TargetObject) { $target = [string]$Record.TargetObject }
+    Write-FailbackJson ([ordered]@{ error = [ordered]@{
+        type = $Record.Exception.GetType().FullName
+        message = $Record.Exception.Message
+        category = [string]$Record.CategoryInfo.Category
+        id = [string]$Record.FullyQualifiedErrorId
+        target = $target
+    } })
+    exit 1
+}
+
+function Assert-HyperV {
+    if (-not (Get-Module -ListAvailable -Name Hyper-V)) {
+        Stop-Failback 'ModuleMissing' ("The Hyper-V PowerShell module is not installed on {0}." -f $env:COMPUTERNAME) 'NotInstalled'
+    }
+    Import-Module -Name Hyper-V
+    $principal = [Security.Principal.WindowsPrincipal][Security.Principal.WindowsIdentity]::GetCurrent()
+    $admin = $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)
+    $hvAdmin = $principal.IsInRole([Security.Principal.SecurityIdentifier]'S-1-5-32-578')
+    if (-not ($admin -or $hvAdmin)) {
+        Stop-Failback 'AccessDenied' ("{0} is neither an elevated Administrator nor a member of Hyper-V Administrators on {1}." -f $principal.Identity.Name, $env:COMPUTERNAME) 'PermissionDenied'
+    }
+}
+
+try {
+    Assert-HyperV
+    $exists = Test-Path -LiteralPath $Path
+    # A VM that is saved or paused still owns its disks: only Off frees them.
+    $users = @(Get-VM | Where-Object { [string]$_.State -ne 'Off' } | ForEach-Object {
+        $owner = $_
+        if (@(Get-VMHardDiskDrive -VM $owner | Where-Object { $_.Path -eq $Path }).Count -gt 0) { $owner.Name }
+    })
+    $locked = $false
+    $reason = ''
+    if ($exists) {
+        try {
+            $fs = [IO.File]::Open($Path, [IO.FileMode]::Open, [IO.FileAccess]::ReadWrite, [IO.FileShare]::None)
+            $fs.Dispose()
+        } catch {
+            $e = $_.Exception
+            if ($e.InnerException) { $e = $e.InnerException }
+            $locked = $true
+            $reason = $e.Message
+        }
+    }
+    Write-FailbackResult ([ordered]@{ Path = $Path; Exists = $exists; VMs = $users; Locked = $locked; Reason = $reason })
+} catch {
+    Write-FailbackError $_
+}

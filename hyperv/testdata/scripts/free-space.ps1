@@ -1,0 +1,83 @@
+# failback free-space: generated; every argument is a single-quoted literal or a number.
+$Path = 'E:\Failback\web01'
+
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+$WarningPreference = 'SilentlyContinue'
+$InformationPreference = 'SilentlyContinue'
+# Windows PowerShell 5.1 serialises some arrays as {"value":[...],"Count":n}
+# because of this type data; without it arrays stay arrays. (PowerShell 7
+# has none, and the failure to remove it is of no interest.)
+try { Remove-TypeData -TypeName System.Array -ErrorAction Stop } catch { }
+
+# One line of ASCII JSON on stdout: non-ASCII characters are escaped so the
+# console code page cannot mangle names.
+function Write-FailbackJson($Value) {
+    $json = ConvertTo-Json -InputObject $Value -Depth 8 -Compress
+    $json = [regex]::Replace($json, '[^\u0000-\u007F]', { param($m) '\u{0:x4}' -f [int][char]$m.Value })
+    [Console]::Out.WriteLine($json)
+}
+
+function Write-FailbackResult($Value) {
+    Write-FailbackJson ([ordered]@{ ok = $Value })
+    exit 0
+}
+
+# Stop-Failback reports an error this script classified itself.
+function Stop-Failback([string]$Type, [string]$Message, [string]$Category) {
+    Write-FailbackJson ([ordered]@{ error = [ordered]@{ type = $Type; message = $Message; category = $Category; id = ''; target = '' } })
+    exit 1
+}
+
+# Write-FailbackError reports any other error with PowerShell's own
+# classification, which the console maps without reading the message.
+function Write-FailbackError($Record) {
+    $target = ''
+    if ($null -ne $Record.TargetObject) { $target = [string]$Record.TargetObject }
+    Write-FailbackJson ([ordered]@{ error = [ordered]@{
+        type = $Record.Exception.GetType().FullName
+        message = $Record.Exception.Message
+        category = [string]$Record.CategoryInfo.Category
+        id = [string]$Record.FullyQualifiedErrorId
+        target = $target
+    } })
+    exit 1
+}
+
+function Assert-HyperV {
+    if (-not (Get-Module -ListAvailable -Name Hyper-V)) {
+        Stop-Failback 'ModuleMissing' ("The Hyper-V PowerShell module is not installed on {0}." -f $env:COMPUTERNAME) 'NotInstalled'
+    }
+    Import-Module -Name Hyper-V
+    $principal = [Security.Principal.WindowsPrincipal][Security.Principal.WindowsIdentity]::GetCurrent()
+    $admin = $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)
+    $hvAdmin = $principal.IsInRole([Security.Principal.SecurityIdentifier]'S-1-5-32-578')
+    if (-not ($admin -or $hvAdmin)) {
+        Stop-Failback 'AccessDenied' ("{0} is neither an elevated Administrator nor a member of Hyper-V Administrators on {1}." -f $principal.Identity.Name, $env:COMPUTERNAME) 'PermissionDenied'
+    }
+}
+
+try {
+    # The folder may not exist yet: measure its nearest existing parent.
+    $probe = $Path
+    while ($probe -and -not (Test-Path -LiteralPath $probe)) { $probe = [IO.Path]::GetDirectoryName($probe) }
+    if (-not $probe) {
+        Stop-Failback 'DiskNotFound' ("No part of '{0}' exists on {1}." -f $Path, $env:COMPUTERNAME) 'ObjectNotFound'
+    }
+    $full = (Get-Item -LiteralPath $probe -Force).FullName
+    if (-not $full.EndsWith('\')) { $full += '\' }
+    # Win32_Volume also lists mount points and cluster shared volumes, which
+    # a drive letter alone would miss; the longest matching mount path wins.
+    $best = $null
+    foreach ($v in @(Get-CimInstance -ClassName Win32_Volume)) {
+        if ($v.Name -and $full.StartsWith($v.Name, [StringComparison]::OrdinalIgnoreCase)) {
+            if (-not $best -or $v.Name.Length -gt $best.Name.Length) { $best = $v }
+        }
+    }
+    if (-not $best) {
+        Stop-Failback 'DiskNotFound' ("'{0}' is not on a local volume of {1}; free space on SMB shares is not measured." -f $Path, $env:COMPUTERNAME) 'ObjectNotFound'
+    }
+    Write-FailbackResult ([ordered]@{ Path = $Path; Volume = $best.Name; DeviceID = $best.DeviceID; FreeSpace = $best.FreeSpace; Capacity = $best.Capacity })
+} catch {
+    Write-FailbackError $_
+}
