@@ -83,11 +83,11 @@ const (
 
 // VM is a virtual machine on a host.
 type VM struct {
-	Name       string    `json:"name"`
-	ID         string    `json:"id,omitempty"`
-	State      VMState   `json:"state"`
-	Generation int       `json:"generation"`
-	CPUCount   int       `json:"cpu_count"`
+	Name       string  `json:"name"`
+	ID         string  `json:"id,omitempty"`
+	State      VMState `json:"state"`
+	Generation int     `json:"generation"`
+	CPUCount   int     `json:"cpu_count"`
 	// MemoryBytes is the startup memory.
 	MemoryBytes   int64     `json:"memory_bytes"`
 	DynamicMemory bool      `json:"dynamic_memory,omitempty"`

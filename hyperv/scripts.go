@@ -20,7 +20,7 @@ type psParam struct {
 	Value string
 }
 
-func strParam(name, v string) psParam  { return psParam{name, psQuote(v)} }
+func strParam(name, v string) psParam       { return psParam{name, psQuote(v)} }
 func intParam(name string, v int64) psParam { return psParam{name, psInt(v)} }
 func boolParam(name string, v bool) psParam { return psParam{name, psBool(v)} }
 
