@@ -17,8 +17,11 @@ var (
 	ErrBadThumbprint = errors.New("malformed certificate thumbprint")
 	// ErrCertNotFound: no file in the certificate folder holds the thumbprint.
 	ErrCertNotFound = errors.New("certificate not found")
-	// ErrCertExpired: the certificate's validity ended (or has not begun).
+	// ErrCertExpired: the certificate's validity ended.
 	ErrCertExpired = errors.New("certificate expired")
+	// ErrCertNotYetValid: the certificate's validity has not begun (a clock
+	// or an issuing mistake); the same override as expiry applies.
+	ErrCertNotYetValid = errors.New("certificate not yet valid")
 	// ErrPFXPassword: a PFX file could not be opened with the password given
 	// (or no password was given for it).
 	ErrPFXPassword = errors.New("wrong PFX password")
@@ -34,6 +37,9 @@ var (
 	ErrThumbprintMismatch = errors.New("certificate does not match the disk")
 	// ErrUnwrap: the private key could not unwrap the disk's data key.
 	ErrUnwrap = errors.New("cannot unwrap the disk's data key")
+	// ErrUnreadable: a file in the certificate folder is not a certificate
+	// this build can read.
+	ErrUnreadable = errors.New("unreadable certificate file")
 	// ErrKeyDestroyed: a DataKey was used after Destroy.
 	ErrKeyDestroyed = errors.New("data key destroyed")
 	// ErrUnaligned: a disk size is not a multiple of 512 bytes.
