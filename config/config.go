@@ -1,0 +1,318 @@
+// Package config is failback's configuration: the TOML schema of
+// config.toml, its defaults, the resolution of secrets kept outside the
+// file, and a validation that reports every problem at once with file:line
+// and what to write instead.
+//
+// It is plain data: it imports none of failback's packages. The workflow
+// maps these values onto the Azure, Hyper-V, engine and SSH packages.
+//
+// Field tags: `toml` is the key name (snake_case); `cfg:"path"` marks a
+// local file or folder that resolves against the config file's folder.
+// A Secret field named X also accepts X_env (an environment variable) and
+// X_file (a file holding it) so secrets need not sit in config.toml.
+package config
+
+// Config is the whole of config.toml.
+type Config struct {
+	// StateDir holds jobs, journals and audit logs.
+	StateDir string `toml:"state_dir" cfg:"path"`
+	// CertificatesDir holds the PEM and PFX files that unlock encrypted disks.
+	CertificatesDir string `toml:"certificates_dir" cfg:"path"`
+
+	Azure   Azure   `toml:"azure"`
+	Engine  Engine  `toml:"engine"`
+	Reverse Reverse `toml:"reverse"`
+	SSH     SSH     `toml:"ssh"`
+	Agent   Agent   `toml:"agent"`
+
+	Certificates []Certificate `toml:"certificate"`
+	Sites        []Site        `toml:"site"`
+	Hosts        []Host        `toml:"host"`
+	VMs          []VM          `toml:"vm"`
+	Plans        []Plan        `toml:"plan"`
+
+	// File is the config file's path as loaded ("" when built in code).
+	File string `toml:"-"`
+	// Warnings are problems that do not stop failback (for example a field
+	// that is ignored); Load fills them.
+	Warnings Problems `toml:"-"`
+
+	pos positions
+}
+
+// Azure is the source site: the subscription where the failed-over VMs run
+// and the storage account holding their disks.
+type Azure struct {
+	// SiteName is how the console names the Azure side.
+	SiteName       string `toml:"site_name"`
+	SubscriptionID string `toml:"subscription_id"`
+	ResourceGroup  string `toml:"resource_group"`
+	// Compute is "arm" (Azure Resource Manager) or "lab" (simulated VMs).
+	Compute string `toml:"compute"`
+	// LabDir is the lab compute's state folder (Compute = "lab").
+	LabDir string `toml:"lab_dir" cfg:"path"`
+	// OperationTimeout bounds one power operation (shut down, start, delete).
+	OperationTimeout Duration `toml:"operation_timeout"`
+	Storage          Storage  `toml:"storage"`
+}
+
+// Compute back ends.
+const (
+	ComputeARM = "arm"
+	ComputeLab = "lab"
+)
+
+// Storage is the storage account holding the disks as page blobs. Exactly
+// one way to authenticate is set: ConnectionString, AccountKey, SAS or
+// EntraID.
+type Storage struct {
+	// AccountURL is the blob endpoint, e.g. https://NAME.blob.core.windows.net.
+	AccountURL string `toml:"account_url"`
+	// AccountName defaults to the first label of AccountURL's host.
+	AccountName string `toml:"account_name"`
+
+	ConnectionString     Secret `toml:"connection_string"`
+	ConnectionStringEnv  string `toml:"connection_string_env"`
+	ConnectionStringFile string `toml:"connection_string_file" cfg:"path"`
+	AccountKey           Secret `toml:"account_key"`
+	AccountKeyEnv        string `toml:"account_key_env"`
+	AccountKeyFile       string `toml:"account_key_file" cfg:"path"`
+	SAS                  Secret `toml:"sas"`
+	SASEnv               string `toml:"sas_env"`
+	SASFile              string `toml:"sas_file" cfg:"path"`
+	// EntraID authenticates with azidentity's DefaultAzureCredential.
+	EntraID bool `toml:"entra_id"`
+
+	// Retries is how often a failed request is tried again.
+	Retries int `toml:"retries"`
+	// RetryDelay is the first pause between tries (it grows each time).
+	RetryDelay Duration `toml:"retry_delay"`
+	// MaxRetryDelay caps the pause between tries.
+	MaxRetryDelay Duration `toml:"max_retry_delay"`
+	// TryTimeout bounds one try of one request.
+	TryTimeout Duration `toml:"try_timeout"`
+}
+
+// Storage authentication methods, as Storage.Auth reports them.
+const (
+	AuthConnectionString = "connection_string"
+	AuthAccountKey       = "account_key"
+	AuthSAS              = "sas"
+	AuthEntraID          = "entra_id"
+)
+
+// Auth names the authentication method set ("" when none is).
+func (s *Storage) Auth() string {
+	switch {
+	case s.ConnectionString.IsSet():
+		return AuthConnectionString
+	case s.AccountKey.IsSet():
+		return AuthAccountKey
+	case s.SAS.IsSet():
+		return AuthSAS
+	case s.EntraID:
+		return AuthEntraID
+	}
+	return ""
+}
+
+// Engine tunes the sync engine.
+type Engine struct {
+	// BlockSize is the unit that is hashed, compared and transferred.
+	BlockSize Size `toml:"block_size"`
+	// Threads is the number of parallel transfers per disk (1..32).
+	Threads int `toml:"threads"`
+	// BandwidthLimit caps bytes per second over the WAN (0 = no limit).
+	BandwidthLimit Size `toml:"bandwidth_limit"`
+	// Verify compares the target with the source snapshot after a sync.
+	Verify  bool    `toml:"verify"`
+	CatchUp CatchUp `toml:"catch_up"`
+}
+
+// CatchUp bounds the passes after phase 1 that sync what changed while it
+// ran, so phase 2 (the downtime) has little left to move.
+type CatchUp struct {
+	// MaxPasses is the most catch-up passes before waiting (0 = none).
+	MaxPasses int `toml:"max_passes"`
+	// StopBelow ends catch-up once a pass moved less than this.
+	StopBelow Size `toml:"stop_below"`
+}
+
+// Reverse tunes reverse replication (on-premises back to Azure).
+type Reverse struct {
+	// Interval is the time between two cycles.
+	Interval Duration `toml:"interval"`
+	// KeepRecoveryPoints is how many blob snapshots (recovery points) to keep.
+	KeepRecoveryPoints int `toml:"keep_recovery_points"`
+}
+
+// SSH is the console's SSH server (failback serve).
+type SSH struct {
+	// Listen is host:port; a --listen flag overrides it.
+	Listen string `toml:"listen"`
+	// HostKey is the server's private key, created on first start.
+	HostKey string `toml:"host_key" cfg:"path"`
+	// AuthorizedKeys lists the public keys allowed in, each marked
+	// operator or viewer.
+	AuthorizedKeys string `toml:"authorized_keys" cfg:"path"`
+}
+
+// Agent is the optional Azure-side agent that computes checksums next to
+// the data. Unset URL means no agent: reads go straight to the blobs.
+type Agent struct {
+	URL string `toml:"url"`
+	// CertFingerprint pins the agent's TLS certificate (SHA-256, hex).
+	CertFingerprint string `toml:"cert_fingerprint"`
+	// CertFile pins the agent's TLS certificate by its PEM file.
+	CertFile  string `toml:"cert_file" cfg:"path"`
+	Token     Secret `toml:"token"`
+	TokenEnv  string `toml:"token_env"`
+	TokenFile string `toml:"token_file" cfg:"path"`
+}
+
+// Certificate is a PFX file in CertificatesDir that needs a password.
+// PEM files need no entry.
+type Certificate struct {
+	// File is the PFX file name, relative to CertificatesDir.
+	File         string `toml:"file"`
+	Password     Secret `toml:"password"`
+	PasswordEnv  string `toml:"password_env"`
+	PasswordFile string `toml:"password_file" cfg:"path"`
+}
+
+// Site is an on-premises site (Azure is the implicit source site).
+type Site struct {
+	Name        string `toml:"name"`
+	Description string `toml:"description"`
+}
+
+// Host is an on-premises Hyper-V host.
+type Host struct {
+	Name string `toml:"name"`
+	// Site names the [[site]] the host belongs to.
+	Site string `toml:"site"`
+	// Transport is how PowerShell reaches the host: local, ssh or lab.
+	Transport string `toml:"transport"`
+
+	// Address is host or host:port (ssh; port 22 by default).
+	Address           string   `toml:"address"`
+	User              string   `toml:"user"`
+	KeyFile           string   `toml:"key_file" cfg:"path"`
+	KeyPassphrase     Secret   `toml:"key_passphrase"`
+	KeyPassphraseEnv  string   `toml:"key_passphrase_env"`
+	KeyPassphraseFile string   `toml:"key_passphrase_file" cfg:"path"`
+	Password          Secret   `toml:"password"`
+	PasswordEnv       string   `toml:"password_env"`
+	PasswordFile      string   `toml:"password_file" cfg:"path"`
+	KnownHosts        string   `toml:"known_hosts" cfg:"path"`
+	ShutdownTimeout   Duration `toml:"shutdown_timeout"`
+
+	// LabDir is the lab host's folder (transport = "lab").
+	LabDir string `toml:"lab_dir" cfg:"path"`
+	// VMFolder is the host folder where VMs and disks are created at an
+	// alternate location (a host path, e.g. D:\Hyper-V).
+	VMFolder string `toml:"vm_folder"`
+	// PathMap maps host paths to the paths this machine writes through.
+	PathMap []PathMap `toml:"path_map"`
+}
+
+// Host transports.
+const (
+	TransportLocal = "local"
+	TransportSSH   = "ssh"
+	TransportLab   = "lab"
+)
+
+// PathMap maps a host path prefix (D:\VMs) to a local one (/mnt/hv01/vms).
+type PathMap struct {
+	Host  string `toml:"host"`
+	Local string `toml:"local" cfg:"path"`
+}
+
+// VM is a virtual machine to fail back: its Azure VM, its disks and where
+// it lived on premises. A VM is defined once and may sit in any plans.
+type VM struct {
+	// Name is the on-premises (Hyper-V) VM name.
+	Name string `toml:"name"`
+	// AzureVM is the VM's name in Azure (default: Name).
+	AzureVM string `toml:"azure_vm"`
+	// Host is the original Hyper-V host.
+	Host string `toml:"host"`
+	// Switch is the virtual switch of the VM's network adapter.
+	Switch string `toml:"switch"`
+	// Generation is the Hyper-V generation, 1 or 2 (0: as the original VM).
+	Generation int `toml:"generation"`
+	// CPUs is the virtual processor count (0: as the original VM).
+	CPUs int `toml:"cpus"`
+	// Memory is the startup memory (0: as the original VM).
+	Memory Size   `toml:"memory"`
+	Disks  []Disk `toml:"disk"`
+}
+
+// Disk pairs an Azure page blob with its on-premises image.
+type Disk struct {
+	// Blob is "container/path/name.vhd" in the storage account.
+	Blob string `toml:"blob"`
+	// Image is the on-premises image as the host names it.
+	Image string `toml:"image"`
+	// AlternateFolder is the host folder for this disk at an alternate
+	// location (default: that host's vm_folder).
+	AlternateFolder string `toml:"alternate_folder"`
+}
+
+// Plan is a recovery plan: groups of VMs started in order.
+type Plan struct {
+	Name        string `toml:"name"`
+	Description string `toml:"description"`
+	// Groups are started one after the other; VMs within one group together.
+	Groups [][]string `toml:"groups"`
+}
+
+// VM returns the VM named name, or nil.
+func (c *Config) VM(name string) *VM {
+	for i := range c.VMs {
+		if c.VMs[i].Name == name {
+			return &c.VMs[i]
+		}
+	}
+	return nil
+}
+
+// Host returns the host named name, or nil.
+func (c *Config) Host(name string) *Host {
+	for i := range c.Hosts {
+		if c.Hosts[i].Name == name {
+			return &c.Hosts[i]
+		}
+	}
+	return nil
+}
+
+// Plan returns the plan named name, or nil.
+func (c *Config) Plan(name string) *Plan {
+	for i := range c.Plans {
+		if c.Plans[i].Name == name {
+			return &c.Plans[i]
+		}
+	}
+	return nil
+}
+
+// Site returns the site named name, or nil.
+func (c *Config) Site(name string) *Site {
+	for i := range c.Sites {
+		if c.Sites[i].Name == name {
+			return &c.Sites[i]
+		}
+	}
+	return nil
+}
+
+// VMs lists the plan's VM names in start order.
+func (p *Plan) VMs() []string {
+	var out []string
+	for _, g := range p.Groups {
+		out = append(out, g...)
+	}
+	return out
+}

@@ -1,0 +1,102 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+)
+
+// resolveSecrets fills every Secret field X from X_env or X_file when one
+// of them is given. It runs after resolvePaths, so X_file is absolute.
+func (c *Config) resolveSecrets() Problems {
+	var ps Problems
+	walk(reflect.ValueOf(c).Elem(), "", func(f field) {
+		if f.sf.Type != secretType {
+			return
+		}
+		name := tomlName(f.sf)
+		table := parentPath(f.path)
+		envV, envOK := siblingString(f.parent, name+"_env")
+		fileV, fileOK := siblingString(f.parent, name+"_file")
+		if !envOK || !fileOK {
+			return // Every Secret has both siblings; a test guards it.
+		}
+		secret := f.v.Addr().Interface().(*Secret)
+		var set []string
+		if secret.IsSet() {
+			set = append(set, name)
+		}
+		if envV != "" {
+			set = append(set, name+"_env")
+		}
+		if fileV != "" {
+			set = append(set, name+"_file")
+		}
+		if len(set) > 1 {
+			ps = append(ps, Problem{
+				Path: join(table, set[1]),
+				Msg:  fmt.Sprintf("%s are all set; they are ways to give the same secret", strings.Join(set, " and ")),
+				Fix:  fmt.Sprintf("keep only one of %s, %s_env and %s_file", name, name, name),
+			})
+			return
+		}
+		switch {
+		case envV != "":
+			v, ok := os.LookupEnv(envV)
+			switch {
+			case !ok:
+				ps = append(ps, Problem{
+					Path: join(table, name+"_env"),
+					Msg:  fmt.Sprintf("environment variable %s (for %s) is not set", envV, name),
+					Fix:  fmt.Sprintf("set %s in failback's environment, or use %s_file = \"path\" instead", envV, name),
+				})
+			case strings.TrimSpace(v) == "":
+				ps = append(ps, Problem{
+					Path: join(table, name+"_env"),
+					Msg:  fmt.Sprintf("environment variable %s (for %s) is empty", envV, name),
+					Fix:  fmt.Sprintf("give %s the secret's value", envV),
+				})
+			default:
+				*secret = NewSecret(v)
+			}
+		case fileV != "":
+			b, err := os.ReadFile(fileV)
+			v := strings.TrimRight(string(b), "\r\n")
+			switch {
+			case err != nil:
+				ps = append(ps, Problem{
+					Path: join(table, name+"_file"),
+					Msg:  fmt.Sprintf("cannot read %s (for %s): %v", fileV, name, unwrapPathErr(err)),
+					Fix:  "create the file with the secret on its first line, readable by the user running failback",
+				})
+			case strings.TrimSpace(v) == "":
+				ps = append(ps, Problem{
+					Path: join(table, name+"_file"),
+					Msg:  fmt.Sprintf("%s (for %s) is empty", fileV, name),
+					Fix:  "write the secret into the file",
+				})
+			default:
+				*secret = NewSecret(v)
+			}
+		}
+	})
+	return ps
+}
+
+// siblingString returns the string field keyed key in the struct v.
+func siblingString(v reflect.Value, key string) (string, bool) {
+	sf, ok := fieldByKey(v.Type(), key)
+	if !ok || sf.Type.Kind() != reflect.String {
+		return "", false
+	}
+	return v.FieldByIndex(sf.Index).String(), true
+}
+
+// unwrapPathErr drops the path an *os.PathError repeats.
+func unwrapPathErr(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}

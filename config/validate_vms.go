@@ -1,0 +1,165 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+func (k *checker) hostNames() []string {
+	var out []string
+	for _, h := range k.c.Hosts {
+		out = append(out, h.Name)
+	}
+	return out
+}
+
+func (k *checker) vmNames() []string {
+	var out []string
+	for _, v := range k.c.VMs {
+		out = append(out, v.Name)
+	}
+	return out
+}
+
+func (k *checker) vms() {
+	names := map[string]string{}
+	azure := map[string]string{}
+	blobs := map[string]string{}  // blob -> path of the disk using it
+	images := map[string]string{} // host + image -> path
+	for i := range k.c.VMs {
+		vm := &k.c.VMs[i]
+		p := fmt.Sprintf("vm[%d]", i)
+		if k.checkName(p, "[[vm]]", vm.Name, "web01", i) {
+			k.unique(names, p, "VM", vm.Name)
+		}
+		if vm.AzureVM != "" {
+			key := strings.ToLower(vm.AzureVM)
+			if first, dup := azure[key]; dup {
+				k.bad(p+".azure_vm", "each [[vm]] fails back its own Azure VM: correct azure_vm",
+					"VM %q and the VM at %s both name Azure VM %q", vm.Name, k.where(first), vm.AzureVM)
+			}
+			azure[key] = p
+		}
+		var host *Host
+		switch {
+		case vm.Host == "":
+			k.bad(p, `add host = "hv01.example.com" (the [[host]] the VM ran on before the failover)`, "VM %q has no host", vm.Name)
+		default:
+			if host = k.c.Host(vm.Host); host == nil {
+				k.bad(p+".host", refFix(vm.Host, k.hostNames(), fmt.Sprintf("add a [[host]] with name = %q", vm.Host)),
+					"VM %q is on host %q, which no [[host]] defines", vm.Name, vm.Host)
+			}
+		}
+		if vm.Generation != 0 && vm.Generation != 1 && vm.Generation != 2 {
+			k.bad(p+".generation", "write 1 or 2 (or leave it out to keep the original VM's)", "generation = %d: Hyper-V VMs are generation 1 or 2", vm.Generation)
+		}
+		if vm.CPUs < 0 || vm.CPUs > 240 {
+			k.bad(p+".cpus", "write 1 to 240 (or leave it out to keep the original VM's)", "cpus = %d is out of range", vm.CPUs)
+		}
+		if m := vm.Memory.Bytes(); vm.Memory.valid() && m != 0 {
+			switch {
+			case m < 32<<20:
+				k.bad(p+".memory", `write at least "32M", e.g. "4G"`, "memory = %s is less than Hyper-V's 32 MB minimum", vm.Memory)
+			case m%(2<<20) != 0:
+				k.bad(p+".memory", fmt.Sprintf("write %s", Bytes((m/(2<<20)+1)*(2<<20))), "memory = %s is not a multiple of 2 MB, as Hyper-V needs", vm.Memory)
+			}
+		}
+		if len(vm.Disks) == 0 {
+			k.bad(p, `add a [[vm.disk]] with blob = "vhds/web01-os.vhd" and image = 'D:\VMs\web01.vhdx'`, "VM %q has no disks", vm.Name)
+		}
+		for j := range vm.Disks {
+			k.disk(fmt.Sprintf("%s.disk[%d]", p, j), vm, j, host, blobs, images)
+		}
+	}
+}
+
+func (k *checker) disk(p string, vm *VM, j int, host *Host, blobs, images map[string]string) {
+	d := &vm.Disks[j]
+	label := fmt.Sprintf("disk %d of VM %q", j+1, vm.Name)
+	if d.Blob == "" {
+		k.bad(p, `add blob = "vhds/web01-os.vhd" (container/blob in the storage account)`, "%s has no blob", label)
+	} else {
+		container, name, ok := strings.Cut(d.Blob, "/")
+		switch {
+		case !ok || name == "":
+			k.bad(p+".blob", fmt.Sprintf(`write container/blob, e.g. "vhds/%s"`, d.Blob), "blob %q names no container", d.Blob)
+		case !validContainer(container):
+			k.bad(p+".blob", "container names are 3-63 lowercase letters, digits and single hyphens", "blob %q: %q is not a container name", d.Blob, container)
+		case len(name) > 1024:
+			k.bad(p+".blob", "shorten the blob name", "blob name is longer than Azure's 1024 characters")
+		case !strings.HasSuffix(strings.ToLower(name), ".vhd"):
+			k.warn(p+".blob", "check the name: failed-over disks are page blobs holding a fixed VHD", "blob %q does not end in .vhd", d.Blob)
+		}
+		if first, dup := blobs[d.Blob]; dup {
+			k.bad(p+".blob", "each disk has its own blob: correct one of them", "blob %q is also the disk at %s", d.Blob, k.where(first))
+		}
+		blobs[d.Blob] = p
+	}
+	if d.Image == "" {
+		k.bad(p, `add image = 'D:\VMs\web01.vhdx' (the disk's path on the host)`, "%s has no image", label)
+		return
+	}
+	transport := ""
+	if host != nil {
+		transport = host.Transport
+	}
+	low := strings.ToLower(d.Image)
+	isVHD := strings.HasSuffix(low, ".vhd")
+	switch {
+	case !isHostAbs(transport, d.Image) && !(host == nil && strings.HasPrefix(d.Image, "/")):
+		k.bad(p+".image", `write the full path in single quotes, e.g. 'D:\VMs\web01.vhdx'`, "image %q is not a full path on the host", d.Image)
+	case !isVHD && !strings.HasSuffix(low, ".vhdx"):
+		k.bad(p+".image", "Hyper-V disks are .vhdx or .vhd files", "image %q is not a .vhdx or .vhd file", d.Image)
+	case isVHD && vm.Generation == 2:
+		k.bad(p+".image", "convert the disk to VHDX (Convert-VHD) and write the .vhdx path, or set generation = 1",
+			"image %s is a VHD, but generation 2 VMs use VHDX disks only", d.Image)
+	case host != nil:
+		k.hostPath(p+".image", host, d.Image, "image")
+	}
+	key := strings.ToLower(vm.Host) + "|" + hostKey(d.Image)
+	if first, dup := images[key]; dup {
+		k.bad(p+".image", "each disk has its own image file: correct one of them", "image %s is also the disk at %s", d.Image, k.where(first))
+	}
+	images[key] = p
+	if d.AlternateFolder != "" && !isHostAbs(transport, d.AlternateFolder) && !isWindowsAbs(d.AlternateFolder) {
+		k.bad(p+".alternate_folder", `write a full host folder, e.g. 'E:\Hyper-V\web01'`, "alternate_folder %q is not a full path", d.AlternateFolder)
+	}
+}
+
+func (k *checker) plans() {
+	names := map[string]string{}
+	for i := range k.c.Plans {
+		pl := &k.c.Plans[i]
+		p := fmt.Sprintf("plan[%d]", i)
+		if k.checkName(p, "[[plan]]", pl.Name, "web-tier", i) {
+			k.unique(names, p, "plan", pl.Name)
+		}
+		if len(pl.Groups) == 0 {
+			k.bad(p, `add groups = [["db01"], ["web01", "web02"]] (groups start in order)`, "plan %q has no groups", pl.Name)
+			continue
+		}
+		where := map[string]int{} // VM name -> group index
+		for g, group := range pl.Groups {
+			gp := fmt.Sprintf("%s.groups[%d]", p, g)
+			if len(group) == 0 {
+				k.bad(gp, "remove the empty [] or put VMs in it", "group %d of plan %q is empty", g+1, pl.Name)
+			}
+			for j, name := range group {
+				ep := fmt.Sprintf("%s[%d]", gp, j)
+				if k.c.VM(name) == nil {
+					k.bad(ep, refFix(name, k.vmNames(), fmt.Sprintf("add a [[vm]] with name = %q, or remove it from the plan", name)),
+						"plan %q names VM %q, which no [[vm]] defines", pl.Name, name)
+				}
+				if first, dup := where[name]; dup {
+					if first == g {
+						k.bad(ep, "remove the repeat", "VM %q is twice in group %d of plan %q", name, g+1, pl.Name)
+					} else {
+						k.bad(ep, "a VM starts once: keep it in one group", "VM %q is in group %d and group %d of plan %q", name, first+1, g+1, pl.Name)
+					}
+					continue
+				}
+				where[name] = g
+			}
+		}
+	}
+}
