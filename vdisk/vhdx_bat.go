@@ -1,0 +1,116 @@
+package vdisk
+
+import (
+	"encoding/binary"
+	"slices"
+	"sort"
+	"sync/atomic"
+)
+
+// batSector is the size of the BAT pieces written through the log.
+const batSector = 4096
+
+// loadBAT reads the payload entries into memory and rejects entries that
+// point outside the file, into a region, or at another block's space.
+//
+// Memory is bounded before anything is allocated: the entry count follows
+// from the (validated, at most 64 TiB) virtual size and block size, and must
+// fit in the BAT region, which must lie inside the file.
+func (v *vhdxImage) loadBAT() error {
+	g := v.g
+	need := g.batEntries * 8
+	if need > v.batLen {
+		return corruptf(v.path, "BAT region of %d bytes cannot hold the %d entries a %d-byte disk with %d-byte blocks needs",
+			v.batLen, g.batEntries, g.size, g.blockSize)
+	}
+	v.bat = make([]atomic.Uint64, g.dataBlocks)
+	// Allocated blocks as offsetMiB<<32 | block, sorted later to find
+	// overlaps (both fit in 32 bits: offsets are below 2^46 bytes, and a
+	// disk has at most 2^26 blocks).
+	var used []uint64
+	buf := make([]byte, min(need, 1<<20))
+	for start := int64(0); start < need; start += int64(len(buf)) {
+		chunk := buf[:min(int64(len(buf)), need-start)]
+		if err := v.pread(chunk, v.batOff+start); err != nil {
+			return err
+		}
+		for i := 0; i < len(chunk); i += 8 {
+			idx := (start + int64(i)) / 8
+			if g.isSectorBitmap(idx) {
+				// Only differencing disks use sector bitmaps; some writers
+				// leave junk here, which readers must ignore.
+				continue
+			}
+			blk := g.payloadBlock(idx)
+			e := binary.LittleEndian.Uint64(chunk[i:])
+			switch st := e & batStateMask; st {
+			case batNotPresent, batUndefined, batZero, batUnmapped:
+			case batFullyPresent:
+				off := int64(e & batOffsetMask)
+				if off < vhdxHeaderSection {
+					return corruptf(v.path, "block %d is present at file offset %d, inside the header section", blk, off)
+				}
+				if off > v.fileSize || v.fileSize-off < g.blockBytes(blk) {
+					return corruptf(v.path, "block %d at file offset %d runs past the end of the %d-byte file", blk, off, v.fileSize)
+				}
+				if r, ok := v.regionAt(off, g.blockSize); ok {
+					return corruptf(v.path, "block %d at file offset %d overlaps the %s", blk, off, r.name)
+				}
+				used = append(used, uint64(off>>20)<<32|uint64(blk))
+			case batPartiallyPresent:
+				return corruptf(v.path, "block %d is partially present (BAT state 7), which only a differencing disk may use", blk)
+			default:
+				return corruptf(v.path, "block %d has undefined BAT state %d", blk, st)
+			}
+			v.bat[blk].Store(e)
+		}
+	}
+	slices.Sort(used)
+	blockMiB := uint64(g.blockSize >> 20)
+	for i := 1; i < len(used); i++ {
+		if used[i]>>32 < used[i-1]>>32+blockMiB {
+			return corruptf(v.path, "blocks %d and %d overlap in the file (offsets %d MiB and %d MiB)",
+				uint32(used[i-1]), uint32(used[i]), used[i-1]>>32, used[i]>>32)
+		}
+	}
+	return nil
+}
+
+// regionAt returns a region (header section, log, BAT, metadata, other)
+// that [off, off+n) overlaps.
+func (v *vhdxImage) regionAt(off, n int64) (fileExtent, bool) {
+	// regions are sorted and disjoint: the first one ending after off is the
+	// only candidate.
+	i := sort.Search(len(v.regions), func(i int) bool { return v.regions[i].off+v.regions[i].len > off })
+	if i < len(v.regions) && v.regions[i].off < off+n {
+		return v.regions[i], true
+	}
+	return fileExtent{}, false
+}
+
+// batSectorOf is the index of the 4 KiB BAT sector holding block blk.
+func (v *vhdxImage) batSectorOf(blk int64) int64 {
+	return v.g.batIndex(blk) * 8 / batSector
+}
+
+// buildBATSector returns the on-disk content of BAT sector s: the current
+// file content (so sector bitmap entries and padding are kept as found) with
+// every payload entry replaced by the in-memory one.
+func (v *vhdxImage) buildBATSector(s int64) ([]byte, error) {
+	b := make([]byte, batSector)
+	if err := v.pread(b, v.batOff+s*batSector); err != nil {
+		return nil, err
+	}
+	first := s * batSector / 8
+	for i := range int64(batSector / 8) {
+		idx := first + i
+		if idx >= v.g.batEntries {
+			break
+		}
+		if v.g.isSectorBitmap(idx) {
+			continue
+		}
+		binary.LittleEndian.PutUint64(b[i*8:], v.bat[v.g.payloadBlock(idx)].Load())
+	}
+	return b, nil
+}
