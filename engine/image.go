@@ -1,0 +1,78 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/failback/failback/vdisk"
+)
+
+// ImageSource reads a local disk image (any vdisk format) as a Source.
+// The caller keeps ownership of img (and closes it).
+func ImageSource(img vdisk.Image) Source { return imageDisk{img} }
+
+// ImageTarget writes a local disk image as a Target. When the image
+// implements vdisk.Zeroer, so does the Target: zero blocks then release
+// space instead of being written.
+func ImageTarget(img vdisk.Image) Target {
+	if _, ok := img.(vdisk.Zeroer); ok {
+		return imageZeroer{imageDisk{img}}
+	}
+	return imageDisk{img}
+}
+
+type imageDisk struct{ img vdisk.Image }
+
+func (d imageDisk) Size() int64 { return d.img.Size() }
+
+func (d imageDisk) ReadAt(ctx context.Context, p []byte, off int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	n, err := d.img.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("%s: %w", d.img.Info().Path, err)
+}
+
+func (d imageDisk) WriteAt(ctx context.Context, p []byte, off int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	n, err := d.img.WriteAt(p, off)
+	if err == nil && n != len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", d.img.Info().Path, err)
+	}
+	return nil
+}
+
+func (d imageDisk) Allocated(ctx context.Context) ([]Extent, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return d.img.Allocated()
+}
+
+func (d imageDisk) Flush(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return d.img.Flush()
+}
+
+type imageZeroer struct{ imageDisk }
+
+func (d imageZeroer) WriteZeroes(ctx context.Context, off, n int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return d.img.(vdisk.Zeroer).WriteZeroes(off, n)
+}

@@ -1,0 +1,406 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/zeebo/xxh3"
+)
+
+// Stats summarise a finished (or failed) Sync.
+type Stats struct {
+	Counters
+	Mode      Mode  `json:"mode"`
+	BlockSize int64 `json:"block_size"`
+	Size      int64 `json:"size"`
+	// Blocks is the number of blocks in the job's scope (all blocks, or
+	// those the ranges touch).
+	Blocks int64 `json:"blocks"`
+	// Resumed says an earlier run of this job left work behind;
+	// ResumedBlocks of the scope were finished by it and skipped.
+	Resumed       bool          `json:"resumed"`
+	ResumedBlocks int64         `json:"resumed_blocks"`
+	Verified      bool          `json:"verified"`
+	Duration      time.Duration `json:"duration_ns"`
+}
+
+// Sync makes dst hold src's bytes, as Options say. With a JournalDir it
+// first resumes the job left there, if any; every target block it
+// overwrites has its old bytes in the undo journal, durable before the
+// overwrite, so Rollback can restore the target at any moment, even after
+// a crash. Source and target must have the same size.
+//
+// Stats are returned with an error too: they say how far the job got.
+func Sync(ctx context.Context, src Source, dst Target, o Options) (Stats, error) {
+	start := time.Now()
+	cfg, err := o.resolve(src.Size(), dst.Size())
+	if err != nil {
+		return Stats{}, err
+	}
+	r := newRun(cfg, src, dst)
+	if cfg.Mode != Delta {
+		r.hasher = nil // ranges and full modes copy; sums of the source are no use
+	}
+	st := Stats{Mode: cfg.Mode, BlockSize: cfg.BlockSize, Size: cfg.size, Blocks: cfg.scope}
+	smp := startSampler(&r.ctr, cfg.Progress, cfg.ProgressInterval)
+	err = r.sync(ctx, &st)
+	smp.finish(err == nil)
+	st.Counters = r.ctr.snapshot()
+	st.Duration = time.Since(start)
+	return st, err
+}
+
+// header is the identity of this job in its journals.
+func (r *run) header() jobHeader {
+	h := jobHeader{Version: journalVersion, Mode: r.cfg.Mode, BlockSize: r.cfg.BlockSize, Size: r.cfg.size,
+		SourceID: r.cfg.SourceID, TargetID: r.cfg.TargetID, Created: time.Now().UTC()}
+	if r.cfg.Mode == Ranges {
+		d := xxh3.New()
+		var b [16]byte
+		for _, run := range r.cfg.runs {
+			binary.LittleEndian.PutUint64(b[:], uint64(run.first))
+			binary.LittleEndian.PutUint64(b[8:], uint64(run.end))
+			d.Write(b[:])
+		}
+		s := d.Sum128().Bytes()
+		h.Ranges = hex.EncodeToString(s[:])
+	}
+	return h
+}
+
+func (r *run) sync(ctx context.Context, st *Stats) (err error) {
+	from := int64(0)
+	if !r.cfg.NoJournal {
+		j, err := openJob(r.cfg.JournalDir, r.header())
+		if err != nil {
+			return err
+		}
+		defer j.close()
+		r.job, from = j, j.watermark
+		st.Resumed = j.resumed && from > 0
+	}
+	if r.cfg.SumsFile != "" {
+		if r.sums, err = openSums(r.cfg.SumsFile, r.cfg.BlockSize, r.cfg.size, r.job != nil && r.job.resumed); err != nil {
+			return err
+		}
+		defer r.sums.close()
+	}
+	if r.srcAlloc, err = allocated(ctx, r.src.Allocated, r.cfg.size, "source"); err != nil {
+		return err
+	}
+	if r.dstAlloc, err = allocated(ctx, r.dst.Allocated, r.cfg.size, "target"); err != nil {
+		return err
+	}
+	doneBlocks, doneBytes := r.cfg.scopeBelow(from)
+	st.ResumedBlocks = doneBlocks
+	phase := PhaseCopy
+	if r.cfg.Mode == Delta {
+		phase = PhaseCompare
+	}
+	_, total := r.cfg.scopeBelow(r.cfg.nblocks)
+	r.ctr.setPhase(phase, doneBytes, total)
+	r.track = newTracker(from)
+	err = r.transfer(ctx, from)
+	if r.job != nil {
+		// Record what finished, also after a cancel or an error, so a
+		// resume does not redo it; the flush must not be cancelled.
+		if cerr := r.checkpoint(context.WithoutCancel(ctx)); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	} else if err == nil {
+		if ferr := r.dst.Flush(ctx); ferr != nil {
+			return fmt.Errorf("flush target: %w", ferr)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if r.cfg.Verify {
+		if err := r.verify(ctx); err != nil {
+			return err
+		}
+		st.Verified = true
+	}
+	if r.sums != nil {
+		return r.finishSums(ctx)
+	}
+	return nil
+}
+
+// allocated fetches and normalises an allocation list.
+func allocated(ctx context.Context, f func(context.Context) ([]Extent, error), size int64, side string) ([]Extent, error) {
+	ext, err := f(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list allocated ranges of the %s: %w", side, err)
+	}
+	return normalizeExtents(ext, size), nil
+}
+
+// scopeBelow counts the scope's blocks and bytes below block b.
+func (c *config) scopeBelow(b int64) (blocks, byteCount int64) {
+	for _, run := range c.runs {
+		end := min(run.end, b)
+		if end <= run.first {
+			continue
+		}
+		blocks += end - run.first
+		byteCount += min(end*c.BlockSize, c.size) - run.first*c.BlockSize
+	}
+	return blocks, byteCount
+}
+
+// pending is a block that differs and is on its way to the target.
+type pending struct {
+	it      item
+	s       *slot
+	srcZero bool // the source block is zero: zero the target block
+	oldZero bool // the target block was zero: its undo record has no bytes
+	sum     Sum  // the block's final sum, when hasSum
+	hasSum  bool
+}
+
+// transfer runs readers and writers over the scope from block from on,
+// with a checkpointer recording progress in the resume journal.
+func (r *run) transfer(ctx context.Context, from int64) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	writes := make(chan pending, r.cfg.slots)
+	var wg sync.WaitGroup
+	for range r.cfg.Threads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range writes {
+				if ctx.Err() == nil {
+					if err := r.write(ctx, p); err != nil {
+						cancel(err)
+					}
+				}
+				r.pool <- p.s
+			}
+		}()
+	}
+	stopCk := r.startCheckpointer(ctx, cancel)
+	err := r.scan(ctx, from, r.track, true, r.skipEqual, func(ctx context.Context, it item, s *slot) error {
+		p, differs, err := r.check(ctx, it, s)
+		if err != nil || !differs {
+			r.pool <- s
+			if err == nil {
+				err = r.finished(p)
+			}
+			return err
+		}
+		writes <- p // never blocks: at most cfg.slots are outstanding
+		return nil
+	})
+	close(writes)
+	wg.Wait()
+	stopCk()
+	if err == nil && ctx.Err() != nil {
+		err = context.Cause(ctx)
+	}
+	return err
+}
+
+func (r *run) skipEqual(b, nb, n int64) {
+	r.ctr.blocksChecked.Add(nb - b)
+	r.ctr.zeroBlocks.Add(nb - b)
+	r.ctr.bytesChecked.Add(n)
+	r.ctr.phaseDone.Add(n)
+}
+
+// check reads what a block needs and decides whether it must be written.
+func (r *run) check(ctx context.Context, it item, s *slot) (pending, bool, error) {
+	if r.cfg.Mode == Delta {
+		return r.checkDelta(ctx, it, s)
+	}
+	return r.checkCopy(ctx, it, s)
+}
+
+// checkDelta compares the checksums of both sides.
+func (r *run) checkDelta(ctx context.Context, it item, s *slot) (pending, bool, error) {
+	n, zs := it.n, r.zeroSum(it.n)
+	src, dst := s.src[:n], s.dst[:n]
+	p := pending{it: it, s: s, hasSum: true}
+	read := false
+	switch {
+	case !it.srcAlloc:
+		p.sum, p.srcZero = zs, true
+	case it.hasSum:
+		p.sum, p.srcZero = it.srcSum, it.srcSum == zs
+	default:
+		if err := r.readSource(ctx, src, it.off); err != nil {
+			return p, false, err
+		}
+		read = true
+		p.sum = HashBlock(src)
+		p.srcZero = p.sum == zs && r.isZero(src)
+	}
+	dsum := zs
+	p.oldZero = true
+	if it.dstAlloc {
+		if err := r.readTarget(ctx, dst, it.off); err != nil {
+			return p, false, err
+		}
+		dsum = HashBlock(dst)
+		p.oldZero = dsum == zs && r.isZero(dst)
+	}
+	if dsum == p.sum {
+		return p, false, nil
+	}
+	if !read && !p.srcZero {
+		// Only now, and only for a block that differs, cross the WAN.
+		if err := r.readSource(ctx, src, it.off); err != nil {
+			return p, false, err
+		}
+		if HashBlock(src) != p.sum {
+			return p, false, fmt.Errorf("source block %d changed during the sync (its bytes do not match the checksum the source reported): sync from a snapshot", it.block)
+		}
+	}
+	return p, true, nil
+}
+
+// checkCopy is full and ranges mode: no checksums. The target is read only
+// when the undo journal needs its old bytes; having them, an equal block
+// is not rewritten.
+func (r *run) checkCopy(ctx context.Context, it item, s *slot) (pending, bool, error) {
+	n := it.n
+	src, dst := s.src[:n], s.dst[:n]
+	p := pending{it: it, s: s, srcZero: true, hasSum: r.sums != nil}
+	if it.srcAlloc {
+		if err := r.readSource(ctx, src, it.off); err != nil {
+			return p, false, err
+		}
+		p.srcZero = r.isZero(src)
+	}
+	if p.hasSum {
+		p.sum = r.zeroSum(n)
+		if !p.srcZero {
+			p.sum = HashBlock(src)
+		}
+	}
+	if !it.dstAlloc {
+		p.oldZero = true
+		return p, !p.srcZero, nil
+	}
+	if r.job == nil {
+		return p, true, nil // cannot know the old bytes: write
+	}
+	if err := r.readTarget(ctx, dst, it.off); err != nil {
+		return p, false, err
+	}
+	p.oldZero = r.isZero(dst)
+	if p.srcZero && p.oldZero || !p.srcZero && bytes.Equal(src, dst) {
+		return p, false, nil
+	}
+	return p, true, nil
+}
+
+// write journals the old block (durably), then overwrites it.
+func (r *run) write(ctx context.Context, p pending) error {
+	it := p.it
+	if r.job != nil && !r.job.journaled[it.block] {
+		kind, data := byte(recData), p.s.dst[:it.n]
+		if p.oldZero {
+			kind, data = recZero, nil
+		}
+		seq, err := r.job.undo.add(kind, it.block, data)
+		if err == nil {
+			err = r.job.undo.durable(seq)
+		}
+		if err != nil {
+			return fmt.Errorf("%w (check free space in %s)", err, r.job.dir)
+		}
+		r.ctr.undoBytes.Add(int64(len(data)))
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.flushMu.RLock()
+	var err error
+	switch {
+	case p.srcZero && r.zeroer != nil:
+		err = r.zeroer.WriteZeroes(ctx, it.off, it.n)
+		r.ctr.bytesZeroed.Add(it.n)
+	case p.srcZero:
+		err = r.dst.WriteAt(ctx, r.zeros[:it.n], it.off)
+		r.ctr.bytesWritten.Add(it.n)
+	default:
+		err = r.dst.WriteAt(ctx, p.s.src[:it.n], it.off)
+		r.ctr.bytesWritten.Add(it.n)
+	}
+	r.flushMu.RUnlock()
+	if err != nil {
+		return fmt.Errorf("write target at offset %d: %w", it.off, err)
+	}
+	r.ctr.blocksDiffered.Add(1)
+	r.ctr.bytesTransferred.Add(it.n)
+	return r.finished(p)
+}
+
+// finished accounts for a settled block.
+func (r *run) finished(p pending) error {
+	n := p.it.n
+	r.ctr.blocksChecked.Add(1)
+	r.ctr.bytesChecked.Add(n)
+	if p.srcZero {
+		r.ctr.zeroBlocks.Add(1)
+	}
+	if r.sums != nil && p.hasSum {
+		if err := r.sums.put(p.it.block, p.sum); err != nil {
+			return err
+		}
+	}
+	r.track.finish(p.it.block)
+	r.ctr.phaseDone.Add(n)
+	return nil
+}
+
+// startCheckpointer records finished blocks every CheckpointInterval.
+func (r *run) startCheckpointer(ctx context.Context, fail context.CancelCauseFunc) (stop func()) {
+	if r.job == nil {
+		return func() {}
+	}
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(r.cfg.CheckpointInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := r.checkpoint(ctx); err != nil {
+					fail(err)
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
+}
+
+// checkpoint flushes the target, then records the watermark: the resume
+// journal never claims a block the target could still lose.
+func (r *run) checkpoint(ctx context.Context) error {
+	w := r.track.watermark()
+	if w <= r.job.watermark {
+		return nil
+	}
+	r.flushMu.Lock()
+	err := r.dst.Flush(ctx)
+	r.flushMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("flush target: %w", err)
+	}
+	return r.job.checkpoint(w)
+}
