@@ -220,7 +220,7 @@ func TestSizeMismatchWritesNothing(t *testing.T) {
 func TestOptionsValidation(t *testing.T) {
 	d := NewMemDisk(1<<20, 0)
 	for _, o := range []Options{
-		{},                        // neither JournalDir nor NoJournal
+		{}, // neither JournalDir nor NoJournal
 		{JournalDir: "x", NoJournal: true},
 		{NoJournal: true, BlockSize: 3000},
 		{NoJournal: true, BlockSize: 1 << 12 << 20},
