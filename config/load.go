@@ -38,6 +38,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	}
 
 	ps := c.unknownKeys(md)
+	ps = append(ps, c.miscasedKeys(md)...)
 	c.applyDefaults()
 	c.resolvePaths(dir)
 	ps = append(ps, c.resolveSecrets()...)
@@ -116,6 +117,50 @@ func (c *Config) unknownKeys(md toml.MetaData) Problems {
 		}
 		if !found {
 			ps = append(ps, Problem{Path: ks, Msg: fmt.Sprintf("unknown key %q in %s", name, tableLabel(parent)), Fix: fix})
+		}
+	}
+	return ps
+}
+
+// miscasedKeys warns about keys toml matched without regard to case
+// (Threads for threads): they work, but not as documented.
+func (c *Config) miscasedKeys(md toml.MetaData) Problems {
+	var ps Problems
+	seen := map[string]bool{}
+	for _, k := range md.Keys() {
+		ks := k.String()
+		if seen[ks] {
+			continue
+		}
+		seen[ks] = true
+		t := reflect.TypeFor[Config]()
+		for i, part := range k {
+			if t.Kind() == reflect.Slice {
+				t = t.Elem()
+			}
+			if t.Kind() != reflect.Struct || isLeaf(t) {
+				break
+			}
+			sf, ok := fieldByKey(t, part)
+			if !ok {
+				want := ""
+				for j := 0; j < t.NumField(); j++ {
+					if n := tomlName(t.Field(j)); n != "" && strings.EqualFold(n, part) {
+						want = n
+					}
+				}
+				if want != "" && i == len(k)-1 {
+					for path, p := range c.pos {
+						if stripIndexes(path) == ks {
+							ps = append(ps, Problem{Path: path, Line: p.Line, Col: p.Col, Warning: true,
+								Msg: fmt.Sprintf("key %q is written %q in the documentation", part, want),
+								Fix: fmt.Sprintf("write %s", want)})
+						}
+					}
+				}
+				break
+			}
+			t = sf.Type
 		}
 	}
 	return ps
