@@ -1,0 +1,142 @@
+package hyperv
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// The disk lock protocol, honoured by every failback process (the lab host,
+// the engine's callers, drills):
+//
+//   - <disk>.lock is an empty file that is only ever flock(2)ed (LockFileEx
+//     on Windows), never written, renamed or removed. A process writing the
+//     disk holds an exclusive lock on it for the whole write (DiskWriteLock);
+//     starting a VM takes the same lock for a moment. Locks die with their
+//     process, so a crash never leaves a disk locked.
+//   - <disk>.running exists while a lab VM that has the disk attached runs.
+//     It is written atomically (temp file and rename) and removed at
+//     shutdown. It outlives processes, as a running lab VM does.
+//
+// LockDiskForWrite takes the lock and then refuses if the .running marker
+// exists; the lab's StartVM takes the lock and then writes the marker. Both
+// under the lock, so a VM can never start on a disk being written, nor a
+// write begin on a disk of a running VM. Other programs do not know these
+// files: a real Hyper-V host protects its disks by opening them exclusively,
+// which DiskInUse reports.
+
+var errLocked = errors.New("locked by another process")
+
+func diskLockPath(disk string) string   { return disk + ".lock" }
+func diskMarkerPath(disk string) string { return disk + ".running" }
+
+// diskMarker is the content of <disk>.running.
+type diskMarker struct {
+	VM    string    `json:"vm"`
+	Host  string    `json:"host"`
+	Since time.Time `json:"since"`
+	PID   int       `json:"pid"`
+}
+
+// DiskWriteLock is held while a process writes a disk file.
+type DiskWriteLock struct {
+	f    *os.File
+	path string
+}
+
+// LockDiskForWrite takes the write lock of a disk file (which need not
+// exist yet). It fails at once, wrapping ErrDiskInUse, when another process
+// writes the disk or a lab VM that has it attached runs. Release it when
+// the write is done (or let the process end).
+func LockDiskForWrite(path string) (*DiskWriteLock, error) {
+	f, err := lockDisk(path)
+	if err != nil {
+		return nil, err
+	}
+	if m, ok, err := readMarker(path); err != nil || ok {
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		return nil, newHostError(ErrDiskInUse, m.Host, "lock "+path+" for writing",
+			fmt.Sprintf("attached to VM %s, running since %s", psQuote(m.VM), m.Since.Format(time.RFC3339)))
+	}
+	return &DiskWriteLock{f: f, path: path}, nil
+}
+
+// Release gives the lock back.
+func (l *DiskWriteLock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	return err
+}
+
+// lockDisk takes the exclusive flock of <disk>.lock without waiting.
+func lockDisk(path string) (*os.File, error) {
+	f, err := os.OpenFile(diskLockPath(path), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open the lock file of %s: %w", path, err)
+	}
+	if err := flockFile(f, true, false); err != nil {
+		f.Close()
+		if errors.Is(err, errLocked) {
+			return nil, newHostError(ErrDiskInUse, "", "lock "+path, "another process is writing it (a sync in progress)")
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// diskWriteLocked reports whether another process holds the write lock,
+// by trying to take it for a moment.
+func diskWriteLocked(path string) (bool, error) {
+	f, err := os.OpenFile(diskLockPath(path), os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	err = flockFile(f, true, false)
+	if errors.Is(err, errLocked) {
+		return true, nil
+	}
+	return false, err
+}
+
+func readMarker(path string) (diskMarker, bool, error) {
+	var m diskMarker
+	b, err := os.ReadFile(diskMarkerPath(path))
+	if errors.Is(err, os.ErrNotExist) {
+		return m, false, nil
+	}
+	if err != nil {
+		return m, false, err
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, true, fmt.Errorf("%s is damaged (%v): if no lab VM with this disk runs, remove it", diskMarkerPath(path), err)
+	}
+	return m, true, nil
+}
+
+func writeMarker(path string, m diskMarker) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(diskMarkerPath(path), b)
+}
+
+func removeMarker(path string) error {
+	err := os.Remove(diskMarkerPath(path))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,413 @@
+package hyperv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/failback/failback/vdisk"
+)
+
+// GetVM implements Host.
+func (h *LabHost) GetVM(ctx context.Context, name string) (VM, error) {
+	unlock, err := h.lock(ctx, false)
+	if err != nil {
+		return VM{}, err
+	}
+	defer unlock()
+	v, err := h.readVM(name)
+	if err != nil {
+		return VM{}, err
+	}
+	return h.view(v), nil
+}
+
+// ListSwitches implements Host: the switches of host.json.
+func (h *LabHost) ListSwitches(ctx context.Context) ([]Switch, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cfg, err := h.config()
+	if err != nil {
+		return nil, err
+	}
+	return append([]Switch{}, cfg.Switches...), nil
+}
+
+func (h *LabHost) hasSwitch(name string) (bool, error) {
+	cfg, err := h.config()
+	if err != nil {
+		return false, err
+	}
+	for _, s := range cfg.Switches {
+		if strings.EqualFold(s.Name, name) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (h *LabHost) switchMissing(op, name string) error {
+	e := newHostError(ErrSwitchNotFound, h.Name(), op, "there is no virtual switch named "+psQuote(name))
+	e.Hint = fmt.Sprintf(`Add {"name": %q, "type": "External"} to "switches" in %s (on a real host: %s)`,
+		name, filepath.Join(h.dir, labConfigName), newSwitchAdvice(name, ""))
+	return e
+}
+
+// CreateVM implements Host. Disks are created with vdisk in the format
+// their extension names; on failure everything created is removed.
+func (h *LabHost) CreateVM(ctx context.Context, spec VMSpec) (VM, error) {
+	op := "create VM " + psQuote(spec.Name)
+	if err := spec.Validate(); err != nil {
+		return VM{}, fmt.Errorf("%s: %s: %w", h.Name(), op, err)
+	}
+	unlock, err := h.lock(ctx, true)
+	if err != nil {
+		return VM{}, err
+	}
+	defer unlock()
+	if _, err := h.readVM(spec.Name); err == nil {
+		return VM{}, newHostError(ErrVMExists, h.Name(), op, "")
+	} else if !errors.Is(err, ErrVMNotFound) {
+		return VM{}, err
+	}
+	if ok, err := h.hasSwitch(spec.SwitchName); err != nil || !ok {
+		if err != nil {
+			return VM{}, err
+		}
+		return VM{}, h.switchMissing(op, spec.SwitchName)
+	}
+	for _, d := range spec.Disks {
+		if err := h.checkDiskForCreate(op, d); err != nil {
+			return VM{}, err
+		}
+	}
+	var created []string
+	undo := func() {
+		for _, p := range created {
+			os.Remove(p)
+		}
+	}
+	for _, d := range spec.Disks {
+		if d.Existing {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			undo()
+			return VM{}, err
+		}
+		if err := createLabDisk(d); err != nil {
+			undo()
+			e := newHostError(ErrHostFailed, h.Name(), op, "create "+d.HostPath)
+			e.Err = err
+			return VM{}, e
+		}
+		created = append(created, d.HostPath)
+	}
+	v := labVM{VM: VM{
+		Name: spec.Name, ID: newVMID(), State: StateOff, Generation: spec.Generation,
+		CPUCount: spec.CPUCount, MemoryBytes: spec.MemoryBytes, DynamicMemory: spec.DynamicMemory,
+		Path: spec.Folder, Created: time.Now().UTC().Truncate(time.Millisecond),
+		Adapters: []Adapter{{Name: "Network Adapter", SwitchName: spec.SwitchName, MAC: "00155D" + strings.ToUpper(randomHex(3))}},
+	}}
+	if v.Path == "" {
+		v.Path = filepath.Join(h.dir, "vms")
+	}
+	for _, d := range spec.Disks {
+		v.Disks = append(v.Disks, Disk{HostPath: filepath.Clean(d.HostPath), Controller: d.Controller})
+	}
+	if err := h.writeVM(v); err != nil {
+		undo()
+		return VM{}, err
+	}
+	return h.view(v), nil
+}
+
+func (h *LabHost) checkDiskForCreate(op string, d DiskSpec) error {
+	if !filepath.IsAbs(d.HostPath) {
+		return newHostError(ErrDiskNotFound, h.Name(), op, fmt.Sprintf("%q is not an absolute path", d.HostPath))
+	}
+	_, err := os.Lstat(d.HostPath)
+	switch {
+	case d.Existing && errors.Is(err, os.ErrNotExist):
+		return newHostError(ErrDiskNotFound, h.Name(), op, d.HostPath+" does not exist")
+	case d.Existing && err == nil:
+		return openCheck(h.Name(), op, d.HostPath)
+	case !d.Existing && err == nil:
+		return newHostError(ErrDiskExists, h.Name(), op, d.HostPath)
+	case !d.Existing && !errors.Is(err, os.ErrNotExist):
+		return err
+	}
+	if _, err := vdisk.FormatFromPath(d.HostPath); err != nil {
+		return newHostError(ErrHostFailed, h.Name(), op, err.Error())
+	}
+	return nil
+}
+
+func createLabDisk(d DiskSpec) error {
+	format, err := vdisk.FormatFromPath(d.HostPath)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(d.HostPath), 0o755); err != nil {
+		return err
+	}
+	img, err := vdisk.Create(d.HostPath, vdisk.CreateOptions{Format: format, Size: d.VirtualSize, Fixed: d.Fixed && format != vdisk.Raw})
+	if err != nil {
+		return err
+	}
+	return img.Close()
+}
+
+// openCheck opens a disk read-only to prove it is a readable image.
+func openCheck(host, op, path string) error {
+	img, err := vdisk.Open(path, vdisk.OpenOptions{ReadOnly: true})
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return newHostError(ErrDiskNotFound, host, op, path+" does not exist")
+		}
+		e := newHostError(ErrHostFailed, host, op, path+" cannot be opened as a disk image")
+		e.Err = err
+		return e
+	}
+	return img.Close()
+}
+
+// AttachDisk implements Host. A lab VM must be off to take a disk.
+func (h *LabHost) AttachDisk(ctx context.Context, vmName string, d DiskSpec) error {
+	op := fmt.Sprintf("attach %s to VM %s", d.HostPath, psQuote(vmName))
+	unlock, err := h.lock(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	v, err := h.readVM(vmName)
+	if err != nil {
+		return err
+	}
+	d.Existing = true
+	if err := d.validate(v.Generation); err != nil {
+		return fmt.Errorf("%s: %s: %w", h.Name(), op, err)
+	}
+	if v.State != StateOff {
+		return newHostError(ErrBadState, h.Name(), op, "the lab VM is "+string(v.State)+"; lab VMs take disks only when off")
+	}
+	if err := h.checkDiskForCreate(op, d); err != nil {
+		return err
+	}
+	for _, have := range v.Disks {
+		if have.Controller == d.Controller {
+			return newHostError(ErrHostFailed, h.Name(), op, fmt.Sprintf("%s %d:%d already holds %s", d.Type, d.Number, d.Location, have.HostPath))
+		}
+	}
+	v.Disks = append(v.Disks, Disk{HostPath: filepath.Clean(d.HostPath), Controller: d.Controller})
+	return h.writeVM(v)
+}
+
+// StartVM implements Host: every disk must exist, open as an image and be
+// free of writers; the disks are then marked as in use.
+func (h *LabHost) StartVM(ctx context.Context, name string) error {
+	op := "start VM " + psQuote(name)
+	unlock, err := h.lock(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	v, err := h.readVM(name)
+	if err != nil {
+		return err
+	}
+	if v.State == StateRunning {
+		return nil
+	}
+	for _, d := range v.Disks {
+		if err := openCheck(h.Name(), op, d.HostPath); err != nil {
+			return err
+		}
+	}
+	for _, a := range v.Adapters {
+		if ok, err := h.hasSwitch(a.SwitchName); err != nil || (!ok && a.SwitchName != "") {
+			if err != nil {
+				return err
+			}
+			return h.switchMissing(op, a.SwitchName)
+		}
+	}
+	var marked []string
+	fail := func(err error) error {
+		for _, p := range marked {
+			removeMarker(p)
+		}
+		return err
+	}
+	for _, d := range v.Disks {
+		f, err := lockDisk(d.HostPath)
+		if err != nil {
+			var he *HostError
+			if errors.As(err, &he) {
+				he.Host, he.Op = h.Name(), op
+			}
+			return fail(err)
+		}
+		m, running, err := readMarker(d.HostPath)
+		if err == nil && running {
+			err = newHostError(ErrDiskInUse, h.Name(), op, fmt.Sprintf("%s is attached to VM %s on %s, which is running", d.HostPath, psQuote(m.VM), m.Host))
+		}
+		if err == nil {
+			err = writeMarker(d.HostPath, diskMarker{VM: v.Name, Host: h.Name(), Since: time.Now().UTC(), PID: os.Getpid()})
+		}
+		f.Close()
+		if err != nil {
+			return fail(err)
+		}
+		marked = append(marked, d.HostPath)
+	}
+	v.State = StateRunning
+	if err := h.writeVM(v); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// ShutdownVM implements Host. A lab guest shuts down at once, unless it is
+// set to ignore shutdown requests: then it is turned off after timeout.
+func (h *LabHost) ShutdownVM(ctx context.Context, name string, timeout time.Duration) (bool, error) {
+	unlock, err := h.lock(ctx, false)
+	if err != nil {
+		return false, err
+	}
+	rec, err := h.readVM(name)
+	unlock()
+	if err != nil {
+		return false, err
+	}
+	if rec.State == StateOff {
+		return false, nil
+	}
+	forced := rec.GuestIgnoresShutdown
+	if forced {
+		t := time.NewTimer(timeout)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false, ctx.Err()
+		case <-t.C:
+		}
+	}
+	unlock, err = h.lock(ctx, true)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	if rec, err = h.readVM(name); err != nil {
+		return false, err
+	}
+	rec.State = StateOff
+	if err := h.writeVM(rec); err != nil {
+		return false, err
+	}
+	for _, d := range rec.Disks {
+		if m, ok, _ := readMarker(d.HostPath); ok && strings.EqualFold(m.VM, rec.Name) && m.Host == h.Name() {
+			if err := removeMarker(d.HostPath); err != nil {
+				return forced, err
+			}
+		}
+	}
+	return forced, nil
+}
+
+// SetGuestIgnoresShutdown makes a lab VM's guest ignore (or honour)
+// shutdown requests, to drill the forced turn-off.
+func (h *LabHost) SetGuestIgnoresShutdown(ctx context.Context, name string, ignore bool) error {
+	unlock, err := h.lock(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	v, err := h.readVM(name)
+	if err != nil {
+		return err
+	}
+	v.GuestIgnoresShutdown = ignore
+	return h.writeVM(v)
+}
+
+// DiskInUse implements Host: attached to a lab VM that is not off, marked
+// running by another lab, or write-locked by another process.
+func (h *LabHost) DiskInUse(ctx context.Context, path string) (DiskUse, error) {
+	unlock, err := h.lock(ctx, false)
+	if err != nil {
+		return DiskUse{}, err
+	}
+	defer unlock()
+	u := DiskUse{}
+	if _, err := os.Stat(path); err == nil {
+		u.Exists = true
+	}
+	vms, err := h.allVMs()
+	if err != nil {
+		return u, err
+	}
+	for _, v := range vms {
+		for _, d := range v.Disks {
+			if v.State != StateOff && samePath(d.HostPath, path) {
+				u.VMs = append(u.VMs, v.Name)
+			}
+		}
+	}
+	if m, ok, err := readMarker(path); err != nil {
+		return u, err
+	} else if ok && len(u.VMs) == 0 {
+		u.VMs = append(u.VMs, m.VM)
+		u.Reason = fmt.Sprintf("attached to VM %s on lab host %s, which is running", psQuote(m.VM), m.Host)
+	}
+	locked, err := diskWriteLocked(path)
+	if err != nil {
+		return u, err
+	}
+	if locked {
+		u.Locked = true
+		u.Reason = "another process is writing it (a sync in progress)"
+	}
+	u.InUse = len(u.VMs) > 0 || u.Locked
+	if u.Reason == "" && len(u.VMs) > 0 {
+		u.Reason = "attached to " + strings.Join(u.VMs, ", ") + ", which is not off"
+	}
+	return u, nil
+}
+
+// FreeSpace implements Host: the file system's free space, or host.json's
+// free_bytes when set.
+func (h *LabHost) FreeSpace(ctx context.Context, folder string) (Space, error) {
+	if err := ctx.Err(); err != nil {
+		return Space{}, err
+	}
+	probe := filepath.Clean(folder)
+	for {
+		if _, err := os.Stat(probe); err == nil {
+			break
+		}
+		parent := filepath.Dir(probe)
+		if parent == probe {
+			return Space{}, newHostError(ErrDiskNotFound, h.Name(), "measure free space for "+folder, "no part of it exists")
+		}
+		probe = parent
+	}
+	s, err := volumeSpace(probe)
+	if err != nil {
+		return Space{}, fmt.Errorf("measure free space for %s: %w", folder, err)
+	}
+	cfg, err := h.config()
+	if err != nil {
+		return Space{}, err
+	}
+	if cfg.FreeBytes > 0 {
+		s.Free = cfg.FreeBytes
+		s.Total = max(s.Total, s.Free)
+	}
+	return s, nil
+}
