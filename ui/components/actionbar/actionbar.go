@@ -1,0 +1,187 @@
+// Package actionbar shows the actions that apply to the selected job now
+// and knows, for those that do not, why. Its key bindings carry the
+// reason in their help text, so the full help (?) explains every
+// disabled action.
+package actionbar
+
+import (
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/failback/failback/ui/common"
+	"github.com/failback/failback/workflow"
+)
+
+// Order is the order actions are listed in.
+var Order = []workflow.Action{
+	workflow.ActComplete, workflow.ActCommit, workflow.ActReverse, workflow.ActCancel, workflow.ActUndo,
+}
+
+// Label is an action's name as the operator reads it.
+func Label(a workflow.Action) string {
+	switch a {
+	case workflow.ActComplete:
+		return "Complete failover"
+	case workflow.ActCommit:
+		return "Commit"
+	case workflow.ActReverse:
+		return "Reverse replicate"
+	case workflow.ActCancel:
+		return "Cancel"
+	case workflow.ActUndo:
+		return "Undo"
+	}
+	return string(a)
+}
+
+// Model is the action bar of the selected job.
+type Model struct {
+	c      *common.Common
+	states map[workflow.Action]workflow.ActionState
+	known  bool
+	w, h   int
+}
+
+var _ common.Component = (*Model)(nil)
+
+// New returns a bar that knows no actions yet.
+func New(c *common.Common) *Model { return &Model{c: c} }
+
+// SetStates replaces the action states (from Service.Actions); nil means
+// no job is selected.
+func (m *Model) SetStates(states []workflow.ActionState) {
+	m.states = map[workflow.Action]workflow.ActionState{}
+	for _, s := range states {
+		m.states[s.Action] = s
+	}
+	m.known = states != nil
+}
+
+// State is what the service said about action a. An action the service
+// did not list is disabled.
+func (m *Model) State(a workflow.Action) workflow.ActionState {
+	if s, ok := m.states[a]; ok {
+		return s
+	}
+	why := "no job selected"
+	if m.known {
+		why = "does not apply to this job"
+	}
+	return workflow.ActionState{Action: a, Why: why}
+}
+
+// enabled says whether this program may do a now.
+func (m *Model) enabled(a workflow.Action) bool { return m.c.CanAct() && m.State(a).Enabled }
+
+// Why says why a is not possible now ("" when it is).
+func (m *Model) Why(a workflow.Action) string {
+	switch {
+	case !m.c.CanAct():
+		return common.ViewerRefusal
+	case m.State(a).Enabled:
+		return ""
+	case m.State(a).Why != "":
+		return m.State(a).Why
+	}
+	return "not possible now"
+}
+
+func (m *Model) rawBinding(a workflow.Action) key.Binding {
+	km := m.c.Keys
+	switch a {
+	case workflow.ActComplete:
+		return km.Complete
+	case workflow.ActCommit:
+		return km.Commit
+	case workflow.ActReverse:
+		return km.Reverse
+	case workflow.ActCancel:
+		return km.Cancel
+	case workflow.ActUndo:
+		return km.Undo
+	}
+	return key.Binding{}
+}
+
+// Binding is a's key with help that says, when disabled, why. It stays
+// enabled for matching so that pressing it can explain the refusal.
+func (m *Model) Binding(a workflow.Action) key.Binding {
+	b := m.rawBinding(a)
+	desc := Label(a)
+	if why := m.Why(a); why != "" {
+		desc += ": disabled, " + why
+	}
+	b.SetHelp(b.Help().Key, desc)
+	return b
+}
+
+// Match returns the action a key press asks for.
+func (m *Model) Match(k tea.KeyMsg) (workflow.Action, bool) {
+	for _, a := range Order {
+		if key.Matches(k, m.rawBinding(a)) {
+			return a, true
+		}
+	}
+	return "", false
+}
+
+// SetSize implements common.Component.
+func (m *Model) SetSize(w, h int) { m.w, m.h = w, h }
+
+// Init implements tea.Model.
+func (m *Model) Init() tea.Cmd { return nil }
+
+// Update implements tea.Model; the monitor handles action keys itself.
+func (m *Model) Update(tea.Msg) (tea.Model, tea.Cmd) { return m, nil }
+
+// View implements tea.Model: one line, enabled actions first.
+func (m *Model) View() string {
+	st := m.c.Styles
+	if !m.known {
+		return ""
+	}
+	if !m.c.CanAct() {
+		return st.Subtle.Render("Actions: none (" + common.ViewerRefusal + ")")
+	}
+	var on, off []string
+	for _, a := range Order {
+		k := m.rawBinding(a).Help().Key
+		if m.enabled(a) {
+			on = append(on, st.ActionOn.Render("["+k+"] "+Label(a)))
+		} else {
+			off = append(off, k)
+		}
+	}
+	line := "Actions: "
+	if len(on) == 0 {
+		line += "none now"
+	} else {
+		line += strings.Join(on, "  ")
+	}
+	if len(off) > 0 {
+		line += st.ActionOff.Render("   not now: " + strings.Join(off, " ") + " (? why)")
+	}
+	return common.Clamp(line, m.w, 1)
+}
+
+// ShortHelp implements help.KeyMap: the actions possible now.
+func (m *Model) ShortHelp() []key.Binding {
+	var out []key.Binding
+	for _, a := range Order {
+		if m.enabled(a) {
+			out = append(out, m.Binding(a))
+		}
+	}
+	return out
+}
+
+// FullHelp implements help.KeyMap: every action, disabled ones with why.
+func (m *Model) FullHelp() [][]key.Binding {
+	col := make([]key.Binding, 0, len(Order))
+	for _, a := range Order {
+		col = append(col, m.Binding(a))
+	}
+	return [][]key.Binding{col}
+}

@@ -1,0 +1,166 @@
+// Package joblist lists every job and its state; the cursor picks the job
+// the monitor details.
+package joblist
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/failback/failback/ui/common"
+	"github.com/failback/failback/workflow"
+)
+
+// SelectedMsg says the cursor moved to another job.
+type SelectedMsg struct{ ID string }
+
+// Model is the job list.
+type Model struct {
+	c      *common.Common
+	jobs   []workflow.JobView
+	cursor int
+	offset int
+	w, h   int
+}
+
+var _ common.Component = (*Model)(nil)
+
+// New returns an empty list.
+func New(c *common.Common) *Model { return &Model{c: c} }
+
+// SetJobs replaces the jobs, keeping the cursor on the same job id.
+func (m *Model) SetJobs(jobs []workflow.JobView) {
+	sel := m.SelectedID()
+	m.jobs = jobs
+	m.cursor = 0
+	for i, j := range jobs {
+		if j.ID == sel {
+			m.cursor = i
+		}
+	}
+	m.scroll()
+}
+
+// Select moves the cursor to job id, if present.
+func (m *Model) Select(id string) {
+	for i, j := range m.jobs {
+		if j.ID == id {
+			m.cursor = i
+		}
+	}
+	m.scroll()
+}
+
+// Jobs returns the listed jobs.
+func (m *Model) Jobs() []workflow.JobView { return m.jobs }
+
+// SelectedID is the job under the cursor, "" when there is none.
+func (m *Model) SelectedID() string {
+	if j, ok := m.Selected(); ok {
+		return j.ID
+	}
+	return ""
+}
+
+// Selected is the job under the cursor.
+func (m *Model) Selected() (workflow.JobView, bool) {
+	if m.cursor < 0 || m.cursor >= len(m.jobs) {
+		return workflow.JobView{}, false
+	}
+	return m.jobs[m.cursor], true
+}
+
+// SetSize implements common.Component.
+func (m *Model) SetSize(w, h int) {
+	m.w, m.h = w, h
+	m.scroll()
+}
+
+func (m *Model) rows() int { return max(m.h-1, 1) } // one line of header
+
+func (m *Model) scroll() {
+	if m.cursor < m.offset {
+		m.offset = m.cursor
+	}
+	if m.cursor >= m.offset+m.rows() {
+		m.offset = m.cursor - m.rows() + 1
+	}
+	m.offset = max(m.offset, 0)
+}
+
+// Init implements tea.Model.
+func (m *Model) Init() tea.Cmd { return nil }
+
+// Update implements tea.Model.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	k, ok := msg.(tea.KeyMsg)
+	if !ok || len(m.jobs) == 0 {
+		return m, nil
+	}
+	before := m.cursor
+	switch {
+	case key.Matches(k, m.c.Keys.Up):
+		m.cursor = max(m.cursor-1, 0)
+	case key.Matches(k, m.c.Keys.Down):
+		m.cursor = min(m.cursor+1, len(m.jobs)-1)
+	}
+	m.scroll()
+	if m.cursor != before {
+		return m, common.Send(SelectedMsg{ID: m.SelectedID()})
+	}
+	return m, nil
+}
+
+// Progress is a job's overall percentage, weighted by disk size.
+func Progress(j workflow.JobView) float64 {
+	var sum, size float64
+	for _, v := range j.VMs {
+		for _, d := range v.Disks {
+			w := float64(max(d.Size, 1))
+			sum += d.Percent * w
+			size += w
+		}
+	}
+	if size == 0 {
+		return 0
+	}
+	return sum / size
+}
+
+// View implements tea.Model.
+func (m *Model) View() string {
+	st := m.c.Styles
+	if len(m.jobs) == 0 {
+		if m.c.CanAct() {
+			return st.Subtle.Render("No jobs yet. Press n to start a failback.")
+		}
+		return st.Subtle.Render("No jobs yet. An operator can start one.")
+	}
+	var b strings.Builder
+	b.WriteString(st.Subtle.Render(fmt.Sprintf("  %-7s %-14s %-20s %5s %5s  %s", "JOB", "PLAN/VM", "STATE", "VMS", "DONE", "OWNER")))
+	end := min(m.offset+m.rows(), len(m.jobs))
+	for i := m.offset; i < end; i++ {
+		j := m.jobs[i]
+		state := string(j.State)
+		if j.Pass > 0 {
+			state += fmt.Sprintf(" #%d", j.Pass)
+		}
+		line := fmt.Sprintf("%-7s %-14s %-20s %5d %5s  %s",
+			j.ID, j.Title, state, len(j.VMs), common.Pct(Progress(j)), j.Owner.Name)
+		b.WriteString("\n")
+		if i == m.cursor {
+			b.WriteString(st.Selected.Render("> " + line))
+		} else {
+			b.WriteString("  " + line)
+		}
+	}
+	return common.Clamp(b.String(), m.w, m.h)
+}
+
+// ShortHelp implements help.KeyMap.
+func (m *Model) ShortHelp() []key.Binding { return []key.Binding{m.c.Keys.Up, m.c.Keys.Down} }
+
+// FullHelp implements help.KeyMap.
+func (m *Model) FullHelp() [][]key.Binding { return [][]key.Binding{m.ShortHelp()} }

@@ -1,0 +1,77 @@
+// Package logview shows the newest lines of a job's event log.
+package logview
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/failback/failback/ui/common"
+	"github.com/failback/failback/workflow"
+)
+
+// Model is the log view.
+type Model struct {
+	c     *common.Common
+	lines []workflow.LogLine
+	w, h  int
+}
+
+var _ common.Component = (*Model)(nil)
+
+// New returns an empty log view.
+func New(c *common.Common) *Model { return &Model{c: c} }
+
+// SetLines replaces the lines; they are shown oldest first whatever order
+// the service returned them in.
+func (m *Model) SetLines(ls []workflow.LogLine) {
+	ls = append([]workflow.LogLine(nil), ls...)
+	sort.SliceStable(ls, func(i, j int) bool { return ls[i].Time.Before(ls[j].Time) })
+	m.lines = ls
+}
+
+// SetSize implements common.Component.
+func (m *Model) SetSize(w, h int) { m.w, m.h = w, h }
+
+// Height is the number of lines the view has.
+func (m *Model) Height() int { return m.h }
+
+// Init implements tea.Model.
+func (m *Model) Init() tea.Cmd { return nil }
+
+// Update implements tea.Model.
+func (m *Model) Update(tea.Msg) (tea.Model, tea.Cmd) { return m, nil }
+
+// View implements tea.Model: the newest lines that fit, oldest on top.
+func (m *Model) View() string {
+	st := m.c.Styles
+	if len(m.lines) == 0 {
+		return st.Subtle.Render("(no events yet)")
+	}
+	ls := m.lines
+	if len(ls) > m.h {
+		ls = ls[len(ls)-m.h:]
+	}
+	out := make([]string, 0, len(ls))
+	for _, l := range ls {
+		lvl := common.Pad(l.Level, 5)
+		switch l.Level {
+		case "warn":
+			lvl = st.Warn.Render(lvl)
+		case "error":
+			lvl = st.Error.Render(lvl)
+		default:
+			lvl = st.Subtle.Render(lvl)
+		}
+		out = append(out, l.Time.Format("15:04:05")+" "+lvl+" "+l.Text)
+	}
+	return common.Clamp(strings.Join(out, "\n"), m.w, m.h)
+}
+
+// ShortHelp implements help.KeyMap.
+func (m *Model) ShortHelp() []key.Binding { return []key.Binding{m.c.Keys.Log} }
+
+// FullHelp implements help.KeyMap.
+func (m *Model) FullHelp() [][]key.Binding { return [][]key.Binding{m.ShortHelp()} }

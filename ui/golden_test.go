@@ -1,0 +1,185 @@
+package ui
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/exp/teatest"
+
+	"github.com/failback/failback/ui/uitest"
+	"github.com/failback/failback/workflow"
+)
+
+// sizes are the terminal sizes every golden view is taken at.
+var sizes = [][2]int{{80, 24}, {120, 40}}
+
+// session is a console under teatest with its output collected.
+type session struct {
+	t  *testing.T
+	tm *teatest.TestModel
+	sc *screen
+	at int // output seen so far
+	w  int
+	h  int
+}
+
+func start(t *testing.T, f *uitest.Fake, who workflow.Actor, page Page, w, h int, first string) *session {
+	t.Helper()
+	m := newModel(t, f, who, page, w, h)
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
+	s := &session{t: t, tm: tm, sc: watch(t, tm.Output()), w: w, h: h}
+	s.at = s.sc.waitFor(t, 0, first)
+	return s
+}
+
+// press sends keys, then waits for every want to be drawn.
+func (s *session) press(keys []string, want ...string) {
+	s.t.Helper()
+	from := s.sc.mark()
+	for _, k := range keys {
+		s.tm.Send(press(k))
+	}
+	s.at = s.sc.waitFor(s.t, from, want...)
+}
+
+// final quits and returns the last model.
+func (s *session) final() *Model {
+	s.t.Helper()
+	if err := s.tm.Quit(); err != nil {
+		s.t.Fatal(err)
+	}
+	return s.tm.FinalModel(s.t, teatest.WithFinalTimeout(5*time.Second)).(*Model)
+}
+
+// golden compares the final view with testdata/<test>.golden and checks
+// that it fits the terminal.
+func (s *session) golden() *Model {
+	s.t.Helper()
+	m := s.final()
+	v := m.View()
+	checkFits(s.t, v, s.w, s.h)
+	teatest.RequireEqualOutput(s.t, []byte(v))
+	return m
+}
+
+// Markers that tell each wizard step is on screen with its data loaded.
+const (
+	atPlan      = "Fail back what?"
+	atDirection = "FROM (source)"
+	atLocation  = "present on hv01.example.com"
+	atSync      = "Recommended:"
+	atCert      = "CN=failback DR 2025"
+	atPreflight = "checks passed"
+	atSummary   = "Press enter to start"
+)
+
+// walk is the web-shop path through the wizard: the keys that leave a
+// step and what the next step shows once loaded.
+var walk = []struct {
+	step string
+	keys []string
+	next string
+}{
+	{"Plan", []string{"enter"}, atDirection},
+	{"Direction", []string{"y"}, atLocation},
+	{"Location", []string{"enter"}, atSync},
+	{"Sync", []string{"enter"}, atCert},
+	{"Certificate", []string{"enter"}, atPreflight},
+	{"Pre-flight", []string{"enter"}, atSummary},
+}
+
+// walkTo drives the wizard from Plan to step.
+func (s *session) walkTo(step string) {
+	s.t.Helper()
+	for _, w := range walk {
+		if w.step == step {
+			return
+		}
+		s.press(w.keys, w.next)
+	}
+	if step != "Summary" {
+		s.t.Fatalf("no wizard step %q", step)
+	}
+}
+
+func TestGoldenWizardSteps(t *testing.T) {
+	steps := []string{"Plan", "Direction", "Location", "Sync", "Certificate", "Pre-flight", "Summary"}
+	for _, sz := range sizes {
+		for _, step := range steps {
+			t.Run(fmt.Sprintf("%s_%dx%d", step, sz[0], sz[1]), func(t *testing.T) {
+				s := start(t, uitest.New(), uitest.Operator, PageWizard, sz[0], sz[1], atPlan)
+				s.walkTo(step)
+				if m := s.golden(); m.WizardStep() != step {
+					t.Errorf("wizard at %q, want %q", m.WizardStep(), step)
+				}
+			})
+		}
+	}
+}
+
+// An alternate host without the VM shows the failed check and its fix.
+func TestGoldenWizardAlternateLocation(t *testing.T) {
+	s := start(t, uitest.New(), uitest.Operator, PageWizard, 80, 24, atPlan)
+	s.walkTo("Location")
+	s.press([]string{"tab", "down"}, "not on hv02.example.com", "press space to create")
+	s.golden()
+}
+
+// A failing pre-flight shows every row and the fix of the failed one.
+func TestGoldenWizardPreflightFails(t *testing.T) {
+	f := uitest.New()
+	f.FailPreflight(1)
+	s := start(t, f, uitest.Operator, PageWizard, 80, 24, atPlan)
+	s.walkTo("Certificate")
+	s.press([]string{"enter"}, "1 of 7 checks failed", "renew the SAS token")
+	s.golden()
+}
+
+func seeded() (*uitest.Fake, string, string) {
+	f := uitest.New()
+	running := f.SeedRunning()
+	pending := f.SeedPendingCommit()
+	return f, running, pending
+}
+
+func TestGoldenMonitor(t *testing.T) {
+	for _, sz := range sizes {
+		t.Run(fmt.Sprintf("running_%dx%d", sz[0], sz[1]), func(t *testing.T) {
+			f, _, _ := seeded()
+			s := start(t, f, uitest.Operator, PageMonitor, sz[0], sz[1], "on-premises VMs started")
+			// The newest job (pending commit) is selected first; go to the running one.
+			s.press([]string{"down"}, "web01-os.vhd: checksums done", "[x] Cancel")
+			s.golden()
+		})
+		t.Run(fmt.Sprintf("pending_commit_%dx%d", sz[0], sz[1]), func(t *testing.T) {
+			f, _, _ := seeded()
+			s := start(t, f, uitest.Operator, PageMonitor, sz[0], sz[1], "on-premises VMs started")
+			s.golden()
+		})
+	}
+}
+
+// The confirmation dialog shows the service's text of what will happen.
+func TestGoldenMonitorConfirmDialog(t *testing.T) {
+	f, _, _ := seeded()
+	s := start(t, f, uitest.Operator, PageMonitor, 80, 24, "on-premises VMs started")
+	s.press([]string{"m"}, "Delete the Azure VMs")
+	s.golden()
+}
+
+// The full help lists every action; disabled ones say why.
+func TestGoldenMonitorFullHelp(t *testing.T) {
+	f, _, _ := seeded()
+	s := start(t, f, uitest.Operator, PageMonitor, 120, 40, "on-premises VMs started")
+	s.press([]string{"down"}, "web01-os.vhd: checksums done")
+	s.press([]string{"?"}, "disabled, phase 1 still running")
+	s.golden()
+}
+
+// A viewer sees the same monitor, with actions refused in advance.
+func TestGoldenMonitorViewer(t *testing.T) {
+	f, _, _ := seeded()
+	s := start(t, f, uitest.Viewer, PageMonitor, 80, 24, "on-premises VMs started")
+	s.golden()
+}

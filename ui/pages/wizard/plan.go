@@ -1,0 +1,142 @@
+package wizard
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"github.com/failback/failback/ui/common"
+	"github.com/failback/failback/workflow"
+)
+
+// planStep picks a recovery plan or a single VM.
+type planStep struct {
+	s      *state
+	cursor int
+	w, h   int
+}
+
+func newPlanStep(s *state) *planStep { return &planStep{s: s} }
+
+func (p *planStep) name() string     { return "Plan" }
+func (p *planStep) skipped() bool    { return false }
+func (p *planStep) busy() bool       { return false }
+func (p *planStep) leave()           {}
+func (p *planStep) SetSize(w, h int) { p.w, p.h = w, h }
+func (p *planStep) Init() tea.Cmd    { return nil }
+
+// enter puts the cursor back on the plan chosen before, if any.
+func (p *planStep) enter() tea.Cmd {
+	for i, pl := range p.s.plans {
+		if (pl.Single && pl.Name == p.s.choices.VM) || (!pl.Single && pl.Name == p.s.choices.Plan) {
+			p.cursor = i
+		}
+	}
+	return nil
+}
+
+func (p *planStep) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	k, ok := msg.(tea.KeyMsg)
+	if !ok || len(p.s.plans) == 0 {
+		return p, nil
+	}
+	km := p.s.c.Keys
+	switch {
+	case key.Matches(k, km.Up):
+		p.cursor = max(p.cursor-1, 0)
+	case key.Matches(k, km.Down):
+		p.cursor = min(p.cursor+1, len(p.s.plans)-1)
+	case key.Matches(k, km.Next):
+		p.choose(p.s.plans[p.cursor])
+		return p, nav(+1)
+	}
+	return p, nil
+}
+
+// choose records the plan; a different plan invalidates what later
+// steps learnt about the previous one (but keeps sync and location).
+func (p *planStep) choose(pl workflow.PlanInfo) {
+	before := p.s.planKey()
+	p.s.choices.Plan, p.s.choices.VM = pl.Name, ""
+	if pl.Single {
+		p.s.choices.Plan, p.s.choices.VM = "", pl.Name
+	}
+	if p.s.planKey() != before {
+		p.s.choices.CertThumbprint, p.s.choices.AllowExpiredCert = "", false
+		p.s.cert, p.s.est, p.s.pre, p.s.locRep = nil, nil, nil, nil
+		p.s.certFor, p.s.noCerts = "", false
+	}
+}
+
+func (p *planStep) View() string {
+	st := p.s.c.Styles
+	if len(p.s.plans) == 0 {
+		return st.Error.Render("No recovery plan or VM is configured.") + "\n" +
+			"Add plans and VMs to config.toml, then start failback again."
+	}
+	listW := 0
+	for _, pl := range p.s.plans {
+		listW = max(listW, lipgloss.Width(pl.Name)+10)
+	}
+	listW = min(listW, p.w/3)
+	var list []string
+	list = append(list, st.Title.Render("Fail back what?"))
+	for i, pl := range p.s.plans {
+		kind := "plan"
+		if pl.Single {
+			kind = "VM"
+		}
+		line := common.Pad(fmt.Sprintf("%s (%s)", pl.Name, kind), listW-2)
+		if i == p.cursor {
+			list = append(list, st.Selected.Render("> "+line))
+		} else {
+			list = append(list, "  "+line)
+		}
+	}
+	left := common.Clamp(strings.Join(list, "\n"), listW, p.h)
+	right := common.Clamp(p.details(p.s.plans[p.cursor]), p.w-listW-2, p.h)
+	return lipgloss.JoinHorizontal(lipgloss.Top, left, "  ", right)
+}
+
+// details lists a plan's groups, VMs and disks with sizes.
+func (p *planStep) details(pl workflow.PlanInfo) string {
+	st := p.s.c.Styles
+	vms, disks, size := vmCount(pl)
+	var b []string
+	head := pl.Name
+	if pl.Description != "" {
+		head += ": " + pl.Description
+	}
+	b = append(b, st.Title.Render(head))
+	b = append(b, st.Subtle.Render(fmt.Sprintf("%d VM(s) in %d group(s), %d disk(s), %s",
+		vms, len(pl.Groups), disks, common.Bytes(size))))
+	for gi, g := range pl.Groups {
+		if len(pl.Groups) > 1 || !pl.Single {
+			b = append(b, fmt.Sprintf("Group %d", gi+1))
+		}
+		for _, v := range g {
+			b = append(b, fmt.Sprintf("  %s  %s  gen %d, %d CPU, %s, switch %s",
+				v.Name, v.Host, v.Generation, v.CPUs, common.Bytes(v.Memory), v.Switch))
+			for _, d := range v.Disks {
+				sz := "size unknown"
+				if d.Size > 0 {
+					sz = common.Bytes(d.Size)
+				}
+				b = append(b, fmt.Sprintf("    %s  %s", common.Pad(d.Blob, 18), sz))
+			}
+		}
+	}
+	return strings.Join(b, "\n")
+}
+
+func (p *planStep) ShortHelp() []key.Binding {
+	km := p.s.c.Keys
+	next := km.Next
+	next.SetHelp("enter", "choose")
+	return []key.Binding{km.Up, km.Down, next}
+}
+
+func (p *planStep) FullHelp() [][]key.Binding { return [][]key.Binding{p.ShortHelp()} }

@@ -1,0 +1,124 @@
+package wizard
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/charmbracelet/bubbles/spinner"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/failback/failback/ui/common"
+	"github.com/failback/failback/workflow"
+)
+
+// state is what the steps share: the choices so far and what the service
+// said about them. Steps write choices only when the operator confirms a
+// step, so going back and forth keeps them.
+type state struct {
+	c       *common.Common
+	spin    spinner.Model
+	seq     int
+	choices workflow.Choices
+	plans   []workflow.PlanInfo
+	sites   workflow.SiteInfo
+
+	// Filled in by the steps, for the summary.
+	est     *workflow.Estimate
+	cert    *workflow.CertInfo
+	certFor string // plan key the certificate report belongs to
+	noCerts bool   // no disk of certFor is encrypted: skip that step
+	pre     *workflow.PreflightReport
+	locRep  *workflow.LocationReport
+}
+
+// planKey names the chosen plan or VM.
+func (s *state) planKey() string { return s.choices.Plan + "|" + s.choices.VM }
+
+// plan returns the chosen plan.
+func (s *state) plan() (workflow.PlanInfo, bool) {
+	for _, p := range s.plans {
+		if (p.Single && p.Name == s.choices.VM) || (!p.Single && p.Name == s.choices.Plan) {
+			return p, true
+		}
+	}
+	return workflow.PlanInfo{}, false
+}
+
+// navMsg moves the wizard by delta steps.
+type navMsg struct{ delta int }
+
+func nav(delta int) tea.Cmd { return common.Send(navMsg{delta: delta}) }
+
+// request tracks one step's outstanding service call, so that a late
+// answer to a question no longer asked is dropped.
+type request struct {
+	id     int
+	cancel context.CancelFunc
+	busy   bool
+}
+
+// begin starts a new request, cancelling the previous one.
+func (s *state) begin(r *request) (int, context.Context) {
+	r.stop()
+	s.seq++
+	ctx, cancel := context.WithCancel(s.c.Ctx)
+	r.id, r.cancel, r.busy = s.seq, cancel, true
+	return r.id, ctx
+}
+
+// stop abandons the outstanding request.
+func (r *request) stop() {
+	if r.cancel != nil {
+		r.cancel()
+	}
+	r.busy = false
+}
+
+// accept reports whether an answer with id is the one awaited.
+func (r *request) accept(id int) bool {
+	if !r.busy || id != r.id {
+		return false
+	}
+	r.stop()
+	return true
+}
+
+// loaded is a service answer tagged with the request id that asked.
+type loaded[T any] struct {
+	id  int
+	val T
+	err error
+}
+
+// call runs f off the UI goroutine and tags its answer.
+func call[T any](id int, ctx context.Context, f func(context.Context) (T, error)) tea.Cmd {
+	return func() tea.Msg {
+		v, err := f(ctx)
+		return loaded[T]{id: id, val: v, err: err}
+	}
+}
+
+// waiting renders the spinner with what is being waited for.
+func (s *state) waiting(what string) string {
+	return s.spin.View() + " " + what
+}
+
+// failed renders a service error with what the operator can do.
+func (s *state) failed(what string, err error) string {
+	return s.c.Styles.Error.Render(fmt.Sprintf("Could not %s: %v", what, err)) + "\n" +
+		s.c.Styles.Subtle.Render("Press r to try again, esc to go back.")
+}
+
+// vmCount counts a plan's VMs, disks and bytes.
+func vmCount(p workflow.PlanInfo) (vms, disks int, size int64) {
+	for _, g := range p.Groups {
+		for _, v := range g {
+			vms++
+			for _, d := range v.Disks {
+				disks++
+				size += d.Size
+			}
+		}
+	}
+	return vms, disks, size
+}

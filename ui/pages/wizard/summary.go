@@ -1,0 +1,148 @@
+package wizard
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/failback/failback/ui/common"
+	"github.com/failback/failback/workflow"
+)
+
+// summaryStep shows every choice and starts the job on the operator's
+// last confirmation. Start runs under the work context (the server's),
+// never the session's: the job must outlive the terminal that started it.
+type summaryStep struct {
+	s    *state
+	req  request
+	err  error
+	w, h int
+}
+
+func newSummaryStep(s *state) *summaryStep { return &summaryStep{s: s} }
+
+func (u *summaryStep) name() string     { return "Summary" }
+func (u *summaryStep) skipped() bool    { return false }
+func (u *summaryStep) busy() bool       { return u.req.busy }
+func (u *summaryStep) enter() tea.Cmd   { u.err = nil; return nil }
+func (u *summaryStep) Init() tea.Cmd    { return nil }
+func (u *summaryStep) SetSize(w, h int) { u.w, u.h = w, h }
+
+// leave keeps a Start in flight: once asked, the job exists or not, and
+// the answer must still reach the operator.
+func (u *summaryStep) leave() {}
+
+func (u *summaryStep) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case loaded[string]:
+		if !u.req.accept(msg.id) {
+			return u, nil
+		}
+		if msg.err != nil {
+			u.err = msg.err
+			return u, common.Status("Start refused: "+msg.err.Error(), true)
+		}
+		return u, tea.Batch(
+			common.Send(common.ShowMonitorMsg{Select: msg.val}),
+			common.Status(fmt.Sprintf("Started %s. Watch it here; it keeps running if you close the console.", msg.val), false))
+	case tea.KeyMsg:
+		if !key.Matches(msg, u.s.c.Keys.Next) {
+			return u, nil
+		}
+		switch {
+		case !u.s.c.CanAct():
+			return u, common.Status("Cannot start: "+common.ViewerRefusal+".", true)
+		case u.req.busy:
+			return u, common.Status("Already starting; wait for the answer.", true)
+		}
+		return u, u.start()
+	}
+	return u, nil
+}
+
+func (u *summaryStep) start() tea.Cmd {
+	id, _ := u.s.begin(&u.req)
+	u.err = nil
+	c, who, svc, work := u.s.choices, u.s.c.Who, u.s.c.Svc, u.s.c.WorkCtx
+	return tea.Batch(u.s.spin.Tick, call(id, work, func(ctx context.Context) (string, error) {
+		return svc.Start(ctx, c, who)
+	}))
+}
+
+func (u *summaryStep) rows() [][2]string {
+	s, c := u.s, u.s.choices
+	what := "VM " + c.VM
+	if c.Plan != "" {
+		what = "plan " + c.Plan
+	}
+	if p, ok := s.plan(); ok {
+		vms, disks, size := vmCount(p)
+		what += fmt.Sprintf(": %d VM(s) in %d group(s), %d disk(s), %s", vms, len(p.Groups), disks, common.Bytes(size))
+	}
+	dir := fmt.Sprintf("%s -> on-premises (confirmed)", s.sites.Source.Name)
+	loc := "original hosts and disk files"
+	if c.Location == workflow.LocAlternate {
+		loc = "alternate host " + c.AltHost
+		if c.CreateVM {
+			loc += ", create the VM if missing"
+		}
+	}
+	syn := "delta: synchronize before failover"
+	if c.Sync == workflow.SyncFull {
+		syn = "full: synchronize during failover only"
+	}
+	if s.est != nil {
+		syn += " (" + figures(s.est, c.Sync) + ")"
+	}
+	cert := "not needed (no encrypted disk)"
+	if c.CertThumbprint != "" {
+		cert = c.CertThumbprint
+		if s.cert != nil {
+			cert = s.cert.Subject + " " + c.CertThumbprint[:min(12, len(c.CertThumbprint))] + "…"
+		}
+		if c.AllowExpiredCert {
+			cert += " (EXPIRED, override)"
+		}
+	}
+	pre := "not run"
+	if s.pre != nil {
+		pre = fmt.Sprintf("%d checks passed", len(s.pre.Checks))
+	}
+	return [][2]string{{"What", what}, {"Direction", dir}, {"Location", loc}, {"Sync", syn}, {"Certificate", cert}, {"Pre-flight", pre}}
+}
+
+func (u *summaryStep) View() string {
+	st := u.s.c.Styles
+	out := []string{st.Title.Render("Summary") + st.Subtle.Render("  (nothing has moved yet)")}
+	for _, r := range u.rows() {
+		val := common.Wrap(r[1], max(u.w-15, 20))
+		val = strings.ReplaceAll(val, "\n", "\n"+strings.Repeat(" ", 15))
+		out = append(out, "  "+common.Pad(r[0], 12)+" "+val)
+	}
+	out = append(out, "")
+	switch {
+	case u.req.busy:
+		out = append(out, u.s.waiting("starting the failback…"))
+	case u.err != nil:
+		out = append(out, st.Error.Render("Start refused: "+u.err.Error()), "Fix the cause, then press enter again, or esc to change the choices.")
+	case !u.s.c.CanAct():
+		out = append(out, st.Warn.Render("You are a viewer: "+common.ViewerRefusal+"."))
+	default:
+		out = append(out, common.Wrap("Press enter to start the failback. Data starts moving only then; esc goes back.", u.w))
+	}
+	return strings.Join(out, "\n")
+}
+
+func (u *summaryStep) ShortHelp() []key.Binding {
+	next := u.s.c.Keys.Next
+	next.SetHelp("enter", "START failback")
+	if !u.s.c.CanAct() {
+		next.SetHelp("enter", "start: disabled, "+common.ViewerRefusal)
+	}
+	return []key.Binding{next}
+}
+
+func (u *summaryStep) FullHelp() [][]key.Binding { return [][]key.Binding{u.ShortHelp()} }

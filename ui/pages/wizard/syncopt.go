@@ -1,0 +1,174 @@
+package wizard
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/failback/failback/ui/common"
+	"github.com/failback/failback/workflow"
+)
+
+// syncStep chooses delta or full synchronisation, each explained in one
+// line, with the service's estimate of data to move and downtime.
+type syncStep struct {
+	s      *state
+	cursor int // 0 delta, 1 full
+	picked bool
+	req    request
+	est    *workflow.Estimate
+	err    error
+	w, h   int
+}
+
+var syncOptions = []struct {
+	opt  workflow.SyncOption
+	name string
+	line string
+}{
+	{workflow.SyncDelta, "Delta: synchronize before failover",
+		"Only blocks whose checksums differ are copied, while Azure runs on."},
+	{workflow.SyncFull, "Full: synchronize during failover only",
+		"Shuts Azure down first, then downloads every disk whole."},
+}
+
+func newSyncStep(s *state) *syncStep { return &syncStep{s: s} }
+
+func (y *syncStep) name() string     { return "Sync" }
+func (y *syncStep) skipped() bool    { return false }
+func (y *syncStep) busy() bool       { return y.req.busy }
+func (y *syncStep) leave()           { y.req.stop() }
+func (y *syncStep) Init() tea.Cmd    { return nil }
+func (y *syncStep) SetSize(w, h int) { y.w, y.h = w, h }
+
+func (y *syncStep) enter() tea.Cmd {
+	y.picked = y.s.choices.Sync != ""
+	if y.s.choices.Sync == workflow.SyncFull {
+		y.cursor = 1
+	} else {
+		y.cursor = 0
+	}
+	return y.load()
+}
+
+func (y *syncStep) load() tea.Cmd {
+	id, ctx := y.s.begin(&y.req)
+	y.est, y.err = nil, nil
+	c, svc := y.s.choices, y.s.c.Svc
+	return tea.Batch(y.s.spin.Tick, call(id, ctx, func(ctx context.Context) (workflow.Estimate, error) {
+		return svc.Estimate(ctx, c)
+	}))
+}
+
+func (y *syncStep) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case loaded[workflow.Estimate]:
+		if y.req.accept(msg.id) {
+			y.err = msg.err
+			if msg.err == nil {
+				y.est = &msg.val
+				// Until the operator picks, the cursor follows the advice.
+				if !y.picked && msg.val.Recommended == workflow.SyncFull {
+					y.cursor = 1
+				}
+			}
+		}
+	case tea.KeyMsg:
+		km := y.s.c.Keys
+		switch {
+		case key.Matches(msg, km.Up):
+			y.cursor, y.picked = 0, true
+		case key.Matches(msg, km.Down):
+			y.cursor, y.picked = 1, true
+		case key.Matches(msg, km.Retry):
+			return y, y.load()
+		case key.Matches(msg, km.Next):
+			y.s.choices.Sync = syncOptions[y.cursor].opt
+			y.s.est = y.est
+			return y, nav(+1)
+		}
+	}
+	return y, nil
+}
+
+// totals sums what each option would move.
+func totals(e *workflow.Estimate) (changed, allocated, size int64) {
+	for _, d := range e.Disks {
+		changed += d.ChangedEstimate
+		allocated += d.Allocated
+		size += d.Size
+	}
+	return changed, allocated, size
+}
+
+// figures is one option's estimate line.
+func figures(e *workflow.Estimate, o workflow.SyncOption) string {
+	changed, allocated, _ := totals(e)
+	if o == workflow.SyncDelta {
+		return fmt.Sprintf("checks %s, moves ~%s, downtime ~%s",
+			common.Bytes(allocated), common.Bytes(changed), common.Dur(e.DeltaDowntime))
+	}
+	return fmt.Sprintf("moves %s, downtime ~%s", common.Bytes(allocated), common.Dur(e.FullDowntime))
+}
+
+func (y *syncStep) View() string {
+	st := y.s.c.Styles
+	out := []string{st.Title.Render("How should the data be synchronised?")}
+	for i, o := range syncOptions {
+		line := radio(i == y.cursor) + " " + o.name
+		if y.est != nil && y.est.Recommended == o.opt {
+			line += st.OK.Render("  (recommended)")
+		}
+		if i == y.cursor {
+			out = append(out, st.Selected.Render("> ")+line)
+		} else {
+			out = append(out, "  "+line)
+		}
+		out = append(out, common.Wrap("      "+o.line, y.w))
+		if y.est != nil {
+			out = append(out, st.Subtle.Render("      "+figures(y.est, o.opt)))
+		}
+	}
+	out = append(out, "")
+	switch {
+	case y.req.busy:
+		out = append(out, y.s.waiting("estimating data to move and downtime…"))
+	case y.err != nil:
+		out = append(out, y.s.failed("estimate the data to move", y.err))
+	case y.est != nil:
+		out = append(out, common.Wrap(fmt.Sprintf("Recommended: %s (%s)", y.est.Recommended, y.est.Why), y.w))
+		out = append(out, y.table()...)
+	}
+	return strings.Join(out, "\n")
+}
+
+// table lists each disk's figures.
+func (y *syncStep) table() []string {
+	st := y.s.c.Styles
+	out := []string{st.Subtle.Render(fmt.Sprintf("  %-18s %-7s %8s %9s %8s %-3s  %s", "DISK", "VM", "SIZE", "ALLOCATED", "CHANGED", "ENC", "BASIS"))}
+	for _, d := range y.est.Disks {
+		enc := "no"
+		if d.Encrypted {
+			enc = "yes"
+		}
+		out = append(out, fmt.Sprintf("  %s %s %8s %9s %8s %-3s  %s",
+			common.Pad(d.Blob, 18), common.Pad(d.VM, 7), common.Bytes(d.Size),
+			common.Bytes(d.Allocated), common.Bytes(d.ChangedEstimate), enc, d.Basis))
+	}
+	return out
+}
+
+func (y *syncStep) ShortHelp() []key.Binding {
+	km := y.s.c.Keys
+	up := km.Up
+	up.SetHelp("↑/↓", "option")
+	return []key.Binding{up, km.Next}
+}
+
+func (y *syncStep) FullHelp() [][]key.Binding {
+	km := y.s.c.Keys
+	return [][]key.Binding{{km.Up, km.Down, km.Retry, km.Next}}
+}

@@ -1,0 +1,451 @@
+// Package uitest is a deterministic in-memory workflow.Service for the
+// console's and the SSH server's tests. Jobs move only when a test calls
+// Advance (never on a timer), so golden files are stable; every Start and
+// Act is recorded with the context it was given, so tests can prove that
+// nothing session-scoped reaches a job.
+package uitest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/failback/failback/workflow"
+)
+
+// ErrViewer is the fake's refusal of a viewer's Start or Act.
+var ErrViewer = errors.New("viewers cannot act; ask an operator")
+
+// StartCall records one Start.
+type StartCall struct {
+	Ctx     context.Context
+	Choices workflow.Choices
+	Who     workflow.Actor
+	ID      string
+}
+
+// ActCall records one Act.
+type ActCall struct {
+	Ctx    context.Context
+	ID     string
+	Action workflow.Action
+	Who    workflow.Actor
+}
+
+// Fake implements workflow.Service in memory.
+type Fake struct {
+	mu      sync.Mutex
+	plans   []workflow.PlanInfo
+	sites   workflow.SiteInfo
+	jobs    []*workflow.JobView // newest first
+	logs    []workflow.LogLine
+	subs    map[int]chan struct{}
+	nextSub int
+	nextJob int
+	clock   time.Time
+
+	preflightFailures int
+	refuse            error
+	gates             map[string]chan struct{}
+
+	starts []StartCall
+	acts   []ActCall
+	calls  map[string]int
+}
+
+var _ workflow.Service = (*Fake)(nil)
+
+// New returns a fake with the demo plans and sites and no jobs.
+func New() *Fake {
+	return &Fake{
+		plans: demoPlans(),
+		sites: demoSites(),
+		subs:  map[int]chan struct{}{},
+		clock: Epoch,
+		gates: map[string]chan struct{}{},
+		calls: map[string]int{},
+	}
+}
+
+// FailPreflight makes the next n Preflight calls report a failing check.
+func (f *Fake) FailPreflight(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.preflightFailures = n
+}
+
+// Refuse makes Start and Act fail with err for everyone (nil: stop).
+func (f *Fake) Refuse(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refuse = err
+}
+
+// Hold makes calls of method (e.g. "Preflight") wait until release is
+// called or their context ends.
+func (f *Fake) Hold(method string) (release func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ch := make(chan struct{})
+	f.gates[method] = ch
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			f.mu.Lock()
+			delete(f.gates, method)
+			f.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+// Calls says how often a method was called.
+func (f *Fake) Calls(method string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[method]
+}
+
+// Starts returns every Start call so far.
+func (f *Fake) Starts() []StartCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]StartCall(nil), f.starts...)
+}
+
+// Acts returns every Act call so far.
+func (f *Fake) Acts() []ActCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]ActCall(nil), f.acts...)
+}
+
+// Subscribers is the number of live subscriptions (sessions watching).
+func (f *Fake) Subscribers() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.subs)
+}
+
+// enter counts a call and waits at its gate, if any.
+func (f *Fake) enter(ctx context.Context, method string) error {
+	f.mu.Lock()
+	f.calls[method]++
+	gate := f.gates[method]
+	f.mu.Unlock()
+	if gate == nil {
+		return nil
+	}
+	select {
+	case <-gate:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Plans implements workflow.Service.
+func (f *Fake) Plans() []workflow.PlanInfo {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls["Plans"]++
+	return append([]workflow.PlanInfo(nil), f.plans...)
+}
+
+// Sites implements workflow.Service.
+func (f *Fake) Sites() workflow.SiteInfo {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sites
+}
+
+// vmsOf returns the VMs a choice covers, in plan order.
+func (f *Fake) vmsOf(c workflow.Choices) ([]workflow.VMInfo, []int, error) {
+	name := c.Plan
+	if name == "" {
+		name = c.VM
+	}
+	for _, p := range f.plans {
+		if p.Name != name || (c.VM != "" && !p.Single) {
+			continue
+		}
+		var vms []workflow.VMInfo
+		var groups []int
+		for g, grp := range p.Groups {
+			for _, v := range grp {
+				vms = append(vms, v)
+				groups = append(groups, g+1)
+			}
+		}
+		return vms, groups, nil
+	}
+	return nil, nil, fmt.Errorf("no plan or VM named %q: check config.toml", name)
+}
+
+// CheckLocation implements workflow.Service: hv03 has no switch LAN, and
+// VMs do not exist on a host other than their own unless CreateVM is set.
+func (f *Fake) CheckLocation(ctx context.Context, c workflow.Choices) (workflow.LocationReport, error) {
+	if err := f.enter(ctx, "CheckLocation"); err != nil {
+		return workflow.LocationReport{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	vms, _, err := f.vmsOf(c)
+	if err != nil {
+		return workflow.LocationReport{}, err
+	}
+	rep := workflow.LocationReport{OK: true}
+	if c.Location == workflow.LocAlternate {
+		rep.Host = c.AltHost
+	}
+	for _, v := range vms {
+		host := v.Host
+		if c.Location == workflow.LocAlternate {
+			host = c.AltHost
+		}
+		sw := workflow.CheckRow{VM: v.Name, What: "switch " + v.Switch, OK: true, Detail: "present on " + host}
+		if host == "hv03.example.com" {
+			sw.OK, sw.Detail = false, "no virtual switch named "+v.Switch+" on "+host
+			sw.Fix = "create a switch named " + v.Switch + " on " + host + ", or pick another host"
+		}
+		space := workflow.CheckRow{VM: v.Name, What: "disk space", OK: true, Detail: "2.0 TiB free"}
+		exists := workflow.CheckRow{VM: v.Name, What: "VM on host", OK: true, Detail: "exists"}
+		if host != v.Host {
+			if c.CreateVM {
+				exists.Detail = "will be created"
+			} else {
+				exists.OK, exists.Detail = false, "not on "+host
+				exists.Fix = "press space to create the VM if missing"
+			}
+		}
+		for _, r := range []workflow.CheckRow{sw, space, exists} {
+			rep.Checks = append(rep.Checks, r)
+			rep.OK = rep.OK && r.OK
+		}
+	}
+	return rep, nil
+}
+
+// Estimate implements workflow.Service with fixed ratios: 60% of each
+// disk allocated, 3% changed.
+func (f *Fake) Estimate(ctx context.Context, c workflow.Choices) (workflow.Estimate, error) {
+	if err := f.enter(ctx, "Estimate"); err != nil {
+		return workflow.Estimate{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	vms, _, err := f.vmsOf(c)
+	if err != nil {
+		return workflow.Estimate{}, err
+	}
+	var est workflow.Estimate
+	for _, v := range vms {
+		for _, d := range v.Disks {
+			est.Disks = append(est.Disks, workflow.DiskEstimate{
+				VM: v.Name, Blob: d.Blob, Size: d.Size,
+				Allocated:       d.Size / 10 * 6,
+				ChangedEstimate: d.Size / 100 * 3,
+				Basis:           "snapshot diff",
+				Encrypted:       d.Blob == "sql01-data.vhd",
+			})
+		}
+	}
+	est.Recommended = workflow.SyncDelta
+	est.Why = "about 3% changed since failover: delta moves far less"
+	est.DeltaDowntime = 6 * time.Minute
+	est.FullDowntime = 2*time.Hour + 10*time.Minute
+	return est, nil
+}
+
+// Certificates implements workflow.Service: the web-shop plan has an
+// encrypted disk, files01 has none.
+func (f *Fake) Certificates(ctx context.Context, c workflow.Choices) (workflow.CertReport, error) {
+	if err := f.enter(ctx, "Certificates"); err != nil {
+		return workflow.CertReport{}, err
+	}
+	return demoCerts(c.Plan == "web-shop"), nil
+}
+
+// Preflight implements workflow.Service.
+func (f *Fake) Preflight(ctx context.Context, c workflow.Choices) (workflow.PreflightReport, error) {
+	if err := f.enter(ctx, "Preflight"); err != nil {
+		return workflow.PreflightReport{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	vms, _, err := f.vmsOf(c)
+	if err != nil {
+		return workflow.PreflightReport{}, err
+	}
+	rep := workflow.PreflightReport{OK: true}
+	rep.Checks = append(rep.Checks, workflow.CheckRow{What: "Azure storage", OK: true, Detail: "fbweu01 answers"})
+	if f.preflightFailures > 0 {
+		f.preflightFailures--
+		rep.OK = false
+		rep.Checks[0] = workflow.CheckRow{
+			What: "Azure storage", Detail: "403 AuthorizationFailure",
+			Fix: "renew the SAS token in config.toml [azure] sas, then press r",
+		}
+	}
+	for _, v := range vms {
+		rep.Checks = append(rep.Checks,
+			workflow.CheckRow{VM: v.Name, What: "disks are page blobs", OK: true, Detail: fmt.Sprintf("%d disk(s)", len(v.Disks))},
+			workflow.CheckRow{VM: v.Name, What: "host reachable", OK: true, Detail: v.Host})
+	}
+	return rep, nil
+}
+
+func (f *Fake) canAct(who workflow.Actor) error {
+	if who.Role != workflow.RoleOperator {
+		return ErrViewer
+	}
+	return f.refuse
+}
+
+// Start implements workflow.Service: the job starts in phase 1 (delta) or
+// shutting down Azure (full), with every disk waiting.
+func (f *Fake) Start(ctx context.Context, c workflow.Choices, who workflow.Actor) (string, error) {
+	if err := f.enter(ctx, "Start"); err != nil {
+		return "", err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.starts = append(f.starts, StartCall{Ctx: ctx, Choices: c, Who: who})
+	if err := f.canAct(who); err != nil {
+		return "", err
+	}
+	j, err := f.create(c, who)
+	if err != nil {
+		return "", err
+	}
+	f.starts[len(f.starts)-1].ID = j.ID
+	return j.ID, nil
+}
+
+// create adds a job for c; the caller holds f.mu.
+func (f *Fake) create(c workflow.Choices, who workflow.Actor) (*workflow.JobView, error) {
+	vms, groups, err := f.vmsOf(c)
+	if err != nil {
+		return nil, err
+	}
+	f.nextJob++
+	j := &workflow.JobView{
+		ID: fmt.Sprintf("job-%d", f.nextJob), Title: c.Plan + c.VM, Choices: c,
+		State: workflow.StatePhase1, Created: f.tick(), Owner: who,
+	}
+	if c.Sync == workflow.SyncFull {
+		j.State = workflow.StateShutdown
+	}
+	for i, v := range vms {
+		host := v.Host
+		if c.Location == workflow.LocAlternate {
+			host = c.AltHost
+		}
+		vv := workflow.VMView{Name: v.Name, Group: groups[i], Host: host, AzureState: "running", OnPremState: "off", Phase: "waiting"}
+		for _, d := range v.Disks {
+			vv.Disks = append(vv.Disks, workflow.DiskView{Name: d.Blob, Image: d.Image, Size: d.Size, Phase: "waiting"})
+		}
+		j.VMs = append(j.VMs, vv)
+	}
+	j.Updated = j.Created
+	f.jobs = append([]*workflow.JobView{j}, f.jobs...)
+	f.logf(j.ID, "info", "started by %s via %s (%s sync)", who.Name, who.Via, c.Sync)
+	f.notify()
+	return j, nil
+}
+
+// Jobs implements workflow.Service.
+func (f *Fake) Jobs() []workflow.JobView {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]workflow.JobView, 0, len(f.jobs))
+	for _, j := range f.jobs {
+		out = append(out, clone(j))
+	}
+	return out
+}
+
+// Job implements workflow.Service.
+func (f *Fake) Job(id string) (workflow.JobView, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if j := f.find(id); j != nil {
+		return clone(j), true
+	}
+	return workflow.JobView{}, false
+}
+
+func clone(j *workflow.JobView) workflow.JobView {
+	c := *j
+	c.VMs = make([]workflow.VMView, len(j.VMs))
+	for i, v := range j.VMs {
+		v.Disks = append([]workflow.DiskView(nil), v.Disks...)
+		c.VMs[i] = v
+	}
+	return c
+}
+
+func (f *Fake) find(id string) *workflow.JobView {
+	for _, j := range f.jobs {
+		if j.ID == id {
+			return j
+		}
+	}
+	return nil
+}
+
+// Log implements workflow.Service: the newest n lines, oldest first.
+func (f *Fake) Log(id string, n int) []workflow.LogLine {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []workflow.LogLine
+	for _, l := range f.logs {
+		if id == "" || l.Job == id {
+			out = append(out, l)
+		}
+	}
+	if n >= 0 && len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return out
+}
+
+// Subscribe implements workflow.Service.
+func (f *Fake) Subscribe() (<-chan struct{}, func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nextSub++
+	id := f.nextSub
+	ch := make(chan struct{}, 1)
+	f.subs[id] = ch
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			f.mu.Lock()
+			delete(f.subs, id)
+			f.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+// notify wakes every subscriber without ever blocking (coalesced).
+func (f *Fake) notify() {
+	for _, ch := range f.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (f *Fake) tick() time.Time {
+	f.clock = f.clock.Add(time.Second)
+	return f.clock
+}
+
+func (f *Fake) logf(job, level, format string, args ...any) {
+	f.logs = append(f.logs, workflow.LogLine{Time: f.tick(), Job: job, Level: level, Text: fmt.Sprintf(format, args...)})
+}
