@@ -230,7 +230,7 @@ func (v *vhdxImage) loadMetadata() error {
 			continue
 		}
 		if m.Off < vhdxTableSize || m.Len > vhdxMaxItem || int64(m.Off)+int64(m.Len) > v.metaLen {
-			return corruptf(v.path, "%s [%d, +%d) lies outside the %d-byte metadata region", name, m.Off, m.Len, v.metaLen)
+			return corruptf(v.path, "%s [%d, +%d) lies outside the item area [64 KiB, %d) of the metadata region", name, m.Off, m.Len, v.metaLen)
 		}
 		used = append(used, fileExtent{name, int64(m.Off), int64(m.Len)})
 		if !isKnown && m.Flags&metaIsRequired != 0 && m.Flags&metaIsUser == 0 {
