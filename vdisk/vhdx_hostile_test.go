@@ -119,7 +119,9 @@ var vxHostileCases = []vxHostileCase{
 		return b
 	}, ErrCorrupt},
 	{"two BAT regions", func(b []byte) []byte {
-		vxEditRegions(b, func(rs []regionEntry) []regionEntry { return append(rs, regionEntry{ID: guidBATRegion, Off: 5 << 20, Len: 1 << 20}) })
+		vxEditRegions(b, func(rs []regionEntry) []regionEntry {
+			return append(rs, regionEntry{ID: guidBATRegion, Off: 5 << 20, Len: 1 << 20})
+		})
 		return b
 	}, ErrCorrupt},
 	{"unknown required region", func(b []byte) []byte {
