@@ -139,7 +139,7 @@ func (s *Store) find(ctx context.Context, t string, now time.Time) (*Cert, []ent
 	if err != nil {
 		return nil, nil, err
 	}
-	if !hasThumbprint(es, t) && s.opt.Prompt != nil && anyLocked(es) {
+	if !hasUsable(es, t) && s.opt.Prompt != nil && anyLocked(es) {
 		if es, err = s.scan(ctx, now, true); err != nil {
 			return nil, nil, err
 		}
@@ -173,6 +173,17 @@ func (s *Store) find(ctx context.Context, t string, now time.Time) (*Cert, []ent
 func hasThumbprint(es []entry, t string) bool {
 	for _, e := range es {
 		if e.ok && e.info.Thumbprint == t {
+			return true
+		}
+	}
+	return false
+}
+
+// hasUsable reports whether a readable file holds t with its key: only
+// then is asking for the locked files' passwords pointless.
+func hasUsable(es []entry, t string) bool {
+	for _, e := range es {
+		if e.ok && e.info.Thumbprint == t && e.info.Usable() {
 			return true
 		}
 	}

@@ -270,6 +270,13 @@ func TestSelectPromptsOnlyForLockedFiles(t *testing.T) {
 	if len(asked) != 2 {
 		t.Fatalf("asked %v, want twice (wrong, then right; then remembered)", asked)
 	}
+	// A public-only copy of the certificate does not stop the prompt: the
+	// locked PFX may hold its key.
+	writePEM(t, dir, "fixture-public.cer", mustParsePFX(t).cert, nil, "")
+	s3 := NewStore(dir, StoreOptions{Prompt: func(context.Context, string) (Secret, error) { return NewSecret(aesPassword), nil }})
+	if _, err := s3.Select(t.Context(), fixtureThumbprint, testNow, false); err != nil {
+		t.Fatalf("certificate in a .cer and, with its key, in a locked PFX: %v", err)
+	}
 	// A cancelled prompt stops the selection.
 	ctx, cancel := context.WithCancel(t.Context())
 	s2 := NewStore(dir, StoreOptions{Prompt: func(ctx context.Context, string2 string) (Secret, error) {
@@ -322,4 +329,13 @@ func TestListMissingFolder(t *testing.T) {
 	if _, err := NewStore(filepath.Join(t.TempDir(), "nope"), StoreOptions{}).List(t.Context(), testNow); err == nil || !strings.Contains(err.Error(), "certificates_dir") {
 		t.Fatalf("missing folder: %v", err)
 	}
+}
+
+func mustParsePFX(t testing.TB) parsed {
+	t.Helper()
+	p, err := parsePFX(mustRead(t, "testdata/aes256.pfx"), aesPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
