@@ -18,9 +18,19 @@ func decodeProblem(file, text string, err error) Problem {
 	if errors.As(err, &pe) {
 		p := Problem{File: file, Line: pe.Position.Line, Path: pe.LastKey,
 			Msg: "not valid TOML: " + pe.Message}
-		if pe.Position.Start > 0 && pe.Position.Start <= len(text) {
+		if start := pe.Position.Start; start > 0 && start <= len(text) {
+			// The parser points at the string; point at the bad escape itself.
+			if m := badEscape.FindStringSubmatch(pe.Message); m != nil {
+				end := strings.IndexByte(text[start:], '\n')
+				if end < 0 {
+					end = len(text) - start
+				}
+				if i := strings.Index(text[start:start+end], m[1]); i >= 0 {
+					start += i
+				}
+			}
 			sc := &scanner{s: text, lines: lineStarts(text)}
-			at := sc.place(pe.Position.Start)
+			at := sc.place(start)
 			p.Line, p.Col = at.Line, at.Col
 		}
 		p.Fix = syntaxFix(pe.Message)
@@ -100,11 +110,17 @@ func typeProblem(file, text string, err error) Problem {
 		}
 	}
 	if t := mismatch.FindStringSubmatch(m[3]); t != nil {
-		p.Msg = fmt.Sprintf("%s must be a table, not %s", m[2], tomlTypeName(t[1]))
+		got := tomlTypeName(t[1])
+		p.Msg = fmt.Sprintf("%s must be a table, not %s", m[2], got)
 		p.Fix = fmt.Sprintf("write its keys under a [%s] header", m[2])
+		if got == "a list of tables" {
+			p.Fix = fmt.Sprintf("write [%s] (single brackets): there is only one", m[2])
+		}
 	}
 	return p
 }
+
+var badEscape = regexp.MustCompile(`invalid escape in string '(\\.)'`)
 
 var mismatch = regexp.MustCompile(`^type mismatch for [^:]+: expected table but found (.+)$`)
 
