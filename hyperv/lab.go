@@ -122,6 +122,9 @@ func (h *LabHost) config() (LabConfig, error) {
 
 // lock takes the lab's lock file, polling so that ctx can end the wait.
 func (h *LabHost) lock(ctx context.Context, exclusive bool) (func(), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	f, err := os.OpenFile(filepath.Join(h.dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open the lab lock: %w", err)
