@@ -66,7 +66,9 @@ func readDecrypted(ctx context.Context, read readFunc, c *unitCipher, size int64
 		c.decryptUnits(p, off)
 		return nil
 	}
-	buf := make([]byte, a1-a0)
+	bp := getSpan(a1 - a0)
+	defer putSpan(bp)
+	buf := *bp
 	if err := read(ctx, buf, a0); err != nil {
 		return err
 	}

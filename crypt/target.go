@@ -85,7 +85,11 @@ func (t *encTarget) WriteAt(ctx context.Context, p []byte, off int64) error {
 
 // writeLocked writes p at off; [a0, a1) is its unit span, already locked.
 func (t *encTarget) writeLocked(ctx context.Context, p []byte, off, a0, a1 int64) error {
-	buf := make([]byte, a1-a0)
+	// Every byte of buf is overwritten below: by p, or by the current
+	// plaintext of a partial head or tail unit.
+	bp := getSpan(a1 - a0)
+	defer putSpan(bp)
+	buf := *bp
 	end := off + int64(len(p))
 	// Partial head or tail unit: start from the plaintext already there.
 	if off > a0 {

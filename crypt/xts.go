@@ -119,3 +119,30 @@ func (c *unitCipher) encryptUnits(buf []byte, off int64, holes []bool) []bool {
 	}
 	return holes
 }
+
+// spanPool recycles the buffers of unaligned reads and of writes (an engine
+// block plus a unit on either side), so a sync does not allocate a block per
+// call. Larger requests allocate.
+var spanPool = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20+2*UnitSize); return &b }}
+
+const maxPooled = 4<<20 + 2*UnitSize
+
+// getSpan returns a buffer of n bytes whose content is undefined.
+func getSpan(n int64) *[]byte {
+	if n > maxPooled {
+		b := make([]byte, n)
+		return &b
+	}
+	b := spanPool.Get().(*[]byte)
+	if int64(cap(*b)) < n {
+		*b = make([]byte, n)
+	}
+	*b = (*b)[:n]
+	return b
+}
+
+func putSpan(b *[]byte) {
+	if int64(cap(*b)) <= maxPooled {
+		spanPool.Put(b)
+	}
+}
