@@ -280,3 +280,22 @@ func TestValidateInCode(t *testing.T) {
 		t.Errorf("problem = %q, want it to start with the schema path", got)
 	}
 }
+
+// TestTestdata proves the shared fixtures are what they claim: minimal.toml
+// loads clean, broken.toml has exactly its four problems.
+func TestTestdata(t *testing.T) {
+	c, err := Load("testdata/minimal.toml")
+	if err != nil || len(c.Warnings) > 0 {
+		t.Fatalf("minimal.toml: %v %v", err, c)
+	}
+	_, err = Load("testdata/broken.toml")
+	ps, ok := err.(Problems)
+	if !ok || len(ps) != 4 {
+		t.Fatalf("broken.toml: want 4 problems, got %v", err)
+	}
+	for i, line := range []int{10, 16, 25, 30} {
+		if ps[i].Line != line {
+			t.Errorf("problem %d at line %d, want %d: %s", i, ps[i].Line, line, ps[i].Error())
+		}
+	}
+}
