@@ -57,7 +57,7 @@ func syntaxFix(msg string) string {
 	case strings.Contains(msg, "expected value but found"):
 		return `put text in quotes (name = "web01"); numbers and true/false go without`
 	case strings.Contains(msg, "has already been defined"):
-		return "a key may appear once per table; for another host, VM, disk or plan start a new [[host]], [[vm]], [[vm.disk]] or [[plan]] block"
+		return "a key or [table] may appear only once: merge the two, or for another host, VM, disk or plan start a new [[host]], [[vm]], [[vm.disk]] or [[plan]] block"
 	case strings.Contains(msg, "newlines not allowed within inline tables"):
 		return "keep { ... } on one line, or use a [table] block instead"
 	case strings.Contains(msg, "unexpected EOF"):

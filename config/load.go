@@ -86,20 +86,22 @@ func (c *Config) unknownKeys(md toml.MetaData) Problems {
 	seen := map[string]bool{}
 	var ps Problems
 	for _, k := range md.Undecoded() {
+		// Report the first part the schema lacks: [agnet] once, not each
+		// key under it.
+		for i := 1; i <= len(k); i++ {
+			if schemaType(strings.Join(k[:i], ".")) == nil {
+				k = k[:i]
+				break
+			}
+		}
 		ks := k.String()
 		if seen[ks] {
 			continue
 		}
 		seen[ks] = true
-		// A key under an unknown table is covered by the table's report.
-		if len(k) > 1 && seen[toml.Key(k[:len(k)-1]).String()] {
-			seen[ks] = true
-			continue
-		}
 		parent := strings.Join(k[:len(k)-1], ".")
 		name := k[len(k)-1]
-		known := schemaKeys(parent)
-		fix := didYouMean(name, known)
+		fix := didYouMean(name, schemaKeys(parent))
 		if fix == "" {
 			fix = fmt.Sprintf("remove it; config.toml.example lists the keys of %s", tableLabel(parent))
 		}

@@ -187,8 +187,8 @@ func (sc *scanner) keyValue(table string) bool {
 	path := table
 	for _, k := range keys {
 		path = join(path, k)
+		sc.record(path, start) // dotted keys: each implicit table too
 	}
-	sc.record(path, start)
 	return sc.value(path)
 }
 

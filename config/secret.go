@@ -11,21 +11,33 @@ const redacted = "[redacted]"
 // Secret holds a password, key, token or connection string. Every way of
 // printing or encoding it (fmt verbs, %#v, JSON, TOML, text) shows
 // "[redacted]", so a secret cannot leak into a log or a dump by accident;
-// only Reveal returns the value.
-type Secret struct{ v string }
+// only Reveal returns the value. The value sits behind a pointer so that
+// even fmt's reflection (a Secret in an unexported field of some other
+// struct, where its methods cannot be called) prints an address, not it.
+type Secret struct{ v *string }
 
 // NewSecret wraps a value (for code that builds a Config).
-func NewSecret(v string) Secret { return Secret{v: v} }
+func NewSecret(v string) Secret {
+	if v == "" {
+		return Secret{}
+	}
+	return Secret{v: &v}
+}
 
 // Reveal returns the secret's value, for the one call that needs it.
-func (s Secret) Reveal() string { return s.v }
+func (s Secret) Reveal() string {
+	if s.v == nil {
+		return ""
+	}
+	return *s.v
+}
 
 // IsSet reports whether the secret has a value.
-func (s Secret) IsSet() bool { return s.v != "" }
+func (s Secret) IsSet() bool { return s.v != nil }
 
 // String is redacted.
 func (s Secret) String() string {
-	if s.v == "" {
+	if s.v == nil {
 		return ""
 	}
 	return redacted
@@ -55,6 +67,6 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // UnmarshalText takes the value from config.toml.
 func (s *Secret) UnmarshalText(b []byte) error {
-	s.v = string(b)
+	*s = NewSecret(string(b))
 	return nil
 }

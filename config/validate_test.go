@@ -25,6 +25,9 @@ func TestValidationRules(t *testing.T) {
 		{"unknown table",
 			validDoc + "[agnet] #<\nurl = \"https://agent.example.com\"\n",
 			[]string{`unknown key "agnet" in the top level`, `did you mean "agent"?`}, 1, false},
+		{"unknown dotted key is reported once, at its first unknown part",
+			validDoc + "[engine]\ncatch_upp.max_passes = 2 #<\ncatch_upp.stop_below = 1\n",
+			[]string{`unknown key "catch_upp" in [engine]`, `did you mean "catch_up"?`}, 1, false},
 		{"unknown key without a near name",
 			"colour = \"blue\" #<\n" + validDoc,
 			[]string{`unknown key "colour"`, "remove it; config.toml.example lists the keys of the top level"}, 0, false},
@@ -212,6 +215,15 @@ func TestValidationRules(t *testing.T) {
 				t.Errorf("problem does not start with file:line: %s", p.Error())
 			}
 		})
+	}
+}
+
+// TestUnknownTableReportedOnce proves keys under an unknown table or
+// dotted key are not reported one by one.
+func TestUnknownTableReportedOnce(t *testing.T) {
+	ps, _ := loadProblems(t, validDoc+"[agnet]\nurl = 1\ntoken = 2\n[engine]\ncatch_upp.max_passes = 2\ncatch_upp.stop_below = 1\n")
+	if len(ps) != 2 {
+		t.Fatalf("want 2 problems (agnet, catch_upp), got:\n%v", ps)
 	}
 }
 
