@@ -208,7 +208,7 @@ func checkRoom(ctx context.Context, host Host, needs []DiskNeed, headroom int64,
 		rep.Volumes = append(rep.Volumes, *v)
 		if !v.OK {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("not enough free space on %s (volume of %s): the disks need %s, %s is free; free %s or choose another folder",
-				v.Volume, v.Folder, gib(v.Need), gib(v.Free), gib(v.Need-v.Free)))
+				v.Volume, v.Folder, size(v.Need), size(v.Free), size(v.Need-v.Free)))
 		}
 	}
 	return nil
@@ -227,7 +227,13 @@ func hostDir(p string) string {
 	return filepath.Dir(p)
 }
 
-func gib(n int64) string { return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30)) }
+// size prints bytes for an operator: GiB from 1 GiB up, MiB below.
+func size(n int64) string {
+	if n >= 1<<30 || n <= -1<<30 {
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}
 
 // EnsureVM returns the VM the spec names on host. When it does not exist
 // it is created (after CheckAlternate passes) only if createIfMissing says
