@@ -26,7 +26,12 @@ type session struct {
 
 func start(t *testing.T, f *uitest.Fake, who workflow.Actor, page Page, w, h int, first string) *session {
 	t.Helper()
-	m := newModel(t, f, who, page, w, h)
+	return startModel(t, newModel(t, f, who, page, w, h), w, h, first)
+}
+
+// startModel runs m under teatest and waits for first to be drawn.
+func startModel(t *testing.T, m *Model, w, h int, first string) *session {
+	t.Helper()
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
 	s := &session{t: t, tm: tm, sc: watch(t, tm.Output()), w: w, h: h}
 	s.at = s.sc.waitFor(t, 0, first)
@@ -71,7 +76,7 @@ const (
 	atSync      = "Recommended:"
 	atCert      = "CN=failback DR 2025"
 	atPreflight = "checks passed"
-	atSummary   = "Press enter to start"
+	atSummary   = "(nothing has moved yet)"
 )
 
 // walk is the web-shop path through the wizard: the keys that leave a

@@ -360,6 +360,7 @@ func (f *Fake) create(c workflow.Choices, who workflow.Actor) (*workflow.JobView
 func (f *Fake) Jobs() []workflow.JobView {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.calls["Jobs"]++
 	out := make([]workflow.JobView, 0, len(f.jobs))
 	for _, j := range f.jobs {
 		out = append(out, clone(j))
