@@ -49,8 +49,8 @@ var (
 	oidAES192CBC           = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 22}
 	oidAES256CBC           = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 42}
 	errPFXFormat           = errors.New("malformed PKCS#12 structure")
-	maxPFXIterations       = 10_000_000
-	errPFXTooManyIteration = errors.New("PKCS#12 iteration count above 10,000,000")
+	maxPFXIterations       = 1 << 20
+	errPFXTooManyIteration = errors.New("PKCS#12 iteration count above 1,048,576 (a hostile or broken file)")
 )
 
 type pfxPDU struct {
