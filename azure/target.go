@@ -20,7 +20,7 @@ const maxClear = 1 << 30
 // PageBlobTarget is an engine.Target (and engine.Zeroer) over a live page
 // blob, for reverse replication: writes go to the virtual disk only (never
 // the footer), on whole 512-byte pages, in Put Page calls of at most 4 MiB;
-// all-zero chunks and WriteZeroes become Clear Pages. Every completed call
+// long runs of zeros and WriteZeroes become Clear Pages. Every completed call
 // is durable, so Flush has nothing to do.
 type PageBlobTarget struct {
 	d     *Disk
@@ -65,27 +65,55 @@ func (t *PageBlobTarget) check(op string, off, n int64) error {
 	return nil
 }
 
-// WriteAt writes p at off in Put Page calls of at most 4 MiB; a chunk of
-// zeros is cleared instead of sent.
+// zeroRun is the shortest run of zeros inside a write that is cleared
+// rather than uploaded: standard page blobs bill written pages, so zeros
+// should not become written pages, but each run costs a request.
+const zeroRun = 256 << 10
+
+// WriteAt writes p at off: runs of zeros of 256 KiB or more (aligned) are
+// cleared, the rest goes in Put Page calls of at most 4 MiB.
 func (t *PageBlobTarget) WriteAt(ctx context.Context, p []byte, off int64) error {
 	if err := t.check("write", off, int64(len(p))); err != nil {
 		return err
 	}
-	for done := 0; done < len(p); {
-		n := min(maxPutPage, len(p)-done)
-		chunk := p[done : done+n]
+	for _, r := range splitZeroRuns(p, zeroRun) {
 		var err error
-		if allZero(chunk) {
-			err = t.clear(ctx, off+int64(done), int64(n))
+		if r.zero {
+			err = t.clear(ctx, off+r.off, r.n)
 		} else {
-			err = t.put(ctx, chunk, off+int64(done))
+			for o := r.off; o < r.off+r.n && err == nil; o += maxPutPage {
+				n := min(maxPutPage, r.off+r.n-o)
+				err = t.put(ctx, p[o:o+n], off+o)
+			}
 		}
 		if err != nil {
 			return err
 		}
-		done += n
 	}
 	return nil
+}
+
+// span is a piece of a write: zeros to clear or data to upload.
+type span struct {
+	off, n int64
+	zero   bool
+}
+
+// splitZeroRuns cuts p (whole pages) into data and zero spans, looking at
+// unit-sized pieces (the last may be shorter): only whole zero units become
+// zero spans, so short zero runs travel with the data around them.
+func splitZeroRuns(p []byte, unit int64) []span {
+	var out []span
+	for o := int64(0); o < int64(len(p)); o += unit {
+		n := min(unit, int64(len(p))-o)
+		z := allZero(p[o : o+n])
+		if k := len(out); k > 0 && out[k-1].zero == z {
+			out[k-1].n += n
+			continue
+		}
+		out = append(out, span{off: o, n: n, zero: z})
+	}
+	return out
 }
 
 func (t *PageBlobTarget) put(ctx context.Context, chunk []byte, off int64) error {

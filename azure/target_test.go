@@ -99,3 +99,18 @@ func TestPageBlobTargetSplitsAlignsAndClears(t *testing.T) {
 		t.Error("footer changed by data writes")
 	}
 }
+
+func TestSplitZeroRuns(t *testing.T) {
+	const u = 1024
+	p := make([]byte, 5*u+512)
+	copy(p[u:], bytes.Repeat([]byte{1}, 10))     // unit 1 has data
+	copy(p[3*u+5:], bytes.Repeat([]byte{1}, 10)) // unit 3 has data
+	got := splitZeroRuns(p, u)
+	want := []span{{0, u, true}, {u, u, false}, {2 * u, u, true}, {3 * u, u, false}, {4 * u, u + 512, true}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v want %v", got, want)
+	}
+	if got := splitZeroRuns(make([]byte, 3*u), u); len(got) != 1 || !got[0].zero {
+		t.Fatalf("all zeros: %v", got)
+	}
+}
