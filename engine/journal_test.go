@@ -247,9 +247,13 @@ func TestRollbackInterruptedIsFinishedByRerun(t *testing.T) {
 	if info, err := ReadJournal(dir); err != nil || !info.RollingBack {
 		t.Fatalf("journal: %+v %v", info, err)
 	}
-	st, err := Rollback(bg, dir, mem, RollbackOptions{})
+	var last Progress
+	st, err := Rollback(bg, dir, mem, RollbackOptions{Progress: func(p Progress) { last = p }})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if last.Phase != PhaseDone || last.Percent != 100 || last.BlocksChecked != 32 {
+		t.Fatalf("last rollback progress %+v", last)
 	}
 	if !bytes.Equal(mem.Bytes(), orig) || st.Blocks != 32 {
 		t.Fatalf("second rollback: %+v, restored=%v", st, bytes.Equal(mem.Bytes(), orig))

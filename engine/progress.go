@@ -119,6 +119,9 @@ type sample struct {
 }
 
 func startSampler(c *counters, fn func(Progress), every time.Duration) *sampler {
+	if every <= 0 {
+		every = DefaultProgressInterval
+	}
 	s := &sampler{c: c, fn: fn, every: every, start: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
 	if fn == nil {
 		close(s.done)

@@ -1,0 +1,328 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/failback/failback/config"
+	"github.com/failback/failback/engine"
+	"github.com/failback/failback/vdisk"
+)
+
+func init() {
+	register(Command{Name: "sync", Summary: "sync one local disk image onto another (delta or full), or roll a sync back", Run: runSync})
+}
+
+// journalSuffix names the default journal directory: DST + journalSuffix.
+const journalSuffix = ".failback-journal"
+
+const syncUsage = `sync SRC DST [--mode delta|full] [--block-size 1M] [--threads N]
+           [--journal-dir DIR | --no-journal] [--keep-journal] [--verify]
+           [--sums FILE] [--bwlimit RATE] [--json] [--quiet]
+       failback sync --rollback JOURNAL_DIR DST [--json]
+
+Makes DST (an existing image of any format: vhdx, vhd, raw) hold the bytes
+of SRC. Both must have the same virtual size; create DST first with
+'failback image create --size SIZE DST'. Delta mode checksums both sides
+and writes only blocks that differ; full mode writes every block.
+
+Before a block of DST is overwritten its old bytes go to the undo journal
+(default DST` + journalSuffix + `). If the sync is interrupted, run the same
+command again to resume, or 'failback sync --rollback DIR DST' to restore
+DST exactly as it was. After a successful sync the journal is removed
+unless --keep-journal is given.`
+
+// syncReport is the --json output of a sync.
+type syncReport struct {
+	Source string `json:"source"`
+	Target string `json:"target"`
+	engine.Stats
+	Seconds     float64 `json:"seconds"`
+	JournalDir  string  `json:"journal_dir,omitempty"`
+	JournalKept bool    `json:"journal_kept"`
+}
+
+// rollbackReport is the --json output of a rollback.
+type rollbackReport struct {
+	Target     string `json:"target"`
+	JournalDir string `json:"journal_dir"`
+	engine.RollbackStats
+	Seconds float64 `json:"seconds"`
+}
+
+func runSync(ctx context.Context, s Stdio, args []string) error {
+	fl := newFlags(s, "sync", syncUsage)
+	mode := fl.String("mode", "delta", "`delta` (checksum both sides, write differences) or full (write everything)")
+	bsText := fl.String("block-size", "1M", "block `SIZE`: a power of two from 4K to 32M")
+	threads := fl.Int("threads", engine.DefaultThreads, "parallel readers and writers (1-32)")
+	journalDir := fl.String("journal-dir", "", "undo and resume journal `DIR` (default DST"+journalSuffix+")")
+	noJournal := fl.Bool("no-journal", false, "sync without undo or resume: an interruption leaves DST half-written")
+	keep := fl.Bool("keep-journal", false, "keep the undo journal after success, so the sync can still be rolled back")
+	verify := fl.Bool("verify", false, "compare DST with SRC after the sync; a difference is an error")
+	sums := fl.String("sums", "", "write DST's block checksums to `FILE` (for finding later changes)")
+	bwText := fl.String("bwlimit", "0", "cap source reads at `RATE` bytes per second (e.g. 100M; 0 = none)")
+	rollback := fl.String("rollback", "", "restore DST from the journal in `DIR` instead of syncing")
+	asJSON := fl.Bool("json", false, "print the final statistics as one JSON object on stdout")
+	quiet := fl.Bool("quiet", false, "no progress on stderr")
+	pos, err := parse(fl, args)
+	if err != nil {
+		return err
+	}
+	if *rollback != "" {
+		if len(pos) != 1 {
+			return usagef("sync --rollback JOURNAL_DIR DST: name the target image once")
+		}
+		return runRollback(ctx, s, *rollback, pos[0], *asJSON, *quiet)
+	}
+	if len(pos) != 2 {
+		return usagef("sync needs SRC and DST images (got %d arguments)", len(pos))
+	}
+	o := engine.Options{Threads: *threads, Verify: *verify, SumsFile: *sums, NoJournal: *noJournal}
+	switch m, err := engine.ParseMode(*mode); {
+	case err != nil:
+		return usagef("--mode: %v", err)
+	case m == engine.Ranges:
+		return usagef("--mode ranges needs byte ranges; this command offers delta and full")
+	default:
+		o.Mode = m
+	}
+	bs, err := config.ParseSize(*bsText)
+	if err != nil {
+		return usagef("--block-size: %v", err)
+	}
+	bw, err := config.ParseSize(*bwText)
+	if err != nil {
+		return usagef("--bwlimit: %v", err)
+	}
+	o.BlockSize, o.BandwidthLimit = bs.Bytes(), bw.Bytes()
+	srcPath, dstPath := pos[0], pos[1]
+	if *noJournal && (*journalDir != "" || *keep) {
+		return usagef("--no-journal cannot be combined with --journal-dir or --keep-journal")
+	}
+	if !*noJournal {
+		o.JournalDir = *journalDir
+		if o.JournalDir == "" {
+			o.JournalDir = dstPath + journalSuffix
+		}
+	}
+	return doSync(ctx, s, srcPath, dstPath, o, *keep, *asJSON, *quiet)
+}
+
+func doSync(ctx context.Context, s Stdio, srcPath, dstPath string, o engine.Options, keep, asJSON, quiet bool) error {
+	src, dst, err := openPair(srcPath, dstPath)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	if o.SourceID, err = sourceID(srcPath); err != nil {
+		dst.Close()
+		return err
+	}
+	o.TargetID = syncAbsPath(dstPath)
+	if o.JournalDir != "" {
+		if info, err := engine.ReadJournal(o.JournalDir); err == nil && !info.Finished && !quiet {
+			fmt.Fprintf(s.Err, "resuming the sync journaled in %s: %d of %d blocks were finished\n", o.JournalDir, info.Watermark, info.Blocks)
+		}
+	}
+	pr := newProgressPrinter(s.Err, isTerminal(s.Err))
+	if !quiet {
+		o.Progress = pr.print
+	}
+	st, err := engine.Sync(ctx, engine.ImageSource(src), engine.ImageTarget(dst), o)
+	pr.end()
+	if cerr := dst.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close %s: %w", dstPath, cerr)
+	}
+	if err != nil {
+		if o.JournalDir != "" && !errors.Is(err, engine.ErrSizeMismatch) && syncPathExists(o.JournalDir) {
+			return fmt.Errorf("sync %s -> %s stopped after %d of %d blocks: %w\nThe journal in %s can resume it (run the same command again) or undo it (failback sync --rollback %s %s)",
+				srcPath, dstPath, st.ResumedBlocks+st.BlocksChecked, st.Blocks, err, o.JournalDir, o.JournalDir, dstPath)
+		}
+		return fmt.Errorf("sync %s -> %s: %w", srcPath, dstPath, err)
+	}
+	kept := o.JournalDir != "" && keep
+	if o.JournalDir != "" && !keep {
+		if err := engine.DiscardJournal(o.JournalDir); err != nil {
+			return fmt.Errorf("sync done, but removing its journal failed: %w", err)
+		}
+	}
+	if asJSON {
+		return json.NewEncoder(s.Out).Encode(syncReport{Source: srcPath, Target: dstPath, Stats: st,
+			Seconds: st.Duration.Seconds(), JournalDir: o.JournalDir, JournalKept: kept})
+	}
+	fmt.Fprintln(s.Out, summary(srcPath, dstPath, st))
+	if kept {
+		fmt.Fprintf(s.Out, "undo journal kept in %s: undo with 'failback sync --rollback %s %s', or delete the directory to commit\n", o.JournalDir, o.JournalDir, dstPath)
+	}
+	return nil
+}
+
+// openPair opens SRC read-only and DST for writing, with the errors an
+// operator can act on.
+func openPair(srcPath, dstPath string) (src, dst vdisk.Image, err error) {
+	if a, b := syncAbsPath(srcPath), syncAbsPath(dstPath); a == b {
+		return nil, nil, usagef("SRC and DST are the same file (%s)", a)
+	}
+	if _, err := os.Stat(dstPath); errors.Is(err, os.ErrNotExist) {
+		return nil, nil, fmt.Errorf("%s does not exist: create it with the source's virtual size first ('failback image create --size SIZE %s'; 'failback image info %s' shows the size)", dstPath, dstPath, srcPath)
+	}
+	if src, err = vdisk.Open(srcPath, vdisk.OpenOptions{ReadOnly: true}); err != nil {
+		return nil, nil, fmt.Errorf("open source: %w", err)
+	}
+	if dst, err = vdisk.Open(dstPath, vdisk.OpenOptions{}); err != nil {
+		src.Close()
+		return nil, nil, fmt.Errorf("open target: %w", err)
+	}
+	return src, dst, nil
+}
+
+// sourceID names the source image and its version: a resume after the
+// source changed (size or modification time) is refused.
+func sourceID(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s size=%d mtime=%d", syncAbsPath(path), st.Size(), st.ModTime().UnixNano()), nil
+}
+
+func syncAbsPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+func syncPathExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func runRollback(ctx context.Context, s Stdio, dir, dstPath string, asJSON, quiet bool) error {
+	dst, err := vdisk.Open(dstPath, vdisk.OpenOptions{})
+	if err != nil {
+		return fmt.Errorf("open target: %w", err)
+	}
+	pr := newProgressPrinter(s.Err, isTerminal(s.Err))
+	o := engine.RollbackOptions{TargetID: syncAbsPath(dstPath)}
+	if !quiet {
+		o.Progress = pr.print
+	}
+	st, err := engine.Rollback(ctx, dir, engine.ImageTarget(dst), o)
+	pr.end()
+	if cerr := dst.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close %s: %w", dstPath, cerr)
+	}
+	if err != nil {
+		if errors.Is(err, engine.ErrWrongTarget) {
+			return fmt.Errorf("rollback: %w: name the image the sync wrote", err)
+		}
+		return fmt.Errorf("rollback of %s from %s: %w (run the same command again to finish it)", dstPath, dir, err)
+	}
+	if asJSON {
+		return json.NewEncoder(s.Out).Encode(rollbackReport{Target: dstPath, JournalDir: dir, RollbackStats: st, Seconds: st.Duration.Seconds()})
+	}
+	fmt.Fprintf(s.Out, "rolled back %s: %s restored (%s of old data, %s zeroed) in %s; journal %s removed\n",
+		dstPath, plural(int(st.Blocks), "block"), syncBytesText(st.BytesRestored), plural(int(st.BlocksZeroed), "block"),
+		st.Duration.Round(time.Millisecond), dir)
+	return nil
+}
+
+func summary(src, dst string, st engine.Stats) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "synced %s -> %s (%s, %s blocks): %d of %d blocks differed, %s transferred, %s read from source, %s compared in %s",
+		src, dst, st.Mode, syncBytesText(st.BlockSize), st.BlocksDiffered, st.Blocks, syncBytesText(st.BytesTransferred),
+		syncBytesText(st.BytesReadSource), syncBytesText(st.BytesChecked), st.Duration.Round(time.Millisecond))
+	if secs := st.Duration.Seconds(); secs > 0 {
+		fmt.Fprintf(&b, " (%s/s)", syncBytesText(int64(float64(st.BytesChecked)/secs)))
+	}
+	if st.ResumedBlocks > 0 {
+		fmt.Fprintf(&b, "; resumed, %d blocks done earlier", st.ResumedBlocks)
+	}
+	if st.Verified {
+		b.WriteString("; verified")
+	}
+	return b.String()
+}
+
+// progressPrinter shows engine progress: one rewritten line on a
+// terminal, a plain line every few seconds (and at each phase) otherwise.
+type progressPrinter struct {
+	w     io.Writer
+	tty   bool
+	mu    sync.Mutex
+	last  time.Time
+	phase engine.Phase
+	shown bool
+}
+
+// plainEvery spaces progress lines when stderr is a log, not a terminal.
+const plainEvery = 5 * time.Second
+
+func newProgressPrinter(w io.Writer, tty bool) *progressPrinter {
+	return &progressPrinter{w: w, tty: tty}
+}
+
+func (p *progressPrinter) print(e engine.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	line := progressLine(e)
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		p.shown = true
+		return
+	}
+	if e.Phase != p.phase || time.Since(p.last) >= plainEvery {
+		fmt.Fprintln(p.w, line)
+		p.phase, p.last = e.Phase, time.Now()
+	}
+}
+
+// end finishes the terminal line so later output starts on its own.
+func (p *progressPrinter) end() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty && p.shown {
+		fmt.Fprintln(p.w)
+		p.shown = false
+	}
+}
+
+func progressLine(e engine.Progress) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-8s %5.1f%%  %s of %s", e.Phase, e.Percent, syncBytesText(e.Done), syncBytesText(e.Total))
+	if e.Rate > 0 && e.Phase != engine.PhaseDone {
+		fmt.Fprintf(&b, "  %s/s", syncBytesText(int64(e.Rate)))
+	}
+	if e.ETA >= 0 && e.Phase != engine.PhaseDone {
+		fmt.Fprintf(&b, "  ETA %s", e.ETA.Round(time.Second))
+	}
+	if e.Phase != engine.PhaseRollback {
+		fmt.Fprintf(&b, "  differed %d blocks (%s)", e.BlocksDiffered, syncBytesText(e.BytesTransferred))
+	} else {
+		fmt.Fprintf(&b, "  restored %d blocks", e.BlocksChecked)
+	}
+	return b.String()
+}
+
+// syncBytesText writes n with a 1024-based unit.
+func syncBytesText(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, u := float64(n), 0
+	for v >= unit && u < 4 {
+		v /= unit
+		u++
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[u-1])
+}
