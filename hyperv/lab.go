@@ -91,6 +91,13 @@ func (h *LabHost) Dir() string { return h.dir }
 // DiskFolder is where the lab keeps disks by default.
 func (h *LabHost) DiskFolder() string { return filepath.Join(h.dir, "disks") }
 
+// DefaultDiskPath is where the lab puts a VM's disk when nothing else is
+// configured: disks/<vm>/disk<index>.vhdx (VHDX, as Hyper-V defaults to).
+func (h *LabHost) DefaultDiskPath(vmName string, index int) string {
+	key := strings.TrimSuffix(filepath.Base(h.vmFile(vmName)), ".json")
+	return filepath.Join(h.DiskFolder(), key, fmt.Sprintf("disk%d.vhdx", index))
+}
+
 // PathMap maps host paths to themselves: a lab's disks are local files.
 func (h *LabHost) PathMap() PathMap {
 	return PathMap{HostName: h.Name(), Mappings: []PathMapping{{Host: string(filepath.Separator), Local: string(filepath.Separator)}}}

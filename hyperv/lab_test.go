@@ -178,6 +178,19 @@ func TestLabConcurrentCreates(t *testing.T) {
 	}
 }
 
+func TestLabDefaultDiskPathIsVHDX(t *testing.T) {
+	h := newLab(t)
+	s := labSpec(h, "web/01", 2)
+	s.Disks[0].HostPath = h.DefaultDiskPath("web/01", 0)
+	vm, err := h.CreateVM(bg, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := vm.Disks[0]; d.Format != "VHDX" || filepath.Dir(filepath.Dir(d.HostPath)) != h.DiskFolder() || d.VirtualSize != 64<<20 {
+		t.Fatalf("%+v", d)
+	}
+}
+
 func TestLabForcedShutdown(t *testing.T) {
 	h := newLab(t)
 	if _, err := h.CreateVM(bg, labSpec(h, "stubborn", 2)); err != nil {
