@@ -60,6 +60,26 @@ func (m Meta) ToMetadata() map[string]*string {
 	return map[string]*string{MetaVersion: &v, MetaThumbprint: &t, MetaWrappedKey: &k}
 }
 
+// Strings is ToMetadata as plain strings, the shape azure.Disk.SetMetadata
+// takes.
+func (m Meta) Strings() map[string]string {
+	out := map[string]string{}
+	for k, v := range m.ToMetadata() {
+		out[k] = *v
+	}
+	return out
+}
+
+// ParseMetaStrings is ParseMeta for plain-string metadata (what
+// azure.Disk.Metadata returns).
+func ParseMetaStrings(md map[string]string) (Meta, error) {
+	p := make(map[string]*string, len(md))
+	for k, v := range md {
+		p[k] = &v
+	}
+	return ParseMeta(p)
+}
+
 // IsEncrypted reports whether blob metadata carries any encryption entry.
 // A blob with some but not all entries is encrypted and broken: ParseMeta
 // says what is missing.

@@ -114,6 +114,12 @@ func TestMetaRoundTripIgnoresNameCase(t *testing.T) {
 	if got.Version != m.Version || got.Thumbprint != m.Thumbprint || !bytes.Equal(got.WrappedKey, m.WrappedKey) {
 		t.Fatalf("got %+v, want %+v", got, m)
 	}
+	plain := m.Strings()
+	plain["Failbackencversion"] = plain[MetaVersion]
+	delete(plain, MetaVersion)
+	if got, err := ParseMetaStrings(plain); err != nil || got.Thumbprint != m.Thumbprint || !bytes.Equal(got.WrappedKey, m.WrappedKey) {
+		t.Fatalf("string metadata: %+v, %v", got, err)
+	}
 	if !IsEncrypted(capital) || IsEncrypted(map[string]*string{"Syncgen": &other}) {
 		t.Fatal("IsEncrypted wrong")
 	}
