@@ -147,11 +147,11 @@ func (r *SSHRunner) Run(ctx context.Context, script string) (Output, error) {
 			}
 			return Output{}, r.unreachable("open an SSH session", err)
 		}
-		return r.runSession(ctx, sess, cmdline, inv.Stdin)
+		return r.runSession(ctx, client, sess, cmdline, inv.Stdin)
 	}
 }
 
-func (r *SSHRunner) runSession(ctx context.Context, sess *ssh.Session, cmdline string, stdin []byte) (Output, error) {
+func (r *SSHRunner) runSession(ctx context.Context, client *ssh.Client, sess *ssh.Session, cmdline string, stdin []byte) (Output, error) {
 	defer sess.Close()
 	var stdout, stderr capped
 	sess.Stdout, sess.Stderr = &stdout, &stderr
@@ -177,6 +177,9 @@ func (r *SSHRunner) runSession(ctx context.Context, sess *ssh.Session, cmdline s
 	case stdout.overflow || stderr.overflow:
 		return out, &HostError{Kind: ErrHostFailed, Host: r.addr, Op: "run PowerShell", Detail: "the script printed more than 16 MiB"}
 	default:
+		// The connection broke mid-script. The script is not run again (it
+		// may have changed something), but the next one dials afresh.
+		r.drop(client)
 		return out, r.unreachable("run PowerShell", err)
 	}
 	return out, nil

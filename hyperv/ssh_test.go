@@ -36,6 +36,7 @@ type fakeWindowsSSH struct {
 	mu       sync.Mutex
 	scripts  []string
 	dropNext bool // close the connection right after the next session
+	dropMid  bool // close the connection instead of answering the next script
 }
 
 func newSigner(t *testing.T) (ssh.Signer, ed25519.PrivateKey) {
@@ -107,7 +108,7 @@ func (s *fakeWindowsSSH) serve(c net.Conn, cfg *ssh.ServerConfig) {
 		if err != nil {
 			return
 		}
-		s.session(ch, creqs)
+		s.session(sc, ch, creqs)
 		s.mu.Lock()
 		drop := s.dropNext
 		s.dropNext = false
@@ -118,7 +119,7 @@ func (s *fakeWindowsSSH) serve(c net.Conn, cfg *ssh.ServerConfig) {
 	}
 }
 
-func (s *fakeWindowsSSH) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
+func (s *fakeWindowsSSH) session(sc *ssh.ServerConn, ch ssh.Channel, reqs <-chan *ssh.Request) {
 	defer ch.Close()
 	for req := range reqs {
 		if req.Type != "exec" {
@@ -132,6 +133,14 @@ func (s *fakeWindowsSSH) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 		}
 		req.Reply(true, nil)
 		stdout, stderr, code := s.run(ch, p.Command)
+		s.mu.Lock()
+		mid := s.dropMid
+		s.dropMid = false
+		s.mu.Unlock()
+		if mid {
+			sc.Close()
+			return
+		}
 		io.WriteString(ch, stdout)
 		io.WriteString(ch.Stderr(), stderr)
 		ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{code}))
@@ -322,6 +331,18 @@ func TestSSHRunnerReconnectsAndHonoursContext(t *testing.T) {
 	}
 	if _, err := r.Run(ctx, "Write-Output 3"); err != nil {
 		t.Fatalf("after the server dropped the connection: %v", err)
+	}
+	f.srv.mu.Lock()
+	f.srv.dropMid = true
+	f.srv.mu.Unlock()
+	if _, err := r.Run(ctx, "Write-Output 4"); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("connection lost mid-script: %v", err)
+	}
+	if _, err := r.Run(ctx, "Write-Output 5"); err != nil {
+		t.Fatalf("after a connection lost mid-script: %v", err)
+	}
+	if n := len(f.srv.received()); n != 5 {
+		t.Fatalf("the server ran %d scripts, want 5 (none run twice)", n)
 	}
 	release := make(chan struct{})
 	defer close(release)
