@@ -8,6 +8,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/failback/failback/engine"
 )
 
 // encryptedDisk makes a 256 KiB disk of known plaintext, encrypted for pub,
@@ -31,9 +33,8 @@ func encryptedDisk(t *testing.T, pub *rsa.PublicKey, thumbprint string) (*memDis
 	return disk, plain, Meta{Version: Version, Thumbprint: thumbprint, WrappedKey: w}
 }
 
-// failbackJob is what the workflow will do: preflight, then copy the
-// decrypted disk onto the on-premises target (engine.Sync is not there yet,
-// so a plain copy loop stands in for it).
+// failbackJob is what the workflow will do: preflight, then engine.Sync
+// (delta, verified) from the decrypted disk onto the on-premises target.
 func failbackJob(ctx context.Context, s *Store, c Check, src *memDisk, dst *memDisk) error {
 	u, err := CheckCertificate(ctx, s, c)
 	if err != nil {
@@ -44,16 +45,8 @@ func failbackJob(ctx context.Context, s *Store, c Check, src *memDisk, dst *memD
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, 64<<10)
-	for off := int64(0); off < ds.Size(); off += int64(len(buf)) {
-		if err := ds.ReadAt(ctx, buf, off); err != nil {
-			return err
-		}
-		if err := dst.WriteAt(ctx, buf, off); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err = engine.Sync(ctx, ds, dst, engine.Options{Mode: engine.Delta, BlockSize: 64 << 10, NoJournal: true, Verify: true})
+	return err
 }
 
 // Every refusal stops the job before a byte is written: the on-premises
@@ -187,5 +180,79 @@ func TestNewDiskUnwrapsWithItsCertificate(t *testing.T) {
 	}
 	if _, _, err := NewDiskKey(&x509.Certificate{PublicKey: &ecKey(t).PublicKey}); !errors.Is(err, ErrUnsupportedKey) {
 		t.Fatalf("ECDSA certificate: %v", err)
+	}
+}
+
+// The round trip through the real engine: reverse replication
+// encrypts a plaintext disk onto a blob (full, then a delta pass that sends
+// only the changed blocks, compared on plaintext), and failback with the
+// certificate restores an older on-premises disk to identical.
+func TestReverseReplicationAndFailbackThroughEngine(t *testing.T) {
+	ctx := t.Context()
+	const size, bs = 8 << 20, 256 << 10
+	f := newStoreFixture(t)
+	store := NewStore(f.dir, f.opts)
+	cert, err := store.Select(ctx, fixtureThumbprint, testNow, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onprem := engine.NewMemDisk(size, 0)
+	for off := int64(0); off < size; off += bs {
+		if off/bs%5 == 2 {
+			continue // zero blocks
+		}
+		if err := onprem.WriteAt(ctx, bytes.Repeat([]byte{byte(off / bs), 0x5A}, bs/2), off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := onprem.Clone()
+
+	// Reverse replication onto a new encrypted blob.
+	key, meta, err := cert.NewDisk()
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := newMemDisk(size)
+	enc := newEncTarget(t, blob, key)
+	opts := engine.Options{BlockSize: bs, NoJournal: true, Verify: true}
+	opts.Mode = engine.Full
+	if _, err := engine.Sync(ctx, onprem, enc, opts); err != nil {
+		t.Fatal(err)
+	}
+	// The VM runs on premises and changes three blocks; replicate again.
+	for _, b := range []int64{1, 7, 30} {
+		if err := onprem.WriteAt(ctx, bytes.Repeat([]byte{0xC3}, 1000), b*bs+123); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts.Mode = engine.Delta
+	st, err := engine.Sync(ctx, onprem, enc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.BlocksDiffered != 3 {
+		t.Fatalf("delta pass wrote %d blocks, want the 3 changed (plaintext comparison through the encrypting target)", st.BlocksDiffered)
+	}
+	if bytes.Contains(blob.snapshot(), bytes.Repeat([]byte{0xC3}, 64)) {
+		t.Fatal("plaintext reached the blob")
+	}
+	key.Destroy()
+
+	// Failback onto the older on-premises disk.
+	m, err := ParseMeta(meta.ToMetadata())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := CheckCertificate(ctx, store, Check{Thumbprint: fixtureThumbprint, Disks: []Disk{{Name: "d0", Meta: m}}, Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Destroy()
+	st, err = engine.Sync(ctx, newDecSource(t, blob, u.Keys["d0"]), old, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.BlocksDiffered != 3 || !bytes.Equal(old.Bytes(), onprem.Bytes()) {
+		t.Fatalf("failback wrote %d blocks (want 3) or the disk differs", st.BlocksDiffered)
 	}
 }
