@@ -133,6 +133,13 @@ func checkCreate(o CreateOptions) error {
 	default:
 		return fmt.Errorf("unknown image format %q (want vhdx, vhd or raw)", o.Format)
 	}
+	if o.Format == VHD && o.AzureCompatible {
+		// Azure's rule is stricter than the sector rule and its message
+		// names the sizes to use instead.
+		if err := AzureCompatibleSize(o.Size); err != nil {
+			return err
+		}
+	}
 	switch {
 	case o.Size <= 0:
 		return fmt.Errorf("virtual size %d: give a positive size", o.Size)
