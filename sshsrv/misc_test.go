@@ -1,0 +1,97 @@
+package sshsrv
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/failback/failback/workflow"
+)
+
+func asExit(err error, target **gossh.ExitError) bool { return errors.As(err, target) }
+
+// The host key is created once, private, and reused.
+func TestHostKeyPersists(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys", "host")
+	a, err := hostKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("host key mode %04o, want 0600", st.Mode().Perm())
+	}
+	b, err := hostKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gossh.FingerprintSHA256(a.PublicKey()) != gossh.FingerprintSHA256(b.PublicKey()) {
+		t.Error("a second start made a new host key")
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hostKey(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("world-readable host key: %v, want a refusal saying chmod 600", err)
+	}
+}
+
+func TestAuthorizedKeysRoles(t *testing.T) {
+	op, vw := newSigner(t), newSigner(t)
+	good := "# comment\n\n" + authLine("operator", op, "alice@laptop") +
+		`role="viewer",no-port-forwarding ` + strings.TrimSpace(string(gossh.MarshalAuthorizedKey(vw.PublicKey()))) + "\n"
+	a, err := parseAuthorized("keys", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := a.lookup(op.PublicKey()); !ok || e.role != workflow.RoleOperator || e.name != "alice@laptop" {
+		t.Errorf("operator entry %+v %v", e, ok)
+	}
+	if e, ok := a.lookup(vw.PublicKey()); !ok || e.role != workflow.RoleViewer || !strings.HasPrefix(e.name, "SHA256:") {
+		t.Errorf("viewer entry %+v %v (a key without comment is named by its fingerprint)", e, ok)
+	}
+	if _, ok := a.lookup(newSigner(t).PublicKey()); ok {
+		t.Error("an unknown key was found")
+	}
+
+	key := strings.TrimSpace(string(gossh.MarshalAuthorizedKey(op.PublicKey())))
+	for _, bad := range []struct{ line, want string }{
+		{key + " alice\n", "keys:1: no role"},
+		{"role=admin " + key + "\n", `keys:1: unknown role "admin"`},
+		{"\nrole=viewer,role=operator " + key + "\n", "keys:2: two roles"},
+		{"role=viewer ssh-ed25519 notbase64\n", "keys:1: not an authorized_keys line"},
+	} {
+		if _, err := parseAuthorized("keys", []byte(bad.line)); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: error %v, want %q", bad.line, err, bad.want)
+		}
+	}
+}
+
+// A key removed from the file is refused from then on, without restart.
+func TestKeyFileReloads(t *testing.T) {
+	op := newSigner(t)
+	path := filepath.Join(t.TempDir(), "keys")
+	if err := os.WriteFile(path, []byte(authLine("operator", op, "alice")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k, err := newKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := k.lookup(op.PublicKey()); !ok {
+		t.Fatal("key not found")
+	}
+	if err := os.WriteFile(path, []byte("# nobody\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := k.lookup(op.PublicKey()); ok {
+		t.Error("a removed key still authorizes")
+	}
+}
