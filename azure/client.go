@@ -188,7 +188,7 @@ func NewStorage(o StorageOptions) (*Storage, error) {
 	}
 	if err != nil {
 		// The SDK's messages never echo the secret itself.
-		return nil, fmt.Errorf("azure storage: cannot build a client (%s): %w", strings.Join(o.authMethods(), ""), err)
+		return nil, fmt.Errorf("azure storage: cannot build a client (%s): %w", strings.Join(o.authMethods(), ", "), err)
 	}
 	return &Storage{svc: svc, opts: o}, nil
 }

@@ -146,6 +146,20 @@ func TestCreateDiskWritesAFooterQemuReads(t *testing.T) {
 	if v, _ := MetadataValue(md, "OWNER"); v != "lab" {
 		t.Errorf("metadata %v", md)
 	}
+	// Merge without case: Owner replaces owner, an empty value removes.
+	if err := d.SetMetadata(ctx, map[string]string{"Owner": "ops", "syncgen": "3"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetMetadata(ctx, map[string]string{"SYNCGEN": ""}); err != nil {
+		t.Fatal(err)
+	}
+	md, err = d.Metadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(md) != 1 || md["owner"] != "ops" {
+		t.Errorf("after SetMetadata: %v", md)
+	}
 }
 
 func TestOpenDiskRefusesWhatIsNotAFixedVHDPageBlob(t *testing.T) {
