@@ -68,7 +68,13 @@ func CheckCertificate(ctx context.Context, s *Store, c Check) (*Unlocked, error)
 		problems = append(problems, err)
 	}
 	u := &Unlocked{Cert: cert, Keys: map[string]*DataKey{}}
+	seen := map[string]bool{}
 	for _, d := range c.Disks {
+		if seen[d.Name] {
+			problems = append(problems, fmt.Errorf("crypt: disk name %q appears twice; keys are returned by name, so names must be unique", d.Name))
+			continue
+		}
+		seen[d.Name] = true
 		switch {
 		case d.Meta.Version != Version:
 			problems = append(problems, fmt.Errorf("crypt: disk %s: %w: version %d, this build reads %d", d.Name, ErrUnknownVersion, d.Meta.Version, Version))

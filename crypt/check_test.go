@@ -142,6 +142,10 @@ func TestCheckCertificateReportsAllProblemsAtOnce(t *testing.T) {
 	if errors.Is(err, ErrCertExpired) || !errors.Is(err, ErrThumbprintMismatch) || !errors.Is(err, ErrUnwrap) {
 		t.Errorf("with the override: %v", err)
 	}
+	twice := []Disk{disks[0], disks[0]}
+	if _, err := CheckCertificate(t.Context(), s, Check{Thumbprint: f.expired, Disks: twice, Now: testNow, AllowExpired: true}); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("duplicate disk names: %v", err)
+	}
 	u, err := CheckCertificate(t.Context(), s, Check{Thumbprint: f.expired, Disks: disks[:1], Now: testNow, AllowExpired: true})
 	if err != nil || u.Keys["db01 disk0"] == nil || u.Keys["db01 disk0"].Destroyed() {
 		t.Fatalf("one good disk: %v", err)
