@@ -128,9 +128,10 @@ func Wrap(text string, w int) string {
 }
 
 // Window returns the lines of a scrollable list that fit in h lines
-// starting at offset, with a last line saying where the view is when not
-// everything fits. It returns the offset clamped to the valid range.
-func Window(lines []string, offset, h int, hint func(...string) string) ([]string, int) {
+// starting at offset, with a last line saying where the view is (and the
+// keys that scroll it) when not everything fits. It returns the offset
+// clamped to the valid range.
+func Window(lines []string, offset, h int, keys string, hint func(...string) string) ([]string, int) {
 	if h <= 0 {
 		return nil, 0
 	}
@@ -142,7 +143,7 @@ func Window(lines []string, offset, h int, hint func(...string) string) ([]strin
 	end := min(offset+page, len(lines))
 	view := append([]string(nil), lines[offset:end]...)
 	if h > 1 && hint != nil {
-		view = append(view, hint(fmt.Sprintf("  (lines %d-%d of %d; pgup/pgdn)", offset+1, end, len(lines))))
+		view = append(view, hint(fmt.Sprintf("  (%d-%d of %d; %s)", offset+1, end, len(lines), keys)))
 	}
 	return view, offset
 }

@@ -58,7 +58,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		case key.Matches(k, m.c.Keys.PageUp):
 			m.offset -= max(m.h-1, 1)
 		}
-		_, m.offset = common.Window(m.lines(), m.offset, m.h, nil)
+		_, m.offset = common.Window(m.lines(), m.offset, m.h, "", nil)
 	}
 	return m, nil
 }
@@ -89,7 +89,7 @@ func (m *Model) lines() []string {
 
 // View implements tea.Model.
 func (m *Model) View() string {
-	view, _ := common.Window(m.lines(), m.offset, m.h, m.c.Styles.Subtle.Render)
+	view, _ := common.Window(m.lines(), m.offset, m.h, "pgup/pgdn", m.c.Styles.Subtle.Render)
 	return common.Clamp(strings.Join(view, "\n"), m.w, m.h)
 }
 

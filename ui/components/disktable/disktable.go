@@ -83,12 +83,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (m *Model) clampOffset() {
-	_, m.offset = common.Window(m.lines(), m.offset, m.h, nil)
+	_, m.offset = common.Window(m.lines(), m.offset, m.h, "", nil)
 }
 
 // View implements tea.Model.
 func (m *Model) View() string {
-	view, _ := common.Window(m.lines(), m.offset, m.h, m.c.Styles.Subtle.Render)
+	view, _ := common.Window(m.lines(), m.offset, m.h, "pgup/pgdn", m.c.Styles.Subtle.Render)
 	return common.Clamp(strings.Join(view, "\n"), m.w, m.h)
 }
 

@@ -83,7 +83,6 @@ func (p *planStep) View() string {
 	}
 	listW = min(listW, p.w/3)
 	var list []string
-	list = append(list, st.Title.Render("Fail back what?"))
 	for i, pl := range p.s.plans {
 		kind := "plan"
 		if pl.Single {
@@ -96,6 +95,11 @@ func (p *planStep) View() string {
 			list = append(list, "  "+line)
 		}
 	}
+	// Keep the cursor in view when there are more plans than lines.
+	rows := max(p.h-1, 1)
+	offset := max(p.cursor-rows+2, 0)
+	list, _ = common.Window(list, offset, rows, "↑/↓", st.Subtle.Render)
+	list = append([]string{st.Title.Render("Fail back what?")}, list...)
 	left := common.Clamp(strings.Join(list, "\n"), listW, p.h)
 	right := common.Clamp(p.details(p.s.plans[p.cursor]), p.w-listW-2, p.h)
 	return lipgloss.JoinHorizontal(lipgloss.Top, left, "  ", right)
