@@ -3,6 +3,7 @@ package azure
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
@@ -78,8 +79,14 @@ func (s *SnapshotSource) Snapshot() string { return s.snapshot }
 func (s *SnapshotSource) Stats() *ReadStats { return &s.stats }
 
 // Allocated lists the snapshot's written pages within the virtual disk,
-// merged. The list is fetched once: a snapshot never changes.
+// merged. The list is fetched once: a snapshot never changes. Callers get
+// their own copy.
 func (s *SnapshotSource) Allocated(ctx context.Context) ([]engine.Extent, error) {
+	ex, err := s.allocated(ctx)
+	return slices.Clone(ex), err
+}
+
+func (s *SnapshotSource) allocated(ctx context.Context) ([]engine.Extent, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ok {
@@ -99,7 +106,7 @@ func (s *SnapshotSource) ReadAt(ctx context.Context, p []byte, off int64) error 
 	if off < 0 || off+int64(len(p)) > s.size {
 		return fmt.Errorf("azure read %s: [%d, %d) of a %d-byte disk: %w", s.obj, off, off+int64(len(p)), s.size, ErrOutOfRange)
 	}
-	alloc, err := s.Allocated(ctx)
+	alloc, err := s.allocated(ctx)
 	if err != nil {
 		return err
 	}
