@@ -322,3 +322,19 @@ func TestSessionsHaveOwnRenderers(t *testing.T) {
 		t.Error("the NO_COLOR session got colours")
 	}
 }
+
+// A resized terminal gets the layout for its new size.
+func TestSessionFollowsResize(t *testing.T) {
+	f := uitest.New()
+	f.SeedRunning()
+	ts := newServer(t, f)
+	tm := ts.open(ts.operator, 80, 24, nil, "web01-os.vhd")
+	if strings.Contains(tm.output(), "DIFFERED") {
+		t.Fatal("80 columns drew the wide disk table")
+	}
+	from := tm.mark()
+	if err := tm.sess.WindowChange(40, 120); err != nil {
+		t.Fatal(err)
+	}
+	tm.waitFor(from, "DIFFERED", "CHECKSUM")
+}

@@ -227,3 +227,21 @@ func TestRunQuits(t *testing.T) {
 		t.Errorf("Run left %d subscribers", n)
 	}
 }
+
+// A confirmation whose action stops applying (the job moved on while the
+// operator read it) closes and says why.
+func TestMonitorDialogClosesWhenActionLapses(t *testing.T) {
+	f := uitest.New()
+	id := f.SeedPendingCommit()
+	m := New(f, uitest.Operator, Options{Renderer: asciiRenderer(), Page: PageMonitor, Refresh: 10 * time.Millisecond})
+	t.Cleanup(m.Close)
+	s := startModel(t, m, 80, 24, "[m] Commit")
+	s.press([]string{"m"}, "Delete the Azure VMs")
+	f.Update(id, func(j *workflow.JobView) { j.State = workflow.StateCommitted })
+	s.press(nil, "Commit is no longer possible: already committed.")
+	s.press([]string{"y"}) // a late yes must not act
+	fm := s.final()
+	if fm.monitor.DialogOpen() || f.Calls("Act") != 0 {
+		t.Errorf("lapsed action: dialog open %v, Act calls %d", fm.monitor.DialogOpen(), f.Calls("Act"))
+	}
+}
