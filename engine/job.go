@@ -37,12 +37,9 @@ type job struct {
 	watermark int64 // from the last valid checkpoint
 	undoF     *os.File
 	undo      *undoLog
-	// journaled are blocks at or past the watermark that already have an
-	// undo record from an earlier run; their target bytes may be new, so
-	// they are never journaled again. Bounded by the blocks finished
-	// between two checkpoints.
-	journaled map[int64]bool
-	resumed   bool
+	// index knows the blocks that already have an undo record.
+	index   *undoIndex
+	resumed bool
 }
 
 // openJob opens dir for job want: creates its journals, or reopens them
@@ -56,7 +53,7 @@ func openJob(dir string, want jobHeader) (_ *job, err error) {
 	if err != nil {
 		return nil, err
 	}
-	j := &job{dir: dir, lockf: lockf, hdr: want, journaled: map[int64]bool{}}
+	j := &job{dir: dir, lockf: lockf, hdr: want, index: newUndoIndex()}
 	defer func() {
 		if err != nil {
 			j.close()
@@ -122,9 +119,7 @@ func openJob(dir string, want jobHeader) (_ *job, err error) {
 	}
 	buf := make([]byte, h.BlockSize)
 	end, err := scanUndo(j.undoF, uoff, h, buf, func(r undoRec) error {
-		if r.block >= j.watermark {
-			j.journaled[r.block] = true
-		}
+		j.index.load(r, j.watermark)
 		return nil
 	})
 	if err != nil {

@@ -19,7 +19,9 @@ import (
 //	        finished and durable on the target.
 //	undo    header, then records of original target blocks: a 24-byte
 //	        record header, then the block's old bytes (none for a block
-//	        that was unallocated or zero).
+//	        that was zero). A run of blocks that were unallocated takes one
+//	        record (zero-range) however long it is, so a full download onto
+//	        an empty image journals almost nothing.
 //	rollback  exists while a rollback is in progress: the target is
 //	        partly restored, so the job may not resume.
 //	lock    held (flock) while a sync or rollback uses the directory.
@@ -53,6 +55,7 @@ var (
 const (
 	recData        = 1          // old bytes follow
 	recZero        = 2          // the block read as zero (or was unallocated)
+	recZeroRange   = 3          // blocks [block, end) were unallocated; 8 bytes of data: end
 	undoRecMagic   = 0x52554246 // "FBUR"
 	resumeRecMagic = 0x52524246 // "FBRR"
 )
@@ -165,11 +168,12 @@ func createFile(dir, name string, magic [8]byte, h jobHeader) error {
 	return os.Rename(tmp, filepath.Join(dir, name))
 }
 
-// undoRec is one decoded undo record.
+// undoRec is one decoded undo record: blocks [block, end) (one block
+// unless it is a zero-range record).
 type undoRec struct {
-	kind  byte
-	block int64
-	data  []byte // valid until the next record is read
+	kind       byte
+	block, end int64
+	data       []byte // old bytes of a data record, valid until the next record is read
 }
 
 func encodeRecHeader(kind byte, block int64, data []byte) [recHeaderSize]byte {
@@ -200,7 +204,7 @@ func scanUndo(r io.ReaderAt, off int64, h jobHeader, buf []byte, fn func(undoRec
 			return off, nil
 		}
 		switch {
-		case kind == recData && n > 0, kind == recZero && n == 0:
+		case kind == recData && n > 0, kind == recZero && n == 0, kind == recZeroRange && n == 8:
 		default:
 			return off, nil
 		}
@@ -214,7 +218,14 @@ func scanUndo(r io.ReaderAt, off int64, h jobHeader, buf []byte, fn func(undoRec
 		if c != binary.LittleEndian.Uint32(hdr[20:]) {
 			return off, nil
 		}
-		if err := fn(undoRec{kind: kind, block: block, data: data}); err != nil {
+		rec := undoRec{kind: kind, block: block, data: data, end: block + 1}
+		if kind == recZeroRange {
+			rec.end, rec.data = int64(binary.LittleEndian.Uint64(data)), nil
+			if rec.end <= block || rec.end > nblocks {
+				return off, nil
+			}
+		}
+		if err := fn(rec); err != nil {
 			return off, err
 		}
 		off += recHeaderSize + n

@@ -292,3 +292,84 @@ func TestProgressEvents(t *testing.T) {
 		t.Fatalf("no rate (%v), ETA (%v) or compare phase (%v) seen", sawRate, sawETA, sawCompare)
 	}
 }
+
+// failOnce fails the first read at one offset, as a lost connection would.
+type failOnce struct {
+	*MemDisk
+	at     int64
+	failed bool
+}
+
+func (f *failOnce) ReadAt(ctx context.Context, p []byte, off int64) error {
+	if off == f.at && !f.failed {
+		f.failed = true
+		return errors.New("injected read error")
+	}
+	return f.MemDisk.ReadAt(ctx, p, off)
+}
+
+// TestZeroRangeNeverCoversJournaledBlock: block 0 held data, was saved and
+// zeroed (released) by a run that then crashed before any checkpoint; on
+// resume it lies in an unallocated run with blocks 1 and 2, whose
+// zero-range undo record must leave block 0 out, or a rollback would
+// zero its restored bytes.
+func TestZeroRangeNeverCoversJournaledBlock(t *testing.T) {
+	const bs = 4 << 10
+	dst := NewMemDisk(3*bs, bs)
+	old := bytes.Repeat([]byte{0xd0}, bs)
+	mustWrite(dst, old, 0)
+	orig := dst.Bytes()
+	src := NewMemDisk(3*bs, bs)
+	mustWrite(src, bytes.Repeat([]byte{1}, bs), bs)
+	mustWrite(src, bytes.Repeat([]byte{2}, bs), 2*bs)
+	dir := filepath.Join(t.TempDir(), "j")
+	o := Options{BlockSize: bs, Threads: 1, JournalDir: dir, CheckpointInterval: time.Hour}
+	if _, err := Sync(bg, &failOnce{MemDisk: src, at: bs}, dst, o); err == nil {
+		t.Fatal("injected error not reported")
+	}
+	if dst.AllocatedChunk(0) {
+		t.Fatal("block 0 was not released")
+	}
+	// Crash before the checkpoint: drop every checkpoint record.
+	rf, err := os.OpenFile(filepath.Join(dir, resumeName), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, hlen, err := readHeader(rf, resumeMagic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rf.Truncate(hlen)
+	rf.Close()
+	if _, err := Sync(bg, src, dst, o); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(dst.Bytes(), src.Bytes()) {
+		t.Fatal("resume did not finish")
+	}
+	// A rollback interrupted right after restoring block 0, then rerun:
+	// block 0 is allocated again when the rerun starts.
+	ctx, cancel := context.WithCancel(bg)
+	stop := &cancelAfterWrite{MemDisk: dst, cancel: cancel}
+	if _, err := Rollback(ctx, dir, stop, RollbackOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted rollback: %v", err)
+	}
+	if _, err := Rollback(bg, dir, dst, RollbackOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(dst.Bytes(), orig) {
+		t.Fatal("rollback lost block 0's original bytes")
+	}
+}
+
+// cancelAfterWrite cancels its context after the first write.
+type cancelAfterWrite struct {
+	*MemDisk
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfterWrite) WriteAt(ctx context.Context, p []byte, off int64) error {
+	err := c.MemDisk.WriteAt(ctx, p, off)
+	c.cancel()
+	return err
+}

@@ -19,6 +19,7 @@ type run struct {
 	pool   chan *slot // the fixed memory budget: cfg.slots slots
 
 	job   *job     // nil without a journal
+	from  int64    // first block this run may touch (the resume watermark)
 	track *tracker // nil outside the transfer
 	sums  *sumsWriter
 

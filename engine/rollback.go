@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 )
 
@@ -110,7 +111,27 @@ func restore(ctx context.Context, f *os.File, off int64, h jobHeader, dst Target
 	buf := make([]byte, h.BlockSize)
 	var zeros []byte
 	size := dst.Size()
-	_, err := scanUndo(f, off, h, buf, func(rec undoRec) error {
+	zero := func(at, n int64) error {
+		if zeroer != nil {
+			return zeroer.WriteZeroes(ctx, at, n)
+		}
+		if zeros == nil {
+			zeros = make([]byte, h.BlockSize)
+		}
+		for end := at + n; at < end; at += h.BlockSize {
+			if err := dst.WriteAt(ctx, zeros[:min(h.BlockSize, end-at)], at); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// Blocks of zero-range records were unallocated: only those the sync
+	// allocated since need zeroing.
+	alloc, err := allocated(ctx, dst.Allocated, size, "target")
+	if err != nil {
+		return err
+	}
+	_, err = scanUndo(f, off, h, buf, func(rec undoRec) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -126,24 +147,37 @@ func restore(ctx context.Context, f *os.File, off int64, h jobHeader, dst Target
 			st.BytesRestored += n
 			ctr.bytesWritten.Add(n)
 		case recZero:
-			if zeroer != nil {
-				err = zeroer.WriteZeroes(ctx, at, n)
-			} else {
-				if zeros == nil {
-					zeros = make([]byte, h.BlockSize)
-				}
-				err = dst.WriteAt(ctx, zeros[:n], at)
-			}
+			err = zero(at, n)
 			st.BlocksZeroed++
 			ctr.bytesZeroed.Add(n)
+		case recZeroRange:
+			end := min(rec.end*h.BlockSize, size)
+			for _, e := range intersect(alloc, at, end) {
+				if err = zero(e.Off, e.Len); err != nil {
+					break
+				}
+				ctr.bytesZeroed.Add(e.Len)
+			}
+			st.BlocksZeroed += rec.end - rec.block
 		}
 		if err != nil {
 			return fmt.Errorf("restore block %d: %w", rec.block, err)
 		}
-		st.Blocks++
-		ctr.blocksChecked.Add(1)
+		st.Blocks += rec.end - rec.block
+		ctr.blocksChecked.Add(rec.end - rec.block)
 		ctr.phaseDone.Add(recHeaderSize + int64(len(rec.data)))
 		return nil
 	})
 	return err
+}
+
+// intersect returns the parts of ext (sorted, merged) inside [off, end).
+func intersect(ext []Extent, off, end int64) []Extent {
+	i := sort.Search(len(ext), func(i int) bool { return ext[i].End() > off })
+	var out []Extent
+	for ; i < len(ext) && ext[i].Off < end; i++ {
+		a, b := max(ext[i].Off, off), min(ext[i].End(), end)
+		out = append(out, Extent{Off: a, Len: b - a})
+	}
+	return out
 }

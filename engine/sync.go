@@ -83,6 +83,7 @@ func (r *run) sync(ctx context.Context, st *Stats) (err error) {
 		}
 		defer j.close()
 		r.job, from = j, j.watermark
+		r.from = from
 		st.Resumed = j.resumed && from > 0
 	}
 	if r.cfg.SumsFile != "" {
@@ -305,19 +306,10 @@ func (r *run) checkCopy(ctx context.Context, it item, s *slot) (pending, bool, e
 // write journals the old block (durably), then overwrites it.
 func (r *run) write(ctx context.Context, p pending) error {
 	it := p.it
-	if r.job != nil && !r.job.journaled[it.block] {
-		kind, data := byte(recData), p.s.dst[:it.n]
-		if p.oldZero {
-			kind, data = recZero, nil
-		}
-		seq, err := r.job.undo.add(kind, it.block, data)
-		if err == nil {
-			err = r.job.undo.durable(seq)
-		}
-		if err != nil {
+	if r.job != nil {
+		if err := r.journal(p); err != nil {
 			return fmt.Errorf("%w (check free space in %s)", err, r.job.dir)
 		}
-		r.ctr.undoBytes.Add(int64(len(data)))
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -342,6 +334,30 @@ func (r *run) write(ctx context.Context, p pending) error {
 	r.ctr.blocksDiffered.Add(1)
 	r.ctr.bytesTransferred.Add(it.n)
 	return r.finished(p)
+}
+
+// journal saves the target block's old state in the undo journal, durably,
+// unless an earlier record already has it.
+func (r *run) journal(p pending) error {
+	it, x := p.it, r.job.index
+	var seq uint64
+	var err error
+	switch {
+	case p.oldZero && !it.dstAlloc:
+		first, end := gapAround(r.dstAlloc, it.block, r.cfg.BlockSize, r.cfg.size)
+		seq, err = x.journalZeroRun(r.job.undo, it.block, r.from, first, end)
+	case x.has(it.block):
+		return nil
+	case p.oldZero:
+		seq, err = r.job.undo.add(recZero, it.block, nil)
+	default:
+		seq, err = r.job.undo.add(recData, it.block, p.s.dst[:it.n])
+		r.ctr.undoBytes.Add(it.n)
+	}
+	if err != nil {
+		return err
+	}
+	return r.job.undo.durable(seq)
 }
 
 // finished accounts for a settled block.
