@@ -238,9 +238,13 @@ func runRollback(ctx context.Context, s Stdio, dir, dstPath string, asJSON, quie
 
 func summary(src, dst string, st engine.Stats) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "synced %s -> %s (%s, %s blocks): %d of %d blocks differed, %s transferred, %s read from source, %s compared in %s",
+	verb := "copied"
+	if st.Mode == engine.Delta {
+		verb = "compared"
+	}
+	fmt.Fprintf(&b, "synced %s -> %s (%s, %s blocks): %d of %d blocks differed, %s transferred, %s read from source, %s %s in %s",
 		src, dst, st.Mode, syncBytesText(st.BlockSize), st.BlocksDiffered, st.Blocks, syncBytesText(st.BytesTransferred),
-		syncBytesText(st.BytesReadSource), syncBytesText(st.BytesChecked), st.Duration.Round(time.Millisecond))
+		syncBytesText(st.BytesReadSource), syncBytesText(st.BytesChecked), verb, st.Duration.Round(time.Millisecond))
 	if secs := st.Duration.Seconds(); secs > 0 {
 		fmt.Fprintf(&b, " (%s/s)", syncBytesText(int64(float64(st.BytesChecked)/secs)))
 	}
