@@ -9,8 +9,13 @@ package workflow
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrNotAllowed is returned (wrapped) when a viewer asks for an action or
+// a start; front ends test it with errors.Is.
+var ErrNotAllowed = errors.New("viewers cannot act; ask an operator")
 
 // Service is everything a front end (the console, the SSH server, the
 // script commands) may ask of the workflow. Implementations are safe for
@@ -35,7 +40,8 @@ type Service interface {
 	// returns all the problems at once.
 	Preflight(ctx context.Context, c Choices) (PreflightReport, error)
 	// Start creates a job for the choices (after a passing pre-flight)
-	// and runs it in the background; it returns the job id.
+	// and runs it in the background; it returns the job id. ctx bounds
+	// only the call, never the job: jobs belong to the service.
 	Start(ctx context.Context, c Choices, who Actor) (string, error)
 	// Jobs lists every job, newest first.
 	Jobs() []JobView
@@ -45,13 +51,16 @@ type Service interface {
 	// do not, why.
 	Actions(id string, who Actor) []ActionState
 	// Act performs an action; it returns once the action is accepted
-	// (the job then moves on in the background).
+	// (the job then moves on in the background). As for Start, ctx bounds
+	// only the call.
 	Act(ctx context.Context, id string, a Action, who Actor) error
-	// Log returns the newest n log lines of a job (all jobs when id is "").
+	// Log returns the newest n log lines of a job (all jobs when id is
+	// ""), oldest first.
 	Log(id string, n int) []LogLine
 	// Subscribe returns a channel that receives a value whenever any job
 	// changes (coalesced: at most one pending notice, never blocking the
-	// engine), and a function to stop. Read the state with Jobs/Job/Log.
+	// engine), and a function to stop. The stop function does not close
+	// the channel. Read the state with Jobs/Job/Log.
 	Subscribe() (<-chan struct{}, func())
 }
 
@@ -127,6 +136,7 @@ const (
 	ActReverse  Action = "reverse"  // start reverse replication
 	ActCancel   Action = "cancel"   // stop and roll every target back
 	ActUndo     Action = "undo"     // after phase 2: Azure runs again
+	ActResume   Action = "resume"   // retry a failed or interrupted job from its journals
 )
 
 // ActionState says whether an action applies now and, if not, why.
@@ -176,6 +186,9 @@ type JobView struct {
 	Owner   Actor     `json:"owner"`
 	Error   string    `json:"error,omitempty"`
 	VMs     []VMView  `json:"vms"`
+	// Percent (0-100) and ETA of the current phase over all disks.
+	Percent float64       `json:"percent"`
+	ETA     time.Duration `json:"eta"`
 }
 
 // VMView is one VM of a job.
@@ -207,9 +220,10 @@ type DiskView struct {
 	BlocksDiffered   int64 `json:"blocks_differed"`
 	// Rate in bytes per second and time left, from the engine's sampler.
 	Rate    float64       `json:"rate"`
-	ETA     time.Duration `json:"eta"`
-	Percent float64       `json:"percent"`
-	Error   string        `json:"error,omitempty"`
+	ETA time.Duration `json:"eta"`
+	// Percent of the current phase, 0-100.
+	Percent float64 `json:"percent"`
+	Error   string  `json:"error,omitempty"`
 }
 
 // LogLine is one event of a job's log.
@@ -236,7 +250,7 @@ type VMInfo struct {
 	Switch     string     `json:"switch"`
 	Generation int        `json:"generation"`
 	CPUs       int        `json:"cpus"`
-	Memory     int64      `json:"memory"`
+	Memory     int64      `json:"memory"` // bytes
 	Disks      []DiskInfo `json:"disks"`
 }
 
@@ -294,6 +308,10 @@ type Estimate struct {
 	// Downtime estimates, per option.
 	DeltaDowntime time.Duration `json:"delta_downtime"`
 	FullDowntime  time.Duration `json:"full_downtime"`
+	// DeltaBytes and FullBytes are the bytes each option would move
+	// (delta: the changed estimate; full: every allocated byte).
+	DeltaBytes int64 `json:"delta_bytes"`
+	FullBytes  int64 `json:"full_bytes"`
 }
 
 // DiskEstimate is one disk's figures.
@@ -315,6 +333,8 @@ type CertReport struct {
 	// Needed lists the thumbprints the encrypted disks need.
 	Needed []string   `json:"needed"`
 	Certs  []CertInfo `json:"certs"`
+	// Disks says, per encrypted disk ("vm/blob"), the thumbprint it needs.
+	Disks map[string]string `json:"disks,omitempty"`
 }
 
 // CertInfo is one certificate in the store.
