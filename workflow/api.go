@@ -219,8 +219,8 @@ type DiskView struct {
 	BlocksChecked    int64 `json:"blocks_checked"`
 	BlocksDiffered   int64 `json:"blocks_differed"`
 	// Rate in bytes per second and time left, from the engine's sampler.
-	Rate    float64       `json:"rate"`
-	ETA time.Duration `json:"eta"`
+	Rate float64       `json:"rate"`
+	ETA  time.Duration `json:"eta"`
 	// Percent of the current phase, 0-100.
 	Percent float64 `json:"percent"`
 	Error   string  `json:"error,omitempty"`
