@@ -128,8 +128,14 @@ func doSync(ctx context.Context, s Stdio, srcPath, dstPath string, o engine.Opti
 	}
 	o.TargetID = syncAbsPath(dstPath)
 	if o.JournalDir != "" {
-		if info, err := engine.ReadJournal(o.JournalDir); err == nil && !info.Finished && !quiet {
-			fmt.Fprintf(s.Err, "resuming the sync journaled in %s: %d of %d blocks were finished\n", o.JournalDir, info.Watermark, info.Blocks)
+		if info, err := engine.ReadJournal(o.JournalDir); err == nil {
+			if info.Finished {
+				dst.Close()
+				return fmt.Errorf("%s holds a finished sync (kept with --keep-journal): commit it by deleting the directory, or undo it with 'failback sync --rollback %s %s', before syncing again", o.JournalDir, o.JournalDir, dstPath)
+			}
+			if !quiet {
+				fmt.Fprintf(s.Err, "resuming the sync journaled in %s: %d of %d blocks were finished\n", o.JournalDir, info.Watermark, info.Blocks)
+			}
 		}
 	}
 	pr := newProgressPrinter(s.Err, isTerminal(s.Err))
@@ -142,6 +148,9 @@ func doSync(ctx context.Context, s Stdio, srcPath, dstPath string, o engine.Opti
 		err = fmt.Errorf("close %s: %w", dstPath, cerr)
 	}
 	if err != nil {
+		if errors.Is(err, engine.ErrMismatch) && o.JournalDir != "" {
+			return fmt.Errorf("sync %s -> %s: %w\nThe undo journal is kept in %s: undo the sync with 'failback sync --rollback %s %s'", srcPath, dstPath, err, o.JournalDir, o.JournalDir, dstPath)
+		}
 		if o.JournalDir != "" && !errors.Is(err, engine.ErrSizeMismatch) && syncPathExists(o.JournalDir) {
 			return fmt.Errorf("sync %s -> %s stopped after %d of %d blocks: %w\nThe journal in %s can resume it (run the same command again) or undo it (failback sync --rollback %s %s)",
 				srcPath, dstPath, st.ResumedBlocks+st.BlocksChecked, st.Blocks, err, o.JournalDir, o.JournalDir, dstPath)

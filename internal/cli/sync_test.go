@@ -107,6 +107,12 @@ func TestSyncCommandRollback(t *testing.T) {
 	if !strings.Contains(out, "3 of 8 blocks differed") || !strings.Contains(out, "--rollback "+jdir) {
 		t.Fatalf("summary: %s", out)
 	}
+	// Running the sync again over a kept, finished journal would do
+	// nothing: it is refused with the two ways out.
+	_, errOut, code = syncCLI(context.Background(), "sync", src, dst, "--journal-dir", jdir, "--quiet")
+	if code != 1 || !strings.Contains(errOut, "finished sync") {
+		t.Fatalf("sync over a finished journal: exit %d: %s", code, errOut)
+	}
 	out, errOut, code = syncCLI(context.Background(), "sync", "--rollback", jdir, dst, "--json")
 	if code != 0 {
 		t.Fatalf("rollback exit %d: %s", code, errOut)
