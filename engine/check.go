@@ -92,4 +92,3 @@ func (r *run) checkCopy(ctx context.Context, it item, s *slot) (pending, bool, e
 	}
 	return p, true, nil
 }
-
