@@ -56,6 +56,7 @@ func newRun(cfg config, src Source, dst Target) *run {
 	r.zsum = HashBlock(r.zeros)
 	r.ztail = HashBlock(r.zeros[:cfg.size%cfg.BlockSize])
 	r.ctr.setPhase(PhasePrepare, 0, 0)
+	r.ctr.blocksTotal.Store(cfg.scope)
 	return r
 }
 

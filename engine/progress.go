@@ -51,7 +51,7 @@ type counters struct {
 	bytesChecked, bytesReadSource, bytesReadTarget         atomic.Int64
 	bytesTransferred, bytesWritten, bytesZeroed, undoBytes atomic.Int64
 	blocksVerified                                         atomic.Int64
-	phaseDone, phaseTotal                                  atomic.Int64
+	phaseDone, phaseTotal, blocksTotal                     atomic.Int64
 	phase                                                  atomic.Value // Phase
 }
 
@@ -81,6 +81,8 @@ func (c *counters) setPhase(p Phase, done, total int64) {
 // Progress is one sample of a running job.
 type Progress struct {
 	Phase Phase `json:"phase"`
+	// Blocks is the number of blocks in the job's scope.
+	Blocks int64 `json:"blocks"`
 	Counters
 	// Done and Total are the bytes of the current phase covered so far and
 	// in all (a resumed job starts with Done > 0).
@@ -167,6 +169,7 @@ func (s *sampler) sample(now time.Time) Progress {
 	ph, _ := s.c.phase.Load().(Phase)
 	p := Progress{
 		Phase:    ph,
+		Blocks:   s.c.blocksTotal.Load(),
 		Counters: s.c.snapshot(),
 		Done:     s.c.phaseDone.Load(),
 		Total:    s.c.phaseTotal.Load(),

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // case of the property tests: a random target and a source derived from
@@ -244,5 +245,20 @@ func TestEmptyDisk(t *testing.T) {
 	st, err := Sync(bg, d, NewMemDisk(0, 0), Options{JournalDir: dir, Verify: true})
 	if err != nil || st.Blocks != 0 {
 		t.Fatalf("%+v %v", st, err)
+	}
+}
+
+// TestBandwidthLimit: source reads are paced. Only a lower bound is
+// checked (a loaded machine can only make the sync slower): 16 MiB at
+// 32 MiB/s, less at most a quarter second of burst, takes at least 0.25 s.
+func TestBandwidthLimit(t *testing.T) {
+	src, dst := changedPair(t, 16<<20, 64<<10, 9)
+	start := time.Now()
+	st, err := Sync(bg, src, dst, Options{BlockSize: 64 << 10, NoJournal: true, BandwidthLimit: 32 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 250*time.Millisecond || st.BytesReadSource != 16<<20 {
+		t.Fatalf("16 MiB at 32 MiB/s took %v (read %d bytes)", took, st.BytesReadSource)
 	}
 }
