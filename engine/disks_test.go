@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -65,11 +66,11 @@ func mustWrite(d *MemDisk, p []byte, off int64) {
 }
 
 func randBytes(rng *rand.Rand, n int64) []byte {
-	p := make([]byte, n)
-	for i := range p {
-		p[i] = byte(rng.Uint32())
+	p := make([]byte, n+8)
+	for i := int64(0); i < n; i += 8 {
+		binary.LittleEndian.PutUint64(p[i:], rng.Uint64())
 	}
-	return p
+	return p[:n]
 }
 
 // diffBlocks returns the blocks where a and b differ and their bytes.
