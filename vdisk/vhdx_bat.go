@@ -57,6 +57,9 @@ func (v *vhdxImage) loadBAT() error {
 					return corruptf(v.path, "block %d at file offset %d overlaps the %s", blk, off, r.name)
 				}
 				used = append(used, uint64(off>>20)<<32|uint64(blk))
+				// The last block may end past the file (only its virtual
+				// part must be there); new blocks go after its full extent.
+				v.fileEnd = max(v.fileEnd, off+g.blockSize)
 			case batPartiallyPresent:
 				return corruptf(v.path, "block %d is partially present (BAT state 7), which only a differencing disk may use", blk)
 			default:

@@ -153,9 +153,6 @@ func (v *vhdxImage) commitBAT(writes []logWrite, fileEnd int64) error {
 	if len(writes) == 0 {
 		return nil
 	}
-	if v.logLen == 0 {
-		return fmt.Errorf("%s: %w: the VHDX has no log, so its BAT cannot be updated safely", v.path, ErrUnsupported)
-	}
 	v.hdrMu.Lock()
 	var err error
 	if v.hdr.LogGUID.isZero() {

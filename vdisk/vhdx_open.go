@@ -51,6 +51,9 @@ func openVHDXFile(path string, f *os.File, readOnly bool) (*vhdxImage, error) {
 	if err := v.loadHeaders(); err != nil {
 		return nil, err
 	}
+	if !readOnly && v.logLen == 0 {
+		return nil, fmt.Errorf("%s: %w: this VHDX has no log, so its metadata cannot be updated crash-safely; open it read-only", path, ErrUnsupported)
+	}
 	if err := v.loadLog(); err != nil {
 		return nil, err
 	}
@@ -63,8 +66,7 @@ func openVHDXFile(path string, f *os.File, readOnly bool) (*vhdxImage, error) {
 	if err := v.loadBAT(); err != nil {
 		return nil, err
 	}
-	v.fileEnd = roundUp(v.fileSize, vhdxMiB)
-	v.logPos = 0
+	v.fileEnd = max(v.fileEnd, roundUp(v.fileSize, vhdxMiB))
 	return v, nil
 }
 
