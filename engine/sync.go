@@ -290,7 +290,10 @@ func (r *run) finished(p pending) error {
 	return nil
 }
 
-// startCheckpointer records finished blocks every CheckpointInterval.
+// startCheckpointer records finished blocks every CheckpointInterval, or
+// less often when target flushes are slow: writes wait while the target
+// flushes, so the wait between checkpoints is at least checkpointRatio
+// times the last flush, keeping those stalls a small part of the time.
 func (r *run) startCheckpointer(ctx context.Context, fail context.CancelCauseFunc) (stop func()) {
 	if r.job == nil {
 		return func() {}
@@ -298,24 +301,32 @@ func (r *run) startCheckpointer(ctx context.Context, fail context.CancelCauseFun
 	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(r.cfg.CheckpointInterval)
-		defer t.Stop()
+		wait := r.cfg.CheckpointInterval
 		for {
+			t := time.NewTimer(wait)
 			select {
 			case <-quit:
+				t.Stop()
 				return
 			case <-ctx.Done():
+				t.Stop()
 				return
 			case <-t.C:
-				if err := r.checkpoint(ctx); err != nil {
-					fail(err)
-					return
-				}
 			}
+			start := time.Now()
+			if err := r.checkpoint(ctx); err != nil {
+				fail(err)
+				return
+			}
+			wait = max(r.cfg.CheckpointInterval, checkpointRatio*time.Since(start))
 		}
 	}()
 	return func() { close(quit); <-done }
 }
+
+// checkpointRatio is the least ratio of time between checkpoints to the
+// time the last one took.
+const checkpointRatio = 8
 
 // checkpoint flushes the target, then records the watermark: the resume
 // journal never claims a block the target could still lose.
