@@ -153,18 +153,21 @@ func (v *vhdxImage) commitBAT(writes []logWrite, fileEnd int64) error {
 	if len(writes) == 0 {
 		return nil
 	}
-	v.hdrMu.Lock()
-	var err error
-	if v.hdr.LogGUID.isZero() {
-		// Entries from earlier sessions carry other GUIDs and stop counting.
-		err = v.updateHeaderLocked(func(h *vhdxHeader) { h.LogGUID = newGUID() })
-		v.logPos, v.logSeq = 0, 1
+	if !v.logStarted {
+		// A new GUID for this session's entries: whatever an earlier
+		// session (or a crash right after setting a GUID) left in the log
+		// carries another one and stops counting.
+		v.hdrMu.Lock()
+		err := v.updateHeaderLocked(func(h *vhdxHeader) { h.LogGUID = newGUID() })
+		v.hdrMu.Unlock()
+		if err != nil {
+			return err
+		}
+		v.logPos, v.logSeq, v.logStarted = 0, 1, true
 	}
+	v.hdrMu.Lock()
 	logGUID := v.hdr.LogGUID
 	v.hdrMu.Unlock()
-	if err != nil {
-		return err
-	}
 	per := maxLogDataSectors(v.logLen)
 	for i := 0; i < len(writes); i += per {
 		chunk := writes[i:min(i+per, len(writes))]

@@ -43,9 +43,10 @@ type vhdxImage struct {
 	hdrSlot int        // which copy (0 or 1) holds hdr
 	started atomic.Bool
 
-	flushMu sync.Mutex
-	logPos  int64  // next log entry position, relative to logOff
-	logSeq  uint64 // next log entry sequence number
+	flushMu    sync.Mutex
+	logStarted bool   // this session set its own log GUID
+	logPos     int64  // next log entry position, relative to logOff
+	logSeq     uint64 // next log entry sequence number
 
 	closed atomic.Bool
 }
@@ -120,6 +121,9 @@ func (v *vhdxImage) writable(off, n int64) error {
 	}
 	if off < 0 || n < 0 || off > v.g.size || n > v.g.size-off {
 		return fmt.Errorf("%s: write of %d bytes at %d past the virtual size %d: %w", v.path, n, off, v.g.size, ErrOutOfRange)
+	}
+	if n == 0 {
+		return nil // changes nothing, so starts no session
 	}
 	return v.begin()
 }
