@@ -130,12 +130,12 @@ func (v *vhdxImage) flushLocked() error {
 	if err == nil {
 		clear(v.dirty)
 	}
-	fileEnd := v.fileEnd
+	fileLen := v.fileLen // every entry in writes points below it
 	v.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	if err = v.commitBAT(writes, fileEnd); err != nil {
+	if err = v.commitBAT(writes, fileLen); err != nil {
 		v.mu.Lock()
 		for _, s := range secs {
 			v.dirty[s] = struct{}{} // retried by the next Flush
@@ -146,7 +146,7 @@ func (v *vhdxImage) flushLocked() error {
 }
 
 // commitBAT runs steps 2-4 of the protocol above.
-func (v *vhdxImage) commitBAT(writes []logWrite, fileEnd int64) error {
+func (v *vhdxImage) commitBAT(writes []logWrite, fileLen int64) error {
 	if err := v.sync(); err != nil {
 		return err
 	}
@@ -176,7 +176,7 @@ func (v *vhdxImage) commitBAT(writes []logWrite, fileEnd int64) error {
 				return err
 			}
 		}
-		if err := v.appendLogEntry(chunk, logGUID, fileEnd); err != nil {
+		if err := v.appendLogEntry(chunk, logGUID, fileLen); err != nil {
 			return err
 		}
 		if err := v.sync(); err != nil {

@@ -35,6 +35,7 @@ type vhdxImage struct {
 
 	mu       sync.Mutex
 	fileEnd  int64                   // where the next block goes (1 MiB aligned)
+	fileLen  int64                   // the file's size: what log entries record
 	inflight map[int64]chan struct{} // blocks being allocated
 	dirty    map[int64]struct{}      // BAT sectors changed since the last flush
 
@@ -183,7 +184,7 @@ func (v *vhdxImage) reserveLocked() (int64, error) {
 	if err := v.f.Truncate(end); err != nil {
 		return 0, fmt.Errorf("grow VHDX %s to %d bytes for a new block (is the disk full?): %w", v.path, end, err)
 	}
-	v.fileEnd = end
+	v.fileEnd, v.fileLen = end, end
 	return off, nil
 }
 

@@ -289,8 +289,10 @@ func maxLogDataSectors(logLen int64) int {
 
 // appendLogEntry writes one entry after the previous one (wrapping around
 // the end of the log), whose Tail is itself.
-func (v *vhdxImage) appendLogEntry(writes []logWrite, g guid, fileEnd int64) error {
-	b := encodeLogEntry(logEntryParams{guid: g, seq: v.logSeq, tail: v.logPos, flushed: fileEnd, last: fileEnd, writes: writes})
+// FlushedFileOffset and LastFileOffset are both the file's size, made
+// durable by the fsync before the entry.
+func (v *vhdxImage) appendLogEntry(writes []logWrite, g guid, fileLen int64) error {
+	b := encodeLogEntry(logEntryParams{guid: g, seq: v.logSeq, tail: v.logPos, flushed: fileLen, last: fileLen, writes: writes})
 	pos := v.logPos
 	for done := int64(0); done < int64(len(b)); {
 		n := min(int64(len(b))-done, v.logLen-pos)

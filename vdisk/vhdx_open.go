@@ -67,6 +67,7 @@ func openVHDXFile(path string, f *os.File, readOnly bool) (*vhdxImage, error) {
 		return nil, err
 	}
 	v.fileEnd = max(v.fileEnd, roundUp(v.fileSize, vhdxMiB))
+	v.fileLen = v.fileSize
 	return v, nil
 }
 

@@ -155,3 +155,38 @@ func TestVHDXUnallocatedStatesReadZero(t *testing.T) {
 		testenv.Qemu(t, "check", "-f", "vhdx", p)
 	}
 }
+
+// TestVHDXLogOnUnalignedFile: on a file whose size is not a MiB multiple,
+// a Flush that only zeroes a block (no allocation, so no growth) logs the
+// real file size; the entry replays (an entry claiming more than the file
+// holds would be refused as a truncated file).
+func TestVHDXLogOnUnalignedFile(t *testing.T) {
+	testenv.QemuImg(t)
+	p, want := vxBase(t)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(make([]byte, 512)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	c := vxCrashOpen(t, p)
+	oldBAT := c.read(c.batOff, batSector)
+	img := vxOpen(t, p, false)
+	if err := img.(Zeroer).WriteZeroes(2<<20, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	clear(want[2<<20 : 3<<20])
+	if err := img.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	crashed := filepath.Join(t.TempDir(), "crashed.vhdx")
+	if err := os.WriteFile(crashed, vxMustRead(t, p), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vxClose(t, img)
+	c = vxCrashOpen(t, crashed)
+	c.write(oldBAT, c.batOff)
+	vxReplayAgrees(t, crashed, want, true)
+}
