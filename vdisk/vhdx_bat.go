@@ -2,7 +2,6 @@ package vdisk
 
 import (
 	"encoding/binary"
-	"slices"
 	"sort"
 	"sync/atomic"
 )
@@ -24,10 +23,12 @@ func (v *vhdxImage) loadBAT() error {
 			v.batLen, g.batEntries, g.size, g.blockSize)
 	}
 	v.bat = make([]atomic.Uint64, g.dataBlocks)
-	// Allocated blocks as offsetMiB<<32 | block, sorted later to find
-	// overlaps (both fit in 32 bits: offsets are below 2^46 bytes, and a
-	// disk has at most 2^26 blocks).
-	var used []uint64
+	// One bit per MiB of the file (8 MiB for a 64 TiB file) marks space
+	// taken by a block, to find blocks that share space. The last block may
+	// end past the file (only its virtual part must be there), by less than
+	// a block.
+	seen := make([]uint64, ((v.fileSize+vhdxMaxBlock)>>20+63)/64)
+	blockMiB := g.blockSize >> 20
 	buf := make([]byte, min(need, 1<<20))
 	for start := int64(0); start < need; start += int64(len(buf)) {
 		chunk := buf[:min(int64(len(buf)), need-start)]
@@ -56,9 +57,13 @@ func (v *vhdxImage) loadBAT() error {
 				if r, ok := v.regionAt(off, g.blockSize); ok {
 					return corruptf(v.path, "block %d at file offset %d overlaps the %s", blk, off, r.name)
 				}
-				used = append(used, uint64(off>>20)<<32|uint64(blk))
-				// The last block may end past the file (only its virtual
-				// part must be there); new blocks go after its full extent.
+				for u := off >> 20; u < off>>20+blockMiB; u++ {
+					if seen[u/64]&(1<<(u%64)) != 0 {
+						return corruptf(v.path, "block %d at file offset %d overlaps another block", blk, off)
+					}
+					seen[u/64] |= 1 << (u % 64)
+				}
+				// New blocks go after every block's full extent.
 				v.fileEnd = max(v.fileEnd, off+g.blockSize)
 			case batPartiallyPresent:
 				return corruptf(v.path, "block %d is partially present (BAT state 7), which only a differencing disk may use", blk)
@@ -66,14 +71,6 @@ func (v *vhdxImage) loadBAT() error {
 				return corruptf(v.path, "block %d has undefined BAT state %d", blk, st)
 			}
 			v.bat[blk].Store(e)
-		}
-	}
-	slices.Sort(used)
-	blockMiB := uint64(g.blockSize >> 20)
-	for i := 1; i < len(used); i++ {
-		if used[i]>>32 < used[i-1]>>32+blockMiB {
-			return corruptf(v.path, "blocks %d and %d overlap in the file (offsets %d MiB and %d MiB)",
-				uint32(used[i-1]), uint32(used[i]), used[i-1]>>32, used[i]>>32)
 		}
 	}
 	return nil
