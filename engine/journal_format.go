@@ -260,17 +260,3 @@ func scanResume(r io.ReaderAt, off int64) (watermark, end int64) {
 		off += resumeRecSize
 	}
 }
-
-// syncDir makes a directory's entries (a create, rename or remove)
-// durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
-	}
-	return nil
-}

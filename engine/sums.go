@@ -155,6 +155,9 @@ func (r *run) finishSums(ctx context.Context) error {
 	if err := s.f.Sync(); err != nil {
 		return fmt.Errorf("fsync block checksum file: %w", err)
 	}
+	if err := s.f.Close(); err != nil { // before the rename, which Windows needs
+		return fmt.Errorf("block checksum file: %w", err)
+	}
 	if err := os.Rename(s.partial, s.path); err != nil {
 		return fmt.Errorf("block checksum file: %w", err)
 	}

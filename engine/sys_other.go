@@ -9,3 +9,7 @@ import "os"
 func lockFile(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 }
+
+// syncDir does nothing: Windows cannot fsync a directory, and NTFS
+// journals its metadata itself.
+func syncDir(string) error { return nil }

@@ -26,3 +26,17 @@ func lockFile(path string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// syncDir makes a directory's entries (a create, rename or remove)
+// durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync directory %s: %w", dir, err)
+	}
+	return nil
+}
