@@ -109,6 +109,21 @@ func (c *vxCrash) setLogGUID(g guid) {
 	c.hdr = h
 }
 
+// startLog names a new log GUID in the header and returns it with the
+// file size, for the entries that follow.
+func (c *vxCrash) startLog() (guid, int64) {
+	g := newGUID()
+	c.setLogGUID(g)
+	return g, c.size()
+}
+
+// block5 writes a new block full of 0xb5 at the end of the file, records it
+// in want as virtual block 5 and returns the BAT entry that maps it.
+func (c *vxCrash) block5(want []byte) uint64 {
+	copy(want[5<<20:6<<20], vxFill(1<<20, 0xb5))
+	return uint64(c.newBlock(vxFill(1<<20, 0xb5))) | batFullyPresent
+}
+
 // entry writes a log entry at pos (wrapping around the log end) and
 // returns its length.
 func (c *vxCrash) entry(pos int64, p logEntryParams) int64 {
@@ -169,6 +184,27 @@ func vxReplayAgrees(t *testing.T, p string, want []byte, qemuReplays bool) {
 	vxQemuAgrees(t, p, raw)
 }
 
+// vxLoseBATWrites flushes img, copies its file as a power cut right after
+// the Flush could leave it: the log entry durable, the in-place BAT writes
+// lost (the BAT sectors as oldBAT). img is closed; the copy's path returns.
+func vxLoseBATWrites(t *testing.T, img Image, p string, oldBAT []byte) string {
+	t.Helper()
+	if err := img.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	crashed := filepath.Join(t.TempDir(), "crashed.vhdx")
+	if err := os.WriteFile(crashed, vxMustRead(t, p), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vxClose(t, img)
+	c := vxCrashOpen(t, crashed)
+	if c.hdr.LogGUID.isZero() {
+		t.Fatal("no log GUID in the header while the log holds an entry")
+	}
+	c.write(oldBAT, c.batOff)
+	return crashed
+}
+
 func vxMustRead(t testing.TB, p string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(p)
@@ -197,16 +233,13 @@ func TestVHDXReplaysPendingLog(t *testing.T) {
 	testenv.QemuImg(t)
 	p, want := vxBase(t)
 	c := vxCrashOpen(t, p)
-	blk5 := c.newBlock(vxFill(1<<20, 0xb5))
-	copy(want[5<<20:6<<20], vxFill(1<<20, 0xb5))
+	blk5 := c.block5(want)
 	block2 := int64(binary.LittleEndian.Uint64(c.read(c.batOff+2*8, 8)) & batOffsetMask)
 	copy(want[2<<20+8192:], vxFill(4096, 0xc2))
 	clear(want[2<<20+65536 : 2<<20+65536+8192])
-	g := newGUID()
-	c.setLogGUID(g)
-	end := c.size()
+	g, end := c.startLog()
 	c.entry(0, logEntryParams{guid: g, seq: 7, tail: 0, flushed: end, last: end, writes: []logWrite{
-		c.batSector(map[int]uint64{5: uint64(blk5) | batFullyPresent}),
+		c.batSector(map[int]uint64{5: blk5}),
 		{off: block2 + 8192, data: vxFill(4096, 0xc2)},
 		{off: block2 + 65536, zeroLen: 8192},
 	}})
@@ -235,18 +268,15 @@ func TestVHDXLogIgnoresInvalidEntries(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p, want := vxBase(t)
 			c := vxCrashOpen(t, p)
-			blk5 := c.newBlock(vxFill(1<<20, 0xb5))
-			copy(want[5<<20:6<<20], vxFill(1<<20, 0xb5))
-			g := newGUID()
-			c.setLogGUID(g)
-			end := c.size()
+			blk5 := c.block5(want)
+			g, end := c.startLog()
 			n := c.entry(0, logEntryParams{guid: g, seq: 41, tail: 0, flushed: end, last: end,
-				writes: []logWrite{c.batSector(map[int]uint64{5: uint64(blk5) | batFullyPresent})}})
+				writes: []logWrite{c.batSector(map[int]uint64{5: blk5})}})
 			// The second entry would also allocate block 6, but never counts.
 			blk6 := c.newBlock(vxFill(1<<20, 0xb6))
 			end = c.size()
 			spoil(c, n, &logEntryParams{guid: g, seq: 42, tail: n, flushed: end, last: end,
-				writes: []logWrite{c.batSector(map[int]uint64{5: uint64(blk5) | batFullyPresent, 6: uint64(blk6) | batFullyPresent})}})
+				writes: []logWrite{c.batSector(map[int]uint64{5: blk5, 6: uint64(blk6) | batFullyPresent})}})
 			vxReplayAgrees(t, p, want, true)
 		})
 	}
@@ -259,13 +289,12 @@ func TestVHDXLogSequenceFromTail(t *testing.T) {
 	for _, fromFirst := range []bool{true, false} {
 		p, want := vxBase(t)
 		c := vxCrashOpen(t, p)
-		blk5 := c.newBlock(vxFill(1<<20, 0xb5))
+		withBlock5 := bytes.Clone(want)
+		blk5 := c.block5(withBlock5)
 		block2 := int64(binary.LittleEndian.Uint64(c.read(c.batOff+2*8, 8)) & batOffsetMask)
-		g := newGUID()
-		c.setLogGUID(g)
-		end := c.size()
+		g, end := c.startLog()
 		n := c.entry(0, logEntryParams{guid: g, seq: 3, tail: 0, flushed: end, last: end, writes: []logWrite{
-			c.batSector(map[int]uint64{5: uint64(blk5) | batFullyPresent}),
+			c.batSector(map[int]uint64{5: blk5}),
 			{off: block2, data: vxFill(4096, 0x01)},
 		}})
 		tail := int64(0)
@@ -277,7 +306,7 @@ func TestVHDXLogSequenceFromTail(t *testing.T) {
 		copy(want[2<<20+4096:], vxFill(4096, 0x02))
 		if fromFirst {
 			copy(want[2<<20:], vxFill(4096, 0x01))
-			copy(want[5<<20:6<<20], vxFill(1<<20, 0xb5))
+			copy(want[5<<20:6<<20], withBlock5[5<<20:6<<20])
 		}
 		img := vxOpen(t, p, false)
 		vxEqual(t, "replayed", vxReadAll(t, img), want)
@@ -291,14 +320,11 @@ func TestVHDXLogEntryWrapsAround(t *testing.T) {
 	testenv.QemuImg(t)
 	p, want := vxBase(t)
 	c := vxCrashOpen(t, p)
-	blk5 := c.newBlock(vxFill(1<<20, 0xb5))
-	copy(want[5<<20:6<<20], vxFill(1<<20, 0xb5))
-	g := newGUID()
-	c.setLogGUID(g)
-	end := c.size()
+	blk5 := c.block5(want)
+	g, end := c.startLog()
 	pos := c.logLen - logSector
 	c.entry(pos, logEntryParams{guid: g, seq: 9, tail: pos, flushed: end, last: end,
-		writes: []logWrite{c.batSector(map[int]uint64{5: uint64(blk5) | batFullyPresent})}})
+		writes: []logWrite{c.batSector(map[int]uint64{5: blk5})}})
 	vxReplayAgrees(t, p, want, true)
 }
 
@@ -310,9 +336,7 @@ func TestVHDXLogExtendsFile(t *testing.T) {
 	testenv.QemuImg(t)
 	p, want := vxBase(t)
 	c := vxCrashOpen(t, p)
-	end := c.size()
-	g := newGUID()
-	c.setLogGUID(g)
+	g, end := c.startLog()
 	c.entry(0, logEntryParams{guid: g, seq: 1, tail: 0, flushed: end, last: end + 1<<20,
 		writes: []logWrite{c.batSector(map[int]uint64{7: uint64(end) | batFullyPresent})}})
 	vxReplayAgrees(t, p, want, false)
@@ -332,21 +356,7 @@ func TestVHDXFlushWritesReplayableLog(t *testing.T) {
 	img := vxCreate(t, p, CreateOptions{Size: 64 << 20, BlockSize: 1 << 20})
 	ws := vxScatter(3, 64<<20, 1<<20)
 	vxApply(t, img, ws)
-	c := vxCrashOpen(t, p)
-	oldBAT := c.read(c.batOff, 1<<20)
-	if err := img.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	crashed := filepath.Join(dir, "crashed.vhdx")
-	if err := os.WriteFile(crashed, vxMustRead(t, p), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	vxClose(t, img)
-	c = vxCrashOpen(t, crashed)
-	if c.hdr.LogGUID.isZero() {
-		t.Fatal("no log GUID in the header while the log holds an entry")
-	}
-	c.write(oldBAT, c.batOff)
+	crashed := vxLoseBATWrites(t, img, p, vxCrashOpen(t, p).read(createBATOff, 1<<20))
 	want := vxRef(t, filepath.Join(dir, "want.raw"), 64<<20, ws)
 	vxReplayAgrees(t, crashed, want, true)
 }
