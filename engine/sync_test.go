@@ -44,14 +44,21 @@ func (c propCase) String() string {
 	return fmt.Sprintf("seed %d: size %d, block %d, chunk %d, %d blocks differ", c.seed, c.size, c.bs, c.chunk, len(c.changed))
 }
 
-const propRuns = 40
+// propRuns is the number of random cases; FAILBACK_STRESS=1 (without
+// -short) runs ten times more.
+func propRuns() uint64 {
+	if !testing.Short() && os.Getenv("FAILBACK_STRESS") != "" {
+		return 400
+	}
+	return 40
+}
 
 // TestSyncPropertyAllModes syncs random disk pairs in every mode, with and
 // without a journal, through the BlockHasher and with a target without
 // Zeroer, and checks the target equals the source, only differing blocks
 // were transferred, zeros never allocated space, and rollback restores.
 func TestSyncPropertyAllModes(t *testing.T) {
-	for seed := range uint64(propRuns) {
+	for seed := range propRuns() {
 		for _, mode := range []Mode{Delta, Full, Ranges} {
 			for _, journal := range []bool{false, true} {
 				c := newPropCase(seed)
