@@ -147,7 +147,7 @@ func (o Options) resolve(srcSize, dstSize int64) (config, error) {
 		return c, fmt.Errorf("negative disk size (source %d, target %d)", srcSize, dstSize)
 	}
 	if srcSize != dstSize {
-		return c, fmt.Errorf("%w: source is %d bytes, target %d bytes: resize or recreate the target with the source's virtual size first (failback image create --size %d)", ErrSizeMismatch, srcSize, dstSize, srcSize)
+		return c, fmt.Errorf("%w: source is %d bytes, target %d bytes: give the target the source's virtual size first", ErrSizeMismatch, srcSize, dstSize)
 	}
 	c.setSize(srcSize)
 	if c.Mode == Ranges {

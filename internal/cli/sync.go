@@ -180,15 +180,22 @@ func openPair(srcPath, dstPath string) (src, dst vdisk.Image, err error) {
 	if a, b := syncAbsPath(srcPath), syncAbsPath(dstPath); a == b {
 		return nil, nil, usagef("SRC and DST are the same file (%s)", a)
 	}
-	if _, err := os.Stat(dstPath); errors.Is(err, os.ErrNotExist) {
-		return nil, nil, fmt.Errorf("%s does not exist: create it with the source's virtual size first ('failback image create --size SIZE %s'; 'failback image info %s' shows the size)", dstPath, dstPath, srcPath)
-	}
 	if src, err = vdisk.Open(srcPath, vdisk.OpenOptions{ReadOnly: true}); err != nil {
 		return nil, nil, fmt.Errorf("open source: %w", err)
+	}
+	if _, err := os.Stat(dstPath); errors.Is(err, os.ErrNotExist) {
+		src.Close()
+		return nil, nil, fmt.Errorf("%s does not exist: create it with the source's virtual size first: failback image create --size %d %s", dstPath, src.Size(), dstPath)
 	}
 	if dst, err = vdisk.Open(dstPath, vdisk.OpenOptions{}); err != nil {
 		src.Close()
 		return nil, nil, fmt.Errorf("open target: %w", err)
+	}
+	if src.Size() != dst.Size() {
+		src.Close()
+		dst.Close()
+		return nil, nil, fmt.Errorf("%w: %s is %d bytes, %s is %d bytes; nothing was written. Create a target of the right size (failback image create --size %d NEW_FILE) and sync onto it",
+			engine.ErrSizeMismatch, srcPath, src.Size(), dstPath, dst.Size(), src.Size())
 	}
 	return src, dst, nil
 }

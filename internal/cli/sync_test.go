@@ -168,7 +168,7 @@ func TestSyncCommandRefusals(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{src, filepath.Join(dir, "missing.vhdx")}, 1, "failback image create"},
+		{[]string{src, filepath.Join(dir, "missing.vhdx")}, 1, "failback image create --size 2097152 "},
 		{[]string{src, small}, 1, "sizes differ"},
 		{[]string{src, src}, 2, "same file"},
 		{[]string{src, dst, "--mode", "fast"}, 2, "unknown sync mode"},
