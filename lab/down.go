@@ -1,0 +1,64 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Down stops what lab up started in dir (the VM writers, then Azurite:
+// each by its recorded pid, after checking the pid still runs the lab's
+// own command) and removes the lab folder. A folder without a lab is left
+// alone; no folder at all is not an error.
+func Down(ctx context.Context, dir string) error {
+	if dir == "" {
+		dir = DefaultDir
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	m, err := ReadManifest(abs)
+	if errors.Is(err, ErrNoLab) {
+		if _, serr := os.Stat(abs); errors.Is(serr, os.ErrNotExist) {
+			return nil
+		}
+		if checkEmpty(abs) == nil {
+			return os.Remove(abs)
+		}
+		return fmt.Errorf("%s holds no lab (no %s), so lab down leaves it alone; remove it by hand if it is an old lab", abs, ManifestFile)
+	}
+	if err != nil {
+		return err
+	}
+	if m.Dir != abs {
+		// A moved lab folder: its processes know the old path.
+		m.Dir = abs
+	}
+	if err := stopAll(ctx, m); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(abs); err != nil {
+		return fmt.Errorf("remove the lab folder %s: %w", abs, err)
+	}
+	return nil
+}
+
+// stopAll stops the writer first (so it does not log a storm of errors
+// when Azurite goes), then Azurite; also any of the lab's processes that
+// lab.json missed (lab up killed between starting one and recording it).
+func stopAll(ctx context.Context, m *Manifest) error {
+	writer := isWriter(m.Dir)
+	az := isAzurite(m.Path("azurite"))
+	var errs []error
+	for _, p := range append([]int{m.Writer.PID}, findProcesses(writer)...) {
+		errs = append(errs, stopProcess(ctx, p, writer, 10*time.Second))
+	}
+	for _, p := range append([]int{m.Azurite.PID}, findProcesses(az)...) {
+		errs = append(errs, stopProcess(ctx, p, az, 10*time.Second))
+	}
+	return errors.Join(errs...)
+}
