@@ -137,6 +137,13 @@ const (
 	ActCancel   Action = "cancel"   // stop and roll every target back
 	ActUndo     Action = "undo"     // after phase 2: Azure runs again
 	ActResume   Action = "resume"   // retry a failed or interrupted job from its journals
+
+	// ActReverseOnce runs one reverse replication cycle, then the job
+	// rests committed again (failback reverse --once).
+	ActReverseOnce Action = "reverse-once"
+	// ActStopReverse ends continuous reverse replication after the
+	// current block; the job rests committed.
+	ActStopReverse Action = "stop-reverse"
 )
 
 // ActionState says whether an action applies now and, if not, why.
@@ -189,6 +196,10 @@ type JobView struct {
 	// Percent (0-100) and ETA of the current phase over all disks.
 	Percent float64       `json:"percent"`
 	ETA     time.Duration `json:"eta"`
+	// ReverseCycles counts finished reverse replication cycles, the last
+	// at LastReverse.
+	ReverseCycles int       `json:"reverse_cycles,omitempty"`
+	LastReverse   time.Time `json:"last_reverse,omitzero"`
 }
 
 // VMView is one VM of a job.

@@ -1,0 +1,272 @@
+package workflow
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// ErrNoDriver: no process serves the state folder's control socket; open
+// a Manager instead.
+var ErrNoDriver = errors.New("no failback process drives this state folder")
+
+// callTimeout bounds the calls of Service that take no context.
+const callTimeout = 15 * time.Second
+
+// Client is Service over the control socket of the process that drives a
+// state folder's jobs (failback serve, a console, or a script command
+// driving a job). Calls without a context that fail (the driver went
+// away) return empty answers; Err says why.
+type Client struct {
+	hc   *http.Client
+	info controlInfo
+
+	mu      sync.Mutex
+	lastErr error
+}
+
+var _ Service = (*Client)(nil)
+
+// Dial connects to the driver of the state folder dir, or returns
+// ErrNoDriver when none runs.
+func Dial(ctx context.Context, dir string) (*Client, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(paths{root: abs}.control())
+	if err != nil {
+		return nil, ErrNoDriver
+	}
+	var info controlInfo
+	if json.Unmarshal(b, &info) != nil || info.Socket == "" {
+		return nil, ErrNoDriver
+	}
+	c := &Client{info: info, hc: &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", info.Socket)
+		},
+		MaxIdleConns: 4,
+	}}}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := c.call(ctx, http.MethodGet, "/v1/ping", nil, nil); err != nil {
+		return nil, fmt.Errorf("%w (the control socket %s of process %d does not answer: %v)", ErrNoDriver, info.Socket, info.PID, err)
+	}
+	return c, nil
+}
+
+// Driver names the process behind the socket.
+func (c *Client) Driver() (pid int, command string) { return c.info.PID, c.info.Command }
+
+// Err is the last error of a call that could not return one.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastErr
+}
+
+// Close releases idle connections.
+func (c *Client) Close() error {
+	c.hc.CloseIdleConnections()
+	return nil
+}
+
+func (c *Client) call(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://failback"+path, rd)
+	if err != nil {
+		return err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("control socket of process %d (%s): %w", c.info.PID, c.info.Command, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var we wireError
+		if err := json.NewDecoder(resp.Body).Decode(&we); err != nil {
+			return fmt.Errorf("control socket: HTTP %d", resp.StatusCode)
+		}
+		return remoteError(we)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// remoteError rebuilds an error so errors.Is works as with a Manager.
+func remoteError(we wireError) error {
+	switch we.Kind {
+	case "not_allowed":
+		return &remote{msg: we.Error, kind: ErrNotAllowed}
+	case "unknown_job":
+		return &remote{msg: we.Error, kind: ErrUnknownJob}
+	case "refused":
+		return &remote{msg: we.Error, kind: ErrRefused}
+	case "preflight":
+		if we.Report != nil {
+			return &PreflightError{Report: *we.Report}
+		}
+		return &remote{msg: we.Error, kind: ErrPreflight}
+	}
+	return errors.New(we.Error)
+}
+
+type remote struct {
+	msg  string
+	kind error
+}
+
+func (e *remote) Error() string { return e.msg }
+func (e *remote) Unwrap() error { return e.kind }
+
+// quick runs a call that has no context of its own.
+func (c *Client) quick(method, path string, body, out any) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	err := c.call(ctx, method, path, body, out)
+	c.mu.Lock()
+	c.lastErr = err
+	c.mu.Unlock()
+	return err == nil
+}
+
+// Plans implements Service.
+func (c *Client) Plans() []PlanInfo {
+	var v []PlanInfo
+	c.quick(http.MethodGet, "/v1/plans", nil, &v)
+	return v
+}
+
+// Sites implements Service.
+func (c *Client) Sites() SiteInfo {
+	var v SiteInfo
+	c.quick(http.MethodGet, "/v1/sites", nil, &v)
+	return v
+}
+
+// CheckLocation implements Service.
+func (c *Client) CheckLocation(ctx context.Context, ch Choices) (LocationReport, error) {
+	var v LocationReport
+	return v, c.call(ctx, http.MethodPost, "/v1/check-location", request{Choices: ch}, &v)
+}
+
+// Estimate implements Service.
+func (c *Client) Estimate(ctx context.Context, ch Choices) (Estimate, error) {
+	var v Estimate
+	return v, c.call(ctx, http.MethodPost, "/v1/estimate", request{Choices: ch}, &v)
+}
+
+// Certificates implements Service.
+func (c *Client) Certificates(ctx context.Context, ch Choices) (CertReport, error) {
+	var v CertReport
+	return v, c.call(ctx, http.MethodPost, "/v1/certificates", request{Choices: ch}, &v)
+}
+
+// Preflight implements Service.
+func (c *Client) Preflight(ctx context.Context, ch Choices) (PreflightReport, error) {
+	var v PreflightReport
+	return v, c.call(ctx, http.MethodPost, "/v1/preflight", request{Choices: ch}, &v)
+}
+
+// Start implements Service.
+func (c *Client) Start(ctx context.Context, ch Choices, who Actor) (string, error) {
+	var v struct{ ID string }
+	err := c.call(ctx, http.MethodPost, "/v1/start", request{Choices: ch, Who: who}, &v)
+	return v.ID, err
+}
+
+// Jobs implements Service.
+func (c *Client) Jobs() []JobView {
+	var v []JobView
+	c.quick(http.MethodGet, "/v1/jobs", nil, &v)
+	return v
+}
+
+// Job implements Service.
+func (c *Client) Job(id string) (JobView, bool) {
+	var v JobView
+	ok := c.quick(http.MethodGet, "/v1/job?id="+url.QueryEscape(id), nil, &v)
+	return v, ok
+}
+
+// Actions implements Service.
+func (c *Client) Actions(id string, who Actor) []ActionState {
+	var v []ActionState
+	c.quick(http.MethodPost, "/v1/actions", request{ID: id, Who: who}, &v)
+	return v
+}
+
+// Act implements Service.
+func (c *Client) Act(ctx context.Context, id string, a Action, who Actor) error {
+	return c.call(ctx, http.MethodPost, "/v1/act", request{ID: id, Action: a, Who: who}, nil)
+}
+
+// Log implements Service.
+func (c *Client) Log(id string, n int) []LogLine {
+	var v []LogLine
+	c.quick(http.MethodGet, "/v1/log?id="+url.QueryEscape(id)+"&n="+strconv.Itoa(n), nil, &v)
+	return v
+}
+
+// Subscribe implements Service with long polls: a notice arrives after
+// every change on the driver's side, and also when the driver stops
+// answering (callers then see the failure through Job or Err).
+func (c *Client) Subscribe() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	notify := func() {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	go func() {
+		var since uint64
+		for ctx.Err() == nil {
+			var v struct{ Version uint64 }
+			pctx, pcancel := context.WithTimeout(ctx, longPoll+10*time.Second)
+			err := c.call(pctx, http.MethodGet, "/v1/wait?since="+strconv.FormatUint(since, 10), nil, &v)
+			pcancel()
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil:
+				c.mu.Lock()
+				c.lastErr = err
+				c.mu.Unlock()
+				notify()
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+			case v.Version != since:
+				since = v.Version
+				notify()
+			}
+		}
+	}()
+	return ch, cancel
+}

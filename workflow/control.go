@@ -1,0 +1,193 @@
+package workflow
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// The control socket: the process that drives a state folder's jobs
+// serves Service over HTTP+JSON on a unix socket, so script commands and
+// other consoles started later go through it instead of driving the same
+// jobs twice. The socket file is private to the user (0600 in a 0700
+// folder when it lives outside the state folder); whoever may connect may
+// act, as whoever may read the state folder could. Roles still apply:
+// the actor travels with each request and viewers are refused.
+
+// controlInfo is state_dir/control.json: where the socket is and who
+// serves it.
+type controlInfo struct {
+	Socket  string    `json:"socket"`
+	PID     int       `json:"pid"`
+	Command string    `json:"command"`
+	Since   time.Time `json:"since"`
+}
+
+// longPoll bounds one /v1/wait request.
+const longPoll = 25 * time.Second
+
+type controlServer struct {
+	srv  *http.Server
+	ln   net.Listener
+	info controlInfo
+	file string
+}
+
+// socketPath is state_dir/control.sock, or a short path in the temporary
+// folder when that is too long for a unix socket (about 100 bytes).
+func socketPath(root string) (string, error) {
+	p := filepath.Join(root, "control.sock")
+	if len(p) < 100 {
+		return p, nil
+	}
+	sum := sha256.Sum256([]byte(root))
+	dir := filepath.Join(os.TempDir(), "failback-"+strconv.Itoa(os.Getuid()))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, hex.EncodeToString(sum[:8])+".sock"), nil
+}
+
+func serveControl(m *Manager) (*controlServer, error) {
+	sock, err := socketPath(m.paths.root)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	os.Remove(sock) // we hold the state lock: a socket file left here is stale
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", sock, err)
+	}
+	_ = os.Chmod(sock, 0o600)
+	cs := &controlServer{ln: ln, file: m.paths.control(),
+		info: controlInfo{Socket: sock, PID: os.Getpid(), Command: m.deps.Command, Since: time.Now().UTC()}}
+	cs.srv = &http.Server{Handler: controlMux(m), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return m.ctx }}
+	if err := writeJSONAtomic(cs.file, cs.info); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("control file %s: %w", cs.file, err)
+	}
+	go func() { _ = cs.srv.Serve(ln) }()
+	return cs, nil
+}
+
+func (cs *controlServer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = cs.srv.Shutdown(ctx)
+	_ = cs.srv.Close()
+	os.Remove(cs.info.Socket)
+	os.Remove(cs.file)
+}
+
+// wireError is an error as it crosses the socket.
+type wireError struct {
+	Error  string           `json:"error"`
+	Kind   string           `json:"kind,omitempty"`
+	Report *PreflightReport `json:"report,omitempty"`
+}
+
+func errorKind(err error) (string, int) {
+	switch {
+	case errors.Is(err, ErrNotAllowed):
+		return "not_allowed", http.StatusForbidden
+	case errors.Is(err, ErrUnknownJob):
+		return "unknown_job", http.StatusNotFound
+	case errors.Is(err, ErrRefused):
+		return "refused", http.StatusConflict
+	case errors.Is(err, ErrPreflight):
+		return "preflight", http.StatusConflict
+	}
+	return "", http.StatusInternalServerError
+}
+
+func reply(w http.ResponseWriter, v any, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		kind, code := errorKind(err)
+		we := wireError{Error: err.Error(), Kind: kind}
+		var pe *PreflightError
+		if errors.As(err, &pe) {
+			we.Report = &pe.Report
+		}
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(we)
+		return
+	}
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// request is the body of the POST endpoints.
+type request struct {
+	Choices Choices `json:"choices"`
+	Who     Actor   `json:"who"`
+	ID      string  `json:"id"`
+	Action  Action  `json:"action"`
+}
+
+func decode(r *http.Request) (request, error) {
+	var q request
+	err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20)).Decode(&q)
+	return q, err
+}
+
+func controlMux(m *Manager) *http.ServeMux {
+	mux := http.NewServeMux()
+	get := func(path string, f func(r *http.Request) (any, error)) {
+		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) { v, err := f(r); reply(w, v, err) })
+	}
+	post := func(path string, f func(ctx context.Context, q request) (any, error)) {
+		mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
+			q, err := decode(r)
+			if err != nil {
+				reply(w, nil, fmt.Errorf("bad request: %w", err))
+				return
+			}
+			v, err := f(r.Context(), q)
+			reply(w, v, err)
+		})
+	}
+	get("/v1/ping", func(*http.Request) (any, error) { return map[string]int{"pid": os.Getpid()}, nil })
+	get("/v1/plans", func(*http.Request) (any, error) { return m.Plans(), nil })
+	get("/v1/sites", func(*http.Request) (any, error) { return m.Sites(), nil })
+	get("/v1/jobs", func(*http.Request) (any, error) { return m.Jobs(), nil })
+	get("/v1/job", func(r *http.Request) (any, error) {
+		id := r.URL.Query().Get("id")
+		if v, ok := m.Job(id); ok {
+			return v, nil
+		}
+		return nil, fmt.Errorf("job %s: %w", id, ErrUnknownJob)
+	})
+	get("/v1/log", func(r *http.Request) (any, error) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		return m.Log(r.URL.Query().Get("id"), n), nil
+	})
+	get("/v1/wait", func(r *http.Request) (any, error) {
+		since, _ := strconv.ParseUint(r.URL.Query().Get("since"), 10, 64)
+		ctx, cancel := context.WithTimeout(r.Context(), longPoll)
+		defer cancel()
+		return map[string]uint64{"version": m.hub.wait(ctx, since)}, nil
+	})
+	post("/v1/check-location", func(ctx context.Context, q request) (any, error) { return m.CheckLocation(ctx, q.Choices) })
+	post("/v1/estimate", func(ctx context.Context, q request) (any, error) { return m.Estimate(ctx, q.Choices) })
+	post("/v1/certificates", func(ctx context.Context, q request) (any, error) { return m.Certificates(ctx, q.Choices) })
+	post("/v1/preflight", func(ctx context.Context, q request) (any, error) { return m.Preflight(ctx, q.Choices) })
+	post("/v1/start", func(ctx context.Context, q request) (any, error) {
+		id, err := m.Start(ctx, q.Choices, q.Who)
+		return map[string]string{"id": id}, err
+	})
+	post("/v1/actions", func(_ context.Context, q request) (any, error) { return m.Actions(q.ID, q.Who), nil })
+	post("/v1/act", func(ctx context.Context, q request) (any, error) {
+		return map[string]bool{"ok": true}, m.Act(ctx, q.ID, q.Action, q.Who)
+	})
+	return mux
+}

@@ -1,0 +1,239 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/failback/failback/crypt"
+)
+
+var (
+	// errSuperseded stops a flow the operator replaced (Cancel during a
+	// sync, Complete during catch-up): the driver runs the new flow.
+	errSuperseded = errors.New("superseded by the operator's action")
+	// errStopReverse ends continuous reverse replication.
+	errStopReverse = errors.New("reverse replication stopped by the operator")
+)
+
+// kick starts the job's driver unless it runs already. The driver runs
+// the record's flow; a flow changed while it runs is picked up when the
+// current one returns.
+func (j *job) kick() {
+	j.m.mu.Lock()
+	closed := j.m.closed
+	j.m.mu.Unlock()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.running || closed {
+		return
+	}
+	j.running = true
+	j.done = make(chan struct{})
+	j.m.wg.Add(1)
+	go j.drive()
+}
+
+// interrupt stops the running flow with cause (no-op when idle).
+func (j *job) interrupt(cause error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.cancel != nil {
+		j.cancel(cause)
+	}
+}
+
+// wait returns a channel closed when the driver stops (nil when idle).
+func (j *job) waitCh() <-chan struct{} {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if !j.running {
+		return nil
+	}
+	return j.done
+}
+
+func (j *job) drive() {
+	defer j.m.wg.Done()
+	for {
+		j.mu.Lock()
+		fl := j.rec.Flow
+		ctx, cancel := context.WithCancelCause(j.m.ctx)
+		j.cancel = cancel
+		j.mu.Unlock()
+
+		err := j.runFlow(ctx, fl)
+		cause := context.Cause(ctx)
+		cancel(nil)
+
+		j.mu.Lock()
+		if j.rec.Flow != fl && j.m.ctx.Err() == nil {
+			j.mu.Unlock()
+			continue
+		}
+		j.running, j.cancel = false, nil
+		done := j.done
+		j.mu.Unlock()
+
+		switch {
+		case err == nil:
+		case j.m.ctx.Err() != nil:
+			// The process is closing: the state stays as it is on disk,
+			// and the next Open marks the job interrupted and resumes it.
+		case errors.Is(cause, errStopReverse):
+			_ = j.setState(StateCommitted)
+			j.info("reverse", "reverse replication stopped; the job rests committed")
+		default:
+			j.failed(err)
+		}
+		close(done)
+		return
+	}
+}
+
+// failed makes the job rest in failed, keeping where it was.
+func (j *job) failed(err error) {
+	_ = j.update(func(r *jobRecord) {
+		if r.State != StateFailed {
+			r.Was = r.State
+		}
+		r.State, r.Error = StateFailed, err.Error()
+	})
+	j.record(nil, "error", "failed", "failed", "failed: "+err.Error()+" (resume retries from the journals; cancel rolls every disk back)")
+}
+
+func (j *job) runFlow(ctx context.Context, fl flow) error {
+	switch fl {
+	case flowStart:
+		return j.flowStart(ctx)
+	case flowComplete:
+		return j.flowComplete(ctx)
+	case flowCommit:
+		return j.flowCommit(ctx)
+	case flowReverse:
+		return j.flowReverse(ctx)
+	case flowCancel:
+		return j.flowCancel(ctx)
+	case flowUndo:
+		return j.flowUndo(ctx)
+	}
+	return fmt.Errorf("job %s: unknown flow %q in job.json", j.id, fl)
+}
+
+// resume restarts a failed or interrupted job where it stood.
+func (j *job) resume(who *Actor, text string) {
+	_ = j.update(func(r *jobRecord) {
+		if (r.State == StateFailed || r.State == StateInterrupted) && r.Was != "" {
+			r.State = r.Was
+		}
+		r.Error = ""
+	})
+	j.record(who, "info", "resume", "ok", text)
+	j.kick()
+}
+
+// eachDisk runs f for every disk of the job, at most DiskParallel at a
+// time. The first failure stops the others (they stop at a safe point:
+// their journals keep what finished).
+func (j *job) eachDisk(ctx context.Context, f func(ctx context.Context, k diskKey) error) error {
+	r := j.snap()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, j.m.deps.DiskParallel)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for vi, vm := range r.VMs {
+		for di := range vm.Disks {
+			k := diskKey{vi, di}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				defer func() { <-sem }()
+				if ctx.Err() != nil {
+					return
+				}
+				if err := f(ctx, k); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					cancel(err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if len(errs) == 0 {
+		return context.Cause(ctx)
+	}
+	// Siblings stopped by the first failure add nothing.
+	var real []error
+	for _, e := range errs {
+		if !errors.Is(e, context.Canceled) || len(errs) == 1 {
+			real = append(real, e)
+		}
+	}
+	if len(real) == 0 {
+		real = errs[:1]
+	}
+	return errors.Join(real...)
+}
+
+// diskName names a disk for keys and messages: "vm/container/blob".
+func diskName(vm string, d diskRecord) string { return vm + "/" + d.Container + "/" + d.Blob }
+
+// key returns the data key of an encrypted disk, unlocking the job's
+// disks with its certificate the first time (also after a restart).
+func (j *job) key(ctx context.Context, k diskKey) (*crypt.DataKey, error) {
+	r := j.snap()
+	name := diskName(r.VMs[k.v].Name, r.VMs[k.v].Disks[k.d])
+	j.mu.Lock()
+	key := j.keys[name]
+	j.mu.Unlock()
+	if key != nil {
+		return key, nil
+	}
+	if j.m.deps.Certs == nil {
+		return nil, errors.New("encrypted disk but no certificate store: set certificates_dir in config.toml")
+	}
+	var disks []crypt.Disk
+	for _, vm := range r.VMs {
+		for _, d := range vm.Disks {
+			if !d.Encrypted {
+				continue
+			}
+			b, err := j.m.deps.Storage.OpenDisk(ctx, d.Container, d.Blob)
+			if err != nil {
+				return nil, err
+			}
+			md, err := b.Metadata(ctx)
+			if err != nil {
+				return nil, err
+			}
+			meta, err := crypt.ParseMetaStrings(md)
+			if err != nil {
+				return nil, fmt.Errorf("encryption metadata of %s: %w", d.Blob, err)
+			}
+			disks = append(disks, crypt.Disk{Name: diskName(vm.Name, d), Meta: meta})
+		}
+	}
+	u, err := crypt.CheckCertificate(ctx, j.m.deps.Certs, crypt.Check{Thumbprint: r.Choices.CertThumbprint,
+		Disks: disks, Now: j.m.now(), AllowExpired: r.Choices.AllowExpiredCert})
+	if err != nil {
+		return nil, fmt.Errorf("unlock the encrypted disks: %w", err)
+	}
+	j.mu.Lock()
+	j.keys = u.Keys
+	key = j.keys[name]
+	j.mu.Unlock()
+	if key == nil {
+		return nil, fmt.Errorf("no data key for %s", name)
+	}
+	return key, nil
+}

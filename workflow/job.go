@@ -1,0 +1,165 @@
+package workflow
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/failback/failback/crypt"
+	"github.com/failback/failback/engine"
+)
+
+// job is one failback job in memory: its record (the truth, saved after
+// every change), the latest engine figures per disk (never saved: they
+// are rebuilt by the next run), its log and its driver.
+type job struct {
+	m  *Manager
+	id string
+
+	mu   sync.Mutex
+	rec  *jobRecord
+	log  ring
+	live map[diskKey]*liveDisk
+	// power states last seen, by VM name, for display.
+	azure, onprem map[string]string
+
+	// driver: at most one goroutine runs the job's flow.
+	running bool
+	cancel  context.CancelCauseFunc
+	done    chan struct{}
+
+	keys    map[string]*crypt.DataKey // data keys by "vm/blob", once unlocked
+	discard discardEstimate
+}
+
+// diskKey addresses disk d of VM v in the record.
+type diskKey struct{ v, d int }
+
+// liveDisk is the newest engine sample of a disk.
+type liveDisk struct {
+	phase string
+	p     engine.Progress
+	err   string
+}
+
+func newJob(m *Manager, r *jobRecord) *job {
+	return &job{m: m, id: r.ID, rec: r, live: map[diskKey]*liveDisk{},
+		azure: map[string]string{}, onprem: map[string]string{}}
+}
+
+func (j *job) created() time.Time {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.rec.Created
+}
+
+// update changes the record under the lock and saves it before anyone
+// sees the change; subscribers are told afterwards.
+func (j *job) update(f func(r *jobRecord)) error {
+	j.mu.Lock()
+	f(j.rec)
+	j.rec.Updated = j.m.now()
+	err := j.m.paths.saveRecord(j.rec)
+	j.mu.Unlock()
+	j.m.hub.notify()
+	return err
+}
+
+// snap returns a deep copy of the record, for reading outside the lock.
+func (j *job) snap() jobRecord {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return cloneRecord(j.rec)
+}
+
+func cloneRecord(r *jobRecord) jobRecord {
+	c := *r
+	c.VMs = make([]vmRecord, len(r.VMs))
+	for i, v := range r.VMs {
+		c.VMs[i] = v
+		c.VMs[i].Disks = make([]diskRecord, len(v.Disks))
+		for k, d := range v.Disks {
+			c.VMs[i].Disks[k] = d
+			c.VMs[i].Disks[k].Passes = append([]passRecord(nil), d.Passes...)
+			c.VMs[i].Disks[k].RecoveryPoints = append([]string(nil), d.RecoveryPoints...)
+		}
+	}
+	return c
+}
+
+// setState moves the job to s (saved) and logs it when it changed.
+func (j *job) setState(s JobState) error {
+	var old JobState
+	err := j.update(func(r *jobRecord) {
+		old = r.State
+		r.State = s
+		if s != StateFailed && s != StateInterrupted {
+			r.Error = ""
+		}
+	})
+	if old != s {
+		j.record(nil, "info", "state", string(s), "state: "+string(s))
+	}
+	return err
+}
+
+// markInterrupted is Open's verdict on a job whose process ended while
+// it moved.
+func (j *job) markInterrupted() {
+	var was JobState
+	_ = j.update(func(r *jobRecord) {
+		was = r.State
+		r.Was, r.State = r.State, StateInterrupted
+	})
+	j.record(nil, "warn", "interrupted", "interrupted",
+		"interrupted: the process driving this job ended while it was "+string(was)+"; resume continues from the journals, cancel rolls every disk back")
+}
+
+// setProgress stores the newest engine sample of a disk. It never calls a
+// subscriber: the hub's notice is a non-blocking send.
+func (j *job) setProgress(k diskKey, phase string, p engine.Progress) {
+	j.mu.Lock()
+	l := j.live[k]
+	if l == nil {
+		l = &liveDisk{}
+		j.live[k] = l
+	}
+	l.phase, l.p, l.err = phase, p, ""
+	j.mu.Unlock()
+	j.m.hub.notify()
+}
+
+// setDiskPhase marks a disk's phase without engine figures.
+func (j *job) setDiskPhase(k diskKey, phase, errText string) {
+	j.mu.Lock()
+	l := j.live[k]
+	if l == nil {
+		l = &liveDisk{}
+		j.live[k] = l
+	}
+	if phase != l.phase {
+		l.p = engine.Progress{}
+	}
+	l.phase, l.err = phase, errText
+	j.mu.Unlock()
+	j.m.hub.notify()
+}
+
+func (j *job) setPower(azureSide bool, vm, text string) {
+	j.mu.Lock()
+	if azureSide {
+		j.azure[vm] = text
+	} else {
+		j.onprem[vm] = text
+	}
+	j.mu.Unlock()
+	j.m.hub.notify()
+}
+
+// hook runs Deps.StepHook, if any.
+func (j *job) hook(ctx context.Context, step string) error {
+	if h := j.m.deps.StepHook; h != nil {
+		return h(ctx, j.id, step)
+	}
+	return nil
+}

@@ -1,0 +1,263 @@
+// Package labtest builds a complete failback drill for tests: page-blob
+// disks in Azurite, simulated Azure VMs (azure.LabCompute) whose writers
+// keep writing until they are powered off, lab Hyper-V hosts in a temporary
+// folder holding the VMs' older on-premises disks, a config.toml for them,
+// and the workflow.Deps a Manager needs. The workflow and CLI tests share it.
+package labtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/failback/failback/azure"
+	"github.com/failback/failback/config"
+	"github.com/failback/failback/crypt"
+	"github.com/failback/failback/hyperv"
+	"github.com/failback/failback/internal/testenv"
+	"github.com/failback/failback/workflow"
+)
+
+// VM describes one VM of the drill.
+type VM struct {
+	Name  string
+	Disks []int64 // virtual sizes (whole MiB)
+	// Encrypted disks are written through crypt with the lab certificate.
+	Encrypted bool
+	// NoImage leaves the on-premises images out (a deleted VM).
+	NoImage bool
+}
+
+// Options shape the drill.
+type Options struct {
+	VMs []VM
+	// Plans maps a plan name to its groups.
+	Plans map[string][][]string
+	// AltHosts are extra lab hosts; those named in NoSwitch lack the
+	// switch "LAN" the VMs use.
+	AltHosts []string
+	NoSwitch []string
+	// Engine settings written to config.toml.
+	BlockSize, Bandwidth, StopBelow string
+	MaxPasses                       int
+	Verify                          bool
+	// Transport replaces the storage client's HTTP transport (counting).
+	Transport *Counter
+}
+
+// Lab is a running drill.
+type Lab struct {
+	T          testing.TB
+	Dir        string
+	Conn       string
+	Container  string
+	Storage    *azure.Storage
+	Compute    *azure.LabCompute
+	ComputeDir string
+	Hosts      map[string]*hyperv.LabHost
+	ConfigFile string
+	Cfg        *config.Config
+	CertsDir   string
+	Cert       *Cert
+	opts       Options
+}
+
+// New builds the drill: blobs with content, the older on-premises images
+// (most blocks equal, some not), the lab VMs (running in Azure, off on
+// premises), and config.toml. Nothing runs yet: see StartWriters.
+func New(t testing.TB, o Options) *Lab {
+	t.Helper()
+	if o.BlockSize == "" {
+		o.BlockSize = "256K"
+	}
+	if o.StopBelow == "" {
+		o.StopBelow = "64K"
+	}
+	l := &Lab{T: t, Dir: t.TempDir(), Conn: testenv.AzuriteConnectionString(t), Hosts: map[string]*hyperv.LabHost{}, opts: o}
+	l.ComputeDir = filepath.Join(l.Dir, "azure")
+	l.CertsDir = filepath.Join(l.Dir, "certs")
+	if err := os.MkdirAll(l.CertsDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	so := azure.StorageOptions{ConnectionString: azure.NewSecret(l.Conn), RetryDelay: 10 * time.Millisecond,
+		MaxRetryDelay: 100 * time.Millisecond, TryTimeout: 30 * time.Second}
+	if o.Transport != nil {
+		so.Transport = o.Transport
+	}
+	var err error
+	if l.Storage, err = azure.NewStorage(so); err != nil {
+		t.Fatal(err)
+	}
+	l.Container = containerName(t.Name())
+	ctx := context.Background()
+	if err := l.Storage.CreateContainer(ctx, l.Container); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Storage.DeleteContainer(context.Background(), l.Container) })
+	if l.Compute, err = azure.NewLabCompute(l.ComputeDir, azure.LabOptions{AckTimeout: 20 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range append([]string{"hv01"}, o.AltHosts...) {
+		cfg := hyperv.LabConfig{Name: h, Switches: []hyperv.Switch{{Name: "LAN", Type: hyperv.SwitchExternal}}}
+		for _, n := range o.NoSwitch {
+			if n == h {
+				cfg.Switches = []hyperv.Switch{{Name: "Internal", Type: hyperv.SwitchInternal}}
+			}
+		}
+		lh, err := hyperv.CreateLab(filepath.Join(l.Dir, "hosts", h), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Hosts[h] = lh
+	}
+	for i, vm := range o.VMs {
+		if vm.Encrypted && l.Cert == nil {
+			l.Cert = NewCert(t, l.CertsDir, "lab-cert")
+		}
+		l.setupVM(uint64(i+1), vm)
+	}
+	l.writeConfig()
+	return l
+}
+
+// Blob names the blob of disk i of vm.
+func (l *Lab) Blob(vm string, i int) string { return fmt.Sprintf("%s-disk%d.vhd", vm, i) }
+
+// Image is the on-premises image of disk i of vm on hv01.
+func (l *Lab) Image(vm string, i int) string {
+	return filepath.Join(l.Hosts["hv01"].DiskFolder(), vm, fmt.Sprintf("disk%d.vhdx", i))
+}
+
+func (l *Lab) setupVM(seed uint64, vm VM) {
+	t := l.T
+	ctx := context.Background()
+	var ldisks []azure.LabDisk
+	var specs []hyperv.DiskSpec
+	for i, size := range vm.Disks {
+		base := content(size, seed*100+uint64(i))
+		l.writeBlob(l.Blob(vm.Name, i), size, base, vm.Encrypted)
+		if !vm.NoImage {
+			writeImage(t, l.Image(vm.Name, i), size, base)
+		}
+		// Drift: the VM ran in Azure for a while after the failover.
+		l.driftBlob(l.Blob(vm.Name, i), size, seed*100+uint64(i), vm.Encrypted)
+		ldisks = append(ldisks, azure.LabDisk{Container: l.Container, Blob: l.Blob(vm.Name, i)})
+		specs = append(specs, hyperv.DiskSpec{HostPath: l.Image(vm.Name, i), VirtualSize: size, Existing: !vm.NoImage,
+			Controller: hyperv.Controller{Type: hyperv.SCSI, Location: i}})
+	}
+	if err := l.Compute.CreateVM(ctx, vm.Name, ldisks); err != nil {
+		t.Fatal(err)
+	}
+	if !vm.NoImage {
+		if _, err := l.Hosts["hv01"].CreateVM(ctx, hyperv.VMSpec{Name: vm.Name, Generation: 2, CPUCount: 2,
+			MemoryBytes: 512 << 20, SwitchName: "LAN", Disks: specs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// StartWriters runs every Azure VM's writer (azure.RunLabVM) until the
+// test ends: the VMs keep changing their disks until they are powered off.
+func (l *Lab) StartWriters(rate float64) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, len(l.opts.VMs))
+	for i, vm := range l.opts.VMs {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			_ = azure.RunLabVM(ctx, l.Storage, l.Compute, vm.Name, azure.LabWriterOptions{WritesPerSecond: rate,
+				MinWrite: 4 << 10, MaxWrite: 64 << 10, Seed: uint64(i + 7), Poll: 5 * time.Millisecond, NewRegion: 0.2})
+		}()
+	}
+	l.T.Cleanup(func() {
+		cancel()
+		for range l.opts.VMs {
+			<-done
+		}
+	})
+}
+
+// Deps are the Manager's dependencies for this drill.
+func (l *Lab) Deps() workflow.Deps {
+	hosts := map[string]hyperv.Host{}
+	for n, h := range l.Hosts {
+		hosts[n] = h
+	}
+	return workflow.Deps{Storage: l.Storage, Compute: l.Compute, Hosts: hosts,
+		Certs: crypt.NewStore(l.CertsDir, crypt.StoreOptions{}), NoControl: false}
+}
+
+// Open opens a Manager on the drill (closed when the test ends).
+func (l *Lab) Open(d workflow.Deps) *workflow.Manager {
+	l.T.Helper()
+	m, err := workflow.Open(context.Background(), l.Cfg, d)
+	if err != nil {
+		l.T.Fatal(err)
+	}
+	l.T.Cleanup(func() { _ = m.Close() })
+	return m
+}
+
+func (l *Lab) writeConfig() {
+	o := l.opts
+	var b strings.Builder
+	q := func(s string) string { return fmt.Sprintf("%q", s) }
+	fmt.Fprintf(&b, "state_dir = %s\ncertificates_dir = %s\n\n", q(filepath.Join(l.Dir, "state")), q(l.CertsDir))
+	fmt.Fprintf(&b, "[azure]\nsite_name = \"Azure lab\"\ncompute = \"lab\"\nlab_dir = %s\n\n", q(l.ComputeDir))
+	fmt.Fprintf(&b, "[azure.storage]\nconnection_string = %s\nretry_delay = \"1s\"\n\n", q(l.Conn))
+	fmt.Fprintf(&b, "[engine]\nblock_size = %s\nthreads = 2\nverify = %v\n", q(o.BlockSize), o.Verify)
+	if o.Bandwidth != "" {
+		fmt.Fprintf(&b, "bandwidth_limit = %s\n", q(o.Bandwidth))
+	}
+	fmt.Fprintf(&b, "\n[engine.catch_up]\nmax_passes = %d\nstop_below = %s\n\n", o.MaxPasses, q(o.StopBelow))
+	fmt.Fprintf(&b, "[reverse]\ninterval = \"1m\"\nkeep_recovery_points = 2\n\n")
+	for _, name := range append([]string{"hv01"}, o.AltHosts...) {
+		h := l.Hosts[name]
+		fmt.Fprintf(&b, "[[host]]\nname = %s\ntransport = \"lab\"\nlab_dir = %s\nvm_folder = %s\nshutdown_timeout = \"5s\"\n\n",
+			q(name), q(h.Dir()), q(filepath.Join(h.Dir(), "vms")))
+	}
+	for _, vm := range o.VMs {
+		fmt.Fprintf(&b, "[[vm]]\nname = %s\nhost = \"hv01\"\nswitch = \"LAN\"\ngeneration = 2\ncpus = 2\nmemory = \"512M\"\n", q(vm.Name))
+		for i := range vm.Disks {
+			fmt.Fprintf(&b, "\n[[vm.disk]]\nblob = %s\nimage = %s\n", q(l.Container+"/"+l.Blob(vm.Name, i)), q(l.Image(vm.Name, i)))
+		}
+		b.WriteString("\n")
+	}
+	for name, groups := range o.Plans {
+		var gs []string
+		for _, g := range groups {
+			var qs []string
+			for _, n := range g {
+				qs = append(qs, q(n))
+			}
+			gs = append(gs, "["+strings.Join(qs, ", ")+"]")
+		}
+		fmt.Fprintf(&b, "[[plan]]\nname = %s\ndescription = \"lab plan\"\ngroups = [%s]\n\n", q(name), strings.Join(gs, ", "))
+	}
+	l.ConfigFile = filepath.Join(l.Dir, "config.toml")
+	if err := os.WriteFile(l.ConfigFile, []byte(b.String()), 0o600); err != nil {
+		l.T.Fatal(err)
+	}
+	cfg, err := config.Load(l.ConfigFile)
+	if err != nil {
+		l.T.Fatalf("lab config: %v\n%s", err, b.String())
+	}
+	l.Cfg = cfg
+}
+
+// containerName is a valid, unique container name for a test.
+func containerName(test string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(test) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		}
+		if b.Len() >= 40 {
+			break
+		}
+	}
+	return fmt.Sprintf("t%s-%x", b.String(), time.Now().UnixNano()&0xffffffff)
+}

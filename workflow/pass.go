@@ -1,0 +1,248 @@
+package workflow
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/failback/failback/azure"
+	"github.com/failback/failback/crypt"
+	"github.com/failback/failback/engine"
+	"github.com/failback/failback/hyperv"
+	"github.com/failback/failback/vdisk"
+)
+
+// passSpec says what kind of sync a pass is.
+type passSpec struct {
+	kind   string
+	round  int
+	mode   engine.Mode
+	verify bool // the engine verifies what it wrote
+	sums   bool // record the final block sums (reverse replication)
+}
+
+// runPass makes disk k hold a new snapshot of its blob: it takes the
+// snapshot, works out the ranges (ranges mode), and syncs through a
+// journal of its own. A pass of the same kind and round that did not
+// finish is resumed (same snapshot, same ranges, same journal); any other
+// unfinished pass is marked aborted and its ranges are added, because it
+// may have written some of them.
+func (j *job) runPass(ctx context.Context, k diskKey, ps passSpec) error {
+	r := j.snap()
+	vm, d := r.VMs[k.v], r.VMs[k.v].Disks[k.d]
+	disk, err := j.m.deps.Storage.OpenDisk(ctx, d.Container, d.Blob)
+	if err != nil {
+		return fmt.Errorf("%s: %w", d.Blob, err)
+	}
+	var pr passRecord
+	if n := len(d.Passes); n > 0 && d.Passes[n-1].Kind == ps.kind && d.Passes[n-1].Round == ps.round && !d.Passes[n-1].Aborted {
+		if d.Passes[n-1].Done {
+			return nil
+		}
+		pr = d.Passes[n-1]
+	} else {
+		base := d.lastDone()
+		if ps.mode == engine.Ranges && base == nil {
+			return fmt.Errorf("%s: no finished pass to sync the changes from", d.Blob)
+		}
+		sn, err := disk.CreateSnapshot(ctx, azure.SnapshotOptions{JobID: j.id, Purpose: ps.kind})
+		if err != nil {
+			return fmt.Errorf("snapshot %s: %w", d.Blob, err)
+		}
+		pr = passRecord{N: len(d.Passes), Kind: ps.kind, Round: ps.round, Mode: ps.mode, Snapshot: sn.ID}
+		if base != nil && ps.mode == engine.Ranges {
+			pr.Base = base.Snapshot
+		}
+		if err := j.update(func(r *jobRecord) {
+			dd := &r.VMs[k.v].Disks[k.d]
+			for i := range dd.Passes {
+				if !dd.Passes[i].Done {
+					dd.Passes[i].Aborted = true
+				}
+			}
+			dd.Passes = append(dd.Passes, pr)
+		}); err != nil {
+			return err
+		}
+	}
+	var ranges []engine.Extent
+	if ps.mode == engine.Ranges {
+		if ranges, err = j.passRanges(ctx, k, disk, pr); err != nil {
+			return err
+		}
+	}
+	return j.syncPass(ctx, k, vm.Name, d, disk, pr, ranges, ps)
+}
+
+// passRanges loads a ranges pass's extents, or works them out once: the
+// changes from the base snapshot to the pass's, plus the ranges of every
+// aborted pass after the base.
+func (j *job) passRanges(ctx context.Context, k diskKey, disk *azure.Disk, pr passRecord) ([]engine.Extent, error) {
+	r := j.snap()
+	vm, d := r.VMs[k.v], r.VMs[k.v].Disks[k.d]
+	file := j.m.paths.ranges(j.id, vm.Name, k.d, pr.N)
+	got, err := loadRanges(file)
+	if err == nil {
+		return got, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	rng, err := disk.ChangedRanges(ctx, pr.Base, pr.Snapshot)
+	if err != nil {
+		return nil, fmt.Errorf("changes of %s since the last snapshot: %w", d.Blob, err)
+	}
+	baseN := -1
+	for _, p := range d.Passes {
+		if p.Done && p.Snapshot == pr.Base {
+			baseN = p.N
+		}
+	}
+	for _, p := range d.Passes {
+		if !p.Aborted || p.N <= baseN || p.N >= pr.N {
+			continue
+		}
+		if p.Mode != engine.Ranges {
+			return nil, fmt.Errorf("%s: an unfinished %s pass cannot be completed by a ranges pass; resume or cancel the job", d.Blob, p.Kind)
+		}
+		more, err := loadRanges(j.m.paths.ranges(j.id, vm.Name, k.d, p.N))
+		if err != nil {
+			return nil, fmt.Errorf("ranges of the aborted pass %d of %s: %w", p.N, d.Blob, err)
+		}
+		rng = unionExtents(rng, more)
+	}
+	if err := saveRanges(file, rng); err != nil {
+		return nil, err
+	}
+	var n int64
+	for _, e := range rng {
+		n += e.Len
+	}
+	return rng, j.update(func(r *jobRecord) { r.VMs[k.v].Disks[k.d].Passes[pr.N].Ranges = n })
+}
+
+// openSource opens a snapshot of disk k as the engine's source,
+// decrypting when the disk is encrypted.
+func (j *job) openSource(ctx context.Context, k diskKey, disk *azure.Disk, d diskRecord, snap string) (engine.Source, error) {
+	sn, err := disk.OpenSnapshot(ctx, snap)
+	if err != nil {
+		return nil, fmt.Errorf("open snapshot of %s: %w", d.Blob, err)
+	}
+	if !d.Encrypted {
+		return sn, nil
+	}
+	key, err := j.key(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	return crypt.DecryptingSource(sn, key)
+}
+
+// openTarget takes the disk's write lock (held until release) and opens
+// its image for writing.
+func openTarget(d diskRecord) (vdisk.Image, func(), error) {
+	lk, err := hyperv.LockDiskForWrite(d.Local)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", d.Image, err)
+	}
+	img, err := vdisk.Open(d.Local, vdisk.OpenOptions{})
+	if err != nil {
+		_ = lk.Release()
+		return nil, nil, fmt.Errorf("open %s: %w", d.Local, err)
+	}
+	return img, func() {
+		img.Close()
+		_ = lk.Release()
+	}, nil
+}
+
+func targetID(local string) string {
+	if a, err := filepath.Abs(local); err == nil {
+		return a
+	}
+	return local
+}
+
+// engineOptions are the config's engine settings.
+func (j *job) engineOptions() engine.Options {
+	e := j.m.cfg.Engine
+	return engine.Options{BlockSize: e.BlockSize.Bytes(), Threads: e.Threads, BandwidthLimit: e.BandwidthLimit.Bytes()}
+}
+
+// syncPass runs the engine for one pass and records the result.
+func (j *job) syncPass(ctx context.Context, k diskKey, vm string, d diskRecord, disk *azure.Disk, pr passRecord, ranges []engine.Extent, ps passSpec) error {
+	src, err := j.openSource(ctx, k, disk, d, pr.Snapshot)
+	if err != nil {
+		return err
+	}
+	img, release, err := openTarget(d)
+	if err != nil {
+		return err
+	}
+	defer release()
+	o := j.engineOptions()
+	o.Mode, o.Ranges, o.Verify = ps.mode, ranges, ps.verify
+	o.JournalDir = j.m.paths.pass(j.id, vm, k.d, pr.N)
+	o.SourceID, o.TargetID = disk.Name()+"@"+pr.Snapshot, targetID(d.Local)
+	if ps.sums {
+		o.SumsFile = j.m.paths.sums(j.id, vm, k.d)
+	}
+	o.Progress = func(p engine.Progress) { j.setProgress(k, enginePhase(p.Phase, ps.mode), p) }
+	if err := j.update(func(r *jobRecord) { r.VMs[k.v].Disks[k.d].Passes[pr.N].Runs++ }); err != nil {
+		return err
+	}
+	if pr.Runs > 0 {
+		j.info("resume", "%s %s: resuming pass %d (%s) from its journal", vm, d.Blob, pr.N, pr.Kind)
+	}
+	st, err := engine.Sync(ctx, src, engine.ImageTarget(img), o)
+	_ = j.update(func(r *jobRecord) {
+		p := &r.VMs[k.v].Disks[k.d].Passes[pr.N]
+		p.Stats = st
+		if err == nil {
+			p.Done = true
+			if ps.sums {
+				r.VMs[k.v].Disks[k.d].Sums = true
+			}
+		}
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			j.setDiskPhase(k, diskFailed, err.Error())
+		}
+		return fmt.Errorf("%s %s, pass %d (%s): %w", vm, d.Blob, pr.N, pr.Kind, err)
+	}
+	if st.Duration > time.Second && st.BytesReadSource > 0 {
+		j.m.noteThroughput(float64(st.BytesReadSource) / st.Duration.Seconds())
+	}
+	j.setDiskPhase(k, diskDone, "")
+	msg := fmt.Sprintf("%s %s: pass %d (%s) done: %d of %d blocks differed, %s transferred", vm, d.Blob, pr.N, pr.Kind,
+		st.BlocksDiffered, st.Blocks, bytesText(st.BytesTransferred))
+	if st.ResumedBlocks > 0 {
+		msg += fmt.Sprintf("; %d blocks were finished before the interruption and not redone", st.ResumedBlocks)
+	}
+	if st.Verified {
+		msg += "; verified"
+	}
+	j.info("pass", "%s", msg)
+	return nil
+}
+
+// unionExtents merges two sorted extent lists.
+func unionExtents(a, b []engine.Extent) []engine.Extent {
+	all := append(append([]engine.Extent(nil), a...), b...)
+	slices.SortFunc(all, func(x, y engine.Extent) int { return cmp.Compare(x.Off, y.Off) })
+	var out []engine.Extent
+	for _, e := range all {
+		if n := len(out); n > 0 && e.Off <= out[n-1].End() {
+			out[n-1].Len = max(out[n-1].End(), e.End()) - out[n-1].Off
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}

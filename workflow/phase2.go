@@ -1,0 +1,322 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/failback/failback/azure"
+	"github.com/failback/failback/engine"
+	"github.com/failback/failback/hyperv"
+)
+
+// flowComplete is Complete failover: shut the Azure VMs down, move what
+// changed since the last snapshot, verify, start on premises.
+func (j *job) flowComplete(ctx context.Context) error {
+	if err := j.shutdownAzure(ctx); err != nil {
+		return err
+	}
+	if err := j.setState(StatePhase2); err != nil {
+		return err
+	}
+	if err := j.hook(ctx, "phase2"); err != nil {
+		return err
+	}
+	j.info("phase2", "phase 2: final snapshot, sync the changes since the last snapshot")
+	spec := passSpec{kind: passFinal, mode: engine.Ranges, sums: true}
+	if err := j.eachDisk(ctx, func(ctx context.Context, k diskKey) error { return j.runPass(ctx, k, spec) }); err != nil {
+		return err
+	}
+	return j.finish(ctx)
+}
+
+// fullDownload is "synchronize during failover only".
+func (j *job) fullDownload(ctx context.Context) error {
+	if err := j.shutdownAzure(ctx); err != nil {
+		return err
+	}
+	if err := j.setState(StatePhase2); err != nil {
+		return err
+	}
+	if err := j.hook(ctx, "phase2"); err != nil {
+		return err
+	}
+	j.info("phase2", "full download: snapshot every disk and write all of it")
+	spec := passSpec{kind: passFull, mode: engine.Full, sums: true}
+	if err := j.eachDisk(ctx, func(ctx context.Context, k diskKey) error { return j.runPass(ctx, k, spec) }); err != nil {
+		return err
+	}
+	return j.finish(ctx)
+}
+
+// finish verifies and starts the on-premises VMs: the end of phase 2.
+func (j *job) finish(ctx context.Context) error {
+	if err := j.setState(StateVerify); err != nil {
+		return err
+	}
+	if err := j.hook(ctx, "verify"); err != nil {
+		return err
+	}
+	if err := j.eachDisk(ctx, j.verifyDisk); err != nil {
+		return err
+	}
+	if err := j.startOnPrem(ctx); err != nil {
+		return err
+	}
+	if err := j.setState(StatePendingCommit); err != nil {
+		return err
+	}
+	j.info("pending-commit", "the on-premises VMs run: check them, then Commit (deletes the Azure VMs, keeps the disk blobs) or Undo")
+	return nil
+}
+
+// verifyDisk compares the target with the last snapshot: the final
+// pass's ranges (the earlier passes verified their own when engine.verify
+// is on), or the whole disk after a full download when engine.verify is on.
+func (j *job) verifyDisk(ctx context.Context, k diskKey) error {
+	r := j.snap()
+	vm, d := r.VMs[k.v], r.VMs[k.v].Disks[k.d]
+	last := d.lastDone()
+	if d.Verified || last == nil {
+		return nil
+	}
+	var ranges []engine.Extent
+	switch {
+	case last.Mode == engine.Ranges:
+		rng, err := loadRanges(j.m.paths.ranges(j.id, vm.Name, k.d, last.N))
+		if err != nil {
+			return err
+		}
+		if len(rng) == 0 {
+			return j.update(func(r *jobRecord) { r.VMs[k.v].Disks[k.d].Verified = true })
+		}
+		ranges = rng
+	case !j.m.cfg.Engine.Verify:
+		j.info("verify", "%s %s: not verified (engine.verify = false)", vm.Name, d.Blob)
+		return j.update(func(r *jobRecord) { r.VMs[k.v].Disks[k.d].Verified = true })
+	}
+	disk, err := j.m.deps.Storage.OpenDisk(ctx, d.Container, d.Blob)
+	if err != nil {
+		return err
+	}
+	src, err := j.openSource(ctx, k, disk, d, last.Snapshot)
+	if err != nil {
+		return err
+	}
+	img, release, err := openTarget(d)
+	if err != nil {
+		return err
+	}
+	defer release()
+	e := j.engineOptions()
+	c, err := engine.Verify(ctx, src, engine.ImageTarget(img), engine.VerifyOptions{BlockSize: e.BlockSize, Threads: e.Threads,
+		Ranges: ranges, BandwidthLimit: e.BandwidthLimit,
+		Progress: func(p engine.Progress) { j.setProgress(k, diskVerify, p) }})
+	if err != nil {
+		return fmt.Errorf("verify %s %s: %w", vm.Name, d.Blob, err)
+	}
+	j.setDiskPhase(k, diskDone, "")
+	j.info("verify", "%s %s: %d blocks verified against snapshot %s", vm.Name, d.Blob, c.BlocksVerified, last.Snapshot)
+	return j.update(func(r *jobRecord) { r.VMs[k.v].Disks[k.d].Verified = true })
+}
+
+// eachVM runs f for every VM of the job in parallel.
+func (j *job) eachVM(ctx context.Context, f func(ctx context.Context, v int, vm vmRecord) error) error {
+	r := j.snap()
+	var wg sync.WaitGroup
+	errs := make([]error, len(r.VMs))
+	for i, vm := range r.VMs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = f(ctx, i, vm)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// shutdownAzure powers off every Azure VM of the job, recording first
+// that this job is the one that shut it down (never for a VM that was off
+// already), so Cancel and Undo start exactly those again.
+func (j *job) shutdownAzure(ctx context.Context) error {
+	if err := j.setState(StateShutdown); err != nil {
+		return err
+	}
+	if err := j.hook(ctx, "shutdown"); err != nil {
+		return err
+	}
+	return j.eachVM(ctx, func(ctx context.Context, v int, vm vmRecord) error {
+		if vm.AzureOff {
+			return nil
+		}
+		st, err := j.m.deps.Compute.State(ctx, vm.AzureVM)
+		if err != nil {
+			return fmt.Errorf("power state of Azure VM %s: %w", vm.AzureVM, err)
+		}
+		if st.Off() && !vm.ShutByJob {
+			j.info("shutdown", "Azure VM %s was already %s; this job did not shut it down and will not start it", vm.AzureVM, st)
+			j.setPower(true, vm.Name, string(st))
+			return j.update(func(r *jobRecord) { r.VMs[v].AzureOff = true })
+		}
+		if err := j.update(func(r *jobRecord) { r.VMs[v].ShutByJob = true }); err != nil {
+			return err
+		}
+		j.setPower(true, vm.Name, "stopping")
+		start := time.Now()
+		if err := j.m.deps.Compute.PowerOff(ctx, vm.AzureVM); err != nil {
+			return fmt.Errorf("power off Azure VM %s: %w", vm.AzureVM, err)
+		}
+		j.setPower(true, vm.Name, "off (shut down by this job)")
+		j.info("shutdown", "Azure VM %s is off (%s); its disks no longer change", vm.AzureVM, time.Since(start).Round(time.Millisecond))
+		return j.update(func(r *jobRecord) { r.VMs[v].AzureOff = true })
+	})
+}
+
+// startOnPrem starts the on-premises VMs group by group in plan order,
+// each group once the one before runs.
+func (j *job) startOnPrem(ctx context.Context) error {
+	if err := j.setState(StateStarting); err != nil {
+		return err
+	}
+	if err := j.hook(ctx, "start"); err != nil {
+		return err
+	}
+	r := j.snap()
+	byGroup := map[int][]int{}
+	var groups []int
+	for i, vm := range r.VMs {
+		if _, ok := byGroup[vm.Group]; !ok {
+			groups = append(groups, vm.Group)
+		}
+		byGroup[vm.Group] = append(byGroup[vm.Group], i)
+	}
+	sort.Ints(groups)
+	for _, g := range groups {
+		var names []string
+		for _, i := range byGroup[g] {
+			vm := r.VMs[i]
+			names = append(names, vm.Name)
+			if err := j.startOne(ctx, i, vm); err != nil {
+				return err
+			}
+		}
+		for _, i := range byGroup[g] {
+			if err := j.waitRunning(ctx, r.VMs[i]); err != nil {
+				return err
+			}
+		}
+		j.info("start", "group %d runs on premises: %s", g, strings.Join(names, ", "))
+	}
+	return nil
+}
+
+func (j *job) startOne(ctx context.Context, i int, vm vmRecord) error {
+	h, _, err := j.m.host(vm.Host)
+	if err != nil {
+		return err
+	}
+	if err := j.update(func(r *jobRecord) { r.VMs[i].StartedOnPrem = true }); err != nil {
+		return err
+	}
+	got, err := h.GetVM(ctx, vm.Name)
+	if err != nil {
+		return fmt.Errorf("on-premises VM %s on %s: %w", vm.Name, vm.Host, err)
+	}
+	if got.State == hyperv.StateRunning {
+		return nil
+	}
+	if err := h.StartVM(ctx, vm.Name); err != nil {
+		return fmt.Errorf("start %s on %s: %w", vm.Name, vm.Host, err)
+	}
+	j.setPower(false, vm.Name, "starting")
+	return nil
+}
+
+func (j *job) waitRunning(ctx context.Context, vm vmRecord) error {
+	h, _, err := j.m.host(vm.Host)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, j.m.deps.StartTimeout)
+	defer cancel()
+	for {
+		got, err := h.GetVM(ctx, vm.Name)
+		if err == nil && got.State == hyperv.StateRunning {
+			j.setPower(false, vm.Name, "running")
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s on %s did not reach Running within %s (last: %v %v): check it on the host", vm.Name, vm.Host, j.m.deps.StartTimeout, got.State, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// createVMs creates the VMs the operator asked to create where they are
+// missing, with their disks at the target paths (the host creates them,
+// dynamic VHDX of the blob's size, and removes what it made on failure).
+func (j *job) createVMs(ctx context.Context) error {
+	return j.eachVM(ctx, func(ctx context.Context, v int, vm vmRecord) error {
+		if !vm.CreateVM || vm.CreatedVM {
+			return nil
+		}
+		h, _, err := j.m.host(vm.Host)
+		if err != nil {
+			return err
+		}
+		if _, err := h.GetVM(ctx, vm.Name); err == nil {
+			return nil
+		}
+		spec := hyperv.VMSpec{Name: vm.Name, Generation: vm.Generation, CPUCount: vm.CPUs, MemoryBytes: vm.Memory, SwitchName: vm.Switch}
+		for i, d := range vm.Disks {
+			ds := hyperv.DiskSpec{HostPath: d.Image, Controller: controllerFor(vm.Generation, i), VirtualSize: d.Size}
+			if _, err := os.Stat(d.Local); err == nil {
+				ds.Existing = true
+			}
+			spec.Disks = append(spec.Disks, ds)
+		}
+		if err := j.update(func(r *jobRecord) { r.VMs[v].CreatedVM = true }); err != nil {
+			return err
+		}
+		if _, _, err := hyperv.EnsureVM(ctx, h, spec, true); err != nil {
+			_ = j.update(func(r *jobRecord) { r.VMs[v].CreatedVM = false })
+			return fmt.Errorf("create VM %s on %s: %w", vm.Name, vm.Host, err)
+		}
+		j.info("create", "created VM %s on %s (generation %d, %d CPUs, %s, switch %s) with %d new disk(s)",
+			vm.Name, vm.Host, vm.Generation, vm.CPUs, bytesText(vm.Memory), vm.Switch, len(spec.Disks))
+		return nil
+	})
+}
+
+// deleteSnapshots deletes this job's snapshots of a disk except keep.
+func (j *job) deleteSnapshots(ctx context.Context, d diskRecord, keep string) (int, error) {
+	disk, err := j.m.deps.Storage.OpenDisk(ctx, d.Container, d.Blob)
+	if errors.Is(err, azure.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	snaps, err := disk.ListSnapshots(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range snaps {
+		if s.JobID != j.id || s.ID == keep {
+			continue
+		}
+		if err := disk.DeleteSnapshot(ctx, s.ID); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

@@ -1,0 +1,74 @@
+package workflow
+
+import (
+	"fmt"
+
+	"github.com/failback/failback/config"
+)
+
+// Plans implements Service: every recovery plan, then every VM alone.
+// Disk sizes are those learned so far (pre-flight, estimates); Plans
+// itself never calls Azure.
+func (m *Manager) Plans() []PlanInfo {
+	var out []PlanInfo
+	for i := range m.cfg.Plans {
+		p := &m.cfg.Plans[i]
+		pi := PlanInfo{Name: p.Name, Description: p.Description, Groups: [][]VMInfo{}}
+		for _, g := range p.Groups {
+			var grp []VMInfo
+			for _, name := range g {
+				if vm := m.cfg.VM(name); vm != nil {
+					grp = append(grp, m.vmInfo(vm))
+				}
+			}
+			pi.Groups = append(pi.Groups, grp)
+		}
+		out = append(out, pi)
+	}
+	for i := range m.cfg.VMs {
+		vm := &m.cfg.VMs[i]
+		out = append(out, PlanInfo{Name: vm.Name, Description: fmt.Sprintf("the VM %s alone", vm.Name),
+			Single: true, Groups: [][]VMInfo{{m.vmInfo(vm)}}})
+	}
+	return out
+}
+
+func (m *Manager) vmInfo(vm *config.VM) VMInfo {
+	vi := VMInfo{Name: vm.Name, AzureVM: vm.AzureVM, Host: vm.Host, Switch: vm.Switch,
+		Generation: vm.Generation, CPUs: vm.CPUs, Memory: vm.Memory.Bytes(), Disks: []DiskInfo{}}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, d := range vm.Disks {
+		vi.Disks = append(vi.Disks, DiskInfo{Blob: d.Blob, Image: d.Image, Size: m.sizes[d.Blob]})
+	}
+	return vi
+}
+
+func (m *Manager) learnSize(blob string, size int64) {
+	m.mu.Lock()
+	m.sizes[blob] = size
+	m.mu.Unlock()
+}
+
+// Sites implements Service.
+func (m *Manager) Sites() SiteInfo {
+	st := &m.cfg.Azure.Storage
+	detail := "storage account " + st.Account()
+	if m.cfg.Azure.ResourceGroup != "" {
+		detail += ", resource group " + m.cfg.Azure.ResourceGroup
+	}
+	if m.cfg.Azure.Compute == config.ComputeLab {
+		detail += " (lab)"
+	}
+	si := SiteInfo{Source: SiteSide{Name: m.cfg.Azure.SiteName, Kind: "azure", Detail: detail}}
+	for _, s := range m.cfg.Sites {
+		side := SiteSide{Name: s.Name, Kind: "hyper-v", Detail: s.Description}
+		for _, h := range m.cfg.Hosts {
+			if h.Site == s.Name {
+				side.Hosts = append(side.Hosts, h.Name)
+			}
+		}
+		si.Target = append(si.Target, side)
+	}
+	return si
+}

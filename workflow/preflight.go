@@ -1,0 +1,308 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/failback/failback/azure"
+	"github.com/failback/failback/crypt"
+	"github.com/failback/failback/hyperv"
+	"github.com/failback/failback/vdisk"
+)
+
+// prepared is a checked choice: the report, and when it passed, what a
+// job is made of.
+type prepared struct {
+	title   string
+	targets []*target
+	rep     PreflightReport
+	// per target, per disk: the opened blob (nil when it failed).
+	blobs     [][]*azure.Disk
+	encrypted []crypt.Disk
+	unlocked  *crypt.Unlocked
+}
+
+func (p *prepared) add(r CheckRow) {
+	p.rep.Checks = append(p.rep.Checks, r)
+	if !r.OK {
+		p.rep.OK = false
+	}
+}
+
+// Preflight implements Service. It changes nothing anywhere.
+func (m *Manager) Preflight(ctx context.Context, c Choices) (PreflightReport, error) {
+	p, err := m.prepare(ctx, c)
+	if err != nil {
+		return PreflightReport{}, err
+	}
+	if p.unlocked != nil {
+		p.unlocked.Destroy()
+	}
+	return p.rep, nil
+}
+
+// prepare runs every check of every VM and collects all problems.
+func (m *Manager) prepare(ctx context.Context, c Choices) (*prepared, error) {
+	title, ts, err := m.resolve(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	p := &prepared{title: title, targets: ts, rep: PreflightReport{OK: true, Checks: []CheckRow{}}}
+	busy := m.busyVMs()
+	for _, t := range ts {
+		if id := busy[t.vm.Name]; id != "" {
+			p.add(CheckRow{VM: t.vm.Name, What: "no other job", Detail: "job " + id + " is failing this VM back",
+				Fix: "finish (commit), cancel or undo job " + id + " first"})
+		}
+		p.blobs = append(p.blobs, m.checkAzure(ctx, p, t))
+	}
+	for i, t := range ts {
+		m.checkHost(ctx, p, t, p.blobs[i])
+	}
+	m.checkCert(ctx, p, c)
+	return p, nil
+}
+
+// busyVMs maps each VM of a job that is not over to that job's id.
+func (m *Manager) busyVMs() map[string]string {
+	out := map[string]string{}
+	for _, j := range m.sortedJobs() {
+		r := j.snap()
+		if final(r.State) || r.State == StateCommitted {
+			continue
+		}
+		for _, v := range r.VMs {
+			out[v.Name] = r.ID
+		}
+	}
+	return out
+}
+
+// checkAzure checks the Azure VM and its disk blobs.
+func (m *Manager) checkAzure(ctx context.Context, p *prepared, t *target) []*azure.Disk {
+	name := t.vm.Name
+	st, err := m.deps.Compute.State(ctx, t.vm.AzureVM)
+	row := CheckRow{VM: name, What: "Azure VM " + t.vm.AzureVM, OK: err == nil, Detail: string(st)}
+	if err != nil {
+		row.Detail = err.Error()
+		row.Fix = "check azure_vm in config.toml (the VM's name in Azure), the resource group and the Azure credentials"
+	}
+	p.add(row)
+	var blobs []*azure.Disk
+	for _, d := range t.disks {
+		row := CheckRow{VM: name, What: "disk " + d.cfg.Blob + " is a page blob"}
+		disk, err := m.deps.Storage.OpenDisk(ctx, d.container, d.blob)
+		blobs = append(blobs, disk)
+		if err != nil {
+			row.Detail = err.Error()
+			switch {
+			case errors.Is(err, azure.ErrNotPageBlob):
+				row.Fix = "only unmanaged disks (page blobs holding a fixed VHD) can be failed back; managed disks are out of scope: export the managed disk to a page blob first"
+			case errors.Is(err, azure.ErrNotFound):
+				row.Fix = "check blob = \"container/name.vhd\" for this disk in config.toml"
+			default:
+				row.Fix = fixFor(err, "check the storage account settings in config.toml [azure.storage]")
+			}
+			p.add(row)
+			continue
+		}
+		m.learnSize(d.cfg.Blob, disk.VirtualSize())
+		row.OK, row.Detail = true, fmt.Sprintf("fixed VHD, %s, lease %s", bytesText(disk.VirtualSize()), disk.LeaseState)
+		p.add(row)
+		md, err := disk.Metadata(ctx)
+		if err == nil {
+			meta, merr := crypt.ParseMetaStrings(md)
+			switch {
+			case merr == nil:
+				p.encrypted = append(p.encrypted, crypt.Disk{Name: name + "/" + d.cfg.Blob, Meta: meta})
+			case !errors.Is(merr, crypt.ErrNotEncrypted):
+				err = merr
+			}
+		}
+		if err != nil {
+			p.add(CheckRow{VM: name, What: "encryption metadata of " + d.cfg.Blob, Detail: err.Error(),
+				Fix: "the blob's failbackenc* metadata is damaged or from a newer failback: restore it, or use the failback version that wrote it"})
+		}
+	}
+	return blobs
+}
+
+// checkHost checks the target host, the VM there and each target image.
+func (m *Manager) checkHost(ctx context.Context, p *prepared, t *target, blobs []*azure.Disk) {
+	name, host := t.vm.Name, t.hostName
+	if t.apiErr != nil || t.getErr != nil {
+		err := t.apiErr
+		if err == nil {
+			err = t.getErr
+		}
+		p.add(CheckRow{VM: name, What: "host " + host + " reachable", Detail: err.Error(),
+			Fix: fixFor(err, "check the [[host]] entry of "+host+" (address, credentials, known_hosts) and that the host is up")})
+		return
+	}
+	p.add(CheckRow{VM: name, What: "host " + host + " reachable", OK: true, Detail: t.api.Describe()})
+	willCreate := t.existing == nil && t.create
+	switch {
+	case t.existing != nil && t.existing.State != hyperv.StateOff:
+		p.add(CheckRow{VM: name, What: "VM " + name + " is off on " + host, Detail: "it is " + string(t.existing.State),
+			Fix: "shut it down on " + host + " (Stop-VM -Name '" + name + "'): its disks are about to be overwritten"})
+	case t.existing != nil:
+		p.add(CheckRow{VM: name, What: "VM " + name + " is off on " + host, OK: true, Detail: "off"})
+	case willCreate:
+		p.add(CheckRow{VM: name, What: "VM " + name + " on " + host, OK: true, Detail: "will be created"})
+	default:
+		fix := "recreate it on " + host + ", or fail back to an alternate location with \"create the VM if missing\" (--location alternate --host HOST --create-vm)"
+		if t.hostName != t.vm.Host {
+			fix = "choose \"create the on-premises VM if it does not exist\" (--create-vm), or create it by hand"
+		}
+		p.add(CheckRow{VM: name, What: "VM " + name + " on " + host, Detail: "not found", Fix: fix})
+	}
+	sizes := make([]int64, len(t.disks))
+	for i, b := range blobs {
+		if b != nil {
+			sizes[i] = b.VirtualSize()
+		}
+	}
+	if t.hostName != t.vm.Host || willCreate {
+		m.checkPlace(ctx, p, t, sizes)
+	}
+	if t.existing != nil && len(t.existing.Disks) != len(t.disks) && t.hostName != t.vm.Host {
+		p.add(CheckRow{VM: name, What: "disks of the VM on " + host, Detail: fmt.Sprintf("it has %d disks, the Azure VM %d", len(t.existing.Disks), len(t.disks)),
+			Fix: "remove or rename the VM on " + host + ", or fail back to another host"})
+	}
+	for i, d := range t.disks {
+		m.checkImage(ctx, p, t, d, sizes[i], willCreate)
+	}
+}
+
+// checkPlace runs CheckAlternate: the switch and the room at the target.
+func (m *Manager) checkPlace(ctx context.Context, p *prepared, t *target, sizes []int64) {
+	name := t.vm.Name
+	spec, err := m.vmSpec(ctx, t, sizes)
+	if err != nil {
+		p.add(CheckRow{VM: name, What: "shape of the VM to create", Detail: err.Error(), Fix: "set generation, cpus and memory in the [[vm]] entry of " + name})
+		return
+	}
+	rep, err := hyperv.CheckAlternate(ctx, t.api, spec, hyperv.CheckOptions{})
+	if err != nil && len(rep.Problems) == 0 {
+		p.add(CheckRow{VM: name, What: "location on " + t.hostName, Detail: err.Error(), Fix: fixFor(err, "check the host "+t.hostName)})
+		return
+	}
+	sw := CheckRow{VM: name, What: "switch " + spec.SwitchName + " on " + t.hostName, OK: rep.SwitchFound, Detail: "present"}
+	if !rep.SwitchFound {
+		sw.Detail = "no virtual switch named " + spec.SwitchName
+		for _, pr := range rep.Problems {
+			sw.Fix = pr // the first problem is the switch's, with the exact New-VMSwitch advice
+			break
+		}
+	}
+	p.add(sw)
+	for _, v := range rep.Volumes {
+		row := CheckRow{VM: name, What: "room on " + v.Volume + " (" + v.Folder + ")", OK: v.OK,
+			Detail: fmt.Sprintf("need %s, %s free", bytesText(v.Need), bytesText(v.Free))}
+		if !v.OK {
+			row.Fix = fmt.Sprintf("free %s on %s, or set another alternate_folder for the disks", bytesText(v.Need-v.Free), v.Volume)
+		}
+		p.add(row)
+	}
+	if rep.VMExists && rep.Existing != nil && rep.Existing.Generation != spec.Generation {
+		p.add(CheckRow{VM: name, What: "VM generation on " + t.hostName, Detail: fmt.Sprintf("generation %d there, %d wanted", rep.Existing.Generation, spec.Generation),
+			Fix: "remove or rename the VM on " + t.hostName + ", or fail back to another host"})
+	}
+}
+
+// checkImage checks one target image: mapped, present with the blob's
+// size (or to be created), and not in use.
+func (m *Manager) checkImage(ctx context.Context, p *prepared, t *target, d targetDisk, size int64, willCreate bool) {
+	name := t.vm.Name
+	what := "image " + d.image
+	if !d.localOK {
+		p.add(CheckRow{VM: name, What: what, Detail: "no path_map of " + t.hostName + " covers it",
+			Fix: "add a [[host.path_map]] to " + t.hostName + " mapping the folder of " + d.image + " to where it is mounted here"})
+		return
+	}
+	_, err := os.Stat(d.local)
+	if errors.Is(err, fs.ErrNotExist) {
+		if willCreate {
+			p.add(CheckRow{VM: name, What: what, OK: true, Detail: "will be created (VHDX, " + bytesText(size) + ")"})
+			return
+		}
+		p.add(CheckRow{VM: name, What: what, Detail: "missing (" + d.local + ")",
+			Fix: "restore the image, or fail back with \"create the VM if missing\" (--create-vm) to an alternate location"})
+		return
+	}
+	img, err := vdisk.Open(d.local, vdisk.OpenOptions{ReadOnly: true})
+	if err != nil {
+		p.add(CheckRow{VM: name, What: what, Detail: err.Error(), Fix: "check the image file " + d.local + " (failback image info)"})
+		return
+	}
+	info := img.Info()
+	img.Close()
+	if size > 0 && info.VirtualSize != size {
+		p.add(CheckRow{VM: name, What: what, Detail: fmt.Sprintf("virtual size %s, the Azure disk has %s", bytesText(info.VirtualSize), bytesText(size)),
+			Fix: fmt.Sprintf("resize the image to %d bytes (Resize-VHD -SizeBytes %d), or fail back to an alternate location with --create-vm", size, size)})
+		return
+	}
+	p.add(CheckRow{VM: name, What: what, OK: true, Detail: fmt.Sprintf("%s %s", info.Format, bytesText(info.VirtualSize))})
+	use, err := t.api.DiskInUse(ctx, d.image)
+	if err == nil && !use.InUse {
+		var lk *hyperv.DiskWriteLock
+		if lk, err = hyperv.LockDiskForWrite(d.local); err == nil {
+			_ = lk.Release()
+		}
+	}
+	row := CheckRow{VM: name, What: "image " + hostBase(d.image) + " not in use", OK: err == nil && !use.InUse, Detail: "free"}
+	switch {
+	case err != nil:
+		row.Detail, row.Fix = err.Error(), fixFor(err, "stop whatever writes "+d.image)
+	case use.InUse:
+		row.Detail, row.Fix = use.Reason, "shut down the VMs using it, or stop the program that has it open"
+	}
+	p.add(row)
+}
+
+// checkCert unlocks the encrypted disks with the chosen certificate.
+func (m *Manager) checkCert(ctx context.Context, p *prepared, c Choices) {
+	if len(p.encrypted) == 0 {
+		return
+	}
+	need := map[string]bool{}
+	for _, d := range p.encrypted {
+		need[d.Meta.Thumbprint] = true
+	}
+	switch {
+	case c.CertThumbprint == "":
+		p.add(CheckRow{What: "certificate", Detail: fmt.Sprintf("%d disk(s) are encrypted", len(p.encrypted)),
+			Fix: "choose the certificate that unlocks them (--cert THUMBPRINT; 'failback certificates' lists them)"})
+		return
+	case m.deps.Certs == nil:
+		p.add(CheckRow{What: "certificate", Detail: "no certificate store", Fix: "set certificates_dir in config.toml"})
+		return
+	}
+	u, err := crypt.CheckCertificate(ctx, m.deps.Certs, crypt.Check{Thumbprint: c.CertThumbprint, Disks: p.encrypted,
+		Now: m.now(), AllowExpired: c.AllowExpiredCert})
+	if err != nil {
+		for _, e := range splitErrors(err) {
+			p.add(CheckRow{What: "certificate " + c.CertThumbprint, Detail: e.Error(), Fix: certFix(e, c.CertThumbprint)})
+		}
+		return
+	}
+	p.unlocked = u
+	p.add(CheckRow{What: "certificate " + c.CertThumbprint, OK: true, Detail: fmt.Sprintf("unlocks all %d encrypted disk(s)", len(p.encrypted))})
+}
+
+// bytesText writes n with a 1024-based unit.
+func bytesText(n int64) string {
+	const unit = 1024
+	if n < unit && n > -unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, u := float64(n), 0
+	for (v >= unit || v <= -unit) && u < 4 {
+		v /= unit
+		u++
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[u-1])
+}

@@ -1,0 +1,178 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/failback/failback/config"
+	"github.com/failback/failback/hyperv"
+)
+
+// target is where one VM of a choice lands.
+type target struct {
+	vm       *config.VM
+	group    int
+	hostName string
+	hc       *config.Host
+	api      hyperv.Host
+	apiErr   error
+	existing *hyperv.VM // the VM at the target, when it exists
+	getErr   error      // GetVM's error other than "not found"
+	create   bool
+	disks    []targetDisk
+}
+
+// targetDisk is one disk of a target.
+type targetDisk struct {
+	cfg             config.Disk
+	container, blob string
+	image           string // as the host names it
+	local           string
+	localOK         bool
+}
+
+// checkChoices refuses choices no job can be made of.
+func (m *Manager) checkChoices(c Choices) error {
+	switch {
+	case c.Plan == "" && c.VM == "":
+		return errors.New("choose a recovery plan or one VM")
+	case c.Plan != "" && c.VM != "":
+		return errors.New("choose a recovery plan or one VM, not both")
+	case c.Direction != DirAzureToOnPrem:
+		return fmt.Errorf("confirm the direction %q (Azure to on-premises); %q is not one", DirAzureToOnPrem, c.Direction)
+	case c.Sync != SyncDelta && c.Sync != SyncFull:
+		return fmt.Errorf("choose the sync option %q or %q", SyncDelta, SyncFull)
+	case c.Location != "" && c.Location != LocOriginal && c.Location != LocAlternate:
+		return fmt.Errorf("location %q: choose %q or %q", c.Location, LocOriginal, LocAlternate)
+	case c.Location == LocAlternate && c.AltHost == "":
+		return errors.New("an alternate location needs a host: choose one")
+	case c.Location == LocAlternate && m.cfg.Host(c.AltHost) == nil:
+		return fmt.Errorf("no [[host]] named %q: choose one of config.toml's hosts", c.AltHost)
+	}
+	return nil
+}
+
+// members lists the VMs of a choice with their plan groups (from 1).
+func (m *Manager) members(c Choices) (string, []*config.VM, []int, error) {
+	if c.VM != "" {
+		vm := m.cfg.VM(c.VM)
+		if vm == nil {
+			return "", nil, nil, fmt.Errorf("no [[vm]] named %q in %s", c.VM, m.cfg.File)
+		}
+		return vm.Name, []*config.VM{vm}, []int{1}, nil
+	}
+	p := m.cfg.Plan(c.Plan)
+	if p == nil {
+		return "", nil, nil, fmt.Errorf("no [[plan]] named %q in %s", c.Plan, m.cfg.File)
+	}
+	var vms []*config.VM
+	var groups []int
+	for g, names := range p.Groups {
+		for _, n := range names {
+			if vm := m.cfg.VM(n); vm != nil {
+				vms, groups = append(vms, vm), append(groups, g+1)
+			}
+		}
+	}
+	return p.Name, vms, groups, nil
+}
+
+// resolve finds where each VM of the choice lands. It asks the target
+// hosts whether the VM exists (an existing VM's own disks are the targets
+// at an alternate location) but changes nothing.
+func (m *Manager) resolve(ctx context.Context, c Choices) (string, []*target, error) {
+	if err := m.checkChoices(c); err != nil {
+		return "", nil, err
+	}
+	title, vms, groups, err := m.members(c)
+	if err != nil {
+		return "", nil, err
+	}
+	alt := c.Location == LocAlternate
+	var ts []*target
+	for i, vm := range vms {
+		t := &target{vm: vm, group: groups[i], hostName: vm.Host, create: c.CreateVM}
+		if alt {
+			t.hostName = c.AltHost
+		}
+		t.api, t.hc, t.apiErr = m.host(t.hostName)
+		if t.api != nil {
+			got, err := t.api.GetVM(ctx, vm.Name)
+			switch {
+			case err == nil:
+				t.existing = &got
+			case !errors.Is(err, hyperv.ErrVMNotFound):
+				t.getErr = err
+			}
+		}
+		for k, d := range vm.Disks {
+			td := targetDisk{cfg: d, image: d.Image}
+			td.container, td.blob, _ = strings.Cut(d.Blob, "/")
+			if alt && t.hc != nil {
+				td.image = altImage(t.hc, vm, d)
+				if t.existing != nil && k < len(t.existing.Disks) {
+					td.image = t.existing.Disks[k].HostPath
+				}
+			}
+			if t.hc != nil {
+				td.local, td.localOK = t.hc.LocalPath(td.image)
+			}
+			t.disks = append(t.disks, td)
+		}
+		ts = append(ts, t)
+	}
+	return title, ts, nil
+}
+
+// altImage is a disk's image at an alternate host: the disk's
+// alternate_folder, else the host's vm_folder\<vm>, with the original's
+// file name as VHDX (the format Hyper-V creates by default).
+func altImage(hc *config.Host, vm *config.VM, d config.Disk) string {
+	folder := d.AlternateFolder
+	if folder == "" {
+		folder = joinHost(hc.VMFolder, vm.Name)
+	}
+	base := hostBase(d.Image)
+	if i := strings.LastIndex(base, "."); i > 0 {
+		base = base[:i]
+	}
+	return joinHost(folder, base+".vhdx")
+}
+
+// windowsStyle reports whether a host path is a Windows one.
+func windowsStyle(p string) bool {
+	return strings.Contains(p, `\`) || len(p) >= 2 && p[1] == ':'
+}
+
+// joinHost joins host path elements in the host's own style.
+func joinHost(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	if windowsStyle(dir) {
+		return strings.TrimRight(dir, `\/`) + `\` + name
+	}
+	return path.Join(dir, name)
+}
+
+// hostBase is a host path's last element.
+func hostBase(p string) string {
+	if i := strings.LastIndexAny(p, `\/`); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+// hostDir is a host path's folder.
+func hostDir(p string) string {
+	if i := strings.LastIndexAny(p, `\/`); i >= 0 {
+		if i == 2 && windowsStyle(p) {
+			return p[:3]
+		}
+		return p[:i]
+	}
+	return p
+}

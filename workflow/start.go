@@ -1,0 +1,139 @@
+package workflow
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Errors front ends test with errors.Is.
+var (
+	// ErrPreflight: Start refused because the pre-flight found problems
+	// (a *PreflightError lists them).
+	ErrPreflight = errors.New("pre-flight found problems")
+	// ErrUnknownJob: no job has that id.
+	ErrUnknownJob = errors.New("no such job")
+	// ErrRefused: the action does not apply to the job now (the message
+	// says why).
+	ErrRefused = errors.New("action not possible now")
+)
+
+// PreflightError is Start's refusal: every failed check, with its fix.
+type PreflightError struct{ Report PreflightReport }
+
+func (e *PreflightError) Error() string {
+	var b strings.Builder
+	b.WriteString("pre-flight failed; nothing was written:")
+	for _, c := range e.Report.Checks {
+		if c.OK {
+			continue
+		}
+		b.WriteString("\n  ")
+		if c.VM != "" {
+			b.WriteString(c.VM + ": ")
+		}
+		b.WriteString(c.What + ": " + c.Detail)
+		if c.Fix != "" {
+			b.WriteString(" -> " + c.Fix)
+		}
+	}
+	return b.String()
+}
+
+// Unwrap lets errors.Is find ErrPreflight.
+func (e *PreflightError) Unwrap() error { return ErrPreflight }
+
+func notAllowed(who Actor) error {
+	if who.Role == RoleOperator {
+		return nil
+	}
+	return fmt.Errorf("%s (%s): %w", who.Name, who.Role, ErrNotAllowed)
+}
+
+// Start implements Service: it runs the pre-flight and, only when every
+// check passed, records the job and sets it going in the background.
+func (m *Manager) Start(ctx context.Context, c Choices, who Actor) (string, error) {
+	if err := notAllowed(who); err != nil {
+		return "", err
+	}
+	if c.Location == "" {
+		c.Location = LocOriginal
+	}
+	if c.Location == LocOriginal {
+		c.AltHost = ""
+	}
+	m.startMu.Lock()
+	defer m.startMu.Unlock()
+	m.mu.Lock()
+	closed := m.closed
+	m.mu.Unlock()
+	if closed {
+		return "", errors.New("the workflow is shutting down")
+	}
+	p, err := m.prepare(ctx, c)
+	if err != nil {
+		return "", err
+	}
+	if !p.rep.OK {
+		if p.unlocked != nil {
+			p.unlocked.Destroy()
+		}
+		return "", &PreflightError{Report: p.rep}
+	}
+	rec, err := m.newRecord(ctx, p, c, who)
+	if err != nil {
+		return "", err
+	}
+	j := newJob(m, rec)
+	if p.unlocked != nil {
+		j.keys = p.unlocked.Keys
+	}
+	if err := m.paths.saveRecord(rec); err != nil {
+		return "", err
+	}
+	m.mu.Lock()
+	m.jobs[rec.ID] = j
+	m.mu.Unlock()
+	j.record(&who, "info", "start", "accepted", fmt.Sprintf("job %s started by %s: %s, sync %s, location %s%s",
+		rec.ID, who.Name, rec.Title, c.Sync, c.Location, map[bool]string{true: " (" + c.AltHost + ")", false: ""}[c.AltHost != ""]))
+	j.info("preflight", "pre-flight passed: %d checks", len(p.rep.Checks))
+	j.kick()
+	return rec.ID, nil
+}
+
+// newRecord turns a passed pre-flight into a job record.
+func (m *Manager) newRecord(ctx context.Context, p *prepared, c Choices, who Actor) (*jobRecord, error) {
+	now := m.now()
+	var rnd [3]byte
+	_, _ = rand.Read(rnd[:])
+	id := now.Format("20060102-150405") + "-" + hex.EncodeToString(rnd[:])
+	enc := map[string]bool{}
+	for _, d := range p.encrypted {
+		enc[d.Name] = true
+	}
+	rec := &jobRecord{Version: recordVersion, ID: id, Title: p.title, Choices: c, Owner: who,
+		Created: now, Updated: now, State: StatePreflight, Flow: flowStart}
+	for i, t := range p.targets {
+		v := vmRecord{Name: t.vm.Name, AzureVM: t.vm.AzureVM, Group: t.group, Host: t.hostName,
+			Switch: t.vm.Switch, CreateVM: c.CreateVM && t.existing == nil}
+		var sizes []int64
+		for k, d := range t.disks {
+			size := p.blobs[i][k].VirtualSize()
+			sizes = append(sizes, size)
+			v.Disks = append(v.Disks, diskRecord{Container: d.container, Blob: d.blob, Image: d.image,
+				Local: d.local, Size: size, Encrypted: enc[t.vm.Name+"/"+d.cfg.Blob]})
+		}
+		if v.CreateVM {
+			spec, err := m.vmSpec(ctx, t, sizes)
+			if err != nil {
+				return nil, err
+			}
+			v.Generation, v.CPUs, v.Memory = spec.Generation, spec.CPUCount, spec.MemoryBytes
+		}
+		rec.VMs = append(rec.VMs, v)
+	}
+	return rec, nil
+}

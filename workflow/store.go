@@ -1,0 +1,262 @@
+package workflow
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/failback/failback/engine"
+)
+
+// recordVersion is the job.json format; a newer one is refused on load.
+const recordVersion = 1
+
+// flow is what a job is doing or heading towards; with the per-VM and
+// per-disk progress it says which steps are left after an interruption.
+type flow string
+
+const (
+	flowStart    flow = "start"    // pre-flight passed: phase 1 and catch-up (delta), or the whole full download
+	flowComplete flow = "complete" // Complete failover: phase 2 up to pending commit
+	flowCommit   flow = "commit"
+	flowReverse  flow = "reverse"
+	flowCancel   flow = "cancel"
+	flowUndo     flow = "undo"
+)
+
+// Pass kinds: one journal directory each.
+const (
+	passPhase1  = "phase1"   // delta sync from the first snapshot
+	passCatchUp = "catch-up" // ranges since the previous snapshot, Azure VMs running
+	passFinal   = "final"    // ranges since the last snapshot, Azure VMs off
+	passFull    = "full"     // full download, Azure VMs off
+)
+
+// jobRecord is a job's persistent state machine (job.json). It is written
+// atomically after every transition, so a crash leaves the last one.
+type jobRecord struct {
+	Version int       `json:"version"`
+	ID      string    `json:"id"`
+	Title   string    `json:"title"`
+	Choices Choices   `json:"choices"`
+	Owner   Actor     `json:"owner"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+	State   JobState  `json:"state"`
+	Flow    flow      `json:"flow"`
+	// Was is the state a failed or interrupted job was in.
+	Was   JobState `json:"was,omitempty"`
+	Error string   `json:"error,omitempty"`
+	// Pass counts finished catch-up rounds; CatchUpDone ends them.
+	Pass        int  `json:"pass"`
+	CatchUpDone bool `json:"catch_up_done,omitempty"`
+	// ReverseOnce stops reverse replication after one cycle.
+	ReverseOnce   bool       `json:"reverse_once,omitempty"`
+	ReverseCycles int        `json:"reverse_cycles,omitempty"`
+	LastReverse   time.Time  `json:"last_reverse,omitzero"`
+	VMs           []vmRecord `json:"vms"`
+}
+
+// vmRecord is one VM of a job: where it lands and which power changes
+// this job made (so Cancel and Undo reverse exactly those).
+type vmRecord struct {
+	Name    string `json:"name"`
+	AzureVM string `json:"azure_vm"`
+	Group   int    `json:"group"`
+	// Host is the config name of the target host.
+	Host       string `json:"host"`
+	Switch     string `json:"switch"`
+	Generation int    `json:"generation"`
+	CPUs       int    `json:"cpus"`
+	Memory     int64  `json:"memory"`
+	// CreateVM: create the VM at the target when it does not exist.
+	CreateVM  bool `json:"create_vm,omitempty"`
+	CreatedVM bool `json:"created_vm,omitempty"`
+	// ShutByJob is set before this job asks Azure to power the VM off
+	// (never when it was already off); AzureOff once it is off.
+	ShutByJob      bool `json:"shut_by_job,omitempty"`
+	AzureOff       bool `json:"azure_off,omitempty"`
+	AzureRestarted bool `json:"azure_restarted,omitempty"`
+	AzureDeleted   bool `json:"azure_deleted,omitempty"`
+	// StartedOnPrem is set before this job starts the on-premises VM.
+	StartedOnPrem bool         `json:"started_onprem,omitempty"`
+	StoppedOnPrem bool         `json:"stopped_onprem,omitempty"`
+	Disks         []diskRecord `json:"disks"`
+}
+
+// diskRecord is one disk of a job and the passes synced onto it.
+type diskRecord struct {
+	Container string `json:"container"`
+	Blob      string `json:"blob"`
+	// Image is the target as the host names it, Local as this machine
+	// writes it.
+	Image      string       `json:"image"`
+	Local      string       `json:"local"`
+	Size       int64        `json:"size"`
+	Encrypted  bool         `json:"encrypted,omitempty"`
+	Passes     []passRecord `json:"passes,omitempty"`
+	Sums       bool         `json:"sums,omitempty"`     // the sums file is complete
+	Verified   bool         `json:"verified,omitempty"` // the final verification passed
+	RolledBack bool         `json:"rolled_back,omitempty"`
+	// RecoveryPoints are the reverse-replication snapshots, oldest first.
+	RecoveryPoints []string `json:"recovery_points,omitempty"`
+	// SentBytes is what the last reverse cycle sent.
+	SentBytes int64 `json:"sent_bytes,omitempty"`
+}
+
+// passRecord is one engine sync onto a disk, with its own journal.
+type passRecord struct {
+	N     int         `json:"n"`
+	Kind  string      `json:"kind"`
+	Round int         `json:"round,omitempty"` // catch-up round, from 1
+	Mode  engine.Mode `json:"mode"`
+	// Snapshot is the source; Base the snapshot the ranges start from.
+	Snapshot string       `json:"snapshot"`
+	Base     string       `json:"base,omitempty"`
+	Ranges   int64        `json:"ranges_bytes,omitempty"`
+	Done     bool         `json:"done,omitempty"`
+	Aborted  bool         `json:"aborted,omitempty"`
+	Stats    engine.Stats `json:"stats"`
+	// Runs counts how often the engine ran it (more than one: resumed).
+	Runs int `json:"runs,omitempty"`
+}
+
+// lastDone returns the newest finished pass, or nil.
+func (d *diskRecord) lastDone() *passRecord {
+	for i := len(d.Passes) - 1; i >= 0; i-- {
+		if d.Passes[i].Done {
+			return &d.Passes[i]
+		}
+	}
+	return nil
+}
+
+// paths of the state folder.
+type paths struct{ root string }
+
+func (p paths) jobsDir() string         { return filepath.Join(p.root, "jobs") }
+func (p paths) job(id string) string    { return filepath.Join(p.root, "jobs", id) }
+func (p paths) record(id string) string { return filepath.Join(p.job(id), "job.json") }
+func (p paths) audit(id string) string  { return filepath.Join(p.job(id), "audit.log") }
+func (p paths) lock() string            { return filepath.Join(p.root, "lock") }
+func (p paths) control() string         { return filepath.Join(p.root, "control.json") }
+func (p paths) throughput() string      { return filepath.Join(p.root, "throughput.json") }
+func (p paths) disk(id, vm string, n int) string {
+	return filepath.Join(p.job(id), "disks", vm, strconv.Itoa(n))
+}
+func (p paths) pass(id, vm string, n, k int) string {
+	return filepath.Join(p.disk(id, vm, n), "pass-"+strconv.Itoa(k))
+}
+func (p paths) ranges(id, vm string, n, k int) string {
+	return p.pass(id, vm, n, k) + ".ranges.json"
+}
+func (p paths) sums(id, vm string, n int) string { return filepath.Join(p.disk(id, vm, n), "sums") }
+
+// writeJSONAtomic writes v to path through a synced temporary file and a
+// rename, then syncs the folder: a crash leaves the old file or the new.
+func writeJSONAtomic(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// saveRecord writes job.json.
+func (p paths) saveRecord(r *jobRecord) error {
+	if err := writeJSONAtomic(p.record(r.ID), r); err != nil {
+		return fmt.Errorf("save job %s in %s: %w (check the state folder's free space and permissions)", r.ID, p.job(r.ID), err)
+	}
+	return nil
+}
+
+// loadRecords reads every job.json, oldest first. A damaged record is
+// reported, not fatal: the other jobs still load.
+func (p paths) loadRecords() ([]*jobRecord, []error) {
+	ents, err := os.ReadDir(p.jobsDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, []error{fmt.Errorf("read %s: %w", p.jobsDir(), err)}
+	}
+	var recs []*jobRecord
+	var errs []error
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(p.record(e.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // a job whose first save never happened
+		}
+		var r jobRecord
+		if err == nil {
+			err = json.Unmarshal(b, &r)
+		}
+		if err == nil && r.Version > recordVersion {
+			err = fmt.Errorf("written by a newer failback (format %d): use that version", r.Version)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("job %s (%s): %w", e.Name(), p.record(e.Name()), err))
+			continue
+		}
+		recs = append(recs, &r)
+	}
+	sort.Slice(recs, func(i, k int) bool { return recs[i].Created.Before(recs[k].Created) })
+	return recs, errs
+}
+
+// saveRanges and loadRanges keep a ranges pass's extents: a resumed pass
+// must give the engine the very same list.
+func saveRanges(path string, r []engine.Extent) error {
+	if r == nil {
+		r = []engine.Extent{}
+	}
+	return writeJSONAtomic(path, r)
+}
+
+func loadRanges(path string) ([]engine.Extent, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r []engine.Extent
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s is damaged: %w", path, err)
+	}
+	return r, nil
+}
