@@ -104,8 +104,8 @@ type CreateOptions struct {
 type OpenOptions struct {
 	// Format forces a format; empty detects it from the content.
 	Format Format
-	// ReadOnly opens without write access. A VHDX with a non-empty log
-	// cannot be opened read-only until the log is replayed.
+	// ReadOnly opens without write access. A VHDX with a non-empty log is
+	// then replayed in memory only; the file is left unchanged.
 	ReadOnly bool
 }
 
