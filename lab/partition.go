@@ -49,7 +49,7 @@ type gptPart struct {
 func partitionTable(size int64, seed uint64, gpt, dataDisk bool) []region {
 	rng := rand.New(rand.NewPCG(seed, 0x6770742d6c6162))
 	if !gpt {
-		return []region{{Off: 0, Len: sector, Kind: kindRaw, Raw: mbr(size, uint32(rng.Uint64()), false)}}
+		return []region{{Off: 0, Len: 4096, Kind: kindRaw, Raw: pad(mbr(size, uint32(rng.Uint64()), false), 4096)}}
 	}
 	var parts []gptPart
 	start := mib

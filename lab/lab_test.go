@@ -1,0 +1,203 @@
+//go:build unix
+
+package lab
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/failback/failback/azure"
+	"github.com/failback/failback/internal/testenv"
+)
+
+// TestMain doubles as the lab's writer process: lab up starts this test
+// binary (os.Executable) with 'lab vms --dir DIR', as it starts failback.
+func TestMain(m *testing.M) {
+	if len(os.Args) == 5 && os.Args[1] == "lab" && os.Args[2] == "vms" && os.Args[3] == "--dir" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := RunWriters(ctx, os.Args[4], os.Stderr)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	// Whatever the tests start dies with the test binary, even on a panic
+	// or a timeout that skips the clean-ups.
+	os.Setenv(tieEnv, "1")
+	os.Exit(m.Run())
+}
+
+// needNode skips (fails in CI) without Node.js and npm, which Azurite needs.
+func needNode(t *testing.T) {
+	t.Helper()
+	for _, p := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(p); err != nil {
+			testenv.Missing(t, "Node.js and npm (for Azurite)")
+		}
+	}
+}
+
+type logWriter struct{ t *testing.T }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// smallLab is lab up with the smallest disks, in a test folder; the lab
+// is taken down when the test ends.
+func smallLab(t *testing.T, o Options) Options {
+	t.Helper()
+	needNode(t)
+	if o.Dir == "" {
+		o.Dir = filepath.Join(t.TempDir(), "lab")
+	}
+	o.VMs, o.DiskSize, o.Progress = MinVMs, MinDiskSize, logWriter{t}
+	if o.WritesPerSecond == 0 {
+		o.WritesPerSecond = 20
+	}
+	t.Cleanup(func() {
+		if err := Down(context.Background(), o.Dir); err != nil {
+			t.Errorf("clean-up: %v", err)
+		}
+	})
+	return o
+}
+
+func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestSecondUpReusesAHealthyLabAndReplacesABrokenOne(t *testing.T) {
+	ctx := context.Background()
+	o := smallLab(t, Options{})
+	m1, reused, err := Up(ctx, o)
+	if err != nil || reused {
+		t.Fatalf("first up: reused %v, %v", reused, err)
+	}
+	if st := Inspect(ctx, m1); !st.Healthy {
+		t.Fatalf("a fresh lab is not healthy: %v", st.Problems)
+	}
+	m2, reused, err := Up(ctx, o)
+	if err != nil || !reused || m2.Azurite.PID != m1.Azurite.PID || m2.Writer.PID != m1.Writer.PID {
+		t.Fatalf("second up on a healthy lab: reused %v, pids %d/%d vs %d/%d, %v",
+			reused, m2.Azurite.PID, m2.Writer.PID, m1.Azurite.PID, m1.Writer.PID, err)
+	}
+
+	// Azurite dies (a reboot, a kill): the lab is not healthy any more and
+	// the next lab up replaces it, stopping the old writer too.
+	if err := syscall.Kill(m1.Azurite.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "Azurite to die", 10*time.Second, func() bool { return !alive(m1.Azurite.PID) })
+	if st := Inspect(ctx, m1); st.Healthy || !strings.Contains(strings.Join(st.Problems, ";"), "Azurite") {
+		t.Fatalf("a lab without Azurite counts as healthy (problems %v)", st.Problems)
+	}
+	m3, reused, err := Up(ctx, o)
+	if err != nil || reused {
+		t.Fatalf("up on a broken lab: reused %v, %v", reused, err)
+	}
+	if m3.Azurite.PID == m1.Azurite.PID || alive(m1.Writer.PID) {
+		t.Fatalf("the broken lab was not replaced: Azurite pid %d (was %d), old writer alive %v", m3.Azurite.PID, m1.Azurite.PID, alive(m1.Writer.PID))
+	}
+	if st := Inspect(ctx, m3); !st.Healthy {
+		t.Fatalf("the replacement lab is not healthy: %v", st.Problems)
+	}
+
+	if err := Down(ctx, o.Dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []int{m3.Azurite.PID, m3.Writer.PID} {
+		if alive(p) {
+			t.Fatalf("process %d still runs after lab down", p)
+		}
+	}
+	if _, err := os.Stat(o.Dir); !os.IsNotExist(err) {
+		t.Fatalf("the lab folder is still there after lab down (%v)", err)
+	}
+}
+
+func TestWriterProcessExitsWhenEveryVMIsDeleted(t *testing.T) {
+	ctx := context.Background()
+	o := smallLab(t, Options{})
+	m, _, err := Up(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc, err := azure.NewLabCompute(m.Path(m.ComputeDir), azure.LabOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range m.VMs {
+		if err := lc.Delete(ctx, v.Name); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 && !alive(m.Writer.PID) {
+			t.Fatal("the writer process exited while VMs were left")
+		}
+	}
+	waitUntil(t, "the writer process to exit", 15*time.Second, func() bool { return !alive(m.Writer.PID) })
+	st := Inspect(ctx, m)
+	if !st.Healthy {
+		t.Fatalf("a committed lab (every Azure VM deleted, writer gone) is not healthy: %v", st.Problems)
+	}
+	for _, v := range st.VMs {
+		if v.Power != "deleted" {
+			t.Fatalf("VM %s is %s after it was deleted", v.Name, v.Power)
+		}
+	}
+	var out bytes.Buffer
+	st.Print(&out)
+	if !strings.Contains(out.String(), "lab up --fresh") {
+		t.Fatalf("status of a committed lab does not say how to get a new one:\n%s", out.String())
+	}
+}
+
+func TestUpRefusesAFolderThatIsNotALab(t *testing.T) {
+	dir := t.TempDir()
+	mine := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(mine, []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Up(context.Background(), Options{Dir: dir, Progress: logWriter{t}}); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("lab up in a folder holding other files: %v", err)
+	}
+	if err := Down(context.Background(), dir); err == nil {
+		t.Fatal("lab down accepted a folder that holds no lab")
+	}
+	if b, err := os.ReadFile(mine); err != nil || string(b) != "keep me" {
+		t.Fatalf("a file in the folder was touched: %q, %v", b, err)
+	}
+}
+
+func TestFailedUpLeavesNothingRunning(t *testing.T) {
+	o := smallLab(t, Options{Exe: "/nonexistent/failback"})
+	_, _, err := Up(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/failback") {
+		t.Fatalf("lab up with a writer program that does not exist: %v", err)
+	}
+	if _, err := os.Stat(o.Dir); !os.IsNotExist(err) {
+		t.Fatalf("a failed lab up left its folder (%v)", err)
+	}
+	if pids := findProcesses(isAzurite(filepath.Join(o.Dir, "azurite"))); len(pids) > 0 {
+		t.Fatalf("a failed lab up left Azurite running: pids %v", pids)
+	}
+}
