@@ -317,6 +317,7 @@ func (s *Source) fetchSnapshot(ctx context.Context, id string) error {
 	if err := readEnd(r, len(alloc)); err != nil {
 		return err
 	}
+	drain(r)
 	s.size, s.alloc = size, alloc
 	return nil
 }

@@ -112,6 +112,7 @@ func (s *Source) sumsAttempt(ctx context.Context, id string, bs int64, blocks []
 			return len(blocks), fmt.Errorf("%w: %w", errProtocol, err)
 		}
 	}
+	drain(r)
 	return len(blocks), nil
 }
 
@@ -172,6 +173,7 @@ func (s *Source) readAttempt(ctx context.Context, id string, p []byte, off int64
 			return len(p), fmt.Errorf("%w: %w", errProtocol, err)
 		}
 	}
+	drain(r)
 	return len(p), nil
 }
 
@@ -231,3 +233,8 @@ func (s *Source) readFrame(r *bufio.Reader, dst []byte) error {
 	}
 	return nil
 }
+
+// drain reads what is left of a complete answer (the end of the chunked
+// body), so the connection goes back to the pool instead of being closed:
+// a new connection costs a TLS handshake on the WAN.
+func drain(r io.Reader) { _, _ = io.Copy(io.Discard, io.LimitReader(r, 4<<10)) }

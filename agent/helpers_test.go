@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
+	"io"
+	"log"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
@@ -195,28 +197,37 @@ func startAgent(t testing.TB, st *azure.Storage, o ServerOptions, wrap func(http
 
 func (a *testAgent) listen(addr string) {
 	a.t.Helper()
+	if err := a.serve(addr); err != nil {
+		a.t.Fatal(err)
+	}
+}
+
+// serve listens on addr (retrying a moment: the old socket may linger
+// after a kill) and serves there in the background.
+func (a *testAgent) serve(addr string) error {
 	var ln net.Listener
 	var err error
-	for i := 0; i < 50; i++ { // the old socket may linger a moment after a kill
+	for range 50 {
 		if ln, err = net.Listen("tcp", addr); err == nil {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err != nil {
-		a.t.Fatal(err)
+		return err
 	}
-	a.addr = ln.Addr().String()
 	h := a.srv.Handler()
 	if a.wrap != nil {
 		h = a.wrap(h)
 	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	tl := tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{a.cert}})
 	a.mu.Lock()
+	a.addr = ln.Addr().String()
 	a.hs = hs
 	a.mu.Unlock()
 	go func() { _ = hs.Serve(tl) }()
+	return nil
 }
 
 // kill cuts the listener and every connection at once, as a crash does.
@@ -231,9 +242,15 @@ func (a *testAgent) kill() {
 }
 
 // restart serves again on the same address.
-func (a *testAgent) restart() { a.listen(a.addr) }
+func (a *testAgent) restart() error { return a.serve(a.address()) }
 
-func (a *testAgent) url() string { return "https://" + a.addr }
+func (a *testAgent) address() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.addr
+}
+
+func (a *testAgent) url() string { return "https://" + a.address() }
 
 // options are client options for this agent and a snapshot of d, with
 // fast retries.

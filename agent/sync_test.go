@@ -13,7 +13,7 @@ import (
 type phase1Setup struct {
 	disk    *testDisk
 	snap    string
-	azure   []byte         // the snapshot's content
+	azure   []byte          // the snapshot's content
 	onPrem  *engine.MemDisk // the old content
 	changed []int64
 }
