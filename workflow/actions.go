@@ -325,6 +325,7 @@ func (m *Manager) Act(ctx context.Context, id string, a Action, who Actor) error
 	}); err != nil {
 		return err
 	}
+	j.record(nil, "info", "state", string(next.s), "state: "+string(next.s))
 	j.interrupt(errSuperseded)
 	j.kick()
 	return nil

@@ -78,10 +78,6 @@ func (j *job) warn(what, text string, args ...any) {
 	j.record(nil, "warn", what, "warning", fmt.Sprintf(text, args...))
 }
 
-func (j *job) fail(what string, err error) {
-	j.record(nil, "error", what, "failed", fmt.Sprintf("%s failed: %v", what, err))
-}
-
 func appendAudit(path string, e auditEntry) error {
 	b, err := json.Marshal(e)
 	if err != nil {

@@ -165,14 +165,3 @@ func hostBase(p string) string {
 	}
 	return p
 }
-
-// hostDir is a host path's folder.
-func hostDir(p string) string {
-	if i := strings.LastIndexAny(p, `\/`); i >= 0 {
-		if i == 2 && windowsStyle(p) {
-			return p[:3]
-		}
-		return p[:i]
-	}
-	return p
-}

@@ -217,7 +217,7 @@ func (l *Lab) writeConfig() {
 	for _, name := range append([]string{"hv01"}, o.AltHosts...) {
 		h := l.Hosts[name]
 		fmt.Fprintf(&b, "[[host]]\nname = %s\ntransport = \"lab\"\nlab_dir = %s\nvm_folder = %s\nshutdown_timeout = \"5s\"\n\n",
-			q(name), q(h.Dir()), q(filepath.Join(h.Dir(), "vms")))
+			q(name), q(h.Dir()), q(filepath.Join(h.Dir(), "alt")))
 	}
 	for _, vm := range o.VMs {
 		fmt.Fprintf(&b, "[[vm]]\nname = %s\nhost = \"hv01\"\nswitch = \"LAN\"\ngeneration = 2\ncpus = 2\nmemory = \"512M\"\n", q(vm.Name))

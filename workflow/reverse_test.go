@@ -1,0 +1,77 @@
+package workflow_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/failback/failback/workflow"
+	"github.com/failback/failback/workflow/labtest"
+)
+
+func TestReverseReplicationSendsOnlyWhatChangedOnPremises(t *testing.T) {
+	vm := labtest.VM{Name: "files", Disks: []int64{8 << 20}}
+	counter := &labtest.Counter{}
+	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{vm}, Transport: counter})
+	l.StartWriters(100)
+	m := l.Open(l.Deps())
+	ctx := context.Background()
+	id, err := m.Start(ctx, workflow.Choices{VM: "files", Direction: workflow.DirAzureToOnPrem, Sync: workflow.SyncFull}, labtest.Operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StatePendingCommit)
+	if st := labtest.Action(m, id, workflow.ActReverse); st.Enabled || st.Why != "only after commit" {
+		t.Fatalf("reverse before commit: %+v", st)
+	}
+	if err := m.Act(ctx, id, workflow.ActCommit, labtest.Operator); err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StateCommitted)
+
+	// The on-premises VM changes two 256 KiB blocks.
+	img := l.Image("files", 0)
+	labtest.WriteImage(t, img, 512<<10+100*1024, []byte(strings.Repeat("x", 9000)))
+	labtest.WriteImage(t, img, 5<<20, []byte(strings.Repeat("y", 70000)))
+	counter.Reset()
+	if err := m.Act(ctx, id, workflow.ActReverseOnce, labtest.Operator); err != nil {
+		t.Fatal(err)
+	}
+	v := labtest.Wait(t, m, id, jobTimeout, workflow.StateCommitted)
+	if v.ReverseCycles != 1 {
+		t.Fatalf("reverse cycles %d", v.ReverseCycles)
+	}
+	if got := counter.WriteBytes.Load(); got != 2*256<<10 {
+		t.Fatalf("reverse replication uploaded %d bytes, want exactly the two changed blocks (%d)\n%s", got, 2*256<<10, labtest.LogText(m, id))
+	}
+	if n := counter.ReadBytes.Load(); n != 0 {
+		t.Fatalf("reverse replication downloaded %d bytes of blob data (%d reads): changes must be found locally", n, counter.Reads.Load())
+	}
+	if d := labtest.FirstDiff(labtest.ImageBytes(t, img), l.BlobBytes(l.Blob("files", 0))); d >= 0 {
+		t.Fatalf("blob differs from the on-premises image at %d after reverse replication", d)
+	}
+	disk, _ := l.Storage.OpenDisk(ctx, l.Container, l.Blob("files", 0))
+	snaps, _ := disk.ListSnapshots(ctx)
+	points := 0
+	for _, s := range snaps {
+		if s.Purpose == "reverse" && s.JobID == id {
+			points++
+		}
+	}
+	if points != 1 {
+		t.Fatalf("%d recovery points after one cycle: %+v", points, snaps)
+	}
+
+	// A second cycle with nothing changed sends nothing.
+	counter.Reset()
+	if err := m.Act(ctx, id, workflow.ActReverseOnce, labtest.Operator); err != nil {
+		t.Fatal(err)
+	}
+	labtest.WaitFor(t, "the second cycle", jobTimeout, func() bool {
+		v, _ := m.Job(id)
+		return v.ReverseCycles == 2 && v.State == workflow.StateCommitted
+	})
+	if counter.WriteBytes.Load() != 0 || counter.ReadBytes.Load() != 0 {
+		t.Fatalf("an idle cycle moved data: up %d, down %d", counter.WriteBytes.Load(), counter.ReadBytes.Load())
+	}
+}

@@ -1,0 +1,60 @@
+package workflow
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/failback/failback/engine"
+)
+
+func TestUnionExtentsMergesOverlapsAndNeighbours(t *testing.T) {
+	a := []engine.Extent{{Off: 0, Len: 10}, {Off: 100, Len: 10}}
+	b := []engine.Extent{{Off: 5, Len: 10}, {Off: 110, Len: 5}, {Off: 50, Len: 1}}
+	got := unionExtents(a, b)
+	want := []engine.Extent{{Off: 0, Len: 15}, {Off: 50, Len: 1}, {Off: 100, Len: 15}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v want %v", got, want)
+	}
+}
+
+func TestHostPathsKeepTheHostsStyle(t *testing.T) {
+	for _, c := range []struct{ dir, name, want string }{
+		{`D:\Hyper-V`, "web01", `D:\Hyper-V\web01`},
+		{`D:\Hyper-V\`, "x.vhdx", `D:\Hyper-V\x.vhdx`},
+		{"/srv/lab/alt", "web01", "/srv/lab/alt/web01"},
+	} {
+		if got := joinHost(c.dir, c.name); got != c.want {
+			t.Errorf("joinHost(%q, %q) = %q, want %q", c.dir, c.name, got, c.want)
+		}
+	}
+	if got := hostBase(`D:\VMs\web01\web01-os.vhd`); got != "web01-os.vhd" {
+		t.Errorf("hostBase: %q", got)
+	}
+}
+
+func TestControllersFollowHyperVDefaults(t *testing.T) {
+	if c := controllerFor(1, 3); c.Type != "IDE" || c.Number != 1 || c.Location != 1 {
+		t.Errorf("gen 1 disk 3: %+v", c)
+	}
+	if c := controllerFor(1, 4); c.Type != "SCSI" || c.Location != 0 {
+		t.Errorf("gen 1 disk 4: %+v", c)
+	}
+	if c := controllerFor(2, 2); c.Type != "SCSI" || c.Location != 2 {
+		t.Errorf("gen 2 disk 2: %+v", c)
+	}
+}
+
+func TestHubCoalescesAndNeverBlocks(t *testing.T) {
+	h := newHub()
+	ch, stop := h.subscribe()
+	defer stop()
+	for range 1000 {
+		h.notify() // nobody reads: must not block
+	}
+	<-ch
+	select {
+	case <-ch:
+		t.Fatal("a second notice was queued: notices must coalesce")
+	default:
+	}
+}
