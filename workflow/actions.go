@@ -276,6 +276,9 @@ func (m *Manager) Act(ctx context.Context, id string, a Action, who Actor) error
 	if err := notAllowed(who); err != nil {
 		return err
 	}
+	if m.deps.ReadOnly {
+		return ErrReadOnly
+	}
 	j, ok := m.job(id)
 	if !ok {
 		return fmt.Errorf("job %s: %w", id, ErrUnknownJob)

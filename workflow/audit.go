@@ -62,6 +62,10 @@ func (j *job) record(who *Actor, level, what, result, text string) {
 	j.mu.Lock()
 	j.log.add(line)
 	j.mu.Unlock()
+	if j.m.deps.ReadOnly {
+		j.m.hub.notify()
+		return
+	}
 	if err := appendAudit(j.m.paths.audit(j.id), e); err != nil {
 		j.mu.Lock()
 		j.log.add(LogLine{Time: e.Time, Job: j.id, Level: "warn", Text: "audit log not written: " + err.Error()})

@@ -59,7 +59,10 @@ func (j *job) update(f func(r *jobRecord)) error {
 	j.mu.Lock()
 	f(j.rec)
 	j.rec.Updated = j.m.now()
-	err := j.m.paths.saveRecord(j.rec)
+	var err error
+	if !j.m.deps.ReadOnly {
+		err = j.m.paths.saveRecord(j.rec)
+	}
 	j.mu.Unlock()
 	j.m.hub.notify()
 	return err

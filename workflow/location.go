@@ -18,7 +18,7 @@ func (m *Manager) CheckLocation(ctx context.Context, c Choices) (LocationReport,
 	if err != nil {
 		return LocationReport{}, err
 	}
-	p := &prepared{rep: PreflightReport{OK: true, Checks: []CheckRow{}}}
+	p := &prepared{rep: PreflightReport{OK: true, Checks: []CheckRow{}}, alternate: c.Location == LocAlternate}
 	for _, t := range ts {
 		var blobs []*azure.Disk
 		for _, d := range t.disks {

@@ -12,6 +12,7 @@ import (
 	"github.com/failback/failback/azure"
 	"github.com/failback/failback/config"
 	"github.com/failback/failback/crypt"
+	"github.com/failback/failback/engine"
 	"github.com/failback/failback/hyperv"
 )
 
@@ -42,8 +43,17 @@ type Deps struct {
 	Command string
 	// NoControl skips the control socket (tests of the Manager alone).
 	NoControl bool
+	// ReadOnly opens the jobs for viewing only: no lock, no control socket,
+	// no job moves; Start and Act are refused. Listing commands use it
+	// when no process drives the folder, so they never become its driver.
+	ReadOnly bool
 	// StartTimeout bounds the wait for an on-premises VM to run (0 = 10 min).
 	StartTimeout time.Duration
+	// SourceVia, when set, wraps the direct snapshot source of an
+	// unencrypted disk, for the Azure-side agent (checksums computed next
+	// to the data; direct reads while it is unreachable). The returned
+	// func releases it. nil: every read goes straight to the snapshot.
+	SourceVia func(ctx context.Context, container, blob, snapshot string, direct engine.Source) (engine.Source, func(), error)
 	// StepHook, when set, runs at each step boundary with the step's name
 	// ("phase1", "catch-up 1", "shutdown", "phase2", "verify", "start",
 	// "commit", "cancel", "undo", "reverse"); an error stops the step as a
@@ -84,7 +94,7 @@ func Open(ctx context.Context, cfg *config.Config, d Deps) (*Manager, error) {
 	if cfg == nil {
 		return nil, errors.New("workflow: no configuration")
 	}
-	if d.Storage == nil || d.Compute == nil {
+	if !d.ReadOnly && (d.Storage == nil || d.Compute == nil) {
 		return nil, errors.New("workflow: Deps needs Storage and Compute")
 	}
 	if d.Now == nil {
@@ -111,30 +121,42 @@ func Open(ctx context.Context, cfg *config.Config, d Deps) (*Manager, error) {
 	}
 	m := &Manager{cfg: cfg, deps: d, paths: paths{root: root}, hub: newHub(),
 		jobs: map[string]*job{}, sizes: map[string]int64{}}
-	lk, err := lockState(m.paths, d.Command)
-	if err != nil {
-		return nil, err
-	}
-	m.lock = lk
 	m.ctx, m.stop = context.WithCancel(context.WithoutCancel(ctx))
+	if !d.ReadOnly {
+		lk, err := lockState(m.paths, d.Command)
+		if err != nil {
+			m.stop()
+			return nil, err
+		}
+		m.lock = lk
+	}
+	// A read-only view calls moving jobs interrupted only when no process
+	// holds the folder (then nobody drives them).
+	orphaned := true
+	if d.ReadOnly {
+		lk, err := lockState(m.paths, d.Command)
+		orphaned = err == nil
+		lk.release()
+	}
 	recs, errs := m.paths.loadRecords()
 	m.loadErrs = errs
 	for _, r := range recs {
 		j := newJob(m, r)
 		j.log = loadAudit(m.paths.audit(r.ID), r.ID)
 		m.jobs[r.ID] = j
-		if !resting(r.State) {
+		if !resting(r.State) && orphaned {
 			j.markInterrupted()
 		}
 	}
-	if !d.NoControl {
+	if !d.NoControl && !d.ReadOnly {
+		var err error
 		if m.ctl, err = serveControl(m); err != nil {
 			m.stop()
 			m.lock.release()
 			return nil, err
 		}
 	}
-	if d.AutoResume {
+	if d.AutoResume && !d.ReadOnly {
 		for _, j := range m.sortedJobs() {
 			if j.view().State == StateInterrupted {
 				j.resume(nil, "resumed after interruption")

@@ -126,21 +126,30 @@ func (j *job) passRanges(ctx context.Context, k diskKey, disk *azure.Disk, pr pa
 	return rng, j.update(func(r *jobRecord) { r.VMs[k.v].Disks[k.d].Passes[pr.N].Ranges = n })
 }
 
-// openSource opens a snapshot of disk k as the engine's source,
-// decrypting when the disk is encrypted.
-func (j *job) openSource(ctx context.Context, k diskKey, disk *azure.Disk, d diskRecord, snap string) (engine.Source, error) {
+// openSource opens a snapshot of disk k as the engine's source:
+// decrypting when the disk is encrypted, else through Deps.SourceVia (the
+// agent) when set. The returned func releases it.
+func (j *job) openSource(ctx context.Context, k diskKey, disk *azure.Disk, d diskRecord, snap string) (engine.Source, func(), error) {
 	sn, err := disk.OpenSnapshot(ctx, snap)
 	if err != nil {
-		return nil, fmt.Errorf("open snapshot of %s: %w", d.Blob, err)
+		return nil, nil, fmt.Errorf("open snapshot of %s: %w", d.Blob, err)
 	}
 	if !d.Encrypted {
-		return sn, nil
+		if via := j.m.deps.SourceVia; via != nil {
+			src, release, err := via(ctx, d.Container, d.Blob, snap, sn)
+			if err != nil {
+				return nil, nil, fmt.Errorf("agent for %s: %w", d.Blob, err)
+			}
+			return src, release, nil
+		}
+		return sn, func() {}, nil
 	}
 	key, err := j.key(ctx, k)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return crypt.DecryptingSource(sn, key)
+	src, err := crypt.DecryptingSource(sn, key)
+	return src, func() {}, err
 }
 
 // openTarget takes the disk's write lock (held until release) and opens
@@ -176,10 +185,11 @@ func (j *job) engineOptions() engine.Options {
 
 // syncPass runs the engine for one pass and records the result.
 func (j *job) syncPass(ctx context.Context, k diskKey, vm string, d diskRecord, disk *azure.Disk, pr passRecord, ranges []engine.Extent, ps passSpec) error {
-	src, err := j.openSource(ctx, k, disk, d, pr.Snapshot)
+	src, closeSrc, err := j.openSource(ctx, k, disk, d, pr.Snapshot)
 	if err != nil {
 		return err
 	}
+	defer closeSrc()
 	img, release, err := openTarget(d)
 	if err != nil {
 		return err

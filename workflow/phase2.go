@@ -77,7 +77,9 @@ func (j *job) finish(ctx context.Context) error {
 
 // verifyDisk compares the target with the last snapshot: the final
 // pass's ranges (the earlier passes verified their own when engine.verify
-// is on), or the whole disk after a full download when engine.verify is on.
+// is on), or the whole disk after a full download when engine.verify is
+// on, or when the source computes checksums next to the data (the agent),
+// where a whole-disk comparison moves only checksums.
 func (j *job) verifyDisk(ctx context.Context, k diskKey) error {
 	r := j.snap()
 	vm, d := r.VMs[k.v], r.VMs[k.v].Disks[k.d]
@@ -104,9 +106,13 @@ func (j *job) verifyDisk(ctx context.Context, k diskKey) error {
 	if err != nil {
 		return err
 	}
-	src, err := j.openSource(ctx, k, disk, d, last.Snapshot)
+	src, closeSrc, err := j.openSource(ctx, k, disk, d, last.Snapshot)
 	if err != nil {
 		return err
+	}
+	defer closeSrc()
+	if _, cheap := src.(engine.BlockHasher); cheap && j.m.cfg.Engine.Verify {
+		ranges = nil // checksums come from next to the data: compare the whole disk
 	}
 	img, release, err := openTarget(d)
 	if err != nil {

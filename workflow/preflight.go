@@ -23,6 +23,7 @@ type prepared struct {
 	blobs     [][]*azure.Disk
 	encrypted []crypt.Disk
 	unlocked  *crypt.Unlocked
+	alternate bool
 }
 
 func (p *prepared) add(r CheckRow) {
@@ -50,7 +51,7 @@ func (m *Manager) prepare(ctx context.Context, c Choices) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &prepared{title: title, targets: ts, rep: PreflightReport{OK: true, Checks: []CheckRow{}}}
+	p := &prepared{title: title, targets: ts, rep: PreflightReport{OK: true, Checks: []CheckRow{}}, alternate: c.Location == LocAlternate}
 	busy := m.busyVMs()
 	for _, t := range ts {
 		if id := busy[t.vm.Name]; id != "" {
@@ -143,6 +144,11 @@ func (m *Manager) checkHost(ctx context.Context, p *prepared, t *target, blobs [
 		return
 	}
 	p.add(CheckRow{VM: name, What: "host " + host + " reachable", OK: true, Detail: t.api.Describe()})
+	if host == t.vm.Host && p.alternate {
+		p.add(CheckRow{VM: name, What: "alternate location", Detail: host + " is the VM's original host",
+			Fix: "fail back to the original location (--location original), or choose another host"})
+		return
+	}
 	willCreate := t.existing == nil && t.create
 	switch {
 	case t.existing != nil && t.existing.State != hyperv.StateOff:

@@ -19,6 +19,9 @@ var (
 	// ErrRefused: the action does not apply to the job now (the message
 	// says why).
 	ErrRefused = errors.New("action not possible now")
+	// ErrReadOnly: a read-only Manager (Deps.ReadOnly) neither starts nor
+	// moves jobs.
+	ErrReadOnly = errors.New("read-only view of the jobs: start the console or failback serve, or run the script command, to act")
 )
 
 // PreflightError is Start's refusal: every failed check, with its fix.
@@ -58,6 +61,9 @@ func notAllowed(who Actor) error {
 func (m *Manager) Start(ctx context.Context, c Choices, who Actor) (string, error) {
 	if err := notAllowed(who); err != nil {
 		return "", err
+	}
+	if m.deps.ReadOnly {
+		return "", ErrReadOnly
 	}
 	if c.Location == "" {
 		c.Location = LocOriginal

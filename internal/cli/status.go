@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/failback/failback/workflow"
+)
+
+func init() {
+	register(Command{Name: "status", Summary: "show one job: its state, every VM and disk, its log and what can be done", Run: runStatus})
+}
+
+const statusUsage = `status JOB [--config FILE] [--json] [--log N]
+
+Shows the job's state, per VM and per disk figures (phase, bytes checked and
+transferred, rate), the actions that apply now (or why not), and the newest
+log lines. --json prints the job (the same fields) as one JSON object.` + exitCodesHelp
+
+func runStatus(ctx context.Context, s Stdio, args []string) error {
+	fl := newFlags(s, "status", statusUsage)
+	file := configFlag(fl)
+	asJSON := fl.Bool("json", false, "print the job as JSON")
+	logN := fl.Int("log", 10, "show the newest `N` log lines")
+	pos, err := parse(fl, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("status needs one job id ('failback jobs' lists them)")
+	}
+	cfg, err := loadConfig(*file)
+	if err != nil {
+		return err
+	}
+	svc, done, err := viewWorkflow(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer done()
+	v, ok := svc.Job(pos[0])
+	if !ok {
+		return &ExitError{Code: exitRefused, Err: fmt.Errorf("no job %s in %s ('failback jobs' lists them)", pos[0], cfg.StateDir)}
+	}
+	if *asJSON {
+		return json.NewEncoder(s.Out).Encode(v)
+	}
+	printJob(s, v)
+	fmt.Fprintln(s.Out, "\nActions:")
+	for _, a := range svc.Actions(v.ID, cliActor()) {
+		if a.Enabled {
+			fmt.Fprintf(s.Out, "  %-13s failback %s %s\n", a.Action, actionCommand(a.Action), v.ID)
+		} else {
+			fmt.Fprintf(s.Out, "  %-13s not now: %s\n", a.Action, a.Why)
+		}
+	}
+	if *logN > 0 {
+		fmt.Fprintln(s.Out, "\nLog:")
+		for _, l := range svc.Log(v.ID, *logN) {
+			fmt.Fprintf(s.Out, "  %s %-5s %s\n", l.Time.Local().Format(time.DateTime), l.Level, l.Text)
+		}
+	}
+	return nil
+}
+
+func printJob(s Stdio, v workflow.JobView) {
+	fmt.Fprintf(s.Out, "job %s: %s, %s\n", v.ID, v.Title, v.State)
+	fmt.Fprintf(s.Out, "  sync %s, location %s", v.Choices.Sync, v.Choices.Location)
+	if v.Choices.AltHost != "" {
+		fmt.Fprintf(s.Out, " (%s)", v.Choices.AltHost)
+	}
+	fmt.Fprintf(s.Out, ", started %s by %s, catch-up pass %d, %.0f%%\n", v.Created.Local().Format(time.DateTime), v.Owner.Name, v.Pass, v.Percent)
+	if v.Error != "" {
+		fmt.Fprintf(s.Out, "  error: %s\n", v.Error)
+	}
+	for _, vm := range v.VMs {
+		fmt.Fprintf(s.Out, "  VM %s (group %d) on %s: Azure %s, on premises %s\n", vm.Name, vm.Group, vm.Host, vm.AzureState, vm.OnPremState)
+		for _, d := range vm.Disks {
+			fmt.Fprintf(s.Out, "    %-24s %-9s %5.1f%%  checked %s  transferred %s  differed %d blocks  -> %s\n",
+				d.Name, d.Phase, d.Percent, syncBytesText(d.BytesChecked), syncBytesText(d.BytesTransferred), d.BlocksDiffered, d.Image)
+		}
+	}
+}
+
+// actionCommand is the script command of an action.
+func actionCommand(a workflow.Action) string {
+	switch a {
+	case workflow.ActReverseOnce:
+		return "reverse --once"
+	case workflow.ActStopReverse:
+		return "reverse --stop"
+	}
+	return string(a)
+}

@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/failback/failback/workflow"
+)
+
+// Exit codes of the workflow commands (run, complete, commit, cancel,
+// undo, reverse, resume, status), documented in their --help:
+const (
+	exitOK          = 0 // the job reached the state the command drives it to
+	exitFailed      = 1 // the job failed, or an error (unreachable host, I/O)
+	exitUsage       = 2 // a mistake in the command line
+	exitRefused     = 3 // nothing done: pre-flight failed, action not possible now, unknown job, viewer
+	exitInterrupted = 4 // stopped by a signal: the job is left resumable
+)
+
+const exitCodesHelp = `
+Exit codes: 0 the job reached the state the command drives it to;
+1 the job failed or an error occurred (the message says what to do);
+2 usage error; 3 refused, nothing done (pre-flight failed, action not
+possible in the job's state, unknown job); 4 interrupted by a signal (the
+job is left resumable: failback resume JOB). Progress goes to stderr;
+stdout carries only results.`
+
+// refused turns the workflow's refusals into exit code 3.
+func refused(err error) error {
+	if errors.Is(err, workflow.ErrRefused) || errors.Is(err, workflow.ErrNotAllowed) ||
+		errors.Is(err, workflow.ErrUnknownJob) || errors.Is(err, workflow.ErrPreflight) {
+		return &ExitError{Code: exitRefused, Err: err}
+	}
+	return err
+}
+
+// watcher prints a job's new log lines and, every few seconds, a progress
+// line on stderr.
+type watcher struct {
+	w        io.Writer
+	quiet    bool
+	lastTime time.Time
+	seen     map[string]bool
+	lastProg time.Time
+}
+
+func newWatcher(w io.Writer, quiet bool) *watcher {
+	return &watcher{w: w, quiet: quiet, seen: map[string]bool{}}
+}
+
+// show prints what is new about the job.
+func (wt *watcher) show(svc workflow.Service, id string, v workflow.JobView) {
+	if wt.quiet {
+		return
+	}
+	for _, l := range svc.Log(id, 200) {
+		key := l.Time.String() + l.Text
+		if l.Time.Before(wt.lastTime) || wt.seen[key] {
+			continue
+		}
+		if l.Time.After(wt.lastTime) {
+			wt.lastTime, wt.seen = l.Time, map[string]bool{}
+		}
+		wt.seen[key] = true
+		fmt.Fprintf(wt.w, "%s %s\n", l.Time.Local().Format("15:04:05"), l.Text)
+	}
+	if moving(v.State) && time.Since(wt.lastProg) >= 3*time.Second && v.Percent > 0 {
+		wt.lastProg = time.Now()
+		fmt.Fprintln(wt.w, progressText(v))
+	}
+}
+
+func moving(s workflow.JobState) bool {
+	switch s {
+	case workflow.StatePhase1, workflow.StateCatchUp, workflow.StatePhase2, workflow.StateVerify, workflow.StateReverse, workflow.StateCancelling:
+		return true
+	}
+	return false
+}
+
+// progressText is one line of figures: the job, then each busy disk.
+func progressText(v workflow.JobView) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "         %s %5.1f%%", v.State, v.Percent)
+	if v.ETA > 0 {
+		fmt.Fprintf(&b, " ETA %s", v.ETA.Round(time.Second))
+	}
+	for _, vm := range v.VMs {
+		for _, d := range vm.Disks {
+			if d.Phase == "waiting" || d.Phase == "done" {
+				continue
+			}
+			fmt.Fprintf(&b, " | %s/%s %s %.0f%% %s moved", vm.Name, d.Name, d.Phase, d.Percent, syncBytesText(d.BytesTransferred))
+			if d.Rate > 0 {
+				fmt.Fprintf(&b, " %s/s", syncBytesText(int64(d.Rate)))
+			}
+		}
+	}
+	return b.String()
+}
+
+// restingState reports whether a job in state s waits for someone.
+func restingState(s workflow.JobState) bool {
+	switch s {
+	case workflow.StateReady, workflow.StatePendingCommit, workflow.StateCommitted, workflow.StateCancelled,
+		workflow.StateUndone, workflow.StateFailed, workflow.StateInterrupted:
+		return true
+	}
+	return false
+}
+
+// waitJob follows the job until done says it is where the command drives
+// it, or it rests elsewhere (then the error says where and what next).
+func waitJob(ctx context.Context, svc workflow.Service, id string, wt *watcher, done func(workflow.JobView) bool) (workflow.JobView, error) {
+	ch, stop := svc.Subscribe()
+	defer stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		v, ok := svc.Job(id)
+		if !ok {
+			err := fmt.Errorf("job %s: %w", id, workflow.ErrUnknownJob)
+			if c, isClient := svc.(*workflow.Client); isClient && c.Err() != nil {
+				pid, cmd := c.Driver()
+				err = fmt.Errorf("lost the process driving job %s (pid %d, %s): %v; run 'failback status %s' to see where it stands", id, pid, cmd, c.Err(), id)
+			}
+			return v, err
+		}
+		wt.show(svc, id, v)
+		switch {
+		case done(v):
+			return v, nil
+		case v.State == workflow.StateFailed:
+			return v, &ExitError{Code: exitFailed, Err: fmt.Errorf("job %s failed: %s\nresume it with 'failback resume %s', or roll it back with 'failback cancel %s'", id, v.Error, id, id)}
+		case restingState(v.State) && v.State != workflow.StateInterrupted:
+			return v, &ExitError{Code: exitFailed, Err: fmt.Errorf("job %s is %s", id, v.State)}
+		}
+		select {
+		case <-ctx.Done():
+			return v, &ExitError{Code: exitInterrupted, Err: fmt.Errorf("interrupted while job %s is %s: it stops at a safe point and resumes with 'failback resume %s' (or cancel it with 'failback cancel %s')", id, v.State, id, id)}
+		case <-ch:
+		case <-tick.C:
+		}
+	}
+}
