@@ -10,23 +10,6 @@ import (
 	"github.com/failback/failback/lab"
 )
 
-// workflowCommands are the script commands the drill drives.
-var workflowCommands = []string{"run", "complete", "commit"}
-
-// skipWithoutWorkflowCommands skips the drill while the workflow's script
-// commands are not in failback yet (they are written alongside the lab).
-// Remove it once 'failback run/complete/commit' exist: from then on a
-// missing command must fail the drill.
-func skipWithoutWorkflowCommands(t *testing.T) {
-	t.Helper()
-	for _, c := range workflowCommands {
-		r := failback(t, c, "--help")
-		if r.code == 2 && strings.Contains(r.err, "unknown command") {
-			t.Skipf("SKIPPED UNTIL THE WORKFLOW COMMANDS LAND: 'failback %s' does not exist in this build yet, so the drill cannot run", c)
-		}
-	}
-}
-
 // lastLine is the last non-empty line of out: run prints the job id there.
 func lastLine(out string) string {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -53,7 +36,6 @@ func vmStatus(t *testing.T, s lab.Status, name string) lab.VMStatus {
 // same with the plan holding the encrypted VM and the lab certificate.
 // lab down leaves nothing running.
 func TestDrill(t *testing.T) {
-	skipWithoutWorkflowCommands(t)
 	m, _ := labUp(t, "--write-rate", "20")
 	cfg := m.Path(m.Config)
 	st := storage(t, m)
