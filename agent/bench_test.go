@@ -105,7 +105,7 @@ func BenchmarkPhase1(b *testing.B) {
 	data := randomBytes(9, int(size))
 	d.put(b, data, 0)
 	snap := d.snapshot(b)
-	a := startAgent(b, newStorage(b, nil), ServerOptions{}, nil)
+	a := startAgent(b, newStorage(b, nil), ServerOptions{RequestParallel: envInt("FAILBACK_BENCH_AGENT_PAR", 0)}, nil)
 	nblocks := size / bs
 	for _, pct := range []int{1, 10} {
 		// The on-premises copy: the snapshot with pct% of its blocks

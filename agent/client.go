@@ -87,6 +87,11 @@ type Source struct {
 	reqPrefix string
 	reqSeq    atomic.Uint64
 	st        clientCounters
+	ahead     readAhead
+	// bg is the context of read-ahead requests: they outlive the call
+	// that started them, and end with Close.
+	bg       context.Context
+	bgCancel context.CancelFunc
 
 	fbMu      sync.Mutex
 	down      bool      // the agent is unreachable: use the fallback
@@ -205,6 +210,7 @@ func newSource(o Options) (*Source, error) {
 	s := &Source{o: o, base: base, dec: dec, log: o.Logger,
 		ref:       snapRef{container: o.Container, blob: o.Blob, snapshot: o.Snapshot},
 		reqPrefix: randomID()}
+	s.bg, s.bgCancel = context.WithCancel(context.Background())
 	s.tr = newTransport(o, tlsConf, &s.st)
 	s.hc = &http.Client{Transport: s.tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return errors.New("the agent never redirects: check the URL")
@@ -268,8 +274,10 @@ func (s *Source) Allocated(ctx context.Context) ([]engine.Extent, error) {
 	return s.fallbackAlloc(ctx)
 }
 
-// Close drops idle connections; in-flight calls are not affected.
+// Close ends read-ahead requests and drops idle connections. Call it
+// when the sync is over; the source must not be used after.
 func (s *Source) Close() {
+	s.bgCancel()
 	s.tr.CloseIdleConnections()
 	s.dec.Close()
 }

@@ -33,18 +33,59 @@ func (s *Source) HashBlocks(ctx context.Context, blockSize int64, blocks []int64
 		}
 	}
 	out := make([]engine.Sum, len(blocks))
+	if len(blocks) == 0 {
+		return out, nil
+	}
+	have := make([]bool, len(blocks))
+	if s.alloc != nil {
+		if err := s.takeAhead(ctx, blockSize, blocks, out, have); err != nil {
+			return nil, err
+		}
+	}
+	var missing []int64
+	var at []int
+	for i, b := range blocks {
+		if have[i] {
+			s.st.checked.Add(s.blockLen(b, blockSize))
+		} else {
+			missing, at = append(missing, b), append(at, i)
+		}
+	}
+	// Ask for the next windows now, so the agent reads them while this
+	// batch is fetched and then compared on premises.
+	s.scheduleAhead(blockSize, blocks[len(blocks)-1])
+	if len(missing) == 0 {
+		return out, nil
+	}
+	sums, err := s.fetchSums(ctx, blockSize, missing)
+	if err != nil {
+		return nil, err
+	}
+	for k, i := range at {
+		out[i] = sums[k]
+	}
+	return out, nil
+}
+
+// fetchSums asks the agent for the sums of blocks, through retries, and
+// computes through the fallback what the agent could not give.
+func (s *Source) fetchSums(ctx context.Context, bs int64, blocks []int64) ([]engine.Sum, error) {
+	out := make([]engine.Sum, len(blocks))
 	for done := 0; done < len(blocks); {
 		chunk := requestChunk(blocks[done:])
 		got := 0
 		err := s.retry(ctx, "block checksums", func(ctx context.Context, id string) (bool, error) {
-			n, err := s.sumsAttempt(ctx, id, blockSize, chunk[got:], out[done+got:])
+			n, err := s.sumsAttempt(ctx, id, bs, chunk[got:], out[done+got:])
+			for _, b := range chunk[got : got+n] {
+				s.st.checked.Add(s.blockLen(b, bs))
+			}
 			got += n
 			return n > 0, err
 		})
 		done += got
 		if err != nil {
 			if errors.Is(err, errAgentDown) && s.o.Fallback != nil {
-				return out, s.hashFallback(ctx, blockSize, blocks[done:], out[done:])
+				return out, s.hashFallback(ctx, bs, blocks[done:], out[done:])
 			}
 			return nil, err
 		}
@@ -104,7 +145,6 @@ func (s *Source) sumsAttempt(ctx context.Context, id string, bs int64, blocks []
 		default:
 			return i, fmt.Errorf("%w: record kind 0x%02x in a checksum answer", errProtocol, k)
 		}
-		s.st.checked.Add(n)
 	}
 	// Every sum is in; a missing end record changes nothing.
 	if k, err := r.ReadByte(); err == nil && k == kindEnd {

@@ -161,3 +161,19 @@ func FuzzReadFrame(f *testing.F) {
 		}
 	})
 }
+
+// The blocks the engine asks sums for: those touching an allocated byte,
+// each once, ascending, from a starting block.
+func TestAllocatedBlocksFollowsTheEngine(t *testing.T) {
+	alloc := []engine.Extent{{Off: 0, Len: 100}, {Off: 4000, Len: 200}, {Off: 4300, Len: 10}, {Off: 20480, Len: 8192}}
+	got := allocatedBlocks(alloc, 4096, 40960, 0, 100)
+	if want := []int64{0, 1, 5, 6}; !slices.Equal(got, want) {
+		t.Fatalf("blocks %v, want %v", got, want)
+	}
+	if got := allocatedBlocks(alloc, 4096, 40960, 2, 1); !slices.Equal(got, []int64{5}) {
+		t.Fatalf("from 2, limit 1: %v", got)
+	}
+	if got := allocatedBlocks(alloc, 4096, 40960, 7, 10); len(got) != 0 {
+		t.Fatalf("past the last extent: %v", got)
+	}
+}

@@ -163,50 +163,45 @@ func (s *Server) handleSums(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	blocks := make([]int64, 0, total)
+	// Consecutive blocks are read together, readUnit bytes at a time:
+	// a storage request costs milliseconds whatever its size, so small
+	// blocks read one by one would leave the agent waiting on latency.
+	unitBlocks := int(max(1, readUnit/bs))
+	var units []run
 	for _, rn := range runs {
-		for b := rn.first; b < rn.first+rn.count; b++ {
-			blocks = append(blocks, b)
+		for b := rn.first; b < rn.first+rn.count; b += int64(unitBlocks) {
+			units = append(units, run{b, min(int64(unitBlocks), rn.first+rn.count-b)})
 		}
 	}
+	unitBytes := int64(unitBlocks) * bs
 	ctx := r.Context()
-	workers, release, err := s.reserve(ctx, min(s.o.RequestParallel, total), bs)
+	workers, release, err := s.reserve(ctx, min(s.o.RequestParallel, len(units)), unitBytes)
 	if err != nil {
 		return // the client went away while waiting
 	}
 	defer release()
 	sw := newStream(w, magicSums)
-	var nonZero int
-	type rec struct {
-		zero bool
-		sum  engine.Sum
-	}
-	err = ordered(ctx, total, workers, 2*workers, int(bs),
-		func(ctx context.Context, i int, buf []byte) (rec, error) {
-			off := blocks[i] * bs
-			n := min(bs, size-off)
-			if !overlaps(req.snap.alloc, off, n) {
-				return rec{zero: true}, nil // never read: unallocated pages are zeros
-			}
-			if err := s.read(ctx, req.snap, buf[:n], off); err != nil {
-				return rec{}, err
-			}
-			sum := engine.HashBlock(buf[:n])
-			return rec{zero: sum == zeroSum(n), sum: sum}, nil
+	var sent, nonZero int
+	err = ordered(ctx, len(units), workers, 2*workers, int(unitBytes),
+		func(ctx context.Context, i int, buf []byte) ([]sumRec, error) {
+			return s.hashUnit(ctx, req.snap, units[i], bs, buf)
 		},
-		func(i int, v rec) error {
-			off := blocks[i] * bs
-			s.stats.checked.Add(min(bs, size-off))
-			s.stats.sums.Add(1)
-			if v.zero {
-				_ = sw.WriteByte(kindZero)
-			} else {
-				nonZero++
-				_ = sw.WriteByte(kindSum)
-				_, _ = sw.Write(v.sum[:])
-			}
-			if (i+1)%flushEvery == 0 {
-				return sw.flush()
+		func(_ int, recs []sumRec) error {
+			for _, v := range recs {
+				s.stats.checked.Add(v.n)
+				s.stats.sums.Add(1)
+				if v.zero {
+					_ = sw.WriteByte(kindZero)
+				} else {
+					nonZero++
+					_ = sw.WriteByte(kindSum)
+					_, _ = sw.Write(v.sum[:])
+				}
+				if sent++; sent%flushEvery == 0 {
+					if err := sw.flush(); err != nil {
+						return err
+					}
+				}
 			}
 			return nil
 		})
@@ -217,6 +212,43 @@ func (s *Server) handleSums(w http.ResponseWriter, r *http.Request) {
 		sw.fail(err)
 	}
 	s.done(req, "sums", err, "blocks", total, "block_size", bs, "non_zero", nonZero)
+}
+
+// readUnit is the most bytes of consecutive blocks one storage read
+// covers when computing sums.
+const readUnit = 4 << 20
+
+// sumRec is the checksum record of one block.
+type sumRec struct {
+	n    int64
+	zero bool
+	sum  engine.Sum
+}
+
+// hashUnit reads the consecutive blocks u in one storage read (only
+// their allocated pages: unallocated ones are zeros without a request)
+// and returns their records. A unit with nothing allocated is not read.
+func (s *Server) hashUnit(ctx context.Context, snap *snapEntry, u run, bs int64, buf []byte) ([]sumRec, error) {
+	size := snap.src.Size()
+	off := u.first * bs
+	end := min(off+u.count*bs, size)
+	recs := make([]sumRec, u.count)
+	allocated := overlaps(snap.alloc, off, end-off)
+	if allocated {
+		if err := s.read(ctx, snap, buf[:end-off], off); err != nil {
+			return nil, err
+		}
+	}
+	for i := range recs {
+		bo := off + int64(i)*bs
+		n := min(bs, size-bo)
+		recs[i] = sumRec{n: n, zero: true}
+		if allocated && overlaps(snap.alloc, bo, n) {
+			sum := engine.HashBlock(buf[bo-off : bo-off+n])
+			recs[i].sum, recs[i].zero = sum, sum == zeroSum(n)
+		}
+	}
+	return recs, nil
 }
 
 // frame is one encoded frame of a blocks answer.

@@ -183,3 +183,51 @@ func TestBlocksAreSentCompressedAndChecked(t *testing.T) {
 		t.Errorf("wire %d bytes for %d payload bytes", cs.WireBytes(), cs.PayloadBytes)
 	}
 }
+
+// Read-ahead: while the engine works on one batch, the agent already
+// computes the next windows, and the engine's next call is answered from
+// them without asking again. Calls out of sequence (a verify starting
+// over) are still answered right.
+func TestChecksumReadAheadAnswersTheNextBatch(t *testing.T) {
+	const size, bs = 4 * mib, 4 << 10
+	st := newStorage(t, nil)
+	d := newDisk(t, st, size)
+	data := randomBytes(7, size)
+	d.put(t, data, 0)
+	snap := d.snapshot(t)
+	a := startAgent(t, newStorage(t, nil), ServerOptions{}, nil)
+	ctx := context.Background()
+	src, err := NewSource(ctx, a.options(d, snap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	check := func(first, n int64) {
+		t.Helper()
+		blocks := make([]int64, n)
+		for i := range blocks {
+			blocks[i] = first + int64(i)
+		}
+		sums, err := src.HashBlocks(ctx, bs, blocks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, b := range blocks {
+			if sums[i] != engine.HashBlock(data[b*bs:(b+1)*bs]) {
+				t.Fatalf("block %d: wrong sum", b)
+			}
+		}
+	}
+	check(0, 256)
+	waitUntil(t, "the read-ahead windows", func() bool { return a.srv.Stats().SumsServed == 768 })
+	check(256, 200)
+	check(456, 100)
+	waitUntil(t, "the next window", func() bool { return a.srv.Stats().SumsServed == 1024 })
+	if got := a.srv.Stats().SumsServed; got != 1024 {
+		t.Fatalf("agent computed %d sums for 556 asked and 468 ahead, want each of the 1024 blocks once", got)
+	}
+	check(0, 10) // starting over, as a verify does
+	if cs := src.Stats(); cs.CheckedBytes != (556+10)*bs {
+		t.Errorf("checked %d bytes, want the %d bytes handed to the engine", cs.CheckedBytes, (556+10)*bs)
+	}
+}
