@@ -313,7 +313,9 @@ func (s *Source) fetchSnapshot(ctx context.Context, id string) error {
 			break
 		}
 		off := end + int64(gap)
-		if gap > uint64(size) || n > uint64(size) || off+int64(n) > size {
+		// Page ranges are whole 512-byte pages: anything else is not an
+		// agent's answer (and bounds the list a peer can make us hold).
+		if gap > uint64(size) || n > uint64(size) || off+int64(n) > size || off%512 != 0 || n%512 != 0 {
 			return fmt.Errorf("agent sent a malformed range list (range at %d, %d bytes, disk %d bytes)", off, n, size)
 		}
 		alloc = append(alloc, engine.Extent{Off: off, Len: int64(n)})

@@ -30,7 +30,7 @@
 //	GET /v1/info                      JSON: protocol version and limits
 //	GET /v1/snapshot?c&b&s            "FBA1", uint64 size, then allocated
 //	                                  ranges as uvarint (gap, len) pairs,
-//	                                  (0, 0), uint32 count
+//	                                  (0, 0), then 0xFF + uint32 count
 //	GET /v1/sums?c&b&s&bs&blocks      "FBS1", then per block asked, in order:
 //	                                  0x00 (all zero: unallocated or zero
 //	                                  bytes, no sum sent) or 0x01 + 16-byte
