@@ -85,9 +85,14 @@ func runLabUp(ctx context.Context, s Stdio, args []string) error {
 		fmt.Fprintf(s.Out, "A healthy lab already runs in %s; reusing it ('failback lab up --fresh' replaces it).\n", m.Dir)
 		lab.Inspect(ctx, m).Print(s.Out)
 	}
-	cfg := m.Path(m.Config)
-	if !*noConsole && isTerminal(s.Out) && openConsole != nil {
-		return openConsole(ctx, s, cfg)
+	return labReady(ctx, s, m, *noConsole)
+}
+
+// labReady opens the console on the lab when the output is a terminal
+// (and the console is built in), else prints the commands to run next.
+func labReady(ctx context.Context, s Stdio, m *lab.Manifest, noConsole bool) error {
+	if !noConsole && isTerminal(s.Out) && openConsole != nil {
+		return openConsole(ctx, s, m.Path(m.Config))
 	}
 	printLabNextSteps(s.Out, m)
 	return nil
