@@ -320,7 +320,7 @@ func (m *Manager) Act(ctx context.Context, id string, a Action, who Actor) error
 		ActCancel:      {flowCancel, StateCancelling},
 		ActUndo:        {flowUndo, StateUndoing},
 	}[a]
-	if err := j.update(func(r *jobRecord) {
+	if err := j.supersede(func(r *jobRecord) {
 		r.Flow, r.State, r.Error = next.f, next.s, ""
 		if a == ActReverse || a == ActReverseOnce {
 			r.ReverseOnce = a == ActReverseOnce
@@ -329,7 +329,6 @@ func (m *Manager) Act(ctx context.Context, id string, a Action, who Actor) error
 		return err
 	}
 	j.record(nil, "info", "state", string(next.s), "state: "+string(next.s))
-	j.interrupt(errSuperseded)
 	j.kick()
 	return nil
 }

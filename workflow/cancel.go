@@ -250,7 +250,7 @@ func (j *job) measureDiscard(ctx context.Context) discardEstimate {
 				est.err = err
 				return est
 			}
-			ext, err := engine.ChangedBlocks(ctx, engine.ImageSource(img), j.m.paths.sums(j.id, vm.Name, di), engine.ChangedOptions{Threads: j.m.cfg.Engine.Threads})
+			ext, err := engine.ChangedBlocks(ctx, engine.ImageSource(img), j.m.paths.sums(j.id, vm.Name, di), engine.ChangedOptions{Threads: changedThreads})
 			img.Close()
 			if err != nil {
 				est.err = err

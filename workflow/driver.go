@@ -35,6 +35,22 @@ func (j *job) kick() {
 	go j.drive()
 }
 
+// supersede changes the record to a new flow and stops the running one,
+// in one critical section: the driver reads the flow under the same lock,
+// so the stop can only hit the flow being replaced, never the new one.
+func (j *job) supersede(f func(r *jobRecord)) error {
+	j.mu.Lock()
+	f(j.rec)
+	j.rec.Updated = j.m.now()
+	err := j.m.paths.saveRecord(j.rec)
+	if j.cancel != nil {
+		j.cancel(errSuperseded)
+	}
+	j.mu.Unlock()
+	j.m.hub.notify()
+	return err
+}
+
 // interrupt stops the running flow with cause (no-op when idle).
 func (j *job) interrupt(cause error) {
 	j.mu.Lock()

@@ -52,6 +52,13 @@ func (j *job) flowReverse(ctx context.Context) error {
 	}
 }
 
+// changedThreads is 1 because engine.ChangedBlocks with more threads gives
+// a read buffer back to its pool before hashing it, so another reader can
+// overwrite it: blocks are then reported changed that did not change
+// (more is sent than needed; nothing is missed). One reader avoids the
+// race until the engine hashes before giving the buffer back.
+const changedThreads = 1
+
 // reverseDisk runs one cycle for one disk.
 func (j *job) reverseDisk(ctx context.Context, k diskKey) error {
 	r := j.snap()
@@ -64,7 +71,7 @@ func (j *job) reverseDisk(ctx context.Context, k diskKey) error {
 	defer img.Close()
 	local := engine.ImageSource(img)
 	j.setDiskPhase(k, diskReverse, "")
-	changed, err := engine.ChangedBlocks(ctx, local, sums, engine.ChangedOptions{Threads: j.m.cfg.Engine.Threads,
+	changed, err := engine.ChangedBlocks(ctx, local, sums, engine.ChangedOptions{Threads: changedThreads,
 		Progress: func(p engine.Progress) { j.setProgress(k, diskReverse, p) }})
 	if err != nil {
 		return fmt.Errorf("changes of %s since the last cycle: %w", d.Local, err)

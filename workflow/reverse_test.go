@@ -29,6 +29,19 @@ func TestReverseReplicationSendsOnlyWhatChangedOnPremises(t *testing.T) {
 	}
 	labtest.Wait(t, m, id, jobTimeout, workflow.StateCommitted)
 
+	// Right after commit nothing changed on premises: nothing is sent.
+	counter.Reset()
+	if err := m.Act(ctx, id, workflow.ActReverseOnce, labtest.Operator); err != nil {
+		t.Fatal(err)
+	}
+	labtest.WaitFor(t, "the first cycle", jobTimeout, func() bool {
+		v, _ := m.Job(id)
+		return v.ReverseCycles == 1 && v.State == workflow.StateCommitted
+	})
+	if counter.WriteBytes.Load() != 0 || counter.ReadBytes.Load() != 0 {
+		t.Fatalf("a cycle right after commit moved data: up %d, down %d\n%s", counter.WriteBytes.Load(), counter.ReadBytes.Load(), labtest.LogText(m, id))
+	}
+
 	// The on-premises VM changes two 256 KiB blocks.
 	img := l.Image("files", 0)
 	labtest.WriteImage(t, img, 512<<10+100*1024, []byte(strings.Repeat("x", 9000)))
@@ -38,7 +51,7 @@ func TestReverseReplicationSendsOnlyWhatChangedOnPremises(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := labtest.Wait(t, m, id, jobTimeout, workflow.StateCommitted)
-	if v.ReverseCycles != 1 {
+	if v.ReverseCycles != 2 {
 		t.Fatalf("reverse cycles %d", v.ReverseCycles)
 	}
 	if got := counter.WriteBytes.Load(); got != 2*256<<10 {
@@ -67,11 +80,11 @@ func TestReverseReplicationSendsOnlyWhatChangedOnPremises(t *testing.T) {
 	if err := m.Act(ctx, id, workflow.ActReverseOnce, labtest.Operator); err != nil {
 		t.Fatal(err)
 	}
-	labtest.WaitFor(t, "the second cycle", jobTimeout, func() bool {
+	labtest.WaitFor(t, "the third cycle", jobTimeout, func() bool {
 		v, _ := m.Job(id)
-		return v.ReverseCycles == 2 && v.State == workflow.StateCommitted
+		return v.ReverseCycles == 3 && v.State == workflow.StateCommitted
 	})
 	if counter.WriteBytes.Load() != 0 || counter.ReadBytes.Load() != 0 {
-		t.Fatalf("an idle cycle moved data: up %d, down %d", counter.WriteBytes.Load(), counter.ReadBytes.Load())
+		t.Fatalf("an idle cycle moved data: up %d, down %d\n%s", counter.WriteBytes.Load(), counter.ReadBytes.Load(), labtest.LogText(m, id))
 	}
 }
