@@ -86,7 +86,7 @@ func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
 	}
 }
 
-func TestSecondUpReusesAHealthyLabAndReplacesABrokenOne(t *testing.T) {
+func TestSecondUpReusesAHealthyLabAndReplacesABrokenOrFreshOne(t *testing.T) {
 	ctx := context.Background()
 	o := smallLab(t, Options{})
 	m1, reused, err := Up(ctx, o)
@@ -121,6 +121,16 @@ func TestSecondUpReusesAHealthyLabAndReplacesABrokenOne(t *testing.T) {
 	if st := Inspect(ctx, m3); !st.Healthy {
 		t.Fatalf("the replacement lab is not healthy: %v", st.Problems)
 	}
+
+	// --fresh replaces even a healthy lab.
+	fresh := o
+	fresh.Fresh = true
+	m4, reused, err := Up(ctx, fresh)
+	if err != nil || reused || m4.Azurite.PID == m3.Azurite.PID || alive(m3.Azurite.PID) || alive(m3.Writer.PID) {
+		t.Fatalf("up --fresh: reused %v, Azurite pid %d (was %d), old processes alive %v/%v, %v",
+			reused, m4.Azurite.PID, m3.Azurite.PID, alive(m3.Azurite.PID), alive(m3.Writer.PID), err)
+	}
+	m3 = m4
 
 	if err := Down(ctx, o.Dir); err != nil {
 		t.Fatal(err)

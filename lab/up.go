@@ -27,7 +27,11 @@ type Options struct {
 	DiskSize int64
 	// Seed makes the disks' content repeatable (default 1).
 	Seed uint64
-	// WritesPerSecond is each running Azure VM's write rate (default 2).
+	// WritesPerSecond is each running Azure VM's write rate (default
+	// DefaultWriteRate). Each write is 4 to 32 KiB, mostly in the disk's
+	// database region; Azurite's data grows by about what is written
+	// (default: some 65 MiB an hour per VM), so a lab is not for leaving
+	// on for days.
 	WritesPerSecond float64
 	// Fresh replaces a healthy lab instead of reusing it.
 	Fresh bool
@@ -46,8 +50,10 @@ const (
 	DefaultDir      = ".lab"
 	DefaultVMs      = 5
 	DefaultDiskSize = 512 << 20
-	MinDiskSize     = 64 << 20
-	MaxDiskSize     = 64 << 30
+	// DefaultWriteRate is each Azure VM's writes a second.
+	DefaultWriteRate = 1.0
+	MinDiskSize      = 64 << 20
+	MaxDiskSize      = 64 << 30
 )
 
 func (o Options) withDefaults() (Options, error) {
@@ -75,7 +81,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.Seed = 1
 	}
 	if o.WritesPerSecond == 0 {
-		o.WritesPerSecond = 2
+		o.WritesPerSecond = DefaultWriteRate
 	}
 	if o.WritesPerSecond < 0 || o.WritesPerSecond > 1000 {
 		return o, fmt.Errorf("write rate %g: use 0.1 to 1000 writes a second", o.WritesPerSecond)
@@ -177,7 +183,7 @@ func (b *builder) build(ctx context.Context) (*Manifest, error) {
 		Version: manifestVersion, Dir: o.Dir, Created: time.Now().UTC().Truncate(time.Second),
 		Seed: o.Seed, DiskSize: o.DiskSize, Container: container, ComputeDir: computeDir,
 		Config: ConfigFile,
-		Writes: WriterSettings{WritesPerSecond: o.WritesPerSecond, MinWrite: 4 * kib, MaxWrite: 64 * kib},
+		Writes: WriterSettings{WritesPerSecond: o.WritesPerSecond, MinWrite: 4 * kib, MaxWrite: 32 * kib},
 	}
 	b.m = m
 	// lab.json exists from the first step on, so lab down can always find

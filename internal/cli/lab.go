@@ -60,7 +60,7 @@ func runLabUp(ctx context.Context, s Stdio, args []string) error {
 	vms := fs.Int("vms", lab.DefaultVMs, fmt.Sprintf("number of VMs (%d to %d)", lab.MinVMs, lab.MaxVMs))
 	diskSize := fs.String("disk-size", fmt.Sprintf("%dM", lab.DefaultDiskSize>>20), "virtual `SIZE` of each disk (whole MiB, 64M to 64G)")
 	seed := fs.Uint64("seed", 1, "seed of the disks' content (the same seed gives the same disks)")
-	rate := fs.Float64("write-rate", 2, "writes a second of each running Azure VM")
+	rate := fs.Float64("write-rate", lab.DefaultWriteRate, "writes a second of each running Azure VM (4-32 KiB each)")
 	fresh := fs.Bool("fresh", false, "replace a healthy lab instead of reusing it")
 	noConsole := fs.Bool("no-console", false, "do not open the console; print the next commands")
 	rest, err := parse(fs, args)
