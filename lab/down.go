@@ -31,6 +31,11 @@ func Down(ctx context.Context, dir string) error {
 		}
 		return fmt.Errorf("%s holds no lab (no %s), so lab down leaves it alone; remove it by hand if it is an old lab", abs, ManifestFile)
 	}
+	if errors.Is(err, ErrDamaged) {
+		// What lab.json would have said is lost; the processes are still
+		// found by their command lines, which name the lab folder.
+		m, err = &Manifest{Dir: abs}, nil
+	}
 	if err != nil {
 		return err
 	}

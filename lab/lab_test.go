@@ -5,6 +5,7 @@ package lab
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -209,5 +210,32 @@ func TestFailedUpLeavesNothingRunning(t *testing.T) {
 	}
 	if pids := findProcesses(isAzurite(filepath.Join(o.Dir, "azurite"))); len(pids) > 0 {
 		t.Fatalf("a failed lab up left Azurite running: pids %v", pids)
+	}
+}
+
+func TestDownStopsADamagedLab(t *testing.T) {
+	ctx := context.Background()
+	o := smallLab(t, Options{})
+	m, _, err := Up(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// lab.json lost (a full disk, an editor): the pids are unknown.
+	if err := os.WriteFile(filepath.Join(o.Dir, ManifestFile), []byte("{\"ver"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadManifest(o.Dir); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("reading a damaged lab.json: %v", err)
+	}
+	if err := Down(ctx, o.Dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []int{m.Azurite.PID, m.Writer.PID} {
+		if alive(p) {
+			t.Fatalf("process %d of a lab with a damaged lab.json survived lab down", p)
+		}
+	}
+	if _, err := os.Stat(o.Dir); !os.IsNotExist(err) {
+		t.Fatalf("the damaged lab's folder survived lab down (%v)", err)
 	}
 }

@@ -127,11 +127,18 @@ func ReadManifest(dir string) (*Manifest, error) {
 		return nil, fmt.Errorf("read %s: %w", p, err)
 	}
 	var m Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s is damaged (%v); run 'failback lab up --fresh --dir %s' to rebuild the lab", p, err, dir)
+	if err := json.Unmarshal(b, &m); err != nil || m.Dir == "" {
+		if err == nil {
+			err = errors.New("no lab folder recorded")
+		}
+		return nil, fmt.Errorf("%s: %w (%v); 'failback lab down --dir %s' removes the lab, 'failback lab up --dir %s' rebuilds it", p, ErrDamaged, err, dir, dir)
 	}
 	return &m, nil
 }
+
+// ErrDamaged means lab.json cannot be read: lab down then stops the lab's
+// processes it finds by their command lines and removes the folder.
+var ErrDamaged = errors.New("the lab's record is damaged")
 
 // write saves the manifest atomically (temporary file, sync, rename), so
 // lab down never reads half of one.

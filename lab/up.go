@@ -117,23 +117,9 @@ func Up(ctx context.Context, o Options) (m *Manifest, reused bool, err error) {
 	if err := platformCheck(); err != nil {
 		return nil, false, err
 	}
-	if old, rerr := ReadManifest(o.Dir); rerr == nil {
-		st := Inspect(ctx, old)
-		if st.Healthy && !o.Fresh {
-			return old, true, nil
-		}
-		why := "--fresh"
-		if !st.Healthy {
-			why = "it is not healthy: " + strings.Join(st.Problems, "; ")
-		}
-		fmt.Fprintf(o.Progress, "Replacing the lab in %s (%s)\n", o.Dir, why)
-		if err := Down(ctx, o.Dir); err != nil {
-			return nil, false, err
-		}
-	} else if !errors.Is(rerr, ErrNoLab) {
-		return nil, false, fmt.Errorf("%w; or remove %s by hand", rerr, o.Dir)
-	} else if err := checkEmpty(o.Dir); err != nil {
-		return nil, false, err
+	old, err := prepareDir(ctx, o)
+	if err != nil || old != nil {
+		return old, old != nil, err
 	}
 
 	b := &builder{o: o, steps: newStepper(o.Progress)}
@@ -150,6 +136,33 @@ func Up(ctx context.Context, o Options) (m *Manifest, reused bool, err error) {
 	}
 	fmt.Fprintf(o.Progress, "Lab ready in %s.\n", b.steps.elapsed())
 	return m, false, nil
+}
+
+// prepareDir returns the lab in o.Dir when it is to be reused; otherwise
+// it clears the way: a lab that is not healthy (or damaged, or o.Fresh) is
+// taken down, and a folder that holds anything but a lab is refused.
+func prepareDir(ctx context.Context, o Options) (*Manifest, error) {
+	old, err := ReadManifest(o.Dir)
+	why := ""
+	switch {
+	case errors.Is(err, ErrNoLab):
+		return nil, checkEmpty(o.Dir)
+	case errors.Is(err, ErrDamaged):
+		why = err.Error()
+	case err != nil:
+		return nil, fmt.Errorf("%w; or remove %s by hand", err, o.Dir)
+	default:
+		st := Inspect(ctx, old)
+		if st.Healthy && !o.Fresh {
+			return old, nil
+		}
+		why = "--fresh"
+		if !st.Healthy {
+			why = "it is not healthy: " + strings.Join(st.Problems, "; ")
+		}
+	}
+	fmt.Fprintf(o.Progress, "Replacing the lab in %s (%s)\n", o.Dir, why)
+	return nil, Down(ctx, o.Dir)
 }
 
 // checkEmpty refuses a folder that exists, holds files and is not a lab:
