@@ -1,0 +1,232 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/failback/failback/azure"
+	"github.com/failback/failback/hyperv"
+	"github.com/failback/failback/internal/azurite"
+)
+
+// builder runs lab up's steps in order; each records what it made in the
+// manifest, which is written as soon as something runs that lab down
+// must be able to stop.
+type builder struct {
+	o       Options
+	steps   *stepper
+	m       *Manifest
+	storage *azure.Storage
+	enc     *labCert
+	hv01    *hyperv.LabHost
+}
+
+func (b *builder) build(ctx context.Context) (*Manifest, error) {
+	o := b.o
+	if err := os.MkdirAll(filepath.Join(o.Dir, "logs"), 0o755); err != nil {
+		return nil, fmt.Errorf("create the lab folder: %w", err)
+	}
+	b.m = &Manifest{
+		Version: manifestVersion, Dir: o.Dir, Created: time.Now().UTC().Truncate(time.Second),
+		Seed: o.Seed, DiskSize: o.DiskSize, Container: container, ComputeDir: computeDir,
+		Config: ConfigFile,
+		Writes: WriterSettings{WritesPerSecond: o.WritesPerSecond, MinWrite: 4 * kib, MaxWrite: 32 * kib},
+	}
+	// lab.json exists from the first step on, so lab down can always find
+	// what an interrupted lab up started.
+	if err := b.m.write(); err != nil {
+		return nil, err
+	}
+	for _, step := range []func(context.Context) error{b.azurite, b.certs, b.hosts, b.disks, b.vms, b.config} {
+		if err := step(ctx); err != nil {
+			return nil, err
+		}
+	}
+	b.m.Ready = true
+	return b.m, b.m.write()
+}
+
+func (b *builder) azurite(ctx context.Context) error {
+	s := b.steps.begin("Azurite " + azurite.Version)
+	il := installLog(b.o.Progress, b.m.Path("logs/azurite-install.log"))
+	bin, err := azurite.Ensure(ctx, b.o.CacheDir, il)
+	il.Close()
+	if err != nil {
+		return err
+	}
+	s.done("installed: %s", shortPath(bin))
+
+	s = b.steps.begin("Starting Azurite (the lab's storage account)")
+	m := b.m
+	m.Azurite = Proc{Log: "logs/azurite.log", Started: time.Now().UTC()}
+	data := m.Path("azurite")
+	if m.Azurite.PID, m.Azurite.Port, err = startAzurite(ctx, bin, data, m.Path(m.Azurite.Log)); err != nil {
+		return err
+	}
+	if err := m.write(); err != nil {
+		return err
+	}
+	s.done("127.0.0.1:%d, pid %d, data in %s", m.Azurite.Port, m.Azurite.PID, shortPath(data))
+	b.storage, err = azure.NewStorage(azure.StorageOptions{
+		ConnectionString: azure.NewSecret(azurite.ConnectionString(m.Azurite.Port)),
+		RetryDelay:       100 * time.Millisecond,
+	})
+	return err
+}
+
+func (b *builder) certs(context.Context) error {
+	s := b.steps.begin("Certificates")
+	dir := b.m.Path(certDirName)
+	const valid = 2 * 365 * 24 * time.Hour
+	enc, err := makeCert(dir, "lab-encryption.pem", "failback lab encryption", valid)
+	if err != nil {
+		return err
+	}
+	enc.Unlocks = true
+	other, err := makeCert(dir, "other-tenant.pem", "failback lab other tenant", valid)
+	if err != nil {
+		return err
+	}
+	b.enc = enc
+	b.m.Certs = []Cert{enc.Cert, other.Cert}
+	s.done("%s unlocks the encrypted VM (thumbprint %s); %s does not", enc.File, enc.Thumbprint, other.File)
+	return nil
+}
+
+func (b *builder) hosts(context.Context) error {
+	s := b.steps.begin("Hyper-V lab hosts")
+	var err error
+	if b.hv01, err = b.createHosts(); err != nil {
+		return err
+	}
+	s.done("%s (original), %s (alternate, switch %s), %s (alternate, switch %q: the wrong one)",
+		HostOriginal, HostAlternate, SwitchName, HostWrongSwitch, wrongSwitch)
+	return nil
+}
+
+func (b *builder) disks(ctx context.Context) error {
+	s := b.steps.begin("Disks (Azure page blobs and hv01's images as of the failover)")
+	m := b.m
+	m.VMs = inventory(b.o.VMs, b.o.DiskSize, b.hv01.DiskFolder())
+	if err := buildDisks(ctx, b.storage, m, b.enc); err != nil {
+		return err
+	}
+	var disks int
+	var data, changed int64
+	for _, v := range m.VMs {
+		for _, d := range v.Disks {
+			disks++
+			data, changed = data+d.DataBytes, changed+d.ChangedBytes
+		}
+	}
+	s.done("%d VMs, %d disks of %s; %s of data; Azure changed %s since the failover",
+		len(m.VMs), disks, size(b.o.DiskSize), size(data), size(changed))
+	return nil
+}
+
+// vms registers the VMs (off on hv01, running in Azure) and starts the
+// writer process that makes the Azure VMs write.
+func (b *builder) vms(ctx context.Context) error {
+	s := b.steps.begin("Azure VMs running, writing to their disks")
+	m := b.m
+	lc, err := azure.NewLabCompute(m.Path(m.ComputeDir), azure.LabOptions{})
+	if err != nil {
+		return err
+	}
+	if err := registerVMs(ctx, m, b.hv01, lc); err != nil {
+		return err
+	}
+	if err := m.write(); err != nil {
+		return err
+	}
+	m.Writer = Proc{Log: "logs/writers.log", Started: time.Now().UTC()}
+	argv := append([]string{b.o.Exe}, writerArgs(m.Dir)...)
+	if m.Writer.PID, err = startDetached(argv, os.Environ(), m.Path(m.Writer.Log)); err != nil {
+		return err
+	}
+	if err := m.write(); err != nil {
+		return err
+	}
+	if err := waitWriters(ctx, m, lc, 20*time.Second); err != nil {
+		return err
+	}
+	s.done("writer pid %d: %g writes a second per VM", m.Writer.PID, b.o.WritesPerSecond)
+	return nil
+}
+
+func (b *builder) config(context.Context) error {
+	s := b.steps.begin("Configuration")
+	cfg, err := writeConfig(b.m)
+	if err != nil {
+		return err
+	}
+	s.done("%s (checked with config.Load)", shortPath(cfg))
+	return nil
+}
+
+// createHosts makes the three lab hosts and records them.
+func (b *builder) createHosts() (*hyperv.LabHost, error) {
+	defs := []struct {
+		name, role string
+		switches   []hyperv.Switch
+	}{
+		{HostOriginal, "the original host: holds each VM's disks as of the failover",
+			[]hyperv.Switch{{Name: SwitchName, Type: hyperv.SwitchExternal, NetAdapter: "Ethernet"}, {Name: "Management", Type: hyperv.SwitchInternal}}},
+		{HostAlternate, "an alternate host with the same switch name: fail back there to create the VMs anew",
+			[]hyperv.Switch{{Name: SwitchName, Type: hyperv.SwitchExternal, NetAdapter: "Ethernet"}}},
+		{HostWrongSwitch, "an alternate host without the VMs' switch: the location check refuses it",
+			[]hyperv.Switch{{Name: wrongSwitch, Type: hyperv.SwitchExternal, NetAdapter: "Ethernet"}}},
+	}
+	var hv01 *hyperv.LabHost
+	for _, d := range defs {
+		rel := filepath.Join(hostsDir, d.name)
+		h, err := hyperv.CreateLab(b.m.Path(rel), hyperv.LabConfig{Name: d.name, Switches: d.switches})
+		if err != nil {
+			return nil, fmt.Errorf("create lab host %s: %w", d.name, err)
+		}
+		var names []string
+		for _, s := range d.switches {
+			names = append(names, s.Name)
+		}
+		b.m.Hosts = append(b.m.Hosts, Host{Name: d.name, Role: d.role, Dir: rel, Switches: names})
+		if d.name == HostOriginal {
+			hv01 = h
+		}
+	}
+	return hv01, nil
+}
+
+// waitWriters waits until the writer process reports for every VM, so a
+// lab that says it is ready really has VMs writing.
+func waitWriters(ctx context.Context, m *Manifest, lc *azure.LabCompute, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for _, v := range m.VMs {
+		for {
+			ws, err := lc.WriterStatus(ctx, v.Name)
+			if err != nil {
+				return err
+			}
+			if ws.Err != "" {
+				return fmt.Errorf("lab Azure VM %s: its writer failed: %s (see %s)", v.Name, ws.Err, m.Path(m.Writer.Log))
+			}
+			if ws.Writing && !ws.Heartbeat.IsZero() {
+				break
+			}
+			if !alive(m.Writer.PID) {
+				return fmt.Errorf("the VM writer process exited; its output (%s):\n%s", m.Path(m.Writer.Log), tail(readFrom(m.Path(m.Writer.Log), 0), 2000))
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("lab Azure VM %s: its writer did not start within %v; see %s", v.Name, d, m.Path(m.Writer.Log))
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
