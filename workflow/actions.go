@@ -191,15 +191,17 @@ func (j *job) confirm(r *jobRecord, a Action) string {
 // discardText says what Undo leaves behind, measuring it in the
 // background when the last figure is missing or old.
 func (j *job) discardText() string {
+	j.m.mu.Lock()
 	j.mu.Lock()
 	est := j.discard
-	stale := !est.running && (!est.valid && est.err == nil || est.valid && time.Since(est.when) > discardTTL)
+	stale := !est.running && !j.m.closed && (!est.valid && est.err == nil || est.valid && time.Since(est.when) > discardTTL)
 	if stale {
 		j.discard.running = true
+		j.m.wg.Add(1)
 	}
 	j.mu.Unlock()
+	j.m.mu.Unlock()
 	if stale {
-		j.m.wg.Add(1)
 		go func() {
 			defer j.m.wg.Done()
 			ctx, cancel := context.WithTimeout(j.m.ctx, 5*time.Minute)

@@ -57,20 +57,18 @@ func actorText(a *Actor) string {
 // record logs an event in memory and appends it to the audit file. A
 // failed append is reported in the in-memory log: the job goes on.
 func (j *job) record(who *Actor, level, what, result, text string) {
-	e := auditEntry{Time: j.m.now(), Who: actorText(who), What: what, Result: result, Level: level, Text: text}
-	line := LogLine{Time: e.Time, Job: j.id, Level: level, Text: text}
+	// The time is taken under the lock, so the log is in time order even
+	// when disks log concurrently (followers skip what is older than the
+	// newest line they printed).
 	j.mu.Lock()
-	j.log.add(line)
+	e := auditEntry{Time: j.m.now(), Who: actorText(who), What: what, Result: result, Level: level, Text: text}
+	j.log.add(LogLine{Time: e.Time, Job: j.id, Level: level, Text: text})
+	if !j.m.deps.ReadOnly {
+		if err := appendAudit(j.m.paths.audit(j.id), e); err != nil {
+			j.log.add(LogLine{Time: e.Time, Job: j.id, Level: "warn", Text: "audit log not written: " + err.Error()})
+		}
+	}
 	j.mu.Unlock()
-	if j.m.deps.ReadOnly {
-		j.m.hub.notify()
-		return
-	}
-	if err := appendAudit(j.m.paths.audit(j.id), e); err != nil {
-		j.mu.Lock()
-		j.log.add(LogLine{Time: e.Time, Job: j.id, Level: "warn", Text: "audit log not written: " + err.Error()})
-		j.mu.Unlock()
-	}
 	j.m.hub.notify()
 }
 

@@ -21,12 +21,13 @@ var (
 // the record's flow; a flow changed while it runs is picked up when the
 // current one returns.
 func (j *job) kick() {
+	// m.mu is held across the closed check and wg.Add, so Close never
+	// waits on a group that grows behind its back.
 	j.m.mu.Lock()
-	closed := j.m.closed
-	j.m.mu.Unlock()
+	defer j.m.mu.Unlock()
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.running || closed {
+	if j.running || j.m.closed {
 		return
 	}
 	j.running = true
