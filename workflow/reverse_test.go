@@ -88,3 +88,39 @@ func TestReverseReplicationSendsOnlyWhatChangedOnPremises(t *testing.T) {
 		t.Fatalf("an idle cycle moved data: up %d, down %d\n%s", counter.WriteBytes.Load(), counter.ReadBytes.Load(), labtest.LogText(m, id))
 	}
 }
+
+func TestReverseReplicationOfAnEncryptedDiskEncryptsWithItsKey(t *testing.T) {
+	vm := labtest.VM{Name: "sql", Disks: []int64{4 << 20}, Encrypted: true}
+	counter := &labtest.Counter{}
+	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{vm}, Transport: counter})
+	m := l.Open(l.Deps())
+	ctx := context.Background()
+	id, err := m.Start(ctx, workflow.Choices{VM: "sql", Direction: workflow.DirAzureToOnPrem, Sync: workflow.SyncFull,
+		CertThumbprint: l.Cert.Thumbprint}, labtest.Operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StatePendingCommit)
+	if err := m.Act(ctx, id, workflow.ActCommit, labtest.Operator); err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StateCommitted)
+	img := l.Image("sql", 0)
+	labtest.WriteImage(t, img, 3<<20, []byte(strings.Repeat("secret on-premises change ", 400)))
+	counter.Reset()
+	if err := m.Act(ctx, id, workflow.ActReverseOnce, labtest.Operator); err != nil {
+		t.Fatal(err)
+	}
+	labtest.WaitFor(t, "the cycle", jobTimeout, func() bool {
+		v, _ := m.Job(id)
+		return v.ReverseCycles == 1 && v.State == workflow.StateCommitted
+	})
+	if counter.ReadBytes.Load() != 0 || counter.WriteBytes.Load() == 0 || counter.WriteBytes.Load() > 256<<10 {
+		t.Fatalf("encrypted reverse cycle: up %d, down %d", counter.WriteBytes.Load(), counter.ReadBytes.Load())
+	}
+	// BlobBytes decrypts with the disk's original data key: the blob holds
+	// the new bytes encrypted with that same key.
+	if d := labtest.FirstDiff(labtest.ImageBytes(t, img), l.BlobBytes(l.Blob("sql", 0))); d >= 0 {
+		t.Fatalf("decrypted blob differs from the image at %d", d)
+	}
+}
