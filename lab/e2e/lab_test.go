@@ -22,7 +22,7 @@ func gone(pid int) bool { return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) 
 
 func TestLabUpStatusDown(t *testing.T) {
 	ctx := context.Background()
-	m, up := labUp(t, "--write-rate", "10")
+	m, up := labUp(t, "--write-rate", "4")
 	for _, want := range []string{"Starting Azurite", "Disks", "Lab ready", "Next steps", "--plan tier1-web --sync delta --yes"} {
 		if !strings.Contains(up.out, want) {
 			t.Errorf("lab up's output lacks %q", want)
