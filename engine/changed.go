@@ -87,12 +87,15 @@ func (r *run) changed(ctx context.Context, f io.ReaderAt) ([]int64, error) {
 				}
 				p := s.src[:w.it.n]
 				err = r.readSource(ctx, p, w.it.off)
+				// Hash before the buffer goes back: the next reader
+				// fills it at once.
+				differs := err == nil && HashBlock(p) != w.sum
 				r.pool <- s
 				if err != nil {
 					cancel(err)
 					continue
 				}
-				if HashBlock(p) != w.sum {
+				if differs {
 					add(w.it.block)
 				}
 				r.ctr.blocksChecked.Add(1)
