@@ -48,6 +48,9 @@ func (m *Manager) Preflight(ctx context.Context, c Choices) (PreflightReport, er
 
 // prepare runs every check of every VM and collects all problems.
 func (m *Manager) prepare(ctx context.Context, c Choices) (*prepared, error) {
+	if c.Sync != SyncDelta && c.Sync != SyncFull {
+		return nil, fmt.Errorf("choose the sync option %q or %q", SyncDelta, SyncFull)
+	}
 	title, ts, err := m.resolve(ctx, c)
 	if err != nil {
 		return nil, err

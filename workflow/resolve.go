@@ -34,7 +34,9 @@ type targetDisk struct {
 	localOK         bool
 }
 
-// checkChoices refuses choices no job can be made of.
+// checkChoices refuses choices no job can be made of. The sync option is
+// not needed yet: the console checks the location and asks for estimates
+// before the operator chooses it (prepare checks it).
 func (m *Manager) checkChoices(c Choices) error {
 	switch {
 	case c.Plan == "" && c.VM == "":
@@ -43,7 +45,7 @@ func (m *Manager) checkChoices(c Choices) error {
 		return errors.New("choose a recovery plan or one VM, not both")
 	case c.Direction != DirAzureToOnPrem:
 		return fmt.Errorf("confirm the direction %q (Azure to on-premises); %q is not one", DirAzureToOnPrem, c.Direction)
-	case c.Sync != SyncDelta && c.Sync != SyncFull:
+	case c.Sync != "" && c.Sync != SyncDelta && c.Sync != SyncFull:
 		return fmt.Errorf("choose the sync option %q or %q", SyncDelta, SyncFull)
 	case c.Location != "" && c.Location != LocOriginal && c.Location != LocAlternate:
 		return fmt.Errorf("location %q: choose %q or %q", c.Location, LocOriginal, LocAlternate)

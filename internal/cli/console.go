@@ -1,0 +1,171 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log"
+	"net"
+
+	"github.com/failback/failback/sshsrv"
+	"github.com/failback/failback/ui"
+	"github.com/failback/failback/workflow"
+)
+
+func init() {
+	register(Command{Name: "console", Summary: "open the failback console (the default when no command is given)", Run: runConsole})
+	register(Command{Name: "serve", Summary: "drive jobs and serve the console over SSH to operators and viewers", Run: runServe})
+	openConsole = consoleOnConfig
+}
+
+const consoleUsage = `[console] [--config FILE] [--watchers ADDR]
+
+Opens the console: choose a recovery plan, confirm the direction (Azure to
+on-premises), the location, the sync option and the certificate, then watch
+every disk and act (Complete failover, Commit, Reverse replicate, Cancel,
+Undo). When 'failback serve' already drives this state folder, the console
+attaches to it; otherwise this process drives the jobs, and jobs it leaves
+running resume from their journals at the next start.
+
+--watchers ADDR also serves this console over SSH (the [ssh] section's host
+key and authorized-keys file) so others can watch or act.`
+
+func runConsole(ctx context.Context, s Stdio, args []string) error {
+	f := newFlags(s, "console", consoleUsage)
+	cfgFlag := configFlag(f)
+	watchers := f.String("watchers", "", "also serve the console over SSH on `ADDR` (e.g. 127.0.0.1:2222)")
+	pos, err := parse(f, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("console takes no arguments (got %q)", pos[0])
+	}
+	return consoleWith(ctx, s, *cfgFlag, *watchers)
+}
+
+// consoleOnConfig is what lab up opens.
+func consoleOnConfig(ctx context.Context, s Stdio, configPath string) error {
+	return consoleWith(ctx, s, configPath, "")
+}
+
+func consoleWith(ctx context.Context, s Stdio, cfgFlag, watchers string) error {
+	cfg, err := loadConfig(cfgFlag)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w\nTo rehearse on this machine, run 'failback lab up'; to set up a real site, copy config.toml.example to config.toml and edit it", err)
+		}
+		return err
+	}
+	printWarnings(s.Err, cfg)
+	svc, closeSvc, err := openWorkflow(ctx, cfg, wireOptions{Command: "failback console", AutoResume: true})
+	if err != nil {
+		return err
+	}
+	defer closeSvc()
+	if watchers != "" {
+		srv, err := sshsrv.New(svc, sshsrv.Options{
+			HostKeyPath:    cfg.SSH.HostKey,
+			AuthorizedKeys: cfg.SSH.AuthorizedKeys,
+			Logger:         log.New(discardWriter{}, "", 0), // the terminal belongs to the console
+		})
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", watchers)
+		if err != nil {
+			return fmt.Errorf("serve the console to watchers on %s: %w", watchers, err)
+		}
+		defer srv.Close()
+		go func() { _ = srv.Serve(ctx, ln) }()
+	}
+	err = ui.Run(ctx, svc, ui.LocalActor(), ui.Options{Context: ctx}, ui.RunIO{In: s.In, Out: s.Out})
+	if _, owned := svc.(*workflow.Manager); owned {
+		if n := working(svc.Jobs()); n > 0 {
+			fmt.Fprintf(s.Err, "failback: %d job(s) were still running in this console; they stop here and resume from their journals at the next 'failback' or 'failback serve' on this config (nothing is lost).\n", n)
+		}
+	}
+	return err
+}
+
+// working counts jobs that are doing work (not resting for the operator).
+func working(jobs []workflow.JobView) int {
+	n := 0
+	for _, j := range jobs {
+		switch j.State {
+		case workflow.StateReady, workflow.StatePendingCommit, workflow.StateCommitted,
+			workflow.StateCancelled, workflow.StateUndone, workflow.StateFailed, workflow.StateInterrupted:
+		default:
+			n++
+		}
+	}
+	return n
+}
+
+type discardWriter struct{}
+
+func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+const serveUsage = `serve [--config FILE] [--listen ADDR]
+
+Drives every job of the state folder in this process (resuming interrupted
+ones) and serves the console over SSH. Keys come from the [ssh] section:
+the host key (created on first start) and the authorized-keys file, whose
+lines start with role=operator or role=viewer, e.g.
+  role=operator ssh-ed25519 AAAA... alice@jumpbox
+Viewers see everything and can act on nothing. Closing a session never
+touches a job. Script commands on the same config go through this process.
+Stop with Ctrl-C: running jobs stop and resume at the next start.`
+
+func runServe(ctx context.Context, s Stdio, args []string) error {
+	f := newFlags(s, "serve", serveUsage)
+	cfgFlag := configFlag(f)
+	listen := f.String("listen", "", "SSH listen `ADDR` (default [ssh] listen, else "+sshsrv.DefaultListen+")")
+	pos, err := parse(f, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("serve takes no arguments (got %q)", pos[0])
+	}
+	cfg, err := loadConfig(*cfgFlag)
+	if err != nil {
+		return err
+	}
+	printWarnings(s.Err, cfg)
+	if cfg.SSH.AuthorizedKeys == "" {
+		return usagef("serve needs [ssh] authorized_keys in the config: a file of public keys marked role=operator or role=viewer")
+	}
+	addr := *listen
+	if addr == "" {
+		addr = cfg.SSH.Listen
+	}
+	if addr == "" {
+		addr = sshsrv.DefaultListen
+	}
+	svc, closeSvc, err := openWorkflow(ctx, cfg, wireOptions{Command: "failback serve", AutoResume: true})
+	if err != nil {
+		return err
+	}
+	defer closeSvc()
+	if _, owned := svc.(*workflow.Manager); !owned {
+		return &ExitError{Code: 3, Err: errors.New("another failback process already drives this state folder; stop it first (failback jobs shows what it runs)")}
+	}
+	srv, err := sshsrv.New(svc, sshsrv.Options{
+		Listen:         addr,
+		HostKeyPath:    cfg.SSH.HostKey,
+		AuthorizedKeys: cfg.SSH.AuthorizedKeys,
+		Logger:         log.New(s.Err, "", log.LstdFlags),
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	fmt.Fprintf(s.Err, "failback serve: console on ssh://%s (host key %s)\n", addr, cfg.SSH.HostKey)
+	err = srv.ListenAndServe(ctx)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
