@@ -174,6 +174,7 @@ type undoRec struct {
 	kind       byte
 	block, end int64
 	data       []byte // old bytes of a data record, valid until the next record is read
+	size       int64  // bytes the record takes in the journal
 }
 
 func encodeRecHeader(kind byte, block int64, data []byte) [recHeaderSize]byte {
@@ -218,7 +219,7 @@ func scanUndo(r io.ReaderAt, off int64, h jobHeader, buf []byte, fn func(undoRec
 		if c != binary.LittleEndian.Uint32(hdr[20:]) {
 			return off, nil
 		}
-		rec := undoRec{kind: kind, block: block, data: data, end: block + 1}
+		rec := undoRec{kind: kind, block: block, data: data, end: block + 1, size: recHeaderSize + n}
 		if kind == recZeroRange {
 			rec.end, rec.data = int64(binary.LittleEndian.Uint64(data)), nil
 			if rec.end <= block || rec.end > nblocks {

@@ -373,3 +373,26 @@ func (c *cancelAfterWrite) WriteAt(ctx context.Context, p []byte, off int64) err
 	c.cancel()
 	return err
 }
+
+// TestRollbackProgressCountsZeroRangeRecords: the rollback phase's total
+// is the journal's size, so every record must count its whole size (a
+// zero-range record carries 8 bytes) for the last event to say 100%.
+func TestRollbackProgressCountsZeroRangeRecords(t *testing.T) {
+	const bs = 4 << 10
+	src, dst := NewMemDisk(16*bs, bs), NewMemDisk(16*bs, bs)
+	mustWrite(src, bytes.Repeat([]byte{7}, 3*bs), 5*bs)
+	dir := filepath.Join(t.TempDir(), "j")
+	if _, err := Sync(bg, src, dst, Options{BlockSize: bs, JournalDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	var last Progress
+	if _, err := Rollback(bg, dir, dst, RollbackOptions{Progress: func(p Progress) { last = p }}); err != nil {
+		t.Fatal(err)
+	}
+	if last.Phase != PhaseDone || last.Done != last.Total || last.Percent != 100 {
+		t.Fatalf("last rollback progress: %s %d of %d (%.1f%%)", last.Phase, last.Done, last.Total, last.Percent)
+	}
+	if len(dst.Bytes()) != 16*bs || !isAllZero(dst.Bytes()) {
+		t.Fatal("rollback did not restore the empty target")
+	}
+}

@@ -165,7 +165,7 @@ func restore(ctx context.Context, f *os.File, off int64, h jobHeader, dst Target
 		}
 		st.Blocks += rec.end - rec.block
 		ctr.blocksChecked.Add(rec.end - rec.block)
-		ctr.phaseDone.Add(recHeaderSize + int64(len(rec.data)))
+		ctr.phaseDone.Add(rec.size)
 		return nil
 	})
 	return err
