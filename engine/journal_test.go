@@ -330,17 +330,7 @@ func TestZeroRangeNeverCoversJournaledBlock(t *testing.T) {
 	if dst.AllocatedChunk(0) {
 		t.Fatal("block 0 was not released")
 	}
-	// Crash before the checkpoint: drop every checkpoint record.
-	rf, err := os.OpenFile(filepath.Join(dir, resumeName), os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, hlen, err := readHeader(rf, resumeMagic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rf.Truncate(hlen)
-	rf.Close()
+	dropCheckpoints(t, dir) // a crash before the checkpoint
 	if _, err := Sync(bg, src, dst, o); err != nil {
 		t.Fatal(err)
 	}
@@ -394,5 +384,56 @@ func TestRollbackProgressCountsZeroRangeRecords(t *testing.T) {
 	}
 	if len(dst.Bytes()) != 16*bs || !isAllZero(dst.Bytes()) {
 		t.Fatal("rollback did not restore the empty target")
+	}
+}
+
+// TestZeroRangeNeverCoversItsOwnJournaledBlock: as above, but the block
+// itself is the one needing a record on resume, because its source
+// changed between the runs (a live disk under one SourceID). Its record
+// from the first run already holds the original bytes; a zero-range
+// record over it would make a rollback zero them again.
+func TestZeroRangeNeverCoversItsOwnJournaledBlock(t *testing.T) {
+	const bs = 4 << 10
+	dst := NewMemDisk(3*bs, bs)
+	mustWrite(dst, bytes.Repeat([]byte{0xd0}, bs), 0)
+	orig := dst.Bytes()
+	src := NewMemDisk(3*bs, bs)
+	mustWrite(src, bytes.Repeat([]byte{1}, bs), bs)
+	dir := filepath.Join(t.TempDir(), "j")
+	o := Options{BlockSize: bs, Threads: 1, JournalDir: dir, CheckpointInterval: time.Hour}
+	if _, err := Sync(bg, &failOnce{MemDisk: src, at: bs}, dst, o); err == nil {
+		t.Fatal("injected error not reported")
+	}
+	if dst.AllocatedChunk(0) {
+		t.Fatal("block 0 was not released")
+	}
+	dropCheckpoints(t, dir)
+	mustWrite(src, bytes.Repeat([]byte{3}, bs), 0)
+	if _, err := Sync(bg, src, dst, o); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Rollback(bg, dir, dst, RollbackOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(dst.Bytes(), orig) {
+		t.Fatal("rollback lost block 0's original bytes")
+	}
+}
+
+// dropCheckpoints makes the resume journal look like a crash came before
+// any checkpoint.
+func dropCheckpoints(t *testing.T, dir string) {
+	t.Helper()
+	rf, err := os.OpenFile(filepath.Join(dir, resumeName), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rf.Close()
+	_, hlen, err := readHeader(rf, resumeMagic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rf.Truncate(hlen); err != nil {
+		t.Fatal(err)
 	}
 }

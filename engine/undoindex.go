@@ -78,6 +78,11 @@ func (x *undoIndex) journalZeroRun(u *undoLog, b, from, gapFirst, gapEnd int64) 
 	if z, ok := x.covering(b); ok {
 		return z.seq, nil
 	}
+	if x.blocks[b] {
+		// An earlier run saved b (durably) while it held data, then
+		// released it; that record has the original bytes.
+		return 0, nil
+	}
 	first, end := max(gapFirst, from), gapEnd
 	// Never cover a block that has its own record: rollback applies
 	// records in order, and a later zero-range would wipe restored bytes.
