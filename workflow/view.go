@@ -98,21 +98,28 @@ func diskView(d diskRecord, l *liveDisk) DiskView {
 	if p.Total == 0 && p.Phase == "" {
 		return dv
 	}
-	mode := engine.Ranges
-	if l.phase == diskChecksum {
-		mode = engine.Delta
-	}
-	dv.Phase = enginePhase(p.Phase, mode)
+	dv.Phase = enginePhase(p.Phase, engine.Ranges)
 	if l.phase == diskRollback || l.phase == diskReverse {
 		dv.Phase = l.phase
 	}
-	toCheck, toTransfer := int64(0), int64(0)
-	if mode == engine.Delta {
-		toCheck = p.Total
-	} else {
-		toTransfer = p.Total
+	c := p.Counters
+	dv.BlocksChecked, dv.BlocksDiffered = c.BlocksChecked, c.BlocksDiffered
+	dv.BytesChecked, dv.BytesTransferred = c.BytesChecked, c.BytesTransferred
+	switch p.Phase {
+	case engine.PhaseCompare:
+		// Delta: checking is the progress; what moves is known only
+		// when every block is checked (0 = not known yet).
+		dv.BytesChecked, dv.BytesToCheck = p.Done, p.Total
+	case engine.PhaseCopy:
+		// Ranges and full: the bytes in scope are the transfer.
+		dv.BytesTransferred, dv.BytesToTransfer = p.Done, p.Total
+	default:
+		// Verifying, recording sums, done: the pass's figures are final.
+		if c.BytesChecked > 0 {
+			dv.BytesToCheck = c.BytesChecked
+		}
+		dv.BytesToTransfer = c.BytesTransferred
 	}
-	fillCounters(&dv, mode, p.Counters, toCheck, toTransfer)
 	dv.Rate = p.Rate
 	if p.Phase == engine.PhaseCopy {
 		dv.Rate = p.TransferRate

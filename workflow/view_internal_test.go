@@ -1,0 +1,33 @@
+package workflow
+
+import (
+	"testing"
+
+	"github.com/failback/failback/engine"
+)
+
+// The console's two bars: during a delta pass the checksum bar moves with
+// the engine's progress and the transfer total is not known yet; during a
+// ranges or full pass the transfer bar moves; once verifying, both are
+// complete.
+func TestDiskViewBarsFollowTheEnginePhase(t *testing.T) {
+	d := diskRecord{Blob: "d.vhd", Size: 100}
+	cmp := engine.Progress{Phase: engine.PhaseCompare, Done: 40, Total: 100, Percent: 40,
+		Counters: engine.Counters{BytesChecked: 40, BytesTransferred: 8, BlocksDiffered: 1}}
+	v := diskView(d, &liveDisk{phase: diskTransfer, p: cmp})
+	if v.Phase != diskChecksum || v.BytesChecked != 40 || v.BytesToCheck != 100 || v.BytesToTransfer != 0 || v.BytesTransferred != 8 {
+		t.Fatalf("delta pass: %+v", v)
+	}
+	cp := engine.Progress{Phase: engine.PhaseCopy, Done: 30, Total: 60, Percent: 50,
+		Counters: engine.Counters{BytesTransferred: 24}}
+	v = diskView(d, &liveDisk{phase: diskTransfer, p: cp})
+	if v.Phase != diskTransfer || v.BytesTransferred != 30 || v.BytesToTransfer != 60 || v.BytesToCheck != 0 {
+		t.Fatalf("ranges pass: %+v", v)
+	}
+	ver := engine.Progress{Phase: engine.PhaseVerify, Done: 5, Total: 100,
+		Counters: engine.Counters{BytesChecked: 100, BytesTransferred: 20}}
+	v = diskView(d, &liveDisk{phase: diskVerify, p: ver})
+	if v.Phase != diskVerify || v.BytesChecked != v.BytesToCheck || v.BytesTransferred != v.BytesToTransfer || v.BytesToTransfer != 20 {
+		t.Fatalf("verify: %+v", v)
+	}
+}
