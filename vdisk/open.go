@@ -130,6 +130,9 @@ func checkCreate(o CreateOptions) error {
 		if o.Fixed || o.BlockSize != 0 || o.AzureCompatible {
 			return fmt.Errorf("a raw image has no fixed/dynamic kind, block size or Azure form; use a VHD for Azure")
 		}
+		// A raw image is its bytes: any size, so that it can hold a
+		// source (an exported disk, a file) that is not whole sectors.
+		sector = 1
 	default:
 		return fmt.Errorf("unknown image format %q (want vhdx, vhd or raw)", o.Format)
 	}
@@ -144,7 +147,11 @@ func checkCreate(o CreateOptions) error {
 	case o.Size <= 0:
 		return fmt.Errorf("virtual size %d: give a positive size", o.Size)
 	case o.Size%sector != 0:
-		return fmt.Errorf("virtual size %d is not a multiple of the %d-byte sector; use %d or %d", o.Size, sector, o.Size/sector*sector, (o.Size/sector+1)*sector)
+		down, up := o.Size/sector*sector, (o.Size/sector+1)*sector
+		if down == 0 {
+			return fmt.Errorf("virtual size %d is not a multiple of the %d-byte sector; use %d", o.Size, sector, up)
+		}
+		return fmt.Errorf("virtual size %d is not a multiple of the %d-byte sector; use %d or %d", o.Size, sector, down, up)
 	case o.Size > MaxImageSize:
 		return fmt.Errorf("virtual size %d is over 64 TiB, the largest disk image; check the unit", o.Size)
 	}

@@ -92,7 +92,7 @@ func TestCreateRefusesBadSizesAndLeavesNothing(t *testing.T) {
 		{CreateOptions{Format: Raw, Size: 0}, "positive"},
 		{CreateOptions{Format: VHD, Size: -512}, "positive"},
 		{CreateOptions{Format: VHD, Size: 1000}, "use 512 or 1024"},
-		{CreateOptions{Format: VHDX, Size: 512 * 3, LogicalSector: 4096}, "4096-byte sector"},
+		{CreateOptions{Format: VHDX, Size: 512 * 3, LogicalSector: 4096}, "4096-byte sector; use 4096"},
 		{CreateOptions{Format: VHDX, Size: 1 << 20, LogicalSector: 1024}, "512 or 4096"},
 		{CreateOptions{Format: Raw, Size: 65 << 40}, "64 TiB"},
 		{CreateOptions{Format: VHD, Size: 3 << 40}, "2040 GiB"},
@@ -108,12 +108,32 @@ func TestCreateRefusesBadSizesAndLeavesNothing(t *testing.T) {
 		if img, err := Create(p, c.o); err == nil {
 			img.Close()
 			t.Errorf("%+v: created", c.o)
-		} else if !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%+v: %v; want it to mention %q", c.o, err, c.want)
+		} else if !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "use 0 ") {
+			t.Errorf("%+v: %v; want it to mention %q (and no empty disk)", c.o, err, c.want)
 		}
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("%+v: left a file behind", c.o)
 		}
+	}
+}
+
+// TestCreateRawOfAnySize: a raw image holds any number of bytes, so a
+// source that is not whole sectors (an exported disk, a file) has a target.
+func TestCreateRawOfAnySize(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "odd.raw")
+	img, err := Create(p, CreateOptions{Format: Raw, Size: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	if img.Size() != 1000 {
+		t.Fatalf("size %d", img.Size())
+	}
+	if _, err := img.WriteAt([]byte{1, 2, 3}, 997); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(p); err != nil || st.Size() != 1000 {
+		t.Fatalf("file: %v %v", st, err)
 	}
 }
 
