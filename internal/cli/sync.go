@@ -185,7 +185,7 @@ func openPair(srcPath, dstPath string) (src, dst vdisk.Image, err error) {
 	}
 	if _, err := os.Stat(dstPath); errors.Is(err, os.ErrNotExist) {
 		src.Close()
-		return nil, nil, fmt.Errorf("%s does not exist: create it with the source's virtual size first: failback image create --size %d %s", dstPath, src.Size(), dstPath)
+		return nil, nil, fmt.Errorf("%s does not exist: create it with the source's virtual size first: %s", dstPath, createHint(src.Size(), dstPath))
 	}
 	if dst, err = vdisk.Open(dstPath, vdisk.OpenOptions{}); err != nil {
 		src.Close()
@@ -194,10 +194,20 @@ func openPair(srcPath, dstPath string) (src, dst vdisk.Image, err error) {
 	if src.Size() != dst.Size() {
 		src.Close()
 		dst.Close()
-		return nil, nil, fmt.Errorf("%w: %s is %d bytes, %s is %d bytes; nothing was written. Create a target of the right size (failback image create --size %d NEW_FILE) and sync onto it",
-			engine.ErrSizeMismatch, srcPath, src.Size(), dstPath, dst.Size(), src.Size())
+		return nil, nil, fmt.Errorf("%w: %s is %d bytes, %s is %d bytes; nothing was written. Create a target of the right size (%s) and sync onto it",
+			engine.ErrSizeMismatch, srcPath, src.Size(), dstPath, dst.Size(), createHint(src.Size(), "NEW_FILE"))
 	}
 	return src, dst, nil
+}
+
+// createHint is the command that creates a target for a source of size
+// bytes at path. Only a raw image holds a size that is not whole 512-byte
+// sectors (a VHD or VHDX cannot), so then it names a raw file.
+func createHint(size int64, path string) string {
+	if f, _ := vdisk.FormatFromPath(path); size%512 != 0 && f != vdisk.Raw {
+		return fmt.Sprintf("the source is not whole 512-byte sectors, so only a raw image can hold it: failback image create --size %d %s.raw", size, strings.TrimSuffix(path, filepath.Ext(path)))
+	}
+	return fmt.Sprintf("failback image create --size %d %s", size, path)
 }
 
 // sourceID names the source image and its version: a resume after the

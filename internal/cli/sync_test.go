@@ -211,3 +211,28 @@ func progressSample() engine.Progress {
 	return engine.Progress{Phase: engine.PhaseCompare, Counters: engine.Counters{BlocksDiffered: 3, BytesTransferred: 3 << 20},
 		Done: 1 << 30, Total: 2 << 30, Percent: 50, Rate: 512 << 20, ETA: 2 * time.Second}
 }
+
+// TestSyncHintForSourceNotWholeSectors: a source that is not whole
+// 512-byte sectors (a raw file of any size) can only go to a raw image;
+// the hint names one, and following it works.
+func TestSyncHintForSourceNotWholeSectors(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "odd.raw")
+	data := bytes.Repeat([]byte("failback"), 375) // 3000 bytes
+	writeImageFile(t, src, data)
+	_, errOut, code := syncCLI(context.Background(), "sync", src, filepath.Join(dir, "dst.vhdx"))
+	hint := "failback image create --size 3000 " + filepath.Join(dir, "dst.raw")
+	if code != 1 || !strings.Contains(errOut, "only a raw image") || !strings.Contains(errOut, hint) {
+		t.Fatalf("exit %d, stderr %q; want the hint %q", code, errOut, hint)
+	}
+	args := strings.Fields(strings.TrimPrefix(hint, "failback "))
+	if _, errOut, code := syncCLI(context.Background(), args...); code != 0 {
+		t.Fatalf("following the hint: exit %d: %s", code, errOut)
+	}
+	if _, errOut, code := syncCLI(context.Background(), "sync", "--quiet", src, filepath.Join(dir, "dst.raw")); code != 0 {
+		t.Fatalf("sync onto the raw image: exit %d: %s", code, errOut)
+	}
+	if !bytes.Equal(readImageFile(t, filepath.Join(dir, "dst.raw")), data) {
+		t.Fatal("the raw target does not hold the source")
+	}
+}
