@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,6 +149,9 @@ func doSync(ctx context.Context, s Stdio, srcPath, dstPath string, o engine.Opti
 		err = fmt.Errorf("close %s: %w", dstPath, cerr)
 	}
 	if err != nil {
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Op == "mkdir" {
+			return fmt.Errorf("sync %s -> %s: %w\nNothing was written: the undo journal (the target's old bytes) needs a directory that can be created; give one on a writable disk with --journal-dir DIR", srcPath, dstPath, err)
+		}
 		if errors.Is(err, engine.ErrMismatch) && o.JournalDir != "" {
 			return fmt.Errorf("sync %s -> %s: %w\nThe undo journal is kept in %s: undo the sync with 'failback sync --rollback %s %s'", srcPath, dstPath, err, o.JournalDir, o.JournalDir, dstPath)
 		}
@@ -327,6 +331,9 @@ func (p *progressPrinter) end() {
 }
 
 func progressLine(e engine.Progress) string {
+	if e.Phase == engine.PhasePrepare {
+		return "prepare  opening the journal, listing allocated ranges"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-8s %5.1f%%  %s of %s", e.Phase, e.Percent, syncBytesText(e.Done), syncBytesText(e.Total))
 	if e.Rate > 0 && e.Phase != engine.PhaseDone {

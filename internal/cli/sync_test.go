@@ -236,3 +236,23 @@ func TestSyncHintForSourceNotWholeSectors(t *testing.T) {
 		t.Fatal("the raw target does not hold the source")
 	}
 }
+
+// TestSyncJournalDirCannotBeCreated: when the journal directory cannot be
+// made, the error says nothing was written and how to choose another.
+func TestSyncJournalDirCannotBeCreated(t *testing.T) {
+	src, dst, _, dstData := syncPair(t, 2<<20, "dst.raw", []int64{1})
+	file := filepath.Join(filepath.Dir(dst), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := syncCLI(context.Background(), "sync", src, dst, "--journal-dir", filepath.Join(file, "j"))
+	if code != 1 || !strings.Contains(errOut, "Nothing was written") || !strings.Contains(errOut, "--journal-dir DIR") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if strings.Contains(errOut, "0 B of 0 B") {
+		t.Fatalf("stderr shows an empty progress line: %q", errOut)
+	}
+	if !bytes.Equal(readImageFile(t, dst), dstData) {
+		t.Fatal("the target changed")
+	}
+}
