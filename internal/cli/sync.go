@@ -184,6 +184,11 @@ func openPair(srcPath, dstPath string) (src, dst vdisk.Image, err error) {
 	if a, b := syncAbsPath(srcPath), syncAbsPath(dstPath); a == b {
 		return nil, nil, usagef("SRC and DST are the same file (%s)", a)
 	}
+	if a, err := os.Stat(srcPath); err == nil {
+		if b, err := os.Stat(dstPath); err == nil && os.SameFile(a, b) {
+			return nil, nil, usagef("SRC and DST are the same file (%s is a link to %s or the other way round)", dstPath, srcPath)
+		}
+	}
 	if src, err = vdisk.Open(srcPath, vdisk.OpenOptions{ReadOnly: true}); err != nil {
 		return nil, nil, fmt.Errorf("open source: %w", err)
 	}

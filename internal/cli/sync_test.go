@@ -163,6 +163,10 @@ func TestSyncCommandRefusals(t *testing.T) {
 	dir := filepath.Dir(dst)
 	small := filepath.Join(dir, "small.raw")
 	writeImageFile(t, small, make([]byte, 1<<20))
+	link := filepath.Join(dir, "link.raw")
+	if err := os.Symlink(src, link); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -171,6 +175,7 @@ func TestSyncCommandRefusals(t *testing.T) {
 		{[]string{src, filepath.Join(dir, "missing.vhdx")}, 1, "failback image create --size 2097152 "},
 		{[]string{src, small}, 1, "sizes differ"},
 		{[]string{src, src}, 2, "same file"},
+		{[]string{src, link}, 2, "same file"},
 		{[]string{src, dst, "--mode", "fast"}, 2, "unknown sync mode"},
 		{[]string{src, dst, "--block-size", "3K"}, 1, "power of two"},
 		{[]string{src, dst, "--no-journal", "--keep-journal"}, 2, "cannot be combined"},
