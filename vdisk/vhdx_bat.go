@@ -47,12 +47,14 @@ func (v *vhdxImage) loadBAT() error {
 			switch st := e & batStateMask; st {
 			case batNotPresent, batUndefined, batZero, batUnmapped:
 			case batFullyPresent:
+				// Checked as unsigned first: an absurd offset must not
+				// turn negative and pass for one in the header section.
+				if uoff := e & batOffsetMask; uoff > uint64(v.fileSize) || uint64(v.fileSize)-uoff < uint64(g.blockBytes(blk)) {
+					return corruptf(v.path, "block %d at file offset %d runs past the end of the %d-byte file", blk, uoff, v.fileSize)
+				}
 				off := int64(e & batOffsetMask)
 				if off < vhdxHeaderSection {
 					return corruptf(v.path, "block %d is present at file offset %d, inside the header section", blk, off)
-				}
-				if off > v.fileSize || v.fileSize-off < g.blockBytes(blk) {
-					return corruptf(v.path, "block %d at file offset %d runs past the end of the %d-byte file", blk, off, v.fileSize)
 				}
 				if r, ok := v.regionAt(off, g.blockSize); ok {
 					return corruptf(v.path, "block %d at file offset %d overlaps the %s", blk, off, r.name)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -251,6 +252,21 @@ func TestVHDXHostileImagesAreRefused(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestVHDXAbsurdBATOffsetSaysPastTheEnd: an offset with the top bits set
+// is reported as past the end of the file, not as a negative offset.
+func TestVHDXAbsurdBATOffsetSaysPastTheEnd(t *testing.T) {
+	b := bytes.Clone(vxHostileBase(t))
+	vxSetBAT(b, 7, 0xe8e0_0000_0000_0000|batFullyPresent)
+	p := filepath.Join(t.TempDir(), "absurd.vhdx")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(p, OpenOptions{ReadOnly: true})
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "past the end") || strings.Contains(err.Error(), "offset -") {
+		t.Fatalf("open: %v; want a corrupt image whose block runs past the end", err)
 	}
 }
 
