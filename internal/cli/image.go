@@ -228,6 +228,10 @@ func runImageConvert(ctx context.Context, s Stdio, args []string) error {
 	}
 	defer src.Close()
 	o.Size = src.Size()
+	if o.Format != vdisk.Raw && o.Size%512 != 0 {
+		up := (o.Size/512 + 1) * 512
+		return fmt.Errorf("%s is %d bytes, not whole 512-byte sectors, so a %s cannot hold it exactly: convert it to a raw image, or pad it first (truncate -s %d %s) and convert again", srcPath, o.Size, o.Format, up, srcPath)
+	}
 	if o.Format == vdisk.VHDX {
 		si := src.Info()
 		if si.LogicalSector == 4096 {

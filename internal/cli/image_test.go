@@ -219,6 +219,10 @@ func TestImageBadInputs(t *testing.T) {
 	}
 	src := filepath.Join(dir, "src.vhd")
 	scatteredImage(t, src, 4<<20)
+	odd := filepath.Join(dir, "odd.img")
+	if err := os.WriteFile(odd, make([]byte, 3000), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		args []string
 		code int
@@ -232,6 +236,7 @@ func TestImageBadInputs(t *testing.T) {
 		{[]string{"image", "create", "--azure", "10000000", filepath.Join(dir, "az.vhd")}, 1, "use 9437184 or 10485760"},
 		{[]string{"image", "create", "1000", filepath.Join(dir, "odd.vhd")}, 1, "multiple of the 512-byte sector"},
 		{[]string{"image", "convert", src, existing}, 2, "already exists"},
+		{[]string{"image", "convert", odd, filepath.Join(dir, "odd.vhdx")}, 1, "truncate -s 3072 " + odd},
 		{[]string{"image", "convert", filepath.Join(dir, "none.vhd"), filepath.Join(dir, "out.raw")}, 1, "no such image file"},
 		{[]string{"image", "convert", "--azure", src, filepath.Join(dir, "az.raw")}, 2, "--azure"},
 		{[]string{"image", "frobnicate"}, 2, "unknown command"},
@@ -245,7 +250,7 @@ func TestImageBadInputs(t *testing.T) {
 	if b, _ := os.ReadFile(existing); string(b) != "precious" {
 		t.Error("an existing file was changed")
 	}
-	for _, left := range []string{"x.vhd", "az.vhd", "odd.vhd", "out.raw", "az.raw"} {
+	for _, left := range []string{"x.vhd", "az.vhd", "odd.vhd", "out.raw", "az.raw", "odd.vhdx"} {
 		if _, err := os.Stat(filepath.Join(dir, left)); err == nil {
 			t.Errorf("%s was left behind", left)
 		}
