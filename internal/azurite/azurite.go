@@ -32,15 +32,12 @@ const (
 // Options say how to start the server.
 type Options struct {
 	// Dir holds the server's data. Empty means in memory (fastest, lost on
-	// exit): right for tests; the lab persists so separate processes agree.
+	// exit): right for tests.
 	Dir string
 	// Port to listen on; 0 picks a free one.
 	Port int
 	// Log receives the server's output when not nil.
 	Log io.Writer
-	// Detach keeps the server running after this process exits (the lab);
-	// otherwise it dies with its parent.
-	Detach bool
 }
 
 // Server is a running Azurite blob service.
@@ -112,9 +109,10 @@ func Start(ctx context.Context, bin string, o Options) (*Server, error) {
 	cmd.Env = append(os.Environ(), "AZURITE_SKIP_API_VERSION_CHECK=true")
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 5 * time.Second
-	if !o.Detach {
-		dieWithParent(cmd)
-	}
+	// The server dies with its parent: its output goes through a pipe to
+	// this process. The lab, whose Azurite outlives the command, starts
+	// its own (lab/azurite.go).
+	dieWithParent(cmd)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
