@@ -3,9 +3,9 @@ package workflow
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 )
 
@@ -110,12 +110,23 @@ func (m *Manager) Start(ctx context.Context, c Choices, who Actor) (string, erro
 	return rec.ID, nil
 }
 
+// jobTaken says whether a job id is in use: loaded, or a folder in the
+// state folder (a record that could not be read still owns its name).
+func (m *Manager) jobTaken(id string) bool {
+	m.mu.Lock()
+	_, ok := m.jobs[id]
+	m.mu.Unlock()
+	if ok {
+		return true
+	}
+	_, err := os.Lstat(m.paths.job(id))
+	return err == nil
+}
+
 // newRecord turns a passed pre-flight into a job record.
 func (m *Manager) newRecord(ctx context.Context, p *prepared, c Choices, who Actor) (*jobRecord, error) {
 	now := m.now()
-	var rnd [3]byte
-	_, _ = rand.Read(rnd[:])
-	id := now.Format("20060102-150405") + "-" + hex.EncodeToString(rnd[:])
+	id := newJobID(now, rand.Reader, m.jobTaken)
 	enc := map[string]bool{}
 	for _, d := range p.encrypted {
 		enc[d.Name] = true
