@@ -145,13 +145,37 @@ func (r *flatImage) WriteAt(p []byte, off int64) (int, error) {
 func (r *flatImage) Size() int64 { return r.size }
 
 // Allocated asks the file system where its data is; elsewhere it
-// reports the whole disk.
+// reports the whole disk. A file can have a hole every few KiB (cp
+// --sparse makes one per zero page), so holes shorter than
+// allocGranule are reported as data: they read as zeros, which callers
+// detect, and the list stays small whatever the fragmentation.
 func (r *flatImage) Allocated() ([]Extent, error) {
-	ext, err := fileExtents(r.f, r.size)
+	var out []Extent
+	gap := allocGranule(r.size)
+	err := walkData(r.f, r.size, func(off, end int64) {
+		if n := len(out); n > 0 && off-out[n-1].End() < gap {
+			out[n-1].Len = end - out[n-1].Off
+			return
+		}
+		out = append(out, Extent{Off: off, Len: end - off})
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: list allocated ranges: %w", r.info.Path, err)
 	}
-	return ext, nil
+	return out, nil
+}
+
+// allocGranule is the shortest hole a flat image's Allocated reports: at
+// least 1 MiB (the sync engine's default block, which a shorter hole
+// cannot hold anyway), and large enough that the list has at most about
+// 2^20 entries (16 MiB) for any disk size.
+func allocGranule(size int64) int64 { return max(1<<20, size>>20) }
+
+// dataBytes is the exact number of bytes the file system holds as data.
+func (r *flatImage) dataBytes() (int64, error) {
+	var n int64
+	err := walkData(r.f, r.size, func(off, end int64) { n += end - off })
+	return n, err
 }
 
 // WriteZeroes punches a hole where the file system can, and writes zeros
@@ -189,8 +213,8 @@ func (r *flatImage) Info() Info {
 	if st, err := r.f.Stat(); err == nil {
 		in.FileSize = st.Size()
 	}
-	if ext, err := r.Allocated(); err == nil {
-		in.AllocatedBytes = extentBytes(ext)
+	if n, err := r.dataBytes(); err == nil {
+		in.AllocatedBytes = n
 	}
 	return in
 }

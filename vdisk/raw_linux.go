@@ -7,11 +7,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// fileExtents lists the data ranges of f below limit with SEEK_DATA and
-// SEEK_HOLE, merged. A file system without them reports one range.
-func fileExtents(f *os.File, limit int64) ([]Extent, error) {
+// walkData calls fn for each data range of f below limit, in order, found
+// with SEEK_DATA and SEEK_HOLE. A file system without them reports one
+// range. Nothing is kept per range.
+func walkData(f *os.File, limit int64, fn func(off, end int64)) error {
 	fd := int(f.Fd())
-	var out []Extent
 	off := int64(0)
 	for off < limit {
 		data, err := unix.Seek(fd, off, unix.SEEK_DATA)
@@ -20,23 +20,24 @@ func fileExtents(f *os.File, limit int64) ([]Extent, error) {
 				break
 			}
 			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) {
-				return []Extent{{0, limit}}, nil
+				fn(off, limit)
+				return nil
 			}
-			return nil, err
+			return err
 		}
 		if data >= limit {
 			break
 		}
 		hole, err := unix.Seek(fd, data, unix.SEEK_HOLE)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		hole = min(hole, limit)
-		out = appendExtent(out, Extent{Off: data, Len: hole - data})
+		fn(data, hole)
 		off = hole
 	}
 	// A file shorter than limit reads zeros past its end: nothing more.
-	return out, nil
+	return nil
 }
 
 // punchHole deallocates [off, off+n) keeping the file size; partial file

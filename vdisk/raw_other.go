@@ -7,17 +7,17 @@ import (
 	"os"
 )
 
-// fileExtents reports the whole file as data: without SEEK_DATA there is
-// no portable way to find holes.
-func fileExtents(f *os.File, limit int64) ([]Extent, error) {
+// walkData reports the whole file as data: without SEEK_DATA there is no
+// portable way to find holes.
+func walkData(f *os.File, limit int64, fn func(off, end int64)) error {
 	st, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if n := min(st.Size(), limit); n > 0 {
-		return []Extent{{0, n}}, nil
+		fn(0, n)
 	}
-	return nil, nil
+	return nil
 }
 
 var errNoPunch = errors.New("punching holes is not supported here")

@@ -47,7 +47,9 @@ type Image interface {
 	Size() int64
 	// Allocated lists, sorted and merged, the ranges that may hold non-zero
 	// data; everything outside reads as zero, so callers can skip it. The
-	// list has one entry per run of allocated blocks, not per block.
+	// list has one entry per run of allocated blocks, not per block, and
+	// may include short unallocated stretches, so that its length stays
+	// bounded whatever the fragmentation.
 	Allocated() ([]Extent, error)
 	// Flush makes every completed write durable (data and metadata).
 	Flush() error
@@ -77,7 +79,10 @@ type Info struct {
 	LogicalSector  int   `json:"logical_sector_size"`
 	PhysicalSector int   `json:"physical_sector_size"`
 	FileSize       int64 `json:"file_size"`
-	// AllocatedBytes is the sum of Allocated() lengths.
+	// AllocatedBytes is the space holding data: the sum of Allocated()
+	// lengths, except for raw files and fixed VHDs, where it is exactly
+	// what the file system holds (without the short holes Allocated
+	// includes).
 	AllocatedBytes int64 `json:"allocated_bytes"`
 }
 
