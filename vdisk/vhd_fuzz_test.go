@@ -153,25 +153,11 @@ func fixVHDChecksums(b []byte) []byte {
 
 func fuzzWriteAt(img Image) int64 { return min(img.Size()-4, 4093) }
 
+// exerciseImage reads a fuzzed image as callers would, then writes and
+// flushes.
 func exerciseImage(img Image) error {
-	size := img.Size()
-	ext, err := img.Allocated()
-	if err != nil {
-		return fmt.Errorf("allocated: %w", err)
-	}
-	prev := int64(-1)
-	for _, e := range ext {
-		if e.Off <= prev || e.Len <= 0 || e.End() > size {
-			return fmt.Errorf("bad allocated list %v for size %d", ext, size)
-		}
-		prev = e.End()
-	}
-	buf := make([]byte, 8192)
-	for _, off := range []int64{0, max(0, size-int64(len(buf))), size / 2} {
-		n := min(int64(len(buf)), size-off)
-		if err := readFull(img, buf[:n], off); err != nil {
-			return fmt.Errorf("read at %d: %w", off, err)
-		}
+	if err := fuzzRead(img); err != nil {
+		return err
 	}
 	at := fuzzWriteAt(img)
 	if _, err := img.WriteAt([]byte("fuzz"), at); err != nil {

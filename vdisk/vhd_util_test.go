@@ -85,11 +85,16 @@ func refRaw(t *testing.T, dir string, size int64, ws []write) string {
 	return p
 }
 
-func readAll(t *testing.T, img Image) []byte {
+// readAll reads the whole virtual disk in odd-sized pieces, so that reads
+// cross block boundaries at many places.
+func readAll(t testing.TB, img Image) []byte {
 	t.Helper()
 	b := make([]byte, img.Size())
-	if err := readFull(img, b, 0); err != nil {
-		t.Fatalf("read whole image: %v", err)
+	for off := int64(0); off < img.Size(); off += 3<<20 + 4096 {
+		end := min(off+3<<20+4096, img.Size())
+		if n, err := img.ReadAt(b[off:end], off); n != int(end-off) || err != nil {
+			t.Fatalf("ReadAt(%d bytes at %d) = %d, %v", end-off, off, n, err)
+		}
 	}
 	return b
 }
@@ -117,7 +122,7 @@ func qemuVirtualSize(t *testing.T, fmtName, p string) int64 {
 }
 
 // sameBytes fails with the first differing offset.
-func sameBytes(t *testing.T, what string, got, want []byte) {
+func sameBytes(t testing.TB, what string, got, want []byte) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%s: %d bytes, want %d", what, len(got), len(want))

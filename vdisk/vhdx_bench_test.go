@@ -10,7 +10,8 @@ import (
 
 // Benchmarks of 1 MiB reads and writes on a dynamic VHDX against the same
 // on a plain file through os.File (the raw baseline, independent of the raw
-// image code). Each pass of writes goes to a new, empty file (so every
+// image code); vhd_bench_test.go runs dynamic VHDs and raw images through
+// the same harness. Each pass of writes goes to a new, empty file (so every
 // write allocates, as a sync into a new disk does); reads run
 // on a fully written one. Run: go test -run ^$ -bench 'VHDX|Raw' ./vdisk
 // TestVHDXBenchRatios prints VHDX/raw ratios. (BenchmarkRawFile*: the
@@ -41,17 +42,20 @@ func vxBenchRaw(b *testing.B, fill bool) (vxTarget, func()) {
 	return f, func() { f.Close(); os.Remove(f.Name()) }
 }
 
-func vxBenchVHDX(blockSize int64) func(b *testing.B, fill bool) (vxTarget, func()) {
+// vxBenchImage opens a new image of this package's with options o.
+func vxBenchImage(o CreateOptions) func(b *testing.B, fill bool) (vxTarget, func()) {
 	return func(b *testing.B, fill bool) (vxTarget, func()) {
-		img, err := createVHDX(filepath.Join(b.TempDir(), "bench.vhdx"), CreateOptions{Size: vxBenchSize, BlockSize: blockSize})
+		o.Size = vxBenchSize
+		img, err := Create(filepath.Join(b.TempDir(), "bench."+string(o.Format)), o)
 		if err != nil {
 			b.Fatal(err)
 		}
 		if fill {
 			vxBenchFill(b, img)
 		}
-		// Dropped without Flush: the benchmarks measure I/O, not fsync.
-		return img, func() { img.(*vhdxImage).f.Close(); os.Remove(img.Info().Path) }
+		// Closed (and so flushed) only when the timer is stopped: the
+		// benchmarks measure I/O, not fsync.
+		return img, func() { img.Close(); os.Remove(img.Info().Path) }
 	}
 }
 
@@ -126,7 +130,10 @@ func vxBenchParallel(b *testing.B, open func(*testing.B, bool) (vxTarget, func()
 	})
 }
 
-var vxVHDX32M, vxVHDX1M = vxBenchVHDX(32 << 20), vxBenchVHDX(1 << 20)
+var (
+	vxVHDX32M = vxBenchImage(CreateOptions{Format: VHDX, BlockSize: 32 << 20})
+	vxVHDX1M  = vxBenchImage(CreateOptions{Format: VHDX, BlockSize: 1 << 20})
+)
 
 func BenchmarkRawFileWriteSeq(b *testing.B)     { vxBenchRun(b, vxBenchRaw, true, false) }
 func BenchmarkVHDXWriteSeq(b *testing.B)        { vxBenchRun(b, vxVHDX32M, true, false) }

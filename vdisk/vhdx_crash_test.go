@@ -153,14 +153,14 @@ func TestVHDXSurvivesKill(t *testing.T) {
 			}
 		}
 		img := vxOpen(t, p, false)
-		got := vxReadAll(t, img)
+		got := readAll(t, img)
 		vxClose(t, img)
 		for _, op := range vxCrashPlan(round) {
 			base := op.blk * vxCrashBlock
 			old, now := state[base:base+vxCrashBlock], got[base:base+vxCrashBlock]
 			want := op.apply(old)
 			if flushed[op.blk] {
-				vxEqual(t, fmt.Sprintf("round %d: flushed block %d", round, op.blk), now, want)
+				sameBytes(t, fmt.Sprintf("round %d: flushed block %d", round, op.blk), now, want)
 				continue
 			}
 			for s := 0; s < vxCrashBlock; s += 4096 {
@@ -170,7 +170,7 @@ func TestVHDXSurvivesKill(t *testing.T) {
 			}
 		}
 		if qemuView != nil {
-			vxEqual(t, "qemu's replay vs ours", qemuView, got)
+			sameBytes(t, "qemu's replay vs ours", qemuView, got)
 		}
 		testenv.Qemu(t, "check", "-f", "vhdx", p)
 		t.Logf("round %d: %d blocks reported flushed", round, len(flushed))

@@ -158,12 +158,12 @@ func vxReplayAgrees(t *testing.T, p string, want []byte, qemuReplays bool) {
 			t.Fatal(err)
 		}
 		testenv.Qemu(t, "check", "-r", "all", "-f", "vhdx", qcopy)
-		vxEqual(t, "after qemu's replay", vxQemuRaw(t, qcopy), want)
+		sameBytes(t, "after qemu's replay", vxQemuRaw(t, qcopy), want)
 	}
 
 	before := vxSum(t, p)
 	img := vxOpen(t, p, true)
-	vxEqual(t, "read-only open (replayed in memory)", vxReadAll(t, img), want)
+	sameBytes(t, "read-only open (replayed in memory)", readAll(t, img), want)
 	vxCheckAllocated(t, img, want)
 	vxClose(t, img)
 	if vxSum(t, p) != before {
@@ -171,7 +171,7 @@ func vxReplayAgrees(t *testing.T, p string, want []byte, qemuReplays bool) {
 	}
 
 	img = vxOpen(t, p, false)
-	vxEqual(t, "writable open (replayed into the file)", vxReadAll(t, img), want)
+	sameBytes(t, "writable open (replayed into the file)", readAll(t, img), want)
 	vxClose(t, img)
 	c := vxCrashOpen(t, p)
 	if !c.hdr.LogGUID.isZero() {
@@ -309,7 +309,7 @@ func TestVHDXLogSequenceFromTail(t *testing.T) {
 			copy(want[5<<20:6<<20], withBlock5[5<<20:6<<20])
 		}
 		img := vxOpen(t, p, false)
-		vxEqual(t, "replayed", vxReadAll(t, img), want)
+		sameBytes(t, "replayed", readAll(t, img), want)
 		vxClose(t, img)
 	}
 }

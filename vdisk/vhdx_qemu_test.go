@@ -89,7 +89,7 @@ func TestVHDXReadsQemuIOImages(t *testing.T) {
 			want = vxRef(t, raw, c.size, ws)
 			vxQemuAgrees(t, p, raw)
 			img = vxOpen(t, p, true)
-			vxEqual(t, "reopened after our writes", vxReadAll(t, img), want)
+			sameBytes(t, "reopened after our writes", readAll(t, img), want)
 			vxClose(t, img)
 		})
 	}
@@ -99,11 +99,11 @@ func TestVHDXReadsQemuIOImages(t *testing.T) {
 // content and against qemu's own reading of it.
 func vxReadsLikeQemu(t *testing.T, p string, c vxQemuCase, want []byte) {
 	t.Helper()
-	vxEqual(t, "qemu-img convert -O raw", vxQemuRaw(t, p), want)
+	sameBytes(t, "qemu-img convert -O raw", vxQemuRaw(t, p), want)
 	img := vxOpen(t, p, true)
 	defer vxClose(t, img)
-	got := vxReadAll(t, img)
-	vxEqual(t, "our read", got, want)
+	got := readAll(t, img)
+	sameBytes(t, "our read", got, want)
 	ext := vxCheckAllocated(t, img, got)
 	in := img.Info()
 	if in.Format != VHDX || in.VirtualSize != c.size || in.BlockSize != c.block || in.Fixed != (c.sub == "fixed") ||
@@ -186,8 +186,8 @@ func TestVHDXWrittenImagesPassQemu(t *testing.T) {
 			want := vxRef(t, raw, o.Size, ws)
 
 			img = vxOpen(t, p, true)
-			got := vxReadAll(t, img)
-			vxEqual(t, "reopened", got, want)
+			got := readAll(t, img)
+			sameBytes(t, "reopened", got, want)
 			ext := vxCheckAllocated(t, img, got)
 			if wantExt := vxExpectAllocated(ws, o); !slices.Equal(ext, wantExt) {
 				t.Errorf("Allocated() = %v, want %v", ext, wantExt)
@@ -204,7 +204,7 @@ func TestVHDXWrittenImagesPassQemu(t *testing.T) {
 
 			vxQemuView(t, p, o.LogicalSector)
 			vxQemuAgrees(t, p, raw)
-			vxEqual(t, "qemu-img convert -O raw", vxQemuRaw(t, p), want)
+			sameBytes(t, "qemu-img convert -O raw", vxQemuRaw(t, p), want)
 			var info struct {
 				VirtualSize int64 `json:"virtual-size"`
 				ClusterSize int64 `json:"cluster-size"`

@@ -1,7 +1,6 @@
 package vdisk
 
 import (
-	"bytes"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -96,34 +95,6 @@ func vxRef(t testing.TB, path string, size int64, ws []vxWrite) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func vxReadAll(t testing.TB, img Image) []byte {
-	t.Helper()
-	b := make([]byte, img.Size())
-	// Odd-sized reads exercise block-crossing segments.
-	for off := int64(0); off < img.Size(); off += 3<<20 + 4096 {
-		end := min(off+3<<20+4096, img.Size())
-		if n, err := img.ReadAt(b[off:end], off); n != int(end-off) || err != nil {
-			t.Fatalf("ReadAt(%d bytes at %d) = %d, %v", end-off, off, n, err)
-		}
-	}
-	return b
-}
-
-// vxEqual fails with the first differing offset.
-func vxEqual(t testing.TB, what string, got, want []byte) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d bytes, want %d", what, len(got), len(want))
-	}
-	if !bytes.Equal(got, want) {
-		for i := range got {
-			if got[i] != want[i] {
-				t.Fatalf("%s: first difference at offset %d: %#x, want %#x", what, i, got[i], want[i])
-			}
-		}
-	}
 }
 
 // vxQemuRaw is the image's content as qemu-img sees it.
