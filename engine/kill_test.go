@@ -121,10 +121,15 @@ func newKillImages(t *testing.T, seed uint64) *killImages {
 	return k
 }
 
-// writeRaw creates a raw image holding p, with holes where asked.
+// writeRaw creates an image holding p (raw, or the format its name says),
+// with holes where asked.
 func writeRaw(t *testing.T, path string, p []byte, holes []Extent) {
 	t.Helper()
-	img, err := vdisk.Create(path, vdisk.CreateOptions{Format: vdisk.Raw, Size: int64(len(p))})
+	o := vdisk.CreateOptions{Size: int64(len(p))}
+	if filepath.Ext(path) == ".vhdx" {
+		o.BlockSize = 1 << 20
+	}
+	img, err := vdisk.Create(path, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +211,11 @@ func TestKillSyncThenResumeOrRollback(t *testing.T) {
 		seed := rng.Uint64()
 		k := newKillImages(t, seed)
 		mode := []Mode{Delta, Full}[i%2]
-		dst := filepath.Join(k.dir, fmt.Sprintf("dst%d.raw", i))
+		ext := "raw"
+		if i%3 == 1 { // the product's usual target: its BAT goes through the log
+			ext = "vhdx"
+		}
+		dst := filepath.Join(k.dir, fmt.Sprintf("dst%d.%s", i, ext))
 		writeRaw(t, dst, k.orig, k.origHoles)
 		jdir := filepath.Join(k.dir, fmt.Sprintf("journal%d", i))
 		env := []string{"FB_SRC=" + k.srcPath, "FB_DST=" + dst, "FB_JOURNAL=" + jdir, "FB_MODE=" + string(mode),
@@ -215,7 +224,7 @@ func TestKillSyncThenResumeOrRollback(t *testing.T) {
 		for range kills {
 			killAfter(t, child(t, "sync", env...), time.Duration(rng.Int64N(int64(500*time.Millisecond)/int64(kills))))
 		}
-		name := fmt.Sprintf("iteration %d (seed %d, %s, %d kills)", i, seed, mode, kills)
+		name := fmt.Sprintf("iteration %d (seed %d, %s onto %s, %d kills)", i, seed, mode, ext, kills)
 		if i%3 != 2 {
 			checkResume(t, name, k, dst, jdir, mode)
 		}
