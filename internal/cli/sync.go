@@ -26,7 +26,8 @@ func init() {
 const journalSuffix = ".failback-journal"
 
 const syncUsage = `sync SRC DST [--mode delta|full] [--block-size 1M] [--threads N]
-           [--journal-dir DIR | --no-journal] [--keep-journal] [--verify]
+           [--undo-dir DIR | --journal-dir DIR [--keep-journal] | --no-journal]
+           [--verify]
            [--sums FILE] [--bwlimit RATE] [--json] [--quiet]
        failback sync --rollback JOURNAL_DIR DST [--json]
 
@@ -39,7 +40,8 @@ Before a block of DST is overwritten its old bytes go to the undo journal
 (default DST` + journalSuffix + `). If the sync is interrupted, run the same
 command again to resume, or 'failback sync --rollback DIR DST' to restore
 DST exactly as it was. After a successful sync the journal is removed
-unless --keep-journal is given.`
+unless --keep-journal is given; --undo-dir DIR is --journal-dir DIR
+--keep-journal: the sync stays undoable until DIR is deleted.`
 
 // syncReport is the --json output of a sync.
 type syncReport struct {
@@ -67,6 +69,7 @@ func runSync(ctx context.Context, s Stdio, args []string) error {
 	journalDir := fl.String("journal-dir", "", "undo and resume journal `DIR` (default DST"+journalSuffix+")")
 	noJournal := fl.Bool("no-journal", false, "sync without undo or resume: an interruption leaves DST half-written")
 	keep := fl.Bool("keep-journal", false, "keep the undo journal after success, so the sync can still be rolled back")
+	undoDir := fl.String("undo-dir", "", "keep the undo journal in `DIR` after success (--journal-dir DIR --keep-journal)")
 	verify := fl.Bool("verify", false, "compare DST with SRC after the sync; a difference is an error")
 	sums := fl.String("sums", "", "write DST's block checksums to `FILE` (for finding later changes)")
 	bwText := fl.String("bwlimit", "0", "cap source reads at `RATE` bytes per second (e.g. 100M; 0 = none)")
@@ -105,8 +108,14 @@ func runSync(ctx context.Context, s Stdio, args []string) error {
 	}
 	o.BlockSize, o.BandwidthLimit = bs.Bytes(), bw.Bytes()
 	srcPath, dstPath := pos[0], pos[1]
-	if *noJournal && (*journalDir != "" || *keep) {
-		return usagef("--no-journal cannot be combined with --journal-dir or --keep-journal")
+	if *noJournal && (*journalDir != "" || *keep || *undoDir != "") {
+		return usagef("--no-journal cannot be combined with --undo-dir, --journal-dir or --keep-journal")
+	}
+	if *undoDir != "" {
+		if *journalDir != "" && *journalDir != *undoDir {
+			return usagef("--undo-dir and --journal-dir name different directories; give one")
+		}
+		*journalDir, *keep = *undoDir, true
 	}
 	if !*noJournal {
 		o.JournalDir = *journalDir

@@ -130,6 +130,31 @@ func TestSyncCommandRollback(t *testing.T) {
 	}
 }
 
+// TestSyncCommandUndoDir: --undo-dir DIR (the name) keeps the
+// journal in DIR, and --rollback DIR undoes the sync.
+func TestSyncCommandUndoDir(t *testing.T) {
+	src, dst, srcData, dstData := syncPair(t, 4<<20, "dst.vhdx", []int64{0, 3})
+	undo := filepath.Join(t.TempDir(), "undo")
+	out, errOut, code := syncCLI(context.Background(), "sync", "--quiet", "--undo-dir", undo, src, dst)
+	if code != 0 || !strings.Contains(out, "--rollback "+undo) {
+		t.Fatalf("exit %d: %s%s", code, out, errOut)
+	}
+	if !bytes.Equal(readImageFile(t, dst), srcData) {
+		t.Fatal("the sync did not copy")
+	}
+	if _, errOut, code := syncCLI(context.Background(), "sync", "--quiet", "--rollback", undo, dst); code != 0 {
+		t.Fatalf("rollback: exit %d: %s", code, errOut)
+	}
+	if !bytes.Equal(readImageFile(t, dst), dstData) {
+		t.Fatal("the rollback did not restore the target")
+	}
+	for _, args := range [][]string{{"--undo-dir", undo, "--no-journal"}, {"--undo-dir", undo, "--journal-dir", undo + "2"}} {
+		if _, errOut, code := syncCLI(context.Background(), append([]string{"sync", src, dst}, args...)...); code != 2 {
+			t.Errorf("sync %v: exit %d: %s", args, code, errOut)
+		}
+	}
+}
+
 // TestSyncCommandInterruptedThenResumed: an interrupted sync says how to
 // resume or undo; running the same command again resumes and finishes.
 // Progress goes to stderr as plain lines when it is not a terminal.
