@@ -271,6 +271,9 @@ type DiskInfo struct {
 	Image string `json:"image"`
 	// Size is the virtual size when known (0 if not yet read).
 	Size int64 `json:"size"`
+	// SizeError says why the size could not be read ("" when it was, or
+	// while it is still being read).
+	SizeError string `json:"size_error,omitempty"`
 }
 
 // SiteInfo names the two sides of a failback.

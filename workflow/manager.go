@@ -77,7 +77,7 @@ type Manager struct {
 	startMu  sync.Mutex // one Start at a time: the busy check and the new job are atomic
 	mu       sync.Mutex
 	jobs     map[string]*job
-	sizes    map[string]int64 // blob virtual sizes learned so far
+	sizes    sizeCache // blob virtual sizes for Plans (sizes.go)
 	closed   bool
 	loadErrs []error
 	ctl      *controlServer
@@ -120,7 +120,7 @@ func Open(ctx context.Context, cfg *config.Config, d Deps) (*Manager, error) {
 		root = abs
 	}
 	m := &Manager{cfg: cfg, deps: d, paths: paths{root: root}, hub: newHub(),
-		jobs: map[string]*job{}, sizes: map[string]int64{}}
+		jobs: map[string]*job{}}
 	m.ctx, m.stop = context.WithCancel(context.WithoutCancel(ctx))
 	if !d.ReadOnly {
 		lk, err := lockState(m.paths, d.Command)
@@ -156,6 +156,7 @@ func Open(ctx context.Context, cfg *config.Config, d Deps) (*Manager, error) {
 			return nil, err
 		}
 	}
+	m.prefetchSizes() // Plans answers from a cache: fill it now, off this goroutine
 	if d.AutoResume && !d.ReadOnly {
 		for _, j := range m.sortedJobs() {
 			if j.view().State == StateInterrupted {

@@ -7,10 +7,12 @@ import (
 )
 
 // Plans implements Service: every recovery plan, then every VM alone.
-// Disk sizes are those learned so far (pre-flight, estimates); Plans
-// itself never calls Azure.
+// It never calls Azure, so it answers at once: disk sizes come from a
+// cache that a background lookup fills (sizes.go); a disk not read yet
+// has neither Size nor SizeError, and the hub is notified once it is.
 func (m *Manager) Plans() []PlanInfo {
 	var out []PlanInfo
+	var queue []string
 	for i := range m.cfg.Plans {
 		p := &m.cfg.Plans[i]
 		pi := PlanInfo{Name: p.Name, Description: p.Description, Groups: [][]VMInfo{}}
@@ -18,7 +20,7 @@ func (m *Manager) Plans() []PlanInfo {
 			var grp []VMInfo
 			for _, name := range g {
 				if vm := m.cfg.VM(name); vm != nil {
-					grp = append(grp, m.vmInfo(vm))
+					grp = append(grp, m.vmInfo(vm, &queue))
 				}
 			}
 			pi.Groups = append(pi.Groups, grp)
@@ -28,26 +30,20 @@ func (m *Manager) Plans() []PlanInfo {
 	for i := range m.cfg.VMs {
 		vm := &m.cfg.VMs[i]
 		out = append(out, PlanInfo{Name: vm.Name, Description: fmt.Sprintf("the VM %s alone", vm.Name),
-			Single: true, Groups: [][]VMInfo{{m.vmInfo(vm)}}})
+			Single: true, Groups: [][]VMInfo{{m.vmInfo(vm, &queue)}}})
 	}
+	m.readSizes(queue)
 	return out
 }
 
-func (m *Manager) vmInfo(vm *config.VM) VMInfo {
+func (m *Manager) vmInfo(vm *config.VM, queue *[]string) VMInfo {
 	vi := VMInfo{Name: vm.Name, AzureVM: vm.AzureVM, Host: vm.Host, Switch: vm.Switch,
 		Generation: vm.Generation, CPUs: vm.CPUs, Memory: vm.Memory.Bytes(), Disks: []DiskInfo{}}
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	for _, d := range vm.Disks {
-		vi.Disks = append(vi.Disks, DiskInfo{Blob: d.Blob, Image: d.Image, Size: m.sizes[d.Blob]})
+		size, why := m.diskSize(d.Blob, queue)
+		vi.Disks = append(vi.Disks, DiskInfo{Blob: d.Blob, Image: d.Image, Size: size, SizeError: why})
 	}
 	return vi
-}
-
-func (m *Manager) learnSize(blob string, size int64) {
-	m.mu.Lock()
-	m.sizes[blob] = size
-	m.mu.Unlock()
 }
 
 // Sites implements Service.
