@@ -143,7 +143,8 @@ func doSync(ctx context.Context, s Stdio, srcPath, dstPath string, o engine.Opti
 				dst.Close()
 				return fmt.Errorf("%s holds a finished sync (kept with --keep-journal): commit it by deleting the directory, or undo it with 'failback sync --rollback %s %s', before syncing again", o.JournalDir, o.JournalDir, dstPath)
 			}
-			if !quiet {
+			same := info.SourceID == o.SourceID && info.TargetID == o.TargetID && info.Mode == o.Mode && info.BlockSize == o.BlockSize
+			if !quiet && same {
 				fmt.Fprintf(s.Err, "resuming the sync journaled in %s: %d of %d blocks were finished\n", o.JournalDir, info.Watermark, info.Blocks)
 			}
 		}
@@ -160,6 +161,10 @@ func doSync(ctx context.Context, s Stdio, srcPath, dstPath string, o engine.Opti
 	if err != nil {
 		if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Op == "mkdir" {
 			return fmt.Errorf("sync %s -> %s: %w\nNothing was written: the undo journal (the target's old bytes) needs a directory that can be created; give one on a writable disk with --journal-dir DIR", srcPath, dstPath, err)
+		}
+		if errors.Is(err, engine.ErrJobMismatch) || errors.Is(err, engine.ErrRollbackPending) || errors.Is(err, engine.ErrJournalBusy) {
+			return fmt.Errorf("sync %s -> %s: %w\nNothing was written by this command. The journal belongs to another sync of %s: finish that sync (run it again with its own options), undo it with 'failback sync --rollback %s %s', or give this sync another --journal-dir",
+				srcPath, dstPath, err, dstPath, o.JournalDir, dstPath)
 		}
 		if errors.Is(err, engine.ErrMismatch) && o.JournalDir != "" {
 			return fmt.Errorf("sync %s -> %s: %w\nThe undo journal is kept in %s: undo the sync with 'failback sync --rollback %s %s'", srcPath, dstPath, err, o.JournalDir, o.JournalDir, dstPath)

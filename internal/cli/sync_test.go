@@ -169,6 +169,13 @@ func TestSyncCommandInterruptedThenResumed(t *testing.T) {
 	if !strings.Contains(errOut, "compare") || strings.Contains(errOut, "\r") {
 		t.Fatalf("expected plain progress lines on stderr: %q", errOut)
 	}
+	// Another job on the same journal is refused without claiming to
+	// resume, and says what to do instead of "run the same command again".
+	_, errOut, code = syncCLI(context.Background(), "sync", src, dst, "--block-size", "2M")
+	if code != 1 || strings.Contains(errOut, "resuming") || strings.Contains(errOut, "same command again") ||
+		!strings.Contains(errOut, "Nothing was written") || !strings.Contains(errOut, "failback sync --rollback "+dst+journalSuffix+" "+dst) {
+		t.Fatalf("other job: exit %d: %s", code, errOut)
+	}
 	out, errOut, code := syncCLI(context.Background(), "sync", src, dst)
 	if code != 0 {
 		t.Fatalf("resume: exit %d: %s", code, errOut)
