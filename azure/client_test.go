@@ -176,3 +176,19 @@ func TestTransportErrorsDoNotShowTheSAS(t *testing.T) {
 		t.Errorf("expected the redacted URL in %v", err)
 	}
 }
+
+// A Storage printed whole (%+v of the client, as a debug line might) does
+// not show the credential it holds in its unexported options.
+func TestStorageDoesNotPrintItsCredential(t *testing.T) {
+	const key = "U1VQRVJTRUNSRVRLRVk="
+	cs := "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" + key + ";BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;"
+	s, err := NewStorage(StorageOptions{ConnectionString: NewSecret(cs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{fmt.Sprintf("%+v", s), fmt.Sprintf("%#v", s), fmt.Sprintf("%+v", *s)} {
+		if strings.Contains(out, key) {
+			t.Fatalf("the account key shows: %s", out)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/failback/failback/internal/secret"
 )
 
 // decodeProblem turns a TOML syntax or type error into a Problem that
@@ -18,6 +19,9 @@ func decodeProblem(file, text string, err error) Problem {
 	if errors.As(err, &pe) {
 		p := Problem{File: file, Line: pe.Position.Line, Path: pe.LastKey,
 			Msg: "not valid TOML: " + pe.Message}
+		if strings.Contains(pe.Message, secret.ErrPlaceholder.Error()) {
+			p.Msg = pe.Message // valid TOML; a value Secret refuses
+		}
 		if start := pe.Position.Start; start > 0 && start <= len(text) {
 			// The parser points at the string; point at the bad escape itself.
 			if m := badEscape.FindStringSubmatch(pe.Message); m != nil {

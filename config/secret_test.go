@@ -206,3 +206,14 @@ password_env = "FB_T_PFX"
 		t.Error("secrets were not resolved")
 	}
 }
+
+// TestRedactedDumpIsNotASecret proves a value copied from a redacted dump
+// (failback config show) is refused at its line instead of being used as
+// the password.
+func TestRedactedDumpIsNotASecret(t *testing.T) {
+	text := azureLab + siteDC + strings.Replace(hostSSH, `key_file = "id_ed25519"`, `password = "[redacted]" #<`, 1)
+	ps, _ := loadProblems(t, text)
+	if p, ok := findProblem(ps, markedLine(text), "placeholder"); !ok || strings.Contains(p.Msg, "not valid TOML") {
+		t.Fatalf("no problem at the line of the placeholder:\n%v", ps)
+	}
+}

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+
+	"github.com/failback/failback/internal/secret"
 )
 
-const redacted = "[redacted]"
+const redacted = secret.Redacted
 
 // DataKey is a disk's 512-bit XTS data key in clear. Every way of printing
 // or encoding it shows "[redacted]"; Destroy overwrites it. The bytes sit
@@ -131,43 +133,10 @@ func Unwrap(priv *rsa.PrivateKey, wrapped []byte) (*DataKey, error) {
 }
 
 // Secret is a password (of a PFX file). Every way of printing or encoding
-// it shows "[redacted]"; only Reveal returns it. The value sits behind a
-// pointer, so a struct holding a Secret in an unexported field prints an
-// address, never the password.
-type Secret struct{ p *string }
+// it shows "[redacted]"; only Reveal returns it. It is internal/secret's
+// type under this package's name.
+type Secret = secret.Secret
 
-// NewSecret wraps a password.
-func NewSecret(s string) Secret { return Secret{p: &s} }
-
-// Reveal returns the password, for the one call that needs it.
-func (s Secret) Reveal() string {
-	if s.p == nil {
-		return ""
-	}
-	return *s.p
-}
-
-// IsSet reports whether the secret holds a value (the empty password is a
-// value).
-func (s Secret) IsSet() bool { return s.p != nil }
-
-// String is redacted.
-func (s Secret) String() string { return redacted }
-
-// GoString is redacted.
-func (s Secret) GoString() string { return "crypt.Secret(" + redacted + ")" }
-
-// Format redacts every verb.
-func (s Secret) Format(f fmt.State, verb rune) {
-	if verb == 'v' && f.Flag('#') {
-		fmt.Fprint(f, s.GoString())
-		return
-	}
-	fmt.Fprint(f, redacted)
-}
-
-// MarshalJSON is redacted.
-func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(redacted) }
-
-// MarshalText is redacted.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+// NewSecret wraps a password. The empty password is a value a PFX file may
+// have; pass it as NewSecret("") (an unset Secret, which Reveals "").
+func NewSecret(s string) Secret { return secret.New(s) }
