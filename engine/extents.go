@@ -2,43 +2,9 @@ package engine
 
 import (
 	"fmt"
-	"slices"
-)
 
-// normalizeExtents returns in sorted, merged (overlapping and adjacent
-// ranges joined), without empty ranges, clipped to [0, size). It copies:
-// callers' slices are never modified. Sources and targets promise sorted,
-// disjoint lists; the engine does not rely on it, as a wrong list would
-// make it skip data.
-func normalizeExtents(in []Extent, size int64) []Extent {
-	out := make([]Extent, 0, len(in))
-	for _, e := range in {
-		off, end := max(e.Off, 0), min(e.End(), size)
-		if e.Len <= 0 || end <= off {
-			continue
-		}
-		out = append(out, Extent{Off: off, Len: end - off})
-	}
-	slices.SortFunc(out, func(a, b Extent) int {
-		switch {
-		case a.Off < b.Off:
-			return -1
-		case a.Off > b.Off:
-			return 1
-		}
-		return 0
-	})
-	merged := out[:0]
-	for _, e := range out {
-		if n := len(merged); n > 0 && e.Off <= merged[n-1].End() {
-			last := &merged[n-1]
-			last.Len = max(last.End(), e.End()) - last.Off
-			continue
-		}
-		merged = append(merged, e)
-	}
-	return merged
-}
+	"github.com/failback/failback/vdisk"
+)
 
 // rangeRuns turns caller ranges into the block runs they touch. A range
 // past the end of the disk is refused: it means the caller computed it for
@@ -50,7 +16,7 @@ func rangeRuns(ranges []Extent, size, bs int64) ([]blockRun, error) {
 		}
 	}
 	var runs []blockRun
-	for _, e := range normalizeExtents(ranges, size) {
+	for _, e := range vdisk.NormalizeExtents(ranges, size) {
 		r := blockRun{first: e.Off / bs, end: (e.End() + bs - 1) / bs}
 		if n := len(runs); n > 0 && r.first <= runs[n-1].end {
 			runs[n-1].end = max(runs[n-1].end, r.end)

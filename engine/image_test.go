@@ -71,7 +71,7 @@ func TestImageAdaptersAcrossFormats(t *testing.T) {
 			after, _ := dst.Allocated()
 			for _, b := range zeroBlocks {
 				off := b * bs
-				if newCursor(after).any(off, off+bs) && !newCursor(normalizeExtents(allocBefore, size)).any(off, off+bs) {
+				if newCursor(after).any(off, off+bs) && !newCursor(vdisk.NormalizeExtents(allocBefore, size)).any(off, off+bs) {
 					t.Fatalf("zero source block %d allocated target space", b)
 				}
 			}

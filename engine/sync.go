@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/failback/failback/vdisk"
 	"github.com/zeebo/xxh3"
 )
 
@@ -139,7 +140,7 @@ func allocated(ctx context.Context, f func(context.Context) ([]Extent, error), s
 	if err != nil {
 		return nil, fmt.Errorf("list allocated ranges of the %s: %w", side, err)
 	}
-	return normalizeExtents(ext, size), nil
+	return vdisk.NormalizeExtents(ext, size), nil
 }
 
 // scopeBelow counts the scope's blocks and bytes below block b.

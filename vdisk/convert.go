@@ -72,7 +72,7 @@ func Compare(ctx context.Context, a, b Image) (equal bool, firstDiff int64, err 
 		return false, -1, err
 	}
 	ba, bb := make([]byte, copyChunk), make([]byte, copyChunk)
-	for _, e := range unionExtents(ea, eb, common) {
+	for _, e := range NormalizeExtents(append(slices.Clone(ea), eb...), common) {
 		for off := e.Off; off < e.End(); {
 			if err := ctx.Err(); err != nil {
 				return false, -1, err
@@ -98,31 +98,6 @@ func Compare(ctx context.Context, a, b Image) (equal bool, firstDiff int64, err 
 		return false, common, nil
 	}
 	return true, -1, nil
-}
-
-// unionExtents merges two sorted extent lists and clips them to limit.
-func unionExtents(a, b []Extent, limit int64) []Extent {
-	all := append(slices.Clone(a), b...)
-	slices.SortFunc(all, func(x, y Extent) int {
-		switch {
-		case x.Off < y.Off:
-			return -1
-		case x.Off > y.Off:
-			return 1
-		}
-		return 0
-	})
-	var out []Extent
-	for _, e := range all {
-		if e.Off >= limit {
-			break
-		}
-		if e.End() > limit {
-			e.Len = limit - e.Off
-		}
-		out = appendExtent(out, e)
-	}
-	return out
 }
 
 // readFull reads len(p) bytes at off; io.EOF is an error only when fewer
