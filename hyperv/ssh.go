@@ -65,7 +65,12 @@ func NewSSHRunner(cfg SSHConfig) (*SSHRunner, error) {
 	if cfg.PowerShell == "" {
 		cfg.PowerShell = "powershell"
 	}
-	r := &SSHRunner{cfg: cfg, addr: cfg.Addr}
+	// The runner keeps the config for messages; the secrets live on only
+	// in the auth methods. A Secret is a string: kept in the unexported
+	// field, %+v of the runner would print it.
+	kept := cfg
+	kept.Password, kept.KeyPassphrase = "", ""
+	r := &SSHRunner{cfg: kept, addr: cfg.Addr}
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		r.addr = net.JoinHostPort(cfg.Addr, "22")
 	}

@@ -264,6 +264,14 @@ func TestSSHRunnerPasswordAuth(t *testing.T) {
 	if _, err := NewPSHost("hv01", r).ListSwitches(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The runner, printed whole, shows neither the password nor the key's
+	// passphrase (it keeps its config in an unexported field, where fmt
+	// prints a string-typed Secret raw).
+	for _, out := range []string{fmt.Sprintf("%+v", r), fmt.Sprintf("%#v", r)} {
+		if strings.Contains(out, f.srv.password) {
+			t.Fatalf("the runner prints the password: %s", out)
+		}
+	}
 	bad := f.runner(t, func(c *SSHConfig) { c.KeyFile = ""; c.Password = "wrong" })
 	_, err := bad.Run(ctx, "Write-Output 1")
 	if !errors.Is(err, ErrAccessDenied) || strings.Contains(err.Error(), "wrong") {
