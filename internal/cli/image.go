@@ -95,8 +95,9 @@ Creates an empty image of virtual size SIZE (bytes, or 512M, 10G, 1T:
 (.vhdx, .vhd, .raw/.img/.bin). Dynamic unless --fixed. An existing FILE
 is never overwritten. --azure makes a fixed VHD Azure accepts as a page
 blob: the size must be a whole number of MiB, at most 8 TiB less 1 MiB.
-Exit status: 0 created, 1 creation failed (nothing is left behind),
-2 usage error (bad size, existing FILE, unknown format).`
+Exit status: 0 created, 1 creation failed or the format refuses the size
+or options (nothing is left behind), 2 usage error (a size that does not
+parse, existing FILE, unknown format).`
 
 func runImageCreate(ctx context.Context, s Stdio, args []string) error {
 	fl := newFlags(s, "image create", imageCreateUsage)
