@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/failback/failback/internal/osfile"
 )
 
 // The disk lock protocol, honoured by every failback process (the lab host,
@@ -26,8 +28,6 @@ import (
 // write begin on a disk of a running VM. Other programs do not know these
 // files: a real Hyper-V host protects its disks by opening them exclusively,
 // which DiskInUse reports.
-
-var errLocked = errors.New("locked by another process")
 
 func diskLockPath(disk string) string   { return disk + ".lock" }
 func diskMarkerPath(disk string) string { return disk + ".running" }
@@ -82,9 +82,9 @@ func lockDisk(path string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the lock file of %s: %w", path, err)
 	}
-	if err := flockFile(f, true, false); err != nil {
+	if err := osfile.Lock(f, true, false); err != nil {
 		f.Close()
-		if errors.Is(err, errLocked) {
+		if errors.Is(err, osfile.ErrLocked) {
 			return nil, newHostError(ErrDiskInUse, "", "lock "+path, "another process is writing it (a sync in progress)")
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
@@ -94,21 +94,7 @@ func lockDisk(path string) (*os.File, error) {
 
 // diskWriteLocked reports whether another process holds the write lock,
 // by trying to take it for a moment.
-func diskWriteLocked(path string) (bool, error) {
-	f, err := os.OpenFile(diskLockPath(path), os.O_RDWR, 0)
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	err = flockFile(f, true, false)
-	if errors.Is(err, errLocked) {
-		return true, nil
-	}
-	return false, err
-}
+func diskWriteLocked(path string) (bool, error) { return osfile.TryLockPath(diskLockPath(path)) }
 
 func readMarker(path string) (diskMarker, bool, error) {
 	var m diskMarker
@@ -130,7 +116,7 @@ func writeMarker(path string, m diskMarker) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(diskMarkerPath(path), b)
+	return osfile.WriteAtomic(diskMarkerPath(path), b)
 }
 
 func removeMarker(path string) error {

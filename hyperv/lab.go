@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/failback/failback/internal/osfile"
 	"github.com/failback/failback/vdisk"
 )
 
@@ -66,7 +67,7 @@ func CreateLab(dir string, cfg LabConfig) (*LabHost, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(abs, labConfigName), append(b, '\n')); err != nil {
+	if err := osfile.WriteAtomic(filepath.Join(abs, labConfigName), append(b, '\n')); err != nil {
 		return nil, fmt.Errorf("write lab host config: %w", err)
 	}
 	return &LabHost{dir: abs}, nil
@@ -137,11 +138,11 @@ func (h *LabHost) lock(ctx context.Context, exclusive bool) (func(), error) {
 		return nil, fmt.Errorf("open the lab lock: %w", err)
 	}
 	for {
-		err := flockFile(f, exclusive, false)
+		err := osfile.Lock(f, exclusive, false)
 		if err == nil {
 			return func() { f.Close() }, nil
 		}
-		if !errors.Is(err, errLocked) {
+		if !errors.Is(err, osfile.ErrLocked) {
 			f.Close()
 			return nil, fmt.Errorf("lock the lab host: %w", err)
 		}
@@ -202,7 +203,7 @@ func (h *LabHost) writeVM(v labVM) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(h.vmFile(v.Name), append(b, '\n'))
+	return osfile.WriteAtomic(h.vmFile(v.Name), append(b, '\n'))
 }
 
 func (h *LabHost) allVMs() ([]labVM, error) {

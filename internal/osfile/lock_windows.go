@@ -1,6 +1,6 @@
 //go:build windows
 
-package hyperv
+package osfile
 
 import (
 	"errors"
@@ -9,11 +9,11 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// flockFile takes a LockFileEx lock on the first byte range of f. With wait
-// false it fails at once with errLocked when another handle holds a
+// lockFile takes a LockFileEx lock on the first byte range of f. With wait
+// false it fails at once with ErrLocked when another handle holds a
 // conflicting lock. The lock is released when f is closed or the process
 // dies.
-func flockFile(f *os.File, exclusive, wait bool) error {
+func lockFile(f *os.File, exclusive, wait bool) error {
 	var flags uint32
 	if exclusive {
 		flags |= windows.LOCKFILE_EXCLUSIVE_LOCK
@@ -24,7 +24,7 @@ func flockFile(f *os.File, exclusive, wait bool) error {
 	ol := new(windows.Overlapped)
 	err := windows.LockFileEx(windows.Handle(f.Fd()), flags, 0, 1, 0, ol)
 	if errors.Is(err, windows.ERROR_LOCK_VIOLATION) || errors.Is(err, windows.ERROR_IO_PENDING) {
-		return errLocked
+		return ErrLocked
 	}
 	return err
 }
