@@ -2,6 +2,8 @@ package azure
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"time"
+
+	"github.com/failback/failback/internal/osfile"
 )
 
 // LabDisk names one page-blob disk of a lab VM.
@@ -23,6 +27,10 @@ type LabDisk struct {
 type LabVMState struct {
 	Name  string     `json:"name"`
 	Power PowerState `json:"power"`
+	// Instance is a random id CreateVM gives each VM it creates, so that
+	// nothing a writer of an earlier VM of the same name left behind can
+	// pass for the acknowledgement of this one's writer.
+	Instance string `json:"instance,omitempty"`
 	// Generation grows with every change, so the writer's acknowledgement
 	// names the change it saw.
 	Generation int64     `json:"generation"`
@@ -34,9 +42,10 @@ type LabVMState struct {
 // acknowledgement of the state it acts on, and what it wrote.
 type LabWriterStatus struct {
 	PID int `json:"pid"`
-	// Generation is the VM state generation the writer last acted on;
+	// Instance and Generation name the VM state the writer last acted on;
 	// Writing says whether it writes at that generation. PowerOff waits for
-	// Generation >= its own change with Writing false.
+	// its own VM's Instance, Generation >= its change, Writing false.
+	Instance   string    `json:"instance,omitempty"`
 	Generation int64     `json:"generation"`
 	Writing    bool      `json:"writing"`
 	Writes     int64     `json:"writes"`
@@ -58,13 +67,15 @@ type LabOptions struct {
 	Poll time.Duration
 }
 
-// writerStale: a writer whose heartbeat is older is taken as gone (its
-// process ended), so PowerOff does not wait for it.
-const writerStale = 3 * time.Second
-
 // LabCompute is Compute for the lab's simulated Azure VMs: one JSON state
 // file per VM in a folder, written atomically (write, sync, rename), so
 // separate processes (the console, the VM writers, scripts) agree on it.
+//
+// Files per VM: <vm>.json (the state, written by LabCompute),
+// <vm>.writer.json (the writer's status and acknowledgement) and
+// <vm>.writer.lock, locked by the VM's writer for as long as it runs: the
+// lock dies with the writer, so "is a writer alive?" never depends on
+// clocks or on a status file a dead writer left behind.
 type LabCompute struct {
 	dir  string
 	opts LabOptions
@@ -103,7 +114,7 @@ func (l *LabCompute) CreateVM(ctx context.Context, vm string, disks []LabDisk) e
 	if err == nil {
 		gen = old.Generation + 1
 	}
-	return l.write(vm, LabVMState{Name: vm, Power: PowerRunning, Generation: gen, Disks: disks})
+	return l.write(vm, LabVMState{Name: vm, Power: PowerRunning, Instance: newInstanceID(), Generation: gen, Disks: disks})
 }
 
 // Read returns a VM's state file.
@@ -163,6 +174,19 @@ func (l *LabCompute) writeStatus(vm string, ws LabWriterStatus) error {
 	return writeFileAtomic(p, ws)
 }
 
+// writerAlive reports whether a writer holds the VM's writer lock.
+func (l *LabCompute) writerAlive(vm string) (bool, error) {
+	p, err := l.path(vm, ".writer.lock")
+	if err != nil {
+		return false, err
+	}
+	held, err := osfile.TryLockPath(p)
+	if err != nil {
+		return false, fmt.Errorf("lab VM %s: checking for its writer: %w", vm, err)
+	}
+	return held, nil
+}
+
 // State is the VM's power state.
 func (l *LabCompute) State(ctx context.Context, vm string) (PowerState, error) {
 	st, err := l.Read(ctx, vm)
@@ -187,21 +211,31 @@ func (l *LabCompute) PowerOff(ctx context.Context, vm string) error {
 	if err := l.write(vm, st); err != nil {
 		return err
 	}
-	if err := l.waitWriterStopped(ctx, vm, st.Generation); err != nil {
+	if err := l.waitWriterStopped(ctx, vm, st.Instance, st.Generation); err != nil {
 		return err
 	}
 	st.Power, st.Generation = PowerStopped, st.Generation+1
 	return l.write(vm, st)
 }
 
-func (l *LabCompute) waitWriterStopped(ctx context.Context, vm string, gen int64) error {
+func (l *LabCompute) waitWriterStopped(ctx context.Context, vm, inst string, gen int64) error {
 	deadline := time.Now().Add(l.opts.AckTimeout)
 	for {
 		ws, err := l.WriterStatus(ctx, vm)
 		if err != nil {
 			return err
 		}
-		if (ws.Generation >= gen && !ws.Writing) || time.Since(ws.Heartbeat) > writerStale {
+		if ws.Instance == inst && ws.Generation >= gen && !ws.Writing {
+			return nil
+		}
+		// No acknowledgement: fine only if no writer runs at all. Checked
+		// after the stopping state is written, so a writer starting now
+		// reads it and never writes.
+		alive, err := l.writerAlive(vm)
+		if err != nil {
+			return err
+		}
+		if !alive {
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -245,32 +279,21 @@ func (l *LabCompute) Delete(ctx context.Context, vm string) error {
 	return nil
 }
 
-// writeFileAtomic writes v as JSON to a temporary file in the same folder,
-// syncs it and renames it over path: readers see the old or the new file,
-// never half of one.
+// writeFileAtomic writes v as JSON over path atomically: readers see the
+// old file or the new one, never half of one.
 func writeFileAtomic(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
+	if err := osfile.WriteAtomic(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+func newInstanceID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

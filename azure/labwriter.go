@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"time"
+
+	"github.com/failback/failback/internal/osfile"
 )
 
 // LabWriterOptions say how a lab VM writes to its disks while it runs.
@@ -67,17 +69,28 @@ type labDiskW struct {
 	opts LabWriterOptions
 }
 
+// errWriterRunning: another writer (in this process or another) already
+// runs for the VM.
+var errWriterRunning = errors.New("another writer already runs for this lab VM")
+
 // RunLabVM is the lab VM's "guest": while the VM's state is running it
 // writes to the VM's page blobs at the configured rate, holding a lease on
 // each as a real VM does; when the state leaves running it finishes the
-// write in progress, acknowledges in its status file, and waits. It
-// returns nil when the VM is deleted, or the context's error.
+// write in progress, acknowledges in its status file, and waits. It holds
+// the VM's writer lock for as long as it runs (one writer per VM; PowerOff
+// knows from the lock whether a writer is alive). It returns nil when the
+// VM is deleted, or the context's error.
 func RunLabVM(ctx context.Context, s *Storage, lc *LabCompute, vm string, o LabWriterOptions) error {
+	unlock, err := lc.lockWriter(vm)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	ws, err := lc.WriterStatus(ctx, vm)
 	if err != nil {
 		return err
 	}
-	ws.PID, ws.Err = os.Getpid(), ""
+	ws.PID, ws.Err, ws.Instance = os.Getpid(), "", ""
 	if ws.Leases == nil {
 		ws.Leases = map[string]string{}
 	}
@@ -110,6 +123,11 @@ func RunLabVM(ctx context.Context, s *Storage, lc *LabCompute, vm string, o LabW
 		if err != nil {
 			return err
 		}
+		newVM := st.Instance != ws.Instance
+		if newVM {
+			// A new VM of this name (or the first look): its own disks.
+			ws.Instance, disks = st.Instance, nil
+		}
 		running := st.Power == PowerRunning
 		if running && disks == nil {
 			if disks, err = openLabDisks(ctx, s, st, &ws, perDisk); err != nil {
@@ -118,7 +136,7 @@ func RunLabVM(ctx context.Context, s *Storage, lc *LabCompute, vm string, o LabW
 				return err
 			}
 		}
-		changed := ws.Generation != st.Generation || ws.Writing != running
+		changed := newVM || ws.Generation != st.Generation || ws.Writing != running
 		ws.Generation, ws.Writing = st.Generation, running
 		if running {
 			now := time.Now()
@@ -146,6 +164,26 @@ func RunLabVM(ctx context.Context, s *Storage, lc *LabCompute, vm string, o LabW
 			return err
 		}
 	}
+}
+
+// lockWriter takes the VM's writer lock, or fails with errWriterRunning.
+func (l *LabCompute) lockWriter(vm string) (unlock func(), err error) {
+	p, err := l.path(vm, ".writer.lock")
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lab VM %s: writer lock: %w", vm, err)
+	}
+	if err := osfile.Lock(f, true, false); err != nil {
+		f.Close()
+		if errors.Is(err, osfile.ErrLocked) {
+			return nil, fmt.Errorf("lab VM %s: %w (%s is locked); stop it first", vm, errWriterRunning, p)
+		}
+		return nil, fmt.Errorf("lab VM %s: writer lock: %w", vm, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // openLabDisks opens each disk for writing under the VM's lease, taking
