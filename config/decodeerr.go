@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 	"github.com/failback/failback/internal/secret"
@@ -38,9 +39,50 @@ func decodeProblem(file, text string, err error) Problem {
 			p.Line, p.Col = at.Line, at.Col
 		}
 		p.Fix = syntaxFix(pe.Message)
+		if secretKey(pe.LastKey) || secretKey(lineKey(text, pe.Position.Line)) {
+			// The parser quotes what it found, which here is (part of) a secret.
+			p.Msg = quoted.ReplaceAllString(p.Msg, redacted)
+		}
 		return p
 	}
 	return typeProblem(file, text, err)
+}
+
+// quoted matches what toml's messages quote: "found \"x\"", "'\\q'".
+var quoted = regexp.MustCompile(`"[^"]*"|'[^']*'`)
+
+// secretKeys are the key names of every Secret in the schema.
+var secretKeys = sync.OnceValue(func() map[string]bool {
+	out := map[string]bool{}
+	for _, k := range SchemaKeys() {
+		if schemaType(k) == secretType {
+			out[k[strings.LastIndexByte(k, '.')+1:]] = true
+		}
+	}
+	return out
+})
+
+// secretKey reports whether the last part of a dotted key names a secret.
+func secretKey(key string) bool {
+	key = key[strings.LastIndexByte(key, '.')+1:]
+	return secretKeys()[strings.Trim(key, `"' `)]
+}
+
+// lineKey is the key written before "=" on a 1-based line of text, or "".
+func lineKey(text string, line int) string {
+	starts := lineStarts(text)
+	if line < 1 || line > len(starts) {
+		return ""
+	}
+	l := text[starts[line-1]:]
+	if i := strings.IndexByte(l, '\n'); i >= 0 {
+		l = l[:i]
+	}
+	k, _, ok := strings.Cut(l, "=")
+	if !ok {
+		return ""
+	}
+	return strings.TrimSpace(k)
 }
 
 func lineStarts(text string) []int {

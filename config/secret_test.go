@@ -217,3 +217,38 @@ func TestRedactedDumpIsNotASecret(t *testing.T) {
 		t.Fatalf("no problem at the line of the placeholder:\n%v", ps)
 	}
 }
+
+// TestSyntaxErrorsNeverShowASecret proves a secret written wrongly (no
+// quotes, an unclosed quote, a bad escape) is not echoed by the parser's
+// complaint, which still points at its line. The parser quotes what it
+// found ("expected value but found \"hunter\" instead").
+func TestSyntaxErrorsNeverShowASecret(t *testing.T) {
+	for _, bad := range []string{
+		`password = truexSECRET`,
+		`password = hunter2SECRET`,
+		`password = 0xSECRET`,
+		`password = "hunter2\qSECRET"`,
+		`password = hunter2 SECRET`,
+		`"password" = truexSECRET`,
+		`password="""SECRET\q"""`,
+		`key_passphrase = SECRETpass`,
+	} {
+		text := azureLab + siteDC + strings.Replace(hostSSH, `key_file = "id_ed25519"`, bad+" #<", 1)
+		ps, _ := loadProblems(t, text)
+		if len(ps) == 0 || ps[0].Line != markedLine(text) {
+			t.Errorf("%s: not located at its line: %v", bad, ps)
+			continue
+		}
+		for _, leak := range []string{"SECRET", "hunter", "truex", "0xS", `\q`} {
+			if strings.Contains(ps.Error(), leak) {
+				t.Errorf("%s: the message shows part of the secret (%s): %v", bad, leak, ps)
+			}
+		}
+	}
+	// Other keys keep the parser's quote: it helps.
+	text := azureLab + siteDC + strings.Replace(hostSSH, `user = "failback"`, `user = failback #<`, 1)
+	ps, _ := loadProblems(t, text)
+	if !strings.Contains(ps.Error(), `"failback"`) {
+		t.Errorf("a plain key lost the parser's quote: %v", ps)
+	}
+}
