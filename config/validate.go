@@ -212,19 +212,46 @@ func secretPath(table, name, env, file string) string {
 }
 
 // checkURL checks an http(s) URL; plain http only on loopback (Azurite).
+// Credentials have keys of their own: a URL carrying a query (a SAS
+// token) or a password is refused, and never printed whole.
 func (k *checker) checkURL(path, raw string, httpLoopback bool) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		k.bad(path, `write a full URL, e.g. "https://NAME.blob.core.windows.net"`, "%q is not an http(s) URL", raw)
+		k.bad(path, `write a full URL, e.g. "https://NAME.blob.core.windows.net"`, "%q is not an http(s) URL", safeURL(raw))
 		return
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		fix := "keep only scheme, host and path"
+		if path == "azure.storage.account_url" {
+			fix = `keep only "https://NAME.blob.core.windows.net" and give the SAS token (the part after "?") as sas_env or sas_file`
+		}
+		k.bad(path, fix, "%q carries a query; a SAS token or other credential must not sit in a URL (it would show in logs)", safeURL(raw))
+	}
+	if _, ok := u.User.Password(); ok {
+		k.bad(path, "remove the user and password from the URL", "%q carries a password", safeURL(raw))
 	}
 	if u.Scheme == "http" {
 		ip := net.ParseIP(u.Hostname())
 		loop := u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback())
 		if !httpLoopback || !loop {
-			k.bad(path, "use https://", "%q is plain http, which is allowed only to this machine (loopback)", raw)
+			k.bad(path, "use https://", "%q is plain http, which is allowed only to this machine (loopback)", safeURL(raw))
 		}
 	}
+}
+
+// safeURL is raw for messages: the query (where a SAS signature lives) and
+// any password replaced.
+func safeURL(raw string) string {
+	if i := strings.IndexByte(raw, '?'); i >= 0 {
+		raw = raw[:i] + "?" + redacted
+	}
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), redacted)
+			return strings.Replace(u.String(), url.QueryEscape(redacted), redacted, 1)
+		}
+	}
+	return raw
 }
 
 func (k *checker) engine() {

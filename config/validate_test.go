@@ -311,3 +311,27 @@ func TestTestdata(t *testing.T) {
 		}
 	}
 }
+
+// TestURLsCarryNoCredentials proves a SAS token or a password written into
+// a URL is refused at its line and never printed.
+func TestURLsCarryNoCredentials(t *testing.T) {
+	for _, tc := range []struct{ table, line, want string }{
+		{"[azure.storage]\nsas_env = \"X\"\n", `account_url = "https://a.blob.core.windows.net/?sv=2022-11-02&sig=TOPSIG" #<`, "sas_env or sas_file"},
+		{"[azure.storage]\nentra_id = true\n", `account_url = "http://a.blob.core.windows.net/?sig=TOPSIG" #<`, "carries a query"},
+		{"[azure.storage]\nentra_id = true\n", `account_url = "https://admin:TOPSIG@a.blob.core.windows.net" #<`, "carries a password"},
+		{"[agent]\ntoken_env = \"X\"\ncert_file = \"a.pem\"\n", `url = "https://agent.example.com:8443/?token=TOPSIG" #<`, "carries a query"},
+	} {
+		t.Setenv("X", "sv=1&sig=x")
+		text := "state_dir = \"s\"\n[azure]\ncompute = \"lab\"\nlab_dir = \"l\"\n" + tc.table + tc.line + "\n"
+		ps, _ := loadProblems(t, text)
+		if _, ok := findProblem(ps, markedLine(text), tc.want); !ok {
+			t.Errorf("%s: no problem %q at its line:\n%v", tc.line, tc.want, ps)
+		}
+		if strings.Contains(ps.Error(), "TOPSIG") {
+			t.Errorf("%s: the credential shows:\n%v", tc.line, ps)
+		}
+	}
+	if got := safeURL("https://u:pw@h.example.com/p?sig=S"); strings.Contains(got, "pw") || strings.Contains(got, "S") && strings.Contains(got, "sig") {
+		t.Errorf("safeURL = %q", got)
+	}
+}
