@@ -154,7 +154,7 @@ func walkWizard(tm *term) {
 	tm.press(kEnter, "CN=failback DR 2025")
 	tm.press(kEnter, "checks passed")
 	tm.press(kEnter, "(nothing has moved yet)")
-	tm.press(kEnter, "Started job-1")
+	tm.press(kEnter, "Started 250512-0900-01")
 }
 
 // An operator walks the wizard over SSH, watches the job in the monitor
@@ -164,24 +164,24 @@ func TestOperatorStartsAndCompletesFailover(t *testing.T) {
 	ts := newServer(t, f)
 	tm := ts.open(ts.operator, 80, 24, nil, "Fail back what?")
 	walkWizard(tm)
-	for i := 0; i < 20 && f.Advance("job-1") != workflow.StateReady; i++ {
+	for i := 0; i < 20 && f.Advance("250512-0900-01") != workflow.StateReady; i++ {
 	}
 	tm.waitFor(0, "[c] Complete failover")
 	tm.press("c", "Shut down the Azure VMs")
 	if n := f.Calls("Act"); n != 0 {
 		t.Fatalf("Act called %d times before the confirmation", n)
 	}
-	tm.press("y", "Complete failover accepted for job-1")
+	tm.press("y", "Complete failover accepted for 250512-0900-01")
 
 	alice := workflow.Actor{Name: "alice@laptop", Role: workflow.RoleOperator, Via: "ssh"}
 	if st := f.Starts(); len(st) != 1 || st[0].Who != alice {
 		t.Fatalf("Start calls %+v, want one by %+v", st, alice)
 	}
 	acts := f.Acts()
-	if len(acts) != 1 || acts[0].Action != workflow.ActComplete || acts[0].ID != "job-1" || acts[0].Who != alice {
-		t.Fatalf("Act calls %+v, want one Complete on job-1 by %+v", acts, alice)
+	if len(acts) != 1 || acts[0].Action != workflow.ActComplete || acts[0].ID != "250512-0900-01" || acts[0].Who != alice {
+		t.Fatalf("Act calls %+v, want one Complete on 250512-0900-01 by %+v", acts, alice)
 	}
-	if j, _ := f.Job("job-1"); j.State != workflow.StateShutdown {
+	if j, _ := f.Job("250512-0900-01"); j.State != workflow.StateShutdown {
 		t.Errorf("job state %s after Complete failover", j.State)
 	}
 }
@@ -262,7 +262,7 @@ func TestDroppedSessionLeavesJobRunning(t *testing.T) {
 	ts := newServer(t, f)
 	tm := ts.open(ts.operator, 80, 24, nil, "Fail back what?")
 	walkWizard(tm)
-	f.Advance("job-1")
+	f.Advance("250512-0900-01")
 	tm.waitFor(0, "checksum")
 	if n := f.Subscribers(); n != 1 {
 		t.Fatalf("%d subscribers with one session, want 1", n)
@@ -273,9 +273,9 @@ func TestDroppedSessionLeavesJobRunning(t *testing.T) {
 	if err := f.Starts()[0].Ctx.Err(); err != nil {
 		t.Errorf("the job's Start context ended with the session: %v", err)
 	}
-	for i := 0; i < 20 && f.Advance("job-1") != workflow.StateReady; i++ {
+	for i := 0; i < 20 && f.Advance("250512-0900-01") != workflow.StateReady; i++ {
 	}
-	if j, _ := f.Job("job-1"); j.State != workflow.StateReady {
+	if j, _ := f.Job("250512-0900-01"); j.State != workflow.StateReady {
 		t.Errorf("job stopped at %s after the session dropped", j.State)
 	}
 	if n := f.Calls("Act"); n != 0 {

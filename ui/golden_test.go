@@ -137,7 +137,7 @@ func TestGoldenWizardPreflightFails(t *testing.T) {
 	f.FailPreflight(1)
 	s := start(t, f, uitest.Operator, PageWizard, 80, 24, atPlan)
 	s.walkTo("Certificate")
-	s.press([]string{"enter"}, "1 of 7 checks failed", "renew the SAS token")
+	s.press([]string{"enter"}, "1 of 11 checks failed", "renew the SAS token")
 	s.golden()
 }
 
@@ -178,7 +178,7 @@ func TestGoldenMonitorFullHelp(t *testing.T) {
 	f, _, _ := seeded()
 	s := start(t, f, uitest.Operator, PageMonitor, 120, 40, "on-premises VMs started")
 	s.press([]string{"down"}, "web01-os.vhd: checksums done")
-	s.press([]string{"?"}, "disabled, phase 1 still running")
+	s.press([]string{"?"}, "not now: phase 1 still running")
 	s.golden()
 }
 
@@ -186,5 +186,15 @@ func TestGoldenMonitorFullHelp(t *testing.T) {
 func TestGoldenMonitorViewer(t *testing.T) {
 	f, _, _ := seeded()
 	s := start(t, f, uitest.Viewer, PageMonitor, 80, 24, "on-premises VMs started")
+	s.golden()
+}
+
+// A VM never failed back before has no earlier snapshot: its changed
+// figure is only an upper bound, and the step says "at most".
+func TestGoldenWizardSyncUpperBound(t *testing.T) {
+	s := start(t, uitest.New(), uitest.Operator, PageWizard, 80, 24, atPlan)
+	s.press([]string{"down", "enter"}, atDirection)
+	s.press([]string{"y"}, "present on hv02.example.com")
+	s.press([]string{"enter"}, atSync, "moves at most", "≤ ")
 	s.golden()
 }

@@ -2,8 +2,10 @@ package ui
 
 import (
 	"io"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -12,6 +14,13 @@ import (
 	"github.com/failback/failback/ui/uitest"
 	"github.com/failback/failback/workflow"
 )
+
+// TestMain pins the local time zone: the console shows local times, and
+// golden files must not depend on where the tests run.
+func TestMain(m *testing.M) {
+	time.Local = time.UTC
+	os.Exit(m.Run())
+}
 
 // asciiRenderer is a renderer with no colours, as golden files need.
 func asciiRenderer() *lipgloss.Renderer {

@@ -29,7 +29,7 @@ func TestMonitorCompleteNeedsConfirmation(t *testing.T) {
 	f := uitest.New()
 	id := readyJob(f)
 	s := start(t, f, uitest.Operator, PageMonitor, 80, 24, "ready to complete failover")
-	s.press([]string{"c"}, "Complete failover? Job job-1", "Shut down the Azure VMs")
+	s.press([]string{"c"}, "Complete failover? Job 250512-0900-01", "Shut down the Azure VMs")
 	if n := len(f.Acts()); n != 0 {
 		t.Fatalf("Act called %d times by opening the dialog", n)
 	}
@@ -40,7 +40,7 @@ func TestMonitorCompleteNeedsConfirmation(t *testing.T) {
 		t.Fatalf("Act called %d times without a yes", n)
 	}
 	s.press([]string{"c"}, "Shut down the Azure VMs")
-	s.press([]string{"y"}, "Complete failover accepted for job-1", "shutting-down-azure")
+	s.press([]string{"y"}, "Complete failover accepted for 250512-0900-01", "shutting-down-azure")
 	s.final()
 	acts := f.Acts()
 	if len(acts) != 1 || acts[0].ID != id || acts[0].Action != workflow.ActComplete || acts[0].Who != uitest.Operator {
@@ -81,9 +81,9 @@ func TestMonitorServiceRefusalShown(t *testing.T) {
 	s := start(t, f, uitest.Operator, PageMonitor, 80, 24, "ready to complete failover")
 	f.Refuse(uitest.ErrViewer)
 	s.press([]string{"c"}, "Shut down the Azure VMs")
-	s.press([]string{"y"}, "Complete failover refused for job-1: viewers cannot act")
+	s.press([]string{"y"}, "Complete failover refused for 250512-0900-01: viewers cannot act")
 	s.final()
-	if j, _ := f.Job("job-1"); j.State != workflow.StateReady {
+	if j, _ := f.Job("250512-0900-01"); j.State != workflow.StateReady {
 		t.Errorf("refused action changed the job to %s", j.State)
 	}
 }
@@ -107,9 +107,9 @@ func TestMonitorFollowsProgress(t *testing.T) {
 	m := New(f, uitest.Operator, Options{Renderer: asciiRenderer(), Page: PageMonitor, Refresh: 20 * time.Millisecond})
 	t.Cleanup(m.Close)
 	s := startModel(t, m, 120, 40, "[x] Cancel")
-	f.Advance("job-1")
+	f.Advance("250512-0900-01")
 	s.press(nil, "1.9 GiB   100 MiB/s")
-	for i := 0; i < 20 && f.Advance("job-1") != workflow.StateReady; i++ {
+	for i := 0; i < 20 && f.Advance("250512-0900-01") != workflow.StateReady; i++ {
 	}
 	s.press(nil, "ready-to-complete", "[c] Complete failover")
 	s.final()

@@ -205,6 +205,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			return tea.Quit
 		case key.Matches(msg, km.Help):
 			m.help.ShowAll = !m.help.ShowAll
+			m.monitor.SetHelpOpen(m.help.ShowAll)
 			return nil
 		}
 		m.status = common.StatusMsg{} // a key press answers the last message
@@ -232,26 +233,42 @@ func (m *Model) helpView() string {
 	return m.help.View(helpKeys{page: m.active(), km: m.c.Keys})
 }
 
+// statusView is the status line: a long message wraps onto a second
+// line rather than losing its end (which says what to do).
+func (m *Model) statusView() string {
+	st := m.c.Styles
+	if m.status.Text == "" {
+		return ""
+	}
+	style := st.Info
+	if m.status.Err {
+		style = st.Error
+	}
+	lines := common.WrapCell(m.status.Text, m.w)
+	if len(lines) > 2 {
+		lines = lines[:2]
+		lines[1] = common.Pad(lines[1], m.w-1) + "…"
+	}
+	return common.StyleLines(style, strings.Join(lines, "\n"))
+}
+
+// bodyHeight is what header, status and help leave for the page.
+func (m *Model) bodyHeight(helpV, status string) int {
+	hh := strings.Count(helpV, "\n") + 1
+	sh := strings.Count(status, "\n") + 1
+	return max(m.h-1-sh-hh, 1)
+}
+
 // layout gives the page what header, status and help leave.
 func (m *Model) layout() {
-	hh := strings.Count(m.helpView(), "\n") + 1
-	m.active().SetSize(m.w, max(m.h-2-hh, 1))
+	m.active().SetSize(m.w, m.bodyHeight(m.helpView(), m.statusView()))
 }
 
 // View implements tea.Model.
 func (m *Model) View() string {
-	st := m.c.Styles
-	helpV := m.helpView()
-	hh := strings.Count(helpV, "\n") + 1
-	body := common.Fill(m.active().View(), m.w, max(m.h-2-hh, 1))
-	status := ""
-	if m.status.Text != "" {
-		status = st.Info.Render(m.status.Text)
-		if m.status.Err {
-			status = st.Error.Render(m.status.Text)
-		}
-	}
-	out := m.header() + "\n" + body + "\n" + common.Clamp(status, m.w, 1) + "\n" + helpV
+	helpV, status := m.helpView(), m.statusView()
+	body := common.Fill(m.active().View(), m.w, m.bodyHeight(helpV, status))
+	out := m.header() + "\n" + body + "\n" + status + "\n" + helpV
 	return common.Fill(out, m.w, m.h)
 }
 

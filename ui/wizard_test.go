@@ -18,7 +18,7 @@ func TestWizardWalkStartsWithChoices(t *testing.T) {
 	if n := f.Calls("Start"); n != 0 {
 		t.Fatalf("Start called %d times before the last confirmation", n)
 	}
-	s.press([]string{"enter"}, "Started job-1", "web01-os.vhd")
+	s.press([]string{"enter"}, "Started 250512-0900-01", "web01-os.vhd")
 	m := s.final()
 
 	starts := f.Starts()
@@ -35,8 +35,8 @@ func TestWizardWalkStartsWithChoices(t *testing.T) {
 	if starts[0].Who != uitest.Operator {
 		t.Errorf("Start by %+v, want %+v", starts[0].Who, uitest.Operator)
 	}
-	if m.Page() != PageMonitor || m.monitor.Selected() != "job-1" {
-		t.Errorf("after Start: page %v, selected %q; want the monitor on job-1", m.Page(), m.monitor.Selected())
+	if m.Page() != PageMonitor || m.monitor.Selected() != "250512-0900-01" {
+		t.Errorf("after Start: page %v, selected %q; want the monitor on 250512-0900-01", m.Page(), m.monitor.Selected())
 	}
 	// The program is gone (as when a session closes): the job's context
 	// must not have ended with it.
@@ -57,14 +57,14 @@ func TestWizardAlternateFullExpiredOverride(t *testing.T) {
 	s.press([]string{"space"}, "will be created")
 	s.press([]string{"enter"}, atSync)
 	s.press([]string{"down", "enter"}, atCert)
-	s.press([]string{"down", "down", "enter"}, "CN=lab does not unlock these disks")
+	s.press([]string{"down", "down", "enter"}, "lab does not unlock these disks (does not unlock sql01-data.vhd)")
 	s.press([]string{"up", "enter"}, "press o to use it anyway")
 	if m := f.Calls("Preflight"); m != 0 {
 		t.Fatalf("an expired certificate went on without the override")
 	}
 	s.press([]string{"o"}, atPreflight)
 	s.press([]string{"enter"}, "EXPIRED, override")
-	s.press([]string{"enter"}, "Started job-1")
+	s.press([]string{"enter"}, "Started 250512-0900-01")
 	s.final()
 
 	want := workflow.Choices{
@@ -102,7 +102,7 @@ func TestWizardBackKeepsChoices(t *testing.T) {
 	s.press([]string{"enter"}, atCert)
 	s.press([]string{"enter"}, atPreflight)
 	s.press([]string{"enter"}, atSummary)
-	s.press([]string{"enter"}, "Started job-1")
+	s.press([]string{"enter"}, "Started 250512-0900-01")
 	s.final()
 
 	st := f.Starts()
@@ -121,9 +121,9 @@ func TestWizardPreflightFailureBlocks(t *testing.T) {
 	f.FailPreflight(1)
 	s := start(t, f, uitest.Operator, PageWizard, 80, 24, atPlan)
 	s.walkTo("Certificate")
-	s.press([]string{"enter"}, "1 of 7 checks failed")
+	s.press([]string{"enter"}, "1 of 11 checks failed")
 	s.press([]string{"enter"}, "1 check(s) failed: fix them")
-	s.press([]string{"r"}, "All 7 checks passed")
+	s.press([]string{"r"}, "All 11 checks passed")
 	s.press([]string{"enter"}, atSummary)
 	if m := s.final(); m.WizardStep() != "Summary" {
 		t.Errorf("at %q, want Summary", m.WizardStep())

@@ -76,11 +76,11 @@ func Ratio(done, total int64) float64 {
 	return r
 }
 
-// Pad pads or cuts s to exactly w columns.
+// Pad pads or cuts s to exactly w columns; a cut shows as "…".
 func Pad(s string, w int) string {
 	n := lipgloss.Width(s)
 	if n > w {
-		return ansi.Truncate(s, w, "")
+		return ansi.Truncate(s, w, "…")
 	}
 	return s + strings.Repeat(" ", w-n)
 }

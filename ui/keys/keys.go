@@ -32,6 +32,11 @@ type KeyMap struct {
 	Reverse  key.Binding
 	Cancel   key.Binding
 	Undo     key.Binding
+	Resume   key.Binding
+	// ReverseOnce runs one reverse replication cycle; StopReverse ends
+	// continuous reverse replication.
+	ReverseOnce key.Binding
+	StopReverse key.Binding
 
 	// Confirmation dialog.
 	Yes   key.Binding
@@ -65,6 +70,10 @@ func New() *KeyMap {
 		Reverse:  key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reverse replicate")),
 		Cancel:   key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "cancel")),
 		Undo:     key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "undo")),
+		Resume:   key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "resume")),
+
+		ReverseOnce: key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "reverse once")),
+		StopReverse: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "stop reverse")),
 
 		Yes:   key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes, do it")),
 		No:    key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "no")),

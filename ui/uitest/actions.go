@@ -11,6 +11,7 @@ import (
 // allActions is the order the console lists actions in.
 var allActions = []workflow.Action{
 	workflow.ActComplete, workflow.ActCommit, workflow.ActReverse, workflow.ActCancel, workflow.ActUndo,
+	workflow.ActResume, workflow.ActReverseOnce, workflow.ActStopReverse,
 }
 
 func vmNames(j *workflow.JobView) string {
@@ -32,6 +33,9 @@ func actionsFor(j *workflow.JobView) map[workflow.Action]workflow.ActionState {
 	off(workflow.ActCommit, "the VMs do not run on-premises yet")
 	off(workflow.ActReverse, "commit first")
 	off(workflow.ActUndo, "nothing to undo before phase 2")
+	off(workflow.ActResume, "only a failed or interrupted job resumes")
+	off(workflow.ActReverseOnce, "only after commit")
+	off(workflow.ActStopReverse, "reverse replication is not running")
 	cancel := fmt.Sprintf("Stop %s and put every on-premises disk back exactly as it was before the failback. The Azure VMs keep running.", j.Title)
 	switch j.State {
 	case workflow.StatePhase1, workflow.StateCatchUp, workflow.StatePreflight:
@@ -53,9 +57,19 @@ func actionsFor(j *workflow.JobView) map[workflow.Action]workflow.ActionState {
 		off(workflow.ActCommit, "already committed")
 		off(workflow.ActUndo, "committed: the Azure VMs are gone")
 		on(workflow.ActReverse, "Protect the on-premises VMs back to Azure, sending only what changed since the failback.")
-		off(workflow.ActCancel, "the job has finished")
+		on(workflow.ActReverseOnce, "Send the blocks changed on premises since the failback to the disk blobs once, then rest committed.")
+		off(workflow.ActCancel, "only before commit")
+	case workflow.StateReverse:
+		off(workflow.ActComplete, "already completed")
+		off(workflow.ActCommit, "already committed")
+		off(workflow.ActReverse, "reverse replication is running")
+		off(workflow.ActReverseOnce, "reverse replication is running")
+		on(workflow.ActStopReverse, "Stop reverse replication now; an unfinished cycle is sent again by the next one.")
+		off(workflow.ActCancel, "only before commit")
+		off(workflow.ActUndo, "only before commit")
 	case workflow.StateFailed, workflow.StateInterrupted:
 		off(workflow.ActComplete, "the job stopped: "+j.Error)
+		on(workflow.ActResume, fmt.Sprintf("Continue %s from where it stopped: every finished block is kept in the journals and not sent again.", j.Title))
 		on(workflow.ActCancel, cancel)
 	default:
 		off(workflow.ActComplete, "the job is "+string(j.State))
@@ -76,12 +90,28 @@ func (f *Fake) Actions(id string, who workflow.Actor) []workflow.ActionState {
 	out := make([]workflow.ActionState, 0, len(allActions))
 	for _, a := range allActions {
 		st := m[a]
+		if text, ok := f.confirms[a]; ok && st.Enabled {
+			st.Confirm = text
+		}
 		if who.Role != workflow.RoleOperator {
 			st = workflow.ActionState{Action: a, Why: ErrViewer.Error()}
 		}
 		out = append(out, st)
 	}
 	return out
+}
+
+// SetConfirm replaces the confirmation text of action a while it is
+// enabled (as the workflow refines Undo's once it has measured), and
+// notifies.
+func (f *Fake) SetConfirm(a workflow.Action, text string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.confirms == nil {
+		f.confirms = map[workflow.Action]string{}
+	}
+	f.confirms[a] = text
+	f.notify()
 }
 
 // Act implements workflow.Service.
@@ -114,6 +144,12 @@ func (f *Fake) Act(ctx context.Context, id string, a workflow.Action, who workfl
 		j.State = workflow.StateCancelling
 	case workflow.ActUndo:
 		j.State = workflow.StateUndoing
+	case workflow.ActResume:
+		j.State, j.Error = workflow.StatePhase1, ""
+	case workflow.ActReverseOnce:
+		j.State = workflow.StateReverse
+	case workflow.ActStopReverse:
+		j.State = workflow.StateCommitted
 	}
 	j.Updated = f.tick()
 	f.logf(id, "info", "%s requested by %s via %s", a, who.Name, who.Via)

@@ -83,6 +83,7 @@ func demoCerts(needed bool) workflow.CertReport {
 	}
 	return workflow.CertReport{
 		Needed: []string{ThumbGood},
+		Disks:  map[string]string{"sql01/sql01-data.vhd": ThumbGood},
 		Certs: []workflow.CertInfo{
 			{
 				File: "certs/dr-2025.pfx", Subject: "CN=failback DR 2025", Thumbprint: ThumbGood,

@@ -86,6 +86,10 @@ func (f *Fake) advance(j *workflow.JobView) {
 	case workflow.StateCommitting:
 		j.State = workflow.StateCommitted
 		f.logf(j.ID, "info", "committed: Azure VMs deleted")
+	case workflow.StateReverse:
+		j.ReverseCycles++
+		j.LastReverse = f.clock
+		f.logf(j.ID, "info", "reverse replication cycle %d done: 4.0 MiB sent", j.ReverseCycles)
 	case workflow.StateCancelling:
 		j.State = workflow.StateCancelled
 		f.logf(j.ID, "warn", "cancelled: on-premises disks restored")

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,6 +50,7 @@ type Fake struct {
 	preflightFailures int
 	refuse            error
 	gates             map[string]chan struct{}
+	confirms          map[workflow.Action]string
 
 	starts []StartCall
 	acts   []ActCall
@@ -205,13 +207,22 @@ func (f *Fake) CheckLocation(ctx context.Context, c workflow.Choices) (workflow.
 		if c.Location == workflow.LocAlternate {
 			host = c.AltHost
 		}
-		sw := workflow.CheckRow{VM: v.Name, What: "switch " + v.Switch, OK: true, Detail: "present on " + host}
+		reach := workflow.CheckRow{VM: v.Name, What: "host " + host + " reachable", OK: true,
+			Detail: "PowerShell over SSH to " + host + ", Hyper-V 10.0.20348"}
+		sw := workflow.CheckRow{VM: v.Name, What: "switch " + v.Switch + " on " + host, OK: true, Detail: "present on " + host}
 		if host == "hv03.example.com" {
 			sw.OK, sw.Detail = false, "no virtual switch named "+v.Switch+" on "+host
 			sw.Fix = "create a switch named " + v.Switch + " on " + host + ", or pick another host"
 		}
-		space := workflow.CheckRow{VM: v.Name, What: "disk space", OK: true, Detail: "2.0 TiB free"}
-		exists := workflow.CheckRow{VM: v.Name, What: "VM on host", OK: true, Detail: "exists"}
+		rows := []workflow.CheckRow{reach, sw}
+		if host == v.Host {
+			for _, d := range v.Disks {
+				rows = append(rows, workflow.CheckRow{VM: v.Name, What: "image " + d.Image, OK: true,
+					Detail: fmt.Sprintf("vhdx, virtual size %d GiB, same as the Azure disk", d.Size/gib)})
+			}
+		}
+		rows = append(rows, workflow.CheckRow{VM: v.Name, What: "room on " + host, OK: true, Detail: "2.0 TiB free"})
+		exists := workflow.CheckRow{VM: v.Name, What: "VM " + v.Name + " on " + host, OK: true, Detail: "exists, off"}
 		if host != v.Host {
 			if c.CreateVM {
 				exists.Detail = "will be created"
@@ -220,13 +231,17 @@ func (f *Fake) CheckLocation(ctx context.Context, c workflow.Choices) (workflow.
 				exists.Fix = "press space to create the VM if missing"
 			}
 		}
-		for _, r := range []workflow.CheckRow{sw, space, exists} {
+		for _, r := range append(rows, exists) {
 			rep.Checks = append(rep.Checks, r)
 			rep.OK = rep.OK && r.OK
 		}
 	}
 	return rep, nil
 }
+
+// BasisBound is the workflow's basis of a changed estimate that is only
+// an upper bound (estimate.go).
+const BasisBound = "no earlier snapshot by failback: at most every allocated byte"
 
 // Estimate implements workflow.Service with fixed ratios: 60% of each
 // disk allocated, 3% changed.
@@ -243,13 +258,18 @@ func (f *Fake) Estimate(ctx context.Context, c workflow.Choices) (workflow.Estim
 	var est workflow.Estimate
 	for _, v := range vms {
 		for _, d := range v.Disks {
-			est.Disks = append(est.Disks, workflow.DiskEstimate{
+			de := workflow.DiskEstimate{
 				VM: v.Name, Blob: d.Blob, Size: d.Size,
 				Allocated:       d.Size / 10 * 6,
 				ChangedEstimate: d.Size / 100 * 3,
-				Basis:           "snapshot diff",
+				Basis:           "changes since failback's snapshot of 2025-05-10 22:00:00 (job 250510-2200-3c)",
 				Encrypted:       d.Blob == "sql01-data.vhd",
-			})
+			}
+			if v.Name == "files01" {
+				// Never failed back before: only an upper bound.
+				de.ChangedEstimate, de.Basis = de.Allocated, BasisBound
+			}
+			est.Disks = append(est.Disks, de)
 		}
 	}
 	est.Recommended = workflow.SyncDelta
@@ -266,6 +286,11 @@ func (f *Fake) Certificates(ctx context.Context, c workflow.Choices) (workflow.C
 		return workflow.CertReport{}, err
 	}
 	return demoCerts(c.Plan == "web-shop"), nil
+}
+
+// baseName is the file name of a Windows or POSIX path.
+func baseName(p string) string {
+	return p[strings.LastIndexAny(p, `/\`)+1:]
 }
 
 // Preflight implements workflow.Service.
@@ -289,10 +314,16 @@ func (f *Fake) Preflight(ctx context.Context, c workflow.Choices) (workflow.Pref
 			Fix: "renew the SAS token in config.toml [azure] sas, then press r",
 		}
 	}
+	// Interleaved by check, as the workflow reports them.
 	for _, v := range vms {
 		rep.Checks = append(rep.Checks,
-			workflow.CheckRow{VM: v.Name, What: "disks are page blobs", OK: true, Detail: fmt.Sprintf("%d disk(s)", len(v.Disks))},
-			workflow.CheckRow{VM: v.Name, What: "host reachable", OK: true, Detail: v.Host})
+			workflow.CheckRow{VM: v.Name, What: "disks are page blobs", OK: true, Detail: fmt.Sprintf("%d fixed VHD(s), lease leased", len(v.Disks))})
+	}
+	for _, v := range vms {
+		rep.Checks = append(rep.Checks, workflow.CheckRow{VM: v.Name, What: "host " + v.Host + " reachable", OK: true, Detail: "PowerShell over SSH"})
+		for _, d := range v.Disks {
+			rep.Checks = append(rep.Checks, workflow.CheckRow{VM: v.Name, What: "image " + baseName(d.Image) + " not in use", OK: true, Detail: "free"})
+		}
 	}
 	return rep, nil
 }

@@ -44,7 +44,7 @@ func (f *Fake) create(c workflow.Choices, who workflow.Actor) (*workflow.JobView
 	}
 	f.nextJob++
 	j := &workflow.JobView{
-		ID: fmt.Sprintf("job-%d", f.nextJob), Title: c.Plan + c.VM, Choices: c,
+		ID: fmt.Sprintf("%s-%02x", Epoch.Format("060102-1504"), f.nextJob), Title: c.Plan + c.VM, Choices: c,
 		State: workflow.StatePhase1, Created: f.tick(), Owner: who,
 	}
 	if c.Sync == workflow.SyncFull {

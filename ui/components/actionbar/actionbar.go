@@ -5,18 +5,22 @@
 package actionbar
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/failback/failback/ui/common"
 	"github.com/failback/failback/workflow"
 )
 
-// Order is the order actions are listed in.
+// Order is the order actions are listed in: the steps forward first,
+// the ones that go back last.
 var Order = []workflow.Action{
-	workflow.ActComplete, workflow.ActCommit, workflow.ActReverse, workflow.ActCancel, workflow.ActUndo,
+	workflow.ActComplete, workflow.ActCommit, workflow.ActResume, workflow.ActReverse,
+	workflow.ActReverseOnce, workflow.ActStopReverse, workflow.ActCancel, workflow.ActUndo,
 }
 
 // Label is an action's name as the operator reads it.
@@ -32,16 +36,23 @@ func Label(a workflow.Action) string {
 		return "Cancel"
 	case workflow.ActUndo:
 		return "Undo"
+	case workflow.ActResume:
+		return "Resume"
+	case workflow.ActReverseOnce:
+		return "Reverse once"
+	case workflow.ActStopReverse:
+		return "Stop reverse"
 	}
 	return string(a)
 }
 
 // Model is the action bar of the selected job.
 type Model struct {
-	c      *common.Common
-	states map[workflow.Action]workflow.ActionState
-	known  bool
-	w, h   int
+	c        *common.Common
+	states   map[workflow.Action]workflow.ActionState
+	known    bool
+	expanded bool
+	w, h     int
 }
 
 var _ common.Component = (*Model)(nil)
@@ -101,6 +112,12 @@ func (m *Model) rawBinding(a workflow.Action) key.Binding {
 		return km.Cancel
 	case workflow.ActUndo:
 		return km.Undo
+	case workflow.ActResume:
+		return km.Resume
+	case workflow.ActReverseOnce:
+		return km.ReverseOnce
+	case workflow.ActStopReverse:
+		return km.StopReverse
 	}
 	return key.Binding{}
 }
@@ -136,7 +153,15 @@ func (m *Model) Init() tea.Cmd { return nil }
 // Update implements tea.Model; the monitor handles action keys itself.
 func (m *Model) Update(tea.Msg) (tea.Model, tea.Cmd) { return m, nil }
 
-// View implements tea.Model: one line, enabled actions first.
+// SetExpanded switches between the one-line bar and the list of every
+// action with what it does or why it is not possible (the ? key).
+func (m *Model) SetExpanded(on bool) { m.expanded = on }
+
+// Height is the number of lines View takes.
+func (m *Model) Height() int { return strings.Count(m.View(), "\n") + 1 }
+
+// View implements tea.Model: one line, enabled actions first, the keys
+// of the others with a pointer to why; expanded, one entry per action.
 func (m *Model) View() string {
 	st := m.c.Styles
 	if !m.known {
@@ -145,11 +170,14 @@ func (m *Model) View() string {
 	if !m.c.CanAct() {
 		return st.Subtle.Render("Actions: none (" + common.ViewerRefusal + ")")
 	}
+	if m.expanded {
+		return m.list()
+	}
 	var on, off []string
 	for _, a := range Order {
 		k := m.rawBinding(a).Help().Key
 		if m.enabled(a) {
-			on = append(on, st.ActionOn.Render("["+k+"] "+Label(a)))
+			on = append(on, "["+k+"] "+Label(a))
 		} else {
 			off = append(off, k)
 		}
@@ -160,10 +188,40 @@ func (m *Model) View() string {
 	} else {
 		line += strings.Join(on, "  ")
 	}
+	rest := ""
 	if len(off) > 0 {
-		line += st.ActionOff.Render("   not now: " + strings.Join(off, " ") + " (? why)")
+		// The keys of the others if they fit, else only where to look.
+		for _, r := range []string{"   not now: " + strings.Join(off, " ") + " (? why)", "   (? others)"} {
+			if ansi.StringWidth(line+r) <= m.w {
+				rest = r
+				break
+			}
+		}
 	}
-	return common.Clamp(line, m.w, 1)
+	return common.Clamp(st.ActionOn.Render(line)+st.ActionOff.Render(rest), m.w, 1)
+}
+
+// list is the expanded view: every action, its key, and what it would
+// do now or why it cannot.
+func (m *Model) list() string {
+	st := m.c.Styles
+	out := []string{st.Title.Render("Actions") + st.Subtle.Render("  (? closes)")}
+	for _, a := range Order {
+		lead := fmt.Sprintf("  [%s] %s", m.rawBinding(a).Help().Key, common.Pad(Label(a), 18))
+		text := "possible now"
+		if why := m.Why(a); why != "" {
+			text = "not now: " + why
+		}
+		for i, l := range common.Hang(lead+" ", text, ansi.StringWidth(lead)+1, m.w) {
+			if m.enabled(a) && i == 0 {
+				l = st.ActionOn.Render(l)
+			} else if !m.enabled(a) {
+				l = st.ActionOff.Render(l)
+			}
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // ShortHelp implements help.KeyMap: the actions possible now.

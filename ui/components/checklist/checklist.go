@@ -3,11 +3,11 @@
 package checklist
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/failback/failback/ui/common"
 	"github.com/failback/failback/workflow"
@@ -63,25 +63,106 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
+// grouped returns the failed rows first (a long list must not hide
+// them below the fold), then the passed ones; in each part a VM's rows
+// are together, VMs in the order they first appear (the service
+// interleaves them by check).
+func grouped(rows []workflow.CheckRow) []workflow.CheckRow {
+	var order []string
+	type key struct {
+		ok bool
+		vm string
+	}
+	by := map[key][]workflow.CheckRow{}
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if !seen[r.VM] {
+			seen[r.VM] = true
+			order = append(order, r.VM)
+		}
+		k := key{r.OK, r.VM}
+		by[k] = append(by[k], r)
+	}
+	out := make([]workflow.CheckRow, 0, len(rows))
+	for _, ok := range []bool{false, true} {
+		for _, vm := range order {
+			out = append(out, by[key{ok, vm}]...)
+		}
+	}
+	return out
+}
+
+// Columns: mark, VM (its name on the first row of its group only), what
+// was checked, and the result. Both text columns wrap inside their
+// width; when the terminal is too narrow for two readable columns the
+// result goes under the check instead of being cut.
+const (
+	minDetail = 24 // narrower than this, the detail goes on its own lines
+	whatShare = 45 // at most this percentage of the width for "what"
+)
+
 func (m *Model) lines() []string {
 	st := m.c.Styles
-	vmw := 0
-	for _, r := range m.rows {
-		vmw = max(vmw, len(r.VM))
+	rows := grouped(m.rows)
+	vmw, whatw := 0, 0
+	for _, r := range rows {
+		vmw = max(vmw, ansi.StringWidth(r.VM))
+		whatw = max(whatw, ansi.StringWidth(r.What))
 	}
+	lead := 2 // mark and a space
+	if vmw > 0 {
+		lead += vmw + 1
+	}
+	whatw = min(whatw, max((m.w-lead)*whatShare/100, 16))
+	detw := m.w - lead - whatw - 1
+	stacked := detw < minDetail
 	var out []string
-	for _, r := range m.rows {
+	for i, r := range rows {
 		mark := st.OK.Render("✓")
 		if !r.OK {
 			mark = st.Fail.Render("✗")
 		}
 		vm := ""
 		if vmw > 0 {
-			vm = common.Pad(r.VM, vmw) + " "
+			name := r.VM
+			if i > 0 && rows[i-1].VM == r.VM && rows[i-1].OK == r.OK {
+				name = ""
+			}
+			vm = common.Pad(name, vmw) + " "
 		}
-		out = append(out, fmt.Sprintf("%s %s%s %s", mark, vm, common.Pad(r.What, 22), r.Detail))
+		pad := strings.Repeat(" ", lead)
+		if stacked {
+			for k, l := range common.WrapCell(r.What, m.w-lead) {
+				if k == 0 {
+					out = append(out, mark+" "+vm+l)
+				} else {
+					out = append(out, pad+l)
+				}
+			}
+			for _, l := range common.WrapCell(r.Detail, m.w-lead-2) {
+				out = append(out, pad+"  "+l)
+			}
+		} else {
+			what, det := common.WrapCell(r.What, whatw), common.WrapCell(r.Detail, detw)
+			for k := range max(len(what), len(det)) {
+				w, d := "", ""
+				if k < len(what) {
+					w = what[k]
+				}
+				if k < len(det) {
+					d = det[k]
+				}
+				line := pad + common.Pad(w, whatw) + " " + d
+				if k == 0 {
+					line = mark + " " + vm + common.Pad(w, whatw) + " " + d
+				}
+				out = append(out, strings.TrimRight(line, " "))
+			}
+		}
 		if !r.OK && r.Fix != "" {
-			out = append(out, st.Warn.Render("    fix: "+r.Fix))
+			for _, l := range common.Hang(pad+"fix: ", r.Fix, lead+5, m.w) {
+				out = append(out, st.Warn.Render(l))
+			}
 		}
 	}
 	return out

@@ -36,6 +36,13 @@ func New(c *common.Common, title, body, yes string, tag any) *Model {
 	return &Model{c: c, tag: tag, title: title, body: body, yesTxt: yes}
 }
 
+// SetBody replaces the text (the service refined what the action will
+// do while the dialog was open, e.g. a measurement finished).
+func (m *Model) SetBody(body string) { m.body = body }
+
+// Body is the text shown.
+func (m *Model) Body() string { return m.body }
+
 // Tag is what the dialog confirms.
 func (m *Model) Tag() any { return m.tag }
 

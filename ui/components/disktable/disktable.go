@@ -103,9 +103,11 @@ func (m *Model) lines() []string {
 			"DISK", "PHASE", m.check.Width+5, "CHECKSUM", m.xfer.Width+5, "TRANSFER", "DIFFERED", "MOVED", "RATE", "LEFT", "DONE")))
 	}
 	for _, v := range m.job.VMs {
-		head := fmt.Sprintf("%s · group %d · %s · Azure %s · on-prem %s · %s",
-			v.Name, v.Group, v.Host, orDash(v.AzureState), orDash(v.OnPremState), orDash(v.Phase))
-		out = append(out, st.Title.Render(head))
+		parts := []string{v.Name, fmt.Sprintf("group %d", v.Group), v.Host, "Azure " + orDash(v.AzureState),
+			"on-prem " + orDash(v.OnPremState), orDash(v.Phase)}
+		for _, l := range common.JoinWrap(parts, " · ", m.w, "  ") {
+			out = append(out, st.Title.Render(l))
+		}
 		for _, d := range v.Disks {
 			if m.w >= wide {
 				out = append(out, m.wideLine(d))
@@ -148,20 +150,49 @@ func (m *Model) phase(d workflow.DiskView) string {
 	return common.Pad(orDash(d.Phase), 9)
 }
 
+// moving says the job is doing work now (not resting for the operator,
+// failed or over).
+func moving(s workflow.JobState) bool {
+	switch s {
+	case workflow.StateReady, workflow.StatePendingCommit, workflow.StateCommitted, workflow.StateCancelled,
+		workflow.StateUndone, workflow.StateFailed, workflow.StateInterrupted:
+		return false
+	}
+	return true
+}
+
+// speed is the rate and time left of a disk that is moving now, blanks
+// otherwise: a finished disk, or one of a job that failed or waits,
+// keeps its last sample, which would read as live.
+func (m *Model) speed(d workflow.DiskView) (rate, left string) {
+	switch {
+	case m.job == nil || !moving(m.job.State):
+		return "", ""
+	case d.Phase != "checksum" && d.Phase != "transfer" && d.Phase != "verify":
+		return "", ""
+	}
+	return common.Rate(d.Rate), common.Dur(d.ETA)
+}
+
 func (m *Model) wideLine(d workflow.DiskView) string {
+	rate, left := m.speed(d)
 	return fmt.Sprintf("  %s %s %s  %s  %11s %9s %11s %6s %4s",
 		common.Pad(d.Name, 18), m.phase(d),
 		m.bar(m.check, d.BytesChecked, d.BytesToCheck),
 		m.bar(m.xfer, d.BytesTransferred, d.BytesToTransfer),
 		fmt.Sprintf("%d blk", d.BlocksDiffered),
-		common.Bytes(d.BytesTransferred), common.Rate(d.Rate), common.Dur(d.ETA),
+		common.Bytes(d.BytesTransferred), rate, left,
 		common.Pct(d.Percent))
 }
 
 func (m *Model) narrowLines(d workflow.DiskView) []string {
-	l1 := fmt.Sprintf("  %s %8s %s %s  %10s  %6s left",
+	rate, left := m.speed(d)
+	if left != "" {
+		left += " left"
+	}
+	l1 := strings.TrimRight(fmt.Sprintf("  %s %8s %s %s  %10s  %11s",
 		common.Pad(d.Name, 18), common.Bytes(d.Size), m.phase(d), common.Pct(d.Percent),
-		common.Rate(d.Rate), common.Dur(d.ETA))
+		rate, left), " ")
 	l2 := fmt.Sprintf("    check %s  xfer %s  diff %d blk  moved %s",
 		m.bar(m.check, d.BytesChecked, d.BytesToCheck),
 		m.bar(m.xfer, d.BytesTransferred, d.BytesToTransfer),

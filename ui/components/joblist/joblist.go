@@ -8,6 +8,7 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/failback/failback/ui/common"
 	"github.com/failback/failback/workflow"
@@ -129,6 +130,32 @@ func Progress(j workflow.JobView) float64 {
 	return sum / size
 }
 
+// StateText is a job's state as the list shows it, with the catch-up
+// pass while one runs (a pass number on any other state would read as
+// if that state had passes).
+func StateText(j workflow.JobView) string {
+	if j.State == workflow.StateCatchUp && j.Pass > 0 {
+		return fmt.Sprintf("catch-up #%d", j.Pass)
+	}
+	return string(j.State)
+}
+
+// columns sizes JOB, PLAN/VM and STATE to what they hold, so ids of any
+// length (older state folders have longer ones) keep the table
+// aligned; PLAN/VM gives way first when the terminal is narrow.
+func (m *Model) columns() (idW, titleW, stateW int) {
+	idW, titleW, stateW = len("JOB"), len("PLAN/VM"), len("STATE")
+	for _, j := range m.jobs {
+		idW = max(idW, ansi.StringWidth(j.ID))
+		titleW = max(titleW, ansi.StringWidth(j.Title))
+		stateW = max(stateW, ansi.StringWidth(StateText(j)))
+	}
+	// cursor, gaps, VMS and DONE, and room for a short owner
+	fixed := 2 + idW + 1 + 1 + stateW + 1 + 3 + 1 + 4 + 2 + 8
+	titleW = max(min(titleW, m.w-fixed), 7)
+	return idW, titleW, stateW
+}
+
 // View implements tea.Model.
 func (m *Model) View() string {
 	st := m.c.Styles
@@ -138,17 +165,17 @@ func (m *Model) View() string {
 		}
 		return st.Subtle.Render("No jobs yet. An operator can start one.")
 	}
+	idW, titleW, stateW := m.columns()
+	row := func(id, title, state, vms, done, owner string) string {
+		return strings.Join([]string{common.Pad(id, idW), common.Pad(title, titleW), common.Pad(state, stateW),
+			common.PadLeft(vms, 3), common.PadLeft(done, 4), " " + owner}, " ")
+	}
 	var b strings.Builder
-	b.WriteString(st.Subtle.Render(fmt.Sprintf("  %-7s %-14s %-20s %5s %5s  %s", "JOB", "PLAN/VM", "STATE", "VMS", "DONE", "OWNER")))
+	b.WriteString(st.Subtle.Render("  " + row("JOB", "PLAN/VM", "STATE", "VMS", "DONE", "OWNER")))
 	end := min(m.offset+m.rows(), len(m.jobs))
 	for i := m.offset; i < end; i++ {
 		j := m.jobs[i]
-		state := string(j.State)
-		if j.Pass > 0 {
-			state += fmt.Sprintf(" #%d", j.Pass)
-		}
-		line := fmt.Sprintf("%-7s %-14s %-20s %5d %5s  %s",
-			j.ID, j.Title, state, len(j.VMs), common.Pct(Progress(j)), j.Owner.Name)
+		line := row(j.ID, j.Title, StateText(j), fmt.Sprint(len(j.VMs)), common.Pct(Progress(j)), j.Owner.Name)
 		b.WriteString("\n")
 		if i == m.cursor {
 			b.WriteString(st.Selected.Render("> " + line))

@@ -44,18 +44,17 @@ func (m *Model) Init() tea.Cmd { return nil }
 // Update implements tea.Model.
 func (m *Model) Update(tea.Msg) (tea.Model, tea.Cmd) { return m, nil }
 
-// View implements tea.Model: the newest lines that fit, oldest on top.
+// View implements tea.Model: the newest events that fit, oldest on top.
+// A long event wraps under its text rather than losing its end (the end
+// often says what to do); times are the viewer's local time.
 func (m *Model) View() string {
 	st := m.c.Styles
 	if len(m.lines) == 0 {
 		return st.Subtle.Render("(no events yet)")
 	}
-	ls := m.lines
-	if len(ls) > m.h {
-		ls = ls[len(ls)-m.h:]
-	}
-	out := make([]string, 0, len(ls))
-	for _, l := range ls {
+	var out []string
+	for i := len(m.lines) - 1; i >= 0 && len(out) < m.h; i-- {
+		l := m.lines[i]
 		lvl := common.Pad(l.Level, 5)
 		switch l.Level {
 		case "warn":
@@ -65,7 +64,14 @@ func (m *Model) View() string {
 		default:
 			lvl = st.Subtle.Render(lvl)
 		}
-		out = append(out, l.Time.Format("15:04:05")+" "+lvl+" "+l.Text)
+		ev := common.Hang(l.Time.Local().Format("15:04:05")+" "+lvl+" ", l.Text, 15, m.w)
+		if len(out)+len(ev) > m.h && len(out) > 0 {
+			break // an older event that no longer fits whole
+		}
+		out = append(ev, out...)
+	}
+	if len(out) > m.h {
+		out = out[:m.h] // one event taller than the view: its start
 	}
 	return common.Clamp(strings.Join(out, "\n"), m.w, m.h)
 }

@@ -48,14 +48,22 @@ func (m *Model) press(a workflow.Action) tea.Cmd {
 	return nil
 }
 
-// checkDialog closes an open confirmation whose action no longer applies
-// (the job moved on while the operator read it).
+// checkDialog keeps an open confirmation true: it takes the service's
+// newer text of what the action will do (Undo's measure of what it
+// discards arrives after the dialog opened), and closes the dialog when
+// the action no longer applies (the job moved on while the operator read).
 func (m *Model) checkDialog() tea.Cmd {
 	if m.dialog == nil {
 		return nil
 	}
 	t, _ := m.dialog.Tag().(actTag)
-	if t.job != m.jobs.SelectedID() || m.actions.State(t.action).Enabled {
+	if t.job != m.jobs.SelectedID() {
+		return nil
+	}
+	if st := m.actions.State(t.action); st.Enabled {
+		if st.Confirm != "" {
+			m.dialog.SetBody(st.Confirm)
+		}
 		return nil
 	}
 	m.dialog = nil

@@ -6,6 +6,7 @@ package monitor
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -138,6 +139,10 @@ func (m *Model) SetSize(w, h int) {
 // layout splits the height: job list, job title, disks, log, action bar.
 func (m *Model) layout() {
 	jobsH := min(max(len(m.jobs.Jobs()), 1), 4) + 1
+	titleH := 1
+	if j, ok := m.jobs.Selected(); ok {
+		titleH = len(m.titleLines(j))
+	}
 	logH := 0
 	switch {
 	case m.h >= 20:
@@ -145,7 +150,7 @@ func (m *Model) layout() {
 	case m.h >= 14:
 		logH = 2
 	}
-	rest := m.h - jobsH - 1 - 1 // title and action bar
+	rest := m.h - jobsH - titleH - m.actions.Height()
 	if logH > 0 {
 		rest -= logH + 1
 	}
@@ -233,7 +238,7 @@ func (m *Model) View() string {
 	if !ok {
 		return common.Fill(parts[0], m.w, m.h)
 	}
-	parts = append(parts, m.title(j))
+	parts = append(parts, strings.Join(m.titleLines(j), "\n"))
 	if !m.logFull {
 		parts = append(parts, common.Fill(m.disks.View(), m.w, m.disks.Height()))
 	}
@@ -251,23 +256,41 @@ func (m *Model) View() string {
 	return common.Fill(out, m.w, m.h)
 }
 
-// title is the selected job's headline.
-func (m *Model) title(j workflow.JobView) string {
+// titleLines is the selected job's headline: what, state, how, where,
+// who, and reverse replication's cycles, wrapped at the separators onto
+// at most two lines; then its error, if any, on up to two more. Nothing
+// that matters is cut at the right edge.
+func (m *Model) titleLines(j workflow.JobView) []string {
 	st := m.c.Styles
 	where := "original location"
 	if j.Choices.Location == workflow.LocAlternate {
 		where = "to " + j.Choices.AltHost
 	}
 	state := string(j.State)
-	if j.Pass > 0 {
-		state += fmt.Sprintf(" (catch-up pass %d)", j.Pass)
+	if j.State == workflow.StateCatchUp && j.Pass > 0 {
+		state += fmt.Sprintf(" (pass %d)", j.Pass)
 	}
-	line := st.Header.Render(fmt.Sprintf("%s %s", j.ID, j.Title)) +
-		fmt.Sprintf(" · %s · %s sync · %s · by %s", state, j.Choices.Sync, where, j.Owner.Name)
+	parts := []string{state, string(j.Choices.Sync) + " sync", where, "by " + j.Owner.Name}
+	if j.ReverseCycles > 0 {
+		parts = append(parts, fmt.Sprintf("reverse: %d cycle(s), last %s", j.ReverseCycles, j.LastReverse.Local().Format("15:04:05")))
+	}
+	head := j.ID + " " + j.Title
+	lines := common.JoinWrap(append([]string{head}, parts...), " · ", m.w, "  ")
+	if len(lines) > 2 {
+		lines = []string{lines[0], common.Clamp(strings.Join(lines[1:], " · "), m.w, 1)}
+	}
+	lines[0] = st.Header.Render(head) + strings.TrimPrefix(lines[0], head)
 	if j.Error != "" {
-		line += st.Error.Render(" · error: " + j.Error)
+		errs := common.WrapCell("error: "+j.Error, m.w)
+		if len(errs) > 2 {
+			errs = errs[:2]
+			errs[1] = common.Pad(errs[1], m.w-1) + "…"
+		}
+		for _, e := range errs {
+			lines = append(lines, st.Error.Render(e))
+		}
 	}
-	return common.Clamp(line, m.w, 1)
+	return lines
 }
 
 // ShortHelp implements help.KeyMap.
@@ -275,18 +298,24 @@ func (m *Model) ShortHelp() []key.Binding {
 	if m.dialog != nil {
 		return m.dialog.ShortHelp()
 	}
+	// The actions have their keys on the action bar just above.
 	km := m.c.Keys
-	b := []key.Binding{km.Up, km.Down}
-	b = append(b, m.actions.ShortHelp()...)
-	return append(b, km.NewJob, km.Log)
+	return []key.Binding{km.Up, km.Down, km.NewJob, km.Log}
 }
 
-// FullHelp implements help.KeyMap: every action, disabled ones with why.
+// SetHelpOpen shows every action with why it is (not) possible in place
+// of the action bar while the full help is open.
+func (m *Model) SetHelpOpen(on bool) {
+	m.actions.SetExpanded(on)
+	m.layout()
+}
+
+// FullHelp implements help.KeyMap; the actions, with why, are listed by
+// the expanded action bar meanwhile.
 func (m *Model) FullHelp() [][]key.Binding {
 	if m.dialog != nil {
 		return m.dialog.FullHelp()
 	}
 	km := m.c.Keys
-	return append([][]key.Binding{{km.Up, km.Down, km.PageUp, km.PageDown}, {km.NewJob, km.Log}},
-		m.actions.FullHelp()...)
+	return [][]key.Binding{{km.Up, km.Down}, {km.PageUp, km.PageDown}, {km.NewJob, km.Log}}
 }

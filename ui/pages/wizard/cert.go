@@ -3,10 +3,12 @@ package wizard
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/failback/failback/ui/common"
 	"github.com/failback/failback/workflow"
@@ -102,16 +104,46 @@ func (c *certStep) pick(override bool) tea.Cmd {
 	ci := c.rep.Certs[c.cursor]
 	switch {
 	case !ci.Matches:
-		return common.Status(fmt.Sprintf("%s does not unlock these disks (%s): pick one marked ✓.", ci.Subject, orText(ci.Problem, "no match")), true)
+		return common.Status(fmt.Sprintf("%s does not unlock these disks (%s): pick one marked ✓.", shortName(ci.Subject), orText(ci.Problem, "no match")), true)
 	case !ci.HasKey:
-		return common.Status(ci.Subject+" has no private key: import the .pfx with its key, then press r.", true)
+		return common.Status(shortName(ci.Subject)+" has no private key: import the .pfx with its key, then press r.", true)
 	case ci.Expired && !override:
-		return common.Status(fmt.Sprintf("%s expired on %s: press o to use it anyway.", ci.Subject, ci.NotAfter.Format("2006-01-02")), true)
+		return common.Status(fmt.Sprintf("%s expired on %s: press o to use it anyway.", shortName(ci.Subject), ci.NotAfter.Format("2006-01-02")), true)
 	}
 	c.s.choices.CertThumbprint = ci.Thumbprint
 	c.s.choices.AllowExpiredCert = ci.Expired
 	c.s.cert = &ci
 	return nav(+1)
+}
+
+// needed says which thumbprint each encrypted disk needs.
+func (c *certStep) needed() []string {
+	st := c.s.c.Styles
+	by := map[string][]string{}
+	for disk, th := range c.rep.Disks {
+		by[th] = append(by[th], disk)
+	}
+	var out []string
+	for _, th := range c.rep.Needed {
+		disks := by[th]
+		sort.Strings(disks)
+		text := "Needed: " + th
+		if len(disks) > 0 {
+			text += " for " + strings.Join(disks, ", ")
+		}
+		out = append(out, common.StyleLines(st.Subtle, strings.Join(common.Hang("", text, 8, c.w), "\n")))
+	}
+	return out
+}
+
+// shortName is a certificate's common name, or its whole subject.
+func shortName(subject string) string {
+	for _, part := range strings.Split(subject, ",") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(part), "CN="); ok && v != "" {
+			return v
+		}
+	}
+	return subject
 }
 
 func orText(s, alt string) string {
@@ -133,20 +165,22 @@ func (c *certStep) View() string {
 		return strings.Join(out, "\n")
 	}
 	out = append(out, common.Wrap("Some disks are encrypted. Pick the certificate whose private key unlocks them.", c.w))
-	out = append(out, st.Subtle.Render("Needed: "+strings.Join(c.rep.Needed, ", ")))
+	out = append(out, c.needed()...)
 	if len(c.rep.Certs) == 0 {
 		return strings.Join(append(out, st.Error.Render("No certificate in the store. Add the .pfx to the certificate store, then press r.")), "\n")
 	}
-	tw := 13
-	if c.w >= 110 {
-		tw = 40
+	// Subject as wide as the longest (up to a third of the screen), the
+	// thumbprint whole when it fits, else cut with "…" (the file line
+	// below and the "Needed" line above give it whole).
+	subW := len("SUBJECT")
+	for _, ci := range c.rep.Certs {
+		subW = max(subW, ansi.StringWidth(ci.Subject))
 	}
-	out = append(out, "", st.Subtle.Render(fmt.Sprintf("    %-22s %-*s %-10s  %s", "SUBJECT", tw, "THUMBPRINT", "EXPIRES", "UNLOCKS")))
+	subW = min(subW, max(c.w/3, 20))
+	const tail = 1 + 10 + 2 + 16 // expiry, match and "EXPIRED"
+	tw := min(40, max(c.w-4-subW-1-tail, 12))
+	out = append(out, "", st.Subtle.Render(fmt.Sprintf("    %s %s %-10s  %s", common.Pad("SUBJECT", subW), common.Pad("THUMBPRINT", tw), "EXPIRES", "UNLOCKS")))
 	for i, ci := range c.rep.Certs {
-		thumb := ci.Thumbprint
-		if len(thumb) > tw {
-			thumb = thumb[:tw-1] + "…"
-		}
 		match := st.OK.Render("✓ yes")
 		if !ci.Matches {
 			match = st.Fail.Render("✗ no")
@@ -154,7 +188,7 @@ func (c *certStep) View() string {
 		if ci.Expired {
 			match += st.Warn.Render(", EXPIRED")
 		}
-		line := fmt.Sprintf("%s %s %s  %s", common.Pad(ci.Subject, 22), common.Pad(thumb, tw),
+		line := fmt.Sprintf("%s %s %s  %s", common.Pad(ci.Subject, subW), common.Pad(ci.Thumbprint, tw),
 			ci.NotAfter.Format("2006-01-02"), match)
 		if i == c.cursor {
 			out = append(out, st.Selected.Render("  > ")+line)
@@ -162,7 +196,7 @@ func (c *certStep) View() string {
 			out = append(out, "    "+line)
 		}
 		if ci.Problem != "" {
-			out = append(out, st.Subtle.Render("      problem: "+ci.Problem))
+			out = append(out, common.StyleLines(st.Subtle, strings.Join(common.Hang("      problem: ", ci.Problem, 15, c.w), "\n")))
 		}
 	}
 	ci := c.rep.Certs[c.cursor]
@@ -170,8 +204,8 @@ func (c *certStep) View() string {
 	if !ci.HasKey {
 		keyNote = "NO private key"
 	}
-	out = append(out, "", st.Subtle.Render(fmt.Sprintf("%s: valid %s to %s, %s",
-		ci.File, ci.NotBefore.Format("2006-01-02"), ci.NotAfter.Format("2006-01-02"), keyNote)))
+	out = append(out, "", common.StyleLines(st.Subtle, common.Wrap(fmt.Sprintf("%s (%s): thumbprint %s, valid %s to %s, %s",
+		ci.Subject, ci.File, ci.Thumbprint, ci.NotBefore.Format("2006-01-02"), ci.NotAfter.Format("2006-01-02"), keyNote), c.w)))
 	if ci.Expired && ci.Matches {
 		out = append(out, st.Warn.Render("This certificate has expired. Press o to use it anyway (override)."))
 	}

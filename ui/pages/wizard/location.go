@@ -170,7 +170,23 @@ func (l *locationStep) head() []string {
 }
 
 func (l *locationStep) layout() {
-	l.list.SetSize(l.w, max(l.h-len(l.head())-2, 1))
+	l.list.SetSize(l.w, max(l.h-len(l.head())-3-strings.Count(l.verdict(), "\n"), 1))
+}
+
+// verdict sums the checks up above the list ("" until they are in).
+func (l *locationStep) verdict() string {
+	st := l.s.c.Styles
+	if l.req.busy || l.err != nil || l.rep == nil {
+		return ""
+	}
+	n, bad := len(l.rep.Checks), l.list.Failed()
+	switch {
+	case bad > 0:
+		return common.StyleLines(st.Fail, common.Wrap(fmt.Sprintf("%d of %d checks failed (listed first): follow the fix lines, or choose another location.", bad, n), l.w))
+	case l.rep.OK:
+		return st.OK.Render(fmt.Sprintf("All %d checks passed.", n)) + " enter: next step"
+	}
+	return ""
 }
 
 func (l *locationStep) View() string {
@@ -188,20 +204,26 @@ func (l *locationStep) View() string {
 	case l.err != nil:
 		out = append(out, l.s.failed("check "+where, l.err))
 	case l.rep != nil:
+		if v := l.verdict(); v != "" {
+			out = append(out, v)
+		}
 		out = append(out, l.list.View())
 	}
 	return strings.Join(out, "\n")
 }
 
+// ShortHelp puts enter early: at 80 columns the help line's tail is cut.
 func (l *locationStep) ShortHelp() []key.Binding {
 	km := l.s.c.Keys
 	b := []key.Binding{km.Toggle}
 	if l.alt {
 		up := km.Up
 		up.SetHelp("↑/↓", "host")
-		b = append(b, up, km.CreateVM)
+		create := km.CreateVM
+		create.SetHelp("space", "create VM")
+		b = append(b, up, create)
 	}
-	return append(append(b, l.list.ShortHelp()...), km.Next)
+	return append(append(b, km.Next), l.list.ShortHelp()...)
 }
 
 func (l *locationStep) FullHelp() [][]key.Binding {

@@ -95,7 +95,7 @@ func (u *summaryStep) rows() [][2]string {
 		syn = "full: synchronize during failover only"
 	}
 	if s.est != nil {
-		syn += " (" + figures(s.est, c.Sync) + ")"
+		syn += "\n" + figures(s.est, c.Sync)
 	}
 	cert := "not needed (no encrypted disk)"
 	if c.CertThumbprint != "" {

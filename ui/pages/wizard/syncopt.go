@@ -7,6 +7,7 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/failback/failback/ui/common"
 	"github.com/failback/failback/workflow"
@@ -94,22 +95,40 @@ func (y *syncStep) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return y, nil
 }
 
-// totals sums what each option would move.
-func totals(e *workflow.Estimate) (changed, allocated, size int64) {
+// totals sums what each option would move; bound says some disk's
+// changed figure is only an upper bound (no earlier snapshot to diff).
+func totals(e *workflow.Estimate) (changed, allocated, size int64, bound bool) {
 	for _, d := range e.Disks {
 		changed += d.ChangedEstimate
 		allocated += d.Allocated
 		size += d.Size
+		bound = bound || isBound(d)
 	}
-	return changed, allocated, size
+	return changed, allocated, size, bound
 }
 
-// figures is one option's estimate line.
+// isBound says a disk's changed estimate is an upper bound, not a
+// measure: the workflow's basis says "at most" when it had no earlier
+// snapshot of its own to diff against.
+func isBound(d workflow.DiskEstimate) bool {
+	return strings.Contains(strings.ToLower(d.Basis), "at most")
+}
+
+// moves is a changed figure as the operator should read it.
+func moves(n int64, bound bool) string {
+	if bound {
+		return "at most " + common.Bytes(n)
+	}
+	return "~" + common.Bytes(n)
+}
+
+// figures is one option's estimate line (under 70 columns, so it fits
+// indented at 80).
 func figures(e *workflow.Estimate, o workflow.SyncOption) string {
-	changed, allocated, _ := totals(e)
+	changed, allocated, _, bound := totals(e)
 	if o == workflow.SyncDelta {
-		return fmt.Sprintf("checks %s, moves ~%s, downtime ~%s",
-			common.Bytes(allocated), common.Bytes(changed), common.Dur(e.DeltaDowntime))
+		return fmt.Sprintf("checks %s, moves %s, downtime ~%s",
+			common.Bytes(allocated), moves(changed, bound), common.Dur(e.DeltaDowntime))
 	}
 	return fmt.Sprintf("moves %s, downtime ~%s", common.Bytes(allocated), common.Dur(e.FullDowntime))
 }
@@ -145,18 +164,56 @@ func (y *syncStep) View() string {
 	return strings.Join(out, "\n")
 }
 
-// table lists each disk's figures.
+// table lists each disk's figures. Columns are as wide as what they
+// hold; the basis of each changed figure goes in its column when it
+// fits, else it becomes a numbered note under the table (wrapped),
+// so it is never cut.
 func (y *syncStep) table() []string {
 	st := y.s.c.Styles
-	out := []string{st.Subtle.Render(fmt.Sprintf("  %-18s %-7s %8s %9s %8s %-3s  %s", "DISK", "VM", "SIZE", "ALLOCATED", "CHANGED", "ENC", "BASIS"))}
+	diskW, vmW := len("DISK"), len("VM")
+	for _, d := range y.est.Disks {
+		diskW, vmW = max(diskW, ansi.StringWidth(d.Blob)), max(vmW, ansi.StringWidth(d.VM))
+	}
+	diskW = min(diskW, max(y.w/3, 12))
+	row := func(disk, vm, size, alloc, changed, enc, basis string) string {
+		return strings.TrimRight(fmt.Sprintf("  %s %s %8s %9s %10s %-3s  %s", common.Pad(disk, diskW), common.Pad(vm, vmW),
+			size, alloc, changed, enc, basis), " ")
+	}
+	basisW := y.w - (2 + diskW + 1 + vmW + 1 + 8 + 1 + 9 + 1 + 10 + 1 + 3 + 2)
+	inline := true
+	var notes []string
+	for _, d := range y.est.Disks {
+		inline = inline && ansi.StringWidth(d.Basis) <= basisW
+	}
+	out := []string{st.Subtle.Render(row("DISK", "VM", "SIZE", "ALLOCATED", "CHANGED", "ENC", "BASIS"))}
 	for _, d := range y.est.Disks {
 		enc := "no"
 		if d.Encrypted {
 			enc = "yes"
 		}
-		out = append(out, fmt.Sprintf("  %s %s %8s %9s %8s %-3s  %s",
-			common.Pad(d.Blob, 18), common.Pad(d.VM, 7), common.Bytes(d.Size),
-			common.Bytes(d.Allocated), common.Bytes(d.ChangedEstimate), enc, d.Basis))
+		changed := common.Bytes(d.ChangedEstimate)
+		if isBound(d) {
+			changed = "≤ " + changed
+		}
+		basis := d.Basis
+		if !inline {
+			n := 0
+			for i, b := range notes {
+				if b == d.Basis {
+					n = i + 1
+				}
+			}
+			if n == 0 {
+				notes = append(notes, d.Basis)
+				n = len(notes)
+			}
+			basis = fmt.Sprintf("[%d]", n)
+		}
+		out = append(out, row(d.Blob, d.VM, common.Bytes(d.Size), common.Bytes(d.Allocated), changed, enc, basis))
+	}
+	for i, b := range notes {
+		lead := fmt.Sprintf("  [%d] ", i+1)
+		out = append(out, common.StyleLines(st.Subtle, strings.Join(common.Hang(lead, b, len(lead), y.w), "\n")))
 	}
 	return out
 }
