@@ -34,11 +34,7 @@ func scatter(seed uint64, size int64) []write {
 		if n <= 0 {
 			return
 		}
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte(r.Uint32())
-		}
-		ws = append(ws, write{off, b})
+		ws = append(ws, write{off, randomBytes(r, n)})
 	}
 	for range 8 { // aligned 64 KiB .. 1 MiB
 		add(r.Int64N(size/4096)*4096, (r.Int64N(16)+1)*64<<10)
