@@ -1,8 +1,10 @@
 package config
 
 import (
-	"path/filepath"
+	"errors"
 	"strings"
+
+	"github.com/failback/failback/internal/hostpath"
 )
 
 // Host paths are the paths a Hyper-V host knows (D:\VMs\web01.vhdx,
@@ -11,18 +13,7 @@ import (
 // [[host.path_map]] names.
 
 // isWindowsAbs reports whether p is an absolute Windows path (drive or UNC).
-func isWindowsAbs(p string) bool {
-	if len(p) >= 3 && isLetter(p[0]) && p[1] == ':' && (p[2] == '\\' || p[2] == '/') {
-		return true
-	}
-	if strings.HasPrefix(p, `\\`) || strings.HasPrefix(p, `//`) {
-		parts := strings.FieldsFunc(p, func(r rune) bool { return r == '\\' || r == '/' })
-		return len(parts) >= 2
-	}
-	return false
-}
-
-func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+func isWindowsAbs(p string) bool { return hostpath.IsWindowsAbs(p) }
 
 // isHostAbs reports whether p is absolute on a host of this transport: a
 // Windows path, or for the lab also a POSIX one.
@@ -38,48 +29,41 @@ func hostKey(p string) string {
 	return strings.ToLower(p)
 }
 
-// mapPath finds the longest path_map whose host prefix covers hostPath (on a
-// whole folder boundary) and returns the local path.
-func mapPath(maps []PathMap, hostPath string) (string, bool) {
-	hk := hostKey(hostPath)
-	best := -1
-	for i, m := range maps {
-		mk := hostKey(m.Host)
-		if mk == "" {
-			continue
-		}
-		if hk == mk || strings.HasPrefix(hk, mk+`\`) {
-			if best < 0 || len(mk) > len(hostKey(maps[best].Host)) {
-				best = i
-			}
+// mapPath finds the deepest path_map whose host folder covers hostPath
+// and returns the local path (internal/hostpath: never outside that
+// folder). The error wraps hostpath.ErrNotCovered or ErrBadComponent.
+func mapPath(maps []PathMap, hostPath string) (string, error) {
+	ms := make([]hostpath.Mapping, 0, len(maps))
+	for _, m := range maps {
+		if m.Host != "" {
+			ms = append(ms, hostpath.Mapping{Host: m.Host, Local: m.Local})
 		}
 	}
-	if best < 0 {
-		return "", false
-	}
-	m := maps[best]
-	rest := strings.TrimLeft(hostPath[len(strings.TrimRight(m.Host, `\/`)):], `\/`)
-	rest = strings.ReplaceAll(rest, `\`, "/")
-	if rest == "" {
-		return m.Local, true
-	}
-	return filepath.Join(m.Local, filepath.FromSlash(rest)), true
+	return hostpath.ToLocal(ms, hostPath)
 }
 
 // LocalPath returns the path failback writes through for a path on this
 // host: the same path for transport local, the path_map translation for
 // ssh, and for the lab the translation when one matches, else the path
 // itself (the lab host resolves its own paths). ok is false when an ssh
-// host has no path_map covering hostPath.
+// host has no path_map covering hostPath, or the path would lead outside
+// the mapped folder ("..", or a name Windows reads differently).
 func (h *Host) LocalPath(hostPath string) (local string, ok bool) {
+	local, err := h.localPath(hostPath)
+	return local, err == nil
+}
+
+// localPath is LocalPath with the reason it fails.
+func (h *Host) localPath(hostPath string) (string, error) {
 	switch h.Transport {
 	case TransportLocal:
-		return hostPath, true
+		return hostPath, nil
 	case TransportLab:
-		if l, ok := mapPath(h.PathMap, hostPath); ok {
-			return l, true
+		l, err := mapPath(h.PathMap, hostPath)
+		if errors.Is(err, hostpath.ErrNotCovered) {
+			return hostPath, nil
 		}
-		return hostPath, true
+		return l, err
 	}
 	return mapPath(h.PathMap, hostPath)
 }

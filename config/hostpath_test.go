@@ -2,6 +2,7 @@ package config
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -42,5 +43,26 @@ func TestIsWindowsAbs(t *testing.T) {
 		if isWindowsAbs(p) != want {
 			t.Errorf("isWindowsAbs(%q) != %v", p, want)
 		}
+	}
+}
+
+// TestLocalPathStaysInsideTheMappedFolder proves a host path cannot be
+// mapped outside its path_map's local folder (D:\VMs\..\x mapped to
+// /mnt/hv01/x), nor to a name Windows would read as another file, and that
+// validation says why at the image's line.
+func TestLocalPathStaysInsideTheMappedFolder(t *testing.T) {
+	h := &Host{Name: "hv01", Transport: TransportSSH, PathMap: []PathMap{{Host: `D:\VMs`, Local: "/mnt/hv01/vms"}}}
+	for _, bad := range []string{`D:\VMs\..\secret\x.vhdx`, `D:\VMs\a\..\..\x.vhdx`, `D:\VMs\...\x.vhdx`, `D:\VMs\web01.vhdx.`} {
+		if l, ok := h.LocalPath(bad); ok {
+			t.Errorf("LocalPath(%q) = %q", bad, l)
+		}
+	}
+	if l, ok := h.LocalPath(`d:\vms\web01\web01.vhdx`); !ok || l != "/mnt/hv01/vms/web01/web01.vhdx" {
+		t.Errorf("a good path: %q %v", l, ok)
+	}
+	text := azureLab + siteDC + hostSSH + strings.Replace(vmWeb01, `image = 'D:\VMs\web01.vhdx'`, `image = 'D:\VMs\..\Windows\web01.vhdx' #<`, 1) + planWeb
+	ps, _ := loadProblems(t, text)
+	if _, ok := findProblem(ps, markedLine(text), `".."`); !ok {
+		t.Errorf("no problem naming the bad component at the image's line:\n%v", ps)
 	}
 }

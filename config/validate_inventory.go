@@ -1,10 +1,13 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"unicode"
+
+	"github.com/failback/failback/internal/hostpath"
 )
 
 // Rules for what failback moves: sites, hosts, VMs with their disks, plans.
@@ -170,7 +173,12 @@ func (k *checker) hostPath(path string, h *Host, hp, what string) {
 	if h.Transport != TransportSSH {
 		return
 	}
-	if _, ok := h.LocalPath(hp); !ok {
+	_, err := h.localPath(hp)
+	switch {
+	case errors.Is(err, hostpath.ErrBadComponent):
+		k.bad(path, `write the path as the host shows it, without ".." or names ending in a dot or a space`,
+			"%s %s: %v", what, hp, err)
+	case err != nil:
 		k.bad(path, fmt.Sprintf(`add a [[host.path_map]] to host %q with host = '%s' and local = the folder where that share is mounted here`, h.Name, hostDir(hp)),
 			"%s %s is not under any path_map of host %q, so failback cannot write it from this machine", what, hp, h.Name)
 	}
