@@ -33,6 +33,11 @@ func (h *PSHost) Describe() string {
 
 // run runs op's script with params and decodes the result into out.
 func (h *PSHost) run(ctx context.Context, op, what string, params []psParam, out any) error {
+	for _, p := range params {
+		if p.Bad != "" {
+			return fmt.Errorf("%s: %s: %s; nothing was run on the host", h.name, what, p.Bad)
+		}
+	}
 	script := buildScript(op, params)
 	res, err := h.runner.Run(ctx, script)
 	if err != nil {
@@ -123,6 +128,9 @@ func (h *PSHost) checkHostPath(what, p string) error {
 	if !isWindowsAbs(p) {
 		return newHostError(ErrDiskNotFound, h.name, what,
 			fmt.Sprintf("%q is not an absolute Windows path (D:\\VMs\\web01.vhdx or \\\\server\\share\\web01.vhdx)", p))
+	}
+	if strings.ContainsRune(p, 0) {
+		return fmt.Errorf("%s: %s: %q contains a NUL character, which no Windows path can hold; nothing was run on the host", h.name, what, p)
 	}
 	return nil
 }

@@ -269,3 +269,27 @@ func TestGoldenScriptsAreSelfContained(t *testing.T) {
 		t.Error("the argument appears outside its literal")
 	}
 }
+
+// A NUL in a name or path cannot reach PowerShell: psQuote would drop it
+// and "web\x0001" would act on the VM "web01". Such a call is refused and
+// nothing runs on the host (the replay runner expects no script).
+func TestNULNamesAreRefusedBeforeAnythingRuns(t *testing.T) {
+	h, _ := replayHost(t)
+	ctx := context.Background()
+	errs := []error{}
+	_, err := h.GetVM(ctx, "web\x0001")
+	errs = append(errs, err)
+	errs = append(errs, h.StartVM(ctx, "web\x0001"))
+	_, err = h.ShutdownVM(ctx, "web\x0001", time.Second)
+	errs = append(errs, err)
+	_, err = h.DiskInUse(ctx, "D:\\VMs\\web\x0001.vhdx")
+	errs = append(errs, err)
+	_, err = h.CreateVM(ctx, VMSpec{Name: "web01", Generation: 2, CPUCount: 2, MemoryBytes: 2 << 30, SwitchName: "LAN",
+		Disks: []DiskSpec{{HostPath: "D:\\VMs\\web\x0001.vhdx", VirtualSize: 1 << 30, Controller: Controller{Type: SCSI}}}})
+	errs = append(errs, err)
+	for i, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "NUL") {
+			t.Errorf("call %d: %v", i, err)
+		}
+	}
+}

@@ -13,7 +13,8 @@ import (
 // are plain characters); the only special character is the single quote,
 // which is doubled. PowerShell also treats the typographic quotes U+2018,
 // U+2019, U+201A and U+201B as single quotes, so they are doubled too (a
-// lone one would end the literal). NUL cannot be passed and is dropped.
+// lone one would end the literal). NUL cannot be passed and is dropped;
+// strParam marks such a value so that PSHost never sends it.
 func psQuote(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 2)

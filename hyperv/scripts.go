@@ -18,11 +18,23 @@ var psFiles embed.FS
 type psParam struct {
 	Name  string
 	Value string
+	// Bad says why the value cannot be sent (PSHost.run refuses it).
+	Bad string
 }
 
-func strParam(name, v string) psParam       { return psParam{name, psQuote(v)} }
-func intParam(name string, v int64) psParam { return psParam{name, psInt(v)} }
-func boolParam(name string, v bool) psParam { return psParam{name, psBool(v)} }
+// strParam quotes a string argument. A NUL cannot reach PowerShell (psQuote
+// drops it, and "web\x0001" would become another VM, "web01"), so such a
+// value is marked and never sent.
+func strParam(name, v string) psParam {
+	p := psParam{Name: name, Value: psQuote(v)}
+	if strings.ContainsRune(v, 0) {
+		p.Bad = fmt.Sprintf("%q contains a NUL character, which no Hyper-V name or Windows path can hold", v)
+	}
+	return p
+}
+
+func intParam(name string, v int64) psParam { return psParam{Name: name, Value: psInt(v)} }
+func boolParam(name string, v bool) psParam { return psParam{Name: name, Value: psBool(v)} }
 
 // scriptLibs says which shared files each operation needs besides common.ps1.
 var scriptLibs = map[string][]string{
