@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -96,6 +97,11 @@ func TestSnapshotSourceReadsWhatWasWrittenAndSkipsUnallocated(t *testing.T) {
 	// The footer is not part of the disk.
 	if err := src.ReadAt(ctx, make([]byte, 512), 8*mib); !errors.Is(err, ErrOutOfRange) {
 		t.Errorf("read of the footer: %v, want ErrOutOfRange", err)
+	}
+	// An offset so large that off+len overflows is out of range too, not
+	// a read of zeros.
+	if err := src.ReadAt(ctx, make([]byte, 4096), math.MaxInt64-100); !errors.Is(err, ErrOutOfRange) {
+		t.Errorf("read at an overflowing offset: %v, want ErrOutOfRange", err)
 	}
 }
 

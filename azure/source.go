@@ -103,7 +103,7 @@ func (s *SnapshotSource) allocated(ctx context.Context) ([]engine.Extent, error)
 // ReadAt fills p from the virtual disk at off: zeros where no page is
 // allocated, ranged GETs (gaps under 64 KiB coalesced) elsewhere.
 func (s *SnapshotSource) ReadAt(ctx context.Context, p []byte, off int64) error {
-	if off < 0 || off+int64(len(p)) > s.size {
+	if off < 0 || int64(len(p)) > s.size-off {
 		return fmt.Errorf("azure read %s: [%d, %d) of a %d-byte disk: %w", s.obj, off, off+int64(len(p)), s.size, ErrOutOfRange)
 	}
 	alloc, err := s.allocated(ctx)

@@ -59,7 +59,7 @@ func (t *PageBlobTarget) check(op string, off, n int64) error {
 	if off%pageSize != 0 || n%pageSize != 0 {
 		return fmt.Errorf("azure %s %s at %d, %d bytes: %w: page blobs are written in whole 512-byte pages; align the engine's block size to 512", op, t.d.Name(), off, n, ErrUnaligned)
 	}
-	if off < 0 || n < 0 || off+n > t.size {
+	if off < 0 || n < 0 || n > t.size-off {
 		return fmt.Errorf("azure %s %s: [%d, %d) of a %d-byte disk: %w", op, t.d.Name(), off, off+n, t.size, ErrOutOfRange)
 	}
 	return nil
@@ -145,7 +145,7 @@ func (t *PageBlobTarget) WriteZeroes(ctx context.Context, off, n int64) error {
 
 // ReadAt reads the live blob (the target is ours while we write it).
 func (t *PageBlobTarget) ReadAt(ctx context.Context, p []byte, off int64) error {
-	if off < 0 || off+int64(len(p)) > t.size {
+	if off < 0 || int64(len(p)) > t.size-off {
 		return fmt.Errorf("azure read %s: [%d, %d) of a %d-byte disk: %w", t.d.Name(), off, off+int64(len(p)), t.size, ErrOutOfRange)
 	}
 	for o := 0; o < len(p); o += maxRangeRead {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"reflect"
 	"testing"
 
@@ -39,6 +40,17 @@ func TestPageBlobTargetSplitsAlignsAndClears(t *testing.T) {
 	// The footer is not part of the disk.
 	if err := tg.WriteAt(ctx, make([]byte, 512), 16*mib); !errors.Is(err, ErrOutOfRange) {
 		t.Errorf("write over the footer: %v", err)
+	}
+	// off+n overflowing int64 is out of range, not a write at a wrapped offset.
+	far := int64(math.MaxInt64) &^ 511
+	if err := tg.WriteAt(ctx, make([]byte, 1024), far); !errors.Is(err, ErrOutOfRange) {
+		t.Errorf("write at an overflowing offset: %v", err)
+	}
+	if err := tg.WriteZeroes(ctx, far, 1024); !errors.Is(err, ErrOutOfRange) {
+		t.Errorf("clear at an overflowing offset: %v", err)
+	}
+	if err := tg.ReadAt(ctx, make([]byte, 1024), far); !errors.Is(err, ErrOutOfRange) {
+		t.Errorf("read at an overflowing offset: %v", err)
 	}
 	if ct.requests.Load() != 0 {
 		t.Errorf("%d requests sent for refused writes", ct.requests.Load())
