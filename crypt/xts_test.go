@@ -194,3 +194,33 @@ func TestUnitCipherMatchesXCryptoXTS(t *testing.T) {
 		}
 	}
 }
+
+// Unit numbers at the edges of 32 and 64 bits, whole units and short last
+// units (a disk's last unit may be any multiple of 512 bytes): identical to
+// x/crypto/xts, both ways.
+func TestUnitCipherMatchesXCryptoXTSAtEdgeUnits(t *testing.T) {
+	key := make([]byte, 64)
+	rand.Read(key)
+	ref, err := xts.NewCipher(aes.NewCipher, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testCipher(t, key)
+	p := make([]byte, UnitSize)
+	rand.Read(p)
+	for _, unit := range []uint64{0, 1, 2, 1<<31 - 1, 1 << 31, 1<<32 - 1, 1 << 32, 1<<32 + 1, 1 << 63, 1<<64 - 1} {
+		for _, n := range []int{16, 512, 1536, UnitSize - 512, UnitSize} {
+			want := make([]byte, n)
+			ref.Encrypt(want, p[:n], unit)
+			got := make([]byte, n)
+			c.encrypt(got, p[:n], unit)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("unit %#x, %d bytes: differs from x/crypto/xts", unit, n)
+			}
+			c.decrypt(got, got, unit)
+			if !bytes.Equal(got, p[:n]) {
+				t.Fatalf("unit %#x, %d bytes: decrypt does not invert", unit, n)
+			}
+		}
+	}
+}
