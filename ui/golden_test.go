@@ -198,3 +198,18 @@ func TestGoldenWizardSyncUpperBound(t *testing.T) {
 	s.press([]string{"enter"}, atSync, "moves at most", "≤ ")
 	s.golden()
 }
+
+// Disk sizes the service is still reading show as such and appear
+// without a key press once read; a blob that cannot be read says why.
+func TestGoldenWizardPlanSizesArrive(t *testing.T) {
+	f := uitest.New()
+	f.SetDiskSize("web02-os.vhd", 0, "")
+	f.SetDiskSize("sql01-data.vhd", 0, "open disk vhds/sql01-data.vhd: no such blob; check the blob name")
+	m := New(f, uitest.Operator, Options{Renderer: asciiRenderer(), Page: PageWizard, Width: 80, Height: 24})
+	t.Cleanup(m.Close)
+	s := startModel(t, m, 80, 24, "reading size…")
+	s.sc.waitFor(t, 0, "254 GiB so far (1 still", "being read, 1 unreadable)", "size unknown: open disk")
+	f.SetDiskSize("web02-os.vhd", 127*(1<<30), "")
+	s.press(nil, "381 GiB without 1")
+	s.golden()
+}

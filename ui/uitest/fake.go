@@ -148,6 +148,35 @@ func (f *Fake) enter(ctx context.Context, method string) error {
 	}
 }
 
+// SetDiskSize changes what Plans says of a disk's size: size 0 and why
+// "" is "still being read", why is the reason it cannot be read.
+func (f *Fake) SetDiskSize(blob string, size int64, why string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	plans := make([]workflow.PlanInfo, 0, len(f.plans))
+	for _, p := range f.plans {
+		groups := make([][]workflow.VMInfo, 0, len(p.Groups))
+		for _, g := range p.Groups {
+			vms := make([]workflow.VMInfo, 0, len(g))
+			for _, v := range g {
+				disks := append([]workflow.DiskInfo(nil), v.Disks...)
+				for i := range disks {
+					if disks[i].Blob == blob {
+						disks[i].Size, disks[i].SizeError = size, why
+					}
+				}
+				v.Disks = disks
+				vms = append(vms, v)
+			}
+			groups = append(groups, vms)
+		}
+		p.Groups = groups
+		plans = append(plans, p)
+	}
+	f.plans = plans
+	f.notify()
+}
+
 // Plans implements workflow.Service.
 func (f *Fake) Plans() []workflow.PlanInfo {
 	f.mu.Lock()

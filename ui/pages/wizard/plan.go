@@ -7,6 +7,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/failback/failback/ui/common"
 	"github.com/failback/failback/workflow"
@@ -100,36 +101,51 @@ func (p *planStep) View() string {
 	offset := max(p.cursor-rows+2, 0)
 	list, _ = common.Window(list, offset, rows, "↑/↓", st.Subtle.Render)
 	list = append([]string{st.Title.Render("Fail back what?")}, list...)
+	rw := p.w - listW - 2
 	left := common.Clamp(strings.Join(list, "\n"), listW, p.h)
-	right := common.Clamp(p.details(p.s.plans[p.cursor]), p.w-listW-2, p.h)
+	right := common.Clamp(p.details(p.s.plans[p.cursor], rw), rw, p.h)
 	return lipgloss.JoinHorizontal(lipgloss.Top, left, "  ", right)
 }
 
-// details lists a plan's groups, VMs and disks with sizes.
-func (p *planStep) details(pl workflow.PlanInfo) string {
+// details lists a plan's groups, VMs and disks with sizes, in w columns.
+// A disk whose size could not be read says why.
+func (p *planStep) details(pl workflow.PlanInfo, w int) string {
 	st := p.s.c.Styles
-	vms, disks, size := vmCount(pl)
 	var b []string
 	head := pl.Name
 	if pl.Description != "" {
 		head += ": " + pl.Description
 	}
-	b = append(b, st.Title.Render(head))
-	b = append(b, st.Subtle.Render(fmt.Sprintf("%d VM(s) in %d group(s), %d disk(s), %s",
-		vms, len(pl.Groups), disks, common.Bytes(size))))
+	b = append(b, common.StyleLines(st.Title, common.Wrap(head, w)))
+	b = append(b, common.StyleLines(st.Subtle, common.Wrap(vmCount(pl).text(len(pl.Groups)), w)))
+	blobW := 0
+	for _, g := range pl.Groups {
+		for _, v := range g {
+			for _, d := range v.Disks {
+				blobW = max(blobW, ansi.StringWidth(d.Blob))
+			}
+		}
+	}
+	blobW = min(blobW, max(w/2, 12))
 	for gi, g := range pl.Groups {
 		if len(pl.Groups) > 1 || !pl.Single {
 			b = append(b, fmt.Sprintf("Group %d", gi+1))
 		}
 		for _, v := range g {
-			b = append(b, fmt.Sprintf("  %s  %s  gen %d, %d CPU, %s, switch %s",
-				v.Name, v.Host, v.Generation, v.CPUs, common.Bytes(v.Memory), v.Switch))
+			b = append(b, common.JoinWrap([]string{fmt.Sprintf("  %s  %s  gen %d", v.Name, v.Host, v.Generation),
+				fmt.Sprintf("%d CPU", v.CPUs), common.Bytes(v.Memory), "switch " + v.Switch}, ", ", w, "      ")...)
 			for _, d := range v.Disks {
-				sz := "size unknown"
-				if d.Size > 0 {
-					sz = common.Bytes(d.Size)
+				lead := "    " + common.Pad(d.Blob, blobW) + "  "
+				switch {
+				case d.SizeError != "":
+					for _, l := range common.Hang(lead, "size unknown: "+d.SizeError, len(lead), w) {
+						b = append(b, st.Warn.Render(l))
+					}
+				case d.Size > 0:
+					b = append(b, lead+common.Bytes(d.Size))
+				default:
+					b = append(b, lead+st.Subtle.Render("reading size…"))
 				}
-				b = append(b, fmt.Sprintf("    %s  %s", common.Pad(d.Blob, 18), sz))
 			}
 		}
 	}

@@ -109,16 +109,63 @@ func (s *state) failed(what string, err error) string {
 		s.c.Styles.Subtle.Render("Press r to try again, esc to go back.")
 }
 
+// counts are a plan's VMs, disks and bytes; reading and unreadable count
+// the disks whose size is still being read or could not be read.
+type counts struct {
+	vms, disks          int
+	size                int64
+	reading, unreadable int
+}
+
 // vmCount counts a plan's VMs, disks and bytes.
-func vmCount(p workflow.PlanInfo) (vms, disks int, size int64) {
+func vmCount(p workflow.PlanInfo) counts {
+	var c counts
 	for _, g := range p.Groups {
 		for _, v := range g {
-			vms++
+			c.vms++
 			for _, d := range v.Disks {
-				disks++
-				size += d.Size
+				c.disks++
+				c.size += d.Size
+				switch {
+				case d.SizeError != "":
+					c.unreadable++
+				case d.Size == 0:
+					c.reading++
+				}
 			}
 		}
 	}
-	return vms, disks, size
+	return c
+}
+
+// text is the plan's one-line description: "3 VM(s) in 2 group(s),
+// 4 disk(s), 893 GiB", saying when the total misses some disks.
+func (c counts) text(groups int) string {
+	s := fmt.Sprintf("%d VM(s) in %d group(s), %d disk(s), ", c.vms, groups, c.disks)
+	switch {
+	case c.reading == c.disks && c.disks > 0:
+		return s + "sizes being read…"
+	case c.unreadable == c.disks && c.disks > 0:
+		return s + "sizes unknown"
+	}
+	s += common.Bytes(c.size)
+	switch {
+	case c.reading > 0 && c.unreadable > 0:
+		s += fmt.Sprintf(" so far (%d still being read, %d unreadable)", c.reading, c.unreadable)
+	case c.reading > 0:
+		s += fmt.Sprintf(" so far (%d still being read)", c.reading)
+	case c.unreadable > 0:
+		s += fmt.Sprintf(" without %d unreadable disk(s)", c.unreadable)
+	}
+	return s
+}
+
+// sizesPending says some disk's size is still being read.
+func sizesPending(plans []workflow.PlanInfo) bool {
+	for _, p := range plans {
+		if vmCount(p).reading > 0 {
+			return true
+		}
+	}
+	return false
 }

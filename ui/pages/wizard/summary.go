@@ -79,8 +79,7 @@ func (u *summaryStep) rows() [][2]string {
 		what = "plan " + c.Plan
 	}
 	if p, ok := s.plan(); ok {
-		vms, disks, size := vmCount(p)
-		what += fmt.Sprintf(": %d VM(s) in %d group(s), %d disk(s), %s", vms, len(p.Groups), disks, common.Bytes(size))
+		what += ": " + vmCount(p).text(len(p.Groups))
 	}
 	dir := fmt.Sprintf("%s -> on-premises (confirmed)", s.sites.Source.Name)
 	loc := "original hosts and disk files"

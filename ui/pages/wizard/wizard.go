@@ -7,12 +7,14 @@ package wizard
 
 import (
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/spinner"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/failback/failback/ui/common"
+	"github.com/failback/failback/workflow"
 )
 
 // step is one screen of the wizard.
@@ -33,10 +35,31 @@ type step interface {
 
 // Model is the wizard page.
 type Model struct {
-	s     *state
-	steps []step
-	cur   int
-	w, h  int
+	s       *state
+	steps   []step
+	cur     int
+	w, h    int
+	polling bool // a re-read of the plans is scheduled
+}
+
+// PlansPoll is how often the plans are read again while a disk size is
+// still being read (the service fills sizes in the background).
+const PlansPoll = 500 * time.Millisecond
+
+type (
+	plansDueMsg struct{}
+	plansMsg    struct{ plans []workflow.PlanInfo }
+)
+
+// pollPlans schedules a re-read of the plans while some size is still
+// being read. The read runs off the UI goroutine: over the control
+// socket it is a network call.
+func (m *Model) pollPlans() tea.Cmd {
+	if m.polling || !sizesPending(m.s.plans) {
+		return nil
+	}
+	m.polling = true
+	return tea.Tick(PlansPoll, func(time.Time) tea.Msg { return plansDueMsg{} })
 }
 
 var _ common.Component = (*Model)(nil)
@@ -62,7 +85,7 @@ func New(c *common.Common) *Model {
 func (m *Model) Step() string { return m.steps[m.cur].name() }
 
 // Init implements tea.Model.
-func (m *Model) Init() tea.Cmd { return m.steps[m.cur].enter() }
+func (m *Model) Init() tea.Cmd { return tea.Batch(m.steps[m.cur].enter(), m.pollPlans()) }
 
 // SetSize implements common.Component.
 func (m *Model) SetSize(w, h int) {
@@ -99,6 +122,15 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case navMsg:
 		return m, m.move(msg.delta)
+	case plansDueMsg:
+		svc := m.s.c.Svc
+		return m, func() tea.Msg { return plansMsg{plans: svc.Plans()} }
+	case plansMsg:
+		m.polling = false
+		if len(msg.plans) > 0 { // an empty answer is a failed call, not a new config
+			m.s.plans = msg.plans
+		}
+		return m, m.pollPlans()
 	case spinner.TickMsg:
 		if !m.busy() {
 			return m, nil // let the spinner stop while nothing is awaited
