@@ -238,6 +238,14 @@ type unitLocks struct {
 }
 
 func (l *unitLocks) lock(ctx context.Context, a0, a1 int64) error {
+	// A cancelled waiter must not wait for the holder's write to end (it
+	// may be stuck in retries): wake the waiters when ctx ends.
+	stop := context.AfterFunc(ctx, func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.cond.Broadcast()
+	})
+	defer stop()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for l.overlaps(a0, a1) {

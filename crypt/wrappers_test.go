@@ -8,6 +8,7 @@ import (
 	mrand "math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/failback/failback/engine"
 	"golang.org/x/crypto/xts"
@@ -360,5 +361,49 @@ func TestWrappersRefuseBadInput(t *testing.T) {
 	k.Destroy()
 	if _, err := EncryptingTarget(newMemDisk(UnitSize), k); !errors.Is(err, ErrKeyDestroyed) {
 		t.Fatalf("destroyed key: %v", err)
+	}
+}
+
+// blockingDisk is a memDisk whose writes wait until release is closed.
+type blockingDisk struct {
+	*memDisk
+	started chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingDisk) WriteAt(ctx context.Context, p []byte, off int64) error {
+	select {
+	case b.started <- struct{}{}:
+	default:
+	}
+	<-b.release
+	return b.memDisk.WriteAt(ctx, p, off)
+}
+
+// A write waiting for a neighbour's read-modify-write of the same unit
+// returns as soon as its context ends, not when the neighbour's (stuck)
+// write finally does.
+func TestWaitingWriteHonoursItsContext(t *testing.T) {
+	disk := &blockingDisk{memDisk: newMemDisk(4 * UnitSize), started: make(chan struct{}, 1), release: make(chan struct{})}
+	et := newEncTarget(t, disk, testKey(t, 5))
+	first := make(chan error, 1)
+	go func() { first <- et.WriteAt(context.Background(), []byte{1, 2, 3}, 100) }()
+	<-disk.started // the first write holds unit 0 and is stuck
+	ctx, cancel := context.WithCancel(context.Background())
+	second := make(chan error, 1)
+	go func() { second <- et.WriteAt(ctx, []byte{4, 5, 6}, 200) }()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-second:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled waiter: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a cancelled write kept waiting for its neighbour")
+	}
+	close(disk.release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
 	}
 }
