@@ -67,6 +67,18 @@ func TestOpenMissingAndDirectory(t *testing.T) {
 	if _, err := Open(dir, OpenOptions{}); err == nil || !strings.Contains(err.Error(), "is a directory") {
 		t.Errorf("directory: %v", err)
 	}
+	// The same with the format forced, for every format.
+	for _, f := range []Format{VHDX, VHD, Raw} {
+		for _, ro := range []bool{true, false} {
+			_, err := Open(filepath.Join(dir, "nope"), OpenOptions{Format: f, ReadOnly: ro})
+			if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "no such image file") {
+				t.Errorf("%s, read-only %v, missing file: %v", f, ro, err)
+			}
+			if _, err := Open(dir, OpenOptions{Format: f, ReadOnly: ro}); err == nil || !strings.Contains(err.Error(), "is a directory, not a disk image") {
+				t.Errorf("%s, read-only %v, directory: %v", f, ro, err)
+			}
+		}
+	}
 }
 
 func TestCreateRefusesExistingFile(t *testing.T) {

@@ -72,6 +72,9 @@ func openFile(path string, ro bool) (*os.File, error) {
 	}
 	f, err := os.OpenFile(path, flag, 0)
 	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("%s: no permission to open it for %s; check its permissions (and that no other program holds it): %w", path, map[bool]string{true: "reading", false: "writing"}[ro], err)
+		}
 		return nil, fmt.Errorf("open image: %w", err)
 	}
 	return f, nil

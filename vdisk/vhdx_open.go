@@ -12,13 +12,9 @@ import (
 // openVHDX opens a VHDX image. A writable open replays a non-empty log
 // first; a read-only open replays it in memory, leaving the file untouched.
 func openVHDX(path string, o OpenOptions) (Image, error) {
-	flag := os.O_RDWR
-	if o.ReadOnly {
-		flag = os.O_RDONLY
-	}
-	f, err := os.OpenFile(path, flag, 0)
+	f, err := openFile(path, o.ReadOnly)
 	if err != nil {
-		return nil, fmt.Errorf("open VHDX %s: %w", path, err)
+		return nil, err
 	}
 	v, err := openVHDXFile(path, f, o.ReadOnly)
 	if err != nil {
