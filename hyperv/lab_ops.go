@@ -254,7 +254,11 @@ func (h *LabHost) StartVM(ctx context.Context, name string) error {
 			return fail(err)
 		}
 		m, running, err := readMarker(d.HostPath)
-		if err == nil && running {
+		// A marker naming this very VM of this host, which is Off (we hold
+		// the lab lock), was left by a start that crashed before it
+		// recorded the VM as running: it is stale, and rewritten below.
+		own := running && strings.EqualFold(m.VM, v.Name) && m.Host == h.Name()
+		if err == nil && running && !own {
 			err = newHostError(ErrDiskInUse, h.Name(), op, fmt.Sprintf("%s is attached to VM %s on %s, which is running", d.HostPath, psQuote(m.VM), m.Host))
 		}
 		if err == nil {
@@ -286,7 +290,8 @@ func (h *LabHost) ShutdownVM(ctx context.Context, name string, timeout time.Dura
 		return false, err
 	}
 	if rec.State == StateOff {
-		return false, nil
+		// Already off; clear what a crashed start may have left behind.
+		return false, h.clearOwnMarkers(ctx, name)
 	}
 	forced := rec.GuestIgnoresShutdown
 	if forced {
@@ -310,12 +315,32 @@ func (h *LabHost) ShutdownVM(ctx context.Context, name string, timeout time.Dura
 	if err := h.writeVM(rec); err != nil {
 		return false, err
 	}
+	return forced, h.removeOwnMarkers(rec)
+}
+
+// clearOwnMarkers removes the running markers a VM that is off still has.
+func (h *LabHost) clearOwnMarkers(ctx context.Context, name string) error {
+	unlock, err := h.lock(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	rec, err := h.readVM(name)
+	if err != nil || rec.State != StateOff {
+		return err
+	}
+	return h.removeOwnMarkers(rec)
+}
+
+// removeOwnMarkers removes the markers of rec's disks that name rec on this
+// host (a disk another lab's VM runs on keeps its marker).
+func (h *LabHost) removeOwnMarkers(rec labVM) error {
 	for _, d := range rec.Disks {
 		if m, ok, _ := readMarker(d.HostPath); ok && strings.EqualFold(m.VM, rec.Name) && m.Host == h.Name() {
 			if err := removeMarker(d.HostPath); err != nil {
-				return forced, err
+				return err
 			}
 		}
 	}
-	return forced, nil
+	return nil
 }

@@ -257,3 +257,45 @@ func TestLabImagesPassQemuCheck(t *testing.T) {
 		t.Fatalf("formats: %+v", vm.Disks)
 	}
 }
+
+// A start that crashed after marking a disk running but before recording
+// the VM as running leaves a marker that names the VM itself. It must not
+// lock the VM out of starting (nor its disk out of syncs for good):
+// StartVM takes it for stale, and shutting the off VM down clears it.
+func TestLabStaleOwnMarkerAfterACrashedStart(t *testing.T) {
+	h := newLab(t)
+	spec := labSpec(h, "web01", 2)
+	if _, err := h.CreateVM(bg, spec); err != nil {
+		t.Fatal(err)
+	}
+	disk := spec.Disks[0].HostPath
+	marker := fmt.Sprintf(`{"vm":"web01","host":%q,"since":"2026-01-01T00:00:00Z","pid":1}`, h.Name())
+	if err := os.WriteFile(disk+".running", []byte(marker), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.ShutdownVM(bg, "web01", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := hyperv.LockDiskForWrite(disk); err != nil {
+		t.Fatalf("the stale marker still locks the disk after a shutdown: %v", err)
+	} else {
+		l.Release()
+	}
+	if err := os.WriteFile(disk+".running", []byte(marker), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.StartVM(bg, "web01"); err != nil {
+		t.Fatalf("a stale marker of the VM itself blocks its start: %v", err)
+	}
+	// A marker of another VM still protects the disk.
+	if _, err := h.ShutdownVM(bg, "web01", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	other := fmt.Sprintf(`{"vm":"db01","host":%q,"since":"2026-01-01T00:00:00Z","pid":1}`, h.Name())
+	if err := os.WriteFile(disk+".running", []byte(other), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.StartVM(bg, "web01"); !errors.Is(err, hyperv.ErrDiskInUse) {
+		t.Fatalf("a disk another VM runs on: %v", err)
+	}
+}
