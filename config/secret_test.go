@@ -252,3 +252,19 @@ func TestSyntaxErrorsNeverShowASecret(t *testing.T) {
 		t.Errorf("a plain key lost the parser's quote: %v", ps)
 	}
 }
+
+// TestSecretPastedIntoEnvKeyIsNotEchoed proves a secret written where a
+// variable name belongs (account_key_env = "<the key>") is refused at its
+// line without repeating it.
+func TestSecretPastedIntoEnvKeyIsNotEchoed(t *testing.T) {
+	const key = "c2VjcmV0LWtleS1UT1BTRUNSRVQ+/w=="
+	text := strings.Replace(azureLab, `connection_string = "UseDevelopmentStorage=true"`,
+		"account_url = \"https://a.blob.core.windows.net\"\naccount_key_env = \""+key+"\" #<", 1) + siteDC + hostSSH + vmWeb01 + planWeb
+	ps, _ := loadProblems(t, text)
+	if _, ok := findProblem(ps, markedLine(text), "not an environment variable name"); !ok {
+		t.Fatalf("no problem at the line:\n%v", ps)
+	}
+	if strings.Contains(ps.Error(), "TOPSECRET") || strings.Contains(ps.Error(), key) {
+		t.Fatalf("the pasted key shows:\n%v", ps)
+	}
+}

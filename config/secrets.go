@@ -4,8 +4,12 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 )
+
+// envName is what an environment variable name may look like.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // resolveSecrets fills every Secret field X from X_env or X_file when one
 // of them is given. It runs after resolvePaths, so X_file is absolute.
@@ -42,6 +46,14 @@ func (c *Config) resolveSecrets() Problems {
 			return
 		}
 		switch {
+		case envV != "" && !envName.MatchString(envV):
+			// Not a variable name: most likely the secret itself pasted
+			// into the wrong key. Never repeat it.
+			ps = append(ps, Problem{
+				Path: join(table, name+"_env"),
+				Msg:  fmt.Sprintf("%s_env is not an environment variable name (letters, digits and _, not starting with a digit); its value is not shown in case it is the secret itself", name),
+				Fix:  fmt.Sprintf("write the variable's name, e.g. %s_env = \"FAILBACK_%s\"; if you pasted the secret here, put it in %s_file instead and change it if this file was shared", name, strings.ToUpper(name), name),
+			})
 		case envV != "":
 			v, ok := os.LookupEnv(envV)
 			switch {
