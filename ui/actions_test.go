@@ -109,3 +109,17 @@ func TestMonitorDialogFollowsConfirmText(t *testing.T) {
 		t.Fatalf("Act called %d times", n)
 	}
 }
+
+// Cancel asks with a button that says what it does; a cancelled job's
+// disks say they were rolled back instead of showing the bars of the
+// passes that ran.
+func TestGoldenMonitorCancelledJobRolledBack(t *testing.T) {
+	f := uitest.New()
+	id := f.SeedRunning()
+	s := fastModel(t, f, 80, 24, "[x] Cancel")
+	s.press([]string{"x"}, "[y] Cancel the job", "[n] No, do nothing")
+	s.press([]string{"y"}, "Cancel accepted")
+	f.Advance(id)
+	s.press(nil, "rolled back: as it was before the job")
+	s.golden()
+}

@@ -34,6 +34,16 @@ func ShortPath(p string, w int) string {
 	return "…" + sep + tail
 }
 
+// shortWord shortens a path word ("(/tmp/lab/disks/app01)") to w
+// columns, keeping the brackets and punctuation around the path.
+func shortWord(word string, w int) string {
+	inner := strings.TrimLeft(word, `("'[`)
+	pre := word[:len(word)-len(inner)]
+	path := strings.TrimRight(inner, `)"']:;,.`)
+	post := inner[len(path):]
+	return pre + ShortPath(path, w-len(pre)-len(post)) + post
+}
+
 // tailCols is the last w columns of s.
 func tailCols(s string, w int) string {
 	r := []rune(s)
@@ -72,9 +82,9 @@ func WrapCell(text string, w int) []string {
 			switch {
 			case ansi.StringWidth(word) <= room:
 			case (short || ansi.StringWidth(word) > w) && room >= base+2 && room >= 12:
-				word = ShortPath(word, room)
+				word = shortWord(word, room)
 			case ansi.StringWidth(word) > w:
-				word = ShortPath(word, w)
+				word = shortWord(word, w)
 			}
 		}
 		if ansi.StringWidth(word) > w {

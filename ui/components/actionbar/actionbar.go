@@ -46,6 +46,22 @@ func Label(a workflow.Action) string {
 	return string(a)
 }
 
+// Button is the confirmation's yes button for a: it says what happens
+// ("Cancel" next to "No" would read as a way out).
+func Button(a workflow.Action) string {
+	switch a {
+	case workflow.ActCancel:
+		return "Cancel the job"
+	case workflow.ActUndo:
+		return "Undo the failback"
+	case workflow.ActReverse:
+		return "Start reverse replication"
+	case workflow.ActStopReverse:
+		return "Stop reverse replication"
+	}
+	return Label(a)
+}
+
 // Model is the action bar of the selected job.
 type Model struct {
 	c        *common.Common

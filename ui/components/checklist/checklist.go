@@ -64,9 +64,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 // grouped returns the failed rows first (a long list must not hide
-// them below the fold), then the passed ones; in each part a VM's rows
-// are together, VMs in the order they first appear (the service
-// interleaves them by check).
+// them below the fold), then the passed ones; in each part the checks
+// of the whole job (no VM) come first, then each VM's rows together,
+// VMs in the order they first appear (the service interleaves them by
+// check).
 func grouped(rows []workflow.CheckRow) []workflow.CheckRow {
 	var order []string
 	type key struct {
@@ -85,8 +86,11 @@ func grouped(rows []workflow.CheckRow) []workflow.CheckRow {
 	}
 	out := make([]workflow.CheckRow, 0, len(rows))
 	for _, ok := range []bool{false, true} {
+		out = append(out, by[key{ok, ""}]...) // checks of the whole job first
 		for _, vm := range order {
-			out = append(out, by[key{ok, vm}]...)
+			if vm != "" {
+				out = append(out, by[key{ok, vm}]...)
+			}
 		}
 	}
 	return out
@@ -97,24 +101,25 @@ func grouped(rows []workflow.CheckRow) []workflow.CheckRow {
 // width; when the terminal is too narrow for two readable columns the
 // result goes under the check instead of being cut.
 const (
-	minDetail = 24 // narrower than this, the detail goes on its own lines
-	whatShare = 45 // at most this percentage of the width for "what"
+	minDetail  = 24 // narrower than this, the detail goes on its own lines
+	wantDetail = 30 // "what" gives way so the detail gets this much
 )
 
 func (m *Model) lines() []string {
 	st := m.c.Styles
 	rows := grouped(m.rows)
-	vmw, whatw := 0, 0
+	vmw, whatw, detw := 0, 0, 0
 	for _, r := range rows {
 		vmw = max(vmw, ansi.StringWidth(r.VM))
 		whatw = max(whatw, ansi.StringWidth(r.What))
+		detw = max(detw, ansi.StringWidth(r.Detail))
 	}
 	lead := 2 // mark and a space
 	if vmw > 0 {
 		lead += vmw + 1
 	}
-	whatw = min(whatw, max((m.w-lead)*whatShare/100, 16))
-	detw := m.w - lead - whatw - 1
+	whatw = min(whatw, max(m.w-lead-1-min(detw, wantDetail), 16))
+	detw = m.w - lead - whatw - 1
 	stacked := detw < minDetail
 	var out []string
 	for i, r := range rows {

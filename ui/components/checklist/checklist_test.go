@@ -50,7 +50,7 @@ func TestChecksStayReadableWhenNarrow(t *testing.T) {
 		}
 		for _, want := range []string{
 			"image app01-os.vhdx not in use", "image app02-os.vhdx not in use", "VM app01 is off on hv01",
-			"app01/app01-os.vhdx", "vhdx 512.0 MiB", "in use by the VM app02 (running)", "fix: stop the VM app02",
+			"app01/app01-os.vhdx", "vhdx 512.0 MiB", "in use by the VM app02", "fix: stop the VM app02",
 		} {
 			if !strings.Contains(view, want) {
 				t.Errorf("%d columns: %q is not on one line:\n%s", w, want, view)
@@ -84,5 +84,17 @@ func TestShortPathKeepsTheFileName(t *testing.T) {
 		if got := common.ShortPath(c.in, c.w); got != c.want || lipgloss.Width(got) > c.w {
 			t.Errorf("ShortPath(%q, %d) = %q, want %q", c.in, c.w, got, c.want)
 		}
+	}
+}
+
+// A path in brackets keeps its brackets when shortened.
+func TestWrapCellKeepsBracketsOfAShortenedPath(t *testing.T) {
+	got := common.WrapCell("room on dev:65024 (/tmp/mylab/hosts/hv02/disks/app01)", 32)
+	if got[0] != "room on dev:65024 (…/app01)" && got[0] != "room on dev:65024" {
+		t.Fatalf("first line %q", got[0])
+	}
+	joined := strings.Join(got, " ")
+	if !strings.Contains(joined, "(") || !strings.HasSuffix(joined, "app01)") {
+		t.Fatalf("lines %q lost the brackets", got)
 	}
 }

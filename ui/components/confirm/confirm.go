@@ -90,7 +90,7 @@ func (m *Model) View() string {
 		yes, no = st.ButtonNow, st.Button
 		yesMark, noMark = "> ", "  "
 	}
-	buttons := yes.Render(yesMark+"[y] "+m.yesTxt) + "    " + no.Render(noMark+"[n] No")
+	buttons := yes.Render(yesMark+"[y] "+m.yesTxt) + "    " + no.Render(noMark+"[n] No, do nothing")
 	content := lipgloss.JoinVertical(lipgloss.Left,
 		st.Title.Render(m.title),
 		"",

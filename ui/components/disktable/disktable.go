@@ -109,13 +109,21 @@ func (m *Model) lines() []string {
 			out = append(out, st.Title.Render(l))
 		}
 		for _, d := range v.Disks {
-			if m.w >= wide {
+			switch {
+			case m.job.State == workflow.StateCancelled:
+				// The bars of the passes that ran would read as data
+				// that stayed: a cancel rolled every block back.
+				out = append(out, fmt.Sprintf("  %s %8s  %s", common.Pad(d.Name, 18), common.Bytes(d.Size),
+					st.OK.Render("rolled back: as it was before the job")))
+			case m.w >= wide:
 				out = append(out, m.wideLine(d))
-			} else {
+			default:
 				out = append(out, m.narrowLines(d)...)
 			}
 			if d.Error != "" {
-				out = append(out, st.Error.Render("    error: "+d.Error))
+				for _, l := range common.Hang("    error: ", d.Error, 11, m.w) {
+					out = append(out, st.Error.Render(l))
+				}
 			}
 		}
 	}

@@ -175,7 +175,11 @@ func (m *Model) View() string {
 	end := min(m.offset+m.rows(), len(m.jobs))
 	for i := m.offset; i < end; i++ {
 		j := m.jobs[i]
-		line := row(j.ID, j.Title, StateText(j), fmt.Sprint(len(j.VMs)), common.Pct(Progress(j)), j.Owner.Name)
+		done := common.Pct(Progress(j))
+		if j.State == workflow.StateCancelled {
+			done = "-" // rolled back: nothing of it stayed
+		}
+		line := row(j.ID, j.Title, StateText(j), fmt.Sprint(len(j.VMs)), done, j.Owner.Name)
 		b.WriteString("\n")
 		if i == m.cursor {
 			b.WriteString(st.Selected.Render("> " + line))

@@ -43,7 +43,7 @@ func (m *Model) press(a workflow.Action) tea.Cmd {
 	if body == "" {
 		body = fmt.Sprintf("%s job %s (%s).", label, j.ID, j.Title)
 	}
-	m.dialog = confirm.New(m.c, fmt.Sprintf("%s? Job %s, %s", label, j.ID, j.Title), body, label, actTag{job: j.ID, action: a})
+	m.dialog = confirm.New(m.c, fmt.Sprintf("%s? Job %s, %s", label, j.ID, j.Title), body, actionbar.Button(a), actTag{job: j.ID, action: a})
 	m.dialog.SetSize(m.w, m.h)
 	return nil
 }

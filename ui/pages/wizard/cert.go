@@ -169,12 +169,13 @@ func (c *certStep) View() string {
 	if len(c.rep.Certs) == 0 {
 		return strings.Join(append(out, st.Error.Render("No certificate in the store. Add the .pfx to the certificate store, then press r.")), "\n")
 	}
-	// Subject as wide as the longest (up to a third of the screen), the
+	// The subject's common name as wide as the longest (up to a third of
+	// the screen; the whole subject is on the line under the table), the
 	// thumbprint whole when it fits, else cut with "…" (the file line
 	// below and the "Needed" line above give it whole).
 	subW := len("SUBJECT")
 	for _, ci := range c.rep.Certs {
-		subW = max(subW, ansi.StringWidth(ci.Subject))
+		subW = max(subW, ansi.StringWidth(shortName(ci.Subject)))
 	}
 	subW = min(subW, max(c.w/3, 20))
 	const tail = 1 + 10 + 2 + 16 // expiry, match and "EXPIRED"
@@ -188,7 +189,7 @@ func (c *certStep) View() string {
 		if ci.Expired {
 			match += st.Warn.Render(", EXPIRED")
 		}
-		line := fmt.Sprintf("%s %s %s  %s", common.Pad(ci.Subject, subW), common.Pad(ci.Thumbprint, tw),
+		line := fmt.Sprintf("%s %s %s  %s", common.Pad(shortName(ci.Subject), subW), common.Pad(ci.Thumbprint, tw),
 			ci.NotAfter.Format("2006-01-02"), match)
 		if i == c.cursor {
 			out = append(out, st.Selected.Render("  > ")+line)
