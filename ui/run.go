@@ -51,6 +51,9 @@ func Run(ctx context.Context, svc workflow.Service, who workflow.Actor, o Option
 	if o.Context == nil {
 		o.Context = ctx
 	}
+	if _, drives := svc.(*workflow.Manager); drives {
+		o.QuitStopsJobs = true // this process drives the jobs: quitting stops them
+	}
 	m := New(svc, who, o)
 	defer m.Close()
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out), tea.WithAltScreen())

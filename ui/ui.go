@@ -60,6 +60,10 @@ type Options struct {
 	Refresh time.Duration
 	// Width and Height are used until the first WindowSizeMsg (80x24 if 0).
 	Width, Height int
+	// QuitStopsJobs says this process drives the jobs (the local console
+	// with no failback serve behind it): quitting stops the running ones,
+	// so q asks again first. Run sets it when svc is a *workflow.Manager.
+	QuitStopsJobs bool
 }
 
 // Model is the console's root model.
@@ -73,6 +77,9 @@ type Model struct {
 	status  common.StatusMsg
 	w, h    int
 	refresh time.Duration
+
+	quitStops bool // Options.QuitStopsJobs
+	quitArmed bool // q was pressed once while jobs run here
 
 	mu      sync.Mutex // guards unsub: Close may come from another goroutine
 	unsub   func()
@@ -95,7 +102,7 @@ func New(svc workflow.Service, who workflow.Actor, o Options) *Model {
 	c := &common.Common{Ctx: ctx, WorkCtx: work, Svc: svc, Who: who, Styles: st, Keys: keys.New()}
 	m := &Model{
 		c: c, cancel: cancel, monitor: monitor.New(c),
-		help: help.New(), refresh: o.Refresh, w: o.Width, h: o.Height,
+		help: help.New(), refresh: o.Refresh, w: o.Width, h: o.Height, quitStops: o.QuitStopsJobs,
 	}
 	m.help.Styles = st.Help
 	if m.refresh <= 0 {
@@ -202,16 +209,45 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		case msg.String() == "ctrl+c":
 			return tea.Quit
 		case key.Matches(msg, km.Quit) && !m.monitor.DialogOpen():
-			return tea.Quit
+			return m.quit()
 		case key.Matches(msg, km.Help):
 			m.help.ShowAll = !m.help.ShowAll
 			m.monitor.SetHelpOpen(m.help.ShowAll)
 			return nil
 		}
 		m.status = common.StatusMsg{} // a key press answers the last message
+		m.quitArmed = false
 	}
 	_, cmd := m.active().Update(msg)
 	return cmd
+}
+
+// working counts the jobs that are moving (not resting for the
+// operator, failed or over).
+func working(jobs []workflow.JobView) int {
+	n := 0
+	for _, j := range jobs {
+		switch j.State {
+		case workflow.StateReady, workflow.StatePendingCommit, workflow.StateCommitted,
+			workflow.StateCancelled, workflow.StateUndone, workflow.StateFailed, workflow.StateInterrupted:
+		default:
+			n++
+		}
+	}
+	return n
+}
+
+// quit ends the program, but when jobs run in this very process it
+// first says that quitting stops them and waits for a second q.
+func (m *Model) quit() tea.Cmd {
+	n := working(m.monitor.Jobs())
+	if !m.quitStops || n == 0 || m.quitArmed {
+		return tea.Quit
+	}
+	m.quitArmed = true
+	m.status = common.StatusMsg{Err: true, Text: fmt.Sprintf(
+		"%d job(s) run in this console: quitting stops them (they resume from their journals at the next start). Press q again to quit, any other key to stay.", n)}
+	return nil
 }
 
 // helpKeys is the help line's keymap: the page's keys, then ? and q.
