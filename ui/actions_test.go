@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -122,4 +123,24 @@ func TestGoldenMonitorCancelledJobRolledBack(t *testing.T) {
 	f.Advance(id)
 	s.press(nil, "rolled back: as it was before the job")
 	s.golden()
+}
+
+// With the help open at 80x24, every action and its reason is on
+// screen: the disks and the log give way.
+func TestHelpListsEveryActionAt80x24(t *testing.T) {
+	f := uitest.New()
+	f.SeedRunning()
+	f.SeedRunning()
+	f.SeedPendingCommit()
+	f.SeedPendingCommit()
+	m := newModel(t, f, uitest.Operator, PageMonitor, 80, 24)
+	m.Update(press("?"))
+	v := m.View()
+	checkFits(t, v, 80, 24)
+	for _, want := range []string{"[c] Complete failover", "[m] Commit", "[e] Resume", "[r] Reverse replicate",
+		"[o] Reverse once", "[s] Stop reverse", "[x] Cancel", "[u] Undo"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("%q is not on screen:\n%s", want, v)
+		}
+	}
 }

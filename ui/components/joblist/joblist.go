@@ -144,7 +144,9 @@ func StateText(j workflow.JobView) string {
 // length (older state folders have longer ones) keep the table
 // aligned; PLAN/VM gives way first when the terminal is narrow.
 func (m *Model) columns() (idW, titleW, stateW int) {
-	idW, titleW, stateW = len("JOB"), len("PLAN/VM"), len("STATE")
+	// STATE is always as wide as the longest state, so the columns do
+	// not jump when a job moves on.
+	idW, titleW, stateW = len("JOB"), len("PLAN/VM"), len(workflow.StateReverse)
 	for _, j := range m.jobs {
 		idW = max(idW, ansi.StringWidth(j.ID))
 		titleW = max(titleW, ansi.StringWidth(j.Title))

@@ -150,9 +150,20 @@ func (m *Model) layout() {
 	case m.h >= 14:
 		logH = 2
 	}
-	rest := m.h - jobsH - titleH - m.actions.Height()
+	m.actions.SetSize(m.w, 1)
+	avail := m.h - jobsH - titleH - m.actions.Height()
+	rest := avail
 	if logH > 0 {
 		rest -= logH + 1
+	}
+	if rest < 0 {
+		// The action list (help open) or a tall title needs the room:
+		// the disks and then the log give way, never the actions.
+		logH = max(avail-1, 0)
+		rest = max(avail-logH-1, 0)
+		if logH == 0 {
+			rest = max(avail, 0)
+		}
 	}
 	if m.logFull {
 		logH, rest = logH+max(rest, 0), 0
@@ -160,7 +171,6 @@ func (m *Model) layout() {
 	m.jobs.SetSize(m.w, jobsH)
 	m.disks.SetSize(m.w, max(rest, 0))
 	m.log.SetSize(m.w, logH)
-	m.actions.SetSize(m.w, 1)
 	if m.dialog != nil {
 		m.dialog.SetSize(m.w, m.h)
 	}
@@ -239,7 +249,7 @@ func (m *Model) View() string {
 		return common.Fill(parts[0], m.w, m.h)
 	}
 	parts = append(parts, strings.Join(m.titleLines(j), "\n"))
-	if !m.logFull {
+	if !m.logFull && m.disks.Height() > 0 {
 		parts = append(parts, common.Fill(m.disks.View(), m.w, m.disks.Height()))
 	}
 	if m.log.Height() > 0 {
