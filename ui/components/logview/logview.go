@@ -2,6 +2,7 @@
 package logview
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 
@@ -16,6 +17,7 @@ import (
 type Model struct {
 	c     *common.Common
 	lines []workflow.LogLine
+	back  int // events scrolled back from the newest
 	w, h  int
 }
 
@@ -41,8 +43,20 @@ func (m *Model) Height() int { return m.h }
 // Init implements tea.Model.
 func (m *Model) Init() tea.Cmd { return nil }
 
-// Update implements tea.Model.
-func (m *Model) Update(tea.Msg) (tea.Model, tea.Cmd) { return m, nil }
+// Update implements tea.Model: page keys scroll back through older
+// events (by half a view), and forward to the newest.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if k, ok := msg.(tea.KeyMsg); ok {
+		step := max(m.h/2, 1)
+		switch {
+		case key.Matches(k, m.c.Keys.PageUp):
+			m.back = min(m.back+step, max(len(m.lines)-1, 0))
+		case key.Matches(k, m.c.Keys.PageDown):
+			m.back = max(m.back-step, 0)
+		}
+	}
+	return m, nil
+}
 
 // View implements tea.Model: the newest events that fit, oldest on top.
 // A long event wraps under its text rather than losing its end (the end
@@ -53,7 +67,12 @@ func (m *Model) View() string {
 		return st.Subtle.Render("(no events yet)")
 	}
 	var out []string
-	for i := len(m.lines) - 1; i >= 0 && len(out) < m.h; i-- {
+	back := min(m.back, len(m.lines)-1)
+	h := m.h
+	if back > 0 {
+		h-- // the last line says the view is scrolled
+	}
+	for i := len(m.lines) - 1 - back; i >= 0 && len(out) < h; i-- {
 		l := m.lines[i]
 		lvl := common.Pad(l.Level, 5)
 		switch l.Level {
@@ -65,13 +84,16 @@ func (m *Model) View() string {
 			lvl = st.Subtle.Render(lvl)
 		}
 		ev := common.Hang(l.Time.Local().Format("15:04:05")+" "+lvl+" ", l.Text, 15, m.w)
-		if len(out)+len(ev) > m.h && len(out) > 0 {
+		if len(out)+len(ev) > h && len(out) > 0 {
 			break // an older event that no longer fits whole
 		}
 		out = append(ev, out...)
 	}
-	if len(out) > m.h {
-		out = out[:m.h] // one event taller than the view: its start
+	if len(out) > h {
+		out = out[:h] // one event taller than the view: its start
+	}
+	if back > 0 {
+		out = append(out, st.Subtle.Render(fmt.Sprintf("  (%d newer event(s) below; pgdn)", back)))
 	}
 	return common.Clamp(strings.Join(out, "\n"), m.w, m.h)
 }

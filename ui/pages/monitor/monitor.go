@@ -222,6 +222,10 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		_, cmd := m.jobs.Update(k)
 		return cmd
 	case key.Matches(k, km.PageUp), key.Matches(k, km.PageDown):
+		if m.logFull { // the page keys scroll what fills the screen
+			_, cmd := m.log.Update(k)
+			return cmd
+		}
 		_, cmd := m.disks.Update(k)
 		return cmd
 	case key.Matches(k, km.Log):
@@ -310,6 +314,12 @@ func (m *Model) ShortHelp() []key.Binding {
 	}
 	// The actions have their keys on the action bar just above.
 	km := m.c.Keys
+	if m.logFull {
+		back, older := km.Log, km.PageUp
+		back.SetHelp("l", "disks")
+		older.SetHelp("pgup/pgdn", "older/newer events")
+		return []key.Binding{km.Up, km.Down, older, back}
+	}
 	return []key.Binding{km.Up, km.Down, km.NewJob, km.Log}
 }
 
