@@ -93,7 +93,7 @@ func (m *Manager) learnSize(blob string, size int64) {
 // it is unknown. Missing or old entries are queued for lookup.
 func (m *Manager) diskSize(blob string, queue *[]string) (int64, string) {
 	if m.deps.Storage == nil {
-		return 0, "not read: this is a read-only view of the jobs"
+		return 0, "not read: this view of the jobs has no connection to Azure storage"
 	}
 	size, why, read := m.sizes.get(blob, m.deps.Now())
 	if read {
