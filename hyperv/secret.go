@@ -1,25 +1,13 @@
 package hyperv
 
-// Secret is a password or passphrase. It prints as [redacted] however it is
-// formatted or marshalled, so logs and error messages never carry it; Reveal
-// returns the value for the one place that needs it.
-type Secret string
+import "github.com/failback/failback/internal/secret"
 
-const redacted = "[redacted]"
+// Secret is a password or passphrase. It is internal/secret's type under
+// this package's name: every way Go prints or encodes it shows
+// "[redacted]", also inside a struct that holds an SSHConfig in an
+// unexported field (a string-typed secret printed raw there); only Reveal
+// returns the value.
+type Secret = secret.Secret
 
-// String implements fmt.Stringer.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return redacted
-}
-
-// GoString keeps %#v from printing the value.
-func (s Secret) GoString() string { return `hyperv.Secret("` + s.String() + `")` }
-
-// MarshalText keeps JSON and text encoders from printing the value.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// Reveal returns the secret itself.
-func (s Secret) Reveal() string { return string(s) }
+// NewSecret wraps a password or passphrase ("" gives an unset Secret).
+func NewSecret(v string) Secret { return secret.New(v) }

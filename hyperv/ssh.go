@@ -66,10 +66,9 @@ func NewSSHRunner(cfg SSHConfig) (*SSHRunner, error) {
 		cfg.PowerShell = "powershell"
 	}
 	// The runner keeps the config for messages; the secrets live on only
-	// in the auth methods. A Secret is a string: kept in the unexported
-	// field, %+v of the runner would print it.
+	// in the auth methods.
 	kept := cfg
-	kept.Password, kept.KeyPassphrase = "", ""
+	kept.Password, kept.KeyPassphrase = Secret{}, Secret{}
 	r := &SSHRunner{cfg: kept, addr: cfg.Addr}
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		r.addr = net.JoinHostPort(cfg.Addr, "22")
@@ -80,7 +79,7 @@ func NewSSHRunner(cfg SSHConfig) (*SSHRunner, error) {
 			return nil, fmt.Errorf("ssh: read the private key: %w", err)
 		}
 		var signer ssh.Signer
-		if cfg.KeyPassphrase != "" {
+		if cfg.KeyPassphrase.IsSet() {
 			signer, err = ssh.ParsePrivateKeyWithPassphrase(pem, []byte(cfg.KeyPassphrase.Reveal()))
 		} else {
 			signer, err = ssh.ParsePrivateKey(pem)
@@ -94,7 +93,7 @@ func NewSSHRunner(cfg SSHConfig) (*SSHRunner, error) {
 		}
 		r.auth = append(r.auth, ssh.PublicKeys(signer))
 	}
-	if cfg.Password != "" {
+	if cfg.Password.IsSet() {
 		pw := cfg.Password.Reveal()
 		r.auth = append(r.auth, ssh.Password(pw), ssh.KeyboardInteractive(
 			func(_, _ string, questions []string, _ []bool) ([]string, error) {

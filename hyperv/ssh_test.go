@@ -260,19 +260,19 @@ func TestSSHRunnerKeyAuthRunsScripts(t *testing.T) {
 
 func TestSSHRunnerPasswordAuth(t *testing.T) {
 	f := newSSHFixture(t)
-	r := f.runner(t, func(c *SSHConfig) { c.KeyFile = ""; c.Password = Secret(f.srv.password) })
+	r := f.runner(t, func(c *SSHConfig) { c.KeyFile = ""; c.Password = NewSecret(f.srv.password) })
 	if _, err := NewPSHost("hv01", r).ListSwitches(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// The runner, printed whole, shows neither the password nor the key's
 	// passphrase (it keeps its config in an unexported field, where fmt
-	// prints a string-typed Secret raw).
+	// cannot call the Secret's methods).
 	for _, out := range []string{fmt.Sprintf("%+v", r), fmt.Sprintf("%#v", r)} {
 		if strings.Contains(out, f.srv.password) {
 			t.Fatalf("the runner prints the password: %s", out)
 		}
 	}
-	bad := f.runner(t, func(c *SSHConfig) { c.KeyFile = ""; c.Password = "wrong" })
+	bad := f.runner(t, func(c *SSHConfig) { c.KeyFile = ""; c.Password = NewSecret("wrong") })
 	_, err := bad.Run(ctx, "Write-Output 1")
 	if !errors.Is(err, ErrAccessDenied) || strings.Contains(err.Error(), "wrong") {
 		t.Fatalf("wrong password: %v", err)
@@ -364,15 +364,38 @@ func TestSSHRunnerReconnectsAndHonoursContext(t *testing.T) {
 	}
 }
 
+// TestSecretsAreRedacted: an SSHConfig's password and passphrase print as
+// [redacted] however it is printed or encoded, also held in an unexported
+// field of some other struct, where fmt cannot call the Secret's methods
+// (a string-typed Secret printed raw there).
 func TestSecretsAreRedacted(t *testing.T) {
-	cfg := SSHConfig{Addr: "hv01.example.com", User: "admin", Password: "hunter2", KeyPassphrase: "s3cret"}
-	b, _ := json.Marshal(cfg)
-	for _, s := range []string{fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg, cfg.Password), string(b)} {
-		if strings.Contains(s, "hunter2") || strings.Contains(s, "s3cret") {
+	cfg := SSHConfig{Addr: "hv01.example.com", User: "admin", Password: NewSecret("hunter2"), KeyPassphrase: NewSecret("s3cret")}
+	type holder struct {
+		name string
+		cfg  SSHConfig
+		ptr  *SSHConfig
+	}
+	h := holder{name: "hv01", cfg: cfg, ptr: &cfg}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs := []string{string(b)}
+	for _, v := range []any{cfg, &cfg, h, &h, []SSHConfig{cfg}, map[string]SSHConfig{"hv01": cfg}} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+			outs = append(outs, fmt.Sprintf(verb, v))
+		}
+	}
+	for _, s := range outs {
+		if strings.Contains(s, "hunter2") || strings.Contains(s, "s3cret") ||
+			strings.Contains(s, fmt.Sprintf("%x", "hunter2")) || strings.Contains(s, fmt.Sprintf("%x", "s3cret")) {
 			t.Fatalf("secret printed: %s", s)
 		}
 	}
-	if cfg.Password.Reveal() != "hunter2" {
+	if !strings.Contains(string(b), `"Password":"[redacted]"`) {
+		t.Fatalf("json: %s", b)
+	}
+	if cfg.Password.Reveal() != "hunter2" || cfg.KeyPassphrase.Reveal() != "s3cret" {
 		t.Fatal("Reveal")
 	}
 }

@@ -143,7 +143,7 @@ func buildHost(h *config.Host) (hyperv.Host, func(), error) {
 		return hyperv.NewPSHost(h.Name, hyperv.LocalRunner{}), func() {}, nil
 	case config.TransportSSH:
 		r, err := hyperv.NewSSHRunner(hyperv.SSHConfig{Addr: h.Address, User: h.User, KeyFile: h.KeyFile,
-			KeyPassphrase: hyperv.Secret(h.KeyPassphrase.Reveal()), Password: hyperv.Secret(h.Password.Reveal()),
+			KeyPassphrase: h.KeyPassphrase, Password: h.Password,
 			KnownHostsFile: h.KnownHosts})
 		if err != nil {
 			return nil, nil, fmt.Errorf("host %s: %w", h.Name, err)
