@@ -30,10 +30,22 @@ func pageRangeExtent(start, end *int64) (engine.Extent, bool) {
 	return engine.Extent{Off: *start, Len: *end - *start + 1}, true
 }
 
-// mergeExtents sorts extents, joins overlapping and adjacent ones, and
-// clips them to [0, limit). Azurite lists every write as its own range and
-// Azure may split ranges across pages of a listing, so callers always merge.
-func mergeExtents(in []engine.Extent, limit int64) []engine.Extent {
+// allocGranule is the shortest unwritten gap an Allocated list keeps as a
+// gap: at least 1 MiB (the engine's default block, which a shorter gap
+// cannot free anyway), and large enough that the list has at most about
+// 2^20 entries (16 MiB) for any disk size. Azure tracks pages of 512
+// bytes, so a blob written every other page would otherwise list one
+// range per KiB of disk. A gap taken for data reads as zeros (the service
+// returns zeros for unwritten pages), which the engine detects: correct,
+// as vdisk does for raw images.
+func allocGranule(size int64) int64 { return max(1<<20, size>>20) }
+
+// mergeExtents sorts extents, joins overlapping and adjacent ones and
+// those less than gap apart (gap 0: exact), and clips them to [0, limit).
+// Azurite lists every write as its own range and Azure may split ranges
+// across pages of a listing, so callers always merge. Merging again after
+// more extents arrive gives the same list as merging them all at once.
+func mergeExtents(in []engine.Extent, limit, gap int64) []engine.Extent {
 	ex := make([]engine.Extent, 0, len(in))
 	for _, e := range in {
 		if e.Off < 0 {
@@ -58,7 +70,7 @@ func mergeExtents(in []engine.Extent, limit int64) []engine.Extent {
 	})
 	out := ex[:0]
 	for _, e := range ex {
-		if n := len(out); n > 0 && e.Off <= out[n-1].End() {
+		if n := len(out); n > 0 && (e.Off <= out[n-1].End() || e.Off-out[n-1].End() < gap) {
 			if e.End() > out[n-1].End() {
 				out[n-1].Len = e.End() - out[n-1].Off
 			}
@@ -68,6 +80,26 @@ func mergeExtents(in []engine.Extent, limit int64) []engine.Extent {
 	}
 	return slices.Clip(out)
 }
+
+// rangeList gathers the pages of a listing into merged extents as they
+// arrive, so that what it holds is bounded by the merged list (plus one
+// page of the listing), not by how fragmented the blob is.
+type rangeList struct {
+	ex     []engine.Extent
+	merged int // len(ex) after the last merge
+	limit  int64
+	gap    int64
+}
+
+func (l *rangeList) add(pl pageblob.PageList) {
+	l.ex = append(l.ex, pageListExtents(pl)...)
+	if len(l.ex) > 2*l.merged+4096 {
+		l.ex = mergeExtents(l.ex, l.limit, l.gap)
+		l.merged = len(l.ex)
+	}
+}
+
+func (l *rangeList) extents() []engine.Extent { return mergeExtents(l.ex, l.limit, l.gap) }
 
 // pageListExtents turns one Get Page Ranges (Diff) answer into extents:
 // written ranges and, for a diff, cleared ranges too, because a page
@@ -95,37 +127,38 @@ func pageListExtents(pl pageblob.PageList) []engine.Extent {
 }
 
 // pageListsToExtents turns the pages of a Get Page Ranges (Diff) listing
-// into the sorted, merged extents of [0, limit): it is the one place that
-// interprets the service's answer.
-func pageListsToExtents(lists []pageblob.PageList, limit int64) []engine.Extent {
-	var all []engine.Extent
+// into the sorted extents of [0, limit), merged with gaps under gap
+// joined: it is the one place that interprets the service's answer.
+func pageListsToExtents(lists []pageblob.PageList, limit, gap int64) []engine.Extent {
+	l := rangeList{limit: limit, gap: gap}
 	for _, pl := range lists {
-		all = append(all, pageListExtents(pl)...)
+		l.add(pl)
 	}
-	return mergeExtents(all, limit)
+	return l.extents()
 }
 
 // listPageRanges lists the allocated ranges of a blob or snapshot (when
 // prevSnapshot is set: the ranges changed since it) in [0, limit), by
-// segments, following continuation markers, merged.
-func listPageRanges(ctx context.Context, pb *pageblob.Client, snapshot, prevSnapshot string, limit int64) ([]engine.Extent, error) {
-	var lists []pageblob.PageList
+// segments, following continuation markers, merged with gaps under gap
+// joined (0: exact).
+func listPageRanges(ctx context.Context, pb *pageblob.Client, snapshot, prevSnapshot string, limit, gap int64) ([]engine.Extent, error) {
+	l := rangeList{limit: limit, gap: gap}
 	for seg := int64(0); seg < limit; seg += rangeSegment {
 		rng := blob.HTTPRange{Offset: seg, Count: min(rangeSegment, limit-seg)}
 		var err error
 		if prevSnapshot == "" {
-			lists, err = listSegment(ctx, pb, snapshot, rng, lists)
+			err = listSegment(ctx, pb, snapshot, rng, &l)
 		} else {
-			lists, err = listDiffSegment(ctx, pb, snapshot, prevSnapshot, rng, lists)
+			err = listDiffSegment(ctx, pb, snapshot, prevSnapshot, rng, &l)
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
-	return pageListsToExtents(lists, limit), nil
+	return l.extents(), nil
 }
 
-func listSegment(ctx context.Context, pb *pageblob.Client, snapshot string, rng blob.HTTPRange, acc []pageblob.PageList) ([]pageblob.PageList, error) {
+func listSegment(ctx context.Context, pb *pageblob.Client, snapshot string, rng blob.HTTPRange, l *rangeList) error {
 	o := &pageblob.GetPageRangesOptions{Range: rng}
 	if snapshot != "" {
 		o.Snapshot = &snapshot
@@ -134,14 +167,14 @@ func listSegment(ctx context.Context, pb *pageblob.Client, snapshot string, rng 
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		acc = append(acc, page.PageList)
+		l.add(page.PageList)
 	}
-	return acc, nil
+	return nil
 }
 
-func listDiffSegment(ctx context.Context, pb *pageblob.Client, snapshot, prev string, rng blob.HTTPRange, acc []pageblob.PageList) ([]pageblob.PageList, error) {
+func listDiffSegment(ctx context.Context, pb *pageblob.Client, snapshot, prev string, rng blob.HTTPRange, l *rangeList) error {
 	o := &pageblob.GetPageRangesDiffOptions{Range: rng, PrevSnapshot: &prev}
 	if snapshot != "" {
 		o.Snapshot = &snapshot
@@ -150,11 +183,11 @@ func listDiffSegment(ctx context.Context, pb *pageblob.Client, snapshot, prev st
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		acc = append(acc, page.PageList)
+		l.add(page.PageList)
 	}
-	return acc, nil
+	return nil
 }
 
 // intersect returns the parts of the sorted, merged list ex that fall in

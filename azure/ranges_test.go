@@ -41,7 +41,7 @@ func TestDiffAnswerBecomesMergedExtentsWithClearedRanges(t *testing.T) {
 	}
 	// Virtual size 8 MiB: the last range is the footer page (rewritten by
 	// whoever resized the disk) and must not be part of the disk's changes.
-	got := pageListsToExtents(lists, 8<<20)
+	got := pageListsToExtents(lists, 8<<20, 0)
 	want := []engine.Extent{
 		{Off: 0, Len: 1024},          // written + cleared, adjacent: one extent
 		{Off: 1 << 20, Len: 8192},    // two ranges split by the marker, merged
@@ -54,7 +54,7 @@ func TestDiffAnswerBecomesMergedExtentsWithClearedRanges(t *testing.T) {
 
 func TestMergeExtentsSortsJoinsAndClips(t *testing.T) {
 	in := []engine.Extent{{Off: 4096, Len: 512}, {Off: 0, Len: 512}, {Off: 512, Len: 512}, {Off: 4000, Len: 200}, {Off: 9000, Len: 2000}, {Off: 20000, Len: 5}}
-	got := mergeExtents(in, 10000)
+	got := mergeExtents(in, 10000, 0)
 	want := []engine.Extent{{Off: 0, Len: 1024}, {Off: 4000, Len: 608}, {Off: 9000, Len: 1000}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v want %v", got, want)

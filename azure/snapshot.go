@@ -128,7 +128,8 @@ func (d *Disk) ListSnapshots(ctx context.Context) ([]Snapshot, error) {
 // snapshot prev (older) and cur (newer): pages written and pages cleared
 // since prev, merged and clipped to the virtual size (footer excluded).
 // Azure answers exactly; Azurite answers with every allocated range of
-// cur (a superset: correct, not minimal).
+// cur (a superset: correct, not minimal). Unlike Allocated, the list is
+// kept exact (gaps are not joined): ranges mode transfers what it lists.
 func (d *Disk) ChangedRanges(ctx context.Context, prev, cur string) ([]engine.Extent, error) {
 	if prev == "" || cur == "" {
 		return nil, fmt.Errorf("azure changed ranges of %s: both snapshot ids are needed (got %q and %q)", d.Name(), prev, cur)
@@ -137,7 +138,7 @@ func (d *Disk) ChangedRanges(ctx context.Context, prev, cur string) ([]engine.Ex
 	if err != nil {
 		return nil, err
 	}
-	ex, err := listPageRanges(ctx, d.pb, cur, prev, src.Size())
+	ex, err := listPageRanges(ctx, d.pb, cur, prev, src.Size(), 0)
 	if err != nil {
 		obj := d.Name() + "@" + cur
 		if hasCode(err, "PreviousSnapshotNotFound") {

@@ -20,9 +20,9 @@ const coalesceGap = 64 << 10
 const maxRangeRead = 8 << 20
 
 // SnapshotSource is an engine.Source over one snapshot of a disk: the
-// virtual disk only (never the footer), unallocated pages read as zeros
-// without a request, allocated pages by ranged GETs that resume after
-// transient failures. Safe for concurrent use.
+// virtual disk only (never the footer), unallocated runs (of at least
+// allocGranule) read as zeros without a request, the rest by ranged GETs
+// that resume after transient failures. Safe for concurrent use.
 type SnapshotSource struct {
 	pb       *pageblob.Client
 	obj      string
@@ -79,8 +79,9 @@ func (s *SnapshotSource) Snapshot() string { return s.snapshot }
 func (s *SnapshotSource) Stats() *ReadStats { return &s.stats }
 
 // Allocated lists the snapshot's written pages within the virtual disk,
-// merged. The list is fetched once: a snapshot never changes. Callers get
-// their own copy.
+// merged; gaps shorter than allocGranule count as written (they read as
+// zeros), so the list stays bounded however fragmented the blob. The list
+// is fetched once: a snapshot never changes. Callers get their own copy.
 func (s *SnapshotSource) Allocated(ctx context.Context) ([]engine.Extent, error) {
 	ex, err := s.allocated(ctx)
 	return slices.Clone(ex), err
@@ -92,7 +93,7 @@ func (s *SnapshotSource) allocated(ctx context.Context) ([]engine.Extent, error)
 	if s.ok {
 		return s.alloc, nil
 	}
-	ex, err := listPageRanges(ctx, s.pb, "", "", s.size)
+	ex, err := listPageRanges(ctx, s.pb, "", "", s.size, allocGranule(s.size))
 	if err != nil {
 		return nil, wrapErr("list page ranges", s.obj, err)
 	}

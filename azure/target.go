@@ -157,9 +157,11 @@ func (t *PageBlobTarget) ReadAt(ctx context.Context, p []byte, off int64) error 
 	return nil
 }
 
-// Allocated lists the blob's written pages within the virtual disk.
+// Allocated lists the blob's written pages within the virtual disk;
+// gaps shorter than allocGranule count as written (they read as zeros),
+// so the list stays bounded however fragmented the blob.
 func (t *PageBlobTarget) Allocated(ctx context.Context) ([]engine.Extent, error) {
-	ex, err := listPageRanges(ctx, t.d.pb, "", "", t.size)
+	ex, err := listPageRanges(ctx, t.d.pb, "", "", t.size, allocGranule(t.size))
 	return ex, wrapErr("list page ranges", t.d.Name(), err)
 }
 
