@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/failback/failback/internal/osfile"
 )
 
 // ManifestFile is the lab's record of itself, in the lab folder: what it
@@ -140,30 +142,15 @@ func ReadManifest(dir string) (*Manifest, error) {
 // processes it finds by their command lines and removes the folder.
 var ErrDamaged = errors.New("the lab's record is damaged")
 
-// write saves the manifest atomically (temporary file, sync, rename), so
-// lab down never reads half of one.
+// write saves the manifest atomically (internal/osfile: temporary file,
+// sync, rename, folder sync), so lab down never reads half of one.
 func (m *Manifest) write() error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
 	p := filepath.Join(m.Dir, ManifestFile)
-	f, err := os.CreateTemp(m.Dir, "."+ManifestFile+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), p)
-	}
-	if err != nil {
-		_ = os.Remove(f.Name())
+	if err := osfile.WriteAtomic(p, append(b, '\n')); err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
 	return nil

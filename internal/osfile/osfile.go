@@ -1,8 +1,8 @@
 // Package osfile holds the two file primitives that let separate failback
 // processes share state in a folder: an advisory lock that dies with its
 // process, and an atomic replace that readers never see half done.
-// (engine and workflow carry copies of the same few lines; they can move
-// here.)
+// (workflow's lock_*.go and writeJSONAtomic still carry copies of the
+// same lines; they can move here.)
 package osfile
 
 import (
