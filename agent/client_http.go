@@ -11,13 +11,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/failback/failback/internal/backoff"
 )
 
 // Errors callers test with errors.Is.
@@ -302,7 +303,7 @@ func (s *Source) retry(ctx context.Context, what string, attempt func(ctx contex
 				errAgentDown, s.base.Host, fails, what, err)
 		}
 		s.st.retries.Add(1)
-		if err := sleepCtx(ctx, backoff(s.o.RetryDelay, s.o.MaxRetryDelay, fails)); err != nil {
+		if err := backoff.Sleep(ctx, backoff.Delay(s.o.RetryDelay, s.o.MaxRetryDelay, fails)); err != nil {
 			return err
 		}
 		if s.o.Fallback != nil {
@@ -310,26 +311,5 @@ func (s *Source) retry(ctx context.Context, what string, attempt func(ctx contex
 				return errAgentDown // another call gave up on the agent meanwhile
 			}
 		}
-	}
-}
-
-// backoff is the delay before the nth retry: exponential, capped, with
-// jitter so parallel readers do not retry in lockstep.
-func backoff(base, maxd time.Duration, n int) time.Duration {
-	d := base << min(n-1, 16)
-	if d > maxd || d <= 0 {
-		d = maxd
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/failback/failback/internal/backoff"
 	"github.com/failback/failback/internal/osfile"
 )
 
@@ -241,7 +242,7 @@ func (l *LabCompute) waitWriterStopped(ctx context.Context, vm, inst string, gen
 		if time.Now().After(deadline) {
 			return fmt.Errorf("lab VM %s: its writer (pid %d) did not confirm it stopped writing within %v; is it hung? kill it, then power off again", vm, ws.PID, l.opts.AckTimeout)
 		}
-		if err := sleepCtx(ctx, l.opts.Poll); err != nil {
+		if err := backoff.Sleep(ctx, l.opts.Poll); err != nil {
 			return err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/failback/failback/internal/backoff"
 	"github.com/failback/failback/internal/osfile"
 )
 
@@ -160,7 +161,7 @@ func RunLabVM(ctx context.Context, s *Storage, lc *LabCompute, vm string, o LabW
 		if err := report(changed); err != nil {
 			return err
 		}
-		if err := sleepCtx(ctx, o.Poll); err != nil {
+		if err := backoff.Sleep(ctx, o.Poll); err != nil {
 			return err
 		}
 	}

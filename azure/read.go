@@ -3,12 +3,12 @@ package azure
 import (
 	"context"
 	"io"
-	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
+	"github.com/failback/failback/internal/backoff"
 )
 
 // readPolicy says how hard a ranged read tries on top of the pipeline's
@@ -60,7 +60,7 @@ func downloadRange(ctx context.Context, pb *pageblob.Client, obj string, p []byt
 		if st != nil {
 			st.Retries.Add(1)
 		}
-		if err := sleepCtx(ctx, backoff(rp, fails)); err != nil {
+		if err := backoff.Sleep(ctx, backoff.Delay(rp.delay, rp.maxDelay, fails)); err != nil {
 			return err
 		}
 	}
@@ -88,25 +88,4 @@ func downloadOnce(ctx context.Context, pb *pageblob.Client, p []byte, off int64,
 		err = io.ErrUnexpectedEOF
 	}
 	return n, err
-}
-
-// backoff is the delay before the nth retry: exponential with full
-// jitter, capped, so parallel readers do not retry in lockstep.
-func backoff(rp readPolicy, n int) time.Duration {
-	d := rp.delay << min(n-1, 16)
-	if d > rp.maxDelay || d <= 0 {
-		d = rp.maxDelay
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
