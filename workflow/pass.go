@@ -1,7 +1,6 @@
 package workflow
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -103,6 +102,7 @@ func (j *job) passRanges(ctx context.Context, k diskKey, disk *azure.Disk, pr pa
 			baseN = p.N
 		}
 	}
+	var extra []engine.Extent
 	for _, p := range d.Passes {
 		if !p.Aborted || p.N <= baseN || p.N >= pr.N {
 			continue
@@ -114,8 +114,9 @@ func (j *job) passRanges(ctx context.Context, k diskKey, disk *azure.Disk, pr pa
 		if err != nil {
 			return nil, fmt.Errorf("ranges of the aborted pass %d of %s: %w", p.N, d.Blob, err)
 		}
-		rng = unionExtents(rng, more)
+		extra = append(extra, more...)
 	}
+	rng = unionRanges(disk.VirtualSize(), rng, extra)
 	if err := saveRanges(file, rng); err != nil {
 		return nil, err
 	}
@@ -242,17 +243,9 @@ func (j *job) syncPass(ctx context.Context, k diskKey, vm string, d diskRecord, 
 	return nil
 }
 
-// unionExtents merges two sorted extent lists.
-func unionExtents(a, b []engine.Extent) []engine.Extent {
-	all := append(append([]engine.Extent(nil), a...), b...)
-	slices.SortFunc(all, func(x, y engine.Extent) int { return cmp.Compare(x.Off, y.Off) })
-	var out []engine.Extent
-	for _, e := range all {
-		if n := len(out); n > 0 && e.Off <= out[n-1].End() {
-			out[n-1].Len = max(out[n-1].End(), e.End()) - out[n-1].Off
-			continue
-		}
-		out = append(out, e)
-	}
-	return out
+// unionRanges is the ranges of a pass as the engine takes them: the
+// union of a and b, sorted, merged and clipped to the disk (a list saved
+// by an older pass, or a service's answer, is taken as it is nowhere).
+func unionRanges(size int64, a, b []engine.Extent) []engine.Extent {
+	return vdisk.NormalizeExtents(append(slices.Clone(a), b...), size)
 }

@@ -7,13 +7,19 @@ import (
 	"github.com/failback/failback/engine"
 )
 
-func TestUnionExtentsMergesOverlapsAndNeighbours(t *testing.T) {
-	a := []engine.Extent{{Off: 0, Len: 10}, {Off: 100, Len: 10}}
-	b := []engine.Extent{{Off: 5, Len: 10}, {Off: 110, Len: 5}, {Off: 50, Len: 1}}
-	got := unionExtents(a, b)
-	want := []engine.Extent{{Off: 0, Len: 15}, {Off: 50, Len: 1}, {Off: 100, Len: 15}}
+// A pass's ranges (the changes since the base snapshot plus those of
+// aborted passes) are merged, sorted, free of empty ranges and inside
+// the disk, whatever order and overlaps the lists came in.
+func TestUnionRangesMergesAndClipsToTheDisk(t *testing.T) {
+	a := []engine.Extent{{Off: 100, Len: 10}, {Off: 0, Len: 10}, {Off: 70, Len: 0}}
+	b := []engine.Extent{{Off: 5, Len: 10}, {Off: 110, Len: 5}, {Off: 50, Len: 1}, {Off: 190, Len: 50}, {Off: 300, Len: 8}}
+	got := unionRanges(200, a, b)
+	want := []engine.Extent{{Off: 0, Len: 15}, {Off: 50, Len: 1}, {Off: 100, Len: 15}, {Off: 190, Len: 10}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v want %v", got, want)
+	}
+	if a[0].Off != 100 || len(a) != 3 {
+		t.Fatalf("the input list was changed: %v", a)
 	}
 }
 
