@@ -339,7 +339,10 @@ type DiskEstimate struct {
 	// on-premises disk (from snapshot diffs when available).
 	ChangedEstimate int64  `json:"changed_estimate"`
 	Basis           string `json:"basis"` // how ChangedEstimate was found
-	Encrypted       bool   `json:"encrypted"`
+	// Bound says ChangedEstimate is only an upper bound (every allocated
+	// byte: no earlier snapshot to diff against), not a measure.
+	Bound     bool `json:"bound"`
+	Encrypted bool `json:"encrypted"`
 }
 
 // CertReport lists certificates for the chosen VMs.

@@ -74,7 +74,7 @@ func (m *Manager) Estimate(ctx context.Context, c Choices) (Estimate, error) {
 			est.Disks = append(est.Disks, de)
 			est.FullBytes += de.Allocated
 			est.DeltaBytes += de.ChangedEstimate
-			if de.Basis == basisBound {
+			if de.Bound {
 				known = false
 			}
 			if !imagePresent(d) {
@@ -157,12 +157,12 @@ func (m *Manager) estimateDisk(ctx context.Context, t *target, d targetDisk) (Di
 		}
 	}
 	if base == nil {
-		de.ChangedEstimate, de.Basis = de.Allocated, basisBound
+		de.ChangedEstimate, de.Basis, de.Bound = de.Allocated, basisBound, true
 		return de, nil
 	}
 	ch, err := disk.ChangedRanges(ctx, base.ID, sn.ID)
 	if err != nil {
-		de.ChangedEstimate, de.Basis = de.Allocated, basisBound
+		de.ChangedEstimate, de.Basis, de.Bound = de.Allocated, basisBound, true
 		return de, nil
 	}
 	for _, e := range ch {

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/failback/failback/azure"
 	"github.com/failback/failback/workflow"
 	"github.com/failback/failback/workflow/labtest"
 )
@@ -98,6 +99,23 @@ func TestEstimateRecommendsPerDiskAndLeavesNothingBehind(t *testing.T) {
 	}
 	if est.FullDowntime <= est.DeltaDowntime && est.DeltaBytes < est.FullBytes {
 		t.Fatalf("downtimes: %+v", est)
+	}
+	if d := est.Disks[0]; !d.Bound || d.ChangedEstimate != d.Allocated {
+		t.Fatalf("never failed back: the changed figure must be flagged as a bound: %+v", d)
+	}
+	// Once failback has a snapshot of the disk, the figure is measured.
+	kept, err := l.Storage.OpenDisk(ctx, l.Container, l.Blob("kept", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn, err := kept.CreateSnapshot(ctx, azure.SnapshotOptions{JobID: "250101-0000-01", Purpose: "phase1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	est, err = m.Estimate(ctx, workflow.Choices{VM: "kept"})
+	_ = kept.DeleteSnapshot(ctx, sn.ID)
+	if err != nil || est.Disks[0].Bound || !strings.Contains(est.Disks[0].Basis, "250101-0000-01") {
+		t.Fatalf("estimate from failback's own snapshot is a measure, not a bound: %+v %v", est, err)
 	}
 	est, err = m.Estimate(ctx, workflow.Choices{VM: "gone"})
 	if err != nil || est.Recommended != workflow.SyncFull || !strings.Contains(est.Why, "missing or empty") {

@@ -268,9 +268,9 @@ func (f *Fake) CheckLocation(ctx context.Context, c workflow.Choices) (workflow.
 	return rep, nil
 }
 
-// BasisBound is the workflow's basis of a changed estimate that is only
-// an upper bound (estimate.go).
-const BasisBound = "no earlier snapshot by failback: at most every allocated byte"
+// BasisBound is a basis of a changed estimate that is only an upper
+// bound. It does not say so in words: the console must go by Bound.
+const BasisBound = "no earlier snapshot by failback to diff against: every allocated byte"
 
 // Estimate implements workflow.Service with fixed ratios: 60% of each
 // disk allocated, 3% changed.
@@ -296,7 +296,7 @@ func (f *Fake) Estimate(ctx context.Context, c workflow.Choices) (workflow.Estim
 			}
 			if v.Name == "files01" {
 				// Never failed back before: only an upper bound.
-				de.ChangedEstimate, de.Basis = de.Allocated, BasisBound
+				de.ChangedEstimate, de.Basis, de.Bound = de.Allocated, BasisBound, true
 			}
 			est.Disks = append(est.Disks, de)
 		}

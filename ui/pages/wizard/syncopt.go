@@ -102,16 +102,9 @@ func totals(e *workflow.Estimate) (changed, allocated, size int64, bound bool) {
 		changed += d.ChangedEstimate
 		allocated += d.Allocated
 		size += d.Size
-		bound = bound || isBound(d)
+		bound = bound || d.Bound
 	}
 	return changed, allocated, size, bound
-}
-
-// isBound says a disk's changed estimate is an upper bound, not a
-// measure: the workflow's basis says "at most" when it had no earlier
-// snapshot of its own to diff against.
-func isBound(d workflow.DiskEstimate) bool {
-	return strings.Contains(strings.ToLower(d.Basis), "at most")
 }
 
 // moves is a changed figure as the operator should read it.
@@ -192,7 +185,7 @@ func (y *syncStep) table() []string {
 			enc = "yes"
 		}
 		changed := common.Bytes(d.ChangedEstimate)
-		if isBound(d) {
+		if d.Bound {
 			changed = "≤ " + changed
 		}
 		basis := d.Basis
