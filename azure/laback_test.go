@@ -143,3 +143,34 @@ func TestRecreatedVMHasANewInstance(t *testing.T) {
 		t.Fatalf("instances %q and %q", a.Instance, b.Instance)
 	}
 }
+
+// TestWriterAliveFollowsTheLock: a VM's writer is alive exactly while its
+// lock is held, whatever its status file says.
+func TestWriterAliveFollowsTheLock(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	lc, err := NewLabCompute(dir, LabOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lc.CreateVM(ctx, "vm1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := lc.writeStatus("vm1", LabWriterStatus{PID: 1, Generation: 1, Writing: true, Heartbeat: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	if alive, err := lc.WriterAlive("vm1"); alive || err != nil {
+		t.Fatalf("no lock file yet: alive %v, %v", alive, err)
+	}
+	release := holdWriterLock(t, dir, "vm1")
+	if alive, err := lc.WriterAlive("vm1"); !alive || err != nil {
+		t.Fatalf("lock held: alive %v, %v", alive, err)
+	}
+	release()
+	if alive, err := lc.WriterAlive("vm1"); alive || err != nil {
+		t.Fatalf("lock released, status file still says writing: alive %v, %v", alive, err)
+	}
+	if _, err := lc.WriterAlive("../vm1"); err == nil {
+		t.Fatal("a VM name with a path was accepted")
+	}
+}

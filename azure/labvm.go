@@ -175,8 +175,10 @@ func (l *LabCompute) writeStatus(vm string, ws LabWriterStatus) error {
 	return writeFileAtomic(p, ws)
 }
 
-// writerAlive reports whether a writer holds the VM's writer lock.
-func (l *LabCompute) writerAlive(vm string) (bool, error) {
+// WriterAlive reports whether a writer holds the VM's writer lock
+// (<vm>.writer.lock): the lock dies with its process, so unlike the
+// writer's status file it never says a killed writer still runs.
+func (l *LabCompute) WriterAlive(vm string) (bool, error) {
 	p, err := l.path(vm, ".writer.lock")
 	if err != nil {
 		return false, err
@@ -232,7 +234,7 @@ func (l *LabCompute) waitWriterStopped(ctx context.Context, vm, inst string, gen
 		// No acknowledgement: fine only if no writer runs at all. Checked
 		// after the stopping state is written, so a writer starting now
 		// reads it and never writes.
-		alive, err := l.writerAlive(vm)
+		alive, err := l.WriterAlive(vm)
 		if err != nil {
 			return err
 		}

@@ -212,7 +212,13 @@ func waitWriters(ctx context.Context, m *Manifest, lc *azure.LabCompute, d time.
 			if ws.Err != "" {
 				return fmt.Errorf("lab Azure VM %s: its writer failed: %s (see %s)", v.Name, ws.Err, m.Path(m.Writer.Log))
 			}
-			if ws.Writing && !ws.Heartbeat.IsZero() {
+			// The lock, not the status file alone: a killed writer's file
+			// still says writing.
+			live, err := lc.WriterAlive(v.Name)
+			if err != nil {
+				return err
+			}
+			if live && ws.Writing && !ws.Heartbeat.IsZero() {
 				break
 			}
 			if !alive(m.Writer.PID) {

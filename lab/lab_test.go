@@ -23,6 +23,14 @@ import (
 // TestMain doubles as the lab's writer process: lab up starts this test
 // binary (os.Executable) with 'lab vms --dir DIR', as it starts failback.
 func TestMain(m *testing.M) {
+	if os.Getenv(idleWriterEnv) == "1" {
+		// A writer process by its command line that runs no VM (see
+		// TestStatusSaysWhichVMWritersAreAlive); it waits to be killed.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		<-ctx.Done()
+		os.Exit(0)
+	}
 	if len(os.Args) == 5 && os.Args[1] == "lab" && os.Args[2] == "vms" && os.Args[3] == "--dir" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err := RunWriters(ctx, os.Args[4], os.Stderr)

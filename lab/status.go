@@ -44,13 +44,16 @@ type VMStatus struct {
 	Plan      string `json:"plan"`
 	Encrypted bool   `json:"encrypted,omitempty"`
 	// Power is the Azure VM's power state, or "deleted" after a commit.
-	Power     string    `json:"power"`
-	Writing   bool      `json:"writing"`
-	Writes    int64     `json:"writes"`
-	Bytes     int64     `json:"bytes"`
-	LastWrite time.Time `json:"last_write,omitzero"`
-	Error     string    `json:"error,omitempty"`
-	Disks     []string  `json:"disks"`
+	Power string `json:"power"`
+	// WriterAlive: a writer holds the VM's writer lock now (the lock dies
+	// with its process, so a killed writer never counts as alive).
+	WriterAlive bool      `json:"writer_alive"`
+	Writing     bool      `json:"writing"`
+	Writes      int64     `json:"writes"`
+	Bytes       int64     `json:"bytes"`
+	LastWrite   time.Time `json:"last_write,omitzero"`
+	Error       string    `json:"error,omitempty"`
+	Disks       []string  `json:"disks"`
 }
 
 // HostStatus is one lab Hyper-V host and the lab VMs on it.
@@ -107,8 +110,14 @@ func Inspect(ctx context.Context, m *Manifest) Status {
 			default:
 				vs.Power = string(st.Power)
 			}
+			alive, aerr := lc.WriterAlive(v.Name)
+			if aerr != nil {
+				vs.Error = aerr.Error()
+			}
+			vs.WriterAlive = alive
 			if ws, werr := lc.WriterStatus(ctx, v.Name); werr == nil {
-				vs.Writing = ws.Writing && s.Writer.Running
+				// The status file of a killed writer still says writing.
+				vs.Writing = ws.Writing && alive
 				vs.Writes, vs.Bytes, vs.LastWrite = ws.Writes, ws.Bytes, ws.LastWrite
 				if ws.Err != "" {
 					vs.Error = ws.Err
@@ -120,6 +129,10 @@ func Inspect(ctx context.Context, m *Manifest) Status {
 		}
 		if vs.Error != "" {
 			problem("Azure VM %s: %s", v.Name, vs.Error)
+		}
+		if err == nil && s.Writer.Running && !vs.WriterAlive && vs.Power != "deleted" {
+			// With the process gone, the problem below covers every VM.
+			problem("Azure VM %s has no live writer (nothing holds %s.writer.lock in %s): it will not write while it runs; see %s", v.Name, v.Name, m.Path(m.ComputeDir), s.Writer.Log)
 		}
 		s.VMs = append(s.VMs, vs)
 	}
@@ -171,7 +184,7 @@ func (s Status) Print(w io.Writer) {
 		if v.Power == "deleted" {
 			deleted++
 		}
-		fmt.Fprintf(w, "    %-7s %-11s %-9s %6d writes (%s)%s  %s\n", v.Name, v.Plan, v.Power, v.Writes, size(v.Bytes), extra, strings.Join(v.Disks, ", "))
+		fmt.Fprintf(w, "    %-7s %-11s %-9s %-16s %6d writes (%s)%s  %s\n", v.Name, v.Plan, v.Power, writerState(v), v.Writes, size(v.Bytes), extra, strings.Join(v.Disks, ", "))
 	}
 	fmt.Fprintln(w, "  Hyper-V lab hosts:")
 	for _, h := range s.Hosts {
@@ -196,6 +209,17 @@ func (s Status) Print(w io.Writer) {
 	if deleted == len(s.VMs) && len(s.VMs) > 0 {
 		fmt.Fprintln(w, "  Every Azure VM is deleted (the drill was committed); 'failback lab up --fresh' builds a new lab.")
 	}
+}
+
+// writerState says whether the VM's writer lives, from its lock.
+func writerState(v VMStatus) string {
+	switch {
+	case v.WriterAlive:
+		return "writer alive"
+	case v.Power == "deleted":
+		return "no writer"
+	}
+	return "writer NOT alive"
 }
 
 func runState(running, answering, server bool) string {
