@@ -117,7 +117,8 @@ func (j *job) failed(err error) {
 		}
 		r.State, r.Error = StateFailed, err.Error()
 	})
-	j.record(nil, "error", "failed", "failed", "failed: "+err.Error()+" (resume retries from the journals; cancel rolls every disk back)")
+	r := j.snap()
+	j.record(nil, "error", "failed", "failed", "failed: "+err.Error()+" ("+j.nextAfterStop(&r)+")")
 }
 
 func (j *job) runFlow(ctx context.Context, fl flow) error {

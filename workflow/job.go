@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -114,8 +115,34 @@ func (j *job) markInterrupted() {
 		was = r.State
 		r.Was, r.State = r.State, StateInterrupted
 	})
+	r := j.snap()
 	j.record(nil, "warn", "interrupted", "interrupted",
-		"interrupted: the process driving this job ended while it was "+string(was)+"; resume continues from the journals, cancel rolls every disk back")
+		"interrupted: the process driving this job ended while it was "+string(was)+"; "+j.nextAfterStop(&r))
+}
+
+// nextAfterStop says what the operator can do with a job that stopped
+// (failed or interrupted): what Resume does, and Cancel or Undo only when
+// they apply; once committed neither does, and the text must not offer
+// them.
+func (j *job) nextAfterStop(r *jobRecord) string {
+	switch r.Flow {
+	case flowCancel:
+		return "resume (or cancel) finishes rolling every disk back"
+	case flowUndo:
+		return "resume (or undo) finishes making Azure the running side again"
+	case flowReverse:
+		return "resume runs the unfinished reverse replication cycle again (the failback is committed: cancel and undo no longer apply)"
+	case flowCommit:
+		return "resume finishes the commit (cancel and undo no longer apply)"
+	}
+	parts := []string{"resume continues from the journals"}
+	if ok, _ := j.allowed(r, ActCancel, false); ok {
+		parts = append(parts, "cancel rolls every disk back")
+	}
+	if ok, _ := j.allowed(r, ActUndo, false); ok {
+		parts = append(parts, "undo stops the on-premises VMs and makes Azure the running side again")
+	}
+	return strings.Join(parts, "; ")
 }
 
 // setProgress stores the newest engine sample of a disk. It never calls a

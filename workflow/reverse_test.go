@@ -124,3 +124,55 @@ func TestReverseReplicationOfAnEncryptedDiskEncryptsWithItsKey(t *testing.T) {
 		t.Fatalf("decrypted blob differs from the image at %d", d)
 	}
 }
+
+// A committed job interrupted during reverse replication offers only what
+// applies after commit: its log line must not promise a Cancel that is
+// refused.
+func TestInterruptedReverseSaysResumeNotCancel(t *testing.T) {
+	vm := labtest.VM{Name: "files", Disks: []int64{4 << 20}}
+	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{vm}})
+	d := l.Deps()
+	inReverse := make(chan struct{}, 1)
+	d.StepHook = func(ctx context.Context, _, step string) error {
+		if step != "reverse" {
+			return nil
+		}
+		inReverse <- struct{}{}
+		<-ctx.Done() // hold the job in reverse replication until the process ends
+		return ctx.Err()
+	}
+	m := l.Open(d)
+	ctx := context.Background()
+	id, err := m.Start(ctx, workflow.Choices{VM: "files", Direction: workflow.DirAzureToOnPrem, Sync: workflow.SyncFull}, labtest.Operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StatePendingCommit)
+	if err := m.Act(ctx, id, workflow.ActCommit, labtest.Operator); err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StateCommitted)
+	if err := m.Act(ctx, id, workflow.ActReverse, labtest.Operator); err != nil {
+		t.Fatal(err)
+	}
+	<-inReverse
+	_ = m.Close()
+
+	m2 := l.Open(l.Deps())
+	v, _ := m2.Job(id)
+	if v.State != workflow.StateInterrupted {
+		t.Fatalf("state %s after the process ended mid-reverse", v.State)
+	}
+	var line string
+	for _, ll := range m2.Log(id, 0) {
+		if strings.HasPrefix(ll.Text, "interrupted:") {
+			line = ll.Text
+		}
+	}
+	if !strings.Contains(line, "resume runs the unfinished reverse replication cycle again") || strings.Contains(line, "cancel rolls") {
+		t.Fatalf("interrupted line of a reverse-replicating job: %q", line)
+	}
+	if st := labtest.Action(m2, id, workflow.ActCancel); st.Enabled {
+		t.Fatalf("cancel offered after commit: %+v", st)
+	}
+}
