@@ -45,26 +45,3 @@ func (m *Manager) vmInfo(vm *config.VM, queue *[]string) VMInfo {
 	}
 	return vi
 }
-
-// Sites implements Service.
-func (m *Manager) Sites() SiteInfo {
-	st := &m.cfg.Azure.Storage
-	detail := "storage account " + st.Account()
-	if m.cfg.Azure.ResourceGroup != "" {
-		detail += ", resource group " + m.cfg.Azure.ResourceGroup
-	}
-	if m.cfg.Azure.Compute == config.ComputeLab {
-		detail += " (lab)"
-	}
-	si := SiteInfo{Source: SiteSide{Name: m.cfg.Azure.SiteName, Kind: "azure", Detail: detail}}
-	for _, s := range m.cfg.Sites {
-		side := SiteSide{Name: s.Name, Kind: "hyper-v", Detail: s.Description}
-		for _, h := range m.cfg.Hosts {
-			if h.Site == s.Name {
-				side.Hosts = append(side.Hosts, h.Name)
-			}
-		}
-		si.Target = append(si.Target, side)
-	}
-	return si
-}

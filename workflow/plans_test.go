@@ -118,3 +118,17 @@ func TestPlansShowDiskSizesReadInTheBackground(t *testing.T) {
 	m.Plans()
 	labtest.WaitFor(t, "a lookup after the TTL", 30*time.Second, func() bool { return g.heads.Load() >= before+3 })
 }
+
+// With a connection string (the lab's), the Direction step still names
+// the storage account and its endpoint, and no key.
+func TestSitesNameTheAccountOfAConnectionString(t *testing.T) {
+	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{{Name: "web", Disks: []int64{1 << 20}}}})
+	m := l.Open(workflow.Deps{ReadOnly: true})
+	d := m.Sites().Source.Detail
+	if !strings.Contains(d, "storage account devstoreaccount1 at 127.0.0.1:") || !strings.HasSuffix(d, "(lab)") {
+		t.Fatalf("source site detail %q", d)
+	}
+	if strings.Contains(d, "AccountKey") || strings.Contains(d, "Eby8") {
+		t.Fatalf("source site detail shows the key: %q", d)
+	}
+}
