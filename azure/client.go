@@ -232,7 +232,7 @@ func (o StorageOptions) clientOptions() azcore.ClientOptions {
 			MaxRetryDelay: o.MaxRetryDelay,
 			StatusCodes:   retryStatusCodes,
 		},
-		Transport: redactingTransport{tr},
+		Transport: newEndpointTransport(tr),
 		Telemetry: policy.TelemetryOptions{ApplicationID: "failback"},
 	}
 }
@@ -243,8 +243,10 @@ func (o StorageOptions) clientOptions() azcore.ClientOptions {
 func newHTTPClient(parallel int) *http.Client {
 	idle := max(2*parallel, 16)
 	return &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		Proxy: http.ProxyFromEnvironment,
+		// Azure answers a connect in milliseconds; a black-holed endpoint
+		// should not hold each try for long.
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          4 * idle,
 		MaxIdleConnsPerHost:   idle,
@@ -254,19 +256,6 @@ func newHTTPClient(parallel int) *http.Client {
 		ResponseHeaderTimeout: 2 * time.Minute,
 		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
 	}}
-}
-
-// redactingTransport strips the query (a SAS signature) from the URL that
-// net/http puts in transport errors, so they can be logged.
-type redactingTransport struct{ next policy.Transporter }
-
-func (t redactingTransport) Do(req *http.Request) (*http.Response, error) {
-	resp, err := t.next.Do(req)
-	var ue *url.Error
-	if err != nil && errors.As(err, &ue) {
-		ue.URL = redactURL(ue.URL)
-	}
-	return resp, err
 }
 
 // redactURL drops the query string, where a SAS token lives.

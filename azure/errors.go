@@ -90,7 +90,12 @@ func wrapErr(op, object string, err error) error {
 	if errors.As(err, &re) {
 		e.Status, e.Code = re.StatusCode, re.ErrorCode
 	}
+	var ee *endpointError
 	switch {
+	case e.Status == 0 && errors.As(err, &ee):
+		e.Kind, e.Hint = ErrUnreachable, ee.hint
+	case e.Status == 0 && connectFailure(err):
+		e.Kind, e.Hint = ErrUnreachable, hintConnect
 	case e.Status == http.StatusNotFound:
 		e.Kind = ErrNotFound
 		e.Hint = "check the storage account, container and blob names in the configuration"
@@ -151,16 +156,18 @@ func statusOf(err error) int {
 }
 
 // permanent reports whether retrying err cannot help: an answer from the
-// service that is not a timeout, throttling or server failure, or the
-// caller's context ending. Transport errors, short bodies and a try
-// timeout hit while reading a body are transient.
+// service that is not a timeout, throttling or server failure, the
+// caller's context ending, or a wrong endpoint (see endpointTransport).
+// Other transport errors, short bodies and a try timeout hit while
+// reading a body are transient.
 func permanent(ctx context.Context, err error) bool {
 	if ctx.Err() != nil {
 		return true
 	}
 	switch s := statusOf(err); {
 	case s == 0:
-		return errors.Is(err, ErrOutOfRange) || errors.Is(err, ErrUnaligned)
+		var ee *endpointError
+		return errors.Is(err, ErrOutOfRange) || errors.Is(err, ErrUnaligned) || errors.As(err, &ee)
 	case s == http.StatusRequestTimeout, s == http.StatusTooManyRequests, s >= 500:
 		return false
 	default:
