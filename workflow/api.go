@@ -303,8 +303,20 @@ type CheckRow struct {
 	What   string `json:"what"`
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail"`
-	// Fix says what to do when the check failed.
+	// Fix says what to do when the check failed, in words any front end
+	// can show (the console's choices, never a command's flags).
 	Fix string `json:"fix,omitempty"`
+	// CLIFix is the same fix for the script commands, naming failback
+	// run's flags; "" when Fix names none of the operator's choices.
+	CLIFix string `json:"cli_fix,omitempty"`
+}
+
+// ScriptFix is the fix as the script commands say it.
+func (c CheckRow) ScriptFix() string {
+	if c.CLIFix != "" {
+		return c.CLIFix
+	}
+	return c.Fix
 }
 
 // PreflightReport lists every check of every VM.

@@ -53,8 +53,21 @@ func TestAlternateLocationCreatesTheVMWithItsDisks(t *testing.T) {
 	// Without "create the VM", the pre-flight says how to proceed.
 	_, err := m.Start(ctx, c, labtest.Operator)
 	var pe *workflow.PreflightError
-	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "--create-vm") {
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "create the on-premises VM if it does not exist") {
 		t.Fatalf("start at an alternate host without the VM: %v", err)
+	}
+	// The fix names the console's choice; the script commands get it in
+	// run's flags. No front end's flags leak into the neutral text.
+	for _, r := range pe.Report.Checks {
+		if r.OK {
+			continue
+		}
+		if strings.Contains(r.Fix, "--") {
+			t.Errorf("fix names a CLI flag: %+v", r)
+		}
+		if strings.HasPrefix(r.What, "VM app on hv02") && !strings.Contains(r.ScriptFix(), "--create-vm") {
+			t.Errorf("script fix lacks --create-vm: %+v", r)
+		}
 	}
 	c.CreateVM = true
 	loc, err := m.CheckLocation(ctx, c)

@@ -154,7 +154,8 @@ func (m *Manager) checkHost(ctx context.Context, p *prepared, t *target, blobs [
 	p.add(CheckRow{VM: name, What: "host " + host + " reachable", OK: true, Detail: t.api.Describe()})
 	if host == t.vm.Host && p.alternate {
 		p.add(CheckRow{VM: name, What: "alternate location", Detail: host + " is the VM's original host",
-			Fix: "fail back to the original location (--location original), or choose another host"})
+			Fix:    "fail back to the original location, or choose another host",
+			CLIFix: "fail back to the original location (--location original), or choose another host (--host HOST)"})
 		return
 	}
 	willCreate := t.existing == nil && t.create
@@ -167,11 +168,14 @@ func (m *Manager) checkHost(ctx context.Context, p *prepared, t *target, blobs [
 	case willCreate:
 		p.add(CheckRow{VM: name, What: "VM " + name + " on " + host, OK: true, Detail: "will be created"})
 	default:
-		fix := "recreate it on " + host + ", or fail back to an alternate location with \"create the VM if missing\" (--location alternate --host HOST --create-vm)"
+		row := CheckRow{VM: name, What: "VM " + name + " on " + host, Detail: "not found",
+			Fix:    "recreate it on " + host + ", or fail back to an alternate location with \"create the VM if missing\"",
+			CLIFix: "recreate it on " + host + ", or fail back to an alternate location with --location alternate --host HOST --create-vm"}
 		if t.hostName != t.vm.Host {
-			fix = "choose \"create the on-premises VM if it does not exist\" (--create-vm), or create it by hand"
+			row.Fix = "choose \"create the on-premises VM if it does not exist\", or create it by hand"
+			row.CLIFix = "add --create-vm, or create it by hand"
 		}
-		p.add(CheckRow{VM: name, What: "VM " + name + " on " + host, Detail: "not found", Fix: fix})
+		p.add(row)
 	}
 	sizes := make([]int64, len(t.disks))
 	for i, b := range blobs {
@@ -244,7 +248,8 @@ func (m *Manager) checkImage(ctx context.Context, p *prepared, t *target, d targ
 			return
 		}
 		p.add(CheckRow{VM: name, What: what, Detail: "missing (" + d.local + ")",
-			Fix: "restore the image, or fail back with \"create the VM if missing\" (--create-vm) to an alternate location"})
+			Fix:    "restore the image, or fail back to an alternate location with \"create the VM if missing\"",
+			CLIFix: "restore the image, or fail back to an alternate location with --location alternate --host HOST --create-vm"})
 		return
 	}
 	img, err := vdisk.Open(d.local, vdisk.OpenOptions{ReadOnly: true})
@@ -256,7 +261,8 @@ func (m *Manager) checkImage(ctx context.Context, p *prepared, t *target, d targ
 	img.Close()
 	if size > 0 && info.VirtualSize != size {
 		p.add(CheckRow{VM: name, What: what, Detail: fmt.Sprintf("virtual size %s, the Azure disk has %s", bytesText(info.VirtualSize), bytesText(size)),
-			Fix: fmt.Sprintf("resize the image to %d bytes (Resize-VHD -SizeBytes %d), or fail back to an alternate location with --create-vm", size, size)})
+			Fix:    fmt.Sprintf("resize the image to %d bytes (Resize-VHD -SizeBytes %d), or fail back to an alternate location with \"create the VM if missing\"", size, size),
+			CLIFix: fmt.Sprintf("resize the image to %d bytes (Resize-VHD -SizeBytes %d), or fail back to an alternate location with --location alternate --host HOST --create-vm", size, size)})
 		return
 	}
 	p.add(CheckRow{VM: name, What: what, OK: true, Detail: fmt.Sprintf("%s %s", info.Format, bytesText(info.VirtualSize))})
@@ -289,7 +295,8 @@ func (m *Manager) checkCert(ctx context.Context, p *prepared, c Choices) {
 	switch {
 	case c.CertThumbprint == "":
 		p.add(CheckRow{What: "certificate", Detail: fmt.Sprintf("%d disk(s) are encrypted", len(p.encrypted)),
-			Fix: "choose the certificate that unlocks them (--cert THUMBPRINT; 'failback certificates' lists them)"})
+			Fix:    "choose the certificate that unlocks them",
+			CLIFix: "choose the certificate that unlocks them with --cert THUMBPRINT ('failback certificates' lists them)"})
 		return
 	case m.deps.Certs == nil:
 		p.add(CheckRow{What: "certificate", Detail: "no certificate store", Fix: "set certificates_dir in config.toml"})
@@ -299,7 +306,8 @@ func (m *Manager) checkCert(ctx context.Context, p *prepared, c Choices) {
 		Now: m.now(), AllowExpired: c.AllowExpiredCert})
 	if err != nil {
 		for _, e := range splitErrors(err) {
-			p.add(CheckRow{What: "certificate " + c.CertThumbprint, Detail: e.Error(), Fix: certFix(e, c.CertThumbprint)})
+			fix, cliFix := certFix(e, c.CertThumbprint)
+			p.add(CheckRow{What: "certificate " + c.CertThumbprint, Detail: e.Error(), Fix: fix, CLIFix: cliFix})
 		}
 		return
 	}

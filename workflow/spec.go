@@ -85,21 +85,24 @@ func fixFor(err error, fallback string) string {
 	return fallback
 }
 
-// certFix says what to do about one certificate refusal.
-func certFix(err error, thumb string) string {
+// certFix says what to do about one certificate refusal, in words and
+// in failback run's flags ("" when they are the same).
+func certFix(err error, thumb string) (fix, cliFix string) {
 	switch {
 	case errors.Is(err, crypt.ErrCertExpired), errors.Is(err, crypt.ErrCertNotYetValid):
-		return "renew the certificate, or accept it knowingly with " + crypt.AllowExpiredFlag
+		return "renew the certificate, or accept it knowingly outside its dates",
+			"renew the certificate, or accept it knowingly with " + crypt.AllowExpiredFlag
 	case errors.Is(err, crypt.ErrCertNotFound):
-		return "put the certificate (with its private key) in certificates_dir, or choose another thumbprint"
+		return "put the certificate (with its private key) in certificates_dir, or choose another certificate", ""
 	case errors.Is(err, crypt.ErrPFXPassword):
-		return "give the PFX file's password in a [[certificate]] entry of config.toml"
+		return "give the PFX file's password in a [[certificate]] entry of config.toml", ""
 	case errors.Is(err, crypt.ErrNoPrivateKey), errors.Is(err, crypt.ErrKeyMismatch):
-		return "the file must hold the certificate's own private key: export it again with the key"
+		return "the file must hold the certificate's own private key: export it again with the key", ""
 	case errors.Is(err, crypt.ErrThumbprintMismatch), errors.Is(err, crypt.ErrUnwrap):
-		return "choose the certificate the disks were encrypted for (failback certificates lists which one each disk needs)"
+		return "choose the certificate the disks were encrypted for",
+			"choose the certificate the disks were encrypted for (failback certificates lists which one each disk needs)"
 	}
-	return "check the certificate " + thumb + " in certificates_dir"
+	return "check the certificate " + thumb + " in certificates_dir", ""
 }
 
 // splitErrors undoes errors.Join (whose message is one line per error);

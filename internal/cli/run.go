@@ -94,8 +94,11 @@ func runRun(ctx context.Context, s Stdio, args []string) error {
 	id, err := svc.Start(ctx, c, cliActor())
 	if err != nil {
 		var pe *workflow.PreflightError
-		if errors.As(err, &pe) && *f.asJSON {
-			_ = json.NewEncoder(s.Out).Encode(pe.Report)
+		if errors.As(err, &pe) {
+			if *f.asJSON {
+				_ = json.NewEncoder(s.Out).Encode(pe.Report)
+			}
+			return &ExitError{Code: exitRefused, Err: preflightFailure(pe.Report)}
 		}
 		return refused(err)
 	}
@@ -194,8 +197,8 @@ func dryRun(ctx context.Context, s Stdio, svc workflow.Service, c workflow.Choic
 				line = fmt.Sprintf("  %s %s: %s", mark, r.VM, r.What)
 			}
 			fmt.Fprintf(s.Out, "%s: %s\n", line, r.Detail)
-			if r.Fix != "" {
-				fmt.Fprintf(s.Out, "       fix: %s\n", r.Fix)
+			if fix := r.ScriptFix(); fix != "" {
+				fmt.Fprintf(s.Out, "       fix: %s\n", fix)
 			}
 		}
 		fmt.Fprintln(s.Out, "dry run: nothing was changed")
@@ -204,4 +207,25 @@ func dryRun(ctx context.Context, s Stdio, svc workflow.Service, c workflow.Choic
 		return &ExitError{Code: exitRefused, Err: errors.New("the pre-flight found problems (see above); fix them before running")}
 	}
 	return nil
+}
+
+// preflightFailure is a refused start as a script reads it: every failed
+// check with its fix in run's flags.
+func preflightFailure(rep workflow.PreflightReport) error {
+	var b strings.Builder
+	b.WriteString("pre-flight failed; nothing was written:")
+	for _, c := range rep.Checks {
+		if c.OK {
+			continue
+		}
+		b.WriteString("\n  ")
+		if c.VM != "" {
+			b.WriteString(c.VM + ": ")
+		}
+		b.WriteString(c.What + ": " + c.Detail)
+		if fix := c.ScriptFix(); fix != "" {
+			b.WriteString("\n    fix: " + fix)
+		}
+	}
+	return errors.New(b.String())
 }

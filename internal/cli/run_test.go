@@ -79,7 +79,7 @@ func TestRunRefusesWithoutYesAndOnBadFlags(t *testing.T) {
 	}
 	// A failing pre-flight is exit 3, with the fix on stderr.
 	_, errOut, code := wfCLI(t, l, "run", "--vm", "files", "--sync", "full", "--location", "alternate", "--host", "hv01", "--yes")
-	if code != exitRefused || !strings.Contains(errOut, "pre-flight failed") {
+	if code != exitRefused || !strings.Contains(errOut, "pre-flight failed") || !strings.Contains(errOut, "fix: fail back to the original location (--location original)") {
 		t.Fatalf("pre-flight failure: exit %d\n%s", code, errOut)
 	}
 }
