@@ -19,15 +19,18 @@ import (
 // on an https URL). The error says what to check.
 var ErrUnreachable = errors.New("endpoint unreachable")
 
-// A streak of failed connections (refused, unreachable, timed out,
-// DNS not answering) becomes permanent once it has lasted this long over
-// this many tries with no success in between: a wrong endpoint fails in
-// seconds instead of SDK retries times read retries (minutes), while a
-// momentary refusal, which hits every parallel reader at once, is still
-// retried.
+// A streak of failed connections becomes permanent once it has lasted
+// long enough over connectGiveUpTries tries with no success in between: a
+// wrong endpoint fails in seconds instead of SDK retries times read
+// retries (minutes), while a momentary failure, which hits every parallel
+// reader at once, is still retried. A refused connection (nothing listens
+// there: a wrong port or host) gives up after refusedGiveUpAfter; other
+// failures to connect (unreachable, timed out, DNS not answering), which
+// a WAN outage also produces, after connectGiveUpAfter.
 const (
 	connectGiveUpTries = 3
-	connectGiveUpAfter = 2 * time.Second
+	refusedGiveUpAfter = 2 * time.Second
+	connectGiveUpAfter = 30 * time.Second
 )
 
 // Hints for errors that are not answers from the service.
@@ -76,17 +79,21 @@ func wrongEndpoint(err error) (hint string, ok bool) {
 }
 
 // connectFailure says whether err is a failure to connect (nothing was
-// sent): refused, unreachable, a dial or DNS timeout.
-func connectFailure(err error) bool {
+// sent): refused, unreachable, a dial or DNS timeout; and how long a
+// streak of them lasts before it is permanent.
+func connectFailure(err error) (giveUpAfter time.Duration, ok bool) {
 	if errors.Is(err, context.Canceled) {
-		return false // the caller gave up; says nothing of the endpoint
+		return 0, false // the caller gave up; says nothing of the endpoint
+	}
+	if refused(err) {
+		return refusedGiveUpAfter, true
 	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
-		return true
+		return connectGiveUpAfter, true
 	}
 	var dns *net.DNSError
-	return errors.As(err, &dns)
+	return connectGiveUpAfter, errors.As(err, &dns)
 }
 
 // endpointTransport is the bottom of the pipeline: it strips the query (a
@@ -120,20 +127,20 @@ func (t *endpointTransport) Do(req *http.Request) (*http.Response, error) {
 	if hint, ok := wrongEndpoint(err); ok {
 		return resp, &endpointError{err: err, hint: hint}
 	}
-	if connectFailure(err) && t.giveUp(time.Now()) {
+	if after, ok := connectFailure(err); ok && t.giveUp(time.Now(), after) {
 		return resp, &endpointError{err: err, hint: hintConnect}
 	}
 	return resp, err
 }
 
 // giveUp counts one more connection failure and says whether the streak
-// is long enough to stop retrying.
-func (t *endpointTransport) giveUp(now time.Time) bool {
+// has lasted long enough (after) to stop retrying.
+func (t *endpointTransport) giveUp(now time.Time, after time.Duration) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.fails == 0 {
 		t.first = now
 	}
 	t.fails++
-	return t.fails >= connectGiveUpTries && now.Sub(t.first) >= connectGiveUpAfter
+	return t.fails >= connectGiveUpTries && now.Sub(t.first) >= after
 }

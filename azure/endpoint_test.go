@@ -10,7 +10,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -150,28 +152,44 @@ func TestReadStopsSoonWhenTheEndpointGoesAway(t *testing.T) {
 }
 
 // TestConnectFailureStreak: failures in a row give up only once they
-// have lasted connectGiveUpAfter over connectGiveUpTries tries, so a
-// burst of refusals (every parallel reader at once) is still retried; a
-// success starts over.
+// have lasted long enough over connectGiveUpTries tries, so a burst of
+// failures (every parallel reader at once) is still retried; refusals
+// give up sooner than other failures to connect; a success starts over.
 func TestConnectFailureStreak(t *testing.T) {
 	tr := newEndpointTransport(nil)
 	t0 := time.Unix(1000, 0)
 	for i := range 10 {
-		if tr.giveUp(t0.Add(time.Duration(i) * time.Millisecond)) {
+		if tr.giveUp(t0.Add(time.Duration(i)*time.Millisecond), refusedGiveUpAfter) {
 			t.Fatalf("gave up after %d failures in 10 ms", i+1)
 		}
 	}
-	if !tr.giveUp(t0.Add(connectGiveUpAfter)) {
+	if !tr.giveUp(t0.Add(refusedGiveUpAfter), refusedGiveUpAfter) {
 		t.Fatal("did not give up after the streak lasted long enough")
 	}
 	tr = newEndpointTransport(nil)
-	tr.giveUp(t0)
-	if tr.giveUp(t0.Add(5 * connectGiveUpAfter)) {
+	tr.giveUp(t0, refusedGiveUpAfter)
+	if tr.giveUp(t0.Add(5*refusedGiveUpAfter), refusedGiveUpAfter) {
 		t.Fatal("gave up after two tries")
 	}
 	tr.fails = 0 // what a success does
-	if tr.giveUp(t0.Add(6*connectGiveUpAfter)) || tr.giveUp(t0.Add(6*connectGiveUpAfter+time.Second)) {
+	at := t0.Add(6 * refusedGiveUpAfter)
+	if tr.giveUp(at, refusedGiveUpAfter) || tr.giveUp(at.Add(time.Second), refusedGiveUpAfter) {
 		t.Fatal("the streak did not start over after a success")
+	}
+	if tr.giveUp(at.Add(refusedGiveUpAfter), connectGiveUpAfter) || !tr.giveUp(at.Add(connectGiveUpAfter), connectGiveUpAfter) {
+		t.Fatal("a timeout-like failure gave up on the refusal's schedule, or never")
+	}
+
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	unreachable := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ENETUNREACH)}
+	for err, want := range map[error]time.Duration{refused: refusedGiveUpAfter, unreachable: connectGiveUpAfter,
+		&net.DNSError{Err: "server misbehaving", IsTemporary: true}: connectGiveUpAfter} {
+		if after, ok := connectFailure(fmt.Errorf("Get x: %w", err)); !ok || after != want {
+			t.Errorf("%v: %v %v, want %v", err, after, ok, want)
+		}
+	}
+	if _, ok := connectFailure(fmt.Errorf("dial: %w", context.Canceled)); ok {
+		t.Error("a cancelled call counted as a failure to connect")
 	}
 }
 

@@ -94,7 +94,7 @@ func wrapErr(op, object string, err error) error {
 	switch {
 	case e.Status == 0 && errors.As(err, &ee):
 		e.Kind, e.Hint = ErrUnreachable, ee.hint
-	case e.Status == 0 && connectFailure(err):
+	case e.Status == 0 && isConnectFailure(err):
 		e.Kind, e.Hint = ErrUnreachable, hintConnect
 	case e.Status == http.StatusNotFound:
 		e.Kind = ErrNotFound
@@ -115,6 +115,11 @@ func wrapErr(op, object string, err error) error {
 		e.Hint = "only unmanaged page-blob disks are supported"
 	}
 	return e
+}
+
+func isConnectFailure(err error) bool {
+	_, ok := connectFailure(err)
+	return ok
 }
 
 func isLeaseCode(code string) bool {
