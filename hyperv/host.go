@@ -39,6 +39,10 @@ type Host interface {
 	StartVM(ctx context.Context, name string) error
 	// ShutdownVM asks the guest to shut down and turns the VM off when it
 	// has not stopped within timeout. forced says whether it was turned off.
+	// A Saved (or Paused) VM has no running guest to ask: it ends Off and
+	// its saved memory state is discarded, never resumed. That is what a
+	// failback wants: the VM boots cold from the disks it synchronised,
+	// not from memory that predates them.
 	ShutdownVM(ctx context.Context, name string, timeout time.Duration) (forced bool, err error)
 	// DiskInUse says whether a disk file is attached to a VM that is not
 	// off, or otherwise locked; the engine must not write a disk in use.

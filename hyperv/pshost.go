@@ -215,7 +215,8 @@ func (h *PSHost) StartVM(ctx context.Context, name string) error {
 }
 
 // ShutdownVM implements Host. ctx must allow for timeout plus the time the
-// host takes to turn the VM off (a minute is ample).
+// host takes to turn the VM off (a minute is ample). A Saved VM is turned
+// off (Stop-VM -TurnOff), which deletes its saved state (see Host).
 func (h *PSHost) ShutdownVM(ctx context.Context, name string, timeout time.Duration) (bool, error) {
 	secs := int64((timeout + time.Second - 1) / time.Second)
 	if secs < 1 {

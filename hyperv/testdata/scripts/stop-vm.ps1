@@ -130,6 +130,9 @@ try {
         }
         Remove-Job -Job $job -Force
         $vm = Get-VM -Id $vm.Id
+        # A Saved or Paused VM has no guest to shut down: turning it off
+        # discards its saved state, as a failback must (it boots from the
+        # synchronised disks, never from memory older than them).
         if (-not $graceful -or [string]$vm.State -ne 'Off') {
             Stop-VM -VM $vm -TurnOff -Force
             $forced = $true
