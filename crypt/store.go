@@ -129,9 +129,9 @@ func (s *Store) List(ctx context.Context, now time.Time) ([]CertInfo, error) {
 // returns ErrPFXPassword when it does not.
 func (s *Store) Unlock(file string, password Secret) error {
 	path := filepath.Join(s.dir, filepath.Base(file))
-	data, err := os.ReadFile(path)
+	data, err := readCertFile(path)
 	if err != nil {
-		return fmt.Errorf("crypt: %w: %v", ErrUnreadable, err)
+		return fmt.Errorf("crypt: %s: %w", filepath.Base(file), err)
 	}
 	if _, err := parsePFX(data, password.Reveal()); err != nil {
 		return fmt.Errorf("crypt: %s: %w", filepath.Base(file), err)
@@ -177,9 +177,9 @@ func (s *Store) load(ctx context.Context, name, kind string, now time.Time, prom
 		e.info.Error = e.info.Err.Error()
 		return e, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := readCertFile(path)
 	if err != nil {
-		return fail(fmt.Errorf("%w: %v", ErrUnreadable, err))
+		return fail(err)
 	}
 	var p parsed
 	if kind == "pem" {
