@@ -41,7 +41,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	ps = append(ps, c.miscasedKeys(md)...)
 	c.applyDefaults()
 	c.resolvePaths(dir)
-	ps = append(ps, c.resolveSecrets()...)
+	ps = append(ps, c.resolveSecrets(dir)...)
 	ps = append(ps, c.check()...)
 	c.place(ps)
 	ps.sortByPlace()

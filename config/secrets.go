@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -12,8 +13,9 @@ import (
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // resolveSecrets fills every Secret field X from X_env or X_file when one
-// of them is given. It runs after resolvePaths, so X_file is absolute.
-func (c *Config) resolveSecrets() Problems {
+// of them is given. It runs after resolvePaths, so X_file is absolute
+// (dir is the config file's folder, which relative values were joined to).
+func (c *Config) resolveSecrets(dir string) Problems {
 	var ps Problems
 	walk(reflect.ValueOf(c).Elem(), "", func(f field) {
 		if f.sf.Type != secretType {
@@ -76,6 +78,14 @@ func (c *Config) resolveSecrets() Problems {
 			b, err := os.ReadFile(fileV)
 			v := strings.TrimRight(string(b), "\r\n")
 			switch {
+			case err != nil && looksLikeSecret(written(dir, fileV)):
+				// Most likely the secret itself pasted as the path: never
+				// repeat it.
+				ps = append(ps, Problem{
+					Path: join(table, name+"_file"),
+					Msg:  fmt.Sprintf("cannot read the %s_file value (for %s): %v; the value is not shown because it looks like a secret (a key, SAS or connection string), not a path", name, name, unwrapPathErr(err)),
+					Fix:  fmt.Sprintf("%s_file takes the path of a file holding the secret; if you pasted the secret here, put it in such a file (or use %s_env) and change the secret if this file was shared", name, name),
+				})
 			case err != nil:
 				ps = append(ps, Problem{
 					Path: join(table, name+"_file"),
@@ -95,6 +105,39 @@ func (c *Config) resolveSecrets() Problems {
 	})
 	return ps
 }
+
+// written is about what the user wrote for a path that resolvePaths
+// joined to dir: the part below dir (the folder's own name says nothing
+// about the value), else the whole path.
+func written(dir, path string) string {
+	if dir != "" {
+		if rel, err := filepath.Rel(dir, path); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return rel
+		}
+	}
+	return path
+}
+
+// looksLikeSecret says whether a _file value looks like a credential
+// rather than a path: '=' or ';' (SAS tokens, account keys' padding,
+// connection strings), or a long run of key-like characters (letters
+// and digits mixed, base64 or hex) as one path component. Paths rarely
+// look like that; a false alarm only hides the path from one message.
+func looksLikeSecret(v string) bool {
+	if strings.ContainsAny(v, "=;") {
+		return true
+	}
+	for _, part := range strings.FieldsFunc(v, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if len(part) >= 32 && keyLike.MatchString(part) && strings.ContainsAny(part, "0123456789") &&
+			strings.ContainsAny(strings.ToLower(part), "abcdefghijklmnopqrstuvwxyz") {
+			return true
+		}
+	}
+	return false
+}
+
+// keyLike is a run of base64, base64url or hex characters.
+var keyLike = regexp.MustCompile(`^[A-Za-z0-9+_-]+$`)
 
 // siblingString returns the string field keyed key in the struct v.
 func siblingString(v reflect.Value, key string) (string, bool) {
