@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/failback/failback/internal/backoff"
 )
 
 // limiter paces source reads to a byte rate. Reads take tokens first and
@@ -38,15 +40,5 @@ func (l *limiter) wait(ctx context.Context, n int64) error {
 		d = time.Duration(-l.tokens / l.rate * float64(time.Second))
 	}
 	l.mu.Unlock()
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return backoff.Sleep(ctx, d)
 }
