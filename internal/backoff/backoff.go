@@ -1,6 +1,7 @@
 // Package backoff is the retry pacing the Azure reader and the agent
 // client share: an exponential, capped, jittered delay, and a sleep that
-// ends with its context.
+// ends with its context (which the engine's bandwidth limiter and the lab
+// VM writers' polling use too).
 package backoff
 
 import (
