@@ -213,3 +213,31 @@ func TestGoldenWizardPlanSizesArrive(t *testing.T) {
 	s.press(nil, "381 GiB without 1")
 	s.golden()
 }
+
+// A disk read through the Azure-side agent says, on a line of its own,
+// what the agent checked in Azure and what crossed the link; while the
+// agent is unreachable, that reads go straight to storage. It fits at
+// 80 columns.
+func TestGoldenMonitorAgentFigures(t *testing.T) {
+	for _, sz := range [][2]int{{80, 24}, {120, 40}} {
+		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
+			f, running, _ := seeded()
+			f.Update(running, func(j *workflow.JobView) {
+				for vi := range j.VMs {
+					for di := range j.VMs[vi].Disks {
+						d := &j.VMs[vi].Disks[di]
+						d.Agent = &workflow.AgentView{AzureChecked: d.BytesChecked, BlockBytes: d.BytesTransferred + 64<<20,
+							LinkBytes: (d.BytesTransferred+64<<20)*6/10 + 2<<20, CompressionSaved: (d.BytesTransferred + 64<<20) * 4 / 10}
+						if d.Name == "web02-os.vhd" {
+							d.Agent.Fallback, d.Agent.DirectBytes = true, 3<<30
+						}
+					}
+				}
+			})
+			s := start(t, f, uitest.Operator, PageMonitor, sz[0], sz[1], "on-premises VMs started")
+			s.press([]string{"down"}, "via agent: checked 127 GiB in Azure, link 40.4 MiB (zstd saved 40%)",
+				"agent unreachable: reading directly from storage (3.0 GiB so far)")
+			s.golden()
+		})
+	}
+}

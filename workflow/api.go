@@ -235,6 +235,34 @@ type DiskView struct {
 	// Percent of the current phase, 0-100.
 	Percent float64 `json:"percent"`
 	Error   string  `json:"error,omitempty"`
+	// Agent is what went through the Azure-side agent for this disk,
+	// over every pass and verification of the job so far; nil when the
+	// disk is read straight from storage.
+	Agent *AgentView `json:"agent,omitempty"`
+}
+
+// AgentView is one disk's traffic through the Azure-side agent: what it
+// checked next to the data, and what crossed the link instead.
+type AgentView struct {
+	// AzureChecked are disk bytes whose checksums the agent computed in
+	// Azure: only their checksums crossed the link.
+	AzureChecked int64 `json:"azure_checked"`
+	// BlockBytes are the bytes of the blocks the agent sent, before
+	// compression.
+	BlockBytes int64 `json:"block_bytes"`
+	// LinkBytes are all bytes on the link, both ways: TLS, HTTP,
+	// checksums and compressed blocks.
+	LinkBytes int64 `json:"link_bytes"`
+	// CompressionSaved is what compression and zero markers kept off the
+	// link (of BlockBytes).
+	CompressionSaved int64 `json:"compression_saved"`
+	// DirectBytes were read straight from storage while the agent was
+	// unreachable: they crossed the WAN in full.
+	DirectBytes int64 `json:"direct_bytes,omitempty"`
+	// Fallback says the agent is unreachable now and reads go straight
+	// to storage; FallbackSwitches counts the times that started.
+	Fallback         bool  `json:"fallback,omitempty"`
+	FallbackSwitches int64 `json:"fallback_switches,omitempty"`
 }
 
 // LogLine is one event of a job's log.

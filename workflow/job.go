@@ -41,6 +41,18 @@ type liveDisk struct {
 	phase string
 	p     engine.Progress
 	err   string
+	agent *AgentView // newest figures of the agent source open now
+}
+
+// liveDisk returns disk k's live entry, made on first use. Call with
+// j.mu held.
+func (j *job) liveDisk(k diskKey) *liveDisk {
+	l := j.live[k]
+	if l == nil {
+		l = &liveDisk{}
+		j.live[k] = l
+	}
+	return l
 }
 
 func newJob(m *Manager, r *jobRecord) *job {
@@ -149,11 +161,7 @@ func (j *job) nextAfterStop(r *jobRecord) string {
 // subscriber: the hub's notice is a non-blocking send.
 func (j *job) setProgress(k diskKey, phase string, p engine.Progress) {
 	j.mu.Lock()
-	l := j.live[k]
-	if l == nil {
-		l = &liveDisk{}
-		j.live[k] = l
-	}
+	l := j.liveDisk(k)
 	l.phase, l.p, l.err = phase, p, ""
 	j.mu.Unlock()
 	j.m.hub.notify()
@@ -162,11 +170,7 @@ func (j *job) setProgress(k diskKey, phase string, p engine.Progress) {
 // setDiskPhase marks a disk's phase without engine figures.
 func (j *job) setDiskPhase(k diskKey, phase, errText string) {
 	j.mu.Lock()
-	l := j.live[k]
-	if l == nil {
-		l = &liveDisk{}
-		j.live[k] = l
-	}
+	l := j.liveDisk(k)
 	if phase != l.phase {
 		l.p = engine.Progress{}
 	}

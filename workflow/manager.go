@@ -52,8 +52,10 @@ type Deps struct {
 	// SourceVia, when set, wraps the direct snapshot source of an
 	// unencrypted disk, for the Azure-side agent (checksums computed next
 	// to the data; direct reads while it is unreachable). The returned
-	// func releases it. nil: every read goes straight to the snapshot.
-	SourceVia func(ctx context.Context, container, blob, snapshot string, direct engine.Source) (engine.Source, func(), error)
+	// func releases it. A source that is also an AgentReporter has its
+	// figures sampled with the engine's progress and kept in the job.
+	// nil: every read goes straight to the snapshot.
+	SourceVia func(ctx context.Context, r SourceRequest) (engine.Source, func(), error)
 	// StepHook, when set, runs at each step boundary with the step's name
 	// ("phase1", "catch-up 1", "shutdown", "phase2", "verify", "start",
 	// "commit", "cancel", "undo", "reverse"); an error stops the step as a

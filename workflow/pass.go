@@ -129,28 +129,29 @@ func (j *job) passRanges(ctx context.Context, k diskKey, disk *azure.Disk, pr pa
 
 // openSource opens a snapshot of disk k as the engine's source:
 // decrypting when the disk is encrypted, else through Deps.SourceVia (the
-// agent) when set. The returned func releases it.
-func (j *job) openSource(ctx context.Context, k diskKey, disk *azure.Disk, d diskRecord, snap string) (engine.Source, func(), error) {
+// agent) when set. release releases it; sample, called with the engine's
+// progress, refreshes the agent's figures in the view.
+func (j *job) openSource(ctx context.Context, k diskKey, disk *azure.Disk, vm string, d diskRecord, snap string) (src engine.Source, release, sample func(), err error) {
 	sn, err := disk.OpenSnapshot(ctx, snap)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open snapshot of %s: %w", d.Blob, err)
+		return nil, nil, nil, fmt.Errorf("open snapshot of %s: %w", d.Blob, err)
 	}
 	if !d.Encrypted {
 		if via := j.m.deps.SourceVia; via != nil {
-			src, release, err := via(ctx, d.Container, d.Blob, snap, sn)
+			src, release, sample, err := j.viaAgent(ctx, k, via, d, vm, snap, sn)
 			if err != nil {
-				return nil, nil, fmt.Errorf("agent for %s: %w", d.Blob, err)
+				return nil, nil, nil, fmt.Errorf("agent for %s: %w", d.Blob, err)
 			}
-			return src, release, nil
+			return src, release, sample, nil
 		}
-		return sn, func() {}, nil
+		return sn, func() {}, func() {}, nil
 	}
 	key, err := j.key(ctx, k)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	src, err := crypt.DecryptingSource(sn, key)
-	return src, func() {}, err
+	src, err = crypt.DecryptingSource(sn, key)
+	return src, func() {}, func() {}, err
 }
 
 // openTarget takes the disk's write lock (held until release) and opens
@@ -186,7 +187,7 @@ func (j *job) engineOptions() engine.Options {
 
 // syncPass runs the engine for one pass and records the result.
 func (j *job) syncPass(ctx context.Context, k diskKey, vm string, d diskRecord, disk *azure.Disk, pr passRecord, ranges []engine.Extent, ps passSpec) error {
-	src, closeSrc, err := j.openSource(ctx, k, disk, d, pr.Snapshot)
+	src, closeSrc, sample, err := j.openSource(ctx, k, disk, vm, d, pr.Snapshot)
 	if err != nil {
 		return err
 	}
@@ -203,7 +204,10 @@ func (j *job) syncPass(ctx context.Context, k diskKey, vm string, d diskRecord, 
 	if ps.sums {
 		o.SumsFile = j.m.paths.sums(j.id, vm, k.d)
 	}
-	o.Progress = func(p engine.Progress) { j.setProgress(k, enginePhase(p.Phase, ps.mode), p) }
+	o.Progress = func(p engine.Progress) {
+		sample()
+		j.setProgress(k, enginePhase(p.Phase, ps.mode), p)
+	}
 	if err := j.update(func(r *jobRecord) { r.VMs[k.v].Disks[k.d].Passes[pr.N].Runs++ }); err != nil {
 		return err
 	}

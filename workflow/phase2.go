@@ -106,7 +106,7 @@ func (j *job) verifyDisk(ctx context.Context, k diskKey) error {
 	if err != nil {
 		return err
 	}
-	src, closeSrc, err := j.openSource(ctx, k, disk, d, last.Snapshot)
+	src, closeSrc, sample, err := j.openSource(ctx, k, disk, vm.Name, d, last.Snapshot)
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,10 @@ func (j *job) verifyDisk(ctx context.Context, k diskKey) error {
 	e := j.engineOptions()
 	c, err := engine.Verify(ctx, src, engine.ImageTarget(img), engine.VerifyOptions{BlockSize: e.BlockSize, Threads: e.Threads,
 		Ranges: ranges, BandwidthLimit: e.BandwidthLimit,
-		Progress: func(p engine.Progress) { j.setProgress(k, diskVerify, p) }})
+		Progress: func(p engine.Progress) {
+			sample()
+			j.setProgress(k, diskVerify, p)
+		}})
 	if err != nil {
 		return fmt.Errorf("verify %s %s: %w", vm.Name, d.Blob, err)
 	}

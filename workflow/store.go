@@ -108,6 +108,9 @@ type diskRecord struct {
 	RecoveryPoints []string `json:"recovery_points,omitempty"`
 	// SentBytes is what the last reverse cycle sent.
 	SentBytes int64 `json:"sent_bytes,omitempty"`
+	// Agent sums what every finished read through the Azure-side agent
+	// moved (a run cut short by a crash is not counted).
+	Agent *AgentView `json:"agent,omitempty"`
 }
 
 // passRecord is one engine sync onto a disk, with its own journal.

@@ -80,6 +80,9 @@ func printJob(s Stdio, v workflow.JobView) {
 		for _, d := range vm.Disks {
 			fmt.Fprintf(s.Out, "    %-24s %-9s %5.1f%%  checked %s  transferred %s  differed %d blocks  -> %s\n",
 				d.Name, d.Phase, d.Percent, syncBytesText(d.BytesChecked), syncBytesText(d.BytesTransferred), d.BlocksDiffered, d.Image)
+			if d.Agent != nil {
+				fmt.Fprintf(s.Out, "      %s\n", agentText(*d.Agent))
+			}
 		}
 	}
 }
@@ -93,4 +96,21 @@ func actionCommand(a workflow.Action) string {
 		return "reverse --stop"
 	}
 	return string(a)
+}
+
+// agentText says what the Azure-side agent saved the link for one disk:
+// bytes it checked in Azure, bytes that crossed the link, and what
+// compression kept off it.
+func agentText(a workflow.AgentView) string {
+	t := fmt.Sprintf("via agent: checked %s in Azure, link %s", syncBytesText(a.AzureChecked), syncBytesText(a.LinkBytes))
+	if a.BlockBytes > 0 {
+		t += fmt.Sprintf(" (zstd saved %.0f%%)", 100*float64(a.CompressionSaved)/float64(a.BlockBytes))
+	}
+	if a.DirectBytes > 0 {
+		t += fmt.Sprintf(", %s read directly while it was unreachable", syncBytesText(a.DirectBytes))
+	}
+	if a.Fallback {
+		t += "; unreachable now: reading directly from storage"
+	}
+	return t
 }

@@ -98,6 +98,12 @@ func progressText(v workflow.JobView) string {
 			if d.Rate > 0 {
 				fmt.Fprintf(&b, " %s/s", syncBytesText(int64(d.Rate)))
 			}
+			if a := d.Agent; a != nil {
+				fmt.Fprintf(&b, ", agent link %s", syncBytesText(a.LinkBytes))
+				if a.Fallback {
+					b.WriteString(" (unreachable: reading directly)")
+				}
+			}
 		}
 	}
 	return b.String()

@@ -154,14 +154,29 @@ func buildHost(h *config.Host) (hyperv.Host, func(), error) {
 }
 
 // agentSource reads unencrypted snapshots through the Azure-side agent,
-// with direct reads while it is unreachable.
-func agentSource(a config.Agent) func(ctx context.Context, container, blob, snapshot string, direct engine.Source) (engine.Source, func(), error) {
-	return func(ctx context.Context, container, blob, snapshot string, direct engine.Source) (engine.Source, func(), error) {
+// with direct reads while it is unreachable. Its warnings go to the job's
+// log (a console on this terminal would be garbled by stderr).
+func agentSource(a config.Agent) func(ctx context.Context, r workflow.SourceRequest) (engine.Source, func(), error) {
+	return func(ctx context.Context, r workflow.SourceRequest) (engine.Source, func(), error) {
 		src, err := agent.NewSource(ctx, agent.Options{URL: a.URL, CertFingerprint: a.CertFingerprint, CertFile: a.CertFile,
-			Token: azure.NewSecret(a.Token.Reveal()), Container: container, Blob: blob, Snapshot: snapshot, Fallback: direct})
+			Token: azure.NewSecret(a.Token.Reveal()), Container: r.Container, Blob: r.Blob, Snapshot: r.Snapshot,
+			Fallback: r.Direct, Logger: r.Log})
 		if err != nil {
 			return nil, nil, err
 		}
-		return src, src.Close, nil
+		return agentStats{src}, src.Close, nil
 	}
+}
+
+// agentStats is the agent's source with its figures in the workflow's
+// terms (workflow.AgentReporter); the engine sees every method of the
+// source itself, its block hashing included.
+type agentStats struct{ *agent.Source }
+
+// AgentStats implements workflow.AgentReporter.
+func (s agentStats) AgentStats() workflow.AgentView {
+	st := s.Stats()
+	return workflow.AgentView{AzureChecked: st.CheckedBytes, BlockBytes: st.BlockBytes, LinkBytes: st.WireBytes(),
+		CompressionSaved: st.CompressionSaved(), DirectBytes: st.FallbackReadBytes + st.FallbackHashedBytes,
+		Fallback: st.Fallback, FallbackSwitches: st.FallbackSwitches}
 }

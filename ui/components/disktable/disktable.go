@@ -1,7 +1,8 @@
 // Package disktable shows, for one job, every VM and every disk: phase,
 // a checksum bar and a transfer bar, blocks that differed, bytes moved,
 // rate, time left and percentage. Wide terminals get one line per disk,
-// narrow ones two.
+// narrow ones two; a disk read through the Azure-side agent gets one more
+// saying what the agent checked in Azure and what crossed the link.
 package disktable
 
 import (
@@ -117,8 +118,10 @@ func (m *Model) lines() []string {
 					st.OK.Render("rolled back: as it was before the job")))
 			case m.w >= wide:
 				out = append(out, m.wideLine(d))
+				out = append(out, m.agentLines(d)...)
 			default:
 				out = append(out, m.narrowLines(d)...)
+				out = append(out, m.agentLines(d)...)
 			}
 			if d.Error != "" {
 				for _, l := range common.Hang("    error: ", d.Error, 11, m.w) {
@@ -206,6 +209,34 @@ func (m *Model) narrowLines(d workflow.DiskView) []string {
 		m.bar(m.xfer, d.BytesTransferred, d.BytesToTransfer),
 		d.BlocksDiffered, common.Bytes(d.BytesTransferred))
 	return []string{l1, l2}
+}
+
+// agentLines say, under a disk read through the Azure-side agent, what
+// the agent checked in Azure and what crossed the link instead (and,
+// while it is unreachable, that reads go straight to storage).
+func (m *Model) agentLines(d workflow.DiskView) []string {
+	a := d.Agent
+	if a == nil {
+		return nil
+	}
+	t := fmt.Sprintf("via agent: checked %s in Azure, link %s", common.Bytes(a.AzureChecked), common.Bytes(a.LinkBytes))
+	if a.BlockBytes > 0 && a.CompressionSaved > 0 {
+		t += fmt.Sprintf(" (zstd saved %.0f%%)", 100*float64(a.CompressionSaved)/float64(a.BlockBytes))
+	}
+	if a.DirectBytes > 0 && !a.Fallback {
+		t += fmt.Sprintf("; %s read directly while it was unreachable", common.Bytes(a.DirectBytes))
+	}
+	var out []string
+	for _, l := range common.Hang("    ", t, 6, m.w) {
+		out = append(out, m.c.Styles.Subtle.Render(l))
+	}
+	if a.Fallback {
+		w := fmt.Sprintf("agent unreachable: reading directly from storage (%s so far)", common.Bytes(a.DirectBytes))
+		for _, l := range common.Hang("    ", w, 6, m.w) {
+			out = append(out, m.c.Styles.Warn.Render(l))
+		}
+	}
+	return out
 }
 
 // ShortHelp implements help.KeyMap.
