@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/failback/failback/azure"
 	"github.com/failback/failback/config"
 	"github.com/failback/failback/workflow"
 )
@@ -14,30 +16,82 @@ func init() {
 	register(Command{Name: "plans", Summary: "list the recovery plans and the VMs that can be failed back", Run: runPlans})
 }
 
-const plansUsage = `plans [--config FILE] [--json]
+const plansUsage = `plans [--config FILE] [--json] [--no-sizes]
 
 Lists the recovery plans of config.toml (their VMs, group by group, in the
-order they are started on premises), then every VM alone. Disk sizes show
-once a pre-flight or estimate has read them.`
+order they are started on premises), then every VM alone with its disks
+and their sizes. The sizes are read from the storage account (blob
+properties only: nothing is changed, no snapshot is taken); a disk whose
+size cannot be read says why. --no-sizes lists the configuration alone,
+without contacting Azure.`
+
+// sizesWait bounds how long plans waits for the disk sizes: one blob's
+// lookup is bounded by the workflow (15 s), a few run at once.
+const sizesWait = 30 * time.Second
 
 // viewWorkflow returns a Service for looking only: the driver's control
 // socket when a process drives the jobs, else a read-only view that never
 // becomes their driver.
 func viewWorkflow(ctx context.Context, cfg *config.Config) (workflow.Service, func(), error) {
+	return viewWorkflowWith(ctx, cfg, workflow.Deps{ReadOnly: true})
+}
+
+// viewWorkflowWith is viewWorkflow with the read-only view's
+// dependencies (plans gives it the storage account, to read sizes).
+func viewWorkflowWith(ctx context.Context, cfg *config.Config, d workflow.Deps) (workflow.Service, func(), error) {
 	if c, err := workflow.Dial(ctx, cfg.StateDir); err == nil {
 		return c, func() { _ = c.Close() }, nil
 	}
-	m, err := workflow.Open(ctx, cfg, workflow.Deps{ReadOnly: true})
+	d.ReadOnly = true
+	m, err := workflow.Open(ctx, cfg, d)
 	if err != nil {
 		return nil, nil, err
 	}
 	return m, func() { _ = m.Close() }, nil
 }
 
+// plansWithSizes asks for the plans until every disk's size is read (or
+// why it cannot be), or sizesWait passes.
+func plansWithSizes(ctx context.Context, svc workflow.Service) []workflow.PlanInfo {
+	ch, stop := svc.Subscribe()
+	defer stop()
+	deadline := time.After(sizesWait)
+	for {
+		plans := svc.Plans()
+		if sizesKnown(plans) {
+			return plans
+		}
+		select {
+		case <-ctx.Done():
+			return plans
+		case <-deadline:
+			return plans
+		case <-ch:
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func sizesKnown(plans []workflow.PlanInfo) bool {
+	for _, p := range plans {
+		for _, g := range p.Groups {
+			for _, vm := range g {
+				for _, d := range vm.Disks {
+					if d.Size == 0 && d.SizeError == "" {
+						return false
+					}
+				}
+			}
+		}
+	}
+	return true
+}
+
 func runPlans(ctx context.Context, s Stdio, args []string) error {
 	fl := newFlags(s, "plans", plansUsage)
 	file := configFlag(fl)
 	asJSON := fl.Bool("json", false, "print the plans as JSON")
+	noSizes := fl.Bool("no-sizes", false, "do not read disk sizes from the storage account")
 	pos, err := parse(fl, args)
 	if err != nil {
 		return err
@@ -50,12 +104,27 @@ func runPlans(ctx context.Context, s Stdio, args []string) error {
 		return err
 	}
 	printWarnings(s.Err, cfg)
-	svc, done, err := viewWorkflow(ctx, cfg)
+	var d workflow.Deps
+	if !*noSizes {
+		st, err := azure.NewStorage(storageFromConfig(cfg.Azure.Storage))
+		if err != nil {
+			fmt.Fprintf(s.Err, "failback: disk sizes not read: [azure.storage]: %v\n", err)
+		}
+		d.Storage = st
+	}
+	svc, done, err := viewWorkflowWith(ctx, cfg, d)
 	if err != nil {
 		return err
 	}
 	defer done()
+	// A driving process reads the sizes itself; this view only with the
+	// storage account it was given.
+	_, remote := svc.(*workflow.Client)
+	sizes := !*noSizes && (d.Storage != nil || remote)
 	plans := svc.Plans()
+	if sizes {
+		plans = plansWithSizes(ctx, svc)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(s.Out)
 		enc.SetIndent("", "  ")
@@ -69,7 +138,7 @@ func runPlans(ctx context.Context, s Stdio, args []string) error {
 				singles = true
 			}
 			vm := p.Groups[0][0]
-			fmt.Fprintf(s.Out, "  %-16s %s\n", vm.Name, vmLine(vm))
+			fmt.Fprintf(s.Out, "  %-16s %s\n", vm.Name, vmLine(vm, sizes))
 			continue
 		}
 		fmt.Fprintf(s.Out, "plan %s: %s\n", p.Name, p.Description)
@@ -84,12 +153,18 @@ func runPlans(ctx context.Context, s Stdio, args []string) error {
 	return nil
 }
 
-func vmLine(vm workflow.VMInfo) string {
+func vmLine(vm workflow.VMInfo, sizes bool) string {
 	var disks []string
 	for _, d := range vm.Disks {
 		t := d.Blob
-		if d.Size > 0 {
+		switch {
+		case !sizes:
+		case d.Size > 0:
 			t += " (" + syncBytesText(d.Size) + ")"
+		case d.SizeError != "":
+			t += " (size not read: " + d.SizeError + ")"
+		default:
+			t += " (size not read in time)"
 		}
 		disks = append(disks, t)
 	}
