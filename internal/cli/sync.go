@@ -263,7 +263,13 @@ func runRollback(ctx context.Context, s Stdio, dir, dstPath string, asJSON, quie
 	pr := newProgressPrinter(s.Err, isTerminal(s.Err))
 	o := engine.RollbackOptions{TargetID: syncAbsPath(dstPath)}
 	if !quiet {
-		o.Progress = pr.print
+		o.Progress = func(e engine.Progress) {
+			// The summary line says how it ended; the engine's final
+			// "done" sample reads like a sync's ("differed 0 blocks").
+			if e.Phase != engine.PhaseDone {
+				pr.print(e)
+			}
+		}
 	}
 	st, err := engine.Rollback(ctx, dir, engine.ImageTarget(dst), o)
 	pr.end()
@@ -273,6 +279,9 @@ func runRollback(ctx context.Context, s Stdio, dir, dstPath string, asJSON, quie
 	if err != nil {
 		if errors.Is(err, engine.ErrWrongTarget) {
 			return fmt.Errorf("rollback: %w: name the image the sync wrote", err)
+		}
+		if errors.Is(err, engine.ErrNoJournal) {
+			return fmt.Errorf("rollback of %s: %s holds no undo journal, so there is nothing to undo and %s was not touched; a sync that finishes removes its journal unless --undo-dir (or --keep-journal) kept it", dstPath, dir, dstPath)
 		}
 		return fmt.Errorf("rollback of %s from %s: %w (run the same command again to finish it)", dstPath, dir, err)
 	}

@@ -114,8 +114,8 @@ func TestSyncCommandRollback(t *testing.T) {
 		t.Fatalf("sync over a finished journal: exit %d: %s", code, errOut)
 	}
 	out, errOut, code = syncCLI(context.Background(), "sync", "--rollback", jdir, dst, "--json")
-	if code != 0 {
-		t.Fatalf("rollback exit %d: %s", code, errOut)
+	if code != 0 || strings.Contains(errOut, "differed") {
+		t.Fatalf("rollback exit %d (its progress must not read like a sync's): %s", code, errOut)
 	}
 	var rep rollbackReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Blocks != 3 {
@@ -124,8 +124,10 @@ func TestSyncCommandRollback(t *testing.T) {
 	if !bytes.Equal(readImageFile(t, dst), dstData) {
 		t.Fatal("rollback did not restore the original")
 	}
+	// The journal went with the rollback: a second one has nothing to
+	// undo, and must not advise running it again.
 	_, errOut, code = syncCLI(context.Background(), "sync", "--rollback", jdir, dst)
-	if code != 1 || !strings.Contains(errOut, "no journal") {
+	if code != 1 || !strings.Contains(errOut, "holds no undo journal, so there is nothing to undo") || strings.Contains(errOut, "run the same command again") {
 		t.Fatalf("second rollback: exit %d: %s", code, errOut)
 	}
 }
