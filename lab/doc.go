@@ -14,7 +14,8 @@
 //	hosts/hv03/       an alternate host without it (the check refuses it)
 //	certs/            lab-encryption.pem unlocks the encrypted VM (app01);
 //	                  other-tenant.pem is a valid certificate that does not
-//	state/            failback's jobs and journals
+//	state/            failback's jobs and journals (and serve's SSH host key)
+//	ssh/              authorized_keys for 'failback serve': the builder's keys, as operators
 //	logs/             azurite.log, writers.log, azurite-install.log
 //
 // Two processes run in the background, detached from the terminal: Azurite
