@@ -177,7 +177,7 @@ func TestUndoStopsOnPremisesAndStatesWhatIsDiscarded(t *testing.T) {
 		st = labtest.Action(m, id, workflow.ActUndo)
 		return strings.Contains(st.Confirm, "measured")
 	})
-	if !st.Enabled || !strings.Contains(st.Confirm, "768.0 KiB (786432 bytes) changed") || !strings.Contains(st.Confirm, "WARNING") {
+	if !st.Enabled || !strings.Contains(st.Confirm, "768 KiB (786432 bytes) changed") || !strings.Contains(st.Confirm, "WARNING") {
 		t.Fatalf("undo confirmation: %+v", st)
 	}
 	if err := m.Act(ctx, id, workflow.ActUndo, workflow.Actor{Name: "eve", Role: workflow.RoleViewer, Via: "ssh"}); err == nil {

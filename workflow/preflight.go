@@ -119,7 +119,7 @@ func (m *Manager) checkAzure(ctx context.Context, p *prepared, t *target) []*azu
 			continue
 		}
 		m.learnSize(d.cfg.Blob, disk.VirtualSize())
-		row.OK, row.Detail = true, fmt.Sprintf("fixed VHD, %s, lease %s", bytesText(disk.VirtualSize()), disk.LeaseState)
+		row.OK, row.Detail = true, fmt.Sprintf("fixed VHD, %s, %s", bytesText(disk.VirtualSize()), leaseText(disk.LeaseState))
 		p.add(row)
 		md, err := disk.Metadata(ctx)
 		if err == nil {
@@ -326,5 +326,20 @@ func bytesText(n int64) string {
 		v /= unit
 		u++
 	}
+	if v >= 100 || v <= -100 {
+		return fmt.Sprintf("%.0f %ciB", v, "KMGTP"[u-1]) // as the console writes sizes: "512 MiB"
+	}
 	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[u-1])
+}
+
+// leaseText says what a blob's lease state means here: a running Azure
+// VM holds an infinite lease on its unmanaged disks.
+func leaseText(state string) string {
+	switch state {
+	case "leased":
+		return "leased (attached to a VM)"
+	case "available", "":
+		return "not leased"
+	}
+	return "lease " + state
 }

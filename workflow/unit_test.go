@@ -64,3 +64,19 @@ func TestHubCoalescesAndNeverBlocks(t *testing.T) {
 	default:
 	}
 }
+
+// Sizes in check details and log lines read as the console writes them,
+// and a disk attached to a running Azure VM is not "lease leased".
+func TestDetailTextsReadLikeTheConsole(t *testing.T) {
+	for n, want := range map[int64]string{512: "512 B", 768 << 10: "768 KiB", 1536: "1.5 KiB", 512 << 20: "512 MiB", 40 << 20: "40.0 MiB", 3 << 30: "3.0 GiB"} {
+		if got := bytesText(n); got != want {
+			t.Errorf("bytesText(%d) = %q, want %q", n, got, want)
+		}
+	}
+	if got := leaseText("leased"); got != "leased (attached to a VM)" {
+		t.Errorf("leaseText(leased) = %q", got)
+	}
+	if got := leaseText("available"); got != "not leased" {
+		t.Errorf("leaseText(available) = %q", got)
+	}
+}
