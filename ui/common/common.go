@@ -111,7 +111,7 @@ func Wrap(text string, w int) string {
 	for _, para := range strings.Split(text, "\n") {
 		indent := para[:len(para)-len(strings.TrimLeft(para, " "))]
 		line := ""
-		for _, word := range strings.Fields(para) {
+		for _, word := range Words(para) {
 			switch {
 			case line == "":
 				line = indent + word

@@ -1,6 +1,7 @@
 package common
 
 import (
+	"regexp"
 	"strings"
 
 	"github.com/charmbracelet/lipgloss"
@@ -67,7 +68,7 @@ func WrapCell(text string, w int) []string {
 	}
 	var out []string
 	line := ""
-	for _, word := range strings.Fields(text) {
+	for _, word := range Words(text) {
 		if isPath(word) {
 			// A path that does not fit on this line moves to the next,
 			// whole; but after a short word ("image"), or when it is too
@@ -160,6 +161,27 @@ func JoinWrap(parts []string, sep string, w int, indent string) []string {
 	}
 	if line != "" {
 		out = append(out, line)
+	}
+	return out
+}
+
+// unitRE matches a size unit as it follows a number ("MiB", "GiB/s",
+// "B),").
+var unitRE = regexp.MustCompile(`^(B|[KMGTPE]i?B)(/s)?[)\].,;:]*$`)
+
+// Words splits text at spaces like strings.Fields, but keeps a number
+// with the unit after it ("17.0 MiB"): a line break between them reads
+// as two figures.
+func Words(text string) []string {
+	f := strings.Fields(text)
+	out := make([]string, 0, len(f))
+	for i := 0; i < len(f); i++ {
+		w := f[i]
+		if i+1 < len(f) && w != "" && w[len(w)-1] >= '0' && w[len(w)-1] <= '9' && unitRE.MatchString(f[i+1]) {
+			w += " " + f[i+1]
+			i++
+		}
+		out = append(out, w)
 	}
 	return out
 }
