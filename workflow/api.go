@@ -220,11 +220,13 @@ type DiskView struct {
 	Size  int64  `json:"size"`
 	// Phase is "waiting", "checksum", "transfer", "verify", "done", "failed".
 	Phase string `json:"phase"`
-	// Checksum progress (delta): bytes compared of BytesToCheck.
+	// Checking progress: bytes of the pass's scope compared with the
+	// target so far, of BytesToCheck (delta by checksums; ranges and full
+	// passes compare each block before they write it).
 	BytesChecked int64 `json:"bytes_checked"`
 	BytesToCheck int64 `json:"bytes_to_check"`
-	// Transfer progress: bytes written of BytesToTransfer (known once the
-	// blocks to move are known; 0 while unknown).
+	// Transfer: bytes that differed and were written, of BytesToTransfer
+	// (known when the pass has settled every block; 0 while unknown).
 	BytesTransferred int64 `json:"bytes_transferred"`
 	BytesToTransfer  int64 `json:"bytes_to_transfer"`
 	BlocksChecked    int64 `json:"blocks_checked"`

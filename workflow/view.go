@@ -106,13 +106,14 @@ func diskView(d diskRecord, l *liveDisk) DiskView {
 	dv.BlocksChecked, dv.BlocksDiffered = c.BlocksChecked, c.BlocksDiffered
 	dv.BytesChecked, dv.BytesTransferred = c.BytesChecked, c.BytesTransferred
 	switch p.Phase {
-	case engine.PhaseCompare:
-		// Delta: checking is the progress; what moves is known only
-		// when every block is checked (0 = not known yet).
+	case engine.PhaseCompare, engine.PhaseCopy:
+		// Every block in scope is compared with the target before it is
+		// written (delta by checksums; ranges and full against the undo
+		// journal's copy), so going through the scope is the checking,
+		// and what moves is known only when every block is settled (0 =
+		// not known yet). The scope's bytes are not bytes moved: a
+		// catch-up pass over 14 MiB of ranges may write 3.
 		dv.BytesChecked, dv.BytesToCheck = p.Done, p.Total
-	case engine.PhaseCopy:
-		// Ranges and full: the bytes in scope are the transfer.
-		dv.BytesTransferred, dv.BytesToTransfer = p.Done, p.Total
 	default:
 		// Verifying, recording sums, done: the pass's figures are final.
 		if c.BytesChecked > 0 {
@@ -121,9 +122,6 @@ func diskView(d diskRecord, l *liveDisk) DiskView {
 		dv.BytesToTransfer = c.BytesTransferred
 	}
 	dv.Rate = p.Rate
-	if p.Phase == engine.PhaseCopy {
-		dv.Rate = p.TransferRate
-	}
 	if p.ETA > 0 {
 		dv.ETA = p.ETA
 	}

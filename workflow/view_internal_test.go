@@ -18,10 +18,13 @@ func TestDiskViewBarsFollowTheEnginePhase(t *testing.T) {
 	if v.Phase != diskChecksum || v.BytesChecked != 40 || v.BytesToCheck != 100 || v.BytesToTransfer != 0 || v.BytesTransferred != 8 {
 		t.Fatalf("delta pass: %+v", v)
 	}
+	// A ranges (or full) pass goes through its scope comparing each block
+	// with the target: the scope is the checking, and "moved" is only
+	// what differed (12 of the 30 bytes gone through).
 	cp := engine.Progress{Phase: engine.PhaseCopy, Done: 30, Total: 60, Percent: 50,
-		Counters: engine.Counters{BytesTransferred: 24}}
+		Counters: engine.Counters{BytesChecked: 30, BytesTransferred: 12}}
 	v = diskView(d, &liveDisk{phase: diskTransfer, p: cp})
-	if v.Phase != diskTransfer || v.BytesTransferred != 30 || v.BytesToTransfer != 60 || v.BytesToCheck != 0 {
+	if v.Phase != diskTransfer || v.BytesChecked != 30 || v.BytesToCheck != 60 || v.BytesTransferred != 12 || v.BytesToTransfer != 0 {
 		t.Fatalf("ranges pass: %+v", v)
 	}
 	ver := engine.Progress{Phase: engine.PhaseVerify, Done: 5, Total: 100,
