@@ -245,3 +245,19 @@ func TestMonitorDialogClosesWhenActionLapses(t *testing.T) {
 		t.Errorf("lapsed action: dialog open %v, Act calls %d", fm.monitor.DialogOpen(), f.Calls("Act"))
 	}
 }
+
+// A disk whose rate and time left are not known yet (verification just
+// started) shows neither, not "- left", on a narrow terminal.
+func TestMonitorNarrowLineHidesUnknownSpeed(t *testing.T) {
+	f := uitest.New()
+	id := f.SeedRunning()
+	f.Update(id, func(j *workflow.JobView) {
+		d := &j.VMs[0].Disks[0]
+		d.Phase, d.Rate, d.ETA, d.Percent = "verify", 0, 0, 12
+	})
+	s := start(t, f, uitest.Operator, PageMonitor, 80, 24, "verify")
+	v := s.final().View()
+	if strings.Contains(v, "- left") || !strings.Contains(v, "web01-os.vhd        127 GiB verify     12%") {
+		t.Fatalf("narrow line of a disk without a rate:\n%s", v)
+	}
+}

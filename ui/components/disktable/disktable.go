@@ -198,7 +198,15 @@ func (m *Model) wideLine(d workflow.DiskView) string {
 
 func (m *Model) narrowLines(d workflow.DiskView) []string {
 	rate, left := m.speed(d)
-	if left != "" {
+	// Unknown figures ("-") are a placeholder in the wide table's
+	// columns; on a narrow line "- left" reads as a figure.
+	if rate == "-" {
+		rate = ""
+	}
+	switch left {
+	case "", "-":
+		left = ""
+	default:
 		left += " left"
 	}
 	l1 := strings.TrimRight(fmt.Sprintf("  %s %8s %s %s  %10s  %11s",
