@@ -111,7 +111,7 @@ func (j *job) verifyDisk(ctx context.Context, k diskKey) error {
 		return err
 	}
 	defer closeSrc()
-	if _, cheap := src.(engine.BlockHasher); cheap && j.m.cfg.Engine.Verify {
+	if cheapSums(src) && j.m.cfg.Engine.Verify {
 		ranges = nil // checksums come from next to the data: compare the whole disk
 	}
 	img, release, err := openTarget(d)

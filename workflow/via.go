@@ -167,3 +167,17 @@ func (h *jobLogHandler) WithGroup(name string) slog.Handler {
 	c.group = name
 	return &c
 }
+
+// cheapSums says the source computes checksums next to the data, so a
+// whole-disk verification costs checksums only. An agent that is
+// unreachable hashes what it reads directly: the whole disk would cross
+// the WAN, so then only the pass's ranges are verified.
+func cheapSums(src engine.Source) bool {
+	if _, ok := src.(engine.BlockHasher); !ok {
+		return false
+	}
+	if rep, ok := src.(AgentReporter); ok && rep.AgentStats().Fallback {
+		return false
+	}
+	return true
+}
