@@ -12,7 +12,9 @@ type hashingSource struct {
 	down bool
 }
 
-func (hashingSource) HashBlocks(context.Context, int64, []int64) ([]engine.Sum, error) { return nil, nil }
+func (hashingSource) HashBlocks(context.Context, int64, []int64) ([]engine.Sum, error) {
+	return nil, nil
+}
 
 func (s hashingSource) AgentStats() AgentView { return AgentView{Fallback: s.down} }
 
