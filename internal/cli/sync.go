@@ -389,5 +389,8 @@ func syncBytesText(n int64) string {
 		v /= unit
 		u++
 	}
+	if v >= 100 {
+		return fmt.Sprintf("%.0f %ciB", v, "KMGTP"[u-1]) // as the console writes sizes: "512 MiB"
+	}
 	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[u-1])
 }

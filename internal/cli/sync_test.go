@@ -236,7 +236,7 @@ func TestProgressLine(t *testing.T) {
 	p.print(progressSample())
 	p.end()
 	got := b.String()
-	for _, want := range []string{"\r\033[K", "compare", "50.0%", "1.0 GiB of 2.0 GiB", "512.0 MiB/s", "ETA 2s", "differed 3 blocks (3.0 MiB)"} {
+	for _, want := range []string{"\r\033[K", "compare", "50.0%", "1.0 GiB of 2.0 GiB", "512 MiB/s", "ETA 2s", "differed 3 blocks (3.0 MiB)"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("progress %q lacks %q", got, want)
 		}
