@@ -80,7 +80,7 @@ func firstPass(d diskRecord, kind string) *passRecord {
 func (j *job) allowed(r *jobRecord, a Action, running bool) (bool, string) {
 	st := r.State
 	switch {
-	case final(st):
+	case st.Final():
 		return false, "the job is " + string(st)
 	case st == StateCancelling || r.Flow == flowCancel && a != ActCancel && a != ActResume:
 		return false, "the job is being cancelled"

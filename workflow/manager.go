@@ -146,7 +146,7 @@ func Open(ctx context.Context, cfg *config.Config, d Deps) (*Manager, error) {
 		j := newJob(m, r)
 		j.log = loadAudit(m.paths.audit(r.ID), r.ID)
 		m.jobs[r.ID] = j
-		if !resting(r.State) && orphaned {
+		if !r.State.Resting() && orphaned {
 			j.markInterrupted()
 		}
 	}
@@ -278,15 +278,3 @@ func (m *Manager) host(name string) (hyperv.Host, *config.Host, error) {
 	return h, hc, nil
 }
 
-// resting reports whether a job in state s waits for the operator (or is
-// finished) rather than moving.
-func resting(s JobState) bool {
-	switch s {
-	case StateReady, StatePendingCommit, StateCommitted, StateCancelled, StateUndone, StateFailed, StateInterrupted:
-		return true
-	}
-	return false
-}
-
-// final reports whether a job in state s is over for good.
-func final(s JobState) bool { return s == StateCancelled || s == StateUndone }

@@ -80,7 +80,7 @@ func (m *Manager) busyVMs() map[string]string {
 	out := map[string]string{}
 	for _, j := range m.sortedJobs() {
 		r := j.snap()
-		if final(r.State) || r.State == StateCommitted {
+		if r.State.Final() || r.State == StateCommitted {
 			continue
 		}
 		for _, v := range r.VMs {
