@@ -277,4 +277,3 @@ func (m *Manager) host(name string) (hyperv.Host, *config.Host, error) {
 	}
 	return h, hc, nil
 }
-

@@ -11,6 +11,7 @@ import (
 	"github.com/failback/failback/crypt"
 	"github.com/failback/failback/engine"
 	"github.com/failback/failback/hyperv"
+	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/vdisk"
 )
 
@@ -315,22 +316,8 @@ func (m *Manager) checkCert(ctx context.Context, p *prepared, c Choices) {
 	p.add(CheckRow{What: "certificate " + c.CertThumbprint, OK: true, Detail: fmt.Sprintf("unlocks all %d encrypted disk(s)", len(p.encrypted))})
 }
 
-// bytesText writes n with a 1024-based unit.
-func bytesText(n int64) string {
-	const unit = 1024
-	if n < unit && n > -unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, u := float64(n), 0
-	for (v >= unit || v <= -unit) && u < 4 {
-		v /= unit
-		u++
-	}
-	if v >= 100 || v <= -100 {
-		return fmt.Sprintf("%.0f %ciB", v, "KMGTP"[u-1]) // as the console writes sizes: "512 MiB"
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[u-1])
-}
+// bytesText writes n as failback writes sizes everywhere (units.Bytes).
+func bytesText(n int64) string { return units.Bytes(n) }
 
 // leaseText says what a blob's lease state means here: a running Azure
 // VM holds an infinite lease on its unmanaged disks.
