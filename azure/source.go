@@ -34,6 +34,7 @@ type SnapshotSource struct {
 	mu    sync.Mutex
 	alloc []engine.Extent
 	ok    bool
+	close func(context.Context) error // ends what opening took (a SAS grant)
 }
 
 var _ engine.Source = (*SnapshotSource)(nil)
@@ -71,6 +72,19 @@ func (d *Disk) OpenSnapshot(ctx context.Context, snapshot string) (*SnapshotSour
 
 // Size is the virtual disk size.
 func (s *SnapshotSource) Size() int64 { return s.size }
+
+// Close ends what opening the snapshot took (a managed disk's read
+// grant); a page-blob snapshot holds nothing. It may be called again.
+func (s *SnapshotSource) Close(ctx context.Context) error {
+	s.mu.Lock()
+	c := s.close
+	s.close = nil
+	s.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	return c(ctx)
+}
 
 // Snapshot is the snapshot id read.
 func (s *SnapshotSource) Snapshot() string { return s.snapshot }

@@ -27,6 +27,7 @@ type PageBlobTarget struct {
 	size  int64
 	rp    readPolicy
 	stats ReadStats
+	close func(context.Context) error // releases what OpenWriter took
 }
 
 var (
@@ -167,6 +168,17 @@ func (t *PageBlobTarget) Allocated(ctx context.Context) ([]engine.Extent, error)
 
 // Flush has nothing to do: Azure acknowledges a Put Page once it is durable.
 func (t *PageBlobTarget) Flush(context.Context) error { return nil }
+
+// Close releases what opening the target took (the lease OpenWriter
+// acquired); a target from OpenTarget has nothing to release.
+func (t *PageBlobTarget) Close(ctx context.Context) error {
+	if t.close == nil {
+		return nil
+	}
+	c := t.close
+	t.close = nil
+	return c(ctx)
+}
 
 func allZero(b []byte) bool {
 	for len(b) >= 8 {

@@ -98,3 +98,27 @@ func startAzurite() (int, error) {
 	}
 	return srv.Port, nil
 }
+
+var (
+	frontMu  sync.Mutex
+	front    *azurite.Front
+	frontErr error
+)
+
+// AzuriteFront returns the connection string of a blob endpoint in front
+// of AzuritePort's server that answers snapshot diffs correctly, cleared
+// ranges included (azurite.Front): tests of anything that rests on a diff
+// use it, because Azurite alone omits cleared pages.
+func AzuriteFront(t testing.TB) string {
+	t.Helper()
+	port := AzuritePort(t)
+	frontMu.Lock()
+	defer frontMu.Unlock()
+	if front == nil && frontErr == nil {
+		front, frontErr = azurite.StartFront(port, 0)
+	}
+	if frontErr != nil {
+		t.Fatalf("azurite front: %v", frontErr)
+	}
+	return front.ConnectionString()
+}
