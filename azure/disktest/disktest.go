@@ -215,10 +215,10 @@ func testChanged(t *testing.T, h Harness) {
 	d, ref := open(t, h)
 	h.Write(t, ref, pattern(3, 4*mib), 0)
 	s1 := snapshot(t, d, "base")
-	h.Write(t, ref, pattern(4, 64<<10), 5*mib)     // new data
-	h.Write(t, ref, pattern(5, 4096), mib+8192)    // overwrite
-	h.Clear(t, ref, 2*mib, mib)                    // trim
-	h.Write(t, ref, pattern(6, 512), size-512)     // last page
+	h.Write(t, ref, pattern(4, 64<<10), 5*mib)  // new data
+	h.Write(t, ref, pattern(5, 4096), mib+8192) // overwrite
+	h.Clear(t, ref, 2*mib, mib)                 // trim
+	h.Write(t, ref, pattern(6, 512), size-512)  // last page
 	s2 := snapshot(t, d, "next")
 	ch, err := d.ChangedRanges(ctx(t), s1.ID, s2.ID)
 	if err != nil {
