@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/failback/failback/engine"
-	"github.com/failback/failback/vdisk"
 )
 
 // flowCancel stops everything and puts every target disk back as it was
@@ -63,26 +62,27 @@ func (j *job) rollbackDisk(ctx context.Context, k diskKey) error {
 	sort.Sort(sort.Reverse(sort.IntSlice(dirs)))
 	if len(dirs) > 0 {
 		j.setDiskPhase(k, diskRollback, "")
-		img, release, err := openTarget(d)
+		onprem := j.onPrem(d)
+		dst, release, err := onprem.OpenWrite(ctx)
 		if err != nil {
 			return err
 		}
 		defer release()
 		for _, n := range dirs {
-			st, err := engine.Rollback(ctx, j.m.paths.pass(j.id, vm.Name, k.d, n), engine.ImageTarget(img),
-				engine.RollbackOptions{TargetID: targetID(d.Local),
+			st, err := engine.Rollback(ctx, j.m.paths.pass(j.id, vm.Name, k.d, n), dst,
+				engine.RollbackOptions{TargetID: onprem.ID(),
 					Progress: func(p engine.Progress) { j.setProgress(k, diskRollback, p) }})
 			if errors.Is(err, engine.ErrNoJournal) {
 				continue
 			}
 			if err != nil {
-				return fmt.Errorf("roll back pass %d of %s %s: %w (cancel again to finish it)", n, vm.Name, d.Blob, err)
+				return fmt.Errorf("roll back pass %d of %s %s: %w (cancel again to finish it)", n, vm.Name, d.name(), err)
 			}
 			j.info("rollback", "%s %s: pass %d undone: %d blocks restored (%s of old data, %d to zeros)",
-				vm.Name, d.Blob, n, st.Blocks, bytesText(st.BytesRestored), st.BlocksZeroed)
+				vm.Name, d.name(), n, st.Blocks, bytesText(st.BytesRestored), st.BlocksZeroed)
 		}
-		if err := img.Flush(); err != nil {
-			return fmt.Errorf("flush %s: %w", d.Local, err)
+		if err := dst.Flush(ctx); err != nil {
+			return fmt.Errorf("flush %s: %w", d.Image, err)
 		}
 	}
 	removeSums(j.m.paths.sums(j.id, vm.Name, k.d))
@@ -124,7 +124,7 @@ func (j *job) cleanUp(ctx context.Context, discardJournals bool) error {
 			n, err := j.deleteSnapshots(ctx, d, "")
 			total += n
 			if err != nil {
-				errs = append(errs, fmt.Errorf("delete snapshots of %s: %w", d.Blob, err))
+				errs = append(errs, fmt.Errorf("delete snapshots of %s: %w", d.name(), err))
 			}
 			if discardJournals {
 				if err := j.discardJournals(vi, di); err != nil {
@@ -245,13 +245,13 @@ func (j *job) measureDiscard(ctx context.Context) discardEstimate {
 			if !d.Sums {
 				continue
 			}
-			img, err := vdisk.Open(d.Local, vdisk.OpenOptions{ReadOnly: true})
+			src, release, err := j.onPrem(d).OpenRead(ctx)
 			if err != nil {
 				est.err = err
 				return est
 			}
-			ext, err := engine.ChangedBlocks(ctx, engine.ImageSource(img), j.m.paths.sums(j.id, vm.Name, di), engine.ChangedOptions{Threads: changedThreads})
-			img.Close()
+			ext, err := engine.ChangedBlocks(ctx, src, j.m.paths.sums(j.id, vm.Name, di), engine.ChangedOptions{Threads: changedThreads})
+			release()
 			if err != nil {
 				est.err = err
 				return est

@@ -43,17 +43,21 @@ func (j *job) flowCommit(ctx context.Context) error {
 			}
 			n, err := j.deleteSnapshots(ctx, d, keep)
 			if err != nil {
-				return fmt.Errorf("delete snapshots of %s: %w", d.Blob, err)
+				return fmt.Errorf("delete snapshots of %s: %w", d.name(), err)
 			}
 			if err := j.discardJournals(vi, di); err != nil {
 				return err
 			}
-			// The deleted VM's lease lingers on the blob; break it so
-			// reverse replication can write.
-			if err := j.m.deps.Storage.BreakLease(ctx, d.Container, d.Blob); err != nil {
-				return fmt.Errorf("break the deleted VM's lease on %s: %w", d.Blob, err)
+			// The deleted VM may leave a hold on its disk (a page blob's
+			// lease): end it so reverse replication can write.
+			disk, err := j.openDisk(ctx, d)
+			if err == nil {
+				err = disk.Detach(ctx)
 			}
-			j.info("commit", "%s %s: %d snapshot(s) deleted, baseline %s kept, undo journals discarded", vm.Name, d.Blob, n, keep)
+			if err != nil {
+				return err
+			}
+			j.info("commit", "%s %s: %d snapshot(s) deleted, baseline %s kept, undo journals discarded", vm.Name, d.name(), n, keep)
 		}
 	}
 	if err := j.setState(StateCommitted); err != nil {

@@ -203,14 +203,11 @@ func (j *job) eachDisk(ctx context.Context, f func(ctx context.Context, k diskKe
 	return errors.Join(real...)
 }
 
-// diskName names a disk for keys and messages: "vm/container/blob".
-func diskName(vm string, d diskRecord) string { return vm + "/" + d.Container + "/" + d.Blob }
-
 // key returns the data key of an encrypted disk, unlocking the job's
 // disks with its certificate the first time (also after a restart).
 func (j *job) key(ctx context.Context, k diskKey) (*crypt.DataKey, error) {
 	r := j.snap()
-	name := diskName(r.VMs[k.v].Name, r.VMs[k.v].Disks[k.d])
+	name := cryptName(r.VMs[k.v].Name, r.VMs[k.v].Disks[k.d].Azure)
 	j.mu.Lock()
 	key := j.keys[name]
 	j.mu.Unlock()
@@ -226,19 +223,19 @@ func (j *job) key(ctx context.Context, k diskKey) (*crypt.DataKey, error) {
 			if !d.Encrypted {
 				continue
 			}
-			b, err := j.m.deps.Storage.OpenDisk(ctx, d.Container, d.Blob)
+			disk, err := j.openDisk(ctx, d)
 			if err != nil {
 				return nil, err
 			}
-			md, err := b.Metadata(ctx)
+			md, err := disk.Metadata(ctx)
 			if err != nil {
 				return nil, err
 			}
 			meta, err := crypt.ParseMetaStrings(md)
 			if err != nil {
-				return nil, fmt.Errorf("encryption metadata of %s: %w", d.Blob, err)
+				return nil, fmt.Errorf("encryption metadata of %s: %w", d.Azure, err)
 			}
-			disks = append(disks, crypt.Disk{Name: diskName(vm.Name, d), Meta: meta})
+			disks = append(disks, crypt.Disk{Name: cryptName(vm.Name, d.Azure), Meta: meta})
 		}
 	}
 	u, err := crypt.CheckCertificate(ctx, j.m.deps.Certs, crypt.Check{Thumbprint: r.Choices.CertThumbprint,

@@ -118,13 +118,13 @@ const basisBound = "no earlier snapshot by failback: at most every allocated byt
 
 // estimateDisk measures one disk through a temporary snapshot.
 func (m *Manager) estimateDisk(ctx context.Context, t *target, d targetDisk) (DiskEstimate, error) {
-	de := DiskEstimate{VM: t.vm.Name, Blob: d.cfg.Blob}
-	disk, err := m.deps.Storage.OpenDisk(ctx, d.container, d.blob)
+	de := DiskEstimate{VM: t.vm.Name, Blob: d.ref.String()}
+	disk, err := m.openDisk(ctx, d.ref)
 	if err != nil {
-		return de, fmt.Errorf("disk %s of %s: %w", d.cfg.Blob, t.vm.Name, err)
+		return de, fmt.Errorf("disk %s of %s: %w", d.ref, t.vm.Name, err)
 	}
-	de.Size = disk.VirtualSize()
-	m.learnSize(d.cfg.Blob, de.Size)
+	de.Size = disk.Size()
+	m.learnSize(d.ref, de.Size)
 	if md, err := disk.Metadata(ctx); err == nil {
 		_, merr := crypt.ParseMetaStrings(md)
 		de.Encrypted = merr == nil
@@ -135,13 +135,14 @@ func (m *Manager) estimateDisk(ctx context.Context, t *target, d targetDisk) (Di
 	}
 	sn, err := disk.CreateSnapshot(ctx, azure.SnapshotOptions{Purpose: "estimate"})
 	if err != nil {
-		return de, fmt.Errorf("temporary snapshot of %s: %w", d.cfg.Blob, err)
+		return de, fmt.Errorf("temporary snapshot of %s: %w", d.ref, err)
 	}
 	defer func() { _ = disk.DeleteSnapshot(context.WithoutCancel(ctx), sn.ID) }()
 	src, err := disk.OpenSnapshot(ctx, sn.ID)
 	if err != nil {
 		return de, err
 	}
+	defer func() { _ = src.Close(context.WithoutCancel(ctx)) }()
 	alloc, err := src.Allocated(ctx)
 	if err != nil {
 		return de, err

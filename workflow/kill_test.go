@@ -33,10 +33,11 @@ func TestHelperDriveJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := labtest.DepsFromConfig(cfg)
+	d, release, err := labtest.DepsFromConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer release()
 	m, err := workflow.Open(context.Background(), cfg, d)
 	if err != nil {
 		t.Fatal(err)

@@ -20,15 +20,15 @@ func (m *Manager) CheckLocation(ctx context.Context, c Choices) (LocationReport,
 	}
 	p := &prepared{rep: PreflightReport{OK: true, Checks: []CheckRow{}}, alternate: c.Location == LocAlternate}
 	for _, t := range ts {
-		var blobs []*azure.Disk
+		var disks []azure.VMDisk
 		for _, d := range t.disks {
-			b, err := m.deps.Storage.OpenDisk(ctx, d.container, d.blob)
+			disk, err := m.openDisk(ctx, d.ref)
 			if err != nil {
-				b = nil
+				disk = nil
 			}
-			blobs = append(blobs, b)
+			disks = append(disks, disk)
 		}
-		m.checkHost(ctx, p, t, blobs)
+		m.checkHost(ctx, p, t, disks)
 	}
 	host := c.AltHost
 	if c.Location != LocAlternate {
@@ -56,19 +56,19 @@ func (m *Manager) Certificates(ctx context.Context, c Choices) (CertReport, erro
 	need := map[string]bool{}
 	for _, t := range ts {
 		for _, d := range t.disks {
-			b, err := m.deps.Storage.OpenDisk(ctx, d.container, d.blob)
+			disk, err := m.openDisk(ctx, d.ref)
 			if err != nil {
-				return rep, fmt.Errorf("disk %s of %s: %w", d.cfg.Blob, t.vm.Name, err)
+				return rep, fmt.Errorf("disk %s of %s: %w", d.ref, t.vm.Name, err)
 			}
-			md, err := b.Metadata(ctx)
+			md, err := disk.Metadata(ctx)
 			if err != nil {
-				return rep, fmt.Errorf("metadata of %s: %w", d.cfg.Blob, err)
+				return rep, fmt.Errorf("metadata of %s: %w", d.ref, err)
 			}
 			meta, err := crypt.ParseMetaStrings(md)
 			if err != nil {
 				continue // not encrypted, or damaged: the pre-flight says which
 			}
-			name := t.vm.Name + "/" + d.cfg.Blob
+			name := cryptName(t.vm.Name, d.ref)
 			disks = append(disks, crypt.Disk{Name: name, Meta: meta})
 			rep.Disks[name] = meta.Thumbprint
 			if !need[meta.Thumbprint] {

@@ -20,8 +20,10 @@ import (
 // the configuration (internal/cli/wire.go builds them), or lab ones in
 // tests and drills. The workflow never builds a client itself.
 type Deps struct {
-	// Storage is the storage account holding the disk blobs.
-	Storage *azure.Storage
+	// Disks opens the Azure disks of the VMs, whatever their kind (page
+	// blobs today, managed disks next): the workflow reaches Azure disks
+	// only through it.
+	Disks azure.DiskOpener
 	// Compute controls the Azure VMs (ARM, or the lab's simulated VMs).
 	Compute azure.Compute
 	// Hosts are the Hyper-V hosts by their config name.
@@ -96,8 +98,8 @@ func Open(ctx context.Context, cfg *config.Config, d Deps) (*Manager, error) {
 	if cfg == nil {
 		return nil, errors.New("workflow: no configuration")
 	}
-	if !d.ReadOnly && (d.Storage == nil || d.Compute == nil) {
-		return nil, errors.New("workflow: Deps needs Storage and Compute")
+	if !d.ReadOnly && (d.Disks == nil || d.Compute == nil) {
+		return nil, errors.New("workflow: Deps needs Disks and Compute")
 	}
 	if d.Now == nil {
 		d.Now = time.Now

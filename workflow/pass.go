@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/failback/failback/azure"
 	"github.com/failback/failback/crypt"
 	"github.com/failback/failback/engine"
-	"github.com/failback/failback/hyperv"
 	"github.com/failback/failback/vdisk"
 )
 
@@ -34,9 +32,9 @@ type passSpec struct {
 func (j *job) runPass(ctx context.Context, k diskKey, ps passSpec) error {
 	r := j.snap()
 	vm, d := r.VMs[k.v], r.VMs[k.v].Disks[k.d]
-	disk, err := j.m.deps.Storage.OpenDisk(ctx, d.Container, d.Blob)
+	disk, err := j.openDisk(ctx, d)
 	if err != nil {
-		return fmt.Errorf("%s: %w", d.Blob, err)
+		return fmt.Errorf("%s: %w", d.name(), err)
 	}
 	var pr passRecord
 	if n := len(d.Passes); n > 0 && d.Passes[n-1].Kind == ps.kind && d.Passes[n-1].Round == ps.round && !d.Passes[n-1].Aborted {
@@ -47,11 +45,11 @@ func (j *job) runPass(ctx context.Context, k diskKey, ps passSpec) error {
 	} else {
 		base := d.lastDone()
 		if ps.mode == engine.Ranges && base == nil {
-			return fmt.Errorf("%s: no finished pass to sync the changes from", d.Blob)
+			return fmt.Errorf("%s: no finished pass to sync the changes from", d.name())
 		}
 		sn, err := disk.CreateSnapshot(ctx, azure.SnapshotOptions{JobID: j.id, Purpose: ps.kind})
 		if err != nil {
-			return fmt.Errorf("snapshot %s: %w", d.Blob, err)
+			return fmt.Errorf("snapshot %s: %w", d.name(), err)
 		}
 		pr = passRecord{N: len(d.Passes), Kind: ps.kind, Round: ps.round, Mode: ps.mode, Snapshot: sn.ID}
 		if base != nil && ps.mode == engine.Ranges {
@@ -81,7 +79,7 @@ func (j *job) runPass(ctx context.Context, k diskKey, ps passSpec) error {
 // passRanges loads a ranges pass's extents, or works them out once: the
 // changes from the base snapshot to the pass's, plus the ranges of every
 // aborted pass after the base.
-func (j *job) passRanges(ctx context.Context, k diskKey, disk *azure.Disk, pr passRecord) ([]engine.Extent, error) {
+func (j *job) passRanges(ctx context.Context, k diskKey, disk azure.VMDisk, pr passRecord) ([]engine.Extent, error) {
 	r := j.snap()
 	vm, d := r.VMs[k.v], r.VMs[k.v].Disks[k.d]
 	file := j.m.paths.ranges(j.id, vm.Name, k.d, pr.N)
@@ -94,7 +92,7 @@ func (j *job) passRanges(ctx context.Context, k diskKey, disk *azure.Disk, pr pa
 	}
 	rng, err := disk.ChangedRanges(ctx, pr.Base, pr.Snapshot)
 	if err != nil {
-		return nil, fmt.Errorf("changes of %s since the last snapshot: %w", d.Blob, err)
+		return nil, fmt.Errorf("changes of %s since the last snapshot: %w", d.name(), err)
 	}
 	baseN := -1
 	for _, p := range d.Passes {
@@ -108,15 +106,15 @@ func (j *job) passRanges(ctx context.Context, k diskKey, disk *azure.Disk, pr pa
 			continue
 		}
 		if p.Mode != engine.Ranges {
-			return nil, fmt.Errorf("%s: an unfinished %s pass cannot be completed by a ranges pass; resume or cancel the job", d.Blob, p.Kind)
+			return nil, fmt.Errorf("%s: an unfinished %s pass cannot be completed by a ranges pass; resume or cancel the job", d.name(), p.Kind)
 		}
 		more, err := loadRanges(j.m.paths.ranges(j.id, vm.Name, k.d, p.N))
 		if err != nil {
-			return nil, fmt.Errorf("ranges of the aborted pass %d of %s: %w", p.N, d.Blob, err)
+			return nil, fmt.Errorf("ranges of the aborted pass %d of %s: %w", p.N, d.name(), err)
 		}
 		extra = append(extra, more...)
 	}
-	rng = unionRanges(disk.VirtualSize(), rng, extra)
+	rng = unionRanges(disk.Size(), rng, extra)
 	if err := saveRanges(file, rng); err != nil {
 		return nil, err
 	}
@@ -129,54 +127,36 @@ func (j *job) passRanges(ctx context.Context, k diskKey, disk *azure.Disk, pr pa
 
 // openSource opens a snapshot of disk k as the engine's source:
 // decrypting when the disk is encrypted, else through Deps.SourceVia (the
-// agent) when set. release releases it; sample, called with the engine's
-// progress, refreshes the agent's figures in the view.
-func (j *job) openSource(ctx context.Context, k diskKey, disk *azure.Disk, vm string, d diskRecord, snap string) (src engine.Source, release, sample func(), err error) {
+// agent) when set. release releases it (and the snapshot's access);
+// sample, called with the engine's progress, refreshes the agent's
+// figures in the view.
+func (j *job) openSource(ctx context.Context, k diskKey, disk azure.VMDisk, vm string, d diskRecord, snap string) (src engine.Source, release, sample func(), err error) {
 	sn, err := disk.OpenSnapshot(ctx, snap)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("open snapshot of %s: %w", d.Blob, err)
+		return nil, nil, nil, fmt.Errorf("open snapshot of %s: %w", d.name(), err)
 	}
+	closeSnap := func() { _ = sn.Close(context.WithoutCancel(ctx)) }
 	if !d.Encrypted {
 		if via := j.m.deps.SourceVia; via != nil {
 			src, release, sample, err := j.viaAgent(ctx, k, via, d, vm, snap, sn)
 			if err != nil {
-				return nil, nil, nil, fmt.Errorf("agent for %s: %w", d.Blob, err)
+				closeSnap()
+				return nil, nil, nil, fmt.Errorf("agent for %s: %w", d.name(), err)
 			}
-			return src, release, sample, nil
+			return src, func() { release(); closeSnap() }, sample, nil
 		}
-		return sn, func() {}, func() {}, nil
+		return sn, closeSnap, func() {}, nil
 	}
 	key, err := j.key(ctx, k)
 	if err != nil {
+		closeSnap()
 		return nil, nil, nil, err
 	}
-	src, err = crypt.DecryptingSource(sn, key)
-	return src, func() {}, func() {}, err
-}
-
-// openTarget takes the disk's write lock (held until release) and opens
-// its image for writing.
-func openTarget(d diskRecord) (vdisk.Image, func(), error) {
-	lk, err := hyperv.LockDiskForWrite(d.Local)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", d.Image, err)
+	if src, err = crypt.DecryptingSource(sn, key); err != nil {
+		closeSnap()
+		return nil, nil, nil, err
 	}
-	img, err := vdisk.Open(d.Local, vdisk.OpenOptions{})
-	if err != nil {
-		_ = lk.Release()
-		return nil, nil, fmt.Errorf("open %s: %w", d.Local, err)
-	}
-	return img, func() {
-		img.Close()
-		_ = lk.Release()
-	}, nil
-}
-
-func targetID(local string) string {
-	if a, err := filepath.Abs(local); err == nil {
-		return a
-	}
-	return local
+	return src, closeSnap, func() {}, nil
 }
 
 // engineOptions are the config's engine settings.
@@ -186,13 +166,14 @@ func (j *job) engineOptions() engine.Options {
 }
 
 // syncPass runs the engine for one pass and records the result.
-func (j *job) syncPass(ctx context.Context, k diskKey, vm string, d diskRecord, disk *azure.Disk, pr passRecord, ranges []engine.Extent, ps passSpec) error {
+func (j *job) syncPass(ctx context.Context, k diskKey, vm string, d diskRecord, disk azure.VMDisk, pr passRecord, ranges []engine.Extent, ps passSpec) error {
 	src, closeSrc, sample, err := j.openSource(ctx, k, disk, vm, d, pr.Snapshot)
 	if err != nil {
 		return err
 	}
 	defer closeSrc()
-	img, release, err := openTarget(d)
+	onprem := j.onPrem(d)
+	dst, release, err := onprem.OpenWrite(ctx)
 	if err != nil {
 		return err
 	}
@@ -200,7 +181,7 @@ func (j *job) syncPass(ctx context.Context, k diskKey, vm string, d diskRecord, 
 	o := j.engineOptions()
 	o.Mode, o.Ranges, o.Verify = ps.mode, ranges, ps.verify
 	o.JournalDir = j.m.paths.pass(j.id, vm, k.d, pr.N)
-	o.SourceID, o.TargetID = disk.Name()+"@"+pr.Snapshot, targetID(d.Local)
+	o.SourceID, o.TargetID = disk.Name()+"@"+pr.Snapshot, onprem.ID()
 	if ps.sums {
 		o.SumsFile = j.m.paths.sums(j.id, vm, k.d)
 	}
@@ -212,9 +193,9 @@ func (j *job) syncPass(ctx context.Context, k diskKey, vm string, d diskRecord, 
 		return err
 	}
 	if pr.Runs > 0 {
-		j.info("resume", "%s %s: resuming pass %d (%s) from its journal", vm, d.Blob, pr.N, pr.Kind)
+		j.info("resume", "%s %s: resuming pass %d (%s) from its journal", vm, d.name(), pr.N, pr.Kind)
 	}
-	st, err := engine.Sync(ctx, src, engine.ImageTarget(img), o)
+	st, err := engine.Sync(ctx, src, dst, o)
 	_ = j.update(func(r *jobRecord) {
 		p := &r.VMs[k.v].Disks[k.d].Passes[pr.N]
 		p.Stats = st
@@ -229,13 +210,13 @@ func (j *job) syncPass(ctx context.Context, k diskKey, vm string, d diskRecord, 
 		if ctx.Err() == nil {
 			j.setDiskPhase(k, diskFailed, err.Error())
 		}
-		return fmt.Errorf("%s %s, pass %d (%s): %w", vm, d.Blob, pr.N, pr.Kind, err)
+		return fmt.Errorf("%s %s, pass %d (%s): %w", vm, d.name(), pr.N, pr.Kind, err)
 	}
 	if st.Duration > time.Second && st.BytesReadSource > 0 {
 		j.m.noteThroughput(float64(st.BytesReadSource) / st.Duration.Seconds())
 	}
 	j.setDiskPhase(k, diskDone, "")
-	msg := fmt.Sprintf("%s %s: pass %d (%s) done: %d of %d blocks differed, %s transferred", vm, d.Blob, pr.N, pr.Kind,
+	msg := fmt.Sprintf("%s %s: pass %d (%s) done: %d of %d blocks differed, %s transferred", vm, d.name(), pr.N, pr.Kind,
 		st.BlocksDiffered, st.Blocks, bytesText(st.BytesTransferred))
 	if st.ResumedBlocks > 0 {
 		msg += fmt.Sprintf("; %d blocks were finished before the interruption and not redone", st.ResumedBlocks)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -18,25 +17,19 @@ import (
 // flowComplete is Complete failover: shut the Azure VMs down, move what
 // changed since the last snapshot, verify, start on premises.
 func (j *job) flowComplete(ctx context.Context) error {
-	if err := j.shutdownAzure(ctx); err != nil {
-		return err
-	}
-	if err := j.setState(StatePhase2); err != nil {
-		return err
-	}
-	if err := j.hook(ctx, "phase2"); err != nil {
-		return err
-	}
-	j.info("phase2", "phase 2: final snapshot, sync the changes since the last snapshot")
-	spec := passSpec{kind: passFinal, mode: engine.Ranges, sums: true}
-	if err := j.eachDisk(ctx, func(ctx context.Context, k diskKey) error { return j.runPass(ctx, k, spec) }); err != nil {
-		return err
-	}
-	return j.finish(ctx)
+	return j.phase2(ctx, passSpec{kind: passFinal, mode: engine.Ranges, sums: true},
+		"phase 2: final snapshot, sync the changes since the last snapshot")
 }
 
 // fullDownload is "synchronize during failover only".
 func (j *job) fullDownload(ctx context.Context) error {
+	return j.phase2(ctx, passSpec{kind: passFull, mode: engine.Full, sums: true},
+		"full download: snapshot every disk and write all of it")
+}
+
+// phase2 is the downtime: shut the Azure VMs down, run the pass spec
+// says on every disk, verify, start on premises.
+func (j *job) phase2(ctx context.Context, spec passSpec, what string) error {
 	if err := j.shutdownAzure(ctx); err != nil {
 		return err
 	}
@@ -46,8 +39,7 @@ func (j *job) fullDownload(ctx context.Context) error {
 	if err := j.hook(ctx, "phase2"); err != nil {
 		return err
 	}
-	j.info("phase2", "full download: snapshot every disk and write all of it")
-	spec := passSpec{kind: passFull, mode: engine.Full, sums: true}
+	j.info("phase2", "%s", what)
 	if err := j.eachDisk(ctx, func(ctx context.Context, k diskKey) error { return j.runPass(ctx, k, spec) }); err != nil {
 		return err
 	}
@@ -99,10 +91,10 @@ func (j *job) verifyDisk(ctx context.Context, k diskKey) error {
 		}
 		ranges = rng
 	case !j.m.cfg.Engine.Verify:
-		j.info("verify", "%s %s: not verified (engine.verify = false)", vm.Name, d.Blob)
+		j.info("verify", "%s %s: not verified (engine.verify = false)", vm.Name, d.name())
 		return j.update(func(r *jobRecord) { r.VMs[k.v].Disks[k.d].Verified = true })
 	}
-	disk, err := j.m.deps.Storage.OpenDisk(ctx, d.Container, d.Blob)
+	disk, err := j.openDisk(ctx, d)
 	if err != nil {
 		return err
 	}
@@ -114,23 +106,23 @@ func (j *job) verifyDisk(ctx context.Context, k diskKey) error {
 	if cheapSums(src) && j.m.cfg.Engine.Verify {
 		ranges = nil // checksums come from next to the data: compare the whole disk
 	}
-	img, release, err := openTarget(d)
+	dst, release, err := j.onPrem(d).OpenWrite(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
 	e := j.engineOptions()
-	c, err := engine.Verify(ctx, src, engine.ImageTarget(img), engine.VerifyOptions{BlockSize: e.BlockSize, Threads: e.Threads,
+	c, err := engine.Verify(ctx, src, dst, engine.VerifyOptions{BlockSize: e.BlockSize, Threads: e.Threads,
 		Ranges: ranges, BandwidthLimit: e.BandwidthLimit,
 		Progress: func(p engine.Progress) {
 			sample()
 			j.setProgress(k, diskVerify, p)
 		}})
 	if err != nil {
-		return fmt.Errorf("verify %s %s: %w", vm.Name, d.Blob, err)
+		return fmt.Errorf("verify %s %s: %w", vm.Name, d.name(), err)
 	}
 	j.setDiskPhase(k, diskDone, "")
-	j.info("verify", "%s %s: %d blocks verified against snapshot %s", vm.Name, d.Blob, c.BlocksVerified, last.Snapshot)
+	j.info("verify", "%s %s: %d blocks verified against snapshot %s", vm.Name, d.name(), c.BlocksVerified, last.Snapshot)
 	return j.update(func(r *jobRecord) { r.VMs[k.v].Disks[k.d].Verified = true })
 }
 
@@ -286,7 +278,7 @@ func (j *job) createVMs(ctx context.Context) error {
 		spec := hyperv.VMSpec{Name: vm.Name, Generation: vm.Generation, CPUCount: vm.CPUs, MemoryBytes: vm.Memory, SwitchName: vm.Switch}
 		for i, d := range vm.Disks {
 			ds := hyperv.DiskSpec{HostPath: d.Image, Controller: controllerFor(vm.Generation, i), VirtualSize: d.Size}
-			if _, err := os.Stat(d.Local); err == nil {
+			if ok, _ := j.onPrem(d).Exists(); ok {
 				ds.Existing = true
 			}
 			spec.Disks = append(spec.Disks, ds)
@@ -306,7 +298,7 @@ func (j *job) createVMs(ctx context.Context) error {
 
 // deleteSnapshots deletes this job's snapshots of a disk except keep.
 func (j *job) deleteSnapshots(ctx context.Context, d diskRecord, keep string) (int, error) {
-	disk, err := j.m.deps.Storage.OpenDisk(ctx, d.Container, d.Blob)
+	disk, err := j.openDisk(ctx, d)
 	if errors.Is(err, azure.ErrNotFound) {
 		return 0, nil
 	}

@@ -3,6 +3,7 @@ package workflow
 import (
 	"fmt"
 
+	"github.com/failback/failback/azure"
 	"github.com/failback/failback/config"
 )
 
@@ -12,7 +13,7 @@ import (
 // has neither Size nor SizeError, and the hub is notified once it is.
 func (m *Manager) Plans() []PlanInfo {
 	var out []PlanInfo
-	var queue []string
+	var queue []azure.DiskRef
 	for i := range m.cfg.Plans {
 		p := &m.cfg.Plans[i]
 		pi := PlanInfo{Name: p.Name, Description: p.Description, Groups: [][]VMInfo{}}
@@ -36,12 +37,13 @@ func (m *Manager) Plans() []PlanInfo {
 	return out
 }
 
-func (m *Manager) vmInfo(vm *config.VM, queue *[]string) VMInfo {
+func (m *Manager) vmInfo(vm *config.VM, queue *[]azure.DiskRef) VMInfo {
 	vi := VMInfo{Name: vm.Name, AzureVM: vm.AzureVM, Host: vm.Host, Switch: vm.Switch,
 		Generation: vm.Generation, CPUs: vm.CPUs, Memory: vm.Memory.Bytes(), Disks: []DiskInfo{}}
 	for _, d := range vm.Disks {
-		size, why := m.diskSize(d.Blob, queue)
-		vi.Disks = append(vi.Disks, DiskInfo{Blob: d.Blob, Image: d.Image, Size: size, SizeError: why})
+		ref := diskRef(d)
+		size, why := m.diskSize(ref, queue)
+		vi.Disks = append(vi.Disks, DiskInfo{Blob: ref.String(), Image: d.Image, Size: size, SizeError: why})
 	}
 	return vi
 }

@@ -66,7 +66,7 @@ func TestPlansShowDiskSizesReadInTheBackground(t *testing.T) {
 	var clock atomic.Int64
 	clock.Store(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC).UnixNano())
 	d := l.Deps()
-	d.Storage = st
+	d.Disks = &azure.Disks{Storage: st}
 	d.Now = func() time.Time { return time.Unix(0, clock.Load()) }
 	m := l.Open(d)
 	ch, stop := m.Subscribe()

@@ -21,8 +21,8 @@ type prepared struct {
 	title   string
 	targets []*target
 	rep     PreflightReport
-	// per target, per disk: the opened blob (nil when it failed).
-	blobs     [][]*azure.Disk
+	// per target, per disk: the opened Azure disk (nil when it failed).
+	disks     [][]azure.VMDisk
 	encrypted []crypt.Disk
 	unlocked  *crypt.Unlocked
 	alternate bool
@@ -67,10 +67,10 @@ func (m *Manager) prepare(ctx context.Context, c Choices) (*prepared, error) {
 			p.add(CheckRow{VM: t.vm.Name, What: "no other job", Detail: "job " + id + " is failing this VM back",
 				Fix: "finish (commit), cancel or undo job " + id + " first"})
 		}
-		p.blobs = append(p.blobs, m.checkAzure(ctx, p, t))
+		p.disks = append(p.disks, m.checkAzure(ctx, p, t))
 	}
 	for i, t := range ts {
-		m.checkHost(ctx, p, t, p.blobs[i])
+		m.checkHost(ctx, p, t, p.disks[i])
 	}
 	m.checkCert(ctx, p, c)
 	return p, nil
@@ -91,8 +91,8 @@ func (m *Manager) busyVMs() map[string]string {
 	return out
 }
 
-// checkAzure checks the Azure VM and its disk blobs.
-func (m *Manager) checkAzure(ctx context.Context, p *prepared, t *target) []*azure.Disk {
+// checkAzure checks the Azure VM and its disks.
+func (m *Manager) checkAzure(ctx context.Context, p *prepared, t *target) []azure.VMDisk {
 	name := t.vm.Name
 	st, err := m.deps.Compute.State(ctx, t.vm.AzureVM)
 	row := CheckRow{VM: name, What: "Azure VM " + t.vm.AzureVM, OK: err == nil, Detail: string(st)}
@@ -101,11 +101,11 @@ func (m *Manager) checkAzure(ctx context.Context, p *prepared, t *target) []*azu
 		row.Fix = "check azure_vm in config.toml (the VM's name in Azure), the resource group and the Azure credentials"
 	}
 	p.add(row)
-	var blobs []*azure.Disk
+	var disks []azure.VMDisk
 	for _, d := range t.disks {
-		row := CheckRow{VM: name, What: "disk " + d.cfg.Blob + " is a page blob"}
-		disk, err := m.deps.Storage.OpenDisk(ctx, d.container, d.blob)
-		blobs = append(blobs, disk)
+		row := CheckRow{VM: name, What: "disk " + d.ref.String() + " is a page blob"}
+		disk, err := m.openDisk(ctx, d.ref)
+		disks = append(disks, disk)
 		if err != nil {
 			row.Detail = err.Error()
 			switch {
@@ -119,29 +119,29 @@ func (m *Manager) checkAzure(ctx context.Context, p *prepared, t *target) []*azu
 			p.add(row)
 			continue
 		}
-		m.learnSize(d.cfg.Blob, disk.VirtualSize())
-		row.OK, row.Detail = true, fmt.Sprintf("fixed VHD, %s, %s", bytesText(disk.VirtualSize()), leaseText(disk.LeaseState))
+		m.learnSize(d.ref, disk.Size())
+		row.OK, row.Detail = true, disk.Describe()
 		p.add(row)
 		md, err := disk.Metadata(ctx)
 		if err == nil {
 			meta, merr := crypt.ParseMetaStrings(md)
 			switch {
 			case merr == nil:
-				p.encrypted = append(p.encrypted, crypt.Disk{Name: name + "/" + d.cfg.Blob, Meta: meta})
+				p.encrypted = append(p.encrypted, crypt.Disk{Name: cryptName(name, d.ref), Meta: meta})
 			case !errors.Is(merr, crypt.ErrNotEncrypted):
 				err = merr
 			}
 		}
 		if err != nil {
-			p.add(CheckRow{VM: name, What: "encryption metadata of " + d.cfg.Blob, Detail: err.Error(),
+			p.add(CheckRow{VM: name, What: "encryption metadata of " + d.ref.String(), Detail: err.Error(),
 				Fix: "the blob's failbackenc* metadata is damaged or from a newer failback: restore it, or use the failback version that wrote it"})
 		}
 	}
-	return blobs
+	return disks
 }
 
 // checkHost checks the target host, the VM there and each target image.
-func (m *Manager) checkHost(ctx context.Context, p *prepared, t *target, blobs []*azure.Disk) {
+func (m *Manager) checkHost(ctx context.Context, p *prepared, t *target, disks []azure.VMDisk) {
 	name, host := t.vm.Name, t.hostName
 	if t.apiErr != nil || t.getErr != nil {
 		err := t.apiErr
@@ -179,9 +179,9 @@ func (m *Manager) checkHost(ctx context.Context, p *prepared, t *target, blobs [
 		p.add(row)
 	}
 	sizes := make([]int64, len(t.disks))
-	for i, b := range blobs {
-		if b != nil {
-			sizes[i] = b.VirtualSize()
+	for i, d := range disks {
+		if d != nil {
+			sizes[i] = d.Size()
 		}
 	}
 	if t.hostName != t.vm.Host || willCreate {
@@ -318,15 +318,3 @@ func (m *Manager) checkCert(ctx context.Context, p *prepared, c Choices) {
 
 // bytesText writes n as failback writes sizes everywhere (units.Bytes).
 func bytesText(n int64) string { return units.Bytes(n) }
-
-// leaseText says what a blob's lease state means here: a running Azure
-// VM holds an infinite lease on its unmanaged disks.
-func leaseText(state string) string {
-	switch state {
-	case "leased":
-		return "leased (attached to a VM)"
-	case "available", "":
-		return "not leased"
-	}
-	return "lease " + state
-}

@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/failback/failback/azure"
 	"github.com/failback/failback/config"
 	"github.com/failback/failback/hyperv"
 )
@@ -27,11 +28,11 @@ type target struct {
 
 // targetDisk is one disk of a target.
 type targetDisk struct {
-	cfg             config.Disk
-	container, blob string
-	image           string // as the host names it
-	local           string
-	localOK         bool
+	cfg     config.Disk
+	ref     azure.DiskRef // the Azure disk
+	image   string        // as the host names it
+	local   string
+	localOK bool
 }
 
 // checkChoices refuses choices no job can be made of. The sync option is
@@ -111,8 +112,7 @@ func (m *Manager) resolve(ctx context.Context, c Choices) (string, []*target, er
 			}
 		}
 		for k, d := range vm.Disks {
-			td := targetDisk{cfg: d, image: d.Image}
-			td.container, td.blob, _ = strings.Cut(d.Blob, "/")
+			td := targetDisk{cfg: d, ref: diskRef(d), image: d.Image}
 			if alt && t.hc != nil {
 				td.image = altImage(t.hc, vm, d)
 				if t.existing != nil && k < len(t.existing.Disks) {

@@ -8,7 +8,6 @@ import (
 	"github.com/failback/failback/azure"
 	"github.com/failback/failback/crypt"
 	"github.com/failback/failback/engine"
-	"github.com/failback/failback/vdisk"
 )
 
 // flowReverse protects the on-premises VMs back to Azure in cycles: each
@@ -61,42 +60,32 @@ func (j *job) reverseDisk(ctx context.Context, k diskKey) error {
 	r := j.snap()
 	vm, d := r.VMs[k.v], r.VMs[k.v].Disks[k.d]
 	sums := j.m.paths.sums(j.id, vm.Name, k.d)
-	img, err := vdisk.Open(d.Local, vdisk.OpenOptions{ReadOnly: true})
+	onprem := j.onPrem(d)
+	local, closeLocal, err := onprem.OpenRead(ctx)
 	if err != nil {
-		return fmt.Errorf("open %s for reverse replication: %w", d.Local, err)
+		return fmt.Errorf("reverse replication: %w", err)
 	}
-	defer img.Close()
-	local := engine.ImageSource(img)
+	defer closeLocal()
 	j.setDiskPhase(k, diskReverse, "")
 	changed, err := engine.ChangedBlocks(ctx, local, sums, engine.ChangedOptions{Threads: changedThreads,
 		Progress: func(p engine.Progress) { j.setProgress(k, diskReverse, p) }})
 	if err != nil {
-		return fmt.Errorf("changes of %s since the last cycle: %w", d.Local, err)
+		return fmt.Errorf("changes of %s since the last cycle: %w", d.Image, err)
 	}
 	if len(changed) == 0 {
 		j.setDiskPhase(k, diskDone, "")
 		return j.update(func(r *jobRecord) { r.VMs[k.v].Disks[k.d].SentBytes = 0 })
 	}
-	disk, err := j.m.deps.Storage.OpenDisk(ctx, d.Container, d.Blob)
+	disk, err := j.openDisk(ctx, d)
 	if err != nil {
 		return err
 	}
-	if disk.LeaseState == "leased" {
-		// After commit no VM uses the blob: a lease is the deleted VM's.
-		if err := j.m.deps.Storage.BreakLease(ctx, d.Container, d.Blob); err != nil {
-			return err
-		}
-	}
-	lease, err := j.m.deps.Storage.AcquireLease(ctx, d.Container, d.Blob, azure.InfiniteLease, "")
+	// After commit no VM uses the disk: a lease on it is the deleted VM's.
+	pb, err := disk.OpenWriter(ctx, azure.WriterOptions{BreakLease: true})
 	if err != nil {
-		return fmt.Errorf("lease %s for reverse replication: %w", d.Blob, err)
+		return fmt.Errorf("reverse replication of %s: %w", d.name(), err)
 	}
-	defer func() { _ = j.m.deps.Storage.ReleaseLease(context.WithoutCancel(ctx), d.Container, d.Blob, lease) }()
-	disk = disk.WithLease(lease)
-	pb, err := disk.OpenTarget(ctx)
-	if err != nil {
-		return err
-	}
+	defer func() { _ = pb.Close(context.WithoutCancel(ctx)) }()
 	var dst engine.Target = pb
 	if d.Encrypted {
 		key, err := j.key(ctx, k)
@@ -109,15 +98,15 @@ func (j *job) reverseDisk(ctx context.Context, k diskKey) error {
 	}
 	o := j.engineOptions()
 	o.Mode, o.Ranges, o.NoJournal, o.SumsFile = engine.Ranges, changed, true, sums
-	o.SourceID, o.TargetID = targetID(d.Local), disk.Name()
+	o.SourceID, o.TargetID = onprem.ID(), disk.Name()
 	o.Progress = func(p engine.Progress) { j.setProgress(k, diskReverse, p) }
 	st, err := engine.Sync(ctx, local, mirrorTarget{Target: dst, local: local}, o)
 	if err != nil {
-		return fmt.Errorf("reverse replication of %s: %w (the next cycle sends it again)", d.Blob, err)
+		return fmt.Errorf("reverse replication of %s: %w (the next cycle sends it again)", d.name(), err)
 	}
 	sn, err := disk.CreateSnapshot(ctx, azure.SnapshotOptions{JobID: j.id, Purpose: "reverse"})
 	if err != nil {
-		return fmt.Errorf("recovery point of %s: %w", d.Blob, err)
+		return fmt.Errorf("recovery point of %s: %w", d.name(), err)
 	}
 	var drop []string
 	if err := j.update(func(r *jobRecord) {
@@ -133,12 +122,12 @@ func (j *job) reverseDisk(ctx context.Context, k diskKey) error {
 	}
 	for _, id := range drop {
 		if err := disk.DeleteSnapshot(ctx, id); err != nil {
-			j.warn("reverse", "old recovery point %s of %s not deleted: %v", id, d.Blob, err)
+			j.warn("reverse", "old recovery point %s of %s not deleted: %v", id, d.name(), err)
 		}
 	}
 	j.setDiskPhase(k, diskDone, "")
 	j.info("reverse", "%s %s: %s changed on premises sent in %d block(s), %s read back from Azure; recovery point %s",
-		vm.Name, d.Blob, bytesText(st.BytesTransferred), st.BlocksDiffered, bytesText(pb.Stats().Bytes.Load()), sn.ID)
+		vm.Name, d.name(), bytesText(st.BytesTransferred), st.BlocksDiffered, bytesText(pb.Stats().Bytes.Load()), sn.ID)
 	return nil
 }
 

@@ -2,9 +2,10 @@ package workflow
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/failback/failback/azure"
 )
 
 // The console's first screen lists every plan with its disks and sizes,
@@ -33,42 +34,42 @@ type sizeEntry struct {
 	reading bool
 }
 
-// sizeCache maps a disk's configured blob ("container/name.vhd") to its
+// sizeCache maps a configured disk (by its reference's key) to its
 // virtual size. Its zero value is ready.
 type sizeCache struct {
 	mu      sync.Mutex
 	entries map[string]*sizeEntry
 }
 
-func (c *sizeCache) entry(blob string) *sizeEntry {
+func (c *sizeCache) entry(ref azure.DiskRef) *sizeEntry {
 	if c.entries == nil {
 		c.entries = map[string]*sizeEntry{}
 	}
-	e := c.entries[blob]
+	e := c.entries[ref.Key()]
 	if e == nil {
 		e = &sizeEntry{}
-		c.entries[blob] = e
+		c.entries[ref.Key()] = e
 	}
 	return e
 }
 
-// get returns what is known of blob and whether it should be read
-// (again); a blob it says to read is marked as being read.
-func (c *sizeCache) get(blob string, now time.Time) (size int64, why string, read bool) {
+// get returns what is known of a disk and whether it should be read
+// (again); a disk it says to read is marked as being read.
+func (c *sizeCache) get(ref azure.DiskRef, now time.Time) (size int64, why string, read bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.entry(blob)
+	e := c.entry(ref)
 	if !e.reading && (e.when.IsZero() || now.Sub(e.when) > sizeTTL) {
 		e.reading, read = true, true
 	}
 	return e.size, e.err, read
 }
 
-// set records an answer for blob (err "" when the size was read).
-func (c *sizeCache) set(blob string, size int64, err string, now time.Time) {
+// set records an answer for a disk (err "" when the size was read).
+func (c *sizeCache) set(ref azure.DiskRef, size int64, err string, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.entry(blob)
+	e := c.entry(ref)
 	if err != "" {
 		e.size = 0
 	} else {
@@ -77,65 +78,56 @@ func (c *sizeCache) set(blob string, size int64, err string, now time.Time) {
 	e.err, e.when, e.reading = err, now, false
 }
 
-// abandon forgets that blob was being read (the lookup never ran).
-func (c *sizeCache) abandon(blob string) {
+// abandon forgets that a disk was being read (the lookup never ran).
+func (c *sizeCache) abandon(ref azure.DiskRef) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.entry(blob).reading = false
+	c.entry(ref).reading = false
 }
 
 // learnSize records a size the pre-flight or the estimate read.
-func (m *Manager) learnSize(blob string, size int64) {
-	m.sizes.set(blob, size, "", m.deps.Now())
+func (m *Manager) learnSize(ref azure.DiskRef, size int64) {
+	m.sizes.set(ref, size, "", m.deps.Now())
 }
 
 // diskSize is what Plans shows of a configured disk: its size, or why
 // it is unknown. Missing or old entries are queued for lookup.
-func (m *Manager) diskSize(blob string, queue *[]string) (int64, string) {
-	if m.deps.Storage == nil {
+func (m *Manager) diskSize(ref azure.DiskRef, queue *[]azure.DiskRef) (int64, string) {
+	if m.deps.Disks == nil {
 		return 0, "not read: this view of the jobs has no connection to Azure storage"
 	}
-	size, why, read := m.sizes.get(blob, m.deps.Now())
+	size, why, read := m.sizes.get(ref, m.deps.Now())
 	if read {
-		*queue = append(*queue, blob)
+		*queue = append(*queue, ref)
 	}
 	return size, why
 }
 
-// allBlobs lists every configured disk blob.
-func (m *Manager) allBlobs() []string {
-	var out []string
-	for _, vm := range m.cfg.VMs {
-		for _, d := range vm.Disks {
-			out = append(out, d.Blob)
-		}
-	}
-	return out
-}
-
 // prefetchSizes starts the lookup of every disk that Plans will show.
 func (m *Manager) prefetchSizes() {
-	if m.deps.Storage == nil {
+	if m.deps.Disks == nil {
 		return
 	}
-	var queue []string
-	for _, b := range m.allBlobs() {
-		m.diskSize(b, &queue)
+	var queue []azure.DiskRef
+	for _, vm := range m.cfg.VMs {
+		for _, d := range vm.Disks {
+			m.diskSize(diskRef(d), &queue)
+		}
 	}
 	m.readSizes(queue)
 }
 
-// readSizes looks the blobs up in the background, a few at a time,
+// readSizes looks the disks up in the background, a few at a time,
 // and tells the hub when it has answers. It never blocks the caller.
-func (m *Manager) readSizes(blobs []string) {
-	if len(blobs) == 0 {
+func (m *Manager) readSizes(refs []azure.DiskRef) {
+	if len(refs) == 0 {
 		return
 	}
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
-		for _, b := range blobs {
-			m.sizes.abandon(b)
+		for _, r := range refs {
+			m.sizes.abandon(r)
 		}
 		return
 	}
@@ -145,12 +137,12 @@ func (m *Manager) readSizes(blobs []string) {
 		defer m.wg.Done()
 		sem := make(chan struct{}, sizeParallel)
 		var wg sync.WaitGroup
-		for _, b := range blobs {
+		for _, r := range refs {
 			sem <- struct{}{}
 			wg.Add(1)
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				m.readSize(b)
+				m.readSize(r)
 			}()
 		}
 		wg.Wait()
@@ -158,20 +150,19 @@ func (m *Manager) readSizes(blobs []string) {
 	}()
 }
 
-// readSize opens one disk as the pre-flight does (a page blob with a
-// valid fixed-VHD footer: its length less the 512-byte footer is the
-// virtual size) and records the size or the reason it cannot be read.
-func (m *Manager) readSize(blob string) {
+// readSize opens one disk as the pre-flight does (for a page blob: a
+// valid fixed-VHD footer, whose size is the blob's less the footer) and
+// records the size or the reason it cannot be read.
+func (m *Manager) readSize(ref azure.DiskRef) {
 	ctx, cancel := context.WithTimeout(m.ctx, sizeTimeout)
 	defer cancel()
-	container, name, _ := strings.Cut(blob, "/")
-	disk, err := m.deps.Storage.OpenDisk(ctx, container, name)
+	disk, err := m.openDisk(ctx, ref)
 	switch {
 	case m.ctx.Err() != nil:
-		m.sizes.abandon(blob)
+		m.sizes.abandon(ref)
 	case err != nil:
-		m.sizes.set(blob, 0, err.Error(), m.deps.Now())
+		m.sizes.set(ref, 0, err.Error(), m.deps.Now())
 	default:
-		m.sizes.set(blob, disk.VirtualSize(), "", m.deps.Now())
+		m.sizes.set(ref, disk.Size(), "", m.deps.Now())
 	}
 }

@@ -138,10 +138,10 @@ func (m *Manager) newRecord(ctx context.Context, p *prepared, c Choices, who Act
 			Switch: t.vm.Switch, CreateVM: c.CreateVM && t.existing == nil}
 		var sizes []int64
 		for k, d := range t.disks {
-			size := p.blobs[i][k].VirtualSize()
+			size := p.disks[i][k].Size()
 			sizes = append(sizes, size)
-			v.Disks = append(v.Disks, diskRecord{Container: d.container, Blob: d.blob, Image: d.image,
-				Local: d.local, Size: size, Encrypted: enc[t.vm.Name+"/"+d.cfg.Blob]})
+			v.Disks = append(v.Disks, diskRecord{Azure: d.ref, Image: d.image,
+				Local: d.local, Size: size, Encrypted: enc[cryptName(t.vm.Name, d.ref)]})
 		}
 		if v.CreateVM {
 			spec, err := m.vmSpec(ctx, t, sizes)

@@ -11,11 +11,15 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/failback/failback/azure"
 	"github.com/failback/failback/engine"
 )
 
 // recordVersion is the job.json format; a newer one is refused on load.
-const recordVersion = 1
+// Format 2 names each disk's Azure side by an azure.DiskRef ("azure");
+// format 1 named page blobs by container and blob, which load moves into
+// the reference.
+const recordVersion = 2
 
 // flow is what a job is doing or heading towards; with the per-VM and
 // per-disk progress it says which steps are left after an interruption.
@@ -92,8 +96,12 @@ type vmRecord struct {
 
 // diskRecord is one disk of a job and the passes synced onto it.
 type diskRecord struct {
-	Container string `json:"container"`
-	Blob      string `json:"blob"`
+	// Azure is the Azure disk synchronised from.
+	Azure azure.DiskRef `json:"azure"`
+	// Container and Blob are format 1's names of a page-blob disk; load
+	// moves them into Azure.
+	Container string `json:"container,omitempty"`
+	Blob      string `json:"blob,omitempty"`
 	// Image is the target as the host names it, Local as this machine
 	// writes it.
 	Image      string       `json:"image"`
@@ -129,6 +137,24 @@ type passRecord struct {
 	// Runs counts how often the engine ran it (more than one: resumed).
 	Runs int `json:"runs,omitempty"`
 }
+
+// upgradeRecord brings a record of an older format to this one in memory
+// (it is saved in the new format at its next change).
+func upgradeRecord(r *jobRecord) {
+	for v := range r.VMs {
+		for k := range r.VMs[v].Disks {
+			d := &r.VMs[v].Disks[k]
+			if d.Azure.Kind == "" && d.Blob != "" {
+				d.Azure = azure.PageBlobRef(d.Container, d.Blob)
+			}
+			d.Container, d.Blob = "", ""
+		}
+	}
+	r.Version = recordVersion
+}
+
+// name is the disk's Azure name for log lines, next to its VM's name.
+func (d *diskRecord) name() string { return d.Azure.Short() }
 
 // lastDone returns the newest finished pass, or nil.
 func (d *diskRecord) lastDone() *passRecord {
@@ -232,6 +258,9 @@ func (p paths) loadRecords() ([]*jobRecord, []error) {
 		}
 		if err == nil && r.Version > recordVersion {
 			err = fmt.Errorf("written by a newer failback (format %d): use that version", r.Version)
+		}
+		if err == nil {
+			upgradeRecord(&r)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("job %s (%s): %w", e.Name(), p.record(e.Name()), err))

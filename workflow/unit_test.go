@@ -1,9 +1,11 @@
 package workflow
 
 import (
+	"os"
 	"reflect"
 	"testing"
 
+	"github.com/failback/failback/azure"
 	"github.com/failback/failback/engine"
 )
 
@@ -73,10 +75,35 @@ func TestDetailTextsReadLikeTheConsole(t *testing.T) {
 			t.Errorf("bytesText(%d) = %q, want %q", n, got, want)
 		}
 	}
-	if got := leaseText("leased"); got != "leased (attached to a VM)" {
-		t.Errorf("leaseText(leased) = %q", got)
+	if got := azure.LeaseText("leased"); got != "leased (attached to a VM)" {
+		t.Errorf("azure.LeaseText(leased) = %q", got)
 	}
-	if got := leaseText("available"); got != "not leased" {
-		t.Errorf("leaseText(available) = %q", got)
+	if got := azure.LeaseText("available"); got != "not leased" {
+		t.Errorf("azure.LeaseText(available) = %q", got)
+	}
+}
+
+// A job.json of format 1 (page blobs named by container and blob) loads
+// with each disk's Azure reference, so jobs survive the upgrade.
+func TestFormat1RecordLoadsWithDiskReferences(t *testing.T) {
+	dir := t.TempDir()
+	p := paths{root: dir}
+	old := `{"version":1,"id":"j1","state":"committed","flow":"commit","vms":[{"name":"db","disks":[{"container":"vhds","blob":"db-os.vhd","image":"D:\\db.vhdx","local":"/x/db.vhdx","size":1048576}]}]}`
+	if err := os.MkdirAll(p.job("j1"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p.record("j1"), []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	recs, errs := p.loadRecords()
+	if len(errs) != 0 || len(recs) != 1 {
+		t.Fatalf("load: %v %v", recs, errs)
+	}
+	d := recs[0].VMs[0].Disks[0]
+	if d.Azure != azure.PageBlobRef("vhds", "db-os.vhd") || d.Container != "" || d.Blob != "" || recs[0].Version != recordVersion {
+		t.Fatalf("format 1 disk loaded as %+v (version %d)", d, recs[0].Version)
+	}
+	if d.name() != "db-os.vhd" {
+		t.Errorf("log name %q, want the blob's", d.name())
 	}
 }

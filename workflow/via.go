@@ -6,12 +6,15 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/failback/failback/azure"
 	"github.com/failback/failback/engine"
 )
 
 // SourceRequest is what Deps.SourceVia gets to open one snapshot.
 type SourceRequest struct {
-	Container, Blob, Snapshot string
+	// Disk is the Azure disk and Snapshot the snapshot of it to read.
+	Disk     azure.DiskRef
+	Snapshot string
 	// Direct is the same snapshot read straight from storage (the
 	// fallback while the agent is unreachable).
 	Direct engine.Source
@@ -62,8 +65,8 @@ func agentView(d diskRecord, l *liveDisk) *AgentView {
 // view and is called with the engine's progress.
 func (j *job) viaAgent(ctx context.Context, k diskKey, via func(context.Context, SourceRequest) (engine.Source, func(), error),
 	d diskRecord, vm, snap string, direct engine.Source) (src engine.Source, release, sample func(), err error) {
-	log := slog.New(&jobLogHandler{j: j, prefix: vm + " " + d.Blob + ": "})
-	src, closeSrc, err := via(ctx, SourceRequest{Container: d.Container, Blob: d.Blob, Snapshot: snap, Direct: direct, Log: log})
+	log := slog.New(&jobLogHandler{j: j, prefix: vm + " " + d.name() + ": "})
+	src, closeSrc, err := via(ctx, SourceRequest{Disk: d.Azure, Snapshot: snap, Direct: direct, Log: log})
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -81,7 +81,7 @@ func (j *job) view() JobView {
 }
 
 func diskView(d diskRecord, l *liveDisk) DiskView {
-	dv := DiskView{Name: d.Blob, Image: d.Image, Size: d.Size, Phase: diskWaiting, Agent: agentView(d, l)}
+	dv := DiskView{Name: d.name(), Image: d.Image, Size: d.Size, Phase: diskWaiting, Agent: agentView(d, l)}
 	if p := d.lastDone(); p != nil {
 		dv.Phase = diskDone
 		fillCounters(&dv, p.Mode, p.Stats.Counters, p.Stats.BytesChecked, p.Stats.BytesTransferred)

@@ -14,6 +14,7 @@ import (
 	"github.com/failback/failback/agent"
 	"github.com/failback/failback/azure"
 	"github.com/failback/failback/config"
+	"github.com/failback/failback/internal/wire"
 )
 
 func init() {
@@ -259,27 +260,10 @@ func agentStorage(f agentFlags) (azure.StorageOptions, error) {
 			}
 			return o, lerr
 		}
-		return storageFromConfig(c.Azure.Storage), nil
+		return wire.StorageOptions(c.Azure.Storage), nil
 	}
 	if err != nil {
 		return o, err
 	}
 	return o, o.Validate()
-}
-
-// storageFromConfig maps the config file's [azure.storage] onto the azure
-// package's options (secrets already resolved by config.Load).
-func storageFromConfig(c config.Storage) azure.StorageOptions {
-	return azure.StorageOptions{
-		AccountURL:       c.AccountURL,
-		AccountName:      c.AccountName,
-		ConnectionString: azure.NewSecret(c.ConnectionString.Reveal()),
-		AccountKey:       azure.NewSecret(c.AccountKey.Reveal()),
-		SAS:              azure.NewSecret(c.SAS.Reveal()),
-		UseEntraID:       c.EntraID,
-		MaxRetries:       c.Retries,
-		RetryDelay:       c.RetryDelay.D(),
-		MaxRetryDelay:    c.MaxRetryDelay.D(),
-		TryTimeout:       c.TryTimeout.D(),
-	}
 }

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/failback/failback/azure"
 	"github.com/failback/failback/config"
+	"github.com/failback/failback/internal/wire"
 	"github.com/failback/failback/workflow"
 )
 
@@ -106,11 +106,12 @@ func runPlans(ctx context.Context, s Stdio, args []string) error {
 	printWarnings(s.Err, cfg)
 	var d workflow.Deps
 	if !*noSizes {
-		st, err := azure.NewStorage(storageFromConfig(cfg.Azure.Storage))
+		disks, err := wire.Disks(cfg)
 		if err != nil {
-			fmt.Fprintf(s.Err, "failback: disk sizes not read: [azure.storage]: %v\n", err)
+			fmt.Fprintf(s.Err, "failback: disk sizes not read: %v\n", err)
+		} else {
+			d.Disks = disks
 		}
-		d.Storage = st
 	}
 	svc, done, err := viewWorkflowWith(ctx, cfg, d)
 	if err != nil {
@@ -120,7 +121,7 @@ func runPlans(ctx context.Context, s Stdio, args []string) error {
 	// A driving process reads the sizes itself; this view only with the
 	// storage account it was given.
 	_, remote := svc.(*workflow.Client)
-	sizes := !*noSizes && (d.Storage != nil || remote)
+	sizes := !*noSizes && (d.Disks != nil || remote)
 	plans := svc.Plans()
 	if sizes {
 		plans = plansWithSizes(ctx, svc)

@@ -8,20 +8,14 @@ import (
 	"os/user"
 	"time"
 
-	"github.com/failback/failback/agent"
-	"github.com/failback/failback/azure"
 	"github.com/failback/failback/config"
-	"github.com/failback/failback/crypt"
-	"github.com/failback/failback/engine"
-	"github.com/failback/failback/hyperv"
+	"github.com/failback/failback/internal/wire"
 	"github.com/failback/failback/workflow"
 )
 
-// The workflow's real dependencies are built here and nowhere else: the
-// storage client, ARM or lab compute, one Hyper-V host per [[host]]
-// (PowerShell over SSH or locally, or a lab folder), the certificate store
-// with config.toml's PFX passwords, and the Azure-side agent when [agent]
-// names one.
+// The workflow's real dependencies are built by internal/wire, the one
+// wiring; this file decides whether a command drives the jobs itself or
+// goes through the process that does.
 
 // cliActor is the person running a script command: an operator (whoever
 // may run failback with this config may act).
@@ -55,7 +49,7 @@ func openWorkflow(ctx context.Context, cfg *config.Config, o wireOptions) (svc w
 		if c, err := workflow.Dial(ctx, cfg.StateDir); err == nil {
 			return c, func() { _ = c.Close() }, nil
 		}
-		d, release, err := buildDeps(ctx, cfg)
+		d, release, err := wire.Deps(ctx, cfg)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -77,106 +71,4 @@ func openWorkflow(ctx context.Context, cfg *config.Config, o wireOptions) (svc w
 		return m, func() { _ = m.Close(); release() }, nil
 	}
 	return nil, nil, fmt.Errorf("%w (its control socket does not answer)", busy)
-}
-
-// buildDeps builds every client from the configuration (no request is
-// sent yet).
-func buildDeps(ctx context.Context, cfg *config.Config) (workflow.Deps, func(), error) {
-	var d workflow.Deps
-	var closers []func()
-	release := func() {
-		for _, c := range closers {
-			c()
-		}
-	}
-	st, err := azure.NewStorage(storageFromConfig(cfg.Azure.Storage))
-	if err != nil {
-		return d, nil, fmt.Errorf("[azure.storage]: %w", err)
-	}
-	d.Storage = st
-	switch cfg.Azure.Compute {
-	case config.ComputeLab:
-		lc, err := azure.NewLabCompute(cfg.Azure.LabDir, azure.LabOptions{})
-		if err != nil {
-			return d, nil, fmt.Errorf("[azure] lab_dir: %w", err)
-		}
-		d.Compute = lc
-	default:
-		ac, err := azure.NewARMCompute(azure.ARMOptions{SubscriptionID: cfg.Azure.SubscriptionID,
-			ResourceGroup: cfg.Azure.ResourceGroup, OperationTimeout: cfg.Azure.OperationTimeout.D()})
-		if err != nil {
-			return d, nil, fmt.Errorf("[azure] compute: %w", err)
-		}
-		d.Compute = ac
-	}
-	d.Hosts = map[string]hyperv.Host{}
-	for i := range cfg.Hosts {
-		h, closeHost, err := buildHost(&cfg.Hosts[i])
-		if err != nil {
-			release()
-			return d, nil, err
-		}
-		d.Hosts[cfg.Hosts[i].Name] = h
-		closers = append(closers, closeHost)
-	}
-	pw := map[string]crypt.Secret{}
-	for _, c := range cfg.Certificates {
-		pw[c.File] = crypt.NewSecret(c.Password.Reveal())
-	}
-	d.Certs = crypt.NewStore(cfg.CertificatesDir, crypt.StoreOptions{Passwords: pw})
-	if cfg.Agent.URL != "" {
-		d.SourceVia = agentSource(cfg.Agent)
-	}
-	return d, release, nil
-}
-
-// buildHost connects one [[host]] by its transport.
-func buildHost(h *config.Host) (hyperv.Host, func(), error) {
-	switch h.Transport {
-	case config.TransportLab:
-		lh, err := hyperv.OpenLab(h.LabDir)
-		if err != nil {
-			return nil, nil, fmt.Errorf("host %s: %w", h.Name, err)
-		}
-		return lh, func() {}, nil
-	case config.TransportLocal:
-		return hyperv.NewPSHost(h.Name, hyperv.LocalRunner{}), func() {}, nil
-	case config.TransportSSH:
-		r, err := hyperv.NewSSHRunner(hyperv.SSHConfig{Addr: h.Address, User: h.User, KeyFile: h.KeyFile,
-			KeyPassphrase: h.KeyPassphrase, Password: h.Password,
-			KnownHostsFile: h.KnownHosts})
-		if err != nil {
-			return nil, nil, fmt.Errorf("host %s: %w", h.Name, err)
-		}
-		return hyperv.NewPSHost(h.Name, r), func() { _ = r.Close() }, nil
-	}
-	return nil, nil, fmt.Errorf("host %s: unknown transport %q", h.Name, h.Transport)
-}
-
-// agentSource reads unencrypted snapshots through the Azure-side agent,
-// with direct reads while it is unreachable. Its warnings go to the job's
-// log (a console on this terminal would be garbled by stderr).
-func agentSource(a config.Agent) func(ctx context.Context, r workflow.SourceRequest) (engine.Source, func(), error) {
-	return func(ctx context.Context, r workflow.SourceRequest) (engine.Source, func(), error) {
-		src, err := agent.NewSource(ctx, agent.Options{URL: a.URL, CertFingerprint: a.CertFingerprint, CertFile: a.CertFile,
-			Token: azure.NewSecret(a.Token.Reveal()), Container: r.Container, Blob: r.Blob, Snapshot: r.Snapshot,
-			Fallback: r.Direct, Logger: r.Log})
-		if err != nil {
-			return nil, nil, err
-		}
-		return agentStats{src}, src.Close, nil
-	}
-}
-
-// agentStats is the agent's source with its figures in the workflow's
-// terms (workflow.AgentReporter); the engine sees every method of the
-// source itself, its block hashing included.
-type agentStats struct{ *agent.Source }
-
-// AgentStats implements workflow.AgentReporter.
-func (s agentStats) AgentStats() workflow.AgentView {
-	st := s.Stats()
-	return workflow.AgentView{AzureChecked: st.CheckedBytes, BlockBytes: st.BlockBytes, LinkBytes: st.WireBytes(),
-		CompressionSaved: st.CompressionSaved(), DirectBytes: st.FallbackReadBytes + st.FallbackHashedBytes,
-		Fallback: st.Fallback, FallbackSwitches: st.FallbackSwitches}
 }

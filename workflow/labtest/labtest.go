@@ -186,7 +186,7 @@ func (l *Lab) Deps() workflow.Deps {
 	for n, h := range l.Hosts {
 		hosts[n] = h
 	}
-	return workflow.Deps{Storage: l.Storage, Compute: l.Compute, Hosts: hosts,
+	return workflow.Deps{Disks: &azure.Disks{Storage: l.Storage}, Compute: l.Compute, Hosts: hosts,
 		Certs: crypt.NewStore(l.CertsDir, crypt.StoreOptions{}), NoControl: false}
 }
 
@@ -207,7 +207,7 @@ func (l *Lab) writeConfig() {
 	q := func(s string) string { return fmt.Sprintf("%q", s) }
 	fmt.Fprintf(&b, "state_dir = %s\ncertificates_dir = %s\n\n", q(filepath.Join(l.Dir, "state")), q(l.CertsDir))
 	fmt.Fprintf(&b, "[azure]\nsite_name = \"Azure lab\"\ncompute = \"lab\"\nlab_dir = %s\n\n", q(l.ComputeDir))
-	fmt.Fprintf(&b, "[azure.storage]\nconnection_string = %s\nretry_delay = \"1s\"\n\n", q(l.Conn))
+	fmt.Fprintf(&b, "[azure.storage]\nconnection_string = %s\nretry_delay = \"10ms\"\nmax_retry_delay = \"100ms\"\ntry_timeout = \"30s\"\n\n", q(l.Conn))
 	fmt.Fprintf(&b, "[engine]\nblock_size = %s\nthreads = 2\nverify = %v\n", q(o.BlockSize), o.Verify)
 	if o.Bandwidth != "" {
 		fmt.Fprintf(&b, "bandwidth_limit = %s\n", q(o.Bandwidth))

@@ -1,0 +1,153 @@
+// Package wire builds the workflow's real dependencies from config.toml:
+// the Azure disks (page blobs in the storage account), ARM or lab
+// compute, one Hyper-V host per [[host]] (PowerShell over SSH or locally,
+// or a lab folder), the certificate store with config.toml's PFX
+// passwords, and the Azure-side agent when [agent] names one. It is the
+// one wiring: the script commands, the console, failback serve and the
+// drills of the tests all build their dependencies here.
+package wire
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/failback/failback/agent"
+	"github.com/failback/failback/azure"
+	"github.com/failback/failback/config"
+	"github.com/failback/failback/crypt"
+	"github.com/failback/failback/engine"
+	"github.com/failback/failback/hyperv"
+	"github.com/failback/failback/workflow"
+)
+
+// Deps builds every client from the configuration (no request is sent
+// yet). release closes what it opened (SSH connections to hosts).
+func Deps(ctx context.Context, cfg *config.Config) (d workflow.Deps, release func(), err error) {
+	var closers []func()
+	release = func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	disks, err := Disks(cfg)
+	if err != nil {
+		return d, nil, err
+	}
+	d.Disks = disks
+	switch cfg.Azure.Compute {
+	case config.ComputeLab:
+		lc, err := azure.NewLabCompute(cfg.Azure.LabDir, azure.LabOptions{})
+		if err != nil {
+			return d, nil, fmt.Errorf("[azure] lab_dir: %w", err)
+		}
+		d.Compute = lc
+	default:
+		ac, err := azure.NewARMCompute(azure.ARMOptions{SubscriptionID: cfg.Azure.SubscriptionID,
+			ResourceGroup: cfg.Azure.ResourceGroup, OperationTimeout: cfg.Azure.OperationTimeout.D()})
+		if err != nil {
+			return d, nil, fmt.Errorf("[azure] compute: %w", err)
+		}
+		d.Compute = ac
+	}
+	d.Hosts = map[string]hyperv.Host{}
+	for i := range cfg.Hosts {
+		h, closeHost, err := Host(&cfg.Hosts[i])
+		if err != nil {
+			release()
+			return d, nil, err
+		}
+		d.Hosts[cfg.Hosts[i].Name] = h
+		closers = append(closers, closeHost)
+	}
+	pw := map[string]crypt.Secret{}
+	for _, c := range cfg.Certificates {
+		pw[c.File] = crypt.NewSecret(c.Password.Reveal())
+	}
+	d.Certs = crypt.NewStore(cfg.CertificatesDir, crypt.StoreOptions{Passwords: pw})
+	if cfg.Agent.URL != "" {
+		d.SourceVia = agentSource(cfg.Agent)
+	}
+	return d, release, nil
+}
+
+// Disks opens the Azure disks the configuration names: page blobs in the
+// [azure.storage] account.
+func Disks(cfg *config.Config) (*azure.Disks, error) {
+	st, err := azure.NewStorage(StorageOptions(cfg.Azure.Storage))
+	if err != nil {
+		return nil, fmt.Errorf("[azure.storage]: %w", err)
+	}
+	return &azure.Disks{Storage: st}, nil
+}
+
+// StorageOptions maps the config file's [azure.storage] onto the azure
+// package's options (secrets already resolved by config.Load).
+func StorageOptions(c config.Storage) azure.StorageOptions {
+	return azure.StorageOptions{
+		AccountURL:       c.AccountURL,
+		AccountName:      c.AccountName,
+		ConnectionString: azure.NewSecret(c.ConnectionString.Reveal()),
+		AccountKey:       azure.NewSecret(c.AccountKey.Reveal()),
+		SAS:              azure.NewSecret(c.SAS.Reveal()),
+		UseEntraID:       c.EntraID,
+		MaxRetries:       c.Retries,
+		RetryDelay:       c.RetryDelay.D(),
+		MaxRetryDelay:    c.MaxRetryDelay.D(),
+		TryTimeout:       c.TryTimeout.D(),
+	}
+}
+
+// Host connects one [[host]] by its transport.
+func Host(h *config.Host) (hyperv.Host, func(), error) {
+	switch h.Transport {
+	case config.TransportLab:
+		lh, err := hyperv.OpenLab(h.LabDir)
+		if err != nil {
+			return nil, nil, fmt.Errorf("host %s: %w", h.Name, err)
+		}
+		return lh, func() {}, nil
+	case config.TransportLocal:
+		return hyperv.NewPSHost(h.Name, hyperv.LocalRunner{}), func() {}, nil
+	case config.TransportSSH:
+		r, err := hyperv.NewSSHRunner(hyperv.SSHConfig{Addr: h.Address, User: h.User, KeyFile: h.KeyFile,
+			KeyPassphrase: h.KeyPassphrase, Password: h.Password,
+			KnownHostsFile: h.KnownHosts})
+		if err != nil {
+			return nil, nil, fmt.Errorf("host %s: %w", h.Name, err)
+		}
+		return hyperv.NewPSHost(h.Name, r), func() { _ = r.Close() }, nil
+	}
+	return nil, nil, fmt.Errorf("host %s: unknown transport %q", h.Name, h.Transport)
+}
+
+// agentSource reads unencrypted page-blob snapshots through the
+// Azure-side agent, with direct reads while it is unreachable. Its
+// warnings go to the job's log (a console on this terminal would be
+// garbled by stderr). Other kinds of disk are read directly.
+func agentSource(a config.Agent) func(ctx context.Context, r workflow.SourceRequest) (engine.Source, func(), error) {
+	return func(ctx context.Context, r workflow.SourceRequest) (engine.Source, func(), error) {
+		if r.Disk.Kind != azure.KindPageBlob {
+			return r.Direct, func() {}, nil
+		}
+		src, err := agent.NewSource(ctx, agent.Options{URL: a.URL, CertFingerprint: a.CertFingerprint, CertFile: a.CertFile,
+			Token: azure.NewSecret(a.Token.Reveal()), Container: r.Disk.Container, Blob: r.Disk.Blob, Snapshot: r.Snapshot,
+			Fallback: r.Direct, Logger: r.Log})
+		if err != nil {
+			return nil, nil, err
+		}
+		return agentStats{src}, src.Close, nil
+	}
+}
+
+// agentStats is the agent's source with its figures in the workflow's
+// terms (workflow.AgentReporter); the engine sees every method of the
+// source itself, its block hashing included.
+type agentStats struct{ *agent.Source }
+
+// AgentStats implements workflow.AgentReporter.
+func (s agentStats) AgentStats() workflow.AgentView {
+	st := s.Stats()
+	return workflow.AgentView{AzureChecked: st.CheckedBytes, BlockBytes: st.BlockBytes, LinkBytes: st.WireBytes(),
+		CompressionSaved: st.CompressionSaved(), DirectBytes: st.FallbackReadBytes + st.FallbackHashedBytes,
+		Fallback: st.Fallback, FallbackSwitches: st.FallbackSwitches}
+}
