@@ -2,6 +2,7 @@ package azure
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -24,7 +25,6 @@ const maxRangeRead = 8 << 20
 // allocGranule) read as zeros without a request, the rest by ranged GETs
 // that resume after transient failures. Safe for concurrent use.
 type SnapshotSource struct {
-	pb       *pageblob.Client
 	obj      string
 	snapshot string
 	size     int64
@@ -32,9 +32,14 @@ type SnapshotSource struct {
 	stats    ReadStats
 
 	mu    sync.Mutex
+	pb    *pageblob.Client
 	alloc []engine.Extent
 	ok    bool
 	close func(context.Context) error // ends what opening took (a SAS grant)
+	// access, when set, renews the client's access (a SAS grant that
+	// expires): access is called for a client that stays valid at least
+	// a while (force: the service refused the current one).
+	access func(ctx context.Context, force bool) (*pageblob.Client, error)
 }
 
 var _ engine.Source = (*SnapshotSource)(nil)
@@ -107,12 +112,53 @@ func (s *SnapshotSource) allocated(ctx context.Context) ([]engine.Extent, error)
 	if s.ok {
 		return s.alloc, nil
 	}
-	ex, err := listPageRanges(ctx, s.pb, "", "", s.size, allocGranule(s.size))
+	var ex []engine.Extent
+	err := s.retryDenied(ctx, func(pb *pageblob.Client) error {
+		var err error
+		ex, err = listPageRanges(ctx, pb, "", "", s.size, allocGranule(s.size))
+		return err
+	}, true)
 	if err != nil {
 		return nil, wrapErr("list page ranges", s.obj, err)
 	}
 	s.alloc, s.ok = ex, true
 	return ex, nil
+}
+
+// client is the blob client to read with, its access renewed first when
+// it is about to end.
+func (s *SnapshotSource) client(ctx context.Context, force bool, locked bool) (*pageblob.Client, error) {
+	if !locked {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+	}
+	if s.access == nil {
+		return s.pb, nil
+	}
+	pb, err := s.access(ctx, force)
+	if err != nil {
+		return nil, err
+	}
+	s.pb = pb
+	return pb, nil
+}
+
+// retryDenied runs f with the client; when the service refuses the
+// access (an expired grant) and it can be renewed, it renews it once and
+// runs f again. locked says the caller holds s.mu.
+func (s *SnapshotSource) retryDenied(ctx context.Context, f func(*pageblob.Client) error, locked bool) error {
+	pb, err := s.client(ctx, false, locked)
+	if err != nil {
+		return err
+	}
+	err = f(pb)
+	if err == nil || s.access == nil || !errors.Is(wrapErr("", "", err), ErrAccessDenied) {
+		return err
+	}
+	if pb, err = s.client(ctx, true, locked); err != nil {
+		return err
+	}
+	return f(pb)
 }
 
 // ReadAt fills p from the virtual disk at off: zeros where no page is
@@ -130,7 +176,10 @@ func (s *SnapshotSource) ReadAt(ctx context.Context, p []byte, off int64) error 
 		clear(p[pos-off : e.Off-off])
 		for o := e.Off; o < e.End(); o += maxRangeRead {
 			n := min(maxRangeRead, e.End()-o)
-			if err := downloadRange(ctx, s.pb, s.obj, p[o-off:o-off+n], o, s.rp, &s.stats); err != nil {
+			err := s.retryDenied(ctx, func(pb *pageblob.Client) error {
+				return downloadRange(ctx, pb, s.obj, p[o-off:o-off+n], o, s.rp, &s.stats)
+			}, false)
+			if err != nil {
 				return err
 			}
 		}
