@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/ui/common"
 	"github.com/failback/failback/workflow"
 )
@@ -133,7 +134,7 @@ func (p *planStep) details(pl workflow.PlanInfo, w int) string {
 		}
 		for _, v := range g {
 			b = append(b, common.JoinWrap([]string{fmt.Sprintf("  %s  %s  gen %d", v.Name, v.Host, v.Generation),
-				fmt.Sprintf("%d CPU", v.CPUs), common.Bytes(v.Memory), "switch " + v.Switch}, ", ", w, "      ")...)
+				fmt.Sprintf("%d CPU", v.CPUs), units.Bytes(v.Memory), "switch " + v.Switch}, ", ", w, "      ")...)
 			for _, d := range v.Disks {
 				lead := "    " + common.Pad(d.Blob, blobW) + "  "
 				switch {
@@ -142,7 +143,7 @@ func (p *planStep) details(pl workflow.PlanInfo, w int) string {
 						b = append(b, st.Warn.Render(l))
 					}
 				case d.Size > 0:
-					b = append(b, lead+common.Bytes(d.Size))
+					b = append(b, lead+units.Bytes(d.Size))
 				default:
 					b = append(b, lead+st.Subtle.Render("reading size…"))
 				}
