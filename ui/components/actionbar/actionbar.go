@@ -122,21 +122,21 @@ func (m *Model) rawBinding(a workflow.Action) key.Binding {
 	km := m.c.Keys
 	switch a {
 	case workflow.ActComplete:
-		return km.Complete
+		return km.Monitor.Complete
 	case workflow.ActCommit:
-		return km.Commit
+		return km.Monitor.Commit
 	case workflow.ActReverse:
-		return km.Reverse
+		return km.Monitor.Reverse
 	case workflow.ActCancel:
-		return km.Cancel
+		return km.Monitor.Cancel
 	case workflow.ActUndo:
-		return km.Undo
+		return km.Monitor.Undo
 	case workflow.ActResume:
-		return km.Resume
+		return km.Monitor.Resume
 	case workflow.ActReverseOnce:
-		return km.ReverseOnce
+		return km.Monitor.ReverseOnce
 	case workflow.ActStopReverse:
-		return km.StopReverse
+		return km.Monitor.StopReverse
 	}
 	return key.Binding{}
 }

@@ -51,7 +51,7 @@ func (p *planStep) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		p.cursor = max(p.cursor-1, 0)
 	case key.Matches(k, km.Down):
 		p.cursor = min(p.cursor+1, len(p.s.plans)-1)
-	case key.Matches(k, km.Next):
+	case key.Matches(k, km.Wizard.Next):
 		p.choose(p.s.plans[p.cursor])
 		return p, nav(+1)
 	}
@@ -155,7 +155,7 @@ func (p *planStep) details(pl workflow.PlanInfo, w int) string {
 
 func (p *planStep) ShortHelp() []key.Binding {
 	km := p.s.c.Keys
-	next := km.Next
+	next := km.Wizard.Next
 	next.SetHelp("enter", "choose")
 	return []key.Binding{km.Up, km.Down, next}
 }

@@ -49,7 +49,7 @@ func (u *summaryStep) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			common.Send(common.ShowMonitorMsg{Select: msg.val}),
 			common.Status(fmt.Sprintf("Started %s. Watch it here; it keeps running if you close the console.", msg.val), false))
 	case tea.KeyMsg:
-		if !key.Matches(msg, u.s.c.Keys.Next) {
+		if !key.Matches(msg, u.s.c.Keys.Wizard.Next) {
 			return u, nil
 		}
 		switch {
@@ -136,7 +136,7 @@ func (u *summaryStep) View() string {
 }
 
 func (u *summaryStep) ShortHelp() []key.Binding {
-	next := u.s.c.Keys.Next
+	next := u.s.c.Keys.Wizard.Next
 	next.SetHelp("enter", "START failback")
 	if !u.s.c.CanAct() {
 		next.SetHelp("enter", "start: disabled, "+workflow.ErrNotAllowed.Error())

@@ -85,9 +85,9 @@ func (y *syncStep) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			y.cursor, y.picked = 0, true
 		case key.Matches(msg, km.Down):
 			y.cursor, y.picked = 1, true
-		case key.Matches(msg, km.Retry):
+		case key.Matches(msg, km.Wizard.Retry):
 			return y, y.load()
-		case key.Matches(msg, km.Next):
+		case key.Matches(msg, km.Wizard.Next):
 			y.s.choices.Sync = syncOptions[y.cursor].opt
 			y.s.est = y.est
 			return y, nav(+1)
@@ -216,10 +216,10 @@ func (y *syncStep) ShortHelp() []key.Binding {
 	km := y.s.c.Keys
 	up := km.Up
 	up.SetHelp("↑/↓", "option")
-	return []key.Binding{up, km.Next}
+	return []key.Binding{up, km.Wizard.Next}
 }
 
 func (y *syncStep) FullHelp() [][]key.Binding {
 	km := y.s.c.Keys
-	return [][]key.Binding{{km.Up, km.Down, km.Retry, km.Next}}
+	return [][]key.Binding{{km.Up, km.Down, km.Wizard.Retry, km.Wizard.Next}}
 }
