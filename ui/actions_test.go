@@ -44,7 +44,7 @@ func TestMonitorResumeAsksThenActs(t *testing.T) {
 	id := f.SeedRunning()
 	f.Update(id, func(j *workflow.JobView) { j.State, j.Error = workflow.StateInterrupted, "the console was closed" })
 	s := fastModel(t, f, 80, 24, "[e] Resume")
-	s.press([]string{"e"}, "Resume? Job "+id, "Continue web-shop from where it stopped")
+	s.press([]string{"e"}, "Resume? Job "+id, "Continue the job (start) from where it stopped")
 	s.press([]string{"y"}, "Resume accepted for "+id, "phase1")
 	s.final()
 	if a := lastAct(t, f); a != workflow.ActResume {
@@ -67,7 +67,7 @@ func TestMonitorReverseOnceThenStop(t *testing.T) {
 	id := f.SeedPendingCommit()
 	f.Update(id, func(j *workflow.JobView) { j.State = workflow.StateCommitted })
 	s := fastModel(t, f, 80, 24, "[o] Reverse once")
-	s.press([]string{"o"}, "Reverse once? Job "+id, "once, then rest committed")
+	s.press([]string{"o"}, "Reverse once? Job "+id, "and rest committed")
 	s.press([]string{"y"}, "Reverse once accepted", "[s] Stop reverse")
 	if a := lastAct(t, f); a != workflow.ActReverseOnce {
 		t.Fatalf("acted %s, want reverse-once", a)

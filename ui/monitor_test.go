@@ -79,7 +79,7 @@ func TestMonitorServiceRefusalShown(t *testing.T) {
 	f := uitest.New()
 	readyJob(f)
 	s := start(t, f, uitest.Operator, PageMonitor, 80, 24, "ready to complete failover")
-	f.Refuse(uitest.ErrViewer)
+	f.Refuse(workflow.ErrNotAllowed)
 	s.press([]string{"c"}, "Shut down the Azure VMs")
 	s.press([]string{"y"}, "Complete failover refused for 250512-0900-01: viewers cannot act")
 	s.final()
@@ -92,11 +92,11 @@ func TestMonitorServiceRefusalShown(t *testing.T) {
 func TestFakeRefusesViewer(t *testing.T) {
 	f := uitest.New()
 	id := readyJob(f)
-	if err := f.Act(t.Context(), id, workflow.ActComplete, uitest.Viewer); !errors.Is(err, uitest.ErrViewer) {
-		t.Errorf("viewer Act: %v, want ErrViewer", err)
+	if err := f.Act(t.Context(), id, workflow.ActComplete, uitest.Viewer); !errors.Is(err, workflow.ErrNotAllowed) {
+		t.Errorf("viewer Act: %v, want ErrNotAllowed", err)
 	}
-	if _, err := f.Start(t.Context(), workflow.Choices{Plan: "web-shop"}, uitest.Viewer); !errors.Is(err, uitest.ErrViewer) {
-		t.Errorf("viewer Start: %v, want ErrViewer", err)
+	if _, err := f.Start(t.Context(), workflow.Choices{Plan: "web-shop"}, uitest.Viewer); !errors.Is(err, workflow.ErrNotAllowed) {
+		t.Errorf("viewer Start: %v, want ErrNotAllowed", err)
 	}
 }
 

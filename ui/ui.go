@@ -227,10 +227,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 func working(jobs []workflow.JobView) int {
 	n := 0
 	for _, j := range jobs {
-		switch j.State {
-		case workflow.StateReady, workflow.StatePendingCommit, workflow.StateCommitted,
-			workflow.StateCancelled, workflow.StateUndone, workflow.StateFailed, workflow.StateInterrupted:
-		default:
+		if j.State.Moving() {
 			n++
 		}
 	}
@@ -314,12 +311,12 @@ func (m *Model) header() string {
 	left := st.Header.Render("failback") + st.HeaderDim.Render(fmt.Sprintf("  %s (%s via %s)", m.c.Who.Name, m.c.Who.Role, m.c.Who.Via))
 	running, waiting := 0, 0
 	for _, j := range m.monitor.Jobs() {
-		switch j.State {
-		case workflow.StateReady, workflow.StatePendingCommit, workflow.StateFailed, workflow.StateInterrupted:
-			waiting++
-		case workflow.StateCommitted, workflow.StateCancelled, workflow.StateUndone:
-		default:
+		// Of the resting jobs, those over or committed wait for nobody.
+		switch {
+		case j.State.Moving():
 			running++
+		case j.State == workflow.StateReady, j.State == workflow.StatePendingCommit, j.State.Stopped():
+			waiting++
 		}
 	}
 	right := st.HeaderDim.Render("no jobs yet")

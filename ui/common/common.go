@@ -19,9 +19,6 @@ import (
 	"github.com/failback/failback/workflow"
 )
 
-// ViewerRefusal is what a viewer is told when trying to act.
-const ViewerRefusal = "viewers cannot act; ask an operator"
-
 // Common is shared, per program, by every page and component.
 type Common struct {
 	// Ctx bounds the console's own queries (CheckLocation, Preflight...);

@@ -7,32 +7,16 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
-)
 
-// Bytes formats a size in binary units ("1.5 GiB").
-func Bytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	v := float64(n) / float64(div)
-	if v >= 100 {
-		return fmt.Sprintf("%.0f %ciB", v, "KMGTPE"[exp])
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
-}
+	"github.com/failback/failback/internal/units"
+)
 
 // Rate formats bytes per second; zero shows as "-".
 func Rate(bps float64) string {
 	if bps <= 0 {
 		return "-"
 	}
-	return Bytes(int64(bps)) + "/s"
+	return units.Bytes(int64(bps)) + "/s"
 }
 
 // Dur formats a duration compactly ("1h05m", "4m20s", "35s"); zero or

@@ -3,82 +3,89 @@ package uitest
 import (
 	"context"
 	"fmt"
-	"strings"
 
+	"github.com/failback/failback/config"
 	"github.com/failback/failback/workflow"
 )
 
-// allActions is the order the console lists actions in.
-var allActions = []workflow.Action{
-	workflow.ActComplete, workflow.ActCommit, workflow.ActReverse, workflow.ActCancel, workflow.ActUndo,
-	workflow.ActResume, workflow.ActReverseOnce, workflow.ActStopReverse,
-}
+// reverseDefaults holds the reverse replication settings the fake quotes: the
+// configuration's defaults, as a Manager without [reverse] has them.
+var reverseDefaults = config.Default().Reverse
 
-func vmNames(j *workflow.JobView) string {
-	var n []string
+// facts are what the action rules read of job j, taken from the fake's
+// own data: the flow follows from the state (the fake keeps none), the
+// VMs' power from what Advance set. The caller holds f.mu.
+func (f *Fake) facts(j *workflow.JobView) workflow.ActionFacts {
+	was := f.was[j.ID]
+	at := j.State
+	if at.Stopped() {
+		at = was
+	}
+	af := workflow.ActionFacts{
+		State: j.State, Was: was, Flow: flowOf(at, j.Choices.Sync), Sync: j.Choices.Sync,
+		Phase1Done:   at != workflow.StatePreflight && at != workflow.StatePhase1,
+		Running:      j.State.Moving(),
+		ReverseEvery: reverseDefaults.Interval.D(), KeepRecoveryPoints: reverseDefaults.KeepRecoveryPoints,
+	}
 	for _, v := range j.VMs {
-		n = append(n, v.Name)
+		af.VMs = append(af.VMs, workflow.VMFacts{
+			Name: v.Name, AzureVM: f.azureVM(v.Name), Group: v.Group,
+			OnPrem: v.OnPremState == "running", ShutAzure: v.AzureState == "stopped",
+		})
+		for _, d := range v.Disks {
+			if d.Phase != "waiting" {
+				af.Passes++
+			}
+			if d.Phase == "done" {
+				af.LastMoved += d.BytesTransferred
+			}
+		}
 	}
-	return strings.Join(n, ", ")
+	if af.Flow == workflow.FlowComplete && at != workflow.StateShutdown {
+		// Phase 2 shows its final pass; phase 1's lies under it.
+		for _, v := range j.VMs {
+			af.Passes += len(v.Disks)
+		}
+	}
+	return af
 }
 
-// actionsFor is the fake's state machine for what applies when.
-func actionsFor(j *workflow.JobView) map[workflow.Action]workflow.ActionState {
-	m := map[workflow.Action]workflow.ActionState{}
-	off := func(a workflow.Action, why string) { m[a] = workflow.ActionState{Action: a, Why: why} }
-	on := func(a workflow.Action, confirm string) {
-		m[a] = workflow.ActionState{Action: a, Enabled: true, Confirm: confirm}
-	}
-	off(workflow.ActComplete, "not ready")
-	off(workflow.ActCommit, "the VMs do not run on-premises yet")
-	off(workflow.ActReverse, "commit first")
-	off(workflow.ActUndo, "nothing to undo before phase 2")
-	off(workflow.ActResume, "only a failed or interrupted job resumes")
-	off(workflow.ActReverseOnce, "only after commit")
-	off(workflow.ActStopReverse, "reverse replication is not running")
-	cancel := fmt.Sprintf("Stop %s and put every on-premises disk back exactly as it was before the failback. The Azure VMs keep running.", j.Title)
-	switch j.State {
-	case workflow.StatePhase1, workflow.StateCatchUp, workflow.StatePreflight:
-		off(workflow.ActComplete, "phase 1 still running")
-		on(workflow.ActCancel, cancel)
-	case workflow.StateReady:
-		on(workflow.ActComplete, fmt.Sprintf("Shut down the Azure VMs (%s), copy the last changes, then start them on-premises. Downtime begins now.", vmNames(j)))
-		on(workflow.ActCancel, cancel)
-	case workflow.StateShutdown, workflow.StatePhase2, workflow.StateVerify, workflow.StateStarting:
-		off(workflow.ActComplete, "phase 2 is running")
-		on(workflow.ActCancel, "Stop phase 2, restore the on-premises disks and start the Azure VMs again.")
-	case workflow.StatePendingCommit:
-		off(workflow.ActComplete, "already completed")
-		on(workflow.ActCommit, fmt.Sprintf("Delete the Azure VMs (%s) and keep the on-premises ones. Undo is no longer possible afterwards.", vmNames(j)))
-		on(workflow.ActUndo, "Stop the on-premises VMs, restore their disks and start the Azure VMs again.")
-		off(workflow.ActCancel, "the VMs run on-premises now: use Undo")
-	case workflow.StateCommitted:
-		off(workflow.ActComplete, "already completed")
-		off(workflow.ActCommit, "already committed")
-		off(workflow.ActUndo, "committed: the Azure VMs are gone")
-		on(workflow.ActReverse, "Protect the on-premises VMs back to Azure, sending only what changed since the failback.")
-		on(workflow.ActReverseOnce, "Send the blocks changed on premises since the failback to the disk blobs once, then rest committed.")
-		off(workflow.ActCancel, "only before commit")
+// flowOf is the flow a job in state s is in: the one the Manager's
+// record would hold.
+func flowOf(s workflow.JobState, sync workflow.SyncOption) workflow.Flow {
+	switch s {
+	case workflow.StateShutdown, workflow.StatePhase2, workflow.StateVerify, workflow.StateStarting, workflow.StatePendingCommit:
+		if sync == workflow.SyncFull {
+			return workflow.FlowStart // a full download runs up to pending commit at once
+		}
+		return workflow.FlowComplete
+	case workflow.StateCommitting, workflow.StateCommitted:
+		return workflow.FlowCommit
 	case workflow.StateReverse:
-		off(workflow.ActComplete, "already completed")
-		off(workflow.ActCommit, "already committed")
-		off(workflow.ActReverse, "reverse replication is running")
-		off(workflow.ActReverseOnce, "reverse replication is running")
-		on(workflow.ActStopReverse, "Stop reverse replication now; an unfinished cycle is sent again by the next one.")
-		off(workflow.ActCancel, "only before commit")
-		off(workflow.ActUndo, "only before commit")
-	case workflow.StateFailed, workflow.StateInterrupted:
-		off(workflow.ActComplete, "the job stopped: "+j.Error)
-		on(workflow.ActResume, fmt.Sprintf("Continue %s from where it stopped: every finished block is kept in the journals and not sent again.", j.Title))
-		on(workflow.ActCancel, cancel)
-	default:
-		off(workflow.ActComplete, "the job is "+string(j.State))
-		off(workflow.ActCancel, "the job is "+string(j.State))
+		return workflow.FlowReverse
+	case workflow.StateCancelling, workflow.StateCancelled:
+		return workflow.FlowCancel
+	case workflow.StateUndoing, workflow.StateUndone:
+		return workflow.FlowUndo
 	}
-	return m
+	return workflow.FlowStart
 }
 
-// Actions implements workflow.Service.
+// azureVM is the Azure name of the on-premises VM name.
+func (f *Fake) azureVM(name string) string {
+	for _, p := range f.plans {
+		for _, g := range p.Groups {
+			for _, v := range g {
+				if v.Name == name {
+					return v.AzureVM
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// Actions implements workflow.Service with the workflow's own rules.
 func (f *Fake) Actions(id string, who workflow.Actor) []workflow.ActionState {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -86,17 +93,11 @@ func (f *Fake) Actions(id string, who workflow.Actor) []workflow.ActionState {
 	if j == nil {
 		return nil
 	}
-	m := actionsFor(j)
-	out := make([]workflow.ActionState, 0, len(allActions))
-	for _, a := range allActions {
-		st := m[a]
-		if text, ok := f.confirms[a]; ok && st.Enabled {
-			st.Confirm = text
+	out := workflow.ActionRules(f.facts(j), who)
+	for i, st := range out {
+		if text, ok := f.confirms[st.Action]; ok && st.Enabled {
+			out[i].Confirm = text
 		}
-		if who.Role != workflow.RoleOperator {
-			st = workflow.ActionState{Action: a, Why: ErrViewer.Error()}
-		}
-		out = append(out, st)
 	}
 	return out
 }
@@ -129,7 +130,12 @@ func (f *Fake) Act(ctx context.Context, id string, a workflow.Action, who workfl
 	if j == nil {
 		return fmt.Errorf("no job %s: it may have been removed", id)
 	}
-	st := actionsFor(j)[a]
+	st := workflow.ActionState{Action: a}
+	for _, s := range workflow.ActionRules(f.facts(j), who) {
+		if s.Action == a {
+			st = s
+		}
+	}
 	if !st.Enabled {
 		return fmt.Errorf("%s not possible now: %s", a, st.Why)
 	}
@@ -145,7 +151,11 @@ func (f *Fake) Act(ctx context.Context, id string, a workflow.Action, who workfl
 	case workflow.ActUndo:
 		j.State = workflow.StateUndoing
 	case workflow.ActResume:
-		j.State, j.Error = workflow.StatePhase1, ""
+		// Back to where it stopped, as the confirmation says.
+		j.State, j.Error = f.was[id], ""
+		if j.State == "" {
+			j.State = workflow.StatePhase1
+		}
 	case workflow.ActReverseOnce:
 		j.State = workflow.StateReverse
 	case workflow.ActStopReverse:

@@ -35,11 +35,17 @@ func (f *Fake) Advance(id string) workflow.JobState {
 }
 
 // Update changes a job by hand (for odd states in tests) and notifies.
+// A job it stops (failed, interrupted) remembers the state it stopped
+// in, as the Manager's record does.
 func (f *Fake) Update(id string, fn func(*workflow.JobView)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if j := f.find(id); j != nil {
+		before := j.State
 		fn(j)
+		if j.State.Stopped() && !before.Stopped() {
+			f.was[id] = before
+		}
 		f.notify()
 	}
 }

@@ -7,7 +7,6 @@ package uitest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -15,9 +14,6 @@ import (
 
 	"github.com/failback/failback/workflow"
 )
-
-// ErrViewer is the fake's refusal of a viewer's Start or Act.
-var ErrViewer = errors.New("viewers cannot act; ask an operator")
 
 // StartCall records one Start.
 type StartCall struct {
@@ -40,7 +36,8 @@ type Fake struct {
 	mu      sync.Mutex
 	plans   []workflow.PlanInfo
 	sites   workflow.SiteInfo
-	jobs    []*workflow.JobView // newest first
+	jobs    []*workflow.JobView          // newest first
+	was     map[string]workflow.JobState // the state a stopped job stopped in, by id
 	logs    []workflow.LogLine
 	subs    map[int]chan struct{}
 	nextSub int
@@ -68,6 +65,7 @@ func New() *Fake {
 		clock: Epoch,
 		gates: map[string]chan struct{}{},
 		calls: map[string]int{},
+		was:   map[string]workflow.JobState{},
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 
 func (f *Fake) canAct(who workflow.Actor) error {
 	if who.Role != workflow.RoleOperator {
-		return ErrViewer
+		return workflow.ErrNotAllowed
 	}
 	return f.refuse
 }

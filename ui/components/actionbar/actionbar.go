@@ -16,9 +16,12 @@ import (
 	"github.com/failback/failback/workflow"
 )
 
-// Order is the order actions are listed in: the steps forward first,
-// the ones that go back last.
-var Order = []workflow.Action{
+// order is the order the bar and the help list actions in. It differs
+// on purpose from workflow.ActionOrder, the order the service reports
+// them in: on screen the operator reads the steps forward first (Resume
+// among them, since it continues a stopped step) and the ones that go
+// back, Cancel and Undo, last.
+var order = []workflow.Action{
 	workflow.ActComplete, workflow.ActCommit, workflow.ActResume, workflow.ActReverse,
 	workflow.ActReverseOnce, workflow.ActStopReverse, workflow.ActCancel, workflow.ActUndo,
 }
@@ -106,7 +109,7 @@ func (m *Model) enabled(a workflow.Action) bool { return m.c.CanAct() && m.State
 func (m *Model) Why(a workflow.Action) string {
 	switch {
 	case !m.c.CanAct():
-		return common.ViewerRefusal
+		return workflow.ErrNotAllowed.Error()
 	case m.State(a).Enabled:
 		return ""
 	case m.State(a).Why != "":
@@ -119,21 +122,21 @@ func (m *Model) rawBinding(a workflow.Action) key.Binding {
 	km := m.c.Keys
 	switch a {
 	case workflow.ActComplete:
-		return km.Complete
+		return km.Monitor.Complete
 	case workflow.ActCommit:
-		return km.Commit
+		return km.Monitor.Commit
 	case workflow.ActReverse:
-		return km.Reverse
+		return km.Monitor.Reverse
 	case workflow.ActCancel:
-		return km.Cancel
+		return km.Monitor.Cancel
 	case workflow.ActUndo:
-		return km.Undo
+		return km.Monitor.Undo
 	case workflow.ActResume:
-		return km.Resume
+		return km.Monitor.Resume
 	case workflow.ActReverseOnce:
-		return km.ReverseOnce
+		return km.Monitor.ReverseOnce
 	case workflow.ActStopReverse:
-		return km.StopReverse
+		return km.Monitor.StopReverse
 	}
 	return key.Binding{}
 }
@@ -152,7 +155,7 @@ func (m *Model) Binding(a workflow.Action) key.Binding {
 
 // Match returns the action a key press asks for.
 func (m *Model) Match(k tea.KeyMsg) (workflow.Action, bool) {
-	for _, a := range Order {
+	for _, a := range order {
 		if key.Matches(k, m.rawBinding(a)) {
 			return a, true
 		}
@@ -184,13 +187,13 @@ func (m *Model) View() string {
 		return ""
 	}
 	if !m.c.CanAct() {
-		return st.Subtle.Render("Actions: none (" + common.ViewerRefusal + ")")
+		return st.Subtle.Render("Actions: none (" + workflow.ErrNotAllowed.Error() + ")")
 	}
 	if m.expanded {
 		return m.list()
 	}
 	var on, off []string
-	for _, a := range Order {
+	for _, a := range order {
 		k := m.rawBinding(a).Help().Key
 		if m.enabled(a) {
 			on = append(on, "["+k+"] "+Label(a))
@@ -222,7 +225,7 @@ func (m *Model) View() string {
 func (m *Model) list() string {
 	st := m.c.Styles
 	out := []string{st.Title.Render("Actions") + st.Subtle.Render("  (? closes)")}
-	for _, a := range Order {
+	for _, a := range order {
 		lead := fmt.Sprintf("  [%s] %s", m.rawBinding(a).Help().Key, common.Pad(Label(a), 18))
 		text := "possible now"
 		if why := m.Why(a); why != "" {
@@ -243,7 +246,7 @@ func (m *Model) list() string {
 // ShortHelp implements help.KeyMap: the actions possible now.
 func (m *Model) ShortHelp() []key.Binding {
 	var out []key.Binding
-	for _, a := range Order {
+	for _, a := range order {
 		if m.enabled(a) {
 			out = append(out, m.Binding(a))
 		}
@@ -253,8 +256,8 @@ func (m *Model) ShortHelp() []key.Binding {
 
 // FullHelp implements help.KeyMap: every action, disabled ones with why.
 func (m *Model) FullHelp() [][]key.Binding {
-	col := make([]key.Binding, 0, len(Order))
-	for _, a := range Order {
+	col := make([]key.Binding, 0, len(order))
+	for _, a := range order {
 		col = append(col, m.Binding(a))
 	}
 	return [][]key.Binding{col}

@@ -62,13 +62,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	}
 	km := m.c.Keys
 	switch {
-	case key.Matches(k, km.Yes):
+	case key.Matches(k, km.Dialog.Yes):
 		return m, m.done(true)
-	case key.Matches(k, km.No):
+	case key.Matches(k, km.Dialog.No):
 		return m, m.done(false)
-	case key.Matches(k, km.Left), key.Matches(k, km.Right):
+	case key.Matches(k, km.Dialog.Left), key.Matches(k, km.Dialog.Right):
 		m.yes = !m.yes
-	case key.Matches(k, km.Next):
+	case key.Matches(k, km.Dialog.Press):
 		return m, m.done(m.yes)
 	}
 	return m, nil
@@ -105,7 +105,7 @@ func (m *Model) View() string {
 // ShortHelp implements help.KeyMap.
 func (m *Model) ShortHelp() []key.Binding {
 	km := m.c.Keys
-	return []key.Binding{km.Yes, km.No, km.Right}
+	return []key.Binding{km.Dialog.Yes, km.Dialog.No, km.Dialog.Right}
 }
 
 // FullHelp implements help.KeyMap.

@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/bubbles/progress"
 	tea "github.com/charmbracelet/bubbletea"
 
+	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/ui/common"
 	"github.com/failback/failback/workflow"
 )
@@ -114,7 +115,7 @@ func (m *Model) lines() []string {
 			case m.job.State == workflow.StateCancelled:
 				// The bars of the passes that ran would read as data
 				// that stayed: a cancel rolled every block back.
-				out = append(out, fmt.Sprintf("  %s %8s  %s", common.Pad(d.Name, 18), common.Bytes(d.Size),
+				out = append(out, fmt.Sprintf("  %s %8s  %s", common.Pad(d.Name, 18), units.Bytes(d.Size),
 					st.OK.Render("rolled back: as it was before the job")))
 			case m.w >= wide:
 				out = append(out, m.wideLine(d))
@@ -161,23 +162,12 @@ func (m *Model) phase(d workflow.DiskView) string {
 	return common.Pad(orDash(d.Phase), 9)
 }
 
-// moving says the job is doing work now (not resting for the operator,
-// failed or over).
-func moving(s workflow.JobState) bool {
-	switch s {
-	case workflow.StateReady, workflow.StatePendingCommit, workflow.StateCommitted, workflow.StateCancelled,
-		workflow.StateUndone, workflow.StateFailed, workflow.StateInterrupted:
-		return false
-	}
-	return true
-}
-
 // speed is the rate and time left of a disk that is moving now, blanks
 // otherwise: a finished disk, or one of a job that failed or waits,
 // keeps its last sample, which would read as live.
 func (m *Model) speed(d workflow.DiskView) (rate, left string) {
 	switch {
-	case m.job == nil || !moving(m.job.State):
+	case m.job == nil || !m.job.State.Moving():
 		return "", ""
 	case d.Phase != "checksum" && d.Phase != "transfer" && d.Phase != "verify":
 		return "", ""
@@ -192,7 +182,7 @@ func (m *Model) wideLine(d workflow.DiskView) string {
 		m.bar(m.check, d.BytesChecked, d.BytesToCheck),
 		m.bar(m.xfer, d.BytesTransferred, d.BytesToTransfer),
 		fmt.Sprintf("%d blk", d.BlocksDiffered),
-		common.Bytes(d.BytesTransferred), rate, left,
+		units.Bytes(d.BytesTransferred), rate, left,
 		common.Pct(d.Percent))
 }
 
@@ -210,12 +200,12 @@ func (m *Model) narrowLines(d workflow.DiskView) []string {
 		left += " left"
 	}
 	l1 := strings.TrimRight(fmt.Sprintf("  %s %8s %s %s  %10s  %11s",
-		common.Pad(d.Name, 18), common.Bytes(d.Size), m.phase(d), common.Pct(d.Percent),
+		common.Pad(d.Name, 18), units.Bytes(d.Size), m.phase(d), common.Pct(d.Percent),
 		rate, left), " ")
 	l2 := fmt.Sprintf("    check %s  xfer %s  diff %d blk  moved %s",
 		m.bar(m.check, d.BytesChecked, d.BytesToCheck),
 		m.bar(m.xfer, d.BytesTransferred, d.BytesToTransfer),
-		d.BlocksDiffered, common.Bytes(d.BytesTransferred))
+		d.BlocksDiffered, units.Bytes(d.BytesTransferred))
 	return []string{l1, l2}
 }
 
@@ -227,19 +217,19 @@ func (m *Model) agentLines(d workflow.DiskView) []string {
 	if a == nil {
 		return nil
 	}
-	t := fmt.Sprintf("via agent: checked %s in Azure, link %s", common.Bytes(a.AzureChecked), common.Bytes(a.LinkBytes))
+	t := fmt.Sprintf("via agent: checked %s in Azure, link %s", units.Bytes(a.AzureChecked), units.Bytes(a.LinkBytes))
 	if a.BlockBytes > 0 && a.CompressionSaved > 0 {
 		t += fmt.Sprintf(" (zstd saved %.0f%%)", 100*float64(a.CompressionSaved)/float64(a.BlockBytes))
 	}
 	if a.DirectBytes > 0 && !a.Fallback {
-		t += fmt.Sprintf("; %s read directly while it was unreachable", common.Bytes(a.DirectBytes))
+		t += fmt.Sprintf("; %s read directly while it was unreachable", units.Bytes(a.DirectBytes))
 	}
 	var out []string
 	for _, l := range common.Hang("    ", t, 6, m.w) {
 		out = append(out, m.c.Styles.Subtle.Render(l))
 	}
 	if a.Fallback {
-		w := fmt.Sprintf("agent unreachable: reading directly from storage (%s so far)", common.Bytes(a.DirectBytes))
+		w := fmt.Sprintf("agent unreachable: reading directly from storage (%s so far)", units.Bytes(a.DirectBytes))
 		for _, l := range common.Hang("    ", w, 6, m.w) {
 			out = append(out, m.c.Styles.Warn.Render(l))
 		}

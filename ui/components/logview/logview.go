@@ -99,7 +99,7 @@ func (m *Model) View() string {
 }
 
 // ShortHelp implements help.KeyMap.
-func (m *Model) ShortHelp() []key.Binding { return []key.Binding{m.c.Keys.Log} }
+func (m *Model) ShortHelp() []key.Binding { return []key.Binding{m.c.Keys.Monitor.Log} }
 
 // FullHelp implements help.KeyMap.
 func (m *Model) FullHelp() [][]key.Binding { return [][]key.Binding{m.ShortHelp()} }

@@ -33,7 +33,7 @@ func (m *Model) press(a workflow.Action) tea.Cmd {
 	case !ok:
 		return common.Status(label+": no job selected.", true)
 	case !m.c.CanAct():
-		return common.Status(label+": "+common.ViewerRefusal+".", true)
+		return common.Status(label+": "+workflow.ErrNotAllowed.Error()+".", true)
 	}
 	st := m.actions.State(a)
 	if !st.Enabled {

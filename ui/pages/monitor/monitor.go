@@ -228,11 +228,11 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		}
 		_, cmd := m.disks.Update(k)
 		return cmd
-	case key.Matches(k, km.Log):
+	case key.Matches(k, km.Monitor.Log):
 		m.logFull = !m.logFull
 		m.layout()
 		return nil
-	case key.Matches(k, km.NewJob):
+	case key.Matches(k, km.Monitor.NewJob):
 		return common.Send(common.ShowWizardMsg{})
 	}
 	if a, ok := m.actions.Match(k); ok {
@@ -315,12 +315,12 @@ func (m *Model) ShortHelp() []key.Binding {
 	// The actions have their keys on the action bar just above.
 	km := m.c.Keys
 	if m.logFull {
-		back, older := km.Log, km.PageUp
+		back, older := km.Monitor.Log, km.PageUp
 		back.SetHelp("l", "disks")
 		older.SetHelp("pgup/pgdn", "older/newer events")
 		return []key.Binding{km.Up, km.Down, older, back}
 	}
-	return []key.Binding{km.Up, km.Down, km.NewJob, km.Log}
+	return []key.Binding{km.Up, km.Down, km.Monitor.NewJob, km.Monitor.Log}
 }
 
 // SetHelpOpen shows every action with why it is (not) possible in place
@@ -337,5 +337,5 @@ func (m *Model) FullHelp() [][]key.Binding {
 		return m.dialog.FullHelp()
 	}
 	km := m.c.Keys
-	return [][]key.Binding{{km.Up, km.Down}, {km.PageUp, km.PageDown}, {km.NewJob, km.Log}}
+	return [][]key.Binding{{km.Up, km.Down}, {km.PageUp, km.PageDown}, {km.Monitor.NewJob, km.Monitor.Log}}
 }

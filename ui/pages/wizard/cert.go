@@ -79,7 +79,7 @@ func (c *certStep) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 func (c *certStep) key(k tea.KeyMsg) tea.Cmd {
 	km := c.s.c.Keys
-	if key.Matches(k, km.Retry) {
+	if key.Matches(k, km.Wizard.Retry) {
 		return c.enter()
 	}
 	if c.rep == nil || len(c.rep.Certs) == 0 {
@@ -90,9 +90,9 @@ func (c *certStep) key(k tea.KeyMsg) tea.Cmd {
 		c.cursor = max(c.cursor-1, 0)
 	case key.Matches(k, km.Down):
 		c.cursor = min(c.cursor+1, len(c.rep.Certs)-1)
-	case key.Matches(k, km.Next):
+	case key.Matches(k, km.Wizard.Next):
 		return c.pick(false)
-	case key.Matches(k, km.Override):
+	case key.Matches(k, km.Wizard.Override):
 		return c.pick(true)
 	}
 	return nil
@@ -217,14 +217,14 @@ func (c *certStep) ShortHelp() []key.Binding {
 	km := c.s.c.Keys
 	up := km.Up
 	up.SetHelp("↑/↓", "certificate")
-	b := []key.Binding{up, km.Next}
+	b := []key.Binding{up, km.Wizard.Next}
 	if c.rep != nil && c.cursor < len(c.rep.Certs) && c.rep.Certs[c.cursor].Expired {
-		b = append(b, km.Override)
+		b = append(b, km.Wizard.Override)
 	}
 	return b
 }
 
 func (c *certStep) FullHelp() [][]key.Binding {
 	km := c.s.c.Keys
-	return [][]key.Binding{{km.Up, km.Down, km.Next, km.Override, km.Retry}}
+	return [][]key.Binding{{km.Up, km.Down, km.Wizard.Next, km.Wizard.Override, km.Wizard.Retry}}
 }

@@ -39,10 +39,10 @@ func (d *directionStep) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return d, nil
 	}
 	switch {
-	case key.Matches(k, d.s.c.Keys.ConfirmD):
+	case key.Matches(k, d.s.c.Keys.Wizard.ConfirmD):
 		d.s.choices.Direction = workflow.DirAzureToOnPrem
 		return d, nav(+1)
-	case key.Matches(k, d.s.c.Keys.Next):
+	case key.Matches(k, d.s.c.Keys.Wizard.Next):
 		if !d.confirmed() {
 			return d, common.Status("Press y to confirm that the data goes from Azure to on-premises.", true)
 		}
@@ -109,11 +109,11 @@ func (d *directionStep) View() string {
 func (d *directionStep) ShortHelp() []key.Binding {
 	km := d.s.c.Keys
 	if d.confirmed() {
-		return []key.Binding{km.Next}
+		return []key.Binding{km.Wizard.Next}
 	}
-	return []key.Binding{km.ConfirmD}
+	return []key.Binding{km.Wizard.ConfirmD}
 }
 
 func (d *directionStep) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{d.s.c.Keys.ConfirmD, d.s.c.Keys.Next}}
+	return [][]key.Binding{{d.s.c.Keys.Wizard.ConfirmD, d.s.c.Keys.Wizard.Next}}
 }

@@ -104,7 +104,7 @@ func (l *locationStep) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (l *locationStep) key(k tea.KeyMsg) tea.Cmd {
 	km := l.s.c.Keys
 	switch {
-	case key.Matches(k, km.Toggle):
+	case key.Matches(k, km.Wizard.Toggle):
 		l.alt = !l.alt
 		return l.check()
 	case l.alt && key.Matches(k, km.Up):
@@ -113,15 +113,15 @@ func (l *locationStep) key(k tea.KeyMsg) tea.Cmd {
 	case l.alt && key.Matches(k, km.Down):
 		l.host = min(l.host+1, max(len(l.hosts())-1, 0))
 		return l.check()
-	case l.alt && key.Matches(k, km.CreateVM):
+	case l.alt && key.Matches(k, km.Wizard.CreateVM):
 		l.create = !l.create
 		return l.check()
-	case key.Matches(k, km.Retry):
+	case key.Matches(k, km.Wizard.Retry):
 		return l.check()
 	case key.Matches(k, km.PageUp), key.Matches(k, km.PageDown):
 		_, cmd := l.list.Update(k)
 		return cmd
-	case key.Matches(k, km.Next):
+	case key.Matches(k, km.Wizard.Next):
 		switch {
 		case l.req.busy:
 			return common.Status("Still checking the location; wait a moment.", true)
@@ -215,18 +215,18 @@ func (l *locationStep) View() string {
 // ShortHelp puts enter early: at 80 columns the help line's tail is cut.
 func (l *locationStep) ShortHelp() []key.Binding {
 	km := l.s.c.Keys
-	b := []key.Binding{km.Toggle}
+	b := []key.Binding{km.Wizard.Toggle}
 	if l.alt {
 		up := km.Up
 		up.SetHelp("↑/↓", "host")
-		create := km.CreateVM
+		create := km.Wizard.CreateVM
 		create.SetHelp("space", "create VM")
 		b = append(b, up, create)
 	}
-	return append(append(b, km.Next), l.list.ShortHelp()...)
+	return append(append(b, km.Wizard.Next), l.list.ShortHelp()...)
 }
 
 func (l *locationStep) FullHelp() [][]key.Binding {
 	km := l.s.c.Keys
-	return [][]key.Binding{{km.Toggle, km.Up, km.Down, km.CreateVM}, {km.Retry, km.PageUp, km.PageDown, km.Next}}
+	return [][]key.Binding{{km.Wizard.Toggle, km.Up, km.Down, km.Wizard.CreateVM}, {km.Wizard.Retry, km.PageUp, km.PageDown, km.Wizard.Next}}
 }

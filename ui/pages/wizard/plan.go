@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/ui/common"
 	"github.com/failback/failback/workflow"
 )
@@ -50,7 +51,7 @@ func (p *planStep) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		p.cursor = max(p.cursor-1, 0)
 	case key.Matches(k, km.Down):
 		p.cursor = min(p.cursor+1, len(p.s.plans)-1)
-	case key.Matches(k, km.Next):
+	case key.Matches(k, km.Wizard.Next):
 		p.choose(p.s.plans[p.cursor])
 		return p, nav(+1)
 	}
@@ -133,7 +134,7 @@ func (p *planStep) details(pl workflow.PlanInfo, w int) string {
 		}
 		for _, v := range g {
 			b = append(b, common.JoinWrap([]string{fmt.Sprintf("  %s  %s  gen %d", v.Name, v.Host, v.Generation),
-				fmt.Sprintf("%d CPU", v.CPUs), common.Bytes(v.Memory), "switch " + v.Switch}, ", ", w, "      ")...)
+				fmt.Sprintf("%d CPU", v.CPUs), units.Bytes(v.Memory), "switch " + v.Switch}, ", ", w, "      ")...)
 			for _, d := range v.Disks {
 				lead := "    " + common.Pad(d.Blob, blobW) + "  "
 				switch {
@@ -142,7 +143,7 @@ func (p *planStep) details(pl workflow.PlanInfo, w int) string {
 						b = append(b, st.Warn.Render(l))
 					}
 				case d.Size > 0:
-					b = append(b, lead+common.Bytes(d.Size))
+					b = append(b, lead+units.Bytes(d.Size))
 				default:
 					b = append(b, lead+st.Subtle.Render("reading size…"))
 				}
@@ -154,7 +155,7 @@ func (p *planStep) details(pl workflow.PlanInfo, w int) string {
 
 func (p *planStep) ShortHelp() []key.Binding {
 	km := p.s.c.Keys
-	next := km.Next
+	next := km.Wizard.Next
 	next.SetHelp("enter", "choose")
 	return []key.Binding{km.Up, km.Down, next}
 }

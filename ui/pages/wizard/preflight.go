@@ -63,11 +63,11 @@ func (p *preflightStep) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyMsg:
 		km := p.s.c.Keys
 		switch {
-		case key.Matches(msg, km.Retry):
+		case key.Matches(msg, km.Wizard.Retry):
 			return p, p.enter()
 		case key.Matches(msg, km.PageUp), key.Matches(msg, km.PageDown):
 			return p.list.Update(msg)
-		case key.Matches(msg, km.Next):
+		case key.Matches(msg, km.Wizard.Next):
 			switch {
 			case p.req.busy:
 				return p, common.Status("The checks are still running.", true)
@@ -108,15 +108,15 @@ func (p *preflightStep) View() string {
 
 func (p *preflightStep) ShortHelp() []key.Binding {
 	km := p.s.c.Keys
-	b := []key.Binding{km.Retry}
+	b := []key.Binding{km.Wizard.Retry}
 	b = append(b, p.list.ShortHelp()...)
 	if p.ok() {
-		b = append(b, km.Next)
+		b = append(b, km.Wizard.Next)
 	}
 	return b
 }
 
 func (p *preflightStep) FullHelp() [][]key.Binding {
 	km := p.s.c.Keys
-	return [][]key.Binding{{km.Retry, km.PageUp, km.PageDown, km.Next}}
+	return [][]key.Binding{{km.Wizard.Retry, km.PageUp, km.PageDown, km.Wizard.Next}}
 }

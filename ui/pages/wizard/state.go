@@ -7,6 +7,7 @@ import (
 	"github.com/charmbracelet/bubbles/spinner"
 	tea "github.com/charmbracelet/bubbletea"
 
+	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/ui/common"
 	"github.com/failback/failback/workflow"
 )
@@ -148,7 +149,7 @@ func (c counts) text(groups int) string {
 	case c.unreadable == c.disks && c.disks > 0:
 		return s + "sizes unknown"
 	}
-	s += common.Bytes(c.size)
+	s += units.Bytes(c.size)
 	switch {
 	case c.reading > 0 && c.unreadable > 0:
 		s += fmt.Sprintf(" so far (%d still being read, %d unreadable)", c.reading, c.unreadable)

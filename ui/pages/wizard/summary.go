@@ -49,12 +49,12 @@ func (u *summaryStep) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			common.Send(common.ShowMonitorMsg{Select: msg.val}),
 			common.Status(fmt.Sprintf("Started %s. Watch it here; it keeps running if you close the console.", msg.val), false))
 	case tea.KeyMsg:
-		if !key.Matches(msg, u.s.c.Keys.Next) {
+		if !key.Matches(msg, u.s.c.Keys.Wizard.Next) {
 			return u, nil
 		}
 		switch {
 		case !u.s.c.CanAct():
-			return u, common.Status("Cannot start: "+common.ViewerRefusal+".", true)
+			return u, common.Status("Cannot start: "+workflow.ErrNotAllowed.Error()+".", true)
 		case u.req.busy:
 			return u, common.Status("Already starting; wait for the answer.", true)
 		}
@@ -128,7 +128,7 @@ func (u *summaryStep) View() string {
 	case u.err != nil:
 		out = append(out, st.Error.Render("Start refused: "+u.err.Error()), "Fix the cause, then press enter again, or esc to change the choices.")
 	case !u.s.c.CanAct():
-		out = append(out, st.Warn.Render("You are a viewer: "+common.ViewerRefusal+"."))
+		out = append(out, st.Warn.Render("You are a viewer: "+workflow.ErrNotAllowed.Error()+"."))
 	default:
 		out = append(out, common.Wrap("Press enter to start the failback. Data starts moving only then; esc goes back.", u.w))
 	}
@@ -136,10 +136,10 @@ func (u *summaryStep) View() string {
 }
 
 func (u *summaryStep) ShortHelp() []key.Binding {
-	next := u.s.c.Keys.Next
+	next := u.s.c.Keys.Wizard.Next
 	next.SetHelp("enter", "START failback")
 	if !u.s.c.CanAct() {
-		next.SetHelp("enter", "start: disabled, "+common.ViewerRefusal)
+		next.SetHelp("enter", "start: disabled, "+workflow.ErrNotAllowed.Error())
 	}
 	return []key.Binding{next}
 }

@@ -9,6 +9,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/ui/common"
 	"github.com/failback/failback/workflow"
 )
@@ -84,9 +85,9 @@ func (y *syncStep) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			y.cursor, y.picked = 0, true
 		case key.Matches(msg, km.Down):
 			y.cursor, y.picked = 1, true
-		case key.Matches(msg, km.Retry):
+		case key.Matches(msg, km.Wizard.Retry):
 			return y, y.load()
-		case key.Matches(msg, km.Next):
+		case key.Matches(msg, km.Wizard.Next):
 			y.s.choices.Sync = syncOptions[y.cursor].opt
 			y.s.est = y.est
 			return y, nav(+1)
@@ -110,9 +111,9 @@ func totals(e *workflow.Estimate) (changed, allocated, size int64, bound bool) {
 // moves is a changed figure as the operator should read it.
 func moves(n int64, bound bool) string {
 	if bound {
-		return "at most " + common.Bytes(n)
+		return "at most " + units.Bytes(n)
 	}
-	return "~" + common.Bytes(n)
+	return "~" + units.Bytes(n)
 }
 
 // figures is one option's estimate line (under 70 columns, so it fits
@@ -121,9 +122,9 @@ func figures(e *workflow.Estimate, o workflow.SyncOption) string {
 	changed, allocated, _, bound := totals(e)
 	if o == workflow.SyncDelta {
 		return fmt.Sprintf("checks %s, moves %s, downtime ~%s",
-			common.Bytes(allocated), moves(changed, bound), common.Dur(e.DeltaDowntime))
+			units.Bytes(allocated), moves(changed, bound), common.Dur(e.DeltaDowntime))
 	}
-	return fmt.Sprintf("moves %s, downtime ~%s", common.Bytes(allocated), common.Dur(e.FullDowntime))
+	return fmt.Sprintf("moves %s, downtime ~%s", units.Bytes(allocated), common.Dur(e.FullDowntime))
 }
 
 func (y *syncStep) View() string {
@@ -184,7 +185,7 @@ func (y *syncStep) table() []string {
 		if d.Encrypted {
 			enc = "yes"
 		}
-		changed := common.Bytes(d.ChangedEstimate)
+		changed := units.Bytes(d.ChangedEstimate)
 		if d.Bound {
 			changed = "≤ " + changed
 		}
@@ -202,7 +203,7 @@ func (y *syncStep) table() []string {
 			}
 			basis = fmt.Sprintf("[%d]", n)
 		}
-		out = append(out, row(d.Blob, d.VM, common.Bytes(d.Size), common.Bytes(d.Allocated), changed, enc, basis))
+		out = append(out, row(d.Blob, d.VM, units.Bytes(d.Size), units.Bytes(d.Allocated), changed, enc, basis))
 	}
 	for i, b := range notes {
 		lead := fmt.Sprintf("  [%d] ", i+1)
@@ -215,10 +216,10 @@ func (y *syncStep) ShortHelp() []key.Binding {
 	km := y.s.c.Keys
 	up := km.Up
 	up.SetHelp("↑/↓", "option")
-	return []key.Binding{up, km.Next}
+	return []key.Binding{up, km.Wizard.Next}
 }
 
 func (y *syncStep) FullHelp() [][]key.Binding {
 	km := y.s.c.Keys
-	return [][]key.Binding{{km.Up, km.Down, km.Retry, km.Next}}
+	return [][]key.Binding{{km.Up, km.Down, km.Wizard.Retry, km.Wizard.Next}}
 }

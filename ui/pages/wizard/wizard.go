@@ -139,7 +139,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.s.spin, cmd = m.s.spin.Update(msg)
 		return m, cmd
 	case tea.KeyMsg:
-		if key.Matches(msg, m.s.c.Keys.Back) {
+		if key.Matches(msg, m.s.c.Keys.Wizard.Back) {
 			m.steps[m.cur].leave()
 			if m.cur == 0 {
 				return m, common.Send(common.ShowMonitorMsg{})
@@ -180,10 +180,10 @@ func (m *Model) View() string {
 
 // ShortHelp implements help.KeyMap.
 func (m *Model) ShortHelp() []key.Binding {
-	return append(m.steps[m.cur].ShortHelp(), m.s.c.Keys.Back)
+	return append(m.steps[m.cur].ShortHelp(), m.s.c.Keys.Wizard.Back)
 }
 
 // FullHelp implements help.KeyMap.
 func (m *Model) FullHelp() [][]key.Binding {
-	return append(m.steps[m.cur].FullHelp(), []key.Binding{m.s.c.Keys.Back})
+	return append(m.steps[m.cur].FullHelp(), []key.Binding{m.s.c.Keys.Wizard.Back})
 }
