@@ -18,6 +18,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
 )
 
 // ARMOptions say how to reach the VMs of one resource group.
@@ -51,6 +52,8 @@ type ARMOptions struct {
 // ARMCompute is Compute over Azure Resource Manager.
 type ARMCompute struct {
 	vms  *armcompute.VirtualMachinesClient
+	nics *armnetwork.InterfacesClient
+	pips *armnetwork.PublicIPAddressesClient
 	rg   string
 	opts ARMOptions
 }
@@ -67,11 +70,16 @@ func NewARMCompute(o ARMOptions) (*ARMCompute, error) {
 	if err != nil {
 		return nil, fmt.Errorf("azure compute: %w", err)
 	}
-	vms, err := armcompute.NewVirtualMachinesClient(o.SubscriptionID, cred, co)
+	a := &ARMCompute{rg: o.ResourceGroup, opts: o}
+	if a.vms, err = armcompute.NewVirtualMachinesClient(o.SubscriptionID, cred, co); err == nil {
+		if a.nics, err = armnetwork.NewInterfacesClient(o.SubscriptionID, cred, co); err == nil {
+			a.pips, err = armnetwork.NewPublicIPAddressesClient(o.SubscriptionID, cred, co)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("azure compute: %w", err)
 	}
-	return &ARMCompute{vms: vms, rg: o.ResourceGroup, opts: o}, nil
+	return a, nil
 }
 
 func (o ARMOptions) withDefaults() ARMOptions {
@@ -157,9 +165,17 @@ func loopbackHTTP(raw string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// group is the VM's resource group: its own, else the default.
+func (a *ARMCompute) group(vm VMRef) string {
+	if vm.ResourceGroup != "" {
+		return vm.ResourceGroup
+	}
+	return a.rg
+}
+
 // State reads the VM's power state from its instance view.
-func (a *ARMCompute) State(ctx context.Context, vm string) (PowerState, error) {
-	resp, err := a.vms.InstanceView(ctx, a.rg, vm, nil)
+func (a *ARMCompute) State(ctx context.Context, vm VMRef) (PowerState, error) {
+	resp, err := a.vms.InstanceView(ctx, a.group(vm), vm.Name, nil)
 	if err != nil {
 		return PowerUnknown, a.wrap("read state of", vm, err)
 	}
@@ -172,11 +188,20 @@ func (a *ARMCompute) State(ctx context.Context, vm string) (PowerState, error) {
 	return PowerUnknown, nil
 }
 
-// PowerOff stops the VM (it stays allocated) and waits until it is off.
-func (a *ARMCompute) PowerOff(ctx context.Context, vm string) error {
+// PowerOff stops the VM (kept allocated, or deallocated) and waits until
+// it is off.
+func (a *ARMCompute) PowerOff(ctx context.Context, vm VMRef, o PowerOffOptions) error {
 	ctx, cancel := context.WithTimeout(ctx, a.opts.OperationTimeout)
 	defer cancel()
-	p, err := a.vms.BeginPowerOff(ctx, a.rg, vm, nil)
+	if o.Deallocate {
+		p, err := a.vms.BeginDeallocate(ctx, a.group(vm), vm.Name, nil)
+		if err != nil {
+			return a.wrap("deallocate", vm, err)
+		}
+		_, err = p.PollUntilDone(ctx, &runtime.PollUntilDoneOptions{Frequency: a.opts.PollInterval})
+		return a.wrap("deallocate", vm, err)
+	}
+	p, err := a.vms.BeginPowerOff(ctx, a.group(vm), vm.Name, nil)
 	if err != nil {
 		return a.wrap("power off", vm, err)
 	}
@@ -185,10 +210,10 @@ func (a *ARMCompute) PowerOff(ctx context.Context, vm string) error {
 }
 
 // Start starts the VM and waits until it runs.
-func (a *ARMCompute) Start(ctx context.Context, vm string) error {
+func (a *ARMCompute) Start(ctx context.Context, vm VMRef) error {
 	ctx, cancel := context.WithTimeout(ctx, a.opts.OperationTimeout)
 	defer cancel()
-	p, err := a.vms.BeginStart(ctx, a.rg, vm, nil)
+	p, err := a.vms.BeginStart(ctx, a.group(vm), vm.Name, nil)
 	if err != nil {
 		return a.wrap("start", vm, err)
 	}
@@ -196,13 +221,19 @@ func (a *ARMCompute) Start(ctx context.Context, vm string) error {
 	return a.wrap("start", vm, err)
 }
 
-// Delete deletes the VM (not its disks: unmanaged disks stay in the
-// storage account; see Storage.DeleteDisk) and waits until it is gone. A
-// VM already gone is not an error.
-func (a *ARMCompute) Delete(ctx context.Context, vm string) error {
+// Delete deletes the VM and waits until it is gone; a VM already gone is
+// not an error. Unmanaged disks stay in the storage account (see
+// Storage.DeleteDisk); managed disks whose deleteOption is Delete go with
+// the VM unless KeepDisks, which sets it to Detach first.
+func (a *ARMCompute) Delete(ctx context.Context, vm VMRef, o DeleteOptions) error {
 	ctx, cancel := context.WithTimeout(ctx, a.opts.OperationTimeout)
 	defer cancel()
-	p, err := a.vms.BeginDelete(ctx, a.rg, vm, nil)
+	if o.KeepDisks {
+		if err := a.keepDisks(ctx, vm); err != nil {
+			return err
+		}
+	}
+	p, err := a.vms.BeginDelete(ctx, a.group(vm), vm.Name, nil)
 	if err != nil {
 		if statusOf(err) == http.StatusNotFound {
 			return nil
@@ -213,12 +244,19 @@ func (a *ARMCompute) Delete(ctx context.Context, vm string) error {
 	return a.wrap("delete", vm, err)
 }
 
-// wrap gives ARM errors one line and a next step.
-func (a *ARMCompute) wrap(op, vm string, err error) error {
+// wrap gives ARM errors about a VM one line and a next step.
+func (a *ARMCompute) wrap(op string, vm VMRef, err error) error {
+	return a.wrapWhere(fmt.Sprintf("azure %s VM %s (resource group %s)", op, vm.Name, a.group(vm)), err)
+}
+
+func (a *ARMCompute) wrapNet(op, id string, err error) error {
+	return a.wrapWhere(fmt.Sprintf("azure %s %s", op, id), err)
+}
+
+func (a *ARMCompute) wrapWhere(where string, err error) error {
 	if err == nil {
 		return nil
 	}
-	where := fmt.Sprintf("azure %s VM %s (resource group %s)", op, vm, a.rg)
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: no result within %v; check the VM in the Azure portal, then retry: %w", where, a.opts.OperationTimeout, err)
 	}

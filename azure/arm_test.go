@@ -210,7 +210,7 @@ func TestARMComputePowerCycleWithPollingAndThrottling(t *testing.T) {
 	f.throttle["GET instanceView"] = 1
 	a := newTestARM(t, f, srv, time.Minute)
 
-	st, err := a.State(ctx, "vm1")
+	st, err := a.State(ctx, VMRef{Name: "vm1"})
 	if err != nil || st != PowerRunning {
 		t.Fatalf("State = %v, %v", st, err)
 	}
@@ -218,33 +218,33 @@ func TestARMComputePowerCycleWithPollingAndThrottling(t *testing.T) {
 		t.Errorf("instance view requests %d, want 2 (one throttled with 429, then retried)", n)
 	}
 
-	if err := a.PowerOff(ctx, "vm1"); err != nil {
+	if err := a.PowerOff(ctx, VMRef{Name: "vm1"}, PowerOffOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if f.hit("GET operations") < 3 {
 		t.Errorf("async operation polled %d times, want >= 3 (two in progress, one done)", f.hit("GET operations"))
 	}
-	if st, err := a.State(ctx, "vm1"); err != nil || st != PowerStopped || !st.Off() {
+	if st, err := a.State(ctx, VMRef{Name: "vm1"}); err != nil || st != PowerStopped || !st.Off() {
 		t.Fatalf("after PowerOff: %v, %v", st, err)
 	}
 
-	if err := a.Start(ctx, "vm1"); err != nil {
+	if err := a.Start(ctx, VMRef{Name: "vm1"}); err != nil {
 		t.Fatal(err)
 	}
 	if f.hit("GET operationResults") < 3 {
 		t.Errorf("Location polled %d times, want >= 3", f.hit("GET operationResults"))
 	}
-	if st, _ := a.State(ctx, "vm1"); st != PowerRunning {
+	if st, _ := a.State(ctx, VMRef{Name: "vm1"}); st != PowerRunning {
 		t.Fatalf("after Start: %v", st)
 	}
 
-	if err := a.Delete(ctx, "vm1"); err != nil {
+	if err := a.Delete(ctx, VMRef{Name: "vm1"}, DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.State(ctx, "vm1"); !errors.Is(err, ErrVMNotFound) {
+	if _, err := a.State(ctx, VMRef{Name: "vm1"}); !errors.Is(err, ErrVMNotFound) {
 		t.Fatalf("State of a deleted VM = %v, want ErrVMNotFound", err)
 	}
-	if err := a.Delete(ctx, "vm1"); err != nil {
+	if err := a.Delete(ctx, VMRef{Name: "vm1"}, DeleteOptions{}); err != nil {
 		t.Errorf("deleting a deleted VM: %v", err)
 	}
 }
@@ -258,17 +258,17 @@ func TestARMComputeReportsFailedAndStuckOperations(t *testing.T) {
 	f.stuck["slow"] = true
 	a := newTestARM(t, f, srv, 300*time.Millisecond)
 
-	err := a.PowerOff(ctx, "locked")
+	err := a.PowerOff(ctx, VMRef{Name: "locked"}, PowerOffOptions{})
 	t.Log(err)
 	if err == nil || !strings.Contains(err.Error(), "The VM is locked") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("failed operation: %q, want the ARM message on one line", err)
 	}
-	err = a.PowerOff(ctx, "slow")
+	err = a.PowerOff(ctx, VMRef{Name: "slow"}, PowerOffOptions{})
 	t.Log(err)
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no result within") {
 		t.Errorf("stuck operation: %v", err)
 	}
-	if _, err := a.State(ctx, "nosuchvm"); !errors.Is(err, ErrVMNotFound) {
+	if _, err := a.State(ctx, VMRef{Name: "nosuchvm"}); !errors.Is(err, ErrVMNotFound) {
 		t.Errorf("missing VM: %v", err)
 	}
 	bad, err := NewARMCompute(ARMOptions{SubscriptionID: fakeSub, ResourceGroup: fakeRG, Credential: wrongToken{},
@@ -276,7 +276,7 @@ func TestARMComputeReportsFailedAndStuckOperations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bad.State(ctx, "locked"); !errors.Is(err, ErrAccessDenied) {
+	if _, err := bad.State(ctx, VMRef{Name: "locked"}); !errors.Is(err, ErrAccessDenied) {
 		t.Errorf("refused token: %v", err)
 	}
 }

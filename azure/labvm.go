@@ -82,7 +82,7 @@ type LabCompute struct {
 	opts LabOptions
 }
 
-var _ Compute = (*LabCompute)(nil)
+
 
 // NewLabCompute uses (and creates) the folder dir.
 func NewLabCompute(dir string, o LabOptions) (*LabCompute, error) {
@@ -248,6 +248,20 @@ func (l *LabCompute) waitWriterStopped(ctx context.Context, vm, inst string, gen
 			return err
 		}
 	}
+}
+
+// setPower records a power state the VM reached (a deallocation after a
+// power off).
+func (l *LabCompute) setPower(ctx context.Context, vm string, p PowerState) error {
+	st, err := l.Read(ctx, vm)
+	if err != nil {
+		return err
+	}
+	if st.Power == p {
+		return nil
+	}
+	st.Power, st.Generation = p, st.Generation+1
+	return l.write(vm, st)
 }
 
 // Start marks the VM running; its writer resumes writing.

@@ -32,6 +32,9 @@ type SnapshotOptions struct {
 	Purpose string
 	// Metadata adds more tags (keys are C# identifiers).
 	Metadata map[string]string
+	// Waiting, when set, is told when a limit of the service makes the
+	// snapshot wait (how long, and why), so the job can say so.
+	Waiting func(wait time.Duration, why string)
 }
 
 // Snapshot is a snapshot of a disk made by this tool.

@@ -95,7 +95,8 @@ var ErrKindUnsupported = errors.New("disk kind not supported here")
 var ErrNotWritable = errors.New("disk cannot be written in place")
 
 // VMDisk is one Azure disk of a VM, whatever its kind: everything a
-// failback does to it. Implementations: *Disk (page blob). Every one
+// failback does to it. Implementations: *Disk (page blob) and the managed
+// disks ManagedDisks opens. Every one
 // passes the shared suite in azure/disktest.
 //
 // Contract. Snapshots are this tool's own (tagged createdby=failback);
@@ -155,6 +156,8 @@ type DiskOpener interface {
 type Disks struct {
 	// Storage holds the page-blob disks.
 	Storage *Storage
+	// Managed opens managed disks through ARM.
+	Managed *ManagedDisks
 }
 
 var _ DiskOpener = (*Disks)(nil)
@@ -170,8 +173,13 @@ func (d *Disks) OpenVMDisk(ctx context.Context, ref DiskRef) (VMDisk, error) {
 			return nil, fmt.Errorf("page-blob disk %s: %w: no storage account is configured ([azure.storage])", ref, ErrKindUnsupported)
 		}
 		return d.Storage.OpenVMDisk(ctx, ref)
+	case KindManaged:
+		if d.Managed == nil {
+			return nil, fmt.Errorf("managed disk %s: %w: no Azure subscription is configured ([azure] subscription_id)", ref, ErrKindUnsupported)
+		}
+		return d.Managed.OpenVMDisk(ctx, ref)
 	}
-	return nil, fmt.Errorf("disk %s: %w: %s disks cannot be opened yet", ref, ErrKindUnsupported, ref.Kind)
+	return nil, fmt.Errorf("disk %s: %w", ref, ErrKindUnsupported)
 }
 
 // OpenVMDisk opens a page-blob disk of this storage account.

@@ -104,7 +104,7 @@ func (j *job) restartAzure(ctx context.Context) error {
 		if !vm.ShutByJob || vm.AzureRestarted {
 			return nil
 		}
-		if err := j.m.deps.Compute.Start(ctx, vm.AzureVM); err != nil {
+		if err := j.m.deps.Compute.Start(ctx, vm.azureVM()); err != nil {
 			return fmt.Errorf("start Azure VM %s again: %w", vm.AzureVM, err)
 		}
 		j.setPower(true, vm.Name, "running")

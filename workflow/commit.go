@@ -24,7 +24,7 @@ func (j *job) flowCommit(ctx context.Context) error {
 		if vm.AzureDeleted {
 			return nil
 		}
-		if err := j.m.deps.Compute.Delete(ctx, vm.AzureVM); err != nil && !errors.Is(err, azure.ErrVMNotFound) {
+		if err := j.m.deps.Compute.Delete(ctx, vm.azureVM(), azure.DeleteOptions{KeepDisks: true}); err != nil && !errors.Is(err, azure.ErrVMNotFound) {
 			return fmt.Errorf("delete Azure VM %s: %w", vm.AzureVM, err)
 		}
 		j.setPower(true, vm.Name, "deleted")

@@ -156,7 +156,7 @@ func (j *job) shutdownAzure(ctx context.Context) error {
 		if vm.AzureOff {
 			return nil
 		}
-		st, err := j.m.deps.Compute.State(ctx, vm.AzureVM)
+		st, err := j.m.deps.Compute.State(ctx, vm.azureVM())
 		if err != nil {
 			return fmt.Errorf("power state of Azure VM %s: %w", vm.AzureVM, err)
 		}
@@ -170,7 +170,7 @@ func (j *job) shutdownAzure(ctx context.Context) error {
 		}
 		j.setPower(true, vm.Name, "stopping")
 		start := time.Now()
-		if err := j.m.deps.Compute.PowerOff(ctx, vm.AzureVM); err != nil {
+		if err := j.m.deps.Compute.PowerOff(ctx, vm.azureVM(), azure.PowerOffOptions{}); err != nil {
 			return fmt.Errorf("power off Azure VM %s: %w", vm.AzureVM, err)
 		}
 		j.setPower(true, vm.Name, "off (shut down by this job)")

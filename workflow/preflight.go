@@ -94,7 +94,7 @@ func (m *Manager) busyVMs() map[string]string {
 // checkAzure checks the Azure VM and its disks.
 func (m *Manager) checkAzure(ctx context.Context, p *prepared, t *target) []azure.VMDisk {
 	name := t.vm.Name
-	st, err := m.deps.Compute.State(ctx, t.vm.AzureVM)
+	st, err := m.deps.Compute.State(ctx, azure.VMRef{Name: t.vm.AzureVM})
 	row := CheckRow{VM: name, What: "Azure VM " + t.vm.AzureVM, OK: err == nil, Detail: string(st)}
 	if err != nil {
 		row.Detail = err.Error()

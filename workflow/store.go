@@ -72,6 +72,8 @@ type jobRecord struct {
 type vmRecord struct {
 	Name    string `json:"name"`
 	AzureVM string `json:"azure_vm"`
+	// AzureRG is the Azure VM's resource group ("" for [azure]'s).
+	AzureRG string `json:"azure_resource_group,omitempty"`
 	Group   int    `json:"group"`
 	// Host is the config name of the target host.
 	Host       string `json:"host"`
@@ -151,6 +153,11 @@ func upgradeRecord(r *jobRecord) {
 		}
 	}
 	r.Version = recordVersion
+}
+
+// azureVM is the VM's Azure reference.
+func (v *vmRecord) azureVM() azure.VMRef {
+	return azure.VMRef{ResourceGroup: v.AzureRG, Name: v.AzureVM}
 }
 
 // name is the disk's Azure name for log lines, next to its VM's name.

@@ -40,7 +40,7 @@ func Deps(ctx context.Context, cfg *config.Config) (d workflow.Deps, release fun
 		if err != nil {
 			return d, nil, fmt.Errorf("[azure] lab_dir: %w", err)
 		}
-		d.Compute = lc
+		d.Compute = azure.LabVMs{LabCompute: lc}
 	default:
 		ac, err := azure.NewARMCompute(azure.ARMOptions{SubscriptionID: cfg.Azure.SubscriptionID,
 			ResourceGroup: cfg.Azure.ResourceGroup, OperationTimeout: cfg.Azure.OperationTimeout.D()})

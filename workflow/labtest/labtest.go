@@ -186,7 +186,7 @@ func (l *Lab) Deps() workflow.Deps {
 	for n, h := range l.Hosts {
 		hosts[n] = h
 	}
-	return workflow.Deps{Disks: &azure.Disks{Storage: l.Storage}, Compute: l.Compute, Hosts: hosts,
+	return workflow.Deps{Disks: &azure.Disks{Storage: l.Storage}, Compute: azure.LabVMs{LabCompute: l.Compute}, Hosts: hosts,
 		Certs: crypt.NewStore(l.CertsDir, crypt.StoreOptions{}), NoControl: false}
 }
 
