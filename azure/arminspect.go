@@ -204,4 +204,3 @@ func (a *ARMCompute) DeleteNIC(ctx context.Context, nic NICRef) error {
 	}
 	return nil
 }
-

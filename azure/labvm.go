@@ -82,8 +82,6 @@ type LabCompute struct {
 	opts LabOptions
 }
 
-
-
 // NewLabCompute uses (and creates) the folder dir.
 func NewLabCompute(dir string, o LabOptions) (*LabCompute, error) {
 	if o.AckTimeout == 0 {
