@@ -2,8 +2,6 @@
 // processes share state in a folder: an advisory lock that dies with its
 // process, and an atomic replace that readers never see half done; and a
 // bounded read for small files an operator names (certificates, keys).
-// (workflow's lock_*.go and writeJSONAtomic still carry copies of the
-// same lines; they can move here.)
 package osfile
 
 import (
