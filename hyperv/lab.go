@@ -99,11 +99,6 @@ func (h *LabHost) DefaultDiskPath(vmName string, index int) string {
 	return filepath.Join(h.DiskFolder(), key, fmt.Sprintf("disk%d.vhdx", index))
 }
 
-// PathMap maps host paths to themselves: a lab's disks are local files.
-func (h *LabHost) PathMap() PathMap {
-	return PathMap{HostName: h.Name(), Mappings: []PathMapping{{Host: string(filepath.Separator), Local: string(filepath.Separator)}}}
-}
-
 // Name implements Host.
 func (h *LabHost) Name() string {
 	cfg, err := h.config()
