@@ -150,6 +150,19 @@ func (h *LabHost) lock(ctx context.Context, exclusive bool) (func(), error) {
 	}
 }
 
+// lockVM takes the lab's lock and reads VM name under it. On success the
+// caller releases the lock with unlock; on an error nothing is held.
+func (h *LabHost) lockVM(ctx context.Context, name string, exclusive bool) (v labVM, unlock func(), err error) {
+	if unlock, err = h.lock(ctx, exclusive); err != nil {
+		return v, nil, err
+	}
+	if v, err = h.readVM(name); err != nil {
+		unlock()
+		return v, nil, err
+	}
+	return v, unlock, nil
+}
+
 // labVM is a VM's file. Disk sizes are not stored: GetVM reads them from
 // the images.
 type labVM struct {
