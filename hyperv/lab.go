@@ -63,11 +63,7 @@ func CreateLab(dir string, cfg LabConfig) (*LabHost, error) {
 	if _, err := os.Stat(filepath.Join(abs, labConfigName)); err == nil {
 		return nil, fmt.Errorf("%s already holds a lab host; open it instead", abs)
 	}
-	b, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := osfile.WriteAtomic(filepath.Join(abs, labConfigName), append(b, '\n')); err != nil {
+	if err := osfile.WriteJSON(filepath.Join(abs, labConfigName), cfg); err != nil {
 		return nil, fmt.Errorf("write lab host config: %w", err)
 	}
 	return &LabHost{dir: abs}, nil
@@ -206,13 +202,7 @@ func (h *LabHost) readVM(name string) (labVM, error) {
 	return v, nil
 }
 
-func (h *LabHost) writeVM(v labVM) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return osfile.WriteAtomic(h.vmFile(v.Name), append(b, '\n'))
-}
+func (h *LabHost) writeVM(v labVM) error { return osfile.WriteJSON(h.vmFile(v.Name), v) }
 
 func (h *LabHost) allVMs() ([]labVM, error) {
 	entries, err := os.ReadDir(filepath.Join(h.dir, "vms"))

@@ -162,19 +162,14 @@ func (p paths) ranges(id, vm string, n, k int) string {
 }
 func (p paths) sums(id, vm string, n int) string { return filepath.Join(p.disk(id, vm, n), "sums") }
 
-// writeJSONAtomic writes v as indented JSON to path with osfile.WriteAtomic
-// (a crash leaves the old file or the new), creating the folder first:
-// callers name files in folders that may not exist yet (a new job's, a
-// disk's).
+// writeJSONAtomic writes v to path with osfile.WriteJSON (a crash leaves
+// the old file or the new), creating the folder first: callers name files
+// in folders that may not exist yet (a new job's, a disk's).
 func writeJSONAtomic(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return osfile.WriteAtomic(path, append(b, '\n'))
+	return osfile.WriteJSON(path, v)
 }
 
 // saveRecord writes job.json.
