@@ -124,28 +124,14 @@ type Storage struct {
 	TryTimeout Duration `toml:"try_timeout"`
 }
 
-// Storage authentication methods, as Storage.Auth reports them.
+// Storage authentication methods, named as [azure.storage] spells their
+// keys (validation names the ones a config sets).
 const (
 	AuthConnectionString = "connection_string"
 	AuthAccountKey       = "account_key"
 	AuthSAS              = "sas"
 	AuthEntraID          = "entra_id"
 )
-
-// Auth names the authentication method set ("" when none is).
-func (s *Storage) Auth() string {
-	switch {
-	case s.ConnectionString.IsSet():
-		return AuthConnectionString
-	case s.AccountKey.IsSet():
-		return AuthAccountKey
-	case s.SAS.IsSet():
-		return AuthSAS
-	case s.EntraID:
-		return AuthEntraID
-	}
-	return ""
-}
 
 // Engine tunes the sync engine.
 type Engine struct {

@@ -175,9 +175,6 @@ func Open(ctx context.Context, cfg *config.Config, d Deps) (*Manager, error) {
 // those jobs are left alone.
 func (m *Manager) LoadErrors() []error { return m.loadErrs }
 
-// StateDir is the state folder this manager holds.
-func (m *Manager) StateDir() string { return m.paths.root }
-
 // Close stops every running job (each stops at a safe point: its journal
 // records what finished, so the next Open resumes it), closes the control
 // socket and gives the state folder back.
