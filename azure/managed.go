@@ -185,6 +185,14 @@ func (d *managedDisk) entraOnly() bool {
 	return p != nil && p.DataAccessAuthMode != nil && *p.DataAccessAuthMode == armcompute.DataAccessAuthModeAzureActiveDirectory
 }
 
+// Problem says why the disk's snapshots cannot be read through a SAS.
+func (d *managedDisk) Problem() error {
+	if d.entraOnly() {
+		return fmt.Errorf("managed disk %s: exporting its data requires Microsoft Entra ID (dataAccessAuthMode AzureActiveDirectory), and failback reads snapshots through a SAS only: set the disk's data access auth mode to None for the failback (az disk update --name %s --resource-group %s --data-access-auth-mode None), or give the identity the 'Data Operator for Managed Disks' role once failback reads with a token (not yet)", d.name, d.name, d.rg)
+	}
+	return nil
+}
+
 func (d *managedDisk) Describe() string {
 	parts := []string{"managed disk"}
 	if s := d.SKU(); s != "" {

@@ -116,6 +116,12 @@ type VMDisk interface {
 	// Describe is one line for a pre-flight check ("fixed VHD, 512 MiB,
 	// not leased").
 	Describe() string
+	// SKU is a managed disk's storage type (Premium_LRS); "" for a page
+	// blob.
+	SKU() string
+	// Problem says why failback cannot read this disk's snapshots (nil
+	// when it can), with what to do.
+	Problem() error
 	// Metadata is the disk's metadata (a page blob's) or tags (a managed
 	// disk's), keys in lower case.
 	Metadata(ctx context.Context) (map[string]string, error)

@@ -285,19 +285,31 @@ type PlanInfo struct {
 
 // VMInfo describes a VM and its disks as configured.
 type VMInfo struct {
-	Name       string     `json:"name"`
-	AzureVM    string     `json:"azure_vm"`
-	Host       string     `json:"host"`
-	Switch     string     `json:"switch"`
-	Generation int        `json:"generation"`
-	CPUs       int        `json:"cpus"`
-	Memory     int64      `json:"memory"` // bytes
-	Disks      []DiskInfo `json:"disks"`
+	Name    string `json:"name"`
+	AzureVM string `json:"azure_vm"`
+	// ResourceGroup is the Azure VM's resource group.
+	ResourceGroup string     `json:"resource_group,omitempty"`
+	Host          string     `json:"host"`
+	Switch        string     `json:"switch"`
+	Generation    int        `json:"generation"`
+	CPUs          int        `json:"cpus"`
+	Memory        int64      `json:"memory"` // bytes
+	Disks         []DiskInfo `json:"disks"`
 }
 
 // DiskInfo describes one configured disk.
 type DiskInfo struct {
-	Blob  string `json:"blob"`
+	// Kind is "managed" or "page-blob".
+	Kind string `json:"kind"`
+	// Slot is the disk's place in the Azure VM: "OS disk", "LUN 0", or a
+	// page blob's name.
+	Slot string `json:"slot"`
+	// Name is the Azure disk's name ("" while a managed disk's is not
+	// known yet); Blob is a page blob's container/name.
+	Name string `json:"name,omitempty"`
+	Blob string `json:"blob,omitempty"`
+	// SKU is a managed disk's storage type (Premium_LRS).
+	SKU   string `json:"sku,omitempty"`
 	Image string `json:"image"`
 	// Size is the virtual size when known (0 if not yet read).
 	Size int64 `json:"size"`

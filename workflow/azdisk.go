@@ -3,20 +3,13 @@ package workflow
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/failback/failback/azure"
-	"github.com/failback/failback/config"
 )
 
 // The workflow reaches an Azure disk only through azure.VMDisk, opened by
-// reference with Deps.Disks; the reference comes from config once, here.
-
-// diskRef is the Azure disk a configured disk names.
-func diskRef(d config.Disk) azure.DiskRef {
-	container, blob, _ := strings.Cut(d.Blob, "/")
-	return azure.PageBlobRef(container, blob)
-}
+// reference with Deps.Disks; the reference comes from the VM's storage
+// profile and config.toml (discover.go).
 
 // openDisk opens the Azure side of a job's disk.
 func (j *job) openDisk(ctx context.Context, d diskRecord) (azure.VMDisk, error) {

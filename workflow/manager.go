@@ -81,7 +81,7 @@ type Manager struct {
 	startMu  sync.Mutex // one Start at a time: the busy check and the new job are atomic
 	mu       sync.Mutex
 	jobs     map[string]*job
-	sizes    sizeCache // blob virtual sizes for Plans (sizes.go)
+	facts    factCache // what Plans shows of the VMs' Azure disks (facts.go)
 	closed   bool
 	loadErrs []error
 	ctl      *controlServer
@@ -160,7 +160,7 @@ func Open(ctx context.Context, cfg *config.Config, d Deps) (*Manager, error) {
 			return nil, err
 		}
 	}
-	m.prefetchSizes() // Plans answers from a cache: fill it now, off this goroutine
+	m.prefetchFacts() // Plans answers from a cache: fill it now, off this goroutine
 	if d.AutoResume && !d.ReadOnly {
 		for _, j := range m.sortedJobs() {
 			if j.view().State == StateInterrupted {
