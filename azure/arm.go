@@ -112,7 +112,7 @@ func (o ARMOptions) client() (azcore.TokenCredential, *arm.ClientOptions, error)
 	if cred == nil {
 		c, err := azidentity.NewDefaultAzureCredential(nil)
 		if err != nil {
-			return nil, nil, fmt.Errorf("Entra ID credential: %w", err)
+			return nil, nil, fmt.Errorf("credential (Microsoft Entra ID): %w", err)
 		}
 		cred = c
 	}
