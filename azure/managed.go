@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/failback/failback/internal/units"
 )
@@ -270,4 +271,20 @@ func (m *ManagedDisks) wrapARM(op, what string, err error) error {
 		}
 	}
 	return fmt.Errorf("%s: %w", where, errOneLine{err})
+}
+
+var _ Remover = (*managedDisk)(nil)
+
+// Remove deletes the managed disk (its snapshots stay); gone is fine.
+func (d *managedDisk) Remove(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, d.m.o.ARM.OperationTimeout)
+	defer cancel()
+	p, err := d.m.disks.BeginDelete(ctx, d.rg, d.name, nil)
+	if err == nil {
+		_, err = p.PollUntilDone(ctx, &runtime.PollUntilDoneOptions{Frequency: d.m.o.ARM.PollInterval})
+	}
+	if err != nil && statusOf(err) != http.StatusNotFound {
+		return d.m.wrapARM("delete managed disk", d.rg+"/"+d.name, err)
+	}
+	return nil
 }

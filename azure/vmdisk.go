@@ -199,3 +199,10 @@ func (s *Storage) OpenVMDisk(ctx context.Context, ref DiskRef) (VMDisk, error) {
 	}
 	return d, nil
 }
+
+// Remover is a disk that failback may delete: a managed disk whose VM is
+// gone, when [commit] delete_disks says so. Page blobs are never deleted
+// by a commit: they are the replica reverse replication writes.
+type Remover interface {
+	Remove(ctx context.Context) error
+}

@@ -322,6 +322,9 @@ type DiskInfo struct {
 type SiteInfo struct {
 	Source SiteSide   `json:"source"`
 	Target []SiteSide `json:"targets"`
+	// Stop says how Complete failover stops the Azure VMs and what that
+	// costs ("power off: kept allocated, ...").
+	Stop string `json:"stop"`
 }
 
 // SiteSide is one site.

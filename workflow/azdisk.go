@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/failback/failback/azure"
 )
@@ -27,3 +28,11 @@ func (m *Manager) openDisk(ctx context.Context, ref azure.DiskRef) (azure.VMDisk
 // cryptName names an encrypted disk for the certificate check and the
 // data keys: "vm/container/blob" for a page blob.
 func cryptName(vm string, ref azure.DiskRef) string { return vm + "/" + ref.String() }
+
+// lastPart is the last part of an ARM id: the resource's name.
+func lastPart(id string) string {
+	if i := strings.LastIndexByte(id, '/'); i >= 0 {
+		return id[i+1:]
+	}
+	return id
+}

@@ -91,6 +91,9 @@ type vmRecord struct {
 	AzureOff       bool `json:"azure_off,omitempty"`
 	AzureRestarted bool `json:"azure_restarted,omitempty"`
 	AzureDeleted   bool `json:"azure_deleted,omitempty"`
+	// NICs are the Azure VM's network interfaces (with their public IPs)
+	// as the pre-flight found them: Commit deletes them with the VM.
+	NICs []azure.NICRef `json:"nics,omitempty"`
 	// StartedOnPrem is set before this job starts the on-premises VM.
 	StartedOnPrem bool         `json:"started_onprem,omitempty"`
 	StoppedOnPrem bool         `json:"stopped_onprem,omitempty"`
