@@ -16,8 +16,9 @@ import (
 	"github.com/failback/failback/config"
 )
 
-func init() {
-	register(Command{Name: "agent", Summary: "run the Azure-side agent next to the storage account (checksums in Azure, only changed blocks cross the WAN)", Run: runAgent})
+// newAgentCommand is "failback agent", the command table's entry (cli.go).
+func newAgentCommand() Command {
+	return Command{Name: "agent", Summary: "run the Azure-side agent next to the storage account (checksums in Azure, only changed blocks cross the WAN)", Run: runAgent}
 }
 
 const agentUsage = `agent --tls-cert FILE --tls-key FILE [--listen ADDR]
@@ -265,21 +266,4 @@ func agentStorage(f agentFlags) (azure.StorageOptions, error) {
 		return o, err
 	}
 	return o, o.Validate()
-}
-
-// storageFromConfig maps the config file's [azure.storage] onto the azure
-// package's options (secrets already resolved by config.Load).
-func storageFromConfig(c config.Storage) azure.StorageOptions {
-	return azure.StorageOptions{
-		AccountURL:       c.AccountURL,
-		AccountName:      c.AccountName,
-		ConnectionString: azure.NewSecret(c.ConnectionString.Reveal()),
-		AccountKey:       azure.NewSecret(c.AccountKey.Reveal()),
-		SAS:              azure.NewSecret(c.SAS.Reveal()),
-		UseEntraID:       c.EntraID,
-		MaxRetries:       c.Retries,
-		RetryDelay:       c.RetryDelay.D(),
-		MaxRetryDelay:    c.MaxRetryDelay.D(),
-		TryTimeout:       c.TryTimeout.D(),
-	}
 }

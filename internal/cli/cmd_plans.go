@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/failback/failback/azure"
-	"github.com/failback/failback/config"
 	"github.com/failback/failback/workflow"
 )
 
-func init() {
-	register(Command{Name: "plans", Summary: "list the recovery plans and the VMs that can be failed back", Run: runPlans})
+// newPlansCommand is "failback plans", the command table's entry (cli.go).
+func newPlansCommand() Command {
+	return Command{Name: "plans", Summary: "list the recovery plans and the VMs that can be failed back", Run: runPlans}
 }
 
 const plansUsage = `plans [--config FILE] [--json] [--no-sizes]
@@ -28,27 +28,6 @@ without contacting Azure.`
 // sizesWait bounds how long plans waits for the disk sizes: one blob's
 // lookup is bounded by the workflow (15 s), a few run at once.
 const sizesWait = 30 * time.Second
-
-// viewWorkflow returns a Service for looking only: the driver's control
-// socket when a process drives the jobs, else a read-only view that never
-// becomes their driver.
-func viewWorkflow(ctx context.Context, cfg *config.Config) (workflow.Service, func(), error) {
-	return viewWorkflowWith(ctx, cfg, workflow.Deps{ReadOnly: true})
-}
-
-// viewWorkflowWith is viewWorkflow with the read-only view's
-// dependencies (plans gives it the storage account, to read sizes).
-func viewWorkflowWith(ctx context.Context, cfg *config.Config, d workflow.Deps) (workflow.Service, func(), error) {
-	if c, err := workflow.Dial(ctx, cfg.StateDir); err == nil {
-		return c, func() { _ = c.Close() }, nil
-	}
-	d.ReadOnly = true
-	m, err := workflow.Open(ctx, cfg, d)
-	if err != nil {
-		return nil, nil, err
-	}
-	return m, func() { _ = m.Close() }, nil
-}
 
 // plansWithSizes asks for the plans until every disk's size is read (or
 // why it cannot be), or sizesWait passes.

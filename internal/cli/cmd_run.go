@@ -12,8 +12,9 @@ import (
 	"github.com/failback/failback/workflow"
 )
 
-func init() {
-	register(Command{Name: "run", Summary: "start a failback job (pre-flight, phase 1 and catch-up, or a full download) and drive it until it needs the operator", Run: runRun})
+// newRunCommand is "failback run", the command table's entry (cli.go).
+func newRunCommand() Command {
+	return Command{Name: "run", Summary: "start a failback job (pre-flight, phase 1 and catch-up, or a full download) and drive it until it needs the operator", Run: runRun}
 }
 
 const runUsage = `run (--plan NAME | --vm NAME) --sync delta|full [--location original|alternate]

@@ -9,8 +9,9 @@ import (
 	"github.com/failback/failback/workflow"
 )
 
-func init() {
-	register(Command{Name: "status", Summary: "show one job: its state, every VM and disk, its log and what can be done", Run: runStatus})
+// newStatusCommand is "failback status", the command table's entry (cli.go).
+func newStatusCommand() Command {
+	return Command{Name: "status", Summary: "show one job: its state, every VM and disk, its log and what can be done", Run: runStatus}
 }
 
 const statusUsage = `status JOB [--config FILE] [--json] [--log N]

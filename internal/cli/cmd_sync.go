@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/failback/failback/config"
@@ -18,8 +16,9 @@ import (
 	"github.com/failback/failback/vdisk"
 )
 
-func init() {
-	register(Command{Name: "sync", Summary: "sync one local disk image onto another (delta or full), or roll a sync back", Run: runSync})
+// newSyncCommand is "failback sync", the command table's entry (cli.go).
+func newSyncCommand() Command {
+	return Command{Name: "sync", Summary: "sync one local disk image onto another (delta or full), or roll a sync back", Run: runSync}
 }
 
 // journalSuffix names the default journal directory: DST + journalSuffix.
@@ -311,69 +310,6 @@ func summary(src, dst string, st engine.Stats) string {
 	}
 	if st.Verified {
 		b.WriteString("; verified")
-	}
-	return b.String()
-}
-
-// progressPrinter shows engine progress: one rewritten line on a
-// terminal, a plain line every few seconds (and at each phase) otherwise.
-type progressPrinter struct {
-	w     io.Writer
-	tty   bool
-	mu    sync.Mutex
-	last  time.Time
-	phase engine.Phase
-	shown bool
-}
-
-// plainEvery spaces progress lines when stderr is a log, not a terminal.
-const plainEvery = 5 * time.Second
-
-func newProgressPrinter(w io.Writer, tty bool) *progressPrinter {
-	return &progressPrinter{w: w, tty: tty}
-}
-
-func (p *progressPrinter) print(e engine.Progress) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	line := progressLine(e)
-	if p.tty {
-		fmt.Fprintf(p.w, "\r\033[K%s", line)
-		p.shown = true
-		return
-	}
-	if e.Phase != p.phase || time.Since(p.last) >= plainEvery {
-		fmt.Fprintln(p.w, line)
-		p.phase, p.last = e.Phase, time.Now()
-	}
-}
-
-// end finishes the terminal line so later output starts on its own.
-func (p *progressPrinter) end() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.tty && p.shown {
-		fmt.Fprintln(p.w)
-		p.shown = false
-	}
-}
-
-func progressLine(e engine.Progress) string {
-	if e.Phase == engine.PhasePrepare {
-		return "prepare  opening the journal, listing allocated ranges"
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%-8s %5.1f%%  %s of %s", e.Phase, e.Percent, syncBytesText(e.Done), syncBytesText(e.Total))
-	if e.Rate > 0 && e.Phase != engine.PhaseDone {
-		fmt.Fprintf(&b, "  %s/s", syncBytesText(int64(e.Rate)))
-	}
-	if e.ETA >= 0 && e.Phase != engine.PhaseDone {
-		fmt.Fprintf(&b, "  ETA %s", e.ETA.Round(time.Second))
-	}
-	if e.Phase != engine.PhaseRollback {
-		fmt.Fprintf(&b, "  differed %d blocks (%s)", e.BlocksDiffered, syncBytesText(e.BytesTransferred))
-	} else {
-		fmt.Fprintf(&b, "  restored %d blocks", e.BlocksChecked)
 	}
 	return b.String()
 }
