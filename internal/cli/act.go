@@ -50,7 +50,7 @@ func runAct(ctx context.Context, s Stdio, args []string, c actCmd) error {
 	done := func(_, v workflow.JobView) bool { return v.State == c.until }
 	if c.until == "" {
 		done = func(_, v workflow.JobView) bool {
-			return restingState(v.State) && v.State != workflow.StateFailed && v.State != workflow.StateInterrupted
+			return v.State.Resting() && !v.State.Stopped()
 		}
 	}
 	return act(ctx, s, f, pos[0], c.name, c.action, actOpts{done: done})

@@ -93,10 +93,7 @@ func consoleWith(ctx context.Context, s Stdio, cfgFlag, watchers string) error {
 func working(jobs []workflow.JobView) int {
 	n := 0
 	for _, j := range jobs {
-		switch j.State {
-		case workflow.StateReady, workflow.StatePendingCommit, workflow.StateCommitted,
-			workflow.StateCancelled, workflow.StateUndone, workflow.StateFailed, workflow.StateInterrupted:
-		default:
+		if j.State.Moving() {
 			n++
 		}
 	}
