@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/failback/failback/azure"
+	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/workflow"
 )
 
@@ -139,7 +140,7 @@ func vmLine(vm workflow.VMInfo, sizes bool) string {
 		switch {
 		case !sizes:
 		case d.Size > 0:
-			t += " (" + syncBytesText(d.Size) + ")"
+			t += " (" + units.Bytes(d.Size) + ")"
 		case d.SizeError != "":
 			t += " (size not read: " + d.SizeError + ")"
 		default:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/failback/failback/config"
 	"github.com/failback/failback/engine"
+	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/vdisk"
 )
 
@@ -288,7 +289,7 @@ func runRollback(ctx context.Context, s Stdio, dir, dstPath string, asJSON, quie
 		return json.NewEncoder(s.Out).Encode(rollbackReport{Target: dstPath, JournalDir: dir, RollbackStats: st, Seconds: st.Duration.Seconds()})
 	}
 	fmt.Fprintf(s.Out, "rolled back %s: %s restored (%s of old data, %s zeroed) in %s; journal %s removed\n",
-		dstPath, plural(int(st.Blocks), "block"), syncBytesText(st.BytesRestored), plural(int(st.BlocksZeroed), "block"),
+		dstPath, plural(int(st.Blocks), "block"), units.Bytes(st.BytesRestored), plural(int(st.BlocksZeroed), "block"),
 		st.Duration.Round(time.Millisecond), dir)
 	return nil
 }
@@ -300,10 +301,10 @@ func summary(src, dst string, st engine.Stats) string {
 		verb = "compared"
 	}
 	fmt.Fprintf(&b, "synced %s -> %s (%s, %s blocks): %d of %d blocks differed, %s transferred, %s read from source, %s %s in %s",
-		src, dst, st.Mode, syncBytesText(st.BlockSize), st.BlocksDiffered, st.Blocks, syncBytesText(st.BytesTransferred),
-		syncBytesText(st.BytesReadSource), syncBytesText(st.BytesChecked), verb, st.Duration.Round(time.Millisecond))
+		src, dst, st.Mode, units.Bytes(st.BlockSize), st.BlocksDiffered, st.Blocks, units.Bytes(st.BytesTransferred),
+		units.Bytes(st.BytesReadSource), units.Bytes(st.BytesChecked), verb, st.Duration.Round(time.Millisecond))
 	if secs := st.Duration.Seconds(); secs > 0 {
-		fmt.Fprintf(&b, " (%s/s)", syncBytesText(int64(float64(st.BytesChecked)/secs)))
+		fmt.Fprintf(&b, " (%s/s)", units.Bytes(int64(float64(st.BytesChecked)/secs)))
 	}
 	if st.ResumedBlocks > 0 {
 		fmt.Fprintf(&b, "; resumed, %d blocks done earlier", st.ResumedBlocks)
@@ -312,21 +313,4 @@ func summary(src, dst string, st engine.Stats) string {
 		b.WriteString("; verified")
 	}
 	return b.String()
-}
-
-// syncBytesText writes n with a 1024-based unit.
-func syncBytesText(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, u := float64(n), 0
-	for v >= unit && u < 4 {
-		v /= unit
-		u++
-	}
-	if v >= 100 {
-		return fmt.Sprintf("%.0f %ciB", v, "KMGTP"[u-1]) // as the console writes sizes: "512 MiB"
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[u-1])
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/failback/failback/engine"
+	"github.com/failback/failback/internal/units"
 )
 
 // progressPrinter shows engine progress: one rewritten line on a
@@ -58,15 +59,15 @@ func progressLine(e engine.Progress) string {
 		return "prepare  opening the journal, listing allocated ranges"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-8s %5.1f%%  %s of %s", e.Phase, e.Percent, syncBytesText(e.Done), syncBytesText(e.Total))
+	fmt.Fprintf(&b, "%-8s %5.1f%%  %s of %s", e.Phase, e.Percent, units.Bytes(e.Done), units.Bytes(e.Total))
 	if e.Rate > 0 && e.Phase != engine.PhaseDone {
-		fmt.Fprintf(&b, "  %s/s", syncBytesText(int64(e.Rate)))
+		fmt.Fprintf(&b, "  %s/s", units.Bytes(int64(e.Rate)))
 	}
 	if e.ETA >= 0 && e.Phase != engine.PhaseDone {
 		fmt.Fprintf(&b, "  ETA %s", e.ETA.Round(time.Second))
 	}
 	if e.Phase != engine.PhaseRollback {
-		fmt.Fprintf(&b, "  differed %d blocks (%s)", e.BlocksDiffered, syncBytesText(e.BytesTransferred))
+		fmt.Fprintf(&b, "  differed %d blocks (%s)", e.BlocksDiffered, units.Bytes(e.BytesTransferred))
 	} else {
 		fmt.Fprintf(&b, "  restored %d blocks", e.BlocksChecked)
 	}

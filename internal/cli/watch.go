@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/workflow"
 )
 
@@ -98,12 +99,12 @@ func progressText(v workflow.JobView) string {
 			if d.Phase == "waiting" || d.Phase == "done" {
 				continue
 			}
-			fmt.Fprintf(&b, " | %s/%s %s %.0f%% %s moved", vm.Name, d.Name, d.Phase, d.Percent, syncBytesText(d.BytesTransferred))
+			fmt.Fprintf(&b, " | %s/%s %s %.0f%% %s moved", vm.Name, d.Name, d.Phase, d.Percent, units.Bytes(d.BytesTransferred))
 			if d.Rate > 0 {
-				fmt.Fprintf(&b, " %s/s", syncBytesText(int64(d.Rate)))
+				fmt.Fprintf(&b, " %s/s", units.Bytes(int64(d.Rate)))
 			}
 			if a := d.Agent; a != nil {
-				fmt.Fprintf(&b, ", agent link %s", syncBytesText(a.LinkBytes))
+				fmt.Fprintf(&b, ", agent link %s", units.Bytes(a.LinkBytes))
 				if a.Fallback {
 					b.WriteString(" (unreachable: reading directly)")
 				}
