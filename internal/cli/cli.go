@@ -71,6 +71,7 @@ func findCommand(name string) (Command, bool) {
 // UsageError is a mistake in the command line; it exits with code 2.
 type UsageError struct{ Msg string }
 
+// Error implements error.
 func (e *UsageError) Error() string { return e.Msg }
 
 func usagef(format string, args ...any) error {
@@ -84,6 +85,7 @@ type ExitError struct {
 	Err  error
 }
 
+// Error implements error: the message, or the bare exit code.
 func (e *ExitError) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("exit %d", e.Code)
@@ -91,6 +93,7 @@ func (e *ExitError) Error() string {
 	return e.Err.Error()
 }
 
+// Unwrap returns the error behind the exit code.
 func (e *ExitError) Unwrap() error { return e.Err }
 
 // Main runs the command line args and returns the process exit code.
