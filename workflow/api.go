@@ -74,7 +74,7 @@ const DirAzureToOnPrem Direction = "azure-to-onprem"
 // SyncOption is how data is synchronised.
 type SyncOption string
 
-// The sync options of WORKFLOW.md step 2.
+// The sync options of docs/WORKFLOW.md step 2.
 const (
 	// SyncDelta is "synchronize before failover": phase 1 delta sync while
 	// the Azure VM runs, catch-up passes, then a short phase 2.
@@ -87,7 +87,7 @@ const (
 // Location is where the VMs land.
 type Location string
 
-// Locations of WORKFLOW.md step 1.
+// Locations of docs/WORKFLOW.md step 1.
 const (
 	LocOriginal  Location = "original"
 	LocAlternate Location = "alternate"
@@ -129,7 +129,7 @@ type Actor struct {
 // Action is something the operator does to a job.
 type Action string
 
-// Actions of WORKFLOW.md steps 2 and 5, plus Cancel and Undo.
+// Actions of docs/WORKFLOW.md steps 2 and 5, plus Cancel and Undo.
 const (
 	ActComplete Action = "complete" // Complete failover: start phase 2
 	ActCommit   Action = "commit"   // delete the Azure VM, keep replica

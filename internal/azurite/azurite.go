@@ -77,7 +77,7 @@ func Start(ctx context.Context, bin string, o Options) (*Server, error) {
 	args := []string{
 		"--blobHost", "127.0.0.1",
 		"--blobPort", fmt.Sprint(o.Port),
-		"--skipApiVersionCheck", // azblob sends an API version newer than Azurite knows (FACTS.md)
+		"--skipApiVersionCheck", // azblob sends an API version newer than Azurite knows (docs/FACTS.md)
 		"--loose",
 		"--disableTelemetry",
 	}
