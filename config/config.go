@@ -133,6 +133,12 @@ const (
 	AuthEntraID          = "entra_id"
 )
 
+// Configured reports whether a way to authenticate to the storage
+// account is set.
+func (s *Storage) Configured() bool {
+	return s.ConnectionString.IsSet() || s.AccountKey.IsSet() || s.SAS.IsSet() || s.EntraID
+}
+
 // Engine tunes the sync engine.
 type Engine struct {
 	// BlockSize is the unit that is hashed, compared and transferred.

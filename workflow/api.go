@@ -196,10 +196,28 @@ type JobView struct {
 	// Percent (0-100) and ETA of the current phase over all disks.
 	Percent float64       `json:"percent"`
 	ETA     time.Duration `json:"eta"`
+	// Azure lists what the job holds in Azure: its snapshots not deleted
+	// yet, and which of them are being read (a managed disk's snapshot
+	// then has an active read grant, a SAS).
+	Azure []HeldSnapshot `json:"azure,omitempty"`
 	// ReverseCycles counts finished reverse replication cycles, the last
 	// at LastReverse.
 	ReverseCycles int       `json:"reverse_cycles,omitempty"`
 	LastReverse   time.Time `json:"last_reverse,omitzero"`
+}
+
+// HeldSnapshot is a snapshot a job made and has not deleted yet.
+type HeldSnapshot struct {
+	VM   string `json:"vm"`
+	Disk string `json:"disk"`
+	// Snapshot is its id (a managed disk's snapshot name, or a page
+	// blob's snapshot time).
+	Snapshot string `json:"snapshot"`
+	// Pass is the pass that took it ("phase1", "catch-up", "final").
+	Pass string `json:"pass"`
+	// Reading says it is being read now (a managed disk's snapshot then
+	// holds an active SAS grant).
+	Reading bool `json:"reading,omitempty"`
 }
 
 // VMView is one VM of a job.

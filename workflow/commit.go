@@ -37,6 +37,9 @@ func (j *job) flowCommit(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("delete snapshots of %s: %w", d.name(), err)
 			}
+			if err := j.snapshotsGone(diskKey{vi, di}, keep); err != nil {
+				return err
+			}
 			if err := j.discardJournals(vi, di); err != nil {
 				return err
 			}

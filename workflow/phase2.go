@@ -307,6 +307,12 @@ func (j *job) deleteSnapshots(ctx context.Context, d diskRecord, keep string) (i
 	if err != nil {
 		return 0, err
 	}
+	return j.deleteDiskSnapshots(ctx, disk, keep)
+}
+
+// deleteDiskSnapshots deletes this job's snapshots of disk except keep,
+// found by their tags, so one a crash left unrecorded goes too.
+func (j *job) deleteDiskSnapshots(ctx context.Context, disk azure.VMDisk, keep string) (int, error) {
 	snaps, err := disk.ListSnapshots(ctx)
 	if err != nil {
 		return 0, err

@@ -87,6 +87,16 @@ func printJob(s Stdio, v workflow.JobView) {
 			}
 		}
 	}
+	if len(v.Azure) > 0 {
+		fmt.Fprintf(s.Out, "  held in Azure (deleted when no longer needed):\n")
+		for _, h := range v.Azure {
+			reading := ""
+			if h.Reading {
+				reading = ", being read (an active read grant)"
+			}
+			fmt.Fprintf(s.Out, "    snapshot %s of %s %s (%s pass)%s\n", h.Snapshot, h.VM, h.Disk, h.Pass, reading)
+		}
+	}
 }
 
 // actionCommand is the script command of an action.

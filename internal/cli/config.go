@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/failback/failback/azure"
 	"github.com/failback/failback/config"
 )
 
@@ -71,21 +70,4 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
-}
-
-// storageFromConfig maps the config file's [azure.storage] onto the azure
-// package's options (secrets already resolved by config.Load).
-func storageFromConfig(c config.Storage) azure.StorageOptions {
-	return azure.StorageOptions{
-		AccountURL:       c.AccountURL,
-		AccountName:      c.AccountName,
-		ConnectionString: azure.NewSecret(c.ConnectionString.Reveal()),
-		AccountKey:       azure.NewSecret(c.AccountKey.Reveal()),
-		SAS:              azure.NewSecret(c.SAS.Reveal()),
-		UseEntraID:       c.EntraID,
-		MaxRetries:       c.Retries,
-		RetryDelay:       c.RetryDelay.D(),
-		MaxRetryDelay:    c.MaxRetryDelay.D(),
-		TryTimeout:       c.TryTimeout.D(),
-	}
 }
