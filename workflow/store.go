@@ -134,18 +134,18 @@ type passRecord struct {
 	Round int         `json:"round,omitempty"` // catch-up round, from 1
 	Mode  engine.Mode `json:"mode"`
 	// Snapshot is the source; Base the snapshot the ranges start from.
-	Snapshot string       `json:"snapshot"`
-	Base     string       `json:"base,omitempty"`
-	Ranges   int64        `json:"ranges_bytes,omitempty"`
-	Done     bool         `json:"done,omitempty"`
-	Aborted  bool         `json:"aborted,omitempty"`
+	Snapshot string `json:"snapshot"`
+	Base     string `json:"base,omitempty"`
+	Ranges   int64  `json:"ranges_bytes,omitempty"`
+	Done     bool   `json:"done,omitempty"`
+	Aborted  bool   `json:"aborted,omitempty"`
 	// Fallback says why a ranges pass compared the whole disk by
 	// checksums instead (its Mode is then Delta).
 	Fallback string `json:"fallback,omitempty"`
 	// SnapshotGone says the pass's snapshot was deleted (a later pass
 	// replaced it, or the job ended).
-	SnapshotGone bool `json:"snapshot_gone,omitempty"`
-	Stats    engine.Stats `json:"stats"`
+	SnapshotGone bool         `json:"snapshot_gone,omitempty"`
+	Stats        engine.Stats `json:"stats"`
 	// Runs counts how often the engine ran it (more than one: resumed).
 	Runs int `json:"runs,omitempty"`
 }
