@@ -117,16 +117,14 @@ func (s *Server) diskState(ctx context.Context, d *diskRec) string {
 // diskJSON is a disk as DiskRP answers it (Disk_Get.json).
 func (s *Server) diskJSON(ctx context.Context, d *diskRec) map[string]any {
 	props := map[string]any{
-		"creationData":        map[string]any{"createOption": "Empty"},
-		"diskSizeGB":          diskGB(d.SizeBytes),
-		"diskSizeBytes":       d.SizeBytes,
-		"diskState":           s.diskState(ctx, d),
-		"uniqueId":            d.UniqueID,
-		"timeCreated":         armTime(d.Created),
-		"provisioningState":   "Succeeded",
-		"encryption":          map[string]any{"type": "EncryptionAtRestWithPlatformKey"},
-		"networkAccessPolicy": "AllowAll",
-		"publicNetworkAccess": "Enabled",
+		"creationData":      map[string]any{"createOption": "Empty"},
+		"diskSizeGB":        diskGB(d.SizeBytes),
+		"diskSizeBytes":     d.SizeBytes,
+		"diskState":         s.diskState(ctx, d),
+		"uniqueId":          d.UniqueID,
+		"timeCreated":       armTime(d.Created),
+		"provisioningState": "Succeeded",
+		"encryption":        map[string]any{"type": "EncryptionAtRestWithPlatformKey"},
 	}
 	if d.OSType != "" {
 		props["osType"] = d.OSType

@@ -33,7 +33,7 @@ func (s *Server) snapJSON(sn *snapRec, provisioning string) map[string]any {
 		"diskSizeGB": diskGB(sn.SizeBytes), "diskSizeBytes": sn.SizeBytes, "diskState": state,
 		"uniqueId": sn.UniqueID, "timeCreated": armTime(sn.Created), "provisioningState": provisioning,
 		"encryption":          map[string]any{"type": "EncryptionAtRestWithPlatformKey"},
-		"networkAccessPolicy": "AllowAll", "publicNetworkAccess": "Enabled",
+		"networkAccessPolicy": "AllowAll",
 	}
 	if sn.OSType != "" {
 		props["osType"] = sn.OSType
@@ -43,7 +43,7 @@ func (s *Server) snapJSON(sn *snapRec, provisioning string) map[string]any {
 		props["dataAccessAuthMode"] = sn.AuthMode
 	}
 	m := map[string]any{"id": s.snapID(sn), "name": sn.Name, "type": "Microsoft.Compute/snapshots", "location": sn.Location,
-		"sku": map[string]any{"name": sn.SKU}, "properties": props}
+		"properties": props}
 	if len(sn.Tags) > 0 {
 		m["tags"] = sn.Tags
 	}
