@@ -25,7 +25,9 @@ func TestManagedDiskConformance(t *testing.T) {
 			}
 			return &azure.Disks{Managed: m}, azure.DiskRef{Kind: azure.KindManaged, ResourceGroup: e.rg, Name: name, ID: id}
 		},
-		Write: func(t *testing.T, ref azure.DiskRef, p []byte, off int64) { e.write(ref.ResourceGroup, ref.Name, p, off) },
+		Write: func(t *testing.T, ref azure.DiskRef, p []byte, off int64) {
+			e.write(ref.ResourceGroup, ref.Name, p, off)
+		},
 		Clear: func(t *testing.T, ref azure.DiskRef, off, n int64) {
 			if _, err := e.pageBlob(ref.ResourceGroup, ref.Name).ClearPages(context.Background(), blob.HTTPRange{Offset: off, Count: n}, nil); err != nil {
 				t.Fatal(err)

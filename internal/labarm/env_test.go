@@ -189,3 +189,23 @@ func errCode(err error) (int, string) {
 	}
 	return 0, ""
 }
+
+type rawAnswer struct {
+	status        int
+	code, message string
+}
+
+// httpGet sends a GET without any Authorization header.
+func httpGet(u string) (rawAnswer, error) {
+	resp, err := http.Get(u)
+	if err != nil {
+		return rawAnswer{}, err
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Error struct{ Code, Message string }
+	}
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(b, &doc)
+	return rawAnswer{resp.StatusCode, doc.Error.Code, doc.Error.Message}, nil
+}
