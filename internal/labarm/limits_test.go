@@ -274,4 +274,3 @@ func TestEntraOnlySnapshotRefused(t *testing.T) {
 		t.Fatalf("%d grants asked for an Entra-only snapshot", n)
 	}
 }
-
