@@ -32,6 +32,10 @@
 //   - Azure's limits hold: 7 incremental snapshots per disk per 5 minutes, 5
 //     snapshots of one disk with an active SAS; errors have ARM's shape
 //     {"error":{"code","message"}} with the codes Azure uses.
+//   - endGetAccess ends a grant as ARM sees it (diskState, the family's
+//     count), but the SAS itself stays readable until its end: Azurite
+//     cannot revoke a service SAS (with a stored access policy it could, but
+//     then it ignores the SAS's own se, and expiry matters more here).
 //
 // The Go builder (CreateDisk, CreateVM, DiskBlob, SetDataAccessAuthMode)
 // makes the lab's resources without HTTP.
@@ -112,6 +116,8 @@ type Server struct {
 	wg    sync.WaitGroup
 	opsMu sync.Mutex
 	ops   map[string]*operation
+	// vmBusy holds the operation in flight on each VM (by LabCompute name).
+	vmBusy map[string]string
 
 	srvMu sync.Mutex
 	srv   *http.Server
@@ -173,7 +179,7 @@ func New(o Options) (*Server, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	return &Server{o: o, st: &store{dir: filepath.Clean(o.Dir)}, stor: stor, svc: svc, cred: cred,
-		ctx: ctx, stop: stop, ops: map[string]*operation{}}, nil
+		ctx: ctx, stop: stop, ops: map[string]*operation{}, vmBusy: map[string]string{}}, nil
 }
 
 // SubscriptionID is the subscription the server serves.

@@ -173,8 +173,32 @@ func (s *Server) power(w http.ResponseWriter, r *http.Request, rt route, vm *vmR
 	default:
 		run = func(ctx context.Context) (any, *apiError) { return nil, asAPIError(lc.Start(ctx, vm.ComputeName)) }
 	}
-	s.accept(w, r, rt, vm.Location, http.StatusAccepted, nil, run)
+	done, e := s.busy(vm, rt.action)
+	if e != nil {
+		return e
+	}
+	s.accept(w, r, rt, vm.Location, http.StatusAccepted, nil, func(ctx context.Context) (any, *apiError) {
+		defer done()
+		return run(ctx)
+	})
 	return nil
+}
+
+// busy marks an operation on the VM in flight, or refuses it while
+// another one runs (LabCompute changes one VM one step at a time).
+func (s *Server) busy(vm *vmRec, op string) (done func(), e *apiError) {
+	key := strings.ToLower(vm.ComputeName)
+	s.opsMu.Lock()
+	defer s.opsMu.Unlock()
+	if cur, ok := s.vmBusy[key]; ok {
+		return nil, errf(409, "OperationNotAllowed", "Operation '%s' is not allowed on VM '%s' while operation '%s' is in progress; retry when it ends.", op, vm.Name, cur)
+	}
+	s.vmBusy[key] = op
+	return func() {
+		s.opsMu.Lock()
+		delete(s.vmBusy, key)
+		s.opsMu.Unlock()
+	}, nil
 }
 
 // asAPIError is a failed power operation.
@@ -189,18 +213,18 @@ func asAPIError(err error) *apiError {
 // disks and NICs whose deleteOption is Delete go with it, the others are
 // detached (disks Unattached). Unmanaged disks stay in the storage account.
 func (s *Server) deleteVM(w http.ResponseWriter, r *http.Request, rt route, vm *vmRec) *apiError {
-	unlock, err := s.st.lock()
-	if err != nil {
-		return internal(err)
+	done, e := s.busy(vm, "delete")
+	if e != nil {
+		return e
 	}
-	vm.Deleting = true
-	err = s.st.put(kindVM, vm.RG, vm.Name, vm)
-	unlock()
-	if err != nil {
+	if err := s.markDeleting(vm.RG, vm.Name, true); err != nil {
+		done()
 		return internal(err)
 	}
 	s.accept(w, r, rt, vm.Location, http.StatusAccepted, nil, func(ctx context.Context) (any, *apiError) {
+		defer done()
 		if err := s.o.Compute.Delete(ctx, vm.ComputeName); err != nil {
+			_ = s.markDeleting(vm.RG, vm.Name, false)
 			return nil, asAPIError(err)
 		}
 		if err := s.removeVM(ctx, vm.RG, vm.Name); err != nil {
@@ -209,6 +233,22 @@ func (s *Server) deleteVM(w http.ResponseWriter, r *http.Request, rt route, vm *
 		return nil, nil
 	})
 	return nil
+}
+
+// markDeleting records that the VM is being deleted (or, after a failed
+// delete, no longer is).
+func (s *Server) markDeleting(rg, name string, on bool) error {
+	unlock, err := s.st.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	vm, err := get[vmRec](s.st, kindVM, rg, name)
+	if err != nil || vm == nil {
+		return err
+	}
+	vm.Deleting = on
+	return s.st.put(kindVM, vm.RG, vm.Name, vm)
 }
 
 // removeVM drops a deleted VM's record and applies its deleteOptions.
@@ -253,119 +293,4 @@ func (s *Server) removeVM(ctx context.Context, rg, name string) error {
 		}
 	}
 	return s.st.del(kindVM, vm.RG, vm.Name)
-}
-
-// vmPatch is the part of a VM PATCH the lab applies: disks' and NICs'
-// deleteOption, and tags.
-type vmPatch struct {
-	Tags       map[string]*string `json:"tags"`
-	Properties *struct {
-		HardwareProfile *struct {
-			VMSize string `json:"vmSize"`
-		} `json:"hardwareProfile"`
-		StorageProfile *struct {
-			OSDisk *struct {
-				DeleteOption string `json:"deleteOption"`
-			} `json:"osDisk"`
-			DataDisks *[]struct {
-				Lun          *int32 `json:"lun"`
-				DeleteOption string `json:"deleteOption"`
-			} `json:"dataDisks"`
-		} `json:"storageProfile"`
-		NetworkProfile *struct {
-			NetworkInterfaces []struct {
-				ID         string `json:"id"`
-				Properties *struct {
-					DeleteOption string `json:"deleteOption"`
-				} `json:"properties"`
-			} `json:"networkInterfaces"`
-		} `json:"networkProfile"`
-	} `json:"properties"`
-}
-
-func (s *Server) patchVM(w http.ResponseWriter, r *http.Request, rt route) *apiError {
-	var req vmPatch
-	if e := readBody(r, &req); e != nil {
-		return e
-	}
-	unlock, err := s.st.lock()
-	if err != nil {
-		return internal(err)
-	}
-	defer unlock()
-	vm, err := get[vmRec](s.st, kindVM, rt.rg, rt.name)
-	if err != nil || vm == nil {
-		if err != nil {
-			return internal(err)
-		}
-		return notFound(rt)
-	}
-	if vm.Deleting {
-		return errf(409, "OperationNotAllowed", "The VM '%s' is marked for deletion and cannot be updated.", vm.Name)
-	}
-	if req.Tags != nil {
-		vm.Tags = map[string]string{}
-		for k, v := range req.Tags {
-			if v != nil {
-				vm.Tags[k] = *v
-			}
-		}
-	}
-	if p := req.Properties; p != nil {
-		if p.HardwareProfile != nil && p.HardwareProfile.VMSize != "" && !strings.EqualFold(p.HardwareProfile.VMSize, vm.Size) {
-			return errf(409, "OperationNotAllowed", "The lab cannot resize VM '%s' (from %s to %s).", vm.Name, vm.Size, p.HardwareProfile.VMSize)
-		}
-		if sp := p.StorageProfile; sp != nil {
-			if sp.OSDisk != nil && sp.OSDisk.DeleteOption != "" {
-				vm.OSDisk.DeleteOption = deleteOption(sp.OSDisk.DeleteOption)
-			}
-			if sp.DataDisks != nil {
-				if e := patchDataDisks(vm, *sp.DataDisks); e != nil {
-					return e
-				}
-			}
-		}
-		if np := p.NetworkProfile; np != nil {
-			for _, n := range np.NetworkInterfaces {
-				for i := range vm.NICs {
-					if strings.EqualFold(n.ID, s.resourceID(vm.RG, "Microsoft.Network/networkInterfaces", vm.NICs[i].Name)) && n.Properties != nil && n.Properties.DeleteOption != "" {
-						vm.NICs[i].DeleteOption = deleteOption(n.Properties.DeleteOption)
-					}
-				}
-			}
-		}
-	}
-	if err := s.st.put(kindVM, vm.RG, vm.Name, vm); err != nil {
-		return internal(err)
-	}
-	body := s.vmJSON(r.Context(), vm, false)
-	body["properties"].(map[string]any)["provisioningState"] = "Updating"
-	s.accept(w, r, rt, vm.Location, http.StatusOK, body, nil)
-	return nil
-}
-
-// patchDataDisks applies the data disks' deleteOptions of a PATCH; it
-// refuses attaching or detaching disks, which the lab does not do.
-func patchDataDisks(vm *vmRec, disks []struct {
-	Lun          *int32 `json:"lun"`
-	DeleteOption string `json:"deleteOption"`
-}) *apiError {
-	if len(disks) != len(vm.DataDisks) {
-		return errf(409, "OperationNotAllowed", "The lab does not attach or detach data disks of VM '%s' by PATCH: send all %d of its data disks.", vm.Name, len(vm.DataDisks))
-	}
-	for _, d := range disks {
-		found := false
-		for i := range vm.DataDisks {
-			if d.Lun != nil && vm.DataDisks[i].LUN == *d.Lun {
-				found = true
-				if d.DeleteOption != "" {
-					vm.DataDisks[i].DeleteOption = deleteOption(d.DeleteOption)
-				}
-			}
-		}
-		if !found {
-			return errf(409, "OperationNotAllowed", "VM '%s' has no data disk at that LUN; the lab does not attach disks by PATCH.", vm.Name)
-		}
-	}
-	return nil
 }
