@@ -1,12 +1,14 @@
 package labarm
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/failback/failback/azure"
 	"github.com/failback/failback/internal/azurite"
 )
@@ -54,11 +56,28 @@ func TestARMComputeOnTheLab(t *testing.T) {
 	defer stop()
 	done := make(chan error, 1)
 	go func() {
-		done <- azure.RunLabVM(wctx, e.srv.stor, e.lc, "app", azure.LabWriterOptions{WritesPerSecond: 200, Poll: 5 * time.Millisecond, Seed: 7})
+		done <- azure.RunLabVM(wctx, e.srv.stor, e.lc, "app", azure.LabWriterOptions{WritesPerSecond: 100, Poll: 100 * time.Millisecond, Seed: 7})
 	}()
 	waitFor(t, "the guest writes", func() bool {
 		ws, _ := e.lc.WriterStatus(c, "app")
 		return ws.Writing && ws.Writes > 5
+	})
+	// While a power off waits for the guest, another operation is refused.
+	vms, _ := armcompute.NewVirtualMachinesClient(e.srv.SubscriptionID(), staticCred{}, e.armOptions())
+	off, err := vms.BeginPowerOff(c, e.rg, "app", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vms.BeginStart(c, e.rg, "app", nil); !isCode(err, 409, "OperationNotAllowed") {
+		t.Fatalf("start during a power off: %v, want 409 OperationNotAllowed", err)
+	}
+	poll(t, off, nil)
+	if err := ac.Start(c, vm); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the guest writes again", func() bool {
+		ws, _ := e.lc.WriterStatus(c, "app")
+		return ws.Writing
 	})
 	if err := ac.PowerOff(c, vm, azure.PowerOffOptions{}); err != nil {
 		t.Fatal(err)
@@ -168,6 +187,57 @@ func TestRestartKeepsResources(t *testing.T) {
 	}()
 	if err != nil || info.OSDisk.Ref.Name != "keep-os" || len(info.NICs) != 1 {
 		t.Fatalf("after a restart: %v %s", err, dump(info))
+	}
+}
+
+// TestSnapshotsOutliveTheirDisk: a disk deleted with its VM leaves its
+// incremental snapshots readable; the blob goes with the last of them.
+func TestSnapshotsOutliveTheirDisk(t *testing.T) {
+	e := newEnv(t, nil)
+	c := ctx(t)
+	if _, err := e.srv.CreateDisk(c, e.rg, "tmp-os", 1<<20, ""); err != nil {
+		t.Fatal(err)
+	}
+	container, blob, err := e.srv.DiskBlob(e.rg, "tmp-os")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.write(e.rg, "tmp-os", bytes.Repeat([]byte{7}, 4096), 0)
+	if _, err := e.srv.CreateVM(c, VMSpec{RG: e.rg, Name: "tmp", OSDisk: DiskSpec{Disk: "tmp-os", DeleteOption: "Delete"}}); err != nil {
+		t.Fatal(err)
+	}
+	m := e.managed(nil)
+	d, err := m.OpenVMDisk(c, azure.DiskRef{Kind: azure.KindManaged, ResourceGroup: e.rg, Name: "tmp-os"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := d.CreateSnapshot(c, azure.SnapshotOptions{Purpose: "last"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac, _ := azure.NewARMCompute(e.failbackARM())
+	if err := ac.Delete(c, azure.VMRef{Name: "tmp"}, azure.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.OpenVMDisk(c, azure.DiskRef{Kind: azure.KindManaged, ResourceGroup: e.rg, Name: "tmp-os"}); !errors.Is(err, azure.ErrNotFound) {
+		t.Fatalf("the disk (deleteOption Delete) after its VM's delete: %v", err)
+	}
+	src, err := d.OpenSnapshot(c, s.ID)
+	if err != nil {
+		t.Fatalf("a snapshot of a deleted disk: %v", err)
+	}
+	buf := make([]byte, 4096)
+	if err := src.ReadAt(c, buf, 0); err != nil || buf[0] != 7 {
+		t.Fatalf("read a snapshot of a deleted disk: %v %v", err, buf[:4])
+	}
+	if err := src.Close(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.DeleteSnapshot(c, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srv.blob(container, blob).GetProperties(c, nil); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("the disk's blob after its last snapshot went: %v, want 404", err)
 	}
 }
 

@@ -113,6 +113,13 @@ func TestDisksAndSnapshotsThroughSDK(t *testing.T) {
 			t.Fatalf("snapshot as the SDK reads it: %s", dump(sn))
 		}
 	}
+	retag := body
+	retag.Tags = map[string]*string{"createdby": to.Ptr("failback"), "step": to.Ptr("again")}
+	before, _ := snaps.Get(c, e.rg, "s2", nil)
+	rp0, err := snaps.BeginCreateOrUpdate(c, e.rg, "s2", retag, nil)
+	if r := poll(t, rp0, err); *r.Tags["step"] != "again" || *r.Properties.UniqueID != *before.Properties.UniqueID {
+		t.Fatalf("a repeated PUT updates the tags of the same snapshot: %s", dump(r.Snapshot))
+	}
 	names, pages = nil, 0
 	for pager := snaps.NewListByResourceGroupPager(e.rg, nil); pager.More(); pages++ {
 		page, err := pager.NextPage(c)
