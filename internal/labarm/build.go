@@ -82,6 +82,9 @@ func (s *Server) CreateVM(ctx context.Context, spec VMSpec) (string, error) {
 	if _, err := s.o.Compute.Read(ctx, spec.Name); err == nil {
 		return fail("LabCompute already has a VM named %s (lab VM names are unique across resource groups)", spec.Name)
 	}
+	if e := checkSpec(spec); e != "" {
+		return fail("%s", e)
+	}
 	vmID := s.vmID(vm)
 	var labDisks []azure.LabDisk
 	var attach []*diskRec
@@ -110,8 +113,10 @@ func (s *Server) CreateVM(ctx context.Context, spec VMSpec) (string, error) {
 		if e := checkNames(spec.RG, ns.Name); e != nil {
 			return fail("NIC: %s", e.message)
 		}
-		if old, err := get[nicRec](s.st, kindNIC, spec.RG, ns.Name); err != nil || old != nil {
-			return fail("NIC %s exists already (or: %v)", ns.Name, err)
+		if old, err := get[nicRec](s.st, kindNIC, spec.RG, ns.Name); err != nil {
+			return "", err
+		} else if old != nil {
+			return fail("NIC %s exists already", ns.Name)
 		}
 		mac := newGUID()
 		n := &nicRec{Name: ns.Name, RG: spec.RG, Location: vm.Location, VM: vmID, PrivateIP: fmt.Sprintf("10.0.0.%d", 4+i),
@@ -120,8 +125,10 @@ func (s *Server) CreateVM(ctx context.Context, spec VMSpec) (string, error) {
 			if e := checkNames(spec.RG, ns.PublicIP); e != nil {
 				return fail("public IP: %s", e.message)
 			}
-			if old, err := get[pipRec](s.st, kindPIP, spec.RG, ns.PublicIP); err != nil || old != nil {
-				return fail("public IP %s exists already (or: %v)", ns.PublicIP, err)
+			if old, err := get[pipRec](s.st, kindPIP, spec.RG, ns.PublicIP); err != nil {
+				return "", err
+			} else if old != nil {
+				return fail("public IP %s exists already", ns.PublicIP)
 			}
 			p := &pipRec{Name: ns.PublicIP, RG: spec.RG, Location: vm.Location, Address: fmt.Sprintf("203.0.113.%d", 10+len(pips))}
 			n.PublicIP, n.PublicIPDeleteOption = s.pipID(p), deleteOption(ns.PublicIPDeleteOption)
@@ -155,6 +162,37 @@ func (s *Server) CreateVM(ctx context.Context, spec VMSpec) (string, error) {
 	return vmID, nil
 }
 
+// checkSpec finds what CreateVM cannot build: a LUN or disk given twice,
+// a deleteOption that is neither Delete nor Detach.
+func checkSpec(spec VMSpec) string {
+	luns, disks := map[int32]bool{}, map[string]bool{}
+	opts := []string{}
+	for i, d := range append([]DiskSpec{spec.OSDisk}, spec.DataDisks...) {
+		key := strings.ToLower(d.Disk)
+		if d.Disk == "" {
+			key = d.Container + "/" + d.Blob
+		}
+		if disks[key] {
+			return "disk " + key + " is given twice"
+		}
+		disks[key] = true
+		if i > 0 && luns[d.LUN] {
+			return fmt.Sprintf("LUN %d is given twice", d.LUN)
+		}
+		luns[d.LUN] = i > 0
+		opts = append(opts, d.DeleteOption)
+	}
+	for _, n := range spec.NICs {
+		opts = append(opts, n.DeleteOption, n.PublicIPDeleteOption)
+	}
+	for _, o := range opts {
+		if _, ok := parseDeleteOption(o); !ok {
+			return fmt.Sprintf("deleteOption %q: want Delete or Detach", o)
+		}
+	}
+	return ""
+}
+
 // buildDisk checks one disk of a VMSpec and describes it; rec is the
 // managed disk to attach (nil for a page blob).
 func (s *Server) buildDisk(ctx context.Context, rg string, ds DiskSpec) (vmDisk, azure.LabDisk, *diskRec, error) {
@@ -186,8 +224,17 @@ func (s *Server) buildDisk(ctx context.Context, rg string, ds DiskSpec) (vmDisk,
 
 // deleteOption normalises a deleteOption: Delete, or Detach (the default).
 func deleteOption(v string) string {
-	if strings.EqualFold(v, "Delete") {
-		return "Delete"
+	o, _ := parseDeleteOption(v)
+	return o
+}
+
+// parseDeleteOption reads a deleteOption: Delete, Detach, or "" (Detach).
+func parseDeleteOption(v string) (string, bool) {
+	switch {
+	case strings.EqualFold(v, "Delete"):
+		return "Delete", true
+	case v == "" || strings.EqualFold(v, "Detach"):
+		return "Detach", true
 	}
-	return "Detach"
+	return "Detach", false
 }

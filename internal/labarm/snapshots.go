@@ -164,6 +164,9 @@ func (s *Server) putSnapshot(w http.ResponseWriter, r *http.Request, rt route) *
 		if req.SKU != nil && req.SKU.Name != "" {
 			sku = req.SKU.Name
 		}
+		// The snapshot keeps its disk's dataAccessAuthMode unless the PUT
+		// sets one: the lab's choice (whether Azure copies it is not
+		// documented), so an Entra-only disk's snapshots are Entra-only.
 		if p.DataAccessAuthMode != "" {
 			mode = p.DataAccessAuthMode
 		}

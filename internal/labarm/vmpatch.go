@@ -61,6 +61,9 @@ func (s *Server) patchVM(w http.ResponseWriter, r *http.Request, rt route) *apiE
 			}
 		}
 	}
+	if e := checkPatchOptions(req); e != nil {
+		return e
+	}
 	if p := req.Properties; p != nil {
 		if p.HardwareProfile != nil && p.HardwareProfile.VMSize != "" && !strings.EqualFold(p.HardwareProfile.VMSize, vm.Size) {
 			return errf(409, "OperationNotAllowed", "The lab cannot resize VM '%s' (from %s to %s).", vm.Name, vm.Size, p.HardwareProfile.VMSize)
@@ -115,6 +118,37 @@ func patchDataDisks(vm *vmRec, disks []struct {
 		}
 		if !found {
 			return errf(409, "OperationNotAllowed", "VM '%s' has no data disk at that LUN; the lab does not attach disks by PATCH.", vm.Name)
+		}
+	}
+	return nil
+}
+
+// checkPatchOptions refuses a deleteOption that is neither Delete nor
+// Detach, as Compute does.
+func checkPatchOptions(req vmPatch) *apiError {
+	var opts []string
+	if p := req.Properties; p != nil {
+		if sp := p.StorageProfile; sp != nil {
+			if sp.OSDisk != nil {
+				opts = append(opts, sp.OSDisk.DeleteOption)
+			}
+			if sp.DataDisks != nil {
+				for _, d := range *sp.DataDisks {
+					opts = append(opts, d.DeleteOption)
+				}
+			}
+		}
+		if np := p.NetworkProfile; np != nil {
+			for _, n := range np.NetworkInterfaces {
+				if n.Properties != nil {
+					opts = append(opts, n.Properties.DeleteOption)
+				}
+			}
+		}
+	}
+	for _, o := range opts {
+		if _, ok := parseDeleteOption(o); !ok {
+			return errf(400, "InvalidParameter", "The value '%s' of deleteOption is not valid: use Delete or Detach.", o)
 		}
 	}
 	return nil
