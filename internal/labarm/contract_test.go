@@ -94,6 +94,13 @@ func TestDisksAndSnapshotsThroughSDK(t *testing.T) {
 	if _, err := disks.Get(c, e.rg, "nope", nil); !isCode(err, 404, "ResourceNotFound") {
 		t.Fatalf("missing disk: %v", err)
 	}
+	delp, err := disks.BeginDelete(c, e.rg, "d3", nil)
+	poll(t, delp, err)
+	if _, err := disks.Get(c, e.rg, "d3", nil); !isCode(err, 404, "ResourceNotFound") {
+		t.Fatalf("deleted disk: %v", err)
+	}
+	gone, err := disks.BeginDelete(c, e.rg, "d3", nil)
+	poll(t, gone, err)
 
 	snaps, err := armcompute.NewSnapshotsClient(e.srv.SubscriptionID(), staticCred{}, e.armOptions())
 	if err != nil {

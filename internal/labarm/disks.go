@@ -144,8 +144,12 @@ func (s *Server) diskJSON(ctx context.Context, d *diskRec) map[string]any {
 	return m
 }
 
-// serveDisk answers GET of a disk and the list of a group's disks.
+// serveDisk answers GET of a disk, the list of a group's disks and
+// DELETE of a disk.
 func (s *Server) serveDisk(w http.ResponseWriter, r *http.Request, rt route) *apiError {
+	if r.Method == http.MethodDelete && rt.name != "" && rt.action == "" {
+		return s.deleteDisk(w, r, rt)
+	}
 	if r.Method != http.MethodGet || rt.action != "" {
 		if rt.action != "" {
 			return errf(405, "MethodNotAllowed", "The lab serves no %s on disks: grant access to a snapshot of the disk instead.", rt.action)
@@ -171,6 +175,31 @@ func (s *Server) serveDisk(w http.ResponseWriter, r *http.Request, rt route) *ap
 		return notFound(rt)
 	}
 	writeJSON(w, 200, s.diskJSON(r.Context(), d))
+	return nil
+}
+
+// deleteDisk deletes an unattached disk; its snapshots stay (and with
+// them its blob, until the last goes).
+func (s *Server) deleteDisk(w http.ResponseWriter, r *http.Request, rt route) *apiError {
+	unlock, err := s.st.lock()
+	if err != nil {
+		return internal(err)
+	}
+	defer unlock()
+	d, err := get[diskRec](s.st, kindDisk, rt.rg, rt.name)
+	if err != nil || d == nil {
+		return noneToDelete(w, err)
+	}
+	if d.ManagedBy != "" {
+		return errf(409, "OperationNotAllowed", "Disk '%s' is attached to VM '%s'; delete the VM or detach the disk first.", d.Name, d.ManagedBy)
+	}
+	if err := s.st.del(kindDisk, d.RG, d.Name); err != nil {
+		return internal(err)
+	}
+	if err := s.deleteDiskBlob(r.Context(), d.Container, d.Blob); err != nil {
+		return internal(err)
+	}
+	s.accept(w, r, rt, d.Location, http.StatusAccepted, nil, nil)
 	return nil
 }
 

@@ -102,6 +102,9 @@ func TestVMsThroughSDK(t *testing.T) {
 		}
 	}
 	state("PowerState/running", armcompute.DiskStateAttached)
+	if _, err := disks.BeginDelete(c, e.rg, "web01-data", nil); !isCode(err, 409, "OperationNotAllowed") {
+		t.Fatalf("delete an attached disk: %v, want 409 OperationNotAllowed", err)
+	}
 	op, err := vms.BeginPowerOff(c, e.rg, "web01", nil)
 	poll(t, op, err)
 	state("PowerState/stopped", armcompute.DiskStateAttached)
