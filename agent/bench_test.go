@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/failback/failback/engine"
+	"github.com/failback/failback/engine/enginetest"
 )
 
 // pacer is one direction of a simulated WAN link, shared by all its
@@ -110,7 +111,7 @@ func BenchmarkPhase1(b *testing.B) {
 	for _, pct := range []int{1, 10} {
 		// The on-premises copy: the snapshot with pct% of its blocks
 		// holding other (old) data.
-		old := engine.NewMemDisk(size, 0)
+		old := enginetest.NewMemDisk(size, 0)
 		ctx := context.Background()
 		if err := old.WriteAt(ctx, data, 0); err != nil {
 			b.Fatal(err)

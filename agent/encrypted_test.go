@@ -7,6 +7,7 @@ import (
 
 	"github.com/failback/failback/crypt"
 	"github.com/failback/failback/engine"
+	"github.com/failback/failback/engine/enginetest"
 )
 
 // An encrypted disk through the agent, as docs/AGENT.md describes it: the
@@ -25,7 +26,7 @@ func TestEncryptedDiskCrossesAsCiphertextExceptHoles(t *testing.T) {
 	line := []byte("plain text compresses well, ciphertext does not. ")
 	plain := make([]byte, size)
 	copy(plain, bytes.Repeat(line, 4*mib/len(line)+1)[:4*mib])
-	cipher := engine.NewMemDisk(size, 0)
+	cipher := enginetest.NewMemDisk(size, 0)
 	enc, err := crypt.EncryptingTarget(cipher, key)
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +54,7 @@ func TestEncryptedDiskCrossesAsCiphertextExceptHoles(t *testing.T) {
 	old := bytes.Clone(plain)
 	old[mib+5] ^= 1                          // one changed block of text
 	copy(old[5*mib:], randomBytes(8, 2*mib)) // old data where the disk is now empty
-	target := engine.NewMemDisk(size, 0)
+	target := enginetest.NewMemDisk(size, 0)
 	if err := target.WriteAt(ctx, old, 0); err != nil {
 		t.Fatal(err)
 	}

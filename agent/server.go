@@ -71,9 +71,6 @@ type Server struct {
 	refusals  logLimiter
 
 	stats serverCounters
-
-	mu sync.Mutex
-	hs *http.Server
 }
 
 // ServerStats count what an agent did since it started.
@@ -212,7 +209,7 @@ func (s *Server) authorize(r *http.Request) string {
 
 // Serve answers HTTPS (TLS 1.3 only) on ln with cert until ctx ends, then
 // lets requests in progress finish for up to 10 s. It returns nil after a
-// shutdown or Close.
+// shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, cert tls.Certificate) error {
 	hs := &http.Server{
 		Handler:           s.Handler(),
@@ -222,9 +219,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, cert tls.Certificat
 		ErrorLog:          log.New(io.Discard, "", 0), // TLS noise from scanners
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	s.mu.Lock()
-	s.hs = hs
-	s.mu.Unlock()
 	tl := tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}})
 	done := make(chan struct{})
 	defer close(done)
@@ -244,18 +238,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, cert tls.Certificat
 		return nil
 	}
 	return err
-}
-
-// Close stops the server at once: listener and every connection, answers
-// in progress cut short (what a crash looks like to clients).
-func (s *Server) Close() error {
-	s.mu.Lock()
-	hs := s.hs
-	s.mu.Unlock()
-	if hs == nil {
-		return nil
-	}
-	return hs.Close()
 }
 
 // logLimiter lets at most burst log lines through per every, so a flood

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/failback/failback/engine"
+	"github.com/failback/failback/engine/enginetest"
 )
 
 // phase1Setup is a fully written disk in Azure whose snapshot differs
@@ -13,8 +14,8 @@ import (
 type phase1Setup struct {
 	disk    *testDisk
 	snap    string
-	azure   []byte          // the snapshot's content
-	onPrem  *engine.MemDisk // the old content
+	azure   []byte              // the snapshot's content
+	onPrem  *enginetest.MemDisk // the old content
 	changed []int64
 }
 
@@ -32,7 +33,7 @@ func newPhase1(t testing.TB, size, bs int64, changed []int64) *phase1Setup {
 	for i, b := range changed {
 		copy(old[b*bs:], randomBytes(uint64(100+i), int(bs)))
 	}
-	onPrem := engine.NewMemDisk(size, 0)
+	onPrem := enginetest.NewMemDisk(size, 0)
 	if err := onPrem.WriteAt(context.Background(), old, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestZeroRegionsCrossTheLinkAsMarkers(t *testing.T) {
 	copy(want[8*mib:16*mib], randomBytes(2, 8*mib))
 	d.put(t, want[:24*mib], 0) // [0, 8) and [16, 24) MiB written as zeros; [24, 32) never written
 	snap := d.snapshot(t)
-	onPrem := engine.NewMemDisk(size, 0)
+	onPrem := enginetest.NewMemDisk(size, 0)
 	ctx := context.Background()
 	old := randomBytes(3, size)
 	copy(old[8*mib:16*mib], want[8*mib:16*mib]) // the data region is unchanged

@@ -62,8 +62,8 @@ var _ Compute = (*ARMCompute)(nil)
 
 // NewARMCompute builds the ARM client (no request is sent yet).
 func NewARMCompute(o ARMOptions) (*ARMCompute, error) {
-	if o.SubscriptionID == "" || o.ResourceGroup == "" {
-		return nil, errors.New("azure compute: subscription id and resource group are both required")
+	if o.SubscriptionID == "" {
+		return nil, errors.New("azure compute: a subscription id is required")
 	}
 	o = o.withDefaults()
 	cred, co, err := o.client()
@@ -112,7 +112,7 @@ func (o ARMOptions) client() (azcore.TokenCredential, *arm.ClientOptions, error)
 	if cred == nil {
 		c, err := azidentity.NewDefaultAzureCredential(nil)
 		if err != nil {
-			return nil, nil, fmt.Errorf("Entra ID credential: %w", err)
+			return nil, nil, fmt.Errorf("credential (Microsoft Entra ID): %w", err)
 		}
 		cred = c
 	}
@@ -144,15 +144,16 @@ func (o ARMOptions) client() (azcore.TokenCredential, *arm.ClientOptions, error)
 		}
 		// A token goes over plain HTTP only to a loopback endpoint (the
 		// lab's); anything else must be https.
-		if loopbackHTTP(o.Endpoint) {
+		if LoopbackHTTP(o.Endpoint) {
 			co.InsecureAllowCredentialWithHTTP = true
 		}
 	}
 	return cred, co, nil
 }
 
-// loopbackHTTP reports whether raw is an http:// URL on a loopback host.
-func loopbackHTTP(raw string) bool {
+// LoopbackHTTP reports whether raw is an http:// URL on a loopback host:
+// the lab's ARM endpoint, never Azure's.
+func LoopbackHTTP(raw string) bool {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "http" {
 		return false

@@ -8,6 +8,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/failback/failback/engine"
+	"github.com/failback/failback/engine/enginetest"
 	"github.com/failback/failback/internal/faultproxy"
 )
 
@@ -53,7 +54,7 @@ func TestEngineSyncPhase1AndPhase2ThroughFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	onPrem := engine.NewMemDisk(size, 0)
+	onPrem := enginetest.NewMemDisk(size, 0)
 	if _, err := engine.Sync(ctx, src1, onPrem, engine.Options{Mode: engine.Full, NoJournal: true, Verify: true, Threads: 4}); err != nil {
 		t.Fatalf("phase 1: %v", err)
 	}
@@ -106,7 +107,7 @@ func TestEngineSyncIntoPageBlobTarget(t *testing.T) {
 	if err := tg.WriteAt(ctx, pattern(6*mib, mib, 4), 6*mib); err != nil {
 		t.Fatal(err)
 	}
-	onPrem := engine.NewMemDisk(size, 0)
+	onPrem := enginetest.NewMemDisk(size, 0)
 	if err := onPrem.WriteAt(ctx, pattern(0, 3*mib, 5), 0); err != nil {
 		t.Fatal(err)
 	}

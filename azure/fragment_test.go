@@ -10,6 +10,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
 	"github.com/failback/failback/engine"
+	"github.com/failback/failback/engine/enginetest"
 )
 
 // TestAllocatedStaysBoundedOnAFragmentedBlob: a blob written every other
@@ -96,7 +97,7 @@ func TestAllocatedStaysBoundedOnAFragmentedBlob(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatal("target reads differ from what was written")
 	}
-	dst := engine.NewMemDisk(size, 0)
+	dst := enginetest.NewMemDisk(size, 0)
 	if _, err := engine.Sync(ctx, src, dst, engine.Options{Mode: engine.Full, NoJournal: true, Verify: true}); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"reflect"
@@ -198,5 +199,49 @@ func TestLabWriterDefaultsFitTheDisk(t *testing.T) {
 	o = LabWriterOptions{MinWrite: 5000, MaxWrite: 1, HotStart: 1 << 40}.withDefaults(mib)
 	if o.MinWrite != 8192 || o.MaxWrite != 64<<10 || o.HotStart != 0 || o.HotSize != 100<<10 {
 		t.Fatalf("%+v", o)
+	}
+}
+
+// A lab VM's trim clears its range: it reads as zeros and is no longer
+// allocated, as a guest's TRIM does on an Azure disk.
+func TestLabWriterTrimClearsPages(t *testing.T) {
+	s, _, c := newTestStorage(t)
+	ctx := context.Background()
+	d, err := s.CreateDisk(ctx, c, "trim.vhd", mib, CreateDiskOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := d.OpenTarget(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := bytes.Repeat([]byte{7}, mib)
+	if err := tg.WriteAt(ctx, full, 0); err != nil {
+		t.Fatal(err)
+	}
+	w := &labDiskW{tg: tg, opts: LabWriterOptions{Trim: 1, MinWrite: 64 << 10, MaxWrite: 64 << 10}.withDefaults(mib)}
+	rng := rand.New(rand.NewPCG(1, 2))
+	n, trimmed, err := w.writeOne(ctx, rng)
+	if err != nil || !trimmed || n != 64<<10 {
+		t.Fatalf("writeOne = %d, %v, %v; want a 64 KiB trim", n, trimmed, err)
+	}
+	got := make([]byte, mib)
+	if err := tg.ReadAt(ctx, got, 0); err != nil {
+		t.Fatal(err)
+	}
+	zeros := bytes.Count(got, []byte{0})
+	if zeros != 64<<10 {
+		t.Fatalf("%d bytes read as zeros after a 64 KiB trim", zeros)
+	}
+	alloc, err := listPageRanges(ctx, d.pb, "", "", mib, 0) // exact, unlike Allocated
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed int64
+	for _, e := range alloc {
+		listed += e.Len
+	}
+	if listed != mib-64<<10 {
+		t.Fatalf("the trimmed range is still allocated: %v", alloc)
 	}
 }

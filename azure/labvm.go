@@ -46,13 +46,15 @@ type LabWriterStatus struct {
 	// Instance and Generation name the VM state the writer last acted on;
 	// Writing says whether it writes at that generation. PowerOff waits for
 	// its own VM's Instance, Generation >= its change, Writing false.
-	Instance   string    `json:"instance,omitempty"`
-	Generation int64     `json:"generation"`
-	Writing    bool      `json:"writing"`
-	Writes     int64     `json:"writes"`
-	Bytes      int64     `json:"bytes"`
-	LastWrite  time.Time `json:"last_write"`
-	Heartbeat  time.Time `json:"heartbeat"`
+	Instance   string `json:"instance,omitempty"`
+	Generation int64  `json:"generation"`
+	Writing    bool   `json:"writing"`
+	Writes     int64  `json:"writes"`
+	// Trims counts the writes that cleared their range.
+	Trims     int64     `json:"trims,omitempty"`
+	Bytes     int64     `json:"bytes"`
+	LastWrite time.Time `json:"last_write"`
+	Heartbeat time.Time `json:"heartbeat"`
 	// Leases are the lease ids the VM holds, by container/blob: like a
 	// real VM, it keeps them when powered off and even after it is deleted.
 	Leases map[string]string `json:"leases,omitempty"`

@@ -27,6 +27,10 @@ type LabWriterOptions struct {
 	// NewRegion is the share of writes that land anywhere on the disk
 	// (default 0.05).
 	NewRegion float64
+	// Trim is the share of writes that are trims instead: the guest frees
+	// the range (TRIM/UNMAP) and Azure clears its pages, which then read
+	// as zeros and show as cleared ranges in a snapshot diff (default 0).
+	Trim float64
 	// Seed makes offsets, sizes and data repeatable.
 	Seed uint64
 	// Poll is how often the writer reads the VM state (default 20 ms): the
@@ -145,7 +149,10 @@ func RunLabVM(ctx context.Context, s *Storage, lc *LabCompute, vm string, o LabW
 			last = now
 			for ; budget >= 1 && len(disks) > 0; budget-- {
 				d := disks[rng.IntN(len(disks))]
-				n, err := d.writeOne(ctx, rng)
+				n, trimmed, err := d.writeOne(ctx, rng)
+				if trimmed {
+					ws.Trims++
+				}
 				if err != nil {
 					ws.Err = err.Error()
 					_ = report(true)
@@ -212,8 +219,8 @@ func openLabDisks(ctx context.Context, s *Storage, st LabVMState, ws *LabWriterS
 }
 
 // writeOne writes one block of random data, in the hot region or, now and
-// then, anywhere.
-func (d *labDiskW) writeOne(ctx context.Context, rng *rand.Rand) (int64, error) {
+// then, anywhere; a share of them (Trim) clear the range instead.
+func (d *labDiskW) writeOne(ctx context.Context, rng *rand.Rand) (int64, bool, error) {
 	o := d.opts
 	size := d.tg.Size()
 	n := o.MinWrite
@@ -230,6 +237,9 @@ func (d *labDiskW) writeOne(ctx context.Context, rng *rand.Rand) (int64, error) 
 		off += rng.Int64N((span-n)/4096+1) * 4096
 	}
 	off = min(off, size-n) &^ 511
+	if o.Trim > 0 && rng.Float64() < o.Trim {
+		return n, true, d.tg.WriteZeroes(ctx, off, n)
+	}
 	buf := make([]byte, n)
 	for i := 0; i+8 <= len(buf); i += 8 {
 		v := rng.Uint64() | 1 // never an all-zero chunk: it must be a write
@@ -237,5 +247,5 @@ func (d *labDiskW) writeOne(ctx context.Context, rng *rand.Rand) (int64, error) 
 			buf[i+j] = byte(v >> (8 * j))
 		}
 	}
-	return n, d.tg.WriteAt(ctx, buf, off)
+	return n, false, d.tg.WriteAt(ctx, buf, off)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/failback/failback/internal/units"
 )
@@ -185,6 +186,14 @@ func (d *managedDisk) entraOnly() bool {
 	return p != nil && p.DataAccessAuthMode != nil && *p.DataAccessAuthMode == armcompute.DataAccessAuthModeAzureActiveDirectory
 }
 
+// Problem says why the disk's snapshots cannot be read through a SAS.
+func (d *managedDisk) Problem() error {
+	if d.entraOnly() {
+		return fmt.Errorf("managed disk %s: exporting its data requires Microsoft Entra ID (dataAccessAuthMode AzureActiveDirectory), and failback reads snapshots through a SAS only: set the disk's data access auth mode to None for the failback (az disk update --name %s --resource-group %s --data-access-auth-mode None), or give the identity the 'Data Operator for Managed Disks' role once failback reads with a token (not yet)", d.name, d.name, d.rg)
+	}
+	return nil
+}
+
 func (d *managedDisk) Describe() string {
 	parts := []string{"managed disk"}
 	if s := d.SKU(); s != "" {
@@ -262,4 +271,20 @@ func (m *ManagedDisks) wrapARM(op, what string, err error) error {
 		}
 	}
 	return fmt.Errorf("%s: %w", where, errOneLine{err})
+}
+
+var _ Remover = (*managedDisk)(nil)
+
+// Remove deletes the managed disk (its snapshots stay); gone is fine.
+func (d *managedDisk) Remove(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, d.m.o.ARM.OperationTimeout)
+	defer cancel()
+	p, err := d.m.disks.BeginDelete(ctx, d.rg, d.name, nil)
+	if err == nil {
+		_, err = p.PollUntilDone(ctx, &runtime.PollUntilDoneOptions{Frequency: d.m.o.ARM.PollInterval})
+	}
+	if err != nil && statusOf(err) != http.StatusNotFound {
+		return d.m.wrapARM("delete managed disk", d.rg+"/"+d.name, err)
+	}
+	return nil
 }

@@ -23,6 +23,12 @@ func (d *Disk) Describe() string {
 	return fmt.Sprintf("fixed VHD, %s, %s", units.Bytes(d.VirtualSize()), LeaseText(d.LeaseState))
 }
 
+// SKU is empty: a page blob has no disk SKU.
+func (d *Disk) SKU() string { return "" }
+
+// Problem is nil: a page blob that opened is readable.
+func (d *Disk) Problem() error { return nil }
+
 // LeaseText says what a blob's lease state means here: a running Azure
 // VM holds an infinite lease on its unmanaged disks.
 func LeaseText(state string) string {

@@ -116,6 +116,12 @@ type VMDisk interface {
 	// Describe is one line for a pre-flight check ("fixed VHD, 512 MiB,
 	// not leased").
 	Describe() string
+	// SKU is a managed disk's storage type (Premium_LRS); "" for a page
+	// blob.
+	SKU() string
+	// Problem says why failback cannot read this disk's snapshots (nil
+	// when it can), with what to do.
+	Problem() error
 	// Metadata is the disk's metadata (a page blob's) or tags (a managed
 	// disk's), keys in lower case.
 	Metadata(ctx context.Context) (map[string]string, error)
@@ -192,4 +198,11 @@ func (s *Storage) OpenVMDisk(ctx context.Context, ref DiskRef) (VMDisk, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// Remover is a disk that failback may delete: a managed disk whose VM is
+// gone, when [commit] delete_disks says so. Page blobs are never deleted
+// by a commit: they are the replica reverse replication writes.
+type Remover interface {
+	Remove(ctx context.Context) error
 }

@@ -12,6 +12,8 @@
 // X_file (a file holding it) so secrets need not sit in config.toml.
 package config
 
+import "strconv"
+
 // Config is the whole of config.toml.
 type Config struct {
 	// StateDir holds jobs, journals and audit logs.
@@ -20,6 +22,7 @@ type Config struct {
 	CertificatesDir string `toml:"certificates_dir" cfg:"path"`
 
 	Azure   Azure   `toml:"azure"`
+	Commit  Commit  `toml:"commit"`
 	Engine  Engine  `toml:"engine"`
 	Reverse Reverse `toml:"reverse"`
 	SSH     SSH     `toml:"ssh"`
@@ -41,19 +44,47 @@ type Config struct {
 }
 
 // Azure is the source site: the subscription where the failed-over VMs run
-// and the storage account holding their disks.
+// on managed disks, and the storage account holding any page-blob disks.
 type Azure struct {
 	// SiteName is how the console names the Azure side.
 	SiteName       string `toml:"site_name"`
 	SubscriptionID string `toml:"subscription_id"`
-	ResourceGroup  string `toml:"resource_group"`
+	// ResourceGroup is the VMs' group unless a [[vm]] names its own.
+	ResourceGroup string `toml:"resource_group"`
 	// Compute is "arm" (Azure Resource Manager) or "lab" (simulated VMs).
 	Compute string `toml:"compute"`
+	// ARMEndpoint replaces Azure Resource Manager's public endpoint: a
+	// sovereign cloud, or the lab's loopback endpoint (which takes a lab
+	// token instead of Microsoft Entra ID).
+	ARMEndpoint string `toml:"arm_endpoint"`
 	// LabDir is the lab compute's state folder (Compute = "lab").
 	LabDir string `toml:"lab_dir" cfg:"path"`
 	// OperationTimeout bounds one power operation (shut down, start, delete).
 	OperationTimeout Duration `toml:"operation_timeout"`
-	Storage          Storage  `toml:"storage"`
+	// Stop is how phase 2 stops the Azure VMs: "power-off" keeps their
+	// allocation (a quick Undo; compute is still billed) and "deallocate"
+	// releases it (no compute billing; a start may wait for capacity).
+	Stop string `toml:"stop"`
+	// SnapshotResourceGroup is where failback makes managed disks'
+	// snapshots (default: each disk's own group).
+	SnapshotResourceGroup string `toml:"snapshot_resource_group"`
+	// SASDuration is how long one read grant on a snapshot lasts; a pass
+	// that reads longer renews it.
+	SASDuration Duration `toml:"sas_duration"`
+	Storage     Storage  `toml:"storage"`
+}
+
+// Ways to stop the Azure VMs for phase 2.
+const (
+	StopPowerOff   = "power-off"
+	StopDeallocate = "deallocate"
+)
+
+// Commit says what Commit removes in Azure besides the VMs.
+type Commit struct {
+	// DeleteDisks deletes the VMs' managed disks too (default: kept; the
+	// newest snapshot is kept either way, as the reverse-replication base).
+	DeleteDisks bool `toml:"delete_disks"`
 }
 
 // Compute back ends.
@@ -93,7 +124,8 @@ type Storage struct {
 	TryTimeout Duration `toml:"try_timeout"`
 }
 
-// Storage authentication methods, as Storage.Auth reports them.
+// Storage authentication methods, named as [azure.storage] spells their
+// keys (validation names the ones a config sets).
 const (
 	AuthConnectionString = "connection_string"
 	AuthAccountKey       = "account_key"
@@ -101,19 +133,10 @@ const (
 	AuthEntraID          = "entra_id"
 )
 
-// Auth names the authentication method set ("" when none is).
-func (s *Storage) Auth() string {
-	switch {
-	case s.ConnectionString.IsSet():
-		return AuthConnectionString
-	case s.AccountKey.IsSet():
-		return AuthAccountKey
-	case s.SAS.IsSet():
-		return AuthSAS
-	case s.EntraID:
-		return AuthEntraID
-	}
-	return ""
+// Configured reports whether a way to authenticate to the storage
+// account is set.
+func (s *Storage) Configured() bool {
+	return s.ConnectionString.IsSet() || s.AccountKey.IsSet() || s.SAS.IsSet() || s.EntraID
 }
 
 // Engine tunes the sync engine.
@@ -236,6 +259,8 @@ type VM struct {
 	Name string `toml:"name"`
 	// AzureVM is the VM's name in Azure (default: Name).
 	AzureVM string `toml:"azure_vm"`
+	// ResourceGroup is the Azure VM's group (default: [azure]'s).
+	ResourceGroup string `toml:"resource_group"`
 	// Host is the original Hyper-V host.
 	Host string `toml:"host"`
 	// Switch is the virtual switch of the VM's network adapter.
@@ -249,9 +274,16 @@ type VM struct {
 	Disks  []Disk `toml:"disk"`
 }
 
-// Disk pairs an Azure page blob with its on-premises image.
+// Disk pairs one of the Azure VM's disks with its on-premises image. The
+// Azure disk is a managed disk found in the VM's storage profile (OS, or
+// a data disk by LUN), or a page blob named by Blob (an unmanaged disk).
 type Disk struct {
-	// Blob is "container/path/name.vhd" in the storage account.
+	// OS marks the VM's OS disk.
+	OS bool `toml:"os"`
+	// LUN is a data disk's logical unit number in the Azure VM.
+	LUN *int `toml:"lun"`
+	// Blob is "container/path/name.vhd" in the storage account: an
+	// unmanaged disk (a page blob holding a fixed VHD).
 	Blob string `toml:"blob"`
 	// Image is the on-premises image as the host names it.
 	Image string `toml:"image"`
@@ -266,6 +298,56 @@ type Plan struct {
 	Description string `toml:"description"`
 	// Groups are started one after the other; VMs within one group together.
 	Groups [][]string `toml:"groups"`
+}
+
+// Disk kinds, as Disk.Kind reports them.
+const (
+	DiskManaged  = "managed"
+	DiskPageBlob = "page-blob"
+)
+
+// Kind says how the Azure disk is found: a page blob by name, or a
+// managed disk by its place in the VM's storage profile.
+func (d *Disk) Kind() string {
+	if d.Blob != "" {
+		return DiskPageBlob
+	}
+	return DiskManaged
+}
+
+// Slot names the disk's place in the Azure VM: "OS disk", "LUN 2", or the
+// blob's name.
+func (d *Disk) Slot() string {
+	switch {
+	case d.Blob != "":
+		return d.Blob
+	case d.OS:
+		return "OS disk"
+	case d.LUN != nil:
+		return "LUN " + strconv.Itoa(*d.LUN)
+	}
+	return "disk"
+}
+
+// ResourceGroupOf is the Azure VM's resource group.
+func (c *Config) ResourceGroupOf(vm *VM) string {
+	if vm.ResourceGroup != "" {
+		return vm.ResourceGroup
+	}
+	return c.Azure.ResourceGroup
+}
+
+// UsesPageBlobs reports whether any disk is a page blob, so the storage
+// account is needed.
+func (c *Config) UsesPageBlobs() bool {
+	for _, vm := range c.VMs {
+		for _, d := range vm.Disks {
+			if d.Blob != "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // VM returns the VM named name, or nil.

@@ -21,6 +21,8 @@ func Default() *Config {
 			SiteName:         "Azure",
 			Compute:          ComputeARM,
 			OperationTimeout: Span(10 * time.Minute),
+			Stop:             StopPowerOff,
+			SASDuration:      Span(time.Hour),
 			Storage: Storage{
 				Retries:       5,
 				RetryDelay:    Span(2 * time.Second),

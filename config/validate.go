@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // checker collects problems; each rule names the schema path it is about,
@@ -77,9 +78,12 @@ func (k *checker) azure() {
 			k.bad("azure.subscription_id", "write the subscription's ID (a GUID, az account show --query id), not its name",
 				"subscription_id %q is not a subscription ID", a.SubscriptionID)
 		}
-		if a.ResourceGroup == "" {
-			k.bad("azure", `add resource_group = "NAME", the group holding the failed-over VMs`,
+		if a.ResourceGroup == "" && !k.everyVMHasGroup() {
+			k.bad("azure", `add resource_group = "NAME", the group holding the failed-over VMs (or resource_group in every [[vm]])`,
 				"[azure] has no resource_group, which compute = \"arm\" needs")
+		}
+		if a.ARMEndpoint != "" {
+			k.checkURL("azure.arm_endpoint", a.ARMEndpoint, true)
 		}
 		if a.LabDir != "" {
 			k.warn("azure.lab_dir", "remove it, or set compute = \"lab\"", "azure.lab_dir is ignored with compute = \"arm\"")
@@ -96,7 +100,34 @@ func (k *checker) azure() {
 	if a.OperationTimeout.D() <= 0 && a.OperationTimeout.valid() {
 		k.bad("azure.operation_timeout", `write e.g. operation_timeout = "10m"`, "azure.operation_timeout must be more than zero")
 	}
+	if a.Stop != StopPowerOff && a.Stop != StopDeallocate {
+		k.bad("azure.stop", enumFix(a.Stop, StopPowerOff, StopDeallocate)+`: "power-off" keeps the VMs allocated for a quick Undo, "deallocate" stops their compute billing`,
+			"stop = %q is not a way to stop the Azure VMs", a.Stop)
+	}
+	if d := a.SASDuration.D(); a.SASDuration.valid() && (d < 5*time.Minute || d > 24*time.Hour) {
+		k.bad("azure.sas_duration", `write from "5m" to "24h", e.g. "1h" (a pass renews its grant before it ends)`,
+			"sas_duration = %s is out of range", a.SASDuration)
+	}
+	if g := a.SnapshotResourceGroup; g != "" && !validGroup(g) {
+		k.bad("azure.snapshot_resource_group", "resource group names are 1-90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'",
+			"snapshot_resource_group %q is not a resource group name", g)
+	}
 }
+
+// everyVMHasGroup reports whether every [[vm]] names its resource group.
+func (k *checker) everyVMHasGroup() bool {
+	for _, vm := range k.c.VMs {
+		if vm.ResourceGroup == "" {
+			return false
+		}
+	}
+	return len(k.c.VMs) > 0
+}
+
+var groupName = regexp.MustCompile(`^[-\w._()]{1,90}$`)
+
+// validGroup reports whether g is an Azure resource group name.
+func validGroup(g string) bool { return groupName.MatchString(g) && !strings.HasSuffix(g, ".") }
 
 // enumFix suggests the closest allowed value and lists them all.
 func enumFix(got string, allowed ...string) string {
@@ -148,8 +179,11 @@ func (k *checker) storage() {
 	}
 	switch len(ways) {
 	case 0:
+		if !k.c.UsesPageBlobs() {
+			return // managed disks only: no storage account is needed
+		}
 		k.bad("azure.storage", "set one of connection_string, account_key, sas or entra_id = true (the last three with account_url)",
-			"[azure.storage] says no way to authenticate to the storage account")
+			"[azure.storage] says no way to authenticate to the storage account, which the page-blob disks (blob = ...) need")
 	case 1:
 	default:
 		k.bad("azure.storage", "keep only one of them", "[azure.storage] sets %s: choose one way to authenticate", strings.Join(ways, " and "))

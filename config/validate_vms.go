@@ -65,20 +65,76 @@ func (k *checker) vms() {
 			}
 		}
 		if len(vm.Disks) == 0 {
-			k.bad(p, `add a [[vm.disk]] with blob = "vhds/web01-os.vhd" and image = 'D:\VMs\web01.vhdx'`, "VM %q has no disks", vm.Name)
+			k.bad(p, `add a [[vm.disk]] with os = true and image = 'D:\VMs\web01.vhdx' (and one with lun = N for each data disk)`, "VM %q has no disks", vm.Name)
 		}
+		if vm.ResourceGroup != "" && !validGroup(vm.ResourceGroup) {
+			k.bad(p+".resource_group", "resource group names are 1-90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'",
+				"resource_group %q is not a resource group name", vm.ResourceGroup)
+		}
+		slots := map[string]string{} // "os", "lun 3" -> path
+		kinds := map[string]string{} // disk kind -> first path
 		for j := range vm.Disks {
-			k.disk(fmt.Sprintf("%s.disk[%d]", p, j), vm, j, host, blobs, images)
+			dp := fmt.Sprintf("%s.disk[%d]", p, j)
+			k.slot(dp, vm, j, slots, kinds)
+			k.disk(dp, vm, j, host, blobs, images)
 		}
 	}
+}
+
+// slot checks how a disk names its Azure disk: exactly one of os = true,
+// lun = N (managed disks, found in the VM's storage profile) or blob (a
+// page blob); no slot twice; no VM with both kinds (Azure has none).
+func (k *checker) slot(p string, vm *VM, j int, slots, kinds map[string]string) {
+	d := &vm.Disks[j]
+	label := fmt.Sprintf("disk %d of VM %q", j+1, vm.Name)
+	n := 0
+	for _, set := range []bool{d.OS, d.LUN != nil, d.Blob != ""} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		k.bad(p, `add os = true for the OS disk or lun = N for a data disk (managed disks), or blob = "vhds/web01-os.vhd" for an unmanaged disk`,
+			"%s does not say which Azure disk it is", label)
+		return
+	case n > 1:
+		k.bad(p, "keep one of os, lun and blob", "%s names its Azure disk more than one way", label)
+		return
+	}
+	if d.LUN != nil && (*d.LUN < 0 || *d.LUN > 63) {
+		k.bad(p+".lun", "write the data disk's LUN, 0 to 63 (az vm show --query storageProfile.dataDisks)", "lun = %d is out of range", *d.LUN)
+		return
+	}
+	kind := d.Kind()
+	if first, ok := kinds[otherKind(kind)]; ok {
+		k.bad(p, "an Azure VM runs on managed disks or on unmanaged ones, not both: describe every disk of this VM the same way",
+			"%s is a %s disk, the disk at %s a %s one", label, kind, k.where(first), otherKind(kind))
+	}
+	if _, ok := kinds[kind]; !ok {
+		kinds[kind] = p
+	}
+	if kind != DiskManaged {
+		return
+	}
+	key := strings.ToLower(d.Slot())
+	if first, dup := slots[key]; dup {
+		k.bad(p, "each [[vm.disk]] maps its own Azure disk: correct one of them", "%s is the %s, as is the disk at %s", label, d.Slot(), k.where(first))
+	}
+	slots[key] = p
+}
+
+func otherKind(kind string) string {
+	if kind == DiskManaged {
+		return DiskPageBlob
+	}
+	return DiskManaged
 }
 
 func (k *checker) disk(p string, vm *VM, j int, host *Host, blobs, images map[string]string) {
 	d := &vm.Disks[j]
 	label := fmt.Sprintf("disk %d of VM %q", j+1, vm.Name)
-	if d.Blob == "" {
-		k.bad(p, `add blob = "vhds/web01-os.vhd" (container/blob in the storage account)`, "%s has no blob", label)
-	} else {
+	if d.Blob != "" {
 		container, name, ok := strings.Cut(d.Blob, "/")
 		switch {
 		case !ok || name == "":

@@ -22,12 +22,6 @@ type Cert struct {
 // Info describes the certificate and the file it came from.
 func (c *Cert) Info() CertInfo { return c.info }
 
-// Thumbprint is the certificate's SHA-1 thumbprint as Windows shows it.
-func (c *Cert) Thumbprint() string { return c.info.Thumbprint }
-
-// Certificate is the X.509 certificate (public data).
-func (c *Cert) Certificate() *x509.Certificate { return c.x509 }
-
 // Unwrap returns the data key of a disk encrypted for this certificate. It
 // refuses with ErrThumbprintMismatch when the disk names another
 // certificate, ErrUnknownVersion for a format it cannot read, and ErrUnwrap

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/failback/failback/engine"
+	"github.com/failback/failback/engine/enginetest"
 )
 
 // encryptedDisk makes a 256 KiB disk of known plaintext, encrypted for pub,
@@ -200,7 +201,7 @@ func TestReverseReplicationAndFailbackThroughEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	onprem := engine.NewMemDisk(size, 0)
+	onprem := enginetest.NewMemDisk(size, 0)
 	for off := int64(0); off < size; off += bs {
 		if off/bs%5 == 2 {
 			continue // zero blocks

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/failback/failback/engine/enginetest"
 	"github.com/failback/failback/vdisk"
 )
 
@@ -15,7 +16,7 @@ import (
 func BenchmarkDeltaCompareMem(b *testing.B) {
 	const size = 256 << 20
 	rng := rand.New(rand.NewPCG(1, 1))
-	src := NewMemDisk(size, 1<<20)
+	src := enginetest.NewMemDisk(size, 1<<20)
 	mustWrite(src, randBytes(rng, size), 0)
 	dst := src.Clone()
 	b.SetBytes(size)

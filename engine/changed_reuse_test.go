@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+
+	"github.com/failback/failback/engine/enginetest"
 )
 
 // A reader must not hand its buffer back before hashing it: with one
@@ -14,7 +16,7 @@ func TestChangedBlocksDoesNotHashAReusedBuffer(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 9))
 	size := int64(64 * bs)
 	src := randomDisk(rng, size, 64<<10)
-	dst := NewMemDisk(size, 64<<10)
+	dst := enginetest.NewMemDisk(size, 64<<10)
 	sums := filepath.Join(t.TempDir(), "disk.sums")
 	if _, err := Sync(bg, src, dst, Options{Mode: Full, BlockSize: bs, NoJournal: true, SumsFile: sums}); err != nil {
 		t.Fatal(err)

@@ -9,14 +9,16 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/failback/failback/engine/enginetest"
 )
 
 var bg = context.Background()
 
 // randomDisk builds a disk of regions that are unallocated, allocated
 // zeros, or random data.
-func randomDisk(rng *rand.Rand, size, chunk int64) *MemDisk {
-	d := NewMemDisk(size, chunk)
+func randomDisk(rng *rand.Rand, size, chunk int64) *enginetest.MemDisk {
+	d := enginetest.NewMemDisk(size, chunk)
 	for off := int64(0); off < size; {
 		n := min(size-off, 1+rng.Int64N(size/4+1))
 		switch rng.IntN(3) {
@@ -32,7 +34,7 @@ func randomDisk(rng *rand.Rand, size, chunk int64) *MemDisk {
 
 // mutate returns a copy of d with k random changes of every kind the
 // engine must handle.
-func mutate(rng *rand.Rand, d *MemDisk, bs int64, k int) *MemDisk {
+func mutate(rng *rand.Rand, d *enginetest.MemDisk, bs int64, k int) *enginetest.MemDisk {
 	s := d.Clone()
 	size := s.Size()
 	for range k {
@@ -59,7 +61,7 @@ func mutate(rng *rand.Rand, d *MemDisk, bs int64, k int) *MemDisk {
 	return s
 }
 
-func mustWrite(d *MemDisk, p []byte, off int64) {
+func mustWrite(d *enginetest.MemDisk, p []byte, off int64) {
 	if err := d.WriteAt(bg, p, off); err != nil {
 		panic(err)
 	}
@@ -88,16 +90,17 @@ func diffBlocks(a, b []byte, bs int64) (blocks []int64, n int64) {
 // checkAllocation fails when the sync allocated a target chunk that no
 // non-zero source block needed (the engine writes whole blocks, so a
 // chunk inside a non-zero block may be allocated for its zeros).
-func checkAllocation(t *testing.T, name string, before, after *MemDisk, src []byte, bs int64) {
+func checkAllocation(t *testing.T, name string, before, after *enginetest.MemDisk, src []byte, bs int64) {
 	t.Helper()
-	for c := int64(0); c*after.chunk < after.size; c++ {
+	chunk, size := after.Chunk(), after.Size()
+	for c := int64(0); c*chunk < size; c++ {
 		if !after.AllocatedChunk(c) || before.AllocatedChunk(c) {
 			continue
 		}
-		off := c * after.chunk
-		end := min(off+after.chunk, after.size)
+		off := c * chunk
+		end := min(off+chunk, size)
 		boff := off / bs * bs
-		bend := min((end+bs-1)/bs*bs, after.size)
+		bend := min((end+bs-1)/bs*bs, size)
 		if isAllZero(src[boff:bend]) {
 			t.Fatalf("%s: target chunk %d (bytes %d-%d) was allocated for zero blocks", name, c, off, end)
 		}
@@ -116,7 +119,7 @@ func isAllZero(p []byte) bool {
 // hasherSource gives a MemDisk the BlockHasher of the Azure-side agent and
 // counts what it was asked.
 type hasherSource struct {
-	*MemDisk
+	*enginetest.MemDisk
 	hashed atomic.Int64
 }
 
@@ -138,7 +141,7 @@ type plainTarget struct{ Target }
 
 // slowTarget delays every write, so tests can stop a sync in the middle.
 type slowTarget struct {
-	*MemDisk
+	*enginetest.MemDisk
 	delay  time.Duration
 	writes atomic.Int64
 }
@@ -155,7 +158,7 @@ func (s *slowTarget) WriteAt(ctx context.Context, p []byte, off int64) error {
 
 // lyingTarget acknowledges writes at one offset without storing them.
 type lyingTarget struct {
-	*MemDisk
+	*enginetest.MemDisk
 	drop int64
 }
 
@@ -169,7 +172,7 @@ func (l *lyingTarget) WriteAt(ctx context.Context, p []byte, off int64) error {
 // changingSource returns other bytes for one block from the second read
 // of it on, as a live disk under a sync would.
 type changingSource struct {
-	*MemDisk
+	*enginetest.MemDisk
 	at    int64
 	mu    sync.Mutex
 	reads int

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/failback/failback/engine/enginetest"
 	"github.com/failback/failback/vdisk"
 )
 
@@ -41,7 +42,7 @@ func TestAwkwardSizesAcrossFormats(t *testing.T) {
 
 func awkwardCase(t *testing.T, rng *rand.Rand, to vdisk.CreateOptions, size, bs int64, mode Mode) {
 	dir := t.TempDir()
-	src := NewMemDisk(size, 4096)
+	src := enginetest.NewMemDisk(size, 4096)
 	dst := createImage(t, filepath.Join(dir, "dst."+string(to.Format)), to, size)
 	// Old target content: data, zeros written, and a tail; the source
 	// likewise, sometimes with the same tail, so not everything differs.

@@ -7,13 +7,15 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/failback/failback/engine/enginetest"
 )
 
 // journalFirst is a target that, before each write or zeroing, reads the
 // undo journal file and fails the test unless every block it touches
 // already has a record there (data, zero, or a zero range covering it).
 type journalFirst struct {
-	*MemDisk
+	*enginetest.MemDisk
 	t   *testing.T
 	dir string
 	bs  int64

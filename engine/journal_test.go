@@ -9,17 +9,19 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/failback/failback/engine/enginetest"
 )
 
 // changedPair is a target and a source that differs in every block.
-func changedPair(t *testing.T, size, bs int64, seed uint64) (src, dst *MemDisk) {
+func changedPair(t *testing.T, size, bs int64, seed uint64) (src, dst *enginetest.MemDisk) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 1))
 	return randomDiskFull(rng, size, bs), randomDiskFull(rng, size, bs)
 }
 
-func randomDiskFull(rng *rand.Rand, size, chunk int64) *MemDisk {
-	d := NewMemDisk(size, chunk)
+func randomDiskFull(rng *rand.Rand, size, chunk int64) *enginetest.MemDisk {
+	d := enginetest.NewMemDisk(size, chunk)
 	mustWrite(d, randBytes(rng, size), 0)
 	return d
 }
@@ -298,7 +300,7 @@ func TestProgressEvents(t *testing.T) {
 // zero-range record carries 8 bytes) for the last event to say 100%.
 func TestRollbackProgressCountsZeroRangeRecords(t *testing.T) {
 	const bs = 4 << 10
-	src, dst := NewMemDisk(16*bs, bs), NewMemDisk(16*bs, bs)
+	src, dst := enginetest.NewMemDisk(16*bs, bs), enginetest.NewMemDisk(16*bs, bs)
 	mustWrite(src, bytes.Repeat([]byte{7}, 3*bs), 5*bs)
 	dir := filepath.Join(t.TempDir(), "j")
 	if _, err := Sync(bg, src, dst, Options{BlockSize: bs, JournalDir: dir}); err != nil {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/failback/failback/engine/enginetest"
 )
 
 // TestJournalDirIsLockedWhileASyncRuns: a second sync or a rollback on the
@@ -23,7 +25,7 @@ func TestJournalDirIsLockedWhileASyncRuns(t *testing.T) {
 	for dst.writes.Load() < 2 {
 		time.Sleep(5 * time.Millisecond)
 	}
-	other := NewMemDisk(size, bs)
+	other := enginetest.NewMemDisk(size, bs)
 	if _, err := Sync(bg, src, other, o); !errors.Is(err, ErrJournalBusy) {
 		t.Errorf("second sync on a busy journal directory: %v, want ErrJournalBusy", err)
 	}

@@ -9,10 +9,12 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/failback/failback/engine/enginetest"
 )
 
 // blockSums hashes every block of d directly, the oracle for sums files.
-func blockSums(d *MemDisk, bs int64) []Sum {
+func blockSums(d *enginetest.MemDisk, bs int64) []Sum {
 	p := d.Bytes()
 	var out []Sum
 	for off := int64(0); off < int64(len(p)); off += bs {
@@ -84,7 +86,7 @@ func TestChangedBlocksFindsLocalChanges(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	size := int64(100*bs + 1000)
 	src := randomDisk(rng, size, 4<<10)
-	dst := NewMemDisk(size, 4<<10)
+	dst := enginetest.NewMemDisk(size, 4<<10)
 	sums := filepath.Join(t.TempDir(), "disk.sums")
 	if _, err := Sync(bg, src, dst, Options{Mode: Full, BlockSize: bs, NoJournal: true, SumsFile: sums}); err != nil {
 		t.Fatal(err)
@@ -116,7 +118,7 @@ func TestChangedBlocksFindsLocalChanges(t *testing.T) {
 	if _, err := ChangedBlocks(bg, dst, sums, ChangedOptions{}); !errors.Is(err, ErrSumsCorrupt) {
 		t.Fatalf("corrupt sums file: %v", err)
 	}
-	if _, err := ChangedBlocks(bg, NewMemDisk(size+bs, 0), sums, ChangedOptions{}); err == nil {
+	if _, err := ChangedBlocks(bg, enginetest.NewMemDisk(size+bs, 0), sums, ChangedOptions{}); err == nil {
 		t.Fatal("sums of another disk size accepted")
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/failback/failback/engine/enginetest"
 )
 
 // case of the property tests: a random target and a source derived from
@@ -17,7 +19,7 @@ type propCase struct {
 	seed        uint64
 	size, bs    int64
 	chunk       int64
-	dst, src    *MemDisk
+	dst, src    *enginetest.MemDisk
 	orig, want  []byte
 	changed     []int64
 	changedSize int64
@@ -29,7 +31,7 @@ func newPropCase(seed uint64) propCase {
 	size := bs*(1+rng.Int64N(40)) + rng.Int64N(bs)*int64(rng.IntN(2))
 	chunk := int64(4<<10) << rng.IntN(4)
 	dst := randomDisk(rng, size, chunk)
-	var src *MemDisk
+	var src *enginetest.MemDisk
 	if rng.IntN(8) == 0 {
 		src = randomDisk(rng, size, chunk) // unrelated disks
 	} else {
@@ -93,7 +95,7 @@ func TestSyncPropertyAllModes(t *testing.T) {
 					checkAllocation(t, name, before, dst, c.want, c.bs)
 				}
 				checkCounts(t, name, c, mode, journal, st)
-				if source == hs && hs.hashed.Load() == 0 && len(c.changed) > 0 && c.src.size > 0 {
+				if source == hs && hs.hashed.Load() == 0 && len(c.changed) > 0 && c.src.Size() > 0 {
 					t.Fatalf("%s: the source's BlockHasher was not used", name)
 				}
 				if source == hs {
@@ -184,7 +186,7 @@ func TestSyncIsIdempotent(t *testing.T) {
 // when the source says it is unallocated.
 func TestSyncSkipsUnallocatedWithoutReading(t *testing.T) {
 	const bs = 64 << 10
-	src, dst := NewMemDisk(1<<30, bs), NewMemDisk(1<<30, bs)
+	src, dst := enginetest.NewMemDisk(1<<30, bs), enginetest.NewMemDisk(1<<30, bs)
 	mustWrite(src, bytes.Repeat([]byte{1}, bs), 5*bs)
 	mustWrite(dst, bytes.Repeat([]byte{2}, bs), 9*bs)
 	st, err := Sync(bg, src, dst, Options{BlockSize: bs, NoJournal: true})
@@ -209,7 +211,7 @@ func TestSyncSkipsUnallocatedWithoutReading(t *testing.T) {
 // TestSizeMismatchWritesNothing: different sizes are refused before any
 // journal or byte is written.
 func TestSizeMismatchWritesNothing(t *testing.T) {
-	src, dst := NewMemDisk(1<<20, 0), NewMemDisk(2<<20, 0)
+	src, dst := enginetest.NewMemDisk(1<<20, 0), enginetest.NewMemDisk(2<<20, 0)
 	mustWrite(src, []byte{1}, 0)
 	dir := filepath.Join(t.TempDir(), "j")
 	_, err := Sync(bg, src, dst, Options{JournalDir: dir})
@@ -226,7 +228,7 @@ func TestSizeMismatchWritesNothing(t *testing.T) {
 
 // TestOptionsValidation: bad options are refused with a reason.
 func TestOptionsValidation(t *testing.T) {
-	d := NewMemDisk(1<<20, 0)
+	d := enginetest.NewMemDisk(1<<20, 0)
 	for _, o := range []Options{
 		{}, // neither JournalDir nor NoJournal
 		{JournalDir: "x", NoJournal: true},
@@ -247,9 +249,9 @@ func TestOptionsValidation(t *testing.T) {
 
 // TestEmptyDisk: a zero-byte disk syncs and verifies trivially.
 func TestEmptyDisk(t *testing.T) {
-	d := NewMemDisk(0, 0)
+	d := enginetest.NewMemDisk(0, 0)
 	dir := filepath.Join(t.TempDir(), "j")
-	st, err := Sync(bg, d, NewMemDisk(0, 0), Options{JournalDir: dir, Verify: true})
+	st, err := Sync(bg, d, enginetest.NewMemDisk(0, 0), Options{JournalDir: dir, Verify: true})
 	if err != nil || st.Blocks != 0 {
 		t.Fatalf("%+v %v", st, err)
 	}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/failback/failback/engine/enginetest"
 )
 
 // Zero-range undo records across resumes: they must never cover a block
@@ -15,7 +17,7 @@ import (
 
 // failOnce fails the first read at one offset, as a lost connection would.
 type failOnce struct {
-	*MemDisk
+	*enginetest.MemDisk
 	at     int64
 	failed bool
 }
@@ -35,11 +37,11 @@ func (f *failOnce) ReadAt(ctx context.Context, p []byte, off int64) error {
 // zero its restored bytes.
 func TestZeroRangeNeverCoversJournaledBlock(t *testing.T) {
 	const bs = 4 << 10
-	dst := NewMemDisk(3*bs, bs)
+	dst := enginetest.NewMemDisk(3*bs, bs)
 	old := bytes.Repeat([]byte{0xd0}, bs)
 	mustWrite(dst, old, 0)
 	orig := dst.Bytes()
-	src := NewMemDisk(3*bs, bs)
+	src := enginetest.NewMemDisk(3*bs, bs)
 	mustWrite(src, bytes.Repeat([]byte{1}, bs), bs)
 	mustWrite(src, bytes.Repeat([]byte{2}, bs), 2*bs)
 	dir := filepath.Join(t.TempDir(), "j")
@@ -74,7 +76,7 @@ func TestZeroRangeNeverCoversJournaledBlock(t *testing.T) {
 
 // cancelAfterWrite cancels its context after the first write.
 type cancelAfterWrite struct {
-	*MemDisk
+	*enginetest.MemDisk
 	cancel context.CancelFunc
 }
 
@@ -91,10 +93,10 @@ func (c *cancelAfterWrite) WriteAt(ctx context.Context, p []byte, off int64) err
 // record over it would make a rollback zero them again.
 func TestZeroRangeNeverCoversItsOwnJournaledBlock(t *testing.T) {
 	const bs = 4 << 10
-	dst := NewMemDisk(3*bs, bs)
+	dst := enginetest.NewMemDisk(3*bs, bs)
 	mustWrite(dst, bytes.Repeat([]byte{0xd0}, bs), 0)
 	orig := dst.Bytes()
-	src := NewMemDisk(3*bs, bs)
+	src := enginetest.NewMemDisk(3*bs, bs)
 	mustWrite(src, bytes.Repeat([]byte{1}, bs), bs)
 	dir := filepath.Join(t.TempDir(), "j")
 	o := Options{BlockSize: bs, Threads: 1, JournalDir: dir, CheckpointInterval: time.Hour}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/failback/failback/internal/hostpath"
 )
 
 // CheckOptions tunes CheckAlternate.
@@ -119,7 +121,7 @@ func CheckAlternate(ctx context.Context, host Host, spec VMSpec, opts CheckOptio
 			break
 		}
 	}
-	if len(rep.Problems) == 0 {
+	if rep.OK() {
 		return rep, nil
 	}
 	e := &HostError{Kind: kinds[0], Host: host.Name(), Op: "check the alternate location for " + psQuote(spec.Name),
@@ -216,7 +218,7 @@ func checkRoom(ctx context.Context, host Host, needs []DiskNeed, headroom int64,
 
 // hostDir is the folder of a host path, in the host's style.
 func hostDir(p string) string {
-	if isWindowsAbs(p) {
+	if hostpath.IsWindowsAbs(p) {
 		p = strings.ReplaceAll(p, "/", `\`)
 		i := strings.LastIndex(p, `\`)
 		if i <= 2 {

@@ -33,8 +33,6 @@ var (
 	ErrBadState = errors.New("virtual machine in the wrong state")
 	// ErrHostKey: the SSH host key is unknown or does not match known_hosts.
 	ErrHostKey = errors.New("SSH host key not trusted")
-	// ErrNoMapping: no path mapping covers a disk path.
-	ErrNoMapping = errors.New("no path mapping")
 	// ErrHostFailed: the host reported an error failback does not classify.
 	ErrHostFailed = errors.New("host operation failed")
 )
@@ -107,7 +105,6 @@ var hints = map[error]string{
 	ErrDiskExists:     "Failback never overwrites a disk it did not expect: attach the existing file, or move it away",
 	ErrNoSpace:        "Free space on the volume or choose another folder",
 	ErrHostKey:        "Verify the host key out of band before trusting it",
-	ErrNoMapping:      "Add a mapping for the host path to the host's configuration (host path prefix = local path prefix)",
 }
 
 // newHostError builds a HostError with the default hint of its kind.

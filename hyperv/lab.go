@@ -63,11 +63,7 @@ func CreateLab(dir string, cfg LabConfig) (*LabHost, error) {
 	if _, err := os.Stat(filepath.Join(abs, labConfigName)); err == nil {
 		return nil, fmt.Errorf("%s already holds a lab host; open it instead", abs)
 	}
-	b, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := osfile.WriteAtomic(filepath.Join(abs, labConfigName), append(b, '\n')); err != nil {
+	if err := osfile.WriteJSON(filepath.Join(abs, labConfigName), cfg); err != nil {
 		return nil, fmt.Errorf("write lab host config: %w", err)
 	}
 	return &LabHost{dir: abs}, nil
@@ -97,11 +93,6 @@ func (h *LabHost) DiskFolder() string { return filepath.Join(h.dir, "disks") }
 func (h *LabHost) DefaultDiskPath(vmName string, index int) string {
 	key := strings.TrimSuffix(filepath.Base(h.vmFile(vmName)), ".json")
 	return filepath.Join(h.DiskFolder(), key, fmt.Sprintf("disk%d.vhdx", index))
-}
-
-// PathMap maps host paths to themselves: a lab's disks are local files.
-func (h *LabHost) PathMap() PathMap {
-	return PathMap{HostName: h.Name(), Mappings: []PathMapping{{Host: string(filepath.Separator), Local: string(filepath.Separator)}}}
 }
 
 // Name implements Host.
@@ -155,6 +146,19 @@ func (h *LabHost) lock(ctx context.Context, exclusive bool) (func(), error) {
 	}
 }
 
+// lockVM takes the lab's lock and reads VM name under it. On success the
+// caller releases the lock with unlock; on an error nothing is held.
+func (h *LabHost) lockVM(ctx context.Context, name string, exclusive bool) (v labVM, unlock func(), err error) {
+	if unlock, err = h.lock(ctx, exclusive); err != nil {
+		return v, nil, err
+	}
+	if v, err = h.readVM(name); err != nil {
+		unlock()
+		return v, nil, err
+	}
+	return v, unlock, nil
+}
+
 // labVM is a VM's file. Disk sizes are not stored: GetVM reads them from
 // the images.
 type labVM struct {
@@ -198,13 +202,7 @@ func (h *LabHost) readVM(name string) (labVM, error) {
 	return v, nil
 }
 
-func (h *LabHost) writeVM(v labVM) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return osfile.WriteAtomic(h.vmFile(v.Name), append(b, '\n'))
-}
+func (h *LabHost) writeVM(v labVM) error { return osfile.WriteJSON(h.vmFile(v.Name), v) }
 
 func (h *LabHost) allVMs() ([]labVM, error) {
 	entries, err := os.ReadDir(filepath.Join(h.dir, "vms"))

@@ -14,15 +14,11 @@ import (
 
 // GetVM implements Host.
 func (h *LabHost) GetVM(ctx context.Context, name string) (VM, error) {
-	unlock, err := h.lock(ctx, false)
+	v, unlock, err := h.lockVM(ctx, name, false)
 	if err != nil {
 		return VM{}, err
 	}
 	defer unlock()
-	v, err := h.readVM(name)
-	if err != nil {
-		return VM{}, err
-	}
 	return h.view(v), nil
 }
 
@@ -180,15 +176,11 @@ func openCheck(host, op, path string) error {
 // AttachDisk implements Host. A lab VM must be off to take a disk.
 func (h *LabHost) AttachDisk(ctx context.Context, vmName string, d DiskSpec) error {
 	op := fmt.Sprintf("attach %s to VM %s", d.HostPath, psQuote(vmName))
-	unlock, err := h.lock(ctx, true)
+	v, unlock, err := h.lockVM(ctx, vmName, true)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	v, err := h.readVM(vmName)
-	if err != nil {
-		return err
-	}
 	d.Existing = true
 	if err := d.validate(v.Generation); err != nil {
 		return fmt.Errorf("%s: %s: %w", h.Name(), op, err)
@@ -212,15 +204,11 @@ func (h *LabHost) AttachDisk(ctx context.Context, vmName string, d DiskSpec) err
 // free of writers; the disks are then marked as in use.
 func (h *LabHost) StartVM(ctx context.Context, name string) error {
 	op := "start VM " + psQuote(name)
-	unlock, err := h.lock(ctx, true)
+	v, unlock, err := h.lockVM(ctx, name, true)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	v, err := h.readVM(name)
-	if err != nil {
-		return err
-	}
 	if v.State == StateRunning {
 		return nil
 	}
@@ -280,15 +268,11 @@ func (h *LabHost) StartVM(ctx context.Context, name string) error {
 // ShutdownVM implements Host. A lab guest shuts down at once, unless it is
 // set to ignore shutdown requests: then it is turned off after timeout.
 func (h *LabHost) ShutdownVM(ctx context.Context, name string, timeout time.Duration) (bool, error) {
-	unlock, err := h.lock(ctx, false)
+	rec, unlock, err := h.lockVM(ctx, name, false)
 	if err != nil {
 		return false, err
 	}
-	rec, err := h.readVM(name)
 	unlock()
-	if err != nil {
-		return false, err
-	}
 	if rec.State == StateOff {
 		// Already off; clear what a crashed start may have left behind.
 		return false, h.clearOwnMarkers(ctx, name)
@@ -303,14 +287,10 @@ func (h *LabHost) ShutdownVM(ctx context.Context, name string, timeout time.Dura
 		case <-t.C:
 		}
 	}
-	unlock, err = h.lock(ctx, true)
-	if err != nil {
+	if rec, unlock, err = h.lockVM(ctx, name, true); err != nil {
 		return false, err
 	}
 	defer unlock()
-	if rec, err = h.readVM(name); err != nil {
-		return false, err
-	}
 	rec.State = StateOff
 	if err := h.writeVM(rec); err != nil {
 		return false, err
@@ -320,14 +300,13 @@ func (h *LabHost) ShutdownVM(ctx context.Context, name string, timeout time.Dura
 
 // clearOwnMarkers removes the running markers a VM that is off still has.
 func (h *LabHost) clearOwnMarkers(ctx context.Context, name string) error {
-	unlock, err := h.lock(ctx, true)
+	rec, unlock, err := h.lockVM(ctx, name, true)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	rec, err := h.readVM(name)
-	if err != nil || rec.State != StateOff {
-		return err
+	if rec.State != StateOff {
+		return nil
 	}
 	return h.removeOwnMarkers(rec)
 }

@@ -11,15 +11,11 @@ import (
 // SetGuestIgnoresShutdown makes a lab VM's guest ignore (or honour)
 // shutdown requests, to drill the forced turn-off.
 func (h *LabHost) SetGuestIgnoresShutdown(ctx context.Context, name string, ignore bool) error {
-	unlock, err := h.lock(ctx, true)
+	v, unlock, err := h.lockVM(ctx, name, true)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	v, err := h.readVM(name)
-	if err != nil {
-		return err
-	}
 	v.GuestIgnoresShutdown = ignore
 	return h.writeVM(v)
 }

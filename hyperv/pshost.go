@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/failback/failback/internal/hostpath"
 )
 
 // PSHost is a real Hyper-V host driven through PowerShell's Hyper-V module.
@@ -125,7 +127,7 @@ func clip(s string, n int) string {
 
 // checkHostPath refuses a path the host could not take literally.
 func (h *PSHost) checkHostPath(what, p string) error {
-	if !isWindowsAbs(p) {
+	if !hostpath.IsWindowsAbs(p) {
 		return newHostError(ErrDiskNotFound, h.name, what,
 			fmt.Sprintf("%q is not an absolute Windows path (D:\\VMs\\web01.vhdx or \\\\server\\share\\web01.vhdx)", p))
 	}

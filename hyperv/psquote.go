@@ -57,20 +57,3 @@ func encodeCommand(script string) string {
 	}
 	return base64.StdEncoding.EncodeToString(b)
 }
-
-// DecodeCommand reverses the encoding of powershell -EncodedCommand; test
-// servers use it to see the script they were sent.
-func DecodeCommand(enc string) (string, error) {
-	b, err := base64.StdEncoding.DecodeString(enc)
-	if err != nil {
-		return "", err
-	}
-	if len(b)%2 != 0 {
-		return "", errText("odd length: not UTF-16")
-	}
-	u := make([]uint16, len(b)/2)
-	for i := range u {
-		u[i] = binary.LittleEndian.Uint16(b[2*i:])
-	}
-	return string(utf16.Decode(u)), nil
-}

@@ -113,7 +113,7 @@ func TestScriptArgumentsParse(t *testing.T) {
 
 func TestEncodedCommandRoundTrips(t *testing.T) {
 	for _, s := range append(hostileNames, buildScript("get-vm", []psParam{strParam("Name", "web01")})) {
-		got, err := DecodeCommand(encodeCommand(s))
+		got, err := decodeCommand(encodeCommand(s))
 		if err != nil || got != s {
 			t.Fatalf("%q: got %q, %v", s, got, err)
 		}

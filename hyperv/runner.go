@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -62,27 +61,6 @@ func buildInvocation(exe, script string, max int) invocation {
 	args = append(append([]string{}, psArgs...), encodeCommand(stdinBootstrap))
 	stdin := []byte(base64.StdEncoding.EncodeToString([]byte(script)) + "\n")
 	return invocation{Args: args, Stdin: stdin}
-}
-
-// scriptFromInvocation recovers the script from a command line and standard
-// input as buildInvocation made them; test servers use it to answer.
-func scriptFromInvocation(cmdline string, stdin []byte) (string, error) {
-	f := strings.Fields(cmdline)
-	if len(f) != 5 || !strings.EqualFold(f[1], "-NoProfile") || !strings.EqualFold(f[2], "-NonInteractive") || !strings.EqualFold(f[3], "-EncodedCommand") {
-		return "", fmt.Errorf("not a failback PowerShell command line: %.60q", cmdline)
-	}
-	s, err := DecodeCommand(f[4])
-	if err != nil {
-		return "", err
-	}
-	if s != stdinBootstrap {
-		return s, nil
-	}
-	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(stdin)))
-	if err != nil {
-		return "", fmt.Errorf("stdin is not the base64 script: %w", err)
-	}
-	return string(b), nil
 }
 
 // LocalRunner runs scripts with the PowerShell of this machine (Windows).

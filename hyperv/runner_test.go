@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/failback/failback/internal/secret"
 )
 
 // TestLocalRunnerOffWindows: on other systems the local runner says what
@@ -21,10 +23,10 @@ func TestLocalRunnerOffWindows(t *testing.T) {
 
 func TestNewSSHRunnerRefusesIncompleteConfig(t *testing.T) {
 	cases := map[string]SSHConfig{
-		"address":     {User: "u", Password: NewSecret("p"), KnownHostsFile: "/dev/null"},
+		"address":     {User: "u", Password: secret.New("p"), KnownHostsFile: "/dev/null"},
 		"key file or": {Addr: "hv01.example.com", User: "u", KnownHostsFile: "/dev/null"},
-		"known_hosts": {Addr: "hv01.example.com", User: "u", Password: NewSecret("p")},
-		"read known":  {Addr: "hv01.example.com", User: "u", Password: NewSecret("p"), KnownHostsFile: "/nonexistent/known_hosts"},
+		"known_hosts": {Addr: "hv01.example.com", User: "u", Password: secret.New("p")},
+		"read known":  {Addr: "hv01.example.com", User: "u", Password: secret.New("p"), KnownHostsFile: "/nonexistent/known_hosts"},
 		"private key": {Addr: "hv01.example.com", User: "u", KeyFile: "/nonexistent/id_ed25519", KnownHostsFile: "/dev/null"},
 	}
 	for want, cfg := range cases {

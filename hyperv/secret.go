@@ -8,6 +8,3 @@ import "github.com/failback/failback/internal/secret"
 // unexported field (a string-typed secret printed raw there); only Reveal
 // returns the value.
 type Secret = secret.Secret
-
-// NewSecret wraps a password or passphrase ("" gives an unset Secret).
-func NewSecret(v string) Secret { return secret.New(v) }

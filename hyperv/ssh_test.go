@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/failback/failback/internal/secret"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -156,7 +157,7 @@ func (s *fakeWindowsSSH) run(ch ssh.Channel, cmdline string) (string, string, ui
 		return "", fmt.Sprintf("'%s' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n", f[0]), 1
 	}
 	var stdin []byte
-	if first, err := DecodeCommand(f[4]); err == nil && first == stdinBootstrap {
+	if first, err := decodeCommand(f[4]); err == nil && first == stdinBootstrap {
 		stdin, _ = io.ReadAll(ch)
 	}
 	script, err := scriptFromInvocation(cmdline, stdin)
@@ -260,7 +261,7 @@ func TestSSHRunnerKeyAuthRunsScripts(t *testing.T) {
 
 func TestSSHRunnerPasswordAuth(t *testing.T) {
 	f := newSSHFixture(t)
-	r := f.runner(t, func(c *SSHConfig) { c.KeyFile = ""; c.Password = NewSecret(f.srv.password) })
+	r := f.runner(t, func(c *SSHConfig) { c.KeyFile = ""; c.Password = secret.New(f.srv.password) })
 	if _, err := NewPSHost("hv01", r).ListSwitches(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +273,7 @@ func TestSSHRunnerPasswordAuth(t *testing.T) {
 			t.Fatalf("the runner prints the password: %s", out)
 		}
 	}
-	bad := f.runner(t, func(c *SSHConfig) { c.KeyFile = ""; c.Password = NewSecret("wrong") })
+	bad := f.runner(t, func(c *SSHConfig) { c.KeyFile = ""; c.Password = secret.New("wrong") })
 	_, err := bad.Run(ctx, "Write-Output 1")
 	if !errors.Is(err, ErrAccessDenied) || strings.Contains(err.Error(), "wrong") {
 		t.Fatalf("wrong password: %v", err)
@@ -369,7 +370,7 @@ func TestSSHRunnerReconnectsAndHonoursContext(t *testing.T) {
 // field of some other struct, where fmt cannot call the Secret's methods
 // (a string-typed Secret printed raw there).
 func TestSecretsAreRedacted(t *testing.T) {
-	cfg := SSHConfig{Addr: "hv01.example.com", User: "admin", Password: NewSecret("hunter2"), KeyPassphrase: NewSecret("s3cret")}
+	cfg := SSHConfig{Addr: "hv01.example.com", User: "admin", Password: secret.New("hunter2"), KeyPassphrase: secret.New("s3cret")}
 	type holder struct {
 		name string
 		cfg  SSHConfig

@@ -112,14 +112,6 @@ func New(svc workflow.Service, o Options) (*Server, error) {
 	return s, nil
 }
 
-// HostKey returns the server's public host key (for clients to pin).
-func (s *Server) HostKey() ssh.PublicKey {
-	if len(s.srv.HostSigners) == 0 {
-		return nil
-	}
-	return s.srv.HostSigners[0].PublicKey()
-}
-
 // allowKey is the public-key check: only keys in the file get in.
 func (s *Server) allowKey(_ ssh.Context, key ssh.PublicKey) bool {
 	_, ok := s.keys.lookup(key)

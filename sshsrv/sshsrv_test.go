@@ -83,7 +83,10 @@ func newServer(t *testing.T, fake *uitest.Fake) *testServer {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	ts.srv, ts.addr, ts.host = srv, l.Addr().String(), srv.HostKey()
+	if len(srv.srv.HostSigners) == 0 {
+		t.Fatal("the server has no host key")
+	}
+	ts.srv, ts.addr, ts.host = srv, l.Addr().String(), srv.srv.HostSigners[0].PublicKey() // the key clients pin
 	return ts
 }
 

@@ -270,12 +270,7 @@ func (v *vhdxImage) Allocated() ([]Extent, error) {
 		if v.bat[blk].Load()&batStateMask != batFullyPresent {
 			continue
 		}
-		e := Extent{Off: blk * v.g.blockSize, Len: v.g.blockBytes(blk)}
-		if k := len(out) - 1; k >= 0 && out[k].End() == e.Off {
-			out[k].Len += e.Len
-		} else {
-			out = append(out, e)
-		}
+		out = appendExtent(out, Extent{Off: blk * v.g.blockSize, Len: v.g.blockBytes(blk)})
 	}
 	return out, nil
 }
@@ -290,8 +285,6 @@ func (v *vhdxImage) Info() Info {
 		in.FileSize = st.Size()
 	}
 	ext, _ := v.Allocated()
-	for _, e := range ext {
-		in.AllocatedBytes += e.Len
-	}
+	in.AllocatedBytes = extentBytes(ext)
 	return in
 }

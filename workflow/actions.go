@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/failback/failback/azure"
 )
 
 // discardTTL is how long a measurement of what Undo would discard is
@@ -28,6 +30,7 @@ func (j *job) actions(who Actor) []ActionState {
 	j.mu.Unlock()
 	f := recordFacts(&r, running)
 	f.ReverseEvery, f.KeepRecoveryPoints = j.m.cfg.Reverse.Interval.D(), j.m.cfg.Reverse.KeepRecoveryPoints
+	f.DeleteDisks = j.m.cfg.Commit.DeleteDisks
 	if ok, _ := allowed(&f, ActUndo); ok {
 		// Only now: measuring reads every on-premises image.
 		f.Discard = j.discardFacts()
@@ -52,11 +55,21 @@ func recordFacts(r *jobRecord, running bool) ActionFacts {
 		LastMoved: lastMoved(r), Passes: countPasses(r),
 	}
 	for _, v := range r.VMs {
-		f.VMs = append(f.VMs, VMFacts{
+		vf := VMFacts{
 			Name: v.Name, AzureVM: v.AzureVM, Group: v.Group,
 			OnPrem:    v.StartedOnPrem && !v.StoppedOnPrem,
 			ShutAzure: v.ShutByJob && !v.AzureRestarted,
-		})
+		}
+		for _, n := range v.NICs {
+			vf.NICs = append(vf.NICs, n.Name())
+			for _, ip := range n.PublicIPs {
+				vf.PublicIPs = append(vf.PublicIPs, lastPart(ip))
+			}
+		}
+		for _, d := range v.Disks {
+			vf.Managed = vf.Managed || d.Azure.Kind == azure.KindManaged
+		}
+		f.VMs = append(f.VMs, vf)
 	}
 	return f
 }

@@ -74,7 +74,7 @@ const DirAzureToOnPrem Direction = "azure-to-onprem"
 // SyncOption is how data is synchronised.
 type SyncOption string
 
-// The sync options of WORKFLOW.md step 2.
+// The sync options of docs/WORKFLOW.md step 2.
 const (
 	// SyncDelta is "synchronize before failover": phase 1 delta sync while
 	// the Azure VM runs, catch-up passes, then a short phase 2.
@@ -87,7 +87,7 @@ const (
 // Location is where the VMs land.
 type Location string
 
-// Locations of WORKFLOW.md step 1.
+// Locations of docs/WORKFLOW.md step 1.
 const (
 	LocOriginal  Location = "original"
 	LocAlternate Location = "alternate"
@@ -129,7 +129,7 @@ type Actor struct {
 // Action is something the operator does to a job.
 type Action string
 
-// Actions of WORKFLOW.md steps 2 and 5, plus Cancel and Undo.
+// Actions of docs/WORKFLOW.md steps 2 and 5, plus Cancel and Undo.
 const (
 	ActComplete Action = "complete" // Complete failover: start phase 2
 	ActCommit   Action = "commit"   // delete the Azure VM, keep replica
@@ -196,10 +196,28 @@ type JobView struct {
 	// Percent (0-100) and ETA of the current phase over all disks.
 	Percent float64       `json:"percent"`
 	ETA     time.Duration `json:"eta"`
+	// Azure lists what the job holds in Azure: its snapshots not deleted
+	// yet, and which of them are being read (a managed disk's snapshot
+	// then has an active read grant, a SAS).
+	Azure []HeldSnapshot `json:"azure,omitempty"`
 	// ReverseCycles counts finished reverse replication cycles, the last
 	// at LastReverse.
 	ReverseCycles int       `json:"reverse_cycles,omitempty"`
 	LastReverse   time.Time `json:"last_reverse,omitzero"`
+}
+
+// HeldSnapshot is a snapshot a job made and has not deleted yet.
+type HeldSnapshot struct {
+	VM   string `json:"vm"`
+	Disk string `json:"disk"`
+	// Snapshot is its id (a managed disk's snapshot name, or a page
+	// blob's snapshot time).
+	Snapshot string `json:"snapshot"`
+	// Pass is the pass that took it ("phase1", "catch-up", "final").
+	Pass string `json:"pass"`
+	// Reading says it is being read now (a managed disk's snapshot then
+	// holds an active SAS grant).
+	Reading bool `json:"reading,omitempty"`
 }
 
 // VMView is one VM of a job.
@@ -285,19 +303,31 @@ type PlanInfo struct {
 
 // VMInfo describes a VM and its disks as configured.
 type VMInfo struct {
-	Name       string     `json:"name"`
-	AzureVM    string     `json:"azure_vm"`
-	Host       string     `json:"host"`
-	Switch     string     `json:"switch"`
-	Generation int        `json:"generation"`
-	CPUs       int        `json:"cpus"`
-	Memory     int64      `json:"memory"` // bytes
-	Disks      []DiskInfo `json:"disks"`
+	Name    string `json:"name"`
+	AzureVM string `json:"azure_vm"`
+	// ResourceGroup is the Azure VM's resource group.
+	ResourceGroup string     `json:"resource_group,omitempty"`
+	Host          string     `json:"host"`
+	Switch        string     `json:"switch"`
+	Generation    int        `json:"generation"`
+	CPUs          int        `json:"cpus"`
+	Memory        int64      `json:"memory"` // bytes
+	Disks         []DiskInfo `json:"disks"`
 }
 
 // DiskInfo describes one configured disk.
 type DiskInfo struct {
-	Blob  string `json:"blob"`
+	// Kind is "managed" or "page-blob".
+	Kind string `json:"kind"`
+	// Slot is the disk's place in the Azure VM: "OS disk", "LUN 0", or a
+	// page blob's name.
+	Slot string `json:"slot"`
+	// Name is the Azure disk's name ("" while a managed disk's is not
+	// known yet); Blob is a page blob's container/name.
+	Name string `json:"name,omitempty"`
+	Blob string `json:"blob,omitempty"`
+	// SKU is a managed disk's storage type (Premium_LRS).
+	SKU   string `json:"sku,omitempty"`
 	Image string `json:"image"`
 	// Size is the virtual size when known (0 if not yet read).
 	Size int64 `json:"size"`
@@ -310,6 +340,9 @@ type DiskInfo struct {
 type SiteInfo struct {
 	Source SiteSide   `json:"source"`
 	Target []SiteSide `json:"targets"`
+	// Stop says how Complete failover stops the Azure VMs and what that
+	// costs ("power off: kept allocated, ...").
+	Stop string `json:"stop"`
 }
 
 // SiteSide is one site.

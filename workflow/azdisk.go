@@ -6,17 +6,11 @@ import (
 	"strings"
 
 	"github.com/failback/failback/azure"
-	"github.com/failback/failback/config"
 )
 
 // The workflow reaches an Azure disk only through azure.VMDisk, opened by
-// reference with Deps.Disks; the reference comes from config once, here.
-
-// diskRef is the Azure disk a configured disk names.
-func diskRef(d config.Disk) azure.DiskRef {
-	container, blob, _ := strings.Cut(d.Blob, "/")
-	return azure.PageBlobRef(container, blob)
-}
+// reference with Deps.Disks; the reference comes from the VM's storage
+// profile and config.toml (discover.go).
 
 // openDisk opens the Azure side of a job's disk.
 func (j *job) openDisk(ctx context.Context, d diskRecord) (azure.VMDisk, error) {
@@ -34,3 +28,11 @@ func (m *Manager) openDisk(ctx context.Context, ref azure.DiskRef) (azure.VMDisk
 // cryptName names an encrypted disk for the certificate check and the
 // data keys: "vm/container/blob" for a page blob.
 func cryptName(vm string, ref azure.DiskRef) string { return vm + "/" + ref.String() }
+
+// lastPart is the last part of an ARM id: the resource's name.
+func lastPart(id string) string {
+	if i := strings.LastIndexByte(id, '/'); i >= 0 {
+		return id[i+1:]
+	}
+	return id
+}

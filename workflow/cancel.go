@@ -125,6 +125,8 @@ func (j *job) cleanUp(ctx context.Context, discardJournals bool) error {
 			total += n
 			if err != nil {
 				errs = append(errs, fmt.Errorf("delete snapshots of %s: %w", d.name(), err))
+			} else if err := j.snapshotsGone(diskKey{vi, di}, ""); err != nil {
+				errs = append(errs, err)
 			}
 			if discardJournals {
 				if err := j.discardJournals(vi, di); err != nil {

@@ -62,7 +62,7 @@ func Dial(ctx context.Context, dir string) (*Client, error) {
 	}}}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := c.call(ctx, http.MethodGet, "/v1/ping", nil, nil); err != nil {
+	if err := c.call(ctx, routePing, nil, nil, nil); err != nil {
 		return nil, fmt.Errorf("%w (the control socket %s of process %d does not answer: %v)", ErrNoDriver, info.Socket, info.PID, err)
 	}
 	return c, nil
@@ -84,7 +84,9 @@ func (c *Client) Close() error {
 	return nil
 }
 
-func (c *Client) call(ctx context.Context, method, path string, body, out any) error {
+// call sends body (nil for none) to rt with query q (nil for none) and
+// decodes the answer into out (nil to drop it).
+func (c *Client) call(ctx context.Context, rt route, q url.Values, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -93,7 +95,7 @@ func (c *Client) call(ctx context.Context, method, path string, body, out any) e
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://failback"+path, rd)
+	req, err := http.NewRequestWithContext(ctx, rt.method, "http://failback"+rt.url(q), rd)
 	if err != nil {
 		return err
 	}
@@ -115,37 +117,11 @@ func (c *Client) call(ctx context.Context, method, path string, body, out any) e
 	return json.NewDecoder(resp.Body).Decode(out)
 }
 
-// remoteError rebuilds an error so errors.Is works as with a Manager.
-func remoteError(we wireError) error {
-	switch we.Kind {
-	case "not_allowed":
-		return &remote{msg: we.Error, kind: ErrNotAllowed}
-	case "unknown_job":
-		return &remote{msg: we.Error, kind: ErrUnknownJob}
-	case "refused":
-		return &remote{msg: we.Error, kind: ErrRefused}
-	case "preflight":
-		if we.Report != nil {
-			return &PreflightError{Report: *we.Report}
-		}
-		return &remote{msg: we.Error, kind: ErrPreflight}
-	}
-	return errors.New(we.Error)
-}
-
-type remote struct {
-	msg  string
-	kind error
-}
-
-func (e *remote) Error() string { return e.msg }
-func (e *remote) Unwrap() error { return e.kind }
-
 // quick runs a call that has no context of its own.
-func (c *Client) quick(method, path string, body, out any) bool {
+func (c *Client) quick(rt route, q url.Values, body, out any) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
-	err := c.call(ctx, method, path, body, out)
+	err := c.call(ctx, rt, q, body, out)
 	c.mu.Lock()
 	c.lastErr = err
 	c.mu.Unlock()
@@ -155,78 +131,78 @@ func (c *Client) quick(method, path string, body, out any) bool {
 // Plans implements Service.
 func (c *Client) Plans() []PlanInfo {
 	var v []PlanInfo
-	c.quick(http.MethodGet, "/v1/plans", nil, &v)
+	c.quick(routePlans, nil, nil, &v)
 	return v
 }
 
 // Sites implements Service.
 func (c *Client) Sites() SiteInfo {
 	var v SiteInfo
-	c.quick(http.MethodGet, "/v1/sites", nil, &v)
+	c.quick(routeSites, nil, nil, &v)
 	return v
 }
 
 // CheckLocation implements Service.
 func (c *Client) CheckLocation(ctx context.Context, ch Choices) (LocationReport, error) {
 	var v LocationReport
-	return v, c.call(ctx, http.MethodPost, "/v1/check-location", request{Choices: ch}, &v)
+	return v, c.call(ctx, routeCheckLocation, nil, request{Choices: ch}, &v)
 }
 
 // Estimate implements Service.
 func (c *Client) Estimate(ctx context.Context, ch Choices) (Estimate, error) {
 	var v Estimate
-	return v, c.call(ctx, http.MethodPost, "/v1/estimate", request{Choices: ch}, &v)
+	return v, c.call(ctx, routeEstimate, nil, request{Choices: ch}, &v)
 }
 
 // Certificates implements Service.
 func (c *Client) Certificates(ctx context.Context, ch Choices) (CertReport, error) {
 	var v CertReport
-	return v, c.call(ctx, http.MethodPost, "/v1/certificates", request{Choices: ch}, &v)
+	return v, c.call(ctx, routeCertificates, nil, request{Choices: ch}, &v)
 }
 
 // Preflight implements Service.
 func (c *Client) Preflight(ctx context.Context, ch Choices) (PreflightReport, error) {
 	var v PreflightReport
-	return v, c.call(ctx, http.MethodPost, "/v1/preflight", request{Choices: ch}, &v)
+	return v, c.call(ctx, routePreflight, nil, request{Choices: ch}, &v)
 }
 
 // Start implements Service.
 func (c *Client) Start(ctx context.Context, ch Choices, who Actor) (string, error) {
-	var v struct{ ID string }
-	err := c.call(ctx, http.MethodPost, "/v1/start", request{Choices: ch, Who: who}, &v)
+	var v startReply
+	err := c.call(ctx, routeStart, nil, request{Choices: ch, Who: who}, &v)
 	return v.ID, err
 }
 
 // Jobs implements Service.
 func (c *Client) Jobs() []JobView {
 	var v []JobView
-	c.quick(http.MethodGet, "/v1/jobs", nil, &v)
+	c.quick(routeJobs, nil, nil, &v)
 	return v
 }
 
 // Job implements Service.
 func (c *Client) Job(id string) (JobView, bool) {
 	var v JobView
-	ok := c.quick(http.MethodGet, "/v1/job?id="+url.QueryEscape(id), nil, &v)
+	ok := c.quick(routeJob, url.Values{paramID: {id}}, nil, &v)
 	return v, ok
 }
 
 // Actions implements Service.
 func (c *Client) Actions(id string, who Actor) []ActionState {
 	var v []ActionState
-	c.quick(http.MethodPost, "/v1/actions", request{ID: id, Who: who}, &v)
+	c.quick(routeActions, nil, request{ID: id, Who: who}, &v)
 	return v
 }
 
 // Act implements Service.
 func (c *Client) Act(ctx context.Context, id string, a Action, who Actor) error {
-	return c.call(ctx, http.MethodPost, "/v1/act", request{ID: id, Action: a, Who: who}, nil)
+	return c.call(ctx, routeAct, nil, request{ID: id, Action: a, Who: who}, nil)
 }
 
 // Log implements Service.
 func (c *Client) Log(id string, n int) []LogLine {
 	var v []LogLine
-	c.quick(http.MethodGet, "/v1/log?id="+url.QueryEscape(id)+"&n="+strconv.Itoa(n), nil, &v)
+	c.quick(routeLog, url.Values{paramID: {id}, paramLines: {strconv.Itoa(n)}}, nil, &v)
 	return v
 }
 
@@ -245,9 +221,9 @@ func (c *Client) Subscribe() (<-chan struct{}, func()) {
 	go func() {
 		var since uint64
 		for ctx.Err() == nil {
-			var v struct{ Version uint64 }
+			var v waitReply
 			pctx, pcancel := context.WithTimeout(ctx, longPoll+10*time.Second)
-			err := c.call(pctx, http.MethodGet, "/v1/wait?since="+strconv.FormatUint(since, 10), nil, &v)
+			err := c.call(pctx, routeWait, url.Values{paramSince: {strconv.FormatUint(since, 10)}}, nil, &v)
 			pcancel()
 			switch {
 			case ctx.Err() != nil:

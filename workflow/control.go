@@ -89,27 +89,6 @@ func (cs *controlServer) close() {
 	os.Remove(cs.file)
 }
 
-// wireError is an error as it crosses the socket.
-type wireError struct {
-	Error  string           `json:"error"`
-	Kind   string           `json:"kind,omitempty"`
-	Report *PreflightReport `json:"report,omitempty"`
-}
-
-func errorKind(err error) (string, int) {
-	switch {
-	case errors.Is(err, ErrNotAllowed):
-		return "not_allowed", http.StatusForbidden
-	case errors.Is(err, ErrUnknownJob):
-		return "unknown_job", http.StatusNotFound
-	case errors.Is(err, ErrRefused):
-		return "refused", http.StatusConflict
-	case errors.Is(err, ErrPreflight):
-		return "preflight", http.StatusConflict
-	}
-	return "", http.StatusInternalServerError
-}
-
 func reply(w http.ResponseWriter, v any, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	if err != nil {
@@ -126,14 +105,6 @@ func reply(w http.ResponseWriter, v any, err error) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// request is the body of the POST endpoints.
-type request struct {
-	Choices Choices `json:"choices"`
-	Who     Actor   `json:"who"`
-	ID      string  `json:"id"`
-	Action  Action  `json:"action"`
-}
-
 func decode(r *http.Request) (request, error) {
 	var q request
 	err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20)).Decode(&q)
@@ -142,11 +113,11 @@ func decode(r *http.Request) (request, error) {
 
 func controlMux(m *Manager) *http.ServeMux {
 	mux := http.NewServeMux()
-	get := func(path string, f func(r *http.Request) (any, error)) {
-		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) { v, err := f(r); reply(w, v, err) })
+	get := func(rt route, f func(r *http.Request) (any, error)) {
+		mux.HandleFunc(rt.pattern(), func(w http.ResponseWriter, r *http.Request) { v, err := f(r); reply(w, v, err) })
 	}
-	post := func(path string, f func(ctx context.Context, q request) (any, error)) {
-		mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
+	post := func(rt route, f func(ctx context.Context, q request) (any, error)) {
+		mux.HandleFunc(rt.pattern(), func(w http.ResponseWriter, r *http.Request) {
 			q, err := decode(r)
 			if err != nil {
 				reply(w, nil, fmt.Errorf("bad request: %w", err))
@@ -156,37 +127,37 @@ func controlMux(m *Manager) *http.ServeMux {
 			reply(w, v, err)
 		})
 	}
-	get("/v1/ping", func(*http.Request) (any, error) { return map[string]int{"pid": os.Getpid()}, nil })
-	get("/v1/plans", func(*http.Request) (any, error) { return m.Plans(), nil })
-	get("/v1/sites", func(*http.Request) (any, error) { return m.Sites(), nil })
-	get("/v1/jobs", func(*http.Request) (any, error) { return m.Jobs(), nil })
-	get("/v1/job", func(r *http.Request) (any, error) {
-		id := r.URL.Query().Get("id")
+	get(routePing, func(*http.Request) (any, error) { return map[string]int{"pid": os.Getpid()}, nil })
+	get(routePlans, func(*http.Request) (any, error) { return m.Plans(), nil })
+	get(routeSites, func(*http.Request) (any, error) { return m.Sites(), nil })
+	get(routeJobs, func(*http.Request) (any, error) { return m.Jobs(), nil })
+	get(routeJob, func(r *http.Request) (any, error) {
+		id := r.URL.Query().Get(paramID)
 		if v, ok := m.Job(id); ok {
 			return v, nil
 		}
 		return nil, fmt.Errorf("job %s: %w", id, ErrUnknownJob)
 	})
-	get("/v1/log", func(r *http.Request) (any, error) {
-		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
-		return m.Log(r.URL.Query().Get("id"), n), nil
+	get(routeLog, func(r *http.Request) (any, error) {
+		n, _ := strconv.Atoi(r.URL.Query().Get(paramLines))
+		return m.Log(r.URL.Query().Get(paramID), n), nil
 	})
-	get("/v1/wait", func(r *http.Request) (any, error) {
-		since, _ := strconv.ParseUint(r.URL.Query().Get("since"), 10, 64)
+	get(routeWait, func(r *http.Request) (any, error) {
+		since, _ := strconv.ParseUint(r.URL.Query().Get(paramSince), 10, 64)
 		ctx, cancel := context.WithTimeout(r.Context(), longPoll)
 		defer cancel()
-		return map[string]uint64{"version": m.hub.wait(ctx, since)}, nil
+		return waitReply{Version: m.hub.wait(ctx, since)}, nil
 	})
-	post("/v1/check-location", func(ctx context.Context, q request) (any, error) { return m.CheckLocation(ctx, q.Choices) })
-	post("/v1/estimate", func(ctx context.Context, q request) (any, error) { return m.Estimate(ctx, q.Choices) })
-	post("/v1/certificates", func(ctx context.Context, q request) (any, error) { return m.Certificates(ctx, q.Choices) })
-	post("/v1/preflight", func(ctx context.Context, q request) (any, error) { return m.Preflight(ctx, q.Choices) })
-	post("/v1/start", func(ctx context.Context, q request) (any, error) {
+	post(routeCheckLocation, func(ctx context.Context, q request) (any, error) { return m.CheckLocation(ctx, q.Choices) })
+	post(routeEstimate, func(ctx context.Context, q request) (any, error) { return m.Estimate(ctx, q.Choices) })
+	post(routeCertificates, func(ctx context.Context, q request) (any, error) { return m.Certificates(ctx, q.Choices) })
+	post(routePreflight, func(ctx context.Context, q request) (any, error) { return m.Preflight(ctx, q.Choices) })
+	post(routeStart, func(ctx context.Context, q request) (any, error) {
 		id, err := m.Start(ctx, q.Choices, q.Who)
-		return map[string]string{"id": id}, err
+		return startReply{ID: id}, err
 	})
-	post("/v1/actions", func(_ context.Context, q request) (any, error) { return m.Actions(q.ID, q.Who), nil })
-	post("/v1/act", func(ctx context.Context, q request) (any, error) {
+	post(routeActions, func(_ context.Context, q request) (any, error) { return m.Actions(q.ID, q.Who), nil })
+	post(routeAct, func(ctx context.Context, q request) (any, error) {
 		return map[string]bool{"ok": true}, m.Act(ctx, q.ID, q.Action, q.Who)
 	})
 	return mux

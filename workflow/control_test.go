@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/failback/failback/workflow"
 	"github.com/failback/failback/workflow/labtest"
@@ -37,9 +38,11 @@ func TestClientDrivesJobsThroughTheControlSocket(t *testing.T) {
 	if pid, _ := c.Driver(); pid != os.Getpid() {
 		t.Fatalf("driver pid %d", pid)
 	}
-	if !reflect.DeepEqual(c.Plans(), m.Plans()) || !reflect.DeepEqual(c.Sites(), m.Sites()) {
-		t.Fatal("plans or sites differ through the socket")
-	}
+	// The disks' sizes arrive in the background: compare once both agree
+	// on a settled answer.
+	labtest.WaitFor(t, "the same plans and sites through the socket", 30*time.Second, func() bool {
+		return reflect.DeepEqual(c.Plans(), m.Plans()) && reflect.DeepEqual(c.Sites(), m.Sites())
+	})
 	viewer := workflow.Actor{Name: "eve", Role: workflow.RoleViewer, Via: "cli"}
 	full := workflow.Choices{VM: "files", Direction: workflow.DirAzureToOnPrem, Sync: workflow.SyncFull}
 	if _, err := c.Start(ctx, full, viewer); !errors.Is(err, workflow.ErrNotAllowed) {

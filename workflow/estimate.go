@@ -124,7 +124,6 @@ func (m *Manager) estimateDisk(ctx context.Context, t *target, d targetDisk) (Di
 		return de, fmt.Errorf("disk %s of %s: %w", d.ref, t.vm.Name, err)
 	}
 	de.Size = disk.Size()
-	m.learnSize(d.ref, de.Size)
 	if md, err := disk.Metadata(ctx); err == nil {
 		_, merr := crypt.ParseMetaStrings(md)
 		de.Encrypted = merr == nil

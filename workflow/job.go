@@ -31,6 +31,9 @@ type job struct {
 
 	keys    map[string]*crypt.DataKey // data keys by "vm/blob", once unlocked
 	discard discardEstimate
+	// open counts the readers of each snapshot (by id): a managed disk's
+	// snapshot holds a read grant (a SAS) while one reads it.
+	open map[string]int
 }
 
 // diskKey addresses disk d of VM v in the record.
@@ -185,6 +188,20 @@ func (j *job) setPower(azureSide bool, vm, text string) {
 		j.azure[vm] = text
 	} else {
 		j.onprem[vm] = text
+	}
+	j.mu.Unlock()
+	j.m.hub.notify()
+}
+
+// reading counts a reader of snapshot id in (+1) or out (-1).
+func (j *job) reading(id string, delta int) {
+	j.mu.Lock()
+	if j.open == nil {
+		j.open = map[string]int{}
+	}
+	j.open[id] += delta
+	if j.open[id] <= 0 {
+		delete(j.open, id)
 	}
 	j.mu.Unlock()
 	j.m.hub.notify()

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/failback/failback/internal/osfile"
 )
 
 // ErrBusy is returned (wrapped in a *BusyError) by Open when another
@@ -39,7 +41,7 @@ type holder struct {
 	Since   time.Time `json:"since"`
 }
 
-// stateLock is the flock on state_dir/lock, held by the one process that
+// stateLock is the osfile lock on state_dir/lock, held by the one process that
 // drives jobs. It dies with the process, so a crash never leaves it held.
 type stateLock struct{ f *os.File }
 
@@ -51,9 +53,9 @@ func lockState(p paths, command string) (*stateLock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state folder lock %s: %w", p.lock(), err)
 	}
-	if err := flockFile(f); err != nil {
+	if err := osfile.Lock(f, true, false); err != nil {
 		f.Close()
-		if errors.Is(err, errLocked) {
+		if errors.Is(err, osfile.ErrLocked) {
 			be := &BusyError{Dir: p.root}
 			if h, err := readHolder(p); err == nil {
 				be.PID, be.Command, be.Since = h.PID, h.Command, h.Since

@@ -81,7 +81,7 @@ type Manager struct {
 	startMu  sync.Mutex // one Start at a time: the busy check and the new job are atomic
 	mu       sync.Mutex
 	jobs     map[string]*job
-	sizes    sizeCache // blob virtual sizes for Plans (sizes.go)
+	facts    factCache // what Plans shows of the VMs' Azure disks (facts.go)
 	closed   bool
 	loadErrs []error
 	ctl      *controlServer
@@ -160,7 +160,7 @@ func Open(ctx context.Context, cfg *config.Config, d Deps) (*Manager, error) {
 			return nil, err
 		}
 	}
-	m.prefetchSizes() // Plans answers from a cache: fill it now, off this goroutine
+	m.prefetchFacts() // Plans answers from a cache: fill it now, off this goroutine
 	if d.AutoResume && !d.ReadOnly {
 		for _, j := range m.sortedJobs() {
 			if j.view().State == StateInterrupted {
@@ -174,9 +174,6 @@ func Open(ctx context.Context, cfg *config.Config, d Deps) (*Manager, error) {
 // LoadErrors lists job records that could not be read (damaged files);
 // those jobs are left alone.
 func (m *Manager) LoadErrors() []error { return m.loadErrs }
-
-// StateDir is the state folder this manager holds.
-func (m *Manager) StateDir() string { return m.paths.root }
 
 // Close stops every running job (each stops at a safe point: its journal
 // records what finished, so the next Open resumes it), closes the control

@@ -47,7 +47,10 @@ func (j *job) runPass(ctx context.Context, k diskKey, ps passSpec) error {
 		if ps.mode == engine.Ranges && base == nil {
 			return fmt.Errorf("%s: no finished pass to sync the changes from", d.name())
 		}
-		sn, err := disk.CreateSnapshot(ctx, azure.SnapshotOptions{JobID: j.id, Purpose: ps.kind})
+		sn, err := disk.CreateSnapshot(ctx, azure.SnapshotOptions{JobID: j.id, Purpose: ps.kind,
+			Waiting: func(wait time.Duration, why string) {
+				j.info("snapshot", "%s %s: snapshot in %s: %s", vm.Name, d.name(), wait.Round(time.Second), why)
+			}})
 		if err != nil {
 			return fmt.Errorf("snapshot %s: %w", d.name(), err)
 		}
@@ -67,13 +70,64 @@ func (j *job) runPass(ctx context.Context, k diskKey, ps passSpec) error {
 			return err
 		}
 	}
+	// A resumed pass keeps the mode it ran in (a fallback to checksums).
+	ps.mode = pr.Mode
 	var ranges []engine.Extent
 	if ps.mode == engine.Ranges {
 		if ranges, err = j.passRanges(ctx, k, disk, pr); err != nil {
-			return err
+			if ctx.Err() != nil {
+				return err
+			}
+			// A failback never fails for want of a diff: compare the
+			// whole disk by checksums instead.
+			j.warn("diff", "%s %s: pass %d: the changes since the last snapshot cannot be listed (%v); comparing the whole disk by checksums instead", vm.Name, d.name(), pr.N, err)
+			if err := j.update(func(r *jobRecord) {
+				p := &r.VMs[k.v].Disks[k.d].Passes[pr.N]
+				p.Mode, p.Fallback = engine.Delta, err.Error()
+			}); err != nil {
+				return err
+			}
+			pr.Mode, ps.mode, ranges = engine.Delta, engine.Delta, nil
 		}
 	}
-	return j.syncPass(ctx, k, vm.Name, d, disk, pr, ranges, ps)
+	if err := j.syncPass(ctx, k, vm.Name, d, disk, pr, ranges, ps); err != nil {
+		return err
+	}
+	j.pruneSnapshots(ctx, k, disk, pr.Snapshot)
+	return nil
+}
+
+// snapshotsGone records that every snapshot of disk k's passes but keep
+// was deleted.
+func (j *job) snapshotsGone(k diskKey, keep string) error {
+	return j.update(func(r *jobRecord) {
+		for i := range r.VMs[k.v].Disks[k.d].Passes {
+			if p := &r.VMs[k.v].Disks[k.d].Passes[i]; p.Snapshot != keep {
+				p.SnapshotGone = true
+			}
+		}
+	})
+}
+
+// pruneSnapshots deletes the job's snapshots of disk k but keep, the one
+// the disk now holds: the next pass diffs against it, the verification
+// reads it, and after commit it is the base of reverse replication. It
+// also finds any snapshot a crash left between its creation and its
+// record. Failing to delete only leaves a snapshot for the next prune or
+// the job's clean-up, so it warns.
+func (j *job) pruneSnapshots(ctx context.Context, k diskKey, disk azure.VMDisk, keep string) {
+	r := j.snap()
+	vm, d := r.VMs[k.v], r.VMs[k.v].Disks[k.d]
+	n, err := j.deleteDiskSnapshots(ctx, disk, keep)
+	if err != nil {
+		j.warn("snapshot", "%s %s: old snapshots not deleted yet (%v); the next pass or the job's end deletes them", vm.Name, d.name(), err)
+	}
+	if err == nil {
+		_ = j.snapshotsGone(k, keep)
+	}
+	if n > 0 {
+		j.info("snapshot", "%s %s: %d older snapshot(s) of this job deleted; %s kept", vm.Name, d.name(), n, keep)
+	}
 }
 
 // passRanges loads a ranges pass's extents, or works them out once: the
@@ -135,7 +189,11 @@ func (j *job) openSource(ctx context.Context, k diskKey, disk azure.VMDisk, vm s
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("open snapshot of %s: %w", d.name(), err)
 	}
-	closeSnap := func() { _ = sn.Close(context.WithoutCancel(ctx)) }
+	j.reading(snap, 1)
+	closeSnap := func() {
+		_ = sn.Close(context.WithoutCancel(ctx))
+		j.reading(snap, -1)
+	}
 	if !d.Encrypted {
 		if via := j.m.deps.SourceVia; via != nil {
 			src, release, sample, err := j.viaAgent(ctx, k, via, d, vm, snap, sn)

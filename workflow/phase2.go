@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/failback/failback/azure"
+	"github.com/failback/failback/config"
 	"github.com/failback/failback/engine"
 	"github.com/failback/failback/hyperv"
 )
@@ -170,7 +171,8 @@ func (j *job) shutdownAzure(ctx context.Context) error {
 		}
 		j.setPower(true, vm.Name, "stopping")
 		start := time.Now()
-		if err := j.m.deps.Compute.PowerOff(ctx, vm.azureVM(), azure.PowerOffOptions{}); err != nil {
+		stop := azure.PowerOffOptions{Deallocate: j.m.cfg.Azure.Stop == config.StopDeallocate}
+		if err := j.m.deps.Compute.PowerOff(ctx, vm.azureVM(), stop); err != nil {
 			return fmt.Errorf("power off Azure VM %s: %w", vm.AzureVM, err)
 		}
 		j.setPower(true, vm.Name, "off (shut down by this job)")
@@ -305,6 +307,12 @@ func (j *job) deleteSnapshots(ctx context.Context, d diskRecord, keep string) (i
 	if err != nil {
 		return 0, err
 	}
+	return j.deleteDiskSnapshots(ctx, disk, keep)
+}
+
+// deleteDiskSnapshots deletes this job's snapshots of disk except keep,
+// found by their tags, so one a crash left unrecorded goes too.
+func (j *job) deleteDiskSnapshots(ctx context.Context, disk azure.VMDisk, keep string) (int, error) {
 	snaps, err := disk.ListSnapshots(ctx)
 	if err != nil {
 		return 0, err

@@ -3,7 +3,6 @@ package workflow
 import (
 	"fmt"
 
-	"github.com/failback/failback/azure"
 	"github.com/failback/failback/config"
 )
 
@@ -13,7 +12,7 @@ import (
 // has neither Size nor SizeError, and the hub is notified once it is.
 func (m *Manager) Plans() []PlanInfo {
 	var out []PlanInfo
-	var queue []azure.DiskRef
+	var queue []*config.VM
 	for i := range m.cfg.Plans {
 		p := &m.cfg.Plans[i]
 		pi := PlanInfo{Name: p.Name, Description: p.Description, Groups: [][]VMInfo{}}
@@ -33,17 +32,23 @@ func (m *Manager) Plans() []PlanInfo {
 		out = append(out, PlanInfo{Name: vm.Name, Description: fmt.Sprintf("the VM %s alone", vm.Name),
 			Single: true, Groups: [][]VMInfo{{m.vmInfo(vm, &queue)}}})
 	}
-	m.readSizes(queue)
+	m.readFacts(queue)
 	return out
 }
 
-func (m *Manager) vmInfo(vm *config.VM, queue *[]azure.DiskRef) VMInfo {
-	vi := VMInfo{Name: vm.Name, AzureVM: vm.AzureVM, Host: vm.Host, Switch: vm.Switch,
+func (m *Manager) vmInfo(vm *config.VM, queue *[]*config.VM) VMInfo {
+	vi := VMInfo{Name: vm.Name, AzureVM: vm.AzureVM, ResourceGroup: m.cfg.ResourceGroupOf(vm), Host: vm.Host, Switch: vm.Switch,
 		Generation: vm.Generation, CPUs: vm.CPUs, Memory: vm.Memory.Bytes(), Disks: []DiskInfo{}}
-	for _, d := range vm.Disks {
-		ref := diskRef(d)
-		size, why := m.diskSize(ref, queue)
-		vi.Disks = append(vi.Disks, DiskInfo{Blob: ref.String(), Image: d.Image, Size: size, SizeError: why})
+	facts := m.vmFactsFor(vm, queue)
+	for k, d := range vm.Disks {
+		f := facts[k]
+		di := DiskInfo{Kind: d.Kind(), Slot: d.Slot(), Image: d.Image, Size: f.size, SizeError: f.err, SKU: f.sku}
+		if d.Kind() == config.DiskPageBlob {
+			di.Blob, di.Name = d.Blob, d.Blob
+		} else if f.ref.Kind != "" {
+			di.Name = f.ref.Name
+		}
+		vi.Disks = append(vi.Disks, di)
 	}
 	return vi
 }

@@ -91,19 +91,25 @@ func (m *Manager) busyVMs() map[string]string {
 	return out
 }
 
-// checkAzure checks the Azure VM and its disks.
+// checkAzure checks the Azure VM, that its disks are the configured
+// ones, and each disk.
 func (m *Manager) checkAzure(ctx context.Context, p *prepared, t *target) []azure.VMDisk {
 	name := t.vm.Name
-	st, err := m.deps.Compute.State(ctx, azure.VMRef{Name: t.vm.AzureVM})
-	row := CheckRow{VM: name, What: "Azure VM " + t.vm.AzureVM, OK: err == nil, Detail: string(st)}
+	st, err := m.deps.Compute.State(ctx, t.az.ref)
+	row := CheckRow{VM: name, What: "Azure VM " + t.az.ref.String(), OK: err == nil, Detail: string(st)}
 	if err != nil {
 		row.Detail = err.Error()
 		row.Fix = "check azure_vm in config.toml (the VM's name in Azure), the resource group and the Azure credentials"
 	}
 	p.add(row)
+	m.checkProfile(p, t)
 	var disks []azure.VMDisk
-	for _, d := range t.disks {
-		row := CheckRow{VM: name, What: "disk " + d.ref.String() + " is a page blob"}
+	for k, d := range t.disks {
+		if d.ref.Kind == "" {
+			disks = append(disks, nil) // not in the storage profile: checkProfile said so
+			continue
+		}
+		row := CheckRow{VM: name, What: diskWhat(d)}
 		disk, err := m.openDisk(ctx, d.ref)
 		disks = append(disks, disk)
 		if err != nil {
@@ -119,8 +125,11 @@ func (m *Manager) checkAzure(ctx context.Context, p *prepared, t *target) []azur
 			p.add(row)
 			continue
 		}
-		m.learnSize(d.ref, disk.Size())
+		m.learnDisk(t.vm, k, disk)
 		row.OK, row.Detail = true, disk.Describe()
+		if err := disk.Problem(); err != nil {
+			row.OK, row.Detail, row.Fix = false, err.Error(), "see the message: the disk's snapshots cannot be read as it is set up"
+		}
 		p.add(row)
 		md, err := disk.Metadata(ctx)
 		if err == nil {

@@ -23,6 +23,7 @@ type target struct {
 	existing *hyperv.VM // the VM at the target, when it exists
 	getErr   error      // GetVM's error other than "not found"
 	create   bool
+	az       azureVM // the Azure VM and its disks
 	disks    []targetDisk
 }
 
@@ -111,8 +112,9 @@ func (m *Manager) resolve(ctx context.Context, c Choices) (string, []*target, er
 				t.getErr = err
 			}
 		}
+		t.az = m.inspectVM(ctx, vm)
 		for k, d := range vm.Disks {
-			td := targetDisk{cfg: d, ref: diskRef(d), image: d.Image}
+			td := targetDisk{cfg: d, ref: t.az.refs[k], image: d.Image}
 			if alt && t.hc != nil {
 				td.image = altImage(t.hc, vm, d)
 				if t.existing != nil && k < len(t.existing.Disks) {

@@ -53,6 +53,8 @@ type ActionFacts struct {
 	// settings Reverse replicate quotes.
 	ReverseEvery       time.Duration
 	KeepRecoveryPoints int
+	// DeleteDisks says Commit deletes the managed disks too.
+	DeleteDisks bool
 	// Discard is the last measure of what Undo throws away. It is read
 	// only while Undo applies, so a caller fills it only then (measuring
 	// reads every on-premises image).
@@ -70,6 +72,11 @@ type VMFacts struct {
 	// ShutAzure says this job shut the Azure VM down and has not started
 	// it again: Cancel starts it.
 	ShutAzure bool
+	// NICs and PublicIPs name the network interfaces and public IP
+	// addresses Commit deletes with the VM.
+	NICs, PublicIPs []string
+	// Managed says the VM runs on managed disks (else page blobs).
+	Managed bool
 }
 
 // DiscardFacts are what Undo would throw away: what the on-premises VMs
@@ -192,6 +199,35 @@ func allowed(f *ActionFacts, a Action) (bool, string) {
 	return false, "unknown action"
 }
 
+// commitText says what Commit deletes in Azure and what it keeps.
+func commitText(f *ActionFacts, azureVMs string) string {
+	var nics, ips []string
+	managed, blobs := false, false
+	for _, v := range f.VMs {
+		nics, ips = append(nics, v.NICs...), append(ips, v.PublicIPs...)
+		managed, blobs = managed || v.Managed, blobs || !v.Managed
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Delete the Azure VMs %s", azureVMs)
+	switch {
+	case len(nics) > 0 && len(ips) > 0:
+		fmt.Fprintf(&b, ", their network interfaces %s and public IP addresses %s", strings.Join(nics, ", "), strings.Join(ips, ", "))
+	case len(nics) > 0:
+		fmt.Fprintf(&b, " and their network interfaces %s", strings.Join(nics, ", "))
+	}
+	b.WriteString(".")
+	if managed && f.DeleteDisks {
+		b.WriteString(" Their managed disks are deleted too ([commit] delete_disks); the newest snapshot of each stays as the base of reverse replication.")
+	} else if managed {
+		b.WriteString(" Their managed disks stay, and the newest snapshot of each as the base of reverse replication.")
+	}
+	if blobs {
+		b.WriteString(" Page-blob disks stay as the replica for reverse replication.")
+	}
+	b.WriteString(" This job's other snapshots are deleted and the undo journals discarded: the failback can no longer be undone or cancelled.")
+	return b.String()
+}
+
 // confirm says exactly what an action will do.
 func confirm(f *ActionFacts, a Action) string {
 	azureVMs, onprem := vmNames(f, func(v VMFacts) string { return v.AzureVM }), vmNames(f, func(v VMFacts) string { return v.Name })
@@ -200,7 +236,7 @@ func confirm(f *ActionFacts, a Action) string {
 		return fmt.Sprintf("Shut down the Azure VMs %s (the downtime starts), snapshot their disks once more, copy what changed since the last snapshot (the last catch-up pass moved %s), verify it, then start on premises group by group: %s.",
 			azureVMs, units.Bytes(f.LastMoved), groupText(f))
 	case ActCommit:
-		return fmt.Sprintf("Delete the Azure VMs %s. Their disk blobs stay as the replica for reverse replication; this job's snapshots are deleted except the last of each disk, and the undo journals are discarded: the failback can no longer be undone or cancelled.", azureVMs)
+		return commitText(f, azureVMs)
 	case ActReverse:
 		return fmt.Sprintf("Every %s, send the blocks changed on premises since the last cycle to the disk blobs (found from block checksums, never by downloading) and keep a snapshot of each as a recovery point (the newest %d are kept).",
 			f.ReverseEvery, f.KeepRecoveryPoints)

@@ -9,14 +9,21 @@ import (
 
 // Sites implements Service.
 func (m *Manager) Sites() SiteInfo {
-	detail := "storage account " + storageWhere(&m.cfg.Azure.Storage)
-	if m.cfg.Azure.ResourceGroup != "" {
-		detail += ", resource group " + m.cfg.Azure.ResourceGroup
+	var parts []string
+	if a := m.cfg.Azure; a.SubscriptionID != "" && a.Compute == config.ComputeARM {
+		parts = append(parts, "subscription "+a.SubscriptionID)
 	}
+	if m.cfg.Azure.ResourceGroup != "" {
+		parts = append(parts, "resource group "+m.cfg.Azure.ResourceGroup)
+	}
+	if m.cfg.UsesPageBlobs() {
+		parts = append(parts, "storage account "+storageWhere(&m.cfg.Azure.Storage))
+	}
+	detail := strings.Join(parts, ", ")
 	if m.cfg.Azure.Compute == config.ComputeLab {
 		detail += " (lab)"
 	}
-	si := SiteInfo{Source: SiteSide{Name: m.cfg.Azure.SiteName, Kind: "azure", Detail: detail}}
+	si := SiteInfo{Source: SiteSide{Name: m.cfg.Azure.SiteName, Kind: "azure", Detail: detail}, Stop: stopText(m.cfg.Azure.Stop)}
 	for _, s := range m.cfg.Sites {
 		side := SiteSide{Name: s.Name, Kind: "hyper-v", Detail: s.Description}
 		for _, h := range m.cfg.Hosts {
@@ -91,4 +98,13 @@ func connectionStringWhere(cs string) (account, endpoint string) {
 		endpoint = proto + "://" + account + ".blob." + suffix
 	}
 	return account, endpoint
+}
+
+// stopText says how Complete failover stops the Azure VMs and what it
+// costs, for the summary page.
+func stopText(stop string) string {
+	if stop == config.StopDeallocate {
+		return "deallocate ([azure] stop): no compute billing while they are off; an Undo may wait for capacity, and a dynamic public IP may change"
+	}
+	return "power off ([azure] stop): they stay allocated, so an Undo starts them at once, and compute is billed until commit deletes them"
 }

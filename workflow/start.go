@@ -134,8 +134,11 @@ func (m *Manager) newRecord(ctx context.Context, p *prepared, c Choices, who Act
 	rec := &jobRecord{Version: recordVersion, ID: id, Title: p.title, Choices: c, Owner: who,
 		Created: now, Updated: now, State: StatePreflight, Flow: flowStart}
 	for i, t := range p.targets {
-		v := vmRecord{Name: t.vm.Name, AzureVM: t.vm.AzureVM, Group: t.group, Host: t.hostName,
+		v := vmRecord{Name: t.vm.Name, AzureVM: t.vm.AzureVM, AzureRG: t.vm.ResourceGroup, Group: t.group, Host: t.hostName,
 			Switch: t.vm.Switch, CreateVM: c.CreateVM && t.existing == nil}
+		if t.az.info != nil {
+			v.NICs = t.az.info.NICs
+		}
 		var sizes []int64
 		for k, d := range t.disks {
 			size := p.disks[i][k].Size()

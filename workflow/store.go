@@ -13,6 +13,7 @@ import (
 
 	"github.com/failback/failback/azure"
 	"github.com/failback/failback/engine"
+	"github.com/failback/failback/internal/osfile"
 )
 
 // recordVersion is the job.json format; a newer one is refused on load.
@@ -90,6 +91,9 @@ type vmRecord struct {
 	AzureOff       bool `json:"azure_off,omitempty"`
 	AzureRestarted bool `json:"azure_restarted,omitempty"`
 	AzureDeleted   bool `json:"azure_deleted,omitempty"`
+	// NICs are the Azure VM's network interfaces (with their public IPs)
+	// as the pre-flight found them: Commit deletes them with the VM.
+	NICs []azure.NICRef `json:"nics,omitempty"`
 	// StartedOnPrem is set before this job starts the on-premises VM.
 	StartedOnPrem bool         `json:"started_onprem,omitempty"`
 	StoppedOnPrem bool         `json:"stopped_onprem,omitempty"`
@@ -135,6 +139,12 @@ type passRecord struct {
 	Ranges   int64        `json:"ranges_bytes,omitempty"`
 	Done     bool         `json:"done,omitempty"`
 	Aborted  bool         `json:"aborted,omitempty"`
+	// Fallback says why a ranges pass compared the whole disk by
+	// checksums instead (its Mode is then Delta).
+	Fallback string `json:"fallback,omitempty"`
+	// SnapshotGone says the pass's snapshot was deleted (a later pass
+	// replaced it, or the job ended).
+	SnapshotGone bool `json:"snapshot_gone,omitempty"`
 	Stats    engine.Stats `json:"stats"`
 	// Runs counts how often the engine ran it (more than one: resumed).
 	Runs int `json:"runs,omitempty"`
@@ -194,41 +204,14 @@ func (p paths) ranges(id, vm string, n, k int) string {
 }
 func (p paths) sums(id, vm string, n int) string { return filepath.Join(p.disk(id, vm, n), "sums") }
 
-// writeJSONAtomic writes v to path through a synced temporary file and a
-// rename, then syncs the folder: a crash leaves the old file or the new.
+// writeJSONAtomic writes v to path with osfile.WriteJSON (a crash leaves
+// the old file or the new), creating the folder first: callers name files
+// in folders that may not exist yet (a new job's, a disk's).
 func writeJSONAtomic(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+	return osfile.WriteJSON(path, v)
 }
 
 // saveRecord writes job.json.

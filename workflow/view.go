@@ -58,6 +58,13 @@ func (j *job) view() JobView {
 			vv.OnPremState = onPremText(vm)
 		}
 		phases := map[string]bool{}
+		for _, d := range vm.Disks {
+			for _, p := range d.Passes {
+				if p.Snapshot != "" && !p.SnapshotGone {
+					v.Azure = append(v.Azure, HeldSnapshot{VM: vm.Name, Disk: d.name(), Snapshot: p.Snapshot, Pass: p.Kind, Reading: j.open[p.Snapshot] > 0})
+				}
+			}
+		}
 		for di, d := range vm.Disks {
 			dv := diskView(d, j.live[diskKey{vi, di}])
 			phases[dv.Phase] = true

@@ -10,7 +10,7 @@ import (
 )
 
 // The console asks for the location check, the estimate and the
-// certificates before the operator picks the sync option (WORKFLOW.md
+// certificates before the operator picks the sync option (docs/WORKFLOW.md
 // order: where to, then how to sync); only the pre-flight needs it.
 func TestLocationEstimateAndCertificatesBeforeTheSyncOption(t *testing.T) {
 	vm := labtest.VM{Name: "app", Disks: []int64{2 << 20}}

@@ -144,6 +144,9 @@ func testOpen(t *testing.T, h Harness) {
 	if d.Name() == "" || d.Describe() == "" {
 		t.Errorf("Name %q and Describe %q must say something", d.Name(), d.Describe())
 	}
+	if err := d.Problem(); err != nil {
+		t.Errorf("a fresh disk has a problem: %v", err)
+	}
 	if _, err := d.Metadata(ctx(t)); err != nil {
 		t.Errorf("Metadata: %v", err)
 	}

@@ -49,24 +49,11 @@ type Server struct {
 	once sync.Once
 }
 
-// BlobEndpoint is the service URL, account name included.
-func (s *Server) BlobEndpoint() string {
-	return fmt.Sprintf("http://127.0.0.1:%d/%s", s.Port, AccountName)
-}
-
-// ConnectionString is the azblob connection string for the server.
-func (s *Server) ConnectionString() string {
-	return ConnectionString(s.Port)
-}
-
 // ConnectionString is the azblob connection string for Azurite on port.
 func ConnectionString(port int) string {
 	return fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=http://127.0.0.1:%d/%s;",
 		AccountName, AccountKey, port, AccountName)
 }
-
-// Pid is the server's process id.
-func (s *Server) Pid() int { return s.cmd.Process.Pid }
 
 // Stop ends the server and waits for it.
 func (s *Server) Stop() error {
@@ -82,9 +69,6 @@ func (s *Server) Stop() error {
 	return nil
 }
 
-// Done is closed when the server exits.
-func (s *Server) Done() <-chan struct{} { return s.done }
-
 var listenRE = regexp.MustCompile(`successfully listens on https?://[^:]+:(\d+)`)
 
 // Start launches azurite-blob from the install at bin (see Ensure) and
@@ -93,7 +77,7 @@ func Start(ctx context.Context, bin string, o Options) (*Server, error) {
 	args := []string{
 		"--blobHost", "127.0.0.1",
 		"--blobPort", fmt.Sprint(o.Port),
-		"--skipApiVersionCheck", // azblob sends an API version newer than Azurite knows (FACTS.md)
+		"--skipApiVersionCheck", // azblob sends an API version newer than Azurite knows (docs/FACTS.md)
 		"--loose",
 		"--disableTelemetry",
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/failback/failback/agent"
 	"github.com/failback/failback/azure"
+	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/workflow"
 	"github.com/failback/failback/workflow/labtest"
 )
@@ -123,7 +124,7 @@ func TestDeltaRunThroughTheAgentShowsWhatCrossedTheLink(t *testing.T) {
 	}
 	t.Logf("allocated %d; agent %+v", alloc, *a)
 	plain, _, code := wfCLI(t, l, "status", id)
-	if code != 0 || !strings.Contains(plain, "via agent: checked "+syncBytesText(a.AzureChecked)+" in Azure, link "+syncBytesText(a.LinkBytes)) {
+	if code != 0 || !strings.Contains(plain, "via agent: checked "+units.Bytes(a.AzureChecked)+" in Azure, link "+units.Bytes(a.LinkBytes)) {
 		t.Fatalf("plain status (exit %d):\n%s", code, plain)
 	}
 	if i := labtest.FirstDiff(l.BlobBytes(blob), labtest.ImageBytes(t, l.Image("files", 0))); i >= 0 {

@@ -1,6 +1,9 @@
-// Package cli holds failback's subcommands. main.go only calls Main; each
-// command group lives in a file of its own and registers itself in init, so
-// groups stay small and independent.
+// Package cli holds failback's subcommands. main.go only calls Main.
+// Command NAME is defined in cmd_NAME.go by newNAMECommand, and commands
+// below lists them all, explicitly: the one place that says which commands
+// exist. Helpers shared by several commands live in files without the cmd_
+// prefix (config.go, act.go, watch.go, view.go, progress.go, size.go,
+// wire.go).
 package cli
 
 import (
@@ -31,19 +34,44 @@ type Command struct {
 	Hidden bool
 }
 
-var commands = map[string]Command{}
-
-// register adds a command; it is called from init functions.
-func register(c Command) {
-	if _, dup := commands[c.Name]; dup {
-		panic("cli: duplicate command " + c.Name)
+// commands is the command table: every top-level command, each defined in
+// its cmd_<name>.go. A command that is not here does not exist.
+func commands() []Command {
+	return []Command{
+		newAgentCommand(),
+		newCancelCommand(),
+		newCommitCommand(),
+		newCompleteCommand(),
+		newConfigCommand(),
+		newConsoleCommand(),
+		newImageCommand(),
+		newJobsCommand(),
+		newLabCommand(),
+		newPlansCommand(),
+		newResumeCommand(),
+		newReverseCommand(),
+		newRunCommand(),
+		newServeCommand(),
+		newStatusCommand(),
+		newSyncCommand(),
+		newUndoCommand(),
 	}
-	commands[c.Name] = c
+}
+
+// findCommand looks a top-level command up by name.
+func findCommand(name string) (Command, bool) {
+	for _, c := range commands() {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Command{}, false
 }
 
 // UsageError is a mistake in the command line; it exits with code 2.
 type UsageError struct{ Msg string }
 
+// Error implements error.
 func (e *UsageError) Error() string { return e.Msg }
 
 func usagef(format string, args ...any) error {
@@ -57,6 +85,7 @@ type ExitError struct {
 	Err  error
 }
 
+// Error implements error: the message, or the bare exit code.
 func (e *ExitError) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("exit %d", e.Code)
@@ -64,6 +93,7 @@ func (e *ExitError) Error() string {
 	return e.Err.Error()
 }
 
+// Unwrap returns the error behind the exit code.
 func (e *ExitError) Unwrap() error { return e.Err }
 
 // Main runs the command line args and returns the process exit code.
@@ -94,7 +124,7 @@ func report(err error, s Stdio) int {
 
 func run(ctx context.Context, args []string, s Stdio) error {
 	if len(args) == 0 {
-		if c, ok := commands["console"]; ok {
+		if c, ok := findCommand("console"); ok {
 			return c.Run(ctx, s, nil)
 		}
 		return usagef("no command given")
@@ -103,17 +133,17 @@ func run(ctx context.Context, args []string, s Stdio) error {
 	switch name {
 	case "help", "-h", "--help", "-help":
 		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
+			if c, ok := findCommand(args[1]); ok {
 				return c.Run(ctx, s, []string{"--help"})
 			}
 		}
 		printHelp(s.Out)
 		return nil
 	}
-	c, ok := commands[name]
+	c, ok := findCommand(name)
 	if !ok {
 		if strings.HasPrefix(name, "-") {
-			if c, ok := commands["console"]; ok {
+			if c, ok := findCommand("console"); ok {
 				return c.Run(ctx, s, args)
 			}
 		}
@@ -126,15 +156,15 @@ func printHelp(w io.Writer) {
 	fmt.Fprintln(w, "failback: fail Hyper-V VMs back from Azure to on-premises Hyper-V hosts.")
 	fmt.Fprintln(w, "\nUsage: failback [command] [flags]   (no command opens the console)")
 	fmt.Fprintln(w, "\nCommands:")
-	names := make([]string, 0, len(commands))
-	for n, c := range commands {
+	var list []Command
+	for _, c := range commands() {
 		if !c.Hidden {
-			names = append(names, n)
+			list = append(list, c)
 		}
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].Summary)
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	for _, c := range list {
+		fmt.Fprintf(w, "  %-10s %s\n", c.Name, c.Summary)
 	}
 	fmt.Fprintln(w, "\nRun 'failback COMMAND --help' for a command's flags.")
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/workflow"
 )
 
@@ -68,13 +69,17 @@ func (wt *watcher) show(svc workflow.Service, id string, v workflow.JobView) {
 		wt.seen[key] = true
 		fmt.Fprintf(wt.w, "%s %s\n", l.Time.Local().Format("15:04:05"), l.Text)
 	}
-	if moving(v.State) && time.Since(wt.lastProg) >= 3*time.Second && v.Percent > 0 {
+	if syncing(v.State) && time.Since(wt.lastProg) >= 3*time.Second && v.Percent > 0 {
 		wt.lastProg = time.Now()
 		fmt.Fprintln(wt.w, progressText(v))
 	}
 }
 
-func moving(s workflow.JobState) bool {
+// syncing reports whether a job in state s moves disk bytes, so that a
+// progress line says something. It is narrower than JobState.Moving on
+// purpose: a job shutting VMs down or starting them is moving but has no
+// figures worth a line.
+func syncing(s workflow.JobState) bool {
 	switch s {
 	case workflow.StatePhase1, workflow.StateCatchUp, workflow.StatePhase2, workflow.StateVerify, workflow.StateReverse, workflow.StateCancelling:
 		return true
@@ -94,12 +99,12 @@ func progressText(v workflow.JobView) string {
 			if d.Phase == "waiting" || d.Phase == "done" {
 				continue
 			}
-			fmt.Fprintf(&b, " | %s/%s %s %.0f%% %s moved", vm.Name, d.Name, d.Phase, d.Percent, syncBytesText(d.BytesTransferred))
+			fmt.Fprintf(&b, " | %s/%s %s %.0f%% %s moved", vm.Name, d.Name, d.Phase, d.Percent, units.Bytes(d.BytesTransferred))
 			if d.Rate > 0 {
-				fmt.Fprintf(&b, " %s/s", syncBytesText(int64(d.Rate)))
+				fmt.Fprintf(&b, " %s/s", units.Bytes(int64(d.Rate)))
 			}
 			if a := d.Agent; a != nil {
-				fmt.Fprintf(&b, ", agent link %s", syncBytesText(a.LinkBytes))
+				fmt.Fprintf(&b, ", agent link %s", units.Bytes(a.LinkBytes))
 				if a.Fallback {
 					b.WriteString(" (unreachable: reading directly)")
 				}
@@ -107,16 +112,6 @@ func progressText(v workflow.JobView) string {
 		}
 	}
 	return b.String()
-}
-
-// restingState reports whether a job in state s waits for someone.
-func restingState(s workflow.JobState) bool {
-	switch s {
-	case workflow.StateReady, workflow.StatePendingCommit, workflow.StateCommitted, workflow.StateCancelled,
-		workflow.StateUndone, workflow.StateFailed, workflow.StateInterrupted:
-		return true
-	}
-	return false
 }
 
 // waitJob follows the job until done says it is where the command drives
@@ -142,7 +137,7 @@ func waitJob(ctx context.Context, svc workflow.Service, id string, wt *watcher, 
 			return v, nil
 		case v.State == workflow.StateFailed:
 			return v, &ExitError{Code: exitFailed, Err: fmt.Errorf("job %s failed: %s\nresume it with 'failback resume %s', or roll it back with 'failback cancel %s'", id, v.Error, id, id)}
-		case restingState(v.State) && v.State != workflow.StateInterrupted:
+		case v.State.Resting() && v.State != workflow.StateInterrupted:
 			return v, &ExitError{Code: exitFailed, Err: fmt.Errorf("job %s is %s", id, v.State)}
 		}
 		select {

@@ -1,7 +1,7 @@
 // Package hostpath maps the paths a Hyper-V host knows (D:\VMs\web01.vhdx,
 // \\nas01\vms\web01.vhdx, or a lab host's own POSIX paths) to the paths
-// this machine writes through (a mounted share), and back. It is the one
-// implementation behind config.Host.LocalPath and hyperv.PathMap.
+// this machine writes through (a mounted share). It is the implementation
+// behind config.Host.LocalPath.
 //
 // Windows host paths match without regard to case and with either slash;
 // POSIX host paths (a lab host's) match exactly. The deepest mapping wins.
@@ -70,29 +70,6 @@ func ToLocal(maps []Mapping, hostPath string) (string, error) {
 	case bad != nil:
 		return "", bad
 	case bestDepth < 0:
-		return "", ErrNotCovered
-	}
-	return best, nil
-}
-
-// ToHost turns a local path back into the path the host knows.
-func ToHost(maps []Mapping, localPath string) (string, error) {
-	localPath = filepath.Clean(localPath)
-	bestLen := -1
-	var best string
-	for _, m := range maps {
-		root := filepath.Clean(m.Local)
-		rel, err := filepath.Rel(root, localPath)
-		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || len(root) <= bestLen {
-			continue
-		}
-		var ps []string
-		if rel != "." {
-			ps = strings.Split(filepath.ToSlash(rel), "/")
-		}
-		bestLen, best = len(root), hostJoin(m.Host, ps)
-	}
-	if bestLen < 0 {
 		return "", ErrNotCovered
 	}
 	return best, nil
@@ -192,19 +169,4 @@ func joinChecked(local string, rest []string, windows bool) (string, error) {
 		}
 	}
 	return filepath.Join(append([]string{local}, rest...)...), nil
-}
-
-// hostJoin appends components to a host folder in the host's style.
-func hostJoin(prefix string, ps []string) string {
-	if !IsWindowsAbs(prefix) {
-		return filepath.Join(append([]string{prefix}, ps...)...)
-	}
-	base := strings.TrimRight(strings.ReplaceAll(prefix, "/", `\`), `\`)
-	if len(ps) == 0 {
-		if len(base) == 2 { // "D:" alone means the current folder of D:
-			return base + `\`
-		}
-		return base
-	}
-	return base + `\` + strings.Join(ps, `\`)
 }

@@ -75,27 +75,6 @@ func TestPOSIXHostMatchesCase(t *testing.T) {
 	}
 }
 
-func TestToHost(t *testing.T) {
-	for local, want := range map[string]string{
-		"/mnt/hv01/VMs/web01/os.vhdx": `D:\VMs\web01\os.vhdx`,
-		"/mnt/hv01-big/db.vhdx":       `D:\VMs\Big\db.vhdx`,
-		"/mnt/filer01/app/app.vhdx":   `\\filer01\Hyper-V\app\app.vhdx`,
-		"/mnt/hv01/VMs":               `D:\VMs`,
-	} {
-		if got, err := ToHost(winMaps, local); err != nil || got != want {
-			t.Errorf("ToHost(%q) = %q, %v; want %q", local, got, err, want)
-		}
-	}
-	for _, bad := range []string{"/mnt/hv01/VMsOld/x.vhdx", "/etc/passwd", "/mnt/hv01/VMs/../../../etc/passwd"} {
-		if _, err := ToHost(winMaps, bad); !errors.Is(err, ErrNotCovered) {
-			t.Errorf("ToHost(%q): %v", bad, err)
-		}
-	}
-	if got, _ := ToHost([]Mapping{{Host: `D:\`, Local: "/mnt/d"}}, "/mnt/d"); got != `D:\` {
-		t.Errorf("drive root: %q", got)
-	}
-}
-
 func TestIsWindowsAbs(t *testing.T) {
 	for p, want := range map[string]bool{
 		`D:\VMs`: true, `d:/x`: true, `\\srv\share`: true, `//srv/share/x`: true,

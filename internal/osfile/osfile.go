@@ -1,12 +1,12 @@
 // Package osfile holds the two file primitives that let separate failback
 // processes share state in a folder: an advisory lock that dies with its
-// process, and an atomic replace that readers never see half done; and a
-// bounded read for small files an operator names (certificates, keys).
-// (workflow's lock_*.go and writeJSONAtomic still carry copies of the
-// same lines; they can move here.)
+// process, and an atomic replace that readers never see half done (of
+// bytes, or of a value as JSON); and a bounded read for small files an
+// operator names (certificates, keys).
 package osfile
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -71,6 +71,17 @@ func WriteAtomic(path string, data []byte) (err error) {
 	}
 	syncDir(dir)
 	return nil
+}
+
+// WriteJSON replaces path with v as indented JSON and a final newline,
+// through WriteAtomic: the one shape of failback's state files, which
+// operators read and diff by hand.
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteAtomic(path, append(b, '\n'))
 }
 
 // syncDir flushes a folder's entries; where folders cannot be opened

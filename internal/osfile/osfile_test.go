@@ -88,6 +88,24 @@ func TestLockDiesWithItsProcess(t *testing.T) {
 	}
 }
 
+// WriteJSON writes indented JSON with a final newline, and writes nothing
+// when the value cannot be encoded.
+func TestWriteJSON(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	if err := WriteJSON(p, map[string]int{"a": 1}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "{\n  \"a\": 1\n}\n" {
+		t.Fatalf("content %q", b)
+	}
+	if err := WriteJSON(p, func() {}); err == nil {
+		t.Fatal("a func encoded")
+	}
+	if b, _ := os.ReadFile(p); string(b) != "{\n  \"a\": 1\n}\n" {
+		t.Fatalf("a failed write changed the file: %q", b)
+	}
+}
+
 // WriteAtomic replaces the file whole and leaves no temporary behind.
 func TestWriteAtomic(t *testing.T) {
 	dir := t.TempDir()

@@ -10,6 +10,7 @@ package wire
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/failback/failback/agent"
 	"github.com/failback/failback/azure"
@@ -42,8 +43,7 @@ func Deps(ctx context.Context, cfg *config.Config) (d workflow.Deps, release fun
 		}
 		d.Compute = azure.LabVMs{LabCompute: lc}
 	default:
-		ac, err := azure.NewARMCompute(azure.ARMOptions{SubscriptionID: cfg.Azure.SubscriptionID,
-			ResourceGroup: cfg.Azure.ResourceGroup, OperationTimeout: cfg.Azure.OperationTimeout.D()})
+		ac, err := azure.NewARMCompute(ARMOptions(cfg))
 		if err != nil {
 			return d, nil, fmt.Errorf("[azure] compute: %w", err)
 		}
@@ -70,14 +70,44 @@ func Deps(ctx context.Context, cfg *config.Config) (d workflow.Deps, release fun
 	return d, release, nil
 }
 
-// Disks opens the Azure disks the configuration names: page blobs in the
-// [azure.storage] account.
+// Disks opens the Azure disks the configuration names: managed disks
+// through Azure Resource Manager, page blobs in the [azure.storage]
+// account (each only when configured).
 func Disks(cfg *config.Config) (*azure.Disks, error) {
-	st, err := azure.NewStorage(StorageOptions(cfg.Azure.Storage))
-	if err != nil {
-		return nil, fmt.Errorf("[azure.storage]: %w", err)
+	var d azure.Disks
+	if cfg.UsesPageBlobs() || cfg.Azure.Storage.Configured() {
+		st, err := azure.NewStorage(StorageOptions(cfg.Azure.Storage))
+		if err != nil {
+			return nil, fmt.Errorf("[azure.storage]: %w", err)
+		}
+		d.Storage = st
 	}
-	return &azure.Disks{Storage: st}, nil
+	if cfg.Azure.Compute == config.ComputeARM && cfg.Azure.SubscriptionID != "" {
+		read := StorageOptions(cfg.Azure.Storage)
+		md, err := azure.NewManagedDisks(azure.ManagedOptions{ARM: ARMOptions(cfg),
+			SnapshotResourceGroup: cfg.Azure.SnapshotResourceGroup, SASDuration: cfg.Azure.SASDuration.D(),
+			Read: azure.StorageOptions{MaxRetries: read.MaxRetries, RetryDelay: read.RetryDelay,
+				MaxRetryDelay: read.MaxRetryDelay, TryTimeout: read.TryTimeout}})
+		if err != nil {
+			return nil, fmt.Errorf("[azure]: %w", err)
+		}
+		d.Managed = md
+	}
+	return &d, nil
+}
+
+// ARMOptions reach Azure Resource Manager as [azure] says: the
+// subscription, the default resource group, the endpoint. A loopback
+// http:// endpoint is the lab's, which takes the lab token; anything else
+// authenticates with Microsoft Entra ID (DefaultAzureCredential).
+func ARMOptions(cfg *config.Config) azure.ARMOptions {
+	o := azure.ARMOptions{SubscriptionID: cfg.Azure.SubscriptionID, ResourceGroup: cfg.Azure.ResourceGroup,
+		Endpoint: cfg.Azure.ARMEndpoint, OperationTimeout: cfg.Azure.OperationTimeout.D()}
+	if azure.LoopbackHTTP(cfg.Azure.ARMEndpoint) {
+		o.Credential = azure.LabToken{}
+		o.PollInterval = 200 * time.Millisecond
+	}
+	return o
 }
 
 // StorageOptions maps the config file's [azure.storage] onto the azure

@@ -110,7 +110,11 @@ func (u *summaryStep) rows() [][2]string {
 	if s.pre != nil {
 		pre = fmt.Sprintf("%d checks passed", len(s.pre.Checks))
 	}
-	return [][2]string{{"What", what}, {"Direction", dir}, {"Location", loc}, {"Sync", syn}, {"Certificate", cert}, {"Pre-flight", pre}}
+	rows := [][2]string{{"What", what}, {"Direction", dir}, {"Location", loc}, {"Sync", syn}}
+	if s.sites.Stop != "" {
+		rows = append(rows, [2]string{"Azure VMs", "stopped at Complete failover by " + s.sites.Stop})
+	}
+	return append(rows, [2]string{"Certificate", cert}, [2]string{"Pre-flight", pre})
 }
 
 func (u *summaryStep) View() string {

@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"github.com/failback/failback/crypt"
+	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/workflow"
 )
 
-func init() {
-	register(Command{Name: "run", Summary: "start a failback job (pre-flight, phase 1 and catch-up, or a full download) and drive it until it needs the operator", Run: runRun})
+// newRunCommand is "failback run", the command table's entry (cli.go).
+func newRunCommand() Command {
+	return Command{Name: "run", Summary: "start a failback job (pre-flight, phase 1 and catch-up, or a full download) and drive it until it needs the operator", Run: runRun}
 }
 
 const runUsage = `run (--plan NAME | --vm NAME) --sync delta|full [--location original|alternate]
@@ -181,11 +183,11 @@ func dryRun(ctx context.Context, s Stdio, svc workflow.Service, c workflow.Choic
 			if d.Encrypted {
 				enc = " (encrypted)"
 			}
-			fmt.Fprintf(s.Out, "%-12s %-28s %10s %14s %18s  %s%s\n", d.VM, d.Blob, syncBytesText(d.Size), syncBytesText(check), syncBytesText(transfer), d.Basis, enc)
+			fmt.Fprintf(s.Out, "%-12s %-28s %10s %14s %18s  %s%s\n", d.VM, d.Blob, units.Bytes(d.Size), units.Bytes(check), units.Bytes(transfer), d.Basis, enc)
 		}
 		fmt.Fprintf(s.Out, "recommended sync: %s (%s)\n", est.Recommended, est.Why)
 		fmt.Fprintf(s.Out, "estimated downtime: delta %s (moves %s), full %s (moves %s)\n",
-			est.DeltaDowntime.Round(time.Second), syncBytesText(est.DeltaBytes), est.FullDowntime.Round(time.Second), syncBytesText(est.FullBytes))
+			est.DeltaDowntime.Round(time.Second), units.Bytes(est.DeltaBytes), est.FullDowntime.Round(time.Second), units.Bytes(est.FullBytes))
 		fmt.Fprintln(s.Out, "pre-flight:")
 		for _, r := range rep.Checks {
 			mark := "ok  "

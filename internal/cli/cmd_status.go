@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/workflow"
 )
 
-func init() {
-	register(Command{Name: "status", Summary: "show one job: its state, every VM and disk, its log and what can be done", Run: runStatus})
+// newStatusCommand is "failback status", the command table's entry (cli.go).
+func newStatusCommand() Command {
+	return Command{Name: "status", Summary: "show one job: its state, every VM and disk, its log and what can be done", Run: runStatus}
 }
 
 const statusUsage = `status JOB [--config FILE] [--json] [--log N]
@@ -79,10 +81,20 @@ func printJob(s Stdio, v workflow.JobView) {
 		fmt.Fprintf(s.Out, "  VM %s (group %d) on %s: Azure %s, on premises %s\n", vm.Name, vm.Group, vm.Host, vm.AzureState, vm.OnPremState)
 		for _, d := range vm.Disks {
 			fmt.Fprintf(s.Out, "    %-24s %-9s %5.1f%%  checked %s  transferred %s  differed %d blocks  -> %s\n",
-				d.Name, d.Phase, d.Percent, syncBytesText(d.BytesChecked), syncBytesText(d.BytesTransferred), d.BlocksDiffered, d.Image)
+				d.Name, d.Phase, d.Percent, units.Bytes(d.BytesChecked), units.Bytes(d.BytesTransferred), d.BlocksDiffered, d.Image)
 			if d.Agent != nil {
 				fmt.Fprintf(s.Out, "      %s\n", agentText(*d.Agent))
 			}
+		}
+	}
+	if len(v.Azure) > 0 {
+		fmt.Fprintf(s.Out, "  held in Azure (deleted when no longer needed):\n")
+		for _, h := range v.Azure {
+			reading := ""
+			if h.Reading {
+				reading = ", being read (an active read grant)"
+			}
+			fmt.Fprintf(s.Out, "    snapshot %s of %s %s (%s pass)%s\n", h.Snapshot, h.VM, h.Disk, h.Pass, reading)
 		}
 	}
 }
@@ -102,12 +114,12 @@ func actionCommand(a workflow.Action) string {
 // bytes it checked in Azure, bytes that crossed the link, and what
 // compression kept off it.
 func agentText(a workflow.AgentView) string {
-	t := fmt.Sprintf("via agent: checked %s in Azure, link %s", syncBytesText(a.AzureChecked), syncBytesText(a.LinkBytes))
+	t := fmt.Sprintf("via agent: checked %s in Azure, link %s", units.Bytes(a.AzureChecked), units.Bytes(a.LinkBytes))
 	if a.BlockBytes > 0 {
 		t += fmt.Sprintf(" (zstd saved %.0f%%)", 100*float64(a.CompressionSaved)/float64(a.BlockBytes))
 	}
 	if a.DirectBytes > 0 {
-		t += fmt.Sprintf(", %s read directly while it was unreachable", syncBytesText(a.DirectBytes))
+		t += fmt.Sprintf(", %s read directly while it was unreachable", units.Bytes(a.DirectBytes))
 	}
 	if a.Fallback {
 		t += "; unreachable now: reading directly from storage"

@@ -12,8 +12,9 @@ import (
 	"github.com/failback/failback/vdisk"
 )
 
-func init() {
-	register(Command{Name: "image", Summary: "inspect, create, convert and compare disk images (vhdx, vhd, raw)", Run: runImage})
+// newImageCommand is "failback image", the command table's entry (cli.go).
+func newImageCommand() Command {
+	return Command{Name: "image", Summary: "inspect, create, convert and compare disk images (vhdx, vhd, raw)", Run: runImage}
 }
 
 // Exit codes of 'image compare', which scripts test.

@@ -17,8 +17,9 @@ import (
 	"github.com/failback/failback/internal/wire"
 )
 
-func init() {
-	register(Command{Name: "agent", Summary: "run the Azure-side agent next to the storage account (checksums in Azure, only changed blocks cross the WAN)", Run: runAgent})
+// newAgentCommand is "failback agent", the command table's entry (cli.go).
+func newAgentCommand() Command {
+	return Command{Name: "agent", Summary: "run the Azure-side agent next to the storage account (checksums in Azure, only changed blocks cross the WAN)", Run: runAgent}
 }
 
 const agentUsage = `agent --tls-cert FILE --tls-key FILE [--listen ADDR]

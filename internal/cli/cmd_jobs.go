@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-func init() {
-	register(Command{Name: "jobs", Summary: "list every failback job and its state", Run: runJobs})
+// newJobsCommand is "failback jobs", the command table's entry (cli.go).
+func newJobsCommand() Command {
+	return Command{Name: "jobs", Summary: "list every failback job and its state", Run: runJobs}
 }
 
 const jobsUsage = `jobs [--config FILE] [--json]

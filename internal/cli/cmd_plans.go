@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"github.com/failback/failback/config"
+	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/internal/wire"
 	"github.com/failback/failback/workflow"
 )
 
-func init() {
-	register(Command{Name: "plans", Summary: "list the recovery plans and the VMs that can be failed back", Run: runPlans})
+// newPlansCommand is "failback plans", the command table's entry (cli.go).
+func newPlansCommand() Command {
+	return Command{Name: "plans", Summary: "list the recovery plans and the VMs that can be failed back", Run: runPlans}
 }
 
 const plansUsage = `plans [--config FILE] [--json] [--no-sizes]
@@ -28,27 +30,6 @@ without contacting Azure.`
 // sizesWait bounds how long plans waits for the disk sizes: one blob's
 // lookup is bounded by the workflow (15 s), a few run at once.
 const sizesWait = 30 * time.Second
-
-// viewWorkflow returns a Service for looking only: the driver's control
-// socket when a process drives the jobs, else a read-only view that never
-// becomes their driver.
-func viewWorkflow(ctx context.Context, cfg *config.Config) (workflow.Service, func(), error) {
-	return viewWorkflowWith(ctx, cfg, workflow.Deps{ReadOnly: true})
-}
-
-// viewWorkflowWith is viewWorkflow with the read-only view's
-// dependencies (plans gives it the storage account, to read sizes).
-func viewWorkflowWith(ctx context.Context, cfg *config.Config, d workflow.Deps) (workflow.Service, func(), error) {
-	if c, err := workflow.Dial(ctx, cfg.StateDir); err == nil {
-		return c, func() { _ = c.Close() }, nil
-	}
-	d.ReadOnly = true
-	m, err := workflow.Open(ctx, cfg, d)
-	if err != nil {
-		return nil, nil, err
-	}
-	return m, func() { _ = m.Close() }, nil
-}
 
 // plansWithSizes asks for the plans until every disk's size is read (or
 // why it cannot be), or sizesWait passes.
@@ -157,17 +138,40 @@ func runPlans(ctx context.Context, s Stdio, args []string) error {
 func vmLine(vm workflow.VMInfo, sizes bool) string {
 	var disks []string
 	for _, d := range vm.Disks {
-		t := d.Blob
+		t := diskLabel(d)
+		var facts []string
 		switch {
 		case !sizes:
 		case d.Size > 0:
-			t += " (" + syncBytesText(d.Size) + ")"
+			facts = append(facts, units.Bytes(d.Size))
 		case d.SizeError != "":
-			t += " (size not read: " + d.SizeError + ")"
+			facts = append(facts, "size not read: "+d.SizeError)
 		default:
-			t += " (size not read in time)"
+			facts = append(facts, "size not read in time")
+		}
+		if d.SKU != "" {
+			facts = append(facts, d.SKU)
+		}
+		if len(facts) > 0 {
+			t += " (" + strings.Join(facts, ", ") + ")"
 		}
 		disks = append(disks, t)
 	}
-	return fmt.Sprintf("Azure VM %s -> host %s, switch %s; disks: %s", vm.AzureVM, vm.Host, vm.Switch, strings.Join(disks, ", "))
+	az := vm.AzureVM
+	if vm.ResourceGroup != "" {
+		az += " (resource group " + vm.ResourceGroup + ")"
+	}
+	return fmt.Sprintf("Azure VM %s -> host %s, switch %s; disks: %s", az, vm.Host, vm.Switch, strings.Join(disks, ", "))
+}
+
+// diskLabel names a disk as plans lists it: a page blob by its name, a
+// managed disk by its slot and name ("OS disk db01-os").
+func diskLabel(d workflow.DiskInfo) string {
+	switch {
+	case d.Kind != config.DiskManaged:
+		return d.Blob
+	case d.Name != "":
+		return d.Slot + " " + d.Name
+	}
+	return d.Slot + " (managed disk, name not read)"
 }

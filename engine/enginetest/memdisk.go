@@ -1,14 +1,20 @@
-package engine
+// Package enginetest holds test doubles for the engine's interfaces, shared
+// by the tests of the engine and of the packages built on it (agent, azure,
+// crypt). It imports vdisk, not engine (engine.Extent is vdisk.Extent), so
+// that the engine's own in-package tests can use it without an import
+// cycle.
+package enginetest
 
 import (
 	"context"
 	"fmt"
-	"sort"
 	"sync"
+
+	"github.com/failback/failback/vdisk"
 )
 
-// MemDisk is an in-memory disk that is both a Source and a Target (with
-// Zeroer), for tests of the engine and of the packages built on it. It
+// MemDisk is an in-memory disk that is both an engine.Source and an
+// engine.Target (with Zeroer). It
 // allocates in chunks, as a sparse image does: any write allocates the
 // chunks it touches (even a write of zeros), WriteZeroes releases whole
 // chunks, and Allocated lists the allocated chunks, so tests can check
@@ -35,6 +41,9 @@ func NewMemDisk(size, chunk int64) *MemDisk {
 
 // Size is the disk size in bytes.
 func (m *MemDisk) Size() int64 { return m.size }
+
+// Chunk is the allocation unit in bytes, the unit of AllocatedChunk.
+func (m *MemDisk) Chunk() int64 { return m.chunk }
 
 func (m *MemDisk) check(ctx context.Context, n int, off int64) error {
 	if err := ctx.Err(); err != nil {
@@ -109,19 +118,21 @@ func (m *MemDisk) WriteZeroes(ctx context.Context, off, n int64) error {
 	return nil
 }
 
-// Allocated lists the allocated chunks, merged.
-func (m *MemDisk) Allocated(ctx context.Context) ([]Extent, error) {
+// Allocated lists the allocated chunks, merged (nil when none is).
+func (m *MemDisk) Allocated(ctx context.Context) ([]vdisk.Extent, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	m.mu.RLock()
-	keys := make([]int64, 0, len(m.chunks))
-	for c := range m.chunks {
-		keys = append(keys, c)
+	var ext []vdisk.Extent
+	for c, data := range m.chunks {
+		ext = append(ext, vdisk.Extent{Off: c * m.chunk, Len: int64(len(data))})
 	}
 	m.mu.RUnlock()
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	return blocksToExtents(keys, m.chunk, m.size), nil
+	if ext == nil {
+		return nil, nil
+	}
+	return vdisk.NormalizeExtents(ext, m.size), nil // sorts and merges neighbours
 }
 
 // Flush does nothing: memory is as durable as it gets.

@@ -5,21 +5,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/failback/failback/config"
 	"github.com/failback/failback/engine"
+	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/vdisk"
 )
 
-func init() {
-	register(Command{Name: "sync", Summary: "sync one local disk image onto another (delta or full), or roll a sync back", Run: runSync})
+// newSyncCommand is "failback sync", the command table's entry (cli.go).
+func newSyncCommand() Command {
+	return Command{Name: "sync", Summary: "sync one local disk image onto another (delta or full), or roll a sync back", Run: runSync}
 }
 
 // journalSuffix names the default journal directory: DST + journalSuffix.
@@ -289,7 +289,7 @@ func runRollback(ctx context.Context, s Stdio, dir, dstPath string, asJSON, quie
 		return json.NewEncoder(s.Out).Encode(rollbackReport{Target: dstPath, JournalDir: dir, RollbackStats: st, Seconds: st.Duration.Seconds()})
 	}
 	fmt.Fprintf(s.Out, "rolled back %s: %s restored (%s of old data, %s zeroed) in %s; journal %s removed\n",
-		dstPath, plural(int(st.Blocks), "block"), syncBytesText(st.BytesRestored), plural(int(st.BlocksZeroed), "block"),
+		dstPath, plural(int(st.Blocks), "block"), units.Bytes(st.BytesRestored), plural(int(st.BlocksZeroed), "block"),
 		st.Duration.Round(time.Millisecond), dir)
 	return nil
 }
@@ -301,10 +301,10 @@ func summary(src, dst string, st engine.Stats) string {
 		verb = "compared"
 	}
 	fmt.Fprintf(&b, "synced %s -> %s (%s, %s blocks): %d of %d blocks differed, %s transferred, %s read from source, %s %s in %s",
-		src, dst, st.Mode, syncBytesText(st.BlockSize), st.BlocksDiffered, st.Blocks, syncBytesText(st.BytesTransferred),
-		syncBytesText(st.BytesReadSource), syncBytesText(st.BytesChecked), verb, st.Duration.Round(time.Millisecond))
+		src, dst, st.Mode, units.Bytes(st.BlockSize), st.BlocksDiffered, st.Blocks, units.Bytes(st.BytesTransferred),
+		units.Bytes(st.BytesReadSource), units.Bytes(st.BytesChecked), verb, st.Duration.Round(time.Millisecond))
 	if secs := st.Duration.Seconds(); secs > 0 {
-		fmt.Fprintf(&b, " (%s/s)", syncBytesText(int64(float64(st.BytesChecked)/secs)))
+		fmt.Fprintf(&b, " (%s/s)", units.Bytes(int64(float64(st.BytesChecked)/secs)))
 	}
 	if st.ResumedBlocks > 0 {
 		fmt.Fprintf(&b, "; resumed, %d blocks done earlier", st.ResumedBlocks)
@@ -313,84 +313,4 @@ func summary(src, dst string, st engine.Stats) string {
 		b.WriteString("; verified")
 	}
 	return b.String()
-}
-
-// progressPrinter shows engine progress: one rewritten line on a
-// terminal, a plain line every few seconds (and at each phase) otherwise.
-type progressPrinter struct {
-	w     io.Writer
-	tty   bool
-	mu    sync.Mutex
-	last  time.Time
-	phase engine.Phase
-	shown bool
-}
-
-// plainEvery spaces progress lines when stderr is a log, not a terminal.
-const plainEvery = 5 * time.Second
-
-func newProgressPrinter(w io.Writer, tty bool) *progressPrinter {
-	return &progressPrinter{w: w, tty: tty}
-}
-
-func (p *progressPrinter) print(e engine.Progress) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	line := progressLine(e)
-	if p.tty {
-		fmt.Fprintf(p.w, "\r\033[K%s", line)
-		p.shown = true
-		return
-	}
-	if e.Phase != p.phase || time.Since(p.last) >= plainEvery {
-		fmt.Fprintln(p.w, line)
-		p.phase, p.last = e.Phase, time.Now()
-	}
-}
-
-// end finishes the terminal line so later output starts on its own.
-func (p *progressPrinter) end() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.tty && p.shown {
-		fmt.Fprintln(p.w)
-		p.shown = false
-	}
-}
-
-func progressLine(e engine.Progress) string {
-	if e.Phase == engine.PhasePrepare {
-		return "prepare  opening the journal, listing allocated ranges"
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%-8s %5.1f%%  %s of %s", e.Phase, e.Percent, syncBytesText(e.Done), syncBytesText(e.Total))
-	if e.Rate > 0 && e.Phase != engine.PhaseDone {
-		fmt.Fprintf(&b, "  %s/s", syncBytesText(int64(e.Rate)))
-	}
-	if e.ETA >= 0 && e.Phase != engine.PhaseDone {
-		fmt.Fprintf(&b, "  ETA %s", e.ETA.Round(time.Second))
-	}
-	if e.Phase != engine.PhaseRollback {
-		fmt.Fprintf(&b, "  differed %d blocks (%s)", e.BlocksDiffered, syncBytesText(e.BytesTransferred))
-	} else {
-		fmt.Fprintf(&b, "  restored %d blocks", e.BlocksChecked)
-	}
-	return b.String()
-}
-
-// syncBytesText writes n with a 1024-based unit.
-func syncBytesText(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, u := float64(n), 0
-	for v >= unit && u < 4 {
-		v /= unit
-		u++
-	}
-	if v >= 100 {
-		return fmt.Sprintf("%.0f %ciB", v, "KMGTP"[u-1]) // as the console writes sizes: "512 MiB"
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[u-1])
 }

@@ -14,13 +14,14 @@ import (
 	"github.com/failback/failback/lab"
 )
 
-func init() {
-	register(Command{Name: "lab", Summary: "build, inspect or remove a complete failback drill lab on this machine", Run: runLab})
+// newLabCommand is "failback lab", the command table's entry (cli.go).
+func newLabCommand() Command {
+	return Command{Name: "lab", Summary: "build, inspect or remove a complete failback drill lab on this machine", Run: runLab}
 }
 
-// openConsole opens the console on a config file. The console's wiring
-// sets it; while it is nil, lab up prints the next commands instead.
-var openConsole func(ctx context.Context, s Stdio, configPath string) error
+// openConsole opens the console on a config file (cmd_console.go); tests
+// replace it. While it is nil, lab up prints the next commands instead.
+var openConsole = consoleOnConfig
 
 const labUsage = `lab up [--dir DIR] [--vms N] [--disk-size SIZE] [--seed N] [--write-rate N]
                    [--fresh] [--no-console]
