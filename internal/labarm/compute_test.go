@@ -63,7 +63,7 @@ func TestARMComputeOnTheLab(t *testing.T) {
 		return ws.Writing && ws.Writes > 5
 	})
 	// While a power off waits for the guest, another operation is refused.
-	vms, _ := armcompute.NewVirtualMachinesClient(e.srv.SubscriptionID(), staticCred{}, e.armOptions())
+	vms, _ := armcompute.NewVirtualMachinesClient(e.srv.SubscriptionID(), azure.LabToken{}, e.armOptions())
 	off, err := vms.BeginPowerOff(c, e.rg, "app", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -172,12 +172,17 @@ func TestRestartKeepsResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	e.srv, e.url = srv, url
+	// The lab's background process: Run until its context ends.
+	rctx, stop := context.WithCancel(c)
+	ready, ran := make(chan string, 1), make(chan error, 1)
+	go func() { ran <- srv.Run(rctx, "127.0.0.1:0", func(u string) { ready <- u }) }()
+	defer func() {
+		stop()
+		if err := <-ran; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	e.srv, e.url = srv, <-ready
 	info, err := func() (azure.VMInfo, error) {
 		ac, err := azure.NewARMCompute(e.failbackARM())
 		if err != nil {

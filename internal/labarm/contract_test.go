@@ -8,6 +8,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
+	"github.com/failback/failback/azure"
 	"github.com/failback/failback/vdisk"
 )
 
@@ -57,7 +58,7 @@ func TestDisksAndSnapshotsThroughSDK(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
-	disks, err := armcompute.NewDisksClient(e.srv.SubscriptionID(), staticCred{}, e.armOptions())
+	disks, err := armcompute.NewDisksClient(e.srv.SubscriptionID(), azure.LabToken{}, e.armOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +103,7 @@ func TestDisksAndSnapshotsThroughSDK(t *testing.T) {
 	gone, err := disks.BeginDelete(c, e.rg, "d3", nil)
 	poll(t, gone, err)
 
-	snaps, err := armcompute.NewSnapshotsClient(e.srv.SubscriptionID(), staticCred{}, e.armOptions())
+	snaps, err := armcompute.NewSnapshotsClient(e.srv.SubscriptionID(), azure.LabToken{}, e.armOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

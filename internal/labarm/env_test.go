@@ -27,14 +27,6 @@ import (
 	"github.com/failback/failback/internal/testenv"
 )
 
-// staticCred is a token credential that always has the same token: the
-// lab accepts any bearer token.
-type staticCred struct{}
-
-func (staticCred) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
-	return azcore.AccessToken{Token: "lab-token", ExpiresOn: time.Now().Add(time.Hour)}, nil
-}
-
 // env is a lab ARM server on loopback over the tests' Azurite and front.
 type env struct {
 	t     *testing.T
@@ -98,7 +90,7 @@ func (e *env) armOptions() *arm.ClientOptions {
 
 // failbackARM is how failback reaches the server: azure.ARMOptions.
 func (e *env) failbackARM() azure.ARMOptions {
-	return azure.ARMOptions{SubscriptionID: e.srv.SubscriptionID(), ResourceGroup: e.rg, Credential: staticCred{}, Endpoint: e.url,
+	return azure.ARMOptions{SubscriptionID: e.srv.SubscriptionID(), ResourceGroup: e.rg, Credential: azure.LabToken{}, Endpoint: e.url,
 		PollInterval: 10 * time.Millisecond, OperationTimeout: time.Minute, MaxRetries: 2, RetryDelay: 10 * time.Millisecond,
 		MaxRetryDelay: 50 * time.Millisecond, TryTimeout: 30 * time.Second}
 }

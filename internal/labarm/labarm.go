@@ -204,6 +204,21 @@ func (s *Server) Start(addr string) (string, error) {
 	return s.url, nil
 }
 
+// Run serves on addr until ctx ends, then closes the server: the body of
+// the lab's background process. ready, when set, gets the endpoint's URL
+// once it listens.
+func (s *Server) Run(ctx context.Context, addr string, ready func(url string)) error {
+	url, err := s.Start(addr)
+	if err != nil {
+		return err
+	}
+	if ready != nil {
+		ready(url)
+	}
+	<-ctx.Done()
+	return s.Close()
+}
+
 // URL is the endpoint Start serves ("" before Start).
 func (s *Server) URL() string {
 	s.srvMu.Lock()

@@ -54,7 +54,7 @@ func TestSnapshotRateLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snaps, _ := armcompute.NewSnapshotsClient(e.srv.SubscriptionID(), staticCred{}, e.armOptions())
+	snaps, _ := armcompute.NewSnapshotsClient(e.srv.SubscriptionID(), azure.LabToken{}, e.armOptions())
 	for i := range 7 {
 		p, err := snaps.BeginCreateOrUpdate(c, e.rg, fmt.Sprintf("s%d", i), snapshotBody(id), nil)
 		poll(t, p, err)
@@ -95,7 +95,7 @@ func TestGrantLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snaps, _ := armcompute.NewSnapshotsClient(e.srv.SubscriptionID(), staticCred{}, e.armOptions())
+	snaps, _ := armcompute.NewSnapshotsClient(e.srv.SubscriptionID(), azure.LabToken{}, e.armOptions())
 	read := armcompute.GrantAccessData{Access: to.Ptr(armcompute.AccessLevelRead), DurationInSeconds: to.Ptr[int32](600)}
 	grant := func(name string) (string, error) {
 		p, err := snaps.BeginGrantAccess(c, e.rg, name, read, nil)
@@ -190,7 +190,7 @@ func TestExpiredGrantIsRefusedAndRenewed(t *testing.T) {
 	}
 	data := bytes.Repeat([]byte("failback"), (2<<20)/8)
 	e.write(e.rg, "short", data, 0)
-	snaps, _ := armcompute.NewSnapshotsClient(e.srv.SubscriptionID(), staticCred{}, e.armOptions())
+	snaps, _ := armcompute.NewSnapshotsClient(e.srv.SubscriptionID(), azure.LabToken{}, e.armOptions())
 	p, err := snaps.BeginCreateOrUpdate(c, e.rg, "snap", snapshotBody(id), nil)
 	poll(t, p, err)
 	gp, err := snaps.BeginGrantAccess(c, e.rg, "snap", armcompute.GrantAccessData{Access: to.Ptr(armcompute.AccessLevelRead), DurationInSeconds: to.Ptr[int32](1)}, nil)

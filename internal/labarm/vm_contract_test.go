@@ -57,13 +57,13 @@ func TestVMsThroughSDK(t *testing.T) {
 	e := newEnv(t, nil)
 	c := ctx(t)
 	vmID := labVM(t, e, "web01")
-	vms, err := armcompute.NewVirtualMachinesClient(e.srv.SubscriptionID(), staticCred{}, e.armOptions())
+	vms, err := armcompute.NewVirtualMachinesClient(e.srv.SubscriptionID(), azure.LabToken{}, e.armOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	disks, _ := armcompute.NewDisksClient(e.srv.SubscriptionID(), staticCred{}, e.armOptions())
-	nics, _ := armnetwork.NewInterfacesClient(e.srv.SubscriptionID(), staticCred{}, e.armOptions())
-	pips, _ := armnetwork.NewPublicIPAddressesClient(e.srv.SubscriptionID(), staticCred{}, e.armOptions())
+	disks, _ := armcompute.NewDisksClient(e.srv.SubscriptionID(), azure.LabToken{}, e.armOptions())
+	nics, _ := armnetwork.NewInterfacesClient(e.srv.SubscriptionID(), azure.LabToken{}, e.armOptions())
+	pips, _ := armnetwork.NewPublicIPAddressesClient(e.srv.SubscriptionID(), azure.LabToken{}, e.armOptions())
 
 	got, err := vms.Get(c, e.rg, "web01", nil)
 	if err != nil {
