@@ -36,9 +36,13 @@
 //     count), but the SAS itself stays readable until its end: Azurite
 //     cannot revoke a service SAS (with a stored access policy it could, but
 //     then it ignores the SAS's own se, and expiry matters more here).
+//   - A VM takes one operation at a time (a second is refused 409
+//     OperationNotAllowed until the first ends).
 //
 // The Go builder (CreateDisk, CreateVM, DiskBlob, SetDataAccessAuthMode)
-// makes the lab's resources without HTTP.
+// makes the lab's resources without HTTP; Start or Run serve the endpoint
+// (Run is the body of the lab's background process), Handler serves it
+// in a server of the caller's.
 package labarm
 
 import (
