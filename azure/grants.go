@@ -196,3 +196,16 @@ func (m *ManagedDisks) Grants() []string {
 	}
 	return out
 }
+
+// diffLock serialises the diffs of one disk family; it returns the unlock.
+func (m *ManagedDisks) diffLock(family string) func() {
+	m.mu.Lock()
+	l := m.diffs[family]
+	if l == nil {
+		l = &sync.Mutex{}
+		m.diffs[family] = l
+	}
+	m.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}

@@ -78,6 +78,7 @@ type ManagedDisks struct {
 	grants map[string]*grant    // by snapshot key
 	family map[string]semaphore // grant slots by source disk id
 	paced  map[string][]time.Time
+	diffs  map[string]*sync.Mutex // one diff per disk family at a time
 }
 
 // NewManagedDisks builds the clients (no request is sent yet).
@@ -100,7 +101,8 @@ func NewManagedDisks(o ManagedOptions) (*ManagedDisks, error) {
 	}
 	return &ManagedDisks{o: o, disks: dc, snaps: sc, read: o.Read,
 		rp:     readPolicy{attempts: max(o.Read.MaxRetries, 0) + 1, delay: o.Read.RetryDelay, maxDelay: o.Read.MaxRetryDelay},
-		grants: map[string]*grant{}, family: map[string]semaphore{}, paced: map[string][]time.Time{}}, nil
+		grants: map[string]*grant{}, family: map[string]semaphore{}, paced: map[string][]time.Time{},
+		diffs: map[string]*sync.Mutex{}}, nil
 }
 
 var _ DiskOpener = (*ManagedDisks)(nil)

@@ -367,6 +367,11 @@ func (d *managedDisk) ChangedRanges(ctx context.Context, prev, cur string) ([]en
 	}
 	family := strings.ToLower(d.ref.ID)
 	rg := d.snapshotGroup()
+	// One diff of a disk at a time: each needs two grants, and diffs
+	// waiting for their second while holding their first could take
+	// every slot of the family and wait forever.
+	unlock := d.m.diffLock(family)
+	defer unlock()
 	pg, err := d.m.acquire(ctx, rg, prev, family)
 	if err != nil {
 		return nil, err
