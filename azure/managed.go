@@ -77,7 +77,7 @@ type ManagedDisks struct {
 	mu     sync.Mutex
 	grants map[string]*grant    // by snapshot key
 	family map[string]semaphore // grant slots by source disk id
-	paced  map[string][]time.Time
+	paced  map[string][]pacedSnap
 	diffs  map[string]*sync.Mutex // one diff per disk family at a time
 }
 
@@ -101,7 +101,7 @@ func NewManagedDisks(o ManagedOptions) (*ManagedDisks, error) {
 	}
 	return &ManagedDisks{o: o, disks: dc, snaps: sc, read: o.Read,
 		rp:     readPolicy{attempts: max(o.Read.MaxRetries, 0) + 1, delay: o.Read.RetryDelay, maxDelay: o.Read.MaxRetryDelay},
-		grants: map[string]*grant{}, family: map[string]semaphore{}, paced: map[string][]time.Time{},
+		grants: map[string]*grant{}, family: map[string]semaphore{}, paced: map[string][]pacedSnap{},
 		diffs: map[string]*sync.Mutex{}}, nil
 }
 

@@ -3,6 +3,7 @@ package azure
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -68,10 +69,27 @@ func (d *managedDisk) CreateSnapshot(ctx context.Context, o SnapshotOptions) (Sn
 	cctx, cancel := context.WithTimeout(ctx, d.m.o.ARM.OperationTimeout)
 	defer cancel()
 	p, err := d.m.snaps.BeginCreateOrUpdate(cctx, rg, name, body, nil)
+	for try := 1; err != nil && statusOf(err) == http.StatusConflict && try <= 3; try++ {
+		// Refused for the disk's snapshot rate (snapshots made elsewhere
+		// count too, and this process cannot see them all): wait a share
+		// of the window and try again.
+		wait := d.m.o.Window / time.Duration(d.m.o.SnapshotsPerWindow)
+		if o.Waiting != nil {
+			o.Waiting(wait, "Azure refused a snapshot for now ("+codeOf(err)+"): too many snapshots of the disk in a short time")
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return Snapshot{}, ctx.Err()
+		case <-t.C:
+		}
+		p, err = d.m.snaps.BeginCreateOrUpdate(cctx, rg, name, body, nil)
+	}
 	if err != nil {
 		return Snapshot{}, d.m.wrapARM("create snapshot of", d.name, err)
 	}
-	d.m.notePaced(d.ref.ID, d.m.o.Now())
+	d.m.notePaced(d.ref.ID, name, d.m.o.Now())
 	resp, err := p.PollUntilDone(cctx, &runtime.PollUntilDoneOptions{Frequency: d.m.o.ARM.PollInterval})
 	if err != nil {
 		return Snapshot{}, d.m.wrapARM("create snapshot of", d.name, err)
@@ -138,6 +156,7 @@ func (d *managedDisk) pace(ctx context.Context, waiting func(time.Duration, stri
 func (d *managedDisk) recentSnapshots(ctx context.Context) ([]time.Time, error) {
 	since := d.m.o.Now().Add(-d.m.o.Window)
 	var out []time.Time
+	listed := map[string]bool{}
 	pager := d.m.snaps.NewListByResourceGroupPager(d.snapshotGroup(), nil)
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
@@ -151,13 +170,17 @@ func (d *managedDisk) recentSnapshots(ctx context.Context) ([]time.Time, error) 
 			cd := s.Properties.CreationData
 			if cd.SourceResourceID != nil && SameResource(*cd.SourceResourceID, d.ref.ID) && s.Properties.TimeCreated.After(since) {
 				out = append(out, *s.Properties.TimeCreated)
+				if s.Name != nil {
+					listed[strings.ToLower(*s.Name)] = true
+				}
 			}
 		}
 	}
 	d.m.mu.Lock()
-	for _, t := range d.m.paced[strings.ToLower(d.ref.ID)] {
-		if t.After(since) && !slices.ContainsFunc(out, func(u time.Time) bool { return u.Sub(t).Abs() < 2*time.Second }) {
-			out = append(out, t)
+	// Deleted ones count too: Azure counts snapshots made, not kept.
+	for _, p := range d.m.paced[strings.ToLower(d.ref.ID)] {
+		if p.at.After(since) && !listed[strings.ToLower(p.name)] {
+			out = append(out, p.at)
 		}
 	}
 	d.m.mu.Unlock()
@@ -165,18 +188,24 @@ func (d *managedDisk) recentSnapshots(ctx context.Context) ([]time.Time, error) 
 	return out, nil
 }
 
+// pacedSnap is a snapshot this process asked for, by name and time.
+type pacedSnap struct {
+	name string
+	at   time.Time
+}
+
 // notePaced remembers a snapshot this process asked for.
-func (m *ManagedDisks) notePaced(id string, t time.Time) {
+func (m *ManagedDisks) notePaced(id, name string, t time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	key := strings.ToLower(id)
 	keep := m.paced[key][:0]
-	for _, u := range m.paced[key] {
-		if t.Sub(u) < m.o.Window {
-			keep = append(keep, u)
+	for _, p := range m.paced[key] {
+		if t.Sub(p.at) < m.o.Window {
+			keep = append(keep, p)
 		}
 	}
-	m.paced[key] = append(keep, t)
+	m.paced[key] = append(keep, pacedSnap{name: name, at: t})
 }
 
 func (d *managedDisk) ListSnapshots(ctx context.Context) ([]Snapshot, error) {

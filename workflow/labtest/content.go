@@ -111,10 +111,18 @@ func (l *Lab) target(name string) engine.Target {
 	return et
 }
 
-func (l *Lab) writeBlob(name string, size int64, data []byte, encrypted bool) {
+// writeBlob writes a disk's content into its blob, made here unless the
+// lab ARM endpoint made it (a managed disk's backing blob).
+func (l *Lab) writeBlob(name string, size int64, data []byte, encrypted, exists bool) {
 	t := l.T
 	ctx := context.Background()
-	d, err := l.Storage.CreateDisk(ctx, l.Container, name, size, azure.CreateDiskOptions{})
+	var d *azure.Disk
+	var err error
+	if exists {
+		d, err = l.Storage.OpenDisk(ctx, l.Container, name)
+	} else {
+		d, err = l.Storage.CreateDisk(ctx, l.Container, name, size, azure.CreateDiskOptions{})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/failback/failback/config"
 	"github.com/failback/failback/crypt"
 	"github.com/failback/failback/hyperv"
+	"github.com/failback/failback/internal/labarm"
 	"github.com/failback/failback/internal/testenv"
 	"github.com/failback/failback/workflow"
 )
@@ -30,6 +31,8 @@ type VM struct {
 	Encrypted bool
 	// NoImage leaves the on-premises images out (a deleted VM).
 	NoImage bool
+	// Managed puts the VM on managed disks (needs Options.ARM).
+	Managed bool
 }
 
 // Options shape the drill.
@@ -47,6 +50,11 @@ type Options struct {
 	Verify                          bool
 	// Transport replaces the storage client's HTTP transport (counting).
 	Transport *Counter
+	// Trim is the share of the writers' writes that trim (clear) instead.
+	Trim float64
+	// ARM, when set, runs the drill on the lab's ARM endpoint (see
+	// ARMOptions): every VM is an ARM VM, Managed ones on managed disks.
+	ARM *ARMOptions
 }
 
 // Lab is a running drill.
@@ -63,7 +71,11 @@ type Lab struct {
 	Cfg        *config.Config
 	CertsDir   string
 	Cert       *Cert
-	opts       Options
+	// ARM and ARMURL are the lab ARM endpoint (Options.ARM only).
+	ARM    *labarm.Server
+	ARMURL string
+	opts   Options
+	blobs  map[string]string // managed disks' backing blobs, by blobKey
 }
 
 // New builds the drill: blobs with content, the older on-premises images
@@ -77,7 +89,8 @@ func New(t testing.TB, o Options) *Lab {
 	if o.StopBelow == "" {
 		o.StopBelow = "64K"
 	}
-	l := &Lab{T: t, Dir: t.TempDir(), Conn: testenv.AzuriteConnectionString(t), Hosts: map[string]*hyperv.LabHost{}, opts: o}
+	l := &Lab{T: t, Dir: t.TempDir(), Conn: testenv.AzuriteConnectionString(t), Hosts: map[string]*hyperv.LabHost{}, opts: o,
+		blobs: map[string]string{}}
 	l.ComputeDir = filepath.Join(l.Dir, "azure")
 	l.CertsDir = filepath.Join(l.Dir, "certs")
 	if err := os.MkdirAll(l.CertsDir, 0o755); err != nil {
@@ -114,6 +127,9 @@ func New(t testing.TB, o Options) *Lab {
 		}
 		l.Hosts[h] = lh
 	}
+	if o.ARM != nil {
+		l.startARM(*o.ARM)
+	}
 	for i, vm := range o.VMs {
 		if vm.Encrypted && l.Cert == nil {
 			l.Cert = NewCert(t, l.CertsDir, "lab-cert")
@@ -124,8 +140,13 @@ func New(t testing.TB, o Options) *Lab {
 	return l
 }
 
-// Blob names the blob of disk i of vm.
-func (l *Lab) Blob(vm string, i int) string { return fmt.Sprintf("%s-disk%d.vhd", vm, i) }
+// Blob names the blob of disk i of vm (a managed disk's backing blob).
+func (l *Lab) Blob(vm string, i int) string {
+	if b, ok := l.blobs[blobKey(vm, i)]; ok {
+		return b
+	}
+	return fmt.Sprintf("%s-disk%d.vhd", vm, i)
+}
 
 // Image is the on-premises image of disk i of vm on hv01.
 func (l *Lab) Image(vm string, i int) string {
@@ -137,9 +158,12 @@ func (l *Lab) setupVM(seed uint64, vm VM) {
 	ctx := context.Background()
 	var ldisks []azure.LabDisk
 	var specs []hyperv.DiskSpec
+	if vm.Managed {
+		l.createManagedDisks(vm)
+	}
 	for i, size := range vm.Disks {
 		base := content(size, seed*100+uint64(i))
-		l.writeBlob(l.Blob(vm.Name, i), size, base, vm.Encrypted)
+		l.writeBlob(l.Blob(vm.Name, i), size, base, vm.Encrypted, vm.Managed)
 		if !vm.NoImage {
 			writeImage(t, l.Image(vm.Name, i), size, base)
 		}
@@ -149,7 +173,9 @@ func (l *Lab) setupVM(seed uint64, vm VM) {
 		specs = append(specs, hyperv.DiskSpec{HostPath: l.Image(vm.Name, i), VirtualSize: size, Existing: !vm.NoImage,
 			Controller: hyperv.Controller{Type: hyperv.SCSI, Location: i}})
 	}
-	if err := l.Compute.CreateVM(ctx, vm.Name, ldisks); err != nil {
+	if l.ARM != nil {
+		l.createARMVM(vm)
+	} else if err := l.Compute.CreateVM(ctx, vm.Name, ldisks); err != nil {
 		t.Fatal(err)
 	}
 	if !vm.NoImage {
@@ -169,7 +195,7 @@ func (l *Lab) StartWriters(rate float64) {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			_ = azure.RunLabVM(ctx, l.Storage, l.Compute, vm.Name, azure.LabWriterOptions{WritesPerSecond: rate,
-				MinWrite: 4 << 10, MaxWrite: 64 << 10, Seed: uint64(i + 7), Poll: 5 * time.Millisecond, NewRegion: 0.2})
+				MinWrite: 4 << 10, MaxWrite: 64 << 10, Seed: uint64(i + 7), Poll: 5 * time.Millisecond, NewRegion: 0.2, Trim: l.opts.Trim})
 		}()
 	}
 	l.T.Cleanup(func() {
@@ -186,8 +212,12 @@ func (l *Lab) Deps() workflow.Deps {
 	for n, h := range l.Hosts {
 		hosts[n] = h
 	}
-	return workflow.Deps{Disks: &azure.Disks{Storage: l.Storage}, Compute: azure.LabVMs{LabCompute: l.Compute}, Hosts: hosts,
+	d := workflow.Deps{Disks: &azure.Disks{Storage: l.Storage}, Compute: azure.LabVMs{LabCompute: l.Compute}, Hosts: hosts,
 		Certs: crypt.NewStore(l.CertsDir, crypt.StoreOptions{}), NoControl: false}
+	if l.ARM != nil {
+		d.Disks, d.Compute = l.ARMDeps()
+	}
+	return d
 }
 
 // Open opens a Manager on the drill (closed when the test ends).
@@ -206,7 +236,12 @@ func (l *Lab) writeConfig() {
 	var b strings.Builder
 	q := func(s string) string { return fmt.Sprintf("%q", s) }
 	fmt.Fprintf(&b, "state_dir = %s\ncertificates_dir = %s\n\n", q(filepath.Join(l.Dir, "state")), q(l.CertsDir))
-	fmt.Fprintf(&b, "[azure]\nsite_name = \"Azure lab\"\ncompute = \"lab\"\nlab_dir = %s\n\n", q(l.ComputeDir))
+	if l.ARM != nil {
+		fmt.Fprintf(&b, "[azure]\nsite_name = \"Azure lab\"\ncompute = \"arm\"\nsubscription_id = %s\nresource_group = %s\narm_endpoint = %s\noperation_timeout = \"1m\"\n\n",
+			q(labarm.DefaultSubscription), q(ResourceGroup), q(l.ARMURL))
+	} else {
+		fmt.Fprintf(&b, "[azure]\nsite_name = \"Azure lab\"\ncompute = \"lab\"\nlab_dir = %s\n\n", q(l.ComputeDir))
+	}
 	fmt.Fprintf(&b, "[azure.storage]\nconnection_string = %s\nretry_delay = \"10ms\"\nmax_retry_delay = \"100ms\"\ntry_timeout = \"30s\"\n\n", q(l.Conn))
 	fmt.Fprintf(&b, "[engine]\nblock_size = %s\nthreads = 2\nverify = %v\n", q(o.BlockSize), o.Verify)
 	if o.Bandwidth != "" {
@@ -222,7 +257,14 @@ func (l *Lab) writeConfig() {
 	for _, vm := range o.VMs {
 		fmt.Fprintf(&b, "[[vm]]\nname = %s\nhost = \"hv01\"\nswitch = \"LAN\"\ngeneration = 2\ncpus = 2\nmemory = \"512M\"\n", q(vm.Name))
 		for i := range vm.Disks {
-			fmt.Fprintf(&b, "\n[[vm.disk]]\nblob = %s\nimage = %s\n", q(l.Container+"/"+l.Blob(vm.Name, i)), q(l.Image(vm.Name, i)))
+			switch {
+			case !vm.Managed:
+				fmt.Fprintf(&b, "\n[[vm.disk]]\nblob = %s\nimage = %s\n", q(l.Container+"/"+l.Blob(vm.Name, i)), q(l.Image(vm.Name, i)))
+			case i == 0:
+				fmt.Fprintf(&b, "\n[[vm.disk]]\nos = true\nimage = %s\n", q(l.Image(vm.Name, i)))
+			default:
+				fmt.Fprintf(&b, "\n[[vm.disk]]\nlun = %d\nimage = %s\n", i-1, q(l.Image(vm.Name, i)))
+			}
 		}
 		b.WriteString("\n")
 	}
