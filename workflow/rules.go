@@ -158,6 +158,8 @@ func allowed(f *ActionFacts, a Action) (bool, string) {
 		return false, "only after phase 2, when the on-premises VMs run (pending commit)"
 	case ActReverse, ActReverseOnce:
 		switch {
+		case f.anyManaged() && (st == StateCommitted || st == StateReverse):
+			return false, "the VMs ran on managed disks, which take no writes: reverse replication to a replica page blob is not built yet"
 		case st == StateCommitted, f.Flow == FlowReverse && st.Stopped():
 			return true, ""
 		case st == StateReverse:
@@ -302,4 +304,14 @@ func groupText(f *ActionFacts) string {
 		parts = append(parts, fmt.Sprintf("%d: %s", g, strings.Join(groups[g], ", ")))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// anyManaged says a VM of the job ran on managed disks.
+func (f *ActionFacts) anyManaged() bool {
+	for _, v := range f.VMs {
+		if v.Managed {
+			return true
+		}
+	}
+	return false
 }
