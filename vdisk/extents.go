@@ -31,3 +31,26 @@ func NormalizeExtents(in []Extent, size int64) []Extent {
 	}
 	return merged
 }
+
+// SubtractExtents returns the parts of a not covered by b. Both must be
+// sorted and non-overlapping (NormalizeExtents); so is the result.
+func SubtractExtents(a, b []Extent) []Extent {
+	var out []Extent
+	j := 0
+	for _, e := range a {
+		off, end := e.Off, e.End()
+		for j < len(b) && b[j].End() <= off {
+			j++
+		}
+		for k := j; k < len(b) && b[k].Off < end; k++ {
+			if b[k].Off > off {
+				out = append(out, Extent{Off: off, Len: b[k].Off - off})
+			}
+			off = max(off, b[k].End())
+		}
+		if off < end {
+			out = append(out, Extent{Off: off, Len: end - off})
+		}
+	}
+	return out
+}

@@ -17,3 +17,19 @@ func TestNormalizeExtents(t *testing.T) {
 		t.Fatal("the input was modified")
 	}
 }
+
+func TestSubtractExtentsKeepsWhatTheSecondListLacks(t *testing.T) {
+	a := []Extent{{Off: 0, Len: 100}, {Off: 200, Len: 50}, {Off: 300, Len: 10}}
+	b := []Extent{{Off: 10, Len: 10}, {Off: 90, Len: 120}, {Off: 240, Len: 5}, {Off: 400, Len: 1}}
+	got := SubtractExtents(a, b)
+	want := []Extent{{Off: 0, Len: 10}, {Off: 20, Len: 70}, {Off: 210, Len: 30}, {Off: 245, Len: 5}, {Off: 300, Len: 10}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("SubtractExtents = %v, want %v", got, want)
+	}
+	if got := SubtractExtents(a, nil); !slices.Equal(got, a) {
+		t.Fatalf("minus nothing = %v", got)
+	}
+	if got := SubtractExtents(a, []Extent{{Off: 0, Len: 1000}}); len(got) != 0 {
+		t.Fatalf("minus everything = %v", got)
+	}
+}

@@ -148,6 +148,22 @@ func (j *job) passRanges(ctx context.Context, k diskKey, disk azure.VMDisk, pr p
 	if err != nil {
 		return nil, fmt.Errorf("changes of %s since the last snapshot: %w", d.name(), err)
 	}
+	// The diff is checked against the snapshots' listings, never against
+	// itself: whatever became unallocated (a trim) is written as zeros
+	// and verified, whether the diff lists it or not.
+	cleared, err := disk.ClearedRanges(ctx, pr.Base, pr.Snapshot)
+	if err != nil {
+		return nil, fmt.Errorf("listings of %s's snapshots: %w", d.name(), err)
+	}
+	if missed := vdisk.SubtractExtents(cleared, vdisk.NormalizeExtents(rng, disk.Size())); len(missed) > 0 {
+		var n int64
+		for _, e := range missed {
+			n += e.Len
+		}
+		j.warn("diff", "%s %s: pass %d: %s became unallocated since the last snapshot (a trim) but the diff does not list it: the diff and the listings disagree; those ranges are written as zeros and verified too",
+			vm.Name, d.name(), pr.N, bytesText(n))
+	}
+	rng = append(rng, cleared...)
 	baseN := -1
 	for _, p := range d.Passes {
 		if p.Done && p.Snapshot == pr.Base {

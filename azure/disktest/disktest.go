@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -254,6 +255,20 @@ func testChanged(t *testing.T, h Harness) {
 	}
 	if none, err := d.ChangedRanges(ctx(t), s2.ID, s2.ID); err != nil || extentBytes(none) != 0 {
 		t.Errorf("a snapshot against itself: %v, %v; want nothing", none, err)
+	}
+	// The listings alone say what was cleared: exactly the trimmed MiB.
+	cleared, err := d.ClearedRanges(ctx(t), s1.ID, s2.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cleared) != 1 || cleared[0] != (engine.Extent{Off: 2 * mib, Len: mib}) {
+		t.Errorf("ClearedRanges = %v, want exactly [2 MiB, 3 MiB)", cleared)
+	}
+	// Backwards, what disappears is what s2 newly allocated.
+	back, err := d.ClearedRanges(ctx(t), s2.ID, s1.ID)
+	want := []engine.Extent{{Off: 5 * mib, Len: 64 << 10}, {Off: size - 512, Len: 512}}
+	if err != nil || !slices.Equal(back, want) {
+		t.Errorf("ClearedRanges backwards = %v, %v; want %v", back, err, want)
 	}
 }
 
