@@ -148,8 +148,12 @@ type Engine struct {
 	// BandwidthLimit caps bytes per second over the WAN (0 = no limit).
 	BandwidthLimit Size `toml:"bandwidth_limit"`
 	// Verify compares the target with the source snapshot after a sync.
-	Verify  bool    `toml:"verify"`
-	CatchUp CatchUp `toml:"catch_up"`
+	Verify bool `toml:"verify"`
+	// DowntimeRetry is how long phase 2 (the Azure VMs are off) keeps
+	// retrying after a failure before it stops for the operator; 0 stops
+	// at the first failure.
+	DowntimeRetry Duration `toml:"downtime_retry"`
+	CatchUp       CatchUp  `toml:"catch_up"`
 }
 
 // CatchUp bounds the passes after phase 1 that sync what changed while it

@@ -31,9 +31,10 @@ func Default() *Config {
 			},
 		},
 		Engine: Engine{
-			BlockSize: Bytes(1 << 20),
-			Threads:   4,
-			Verify:    true,
+			BlockSize:     Bytes(1 << 20),
+			Threads:       4,
+			Verify:        true,
+			DowntimeRetry: Span(15 * time.Minute),
 			CatchUp: CatchUp{
 				MaxPasses: 3,
 				StopBelow: Bytes(256 << 20),

@@ -304,6 +304,10 @@ func (k *checker) engine() {
 	if e.CatchUp.MaxPasses < 0 || e.CatchUp.MaxPasses > 20 {
 		k.bad("engine.catch_up.max_passes", "write a number from 0 (no catch-up) to 20", "max_passes = %d is out of range", e.CatchUp.MaxPasses)
 	}
+	if d := e.DowntimeRetry.D(); e.DowntimeRetry.valid() && (d < 0 || d > 24*time.Hour) {
+		k.bad("engine.downtime_retry", `write from "0s" (stop at the first failure) to "24h", e.g. "15m"`,
+			"downtime_retry = %s is out of range", e.DowntimeRetry)
+	}
 }
 
 func (k *checker) reverse() {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/failback/failback/crypt"
 )
@@ -81,6 +82,10 @@ func (j *job) drive() {
 		j.mu.Unlock()
 
 		err := j.runFlow(ctx, fl)
+		if err != nil && j.m.ctx.Err() == nil && context.Cause(ctx) == nil && j.retryDowntime(ctx, err) {
+			cancel(nil)
+			continue
+		}
 		cause := context.Cause(ctx)
 		cancel(nil)
 
@@ -104,6 +109,7 @@ func (j *job) drive() {
 		default:
 			j.failed(err)
 		}
+		j.downtimeOver()
 		close(done)
 		return
 	}
@@ -111,6 +117,11 @@ func (j *job) drive() {
 
 // failed makes the job rest in failed, keeping where it was.
 func (j *job) failed(err error) {
+	j.mu.Lock()
+	if j.retries > 0 {
+		err = fmt.Errorf("%w (phase 2 was tried %d more times over %s)", err, j.retries, j.m.now().Sub(j.retrySince).Round(time.Second))
+	}
+	j.mu.Unlock()
 	_ = j.update(func(r *jobRecord) {
 		if r.State != StateFailed {
 			r.Was = r.State

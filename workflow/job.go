@@ -31,6 +31,10 @@ type job struct {
 
 	keys    map[string]*crypt.DataKey // data keys by "vm/blob", once unlocked
 	discard discardEstimate
+	// retrySince and retries count phase 2's automatic retries (see
+	// downtime.go).
+	retrySince time.Time
+	retries    int
 	// open counts the readers of each snapshot (by id): a managed disk's
 	// snapshot holds a read grant (a SAS) while one reads it.
 	open map[string]int
@@ -149,6 +153,16 @@ func (j *job) nextAfterStop(r *jobRecord) string {
 		return "resume runs the unfinished reverse replication cycle again (the failback is committed: cancel and undo no longer apply)"
 	case flowCommit:
 		return "resume finishes the commit (cancel and undo no longer apply)"
+	}
+	if was := r.Was; r.Flow == flowComplete || r.Flow == flowStart {
+		d := *r
+		d.State = was
+		if inDowntime(&d) {
+			if ok, _ := j.allowed(r, ActUndo, false); ok {
+				return "the Azure VMs are off: resume retries phase 2 from the journals; undo starts the Azure VMs again"
+			}
+			return "the Azure VMs are off: resume retries phase 2 from the journals; cancel starts the Azure VMs again and puts every on-premises disk back as it was"
+		}
 	}
 	parts := []string{"resume continues from the journals"}
 	if ok, _ := j.allowed(r, ActCancel, false); ok {

@@ -161,9 +161,20 @@ func Open(ctx context.Context, cfg *config.Config, d Deps) (*Manager, error) {
 		}
 	}
 	m.prefetchFacts() // Plans answers from a cache: fill it now, off this goroutine
-	if d.AutoResume && !d.ReadOnly {
+	if !d.ReadOnly {
 		for _, j := range m.sortedJobs() {
-			if j.view().State == StateInterrupted {
+			r := j.snap()
+			if r.State != StateInterrupted {
+				continue
+			}
+			d := r
+			d.State = r.Was
+			switch {
+			case inDowntime(&d):
+				// The Azure VMs are off: every driver takes phase 2 up
+				// again at once, a script command's too.
+				j.resume(nil, "resumed after interruption: phase 2 was under way with the Azure VMs off, so it goes on by itself")
+			case m.deps.AutoResume:
 				j.resume(nil, "resumed after interruption")
 			}
 		}

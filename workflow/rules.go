@@ -142,6 +142,8 @@ func allowed(f *ActionFacts, a Action) (bool, string) {
 			return true, ""
 		case f.Flow != FlowStart:
 			return false, "failover already completed"
+		case st.Stopped() && !f.Phase1Done:
+			return false, "phase 1 did not finish: resume it first"
 		case st == StatePhase1 || st == StatePreflight || !f.Phase1Done:
 			return false, "phase 1 still running"
 		case st == StateReady || st == StateCatchUp || st.Stopped():
