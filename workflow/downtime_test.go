@@ -61,7 +61,7 @@ func TestPhase2StopsForResumeOrCancelWhenTheWindowRunsOut(t *testing.T) {
 		t.Fatalf("the error does not say phase 2 was retried: %q", v.Error)
 	}
 	log := labtest.LogText(m, id)
-	if !strings.Contains(log, "the Azure VMs are off: resume retries phase 2 from the journals; cancel starts the Azure VMs again") {
+	if !strings.Contains(log, "the Azure VMs are off: resume continues phase 2 from the journals; cancel starts the Azure VMs again") {
 		t.Fatalf("the failure does not say what to do:\n%s", log)
 	}
 	var enabled []string

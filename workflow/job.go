@@ -159,9 +159,9 @@ func (j *job) nextAfterStop(r *jobRecord) string {
 		d.State = was
 		if inDowntime(&d) {
 			if ok, _ := j.allowed(r, ActUndo, false); ok {
-				return "the Azure VMs are off: resume retries phase 2 from the journals; undo starts the Azure VMs again"
+				return "the Azure VMs are off: resume continues phase 2 from the journals; undo stops the on-premises VMs and starts the Azure VMs again"
 			}
-			return "the Azure VMs are off: resume retries phase 2 from the journals; cancel starts the Azure VMs again and puts every on-premises disk back as it was"
+			return "the Azure VMs are off: resume continues phase 2 from the journals; cancel starts the Azure VMs again and puts every on-premises disk back as it was"
 		}
 	}
 	parts := []string{"resume continues from the journals"}
