@@ -35,7 +35,7 @@ func TestStatusSaysWhichVMWritersAreAlive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fake := exec.Command(exe, writerArgs(dir)...)
+	fake := exec.Command(exe, azureArgs(dir)...)
 	fake.Env = append(os.Environ(), idleWriterEnv+"=1")
 	if err := fake.Start(); err != nil {
 		t.Fatal(err)
@@ -44,8 +44,8 @@ func TestStatusSaysWhichVMWritersAreAlive(t *testing.T) {
 	t.Cleanup(stopFake)
 
 	m := &Manifest{Version: manifestVersion, Dir: dir, Ready: true, ComputeDir: "compute",
-		Writer: Proc{PID: fake.Process.Pid, Log: "logs/writers.log"},
-		VMs:    []VM{{Name: "vm1", Plan: "web"}, {Name: "vm2", Plan: "web"}, {Name: "vm3", Plan: "db"}}}
+		Azure: Proc{PID: fake.Process.Pid, Log: "logs/azure.log"},
+		VMs:   []VM{{Name: "vm1", Plan: "web"}, {Name: "vm2", Plan: "web"}, {Name: "vm3", Plan: "db"}}}
 	compute := m.Path(m.ComputeDir)
 	lc, err := azure.NewLabCompute(compute, azure.LabOptions{})
 	if err != nil {
@@ -71,7 +71,7 @@ func TestStatusSaysWhichVMWritersAreAlive(t *testing.T) {
 	}
 
 	st := Inspect(ctx, m)
-	if !st.Writer.Running {
+	if !st.Azure.Running {
 		t.Fatal("the stand-in writer process does not count as running")
 	}
 	vms := map[string]VMStatus{}
@@ -114,7 +114,7 @@ func TestStatusSaysWhichVMWritersAreAlive(t *testing.T) {
 	stopFake()
 	st = Inspect(ctx, m)
 	problems = strings.Join(st.Problems, "\n")
-	if strings.Contains(problems, "no live writer") || !strings.Contains(problems, "the VM writer (pid") {
+	if strings.Contains(problems, "no live writer") || !strings.Contains(problems, "the lab's Azure process (pid") {
 		t.Errorf("problems without the writer process:\n%s", problems)
 	}
 }
