@@ -172,7 +172,7 @@ func (b *builder) azure(ctx context.Context) error {
 	if err := b.startAzure(ctx, b.lc); err != nil {
 		return err
 	}
-	s.done("pid %d: blob front 127.0.0.1:%d, ARM %s; each VM writes %g times a second, %g%% of them trims",
+	s.done("pid %d: blob front 127.0.0.1:%d, ARM %s; each VM: %g writes a second, %g%% of them trims",
 		m.Azure.PID, m.FrontPort, m.ARMEndpoint(), b.o.WritesPerSecond, 100*trimShare)
 	return nil
 }
