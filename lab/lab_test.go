@@ -141,6 +141,21 @@ func TestSecondUpReusesAHealthyLabAndReplacesABrokenOrFreshOne(t *testing.T) {
 	}
 	m3 = m4
 
+	// A lab of an older failback (lab.json version 1, which recorded its
+	// process elsewhere): replaced, its processes found by their command
+	// lines and stopped.
+	older := *m4
+	older.Version, older.Azure = 1, Proc{}
+	if err := older.write(); err != nil {
+		t.Fatal(err)
+	}
+	m5, reused, err := Up(ctx, o)
+	if err != nil || reused || alive(m4.Azure.PID) || alive(m4.Azurite.PID) || m5.Version != manifestVersion {
+		t.Fatalf("up on an older lab: reused %v, old processes alive %v/%v, version %d, %v",
+			reused, alive(m4.Azurite.PID), alive(m4.Azure.PID), m5.Version, err)
+	}
+	m3 = m5
+
 	if err := Down(ctx, o.Dir); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,9 +44,15 @@ func TestStatusSaysWhichVMWritersAreAlive(t *testing.T) {
 	stopFake := func() { _ = fake.Process.Kill(); _ = fake.Wait() }
 	t.Cleanup(stopFake)
 
+	// Nothing listens on the ports: the stand-in serves neither.
+	ports, err := freePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
 	m := &Manifest{Version: manifestVersion, Dir: dir, Ready: true, ComputeDir: "compute",
-		Azure: Proc{PID: fake.Process.Pid, Log: "logs/azure.log"},
-		VMs:   []VM{{Name: "vm1", Plan: "web"}, {Name: "vm2", Plan: "web"}, {Name: "vm3", Plan: "db"}}}
+		Azure: Proc{PID: fake.Process.Pid, Log: "logs/azure.log"}, FrontPort: ports[0], ARMPort: ports[1],
+		SubscriptionID: "00000000-0000-0000-0000-00000000fb01", ResourceGroup: "rg-lab",
+		VMs: []VM{{Name: "vm1", Plan: "web"}, {Name: "vm2", Plan: "web"}, {Name: "vm3", Plan: "db"}}}
 	compute := m.Path(m.ComputeDir)
 	lc, err := azure.NewLabCompute(compute, azure.LabOptions{})
 	if err != nil {
@@ -92,8 +99,17 @@ func TestStatusSaysWhichVMWritersAreAlive(t *testing.T) {
 		strings.Contains(problems, "vm1 has") || strings.Contains(problems, "vm3") || st.Healthy {
 		t.Errorf("problems:\n%s", problems)
 	}
+	for _, want := range []string{fmt.Sprintf("the blob front (http://127.0.0.1:%d/devstoreaccount1) does not answer", ports[0]),
+		fmt.Sprintf("the ARM endpoint (http://127.0.0.1:%d) does not answer", ports[1])} {
+		if !strings.Contains(problems, want) {
+			t.Errorf("problems lack %q:\n%s", want, problems)
+		}
+	}
 	var out bytes.Buffer
 	st.Print(&out)
+	if !strings.Contains(out.String(), "blob front  http://127.0.0.1:") || !strings.Contains(out.String(), "NOT answering") {
+		t.Errorf("status does not say the front and ARM do not answer:\n%s", out.String())
+	}
 	for _, re := range []string{`vm1 +web +running +writer alive `, `vm2 +web +running +writer NOT alive `, `vm3 +db +deleted +no writer `} {
 		if !regexp.MustCompile(re).MatchString(out.String()) {
 			t.Errorf("status lacks %q:\n%s", re, out.String())

@@ -43,7 +43,7 @@ Then it opens the console on DIR/config.toml (when the output is a terminal
 and --no-console is not given). A healthy lab already in DIR is reused;
 --fresh replaces it. 'failback lab down' stops it and removes DIR.
 
-With the defaults it takes some 10 seconds (the first time also an npm
+With the defaults it takes under 10 seconds (the first time also an npm
 install of Azurite, about 40 s) and about 0.5 GiB of disk; Azurite's data
 then grows by what the Azure VMs write (some 65 MiB an hour per VM at the
 default rate), so take the lab down when the drill is over.`
@@ -132,7 +132,8 @@ Next steps:
   %[1]s complete --config %[2]s JOB
       shut the Azure VMs down, sync the last changes, start the VMs on hv01
   %[1]s commit --config %[2]s JOB
-      delete the Azure VMs: the failback is done
+      delete the Azure VMs with their NICs and public IPs (the managed disks
+      stay): the failback is done
   %[1]s run --config %[2]s --plan %[4]s --sync delta --cert %[5]s --yes
       the plan with the encrypted VM (the certificate is in %[6]s)
   %[1]s run --config %[2]s --plan %[3]s --sync full --location alternate --host %[7]s --create-vm --dry-run
