@@ -10,6 +10,7 @@ import (
 	"github.com/failback/failback/azure"
 	"github.com/failback/failback/hyperv"
 	"github.com/failback/failback/internal/azurite"
+	"github.com/failback/failback/internal/labarm"
 )
 
 // builder runs lab up's steps in order; each records what it made in the
@@ -20,8 +21,12 @@ type builder struct {
 	steps   *stepper
 	m       *Manifest
 	storage *azure.Storage
-	enc     *labCert
-	hv01    *hyperv.LabHost
+	// arm builds the Azure resources (labarm's builder, in this process;
+	// the Azure process serves them later from the same folder).
+	arm  *labarm.Server
+	lc   *azure.LabCompute
+	enc  *labCert
+	hv01 *hyperv.LabHost
 }
 
 func (b *builder) build(ctx context.Context) (*Manifest, error) {
@@ -31,16 +36,22 @@ func (b *builder) build(ctx context.Context) (*Manifest, error) {
 	}
 	b.m = &Manifest{
 		Version: manifestVersion, Dir: o.Dir, Created: time.Now().UTC().Truncate(time.Second),
-		Seed: o.Seed, DiskSize: o.DiskSize, Container: container, ComputeDir: computeDir,
+		Seed: o.Seed, DiskSize: o.DiskSize, SubscriptionID: labarm.DefaultSubscription, ResourceGroup: ResourceGroup,
+		Container: container, ManagedContainer: managedContainer, ARMDir: armDir, ComputeDir: computeDir,
 		Config: ConfigFile,
-		Writes: WriterSettings{WritesPerSecond: o.WritesPerSecond, MinWrite: 4 * kib, MaxWrite: 32 * kib},
+		Writes: WriterSettings{WritesPerSecond: o.WritesPerSecond, MinWrite: 4 * kib, MaxWrite: 32 * kib, Trim: trimShare},
 	}
 	// lab.json exists from the first step on, so lab down can always find
 	// what an interrupted lab up started.
 	if err := b.m.write(); err != nil {
 		return nil, err
 	}
-	for _, step := range []func(context.Context) error{b.azurite, b.certs, b.hosts, b.disks, b.vms, b.config} {
+	defer func() {
+		if b.arm != nil {
+			_ = b.arm.Close()
+		}
+	}()
+	for _, step := range []func(context.Context) error{b.azurite, b.certs, b.hosts, b.disks, b.vms, b.azure, b.config} {
 		if err := step(ctx); err != nil {
 			return nil, err
 		}
@@ -74,6 +85,14 @@ func (b *builder) azurite(ctx context.Context) error {
 		ConnectionString: azure.NewSecret(azurite.ConnectionString(m.Azurite.Port)),
 		RetryDelay:       100 * time.Millisecond,
 	})
+	if err != nil {
+		return err
+	}
+	if b.lc, err = azure.NewLabCompute(m.Path(m.ComputeDir), azure.LabOptions{}); err != nil {
+		return err
+	}
+	// The builder hands out no URLs, so Azurite's own endpoint serves.
+	b.arm, err = labarm.New(armOptions(m, b.lc, "", nil))
 	return err
 }
 
@@ -108,52 +127,53 @@ func (b *builder) hosts(context.Context) error {
 }
 
 func (b *builder) disks(ctx context.Context) error {
-	s := b.steps.begin("Disks (Azure page blobs and hv01's images as of the failover)")
+	s := b.steps.begin("Disks (Azure managed disks and page blobs, hv01's images as of the failover)")
 	m := b.m
 	m.VMs = inventory(b.o.VMs, b.o.DiskSize, b.hv01.DiskFolder())
-	if err := buildDisks(ctx, b.storage, m, b.enc); err != nil {
+	if err := buildDisks(ctx, b.storage, b.arm, m, b.enc); err != nil {
 		return err
 	}
-	var disks int
+	var managed, blobs int
 	var data, changed int64
 	for _, v := range m.VMs {
 		for _, d := range v.Disks {
-			disks++
+			if d.Managed != "" {
+				managed++
+			} else {
+				blobs++
+			}
 			data, changed = data+d.DataBytes, changed+d.ChangedBytes
 		}
 	}
-	s.done("%d VMs, %d disks of %s; %s of data; Azure changed %s since the failover",
-		len(m.VMs), disks, size(b.o.DiskSize), size(data), size(changed))
+	s.done("%d VMs, %d disks of %s (managed disks: %d, page blobs: %d); %s of data; Azure changed %s since the failover",
+		len(m.VMs), managed+blobs, size(b.o.DiskSize), managed, blobs, size(data), size(changed))
 	return nil
 }
 
-// vms registers the VMs (off on hv01, running in Azure) and starts the
-// writer process that makes the Azure VMs write.
+// vms makes the VMs: off on hv01, running in Azure with their NICs.
 func (b *builder) vms(ctx context.Context) error {
-	s := b.steps.begin("Azure VMs running, writing to their disks")
+	s := b.steps.begin("Azure VMs (resource group " + ResourceGroup + ") and hv01's")
 	m := b.m
-	lc, err := azure.NewLabCompute(m.Path(m.ComputeDir), azure.LabOptions{})
-	if err != nil {
-		return err
-	}
-	if err := registerVMs(ctx, m, b.hv01, lc); err != nil {
+	if err := createVMs(ctx, m, b.hv01, b.arm); err != nil {
 		return err
 	}
 	if err := m.write(); err != nil {
 		return err
 	}
-	m.Writer = Proc{Log: "logs/writers.log", Started: time.Now().UTC()}
-	argv := append([]string{b.o.Exe}, writerArgs(m.Dir)...)
-	if m.Writer.PID, err = startDetached(argv, os.Environ(), m.Path(m.Writer.Log)); err != nil {
+	s.done("%d VMs running in Azure, off on %s", len(m.VMs), HostOriginal)
+	return nil
+}
+
+// azure starts the lab's Azure process: the blob front, the ARM endpoint
+// and the VMs writing to their disks.
+func (b *builder) azure(ctx context.Context) error {
+	s := b.steps.begin("Starting the lab's Azure (blob front, ARM endpoint, VMs writing)")
+	m := b.m
+	if err := b.startAzure(ctx, b.lc); err != nil {
 		return err
 	}
-	if err := m.write(); err != nil {
-		return err
-	}
-	if err := waitWriters(ctx, m, lc, 20*time.Second); err != nil {
-		return err
-	}
-	s.done("writer pid %d: %g writes a second per VM", m.Writer.PID, b.o.WritesPerSecond)
+	s.done("pid %d: blob front 127.0.0.1:%d, ARM %s; each VM: %g writes a second, %g%% of them trims",
+		m.Azure.PID, m.FrontPort, m.ARMEndpoint(), b.o.WritesPerSecond, 100*trimShare)
 	return nil
 }
 
@@ -197,42 +217,4 @@ func (b *builder) createHosts() (*hyperv.LabHost, error) {
 		}
 	}
 	return hv01, nil
-}
-
-// waitWriters waits until the writer process reports for every VM, so a
-// lab that says it is ready really has VMs writing.
-func waitWriters(ctx context.Context, m *Manifest, lc *azure.LabCompute, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for _, v := range m.VMs {
-		for {
-			ws, err := lc.WriterStatus(ctx, v.Name)
-			if err != nil {
-				return err
-			}
-			if ws.Err != "" {
-				return fmt.Errorf("lab Azure VM %s: its writer failed: %s (see %s)", v.Name, ws.Err, m.Path(m.Writer.Log))
-			}
-			// The lock, not the status file alone: a killed writer's file
-			// still says writing.
-			live, err := lc.WriterAlive(v.Name)
-			if err != nil {
-				return err
-			}
-			if live && ws.Writing && !ws.Heartbeat.IsZero() {
-				break
-			}
-			if !alive(m.Writer.PID) {
-				return fmt.Errorf("the VM writer process exited; its output (%s):\n%s", m.Path(m.Writer.Log), tail(readFrom(m.Path(m.Writer.Log), 0), 2000))
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("lab Azure VM %s: its writer did not start within %v; see %s", v.Name, d, m.Path(m.Writer.Log))
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}
-	return nil
 }

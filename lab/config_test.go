@@ -4,10 +4,24 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/failback/failback/config"
+	"github.com/failback/failback/internal/labarm"
 )
+
+// configManifest is a lab's record with n VMs, enough to write its
+// config.toml: Azurite on 10000, the blob front on 10001, ARM on 10002.
+func configManifest(dir string, n int) *Manifest {
+	m := &Manifest{Dir: dir, Config: ConfigFile, ComputeDir: computeDir, ARMDir: armDir, Azurite: Proc{Port: 10000},
+		FrontPort: 10001, ARMPort: 10002, SubscriptionID: labarm.DefaultSubscription, ResourceGroup: ResourceGroup,
+		VMs: inventory(n, 64<<20, filepath.Join(dir, hostsDir, HostOriginal, "disks"))}
+	for _, h := range []string{HostOriginal, HostAlternate, HostWrongSwitch} {
+		m.Hosts = append(m.Hosts, Host{Name: h, Dir: filepath.Join(hostsDir, h), Role: "a host"})
+	}
+	return m
+}
 
 func TestConfigLoadsForEveryVMCount(t *testing.T) {
 	for _, n := range []int{MinVMs, DefaultVMs, MaxVMs} {
@@ -16,12 +30,7 @@ func TestConfigLoadsForEveryVMCount(t *testing.T) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		m := &Manifest{Dir: dir, Config: ConfigFile, ComputeDir: computeDir, Azurite: Proc{Port: 10000},
-			VMs: inventory(n, 64<<20, filepath.Join(dir, hostsDir, HostOriginal, "disks"))}
-		for _, h := range []string{HostOriginal, HostAlternate, HostWrongSwitch} {
-			m.Hosts = append(m.Hosts, Host{Name: h, Dir: filepath.Join(hostsDir, h), Role: "a host"})
-		}
-		p, err := writeConfig(m)
+		p, err := writeConfig(configManifest(dir, n))
 		if err != nil {
 			t.Fatalf("%d VMs: %v", n, err)
 		}
@@ -29,8 +38,18 @@ func TestConfigLoadsForEveryVMCount(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(c.VMs) != n || c.Azure.Compute != config.ComputeLab || c.Azure.LabDir != filepath.Join(dir, computeDir) {
-			t.Fatalf("%d VMs: config has %d VMs, compute %q, lab_dir %q", n, len(c.VMs), c.Azure.Compute, c.Azure.LabDir)
+		a := c.Azure
+		if len(c.VMs) != n || a.Compute != config.ComputeARM || a.ARMEndpoint != "http://127.0.0.1:10002" ||
+			a.SubscriptionID != labarm.DefaultSubscription || a.ResourceGroup != ResourceGroup || a.LabDir != "" {
+			t.Fatalf("%d VMs: config has %d VMs, compute %q, arm_endpoint %q, subscription %q, group %q, lab_dir %q",
+				n, len(c.VMs), a.Compute, a.ARMEndpoint, a.SubscriptionID, a.ResourceGroup, a.LabDir)
+		}
+		// The storage account is reached through the blob front.
+		if cs := a.Storage.ConnectionString.Reveal(); !strings.Contains(cs, "BlobEndpoint=http://127.0.0.1:10001/") {
+			t.Fatalf("the storage account is not the blob front's: %s", cs)
+		}
+		if c.Commit.DeleteDisks {
+			t.Fatal("commit deletes the lab's managed disks; the lab keeps them")
 		}
 		if c.CertificatesDir != filepath.Join(dir, certDirName) || c.StateDir != filepath.Join(dir, stateDirName) {
 			t.Fatalf("certificates_dir %q, state_dir %q: not inside the lab", c.CertificatesDir, c.StateDir)
@@ -44,6 +63,20 @@ func TestConfigLoadsForEveryVMCount(t *testing.T) {
 		for _, h := range c.Hosts {
 			if h.Transport != config.TransportLab || h.LabDir != filepath.Join(dir, hostsDir, h.Name) {
 				t.Fatalf("host %s: transport %q, lab_dir %q", h.Name, h.Transport, h.LabDir)
+			}
+		}
+		// Managed disks by their place in the VM, app01 by its page blob.
+		for _, v := range c.VMs {
+			for i, d := range v.Disks {
+				kind := d.Kind()
+				switch {
+				case v.Name == "app01":
+					if kind != config.DiskPageBlob || d.Blob != "vhds/app01-os.vhd" {
+						t.Fatalf("app01's disk: %s %q, want the page blob vhds/app01-os.vhd", kind, d.Blob)
+					}
+				case kind != config.DiskManaged || d.OS != (i == 0) || (i > 0 && (d.LUN == nil || *d.LUN != i-1)):
+					t.Fatalf("%s disk %d: %s, os %v, lun %v", v.Name, i, kind, d.OS, d.LUN)
+				}
 			}
 		}
 		if len(c.VM("db01").Disks) != 2 {
@@ -70,5 +103,28 @@ func TestInventoryBounds(t *testing.T) {
 	}
 	if enc != 1 {
 		t.Fatalf("%d encrypted VMs, want 1", enc)
+	}
+	// Every VM on managed disks but app01 (encrypted, on a page blob);
+	// every VM with a NIC, the web servers with a public IP; both
+	// deleteOptions in use.
+	opts := map[string]bool{}
+	for _, v := range inventory(DefaultVMs, 64<<20, "/x") {
+		if v.Managed() == (v.Name == "app01") || v.Managed() == v.Encrypted {
+			t.Fatalf("%s: managed %v, encrypted %v", v.Name, v.Managed(), v.Encrypted)
+		}
+		if v.NIC == "" || (v.PublicIP != "") != strings.HasPrefix(v.Name, "web") {
+			t.Fatalf("%s: NIC %q, public IP %q", v.Name, v.NIC, v.PublicIP)
+		}
+		opts["nic "+v.NICDeleteOption] = true
+		for _, d := range v.Disks {
+			if d.Managed != "" {
+				opts["disk "+d.DeleteOption] = true
+			}
+		}
+	}
+	for _, want := range []string{"nic Delete", "nic Detach", "disk Delete", "disk Detach"} {
+		if !opts[want] {
+			t.Fatalf("no %s in the inventory (%v)", want, opts)
+		}
 	}
 }

@@ -19,36 +19,56 @@ const (
 	stateDirName = "state"
 	certDirName  = "certs"
 	computeDir   = "azure/vms"
+	armDir       = "azure/arm"
 	hostsDir     = "hosts"
 )
+
+// trimShare is the share of the Azure VMs' writes that are trims.
+const trimShare = 0.05
 
 // configText writes the lab's config.toml. It is text, not an encoded
 // config.Config, because the config package keeps secrets (the connection
 // string) out of anything it encodes; Azurite's key is public anyway.
+// Managed disks are named by their place in the VM (os, lun), as a real
+// configuration names them; app01's disk by its page blob.
 func configText(m *Manifest) string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	w("# failback lab: written by 'failback lab up'; 'failback lab down' removes it.")
-	w("# Azure is Azurite on 127.0.0.1:%d; the Azure VMs are simulated (compute = \"lab\")", m.Azurite.Port)
-	w("# and keep writing to their disks until they are shut down. The Hyper-V")
-	w("# hosts are folders under %s.", tomlString(filepath.Join(m.Dir, hostsDir)))
+	w("# Azure is the lab's: an ARM endpoint on 127.0.0.1:%d (managed disks, snapshots,", m.ARMPort)
+	w("# VMs, NICs) and a storage account (Azurite, reached through a blob front on")
+	w("# 127.0.0.1:%d). The Azure VMs keep writing to their disks until they are shut", m.FrontPort)
+	w("# down. The Hyper-V hosts are folders under %s.", tomlString(filepath.Join(m.Dir, hostsDir)))
 	w("")
 	w("state_dir = %s", tomlString(stateDirName))
 	w("certificates_dir = %s", tomlString(certDirName))
 	w("")
 	w("[azure]")
-	w("site_name = %s", tomlString("Azure (lab: Azurite)"))
-	w("compute = %s", tomlString(config.ComputeLab))
-	w("lab_dir = %s", tomlString(m.ComputeDir))
+	w("site_name = %s", tomlString("Azure (lab)"))
+	w("compute = %s", tomlString(config.ComputeARM))
+	w("subscription_id = %s", tomlString(m.SubscriptionID))
+	w("resource_group = %s", tomlString(m.ResourceGroup))
+	w("# A loopback http:// endpoint is the lab's: failback sends it the lab token.")
+	w("arm_endpoint = %s", tomlString(m.ARMEndpoint()))
 	w("operation_timeout = \"2m\"")
+	w("stop = \"power-off\"")
+	w("sas_duration = \"1h\"")
 	w("")
+	w("# The storage account of app01's page blobs (its retry settings also apply to")
+	w("# reading the managed disks' snapshots): Azurite through the lab's blob front,")
+	w("# which answers snapshot diffs as Azure does, cleared pages included.")
 	w("[azure.storage]")
 	w("# Azurite's well-known development account (a public constant, not a secret).")
-	w("connection_string = %s", tomlString(azurite.ConnectionString(m.Azurite.Port)))
+	w("connection_string = %s", tomlString(azurite.ConnectionString(m.FrontPort)))
 	w("retries = 3")
 	w("retry_delay = \"200ms\"")
 	w("max_retry_delay = \"5s\"")
 	w("try_timeout = \"1m\"")
+	w("")
+	w("# Commit deletes the Azure VMs, their NICs and public IPs, and keeps their")
+	w("# managed disks (even web01's OS disk, which is set to go with its VM).")
+	w("[commit]")
+	w("delete_disks = false")
 	w("")
 	w("[engine]")
 	w("block_size = \"1M\"")
@@ -96,7 +116,15 @@ func configText(m *Manifest) string {
 		for _, d := range v.Disks {
 			w("")
 			w("[[vm.disk]]")
-			w("blob = %s", tomlString(d.Blob))
+			switch {
+			case d.Managed == "":
+				w("# An unmanaged disk: a page blob in [azure.storage].")
+				w("blob = %s", tomlString(d.Blob))
+			case d.OS:
+				w("os = true")
+			default:
+				w("lun = %d", d.LUN)
+			}
 			w("image = %s", tomlString(d.Image))
 		}
 	}

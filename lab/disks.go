@@ -12,6 +12,7 @@ import (
 	"github.com/failback/failback/crypt"
 	"github.com/failback/failback/engine"
 	"github.com/failback/failback/hyperv"
+	"github.com/failback/failback/internal/labarm"
 	"github.com/failback/failback/vdisk"
 )
 
@@ -28,10 +29,12 @@ func diskSeed(seed uint64, vm, disk int) uint64 {
 	return seed*0x9E3779B97F4A7C15 ^ uint64(vm+1)<<32 ^ uint64(disk+1)
 }
 
-// buildDisks writes every VM's disks: the content as of the failover to
-// both the Azure page blob and hv01's VHDX, then the changes Azure made
-// since only to the blob. Disks are built in parallel.
-func buildDisks(ctx context.Context, st *azure.Storage, m *Manifest, enc *labCert) error {
+// buildDisks makes every VM's Azure disks (managed disks through the lab
+// ARM builder, page blobs in the storage account) and writes them: the
+// content as of the failover to both the Azure disk and hv01's VHDX, then
+// the changes Azure made since only to the Azure disk. Disks are built in
+// parallel.
+func buildDisks(ctx context.Context, st *azure.Storage, arm *labarm.Server, m *Manifest, enc *labCert) error {
 	if err := st.CreateContainer(ctx, m.Container); err != nil {
 		return err
 	}
@@ -58,11 +61,11 @@ func buildDisks(ctx context.Context, st *azure.Storage, m *Manifest, enc *labCer
 			defer func() { <-sem }()
 			v := &m.VMs[jb.vm]
 			d := &v.Disks[jb.disk]
-			err := buildDisk(ctx, st, d, v, diskSeed(m.Seed, jb.vm, jb.disk), jb.disk > 0, enc)
+			err := buildDisk(ctx, st, arm, m.ResourceGroup, d, v, diskSeed(m.Seed, jb.vm, jb.disk), jb.disk > 0, enc)
 			if err != nil {
 				mu.Lock()
 				if firstErr == nil {
-					firstErr = fmt.Errorf("build disk %s of VM %s: %w", d.Blob, v.Name, err)
+					firstErr = fmt.Errorf("build disk %s of VM %s: %w", d.Describe(), v.Name, err)
 					cancel()
 				}
 				mu.Unlock()
@@ -73,7 +76,7 @@ func buildDisks(ctx context.Context, st *azure.Storage, m *Manifest, enc *labCer
 	return firstErr
 }
 
-func buildDisk(ctx context.Context, st *azure.Storage, d *Disk, v *VM, seed uint64, dataDisk bool, enc *labCert) error {
+func buildDisk(ctx context.Context, st *azure.Storage, arm *labarm.Server, rg string, d *Disk, v *VM, seed uint64, dataDisk bool, enc *labCert) error {
 	layout := layoutDisk(d.Size, seed, v.Generation == 2, dataDisk)
 	changes := divergence(layout, seed+1)
 	d.DataBytes, d.ChangedBytes = dataBytes(layout.Regions), 0
@@ -81,7 +84,6 @@ func buildDisk(ctx context.Context, st *azure.Storage, d *Disk, v *VM, seed uint
 		d.ChangedBytes += r.Len
 	}
 
-	cont, name := splitBlob(d.Blob)
 	var opts azure.CreateDiskOptions
 	var key *crypt.DataKey
 	if v.Encrypted {
@@ -92,7 +94,7 @@ func buildDisk(ctx context.Context, st *azure.Storage, d *Disk, v *VM, seed uint
 		defer k.Destroy()
 		key, opts.Metadata = k, meta.Strings()
 	}
-	disk, err := st.CreateDisk(ctx, cont, name, d.Size, opts)
+	disk, err := createAzureDisk(ctx, st, arm, rg, d, opts)
 	if err != nil {
 		return err
 	}
@@ -124,6 +126,27 @@ func buildDisk(ctx context.Context, st *azure.Storage, d *Disk, v *VM, seed uint
 	}
 	// Azure moved on after the failover; the on-premises copy did not.
 	return writeRegions(ctx, changes, cloud)
+}
+
+// createAzureDisk makes the disk in Azure: a managed disk through the ARM
+// builder (then d.Blob names the blob behind it), or a page blob.
+func createAzureDisk(ctx context.Context, st *azure.Storage, arm *labarm.Server, rg string, d *Disk, opts azure.CreateDiskOptions) (*azure.Disk, error) {
+	if d.Managed == "" {
+		cont, name := splitBlob(d.Blob)
+		return st.CreateDisk(ctx, cont, name, d.Size, opts)
+	}
+	if len(opts.Metadata) > 0 {
+		return nil, fmt.Errorf("managed disk %s: the lab encrypts page blobs only (the replica format lives in blob metadata)", d.Managed)
+	}
+	if _, err := arm.CreateDisk(ctx, rg, d.Managed, d.Size, d.SKU); err != nil {
+		return nil, err
+	}
+	cont, name, err := arm.DiskBlob(rg, d.Managed)
+	if err != nil {
+		return nil, err
+	}
+	d.Blob = cont + "/" + name
+	return st.OpenDisk(ctx, cont, name)
 }
 
 // writeRegions writes the regions' content to every target, in order, in
@@ -176,25 +199,34 @@ func splitBlob(b string) (string, string) {
 	return c, n
 }
 
-// registerVMs records each VM on hv01 (off, with its disks as of the
-// failover) and in the lab compute (running in Azure).
-func registerVMs(ctx context.Context, m *Manifest, hv01 *hyperv.LabHost, lc *azure.LabCompute) error {
+// createVMs records each VM on hv01 (off, with its disks as of the
+// failover) and makes it in the lab's Azure through the ARM builder:
+// running, with its disks attached, its NIC and public IP.
+func createVMs(ctx context.Context, m *Manifest, hv01 *hyperv.LabHost, arm *labarm.Server) error {
 	for _, v := range m.VMs {
 		spec := hyperv.VMSpec{Name: v.Name, Generation: v.Generation, CPUCount: v.CPUs, MemoryBytes: v.Memory, SwitchName: SwitchName}
-		var disks []azure.LabDisk
+		as := labarm.VMSpec{RG: m.ResourceGroup, Name: v.Name, Size: v.Size,
+			NICs: []labarm.NICSpec{{Name: v.NIC, DeleteOption: v.NICDeleteOption, PublicIP: v.PublicIP, PublicIPDeleteOption: v.PublicIPDeleteOption}}}
 		for i, d := range v.Disks {
 			c := hyperv.Controller{Type: hyperv.SCSI, Number: 0, Location: i}
 			if v.Generation == 1 {
 				c = hyperv.Controller{Type: hyperv.IDE, Number: i / 2, Location: i % 2}
 			}
 			spec.Disks = append(spec.Disks, hyperv.DiskSpec{HostPath: d.Image, Controller: c, VirtualSize: d.Size, Existing: true})
-			cont, name := splitBlob(d.Blob)
-			disks = append(disks, azure.LabDisk{Container: cont, Blob: name})
+			ds := labarm.DiskSpec{LUN: int32(d.LUN), Disk: d.Managed, DeleteOption: d.DeleteOption}
+			if d.Managed == "" {
+				ds.Container, ds.Blob = splitBlob(d.Blob)
+			}
+			if d.OS {
+				as.OSDisk = ds
+			} else {
+				as.DataDisks = append(as.DataDisks, ds)
+			}
 		}
 		if _, err := hv01.CreateVM(ctx, spec); err != nil {
 			return fmt.Errorf("register %s on %s: %w", v.Name, HostOriginal, err)
 		}
-		if err := lc.CreateVM(ctx, v.Name, disks); err != nil {
+		if _, err := arm.CreateVM(ctx, as); err != nil {
 			return fmt.Errorf("create lab Azure VM %s: %w", v.Name, err)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Down stops what lab up started in dir (the VM writers, then Azurite:
+// Down stops what lab up started in dir (the lab's Azure, then Azurite:
 // each by its recorded pid, after checking the pid still runs the lab's
 // own command) and removes the lab folder. A folder without a lab is left
 // alone; no folder at all is not an error.
@@ -52,15 +52,16 @@ func Down(ctx context.Context, dir string) error {
 	return nil
 }
 
-// stopAll stops the writer first (so it does not log a storm of errors
-// when Azurite goes), then Azurite; also any of the lab's processes that
-// lab.json missed (lab up killed between starting one and recording it).
+// stopAll stops the lab's Azure first (so its writers do not log a storm
+// of errors when Azurite goes), then Azurite; also any of the lab's
+// processes that lab.json missed (lab up killed between starting one and
+// recording it).
 func stopAll(ctx context.Context, m *Manifest) error {
-	writer := isWriter(m.Dir)
+	lazure := isAzure(m.Dir)
 	az := isAzurite(m.Path("azurite"))
 	var errs []error
-	for _, p := range append([]int{m.Writer.PID}, findProcesses(writer)...) {
-		errs = append(errs, stopProcess(ctx, p, writer, 10*time.Second))
+	for _, p := range append([]int{m.Azure.PID}, findProcesses(lazure)...) {
+		errs = append(errs, stopProcess(ctx, p, lazure, 10*time.Second))
 	}
 	for _, p := range append([]int{m.Azurite.PID}, findProcesses(az)...) {
 		errs = append(errs, stopProcess(ctx, p, az, 10*time.Second))

@@ -7,7 +7,12 @@ import (
 
 // The lab's inventory: the VMs, their plans and hosts. The first three VMs
 // make the tier-1 plan (a database, then two web servers), the rest the
-// tier-2 plan; app01 is the encrypted one, db01 the one with two disks.
+// tier-2 plan. Every VM runs on managed disks except app01, the encrypted
+// one, which stays on page blobs (the encrypted replica format lives in
+// page-blob metadata), so both kinds of disk are drilled. db01 has a data
+// disk (LUN 0). Every VM has a NIC, the web servers a public IP; the
+// deleteOptions differ (web01's OS disk, NIC and public IP go with the VM,
+// web02's NIC and public IP do not), so commit has both kinds to handle.
 
 // Plan names of the lab.
 const (
@@ -26,8 +31,14 @@ const (
 	wrongSwitch = "Production"
 )
 
-// container holds every lab disk blob.
-const container = "vhds"
+// The lab's Azure: its subscription, the resource group of every VM, the
+// container of the page-blob disks and the one holding the managed disks'
+// blobs.
+const (
+	ResourceGroup    = "rg-lab"
+	container        = "vhds"
+	managedContainer = "lab-managed"
+)
 
 // MinVMs and MaxVMs bound --vms: both plans need their VMs.
 const (
@@ -35,30 +46,69 @@ const (
 	MaxVMs = 16
 )
 
+// The deleteOptions of lab resources.
+const (
+	optDelete = "Delete"
+	optDetach = "Detach"
+)
+
+// vmDef is one VM of the inventory before it is sized.
+type vmDef struct {
+	name, plan  string
+	group, gen  int
+	cpus        int
+	memGiB      int64
+	encrypted   bool
+	pageBlob    bool
+	size        string
+	osDelete    string
+	nicDelete   string
+	pip, pipDel string
+	sku         string
+	data        string // a data disk's name suffix ("" for none)
+}
+
 // inventory returns n VM definitions; disk images are placed under
 // imageDir (hv01's disk folder).
 func inventory(n int, diskSize int64, imageDir string) []VM {
-	mk := func(name, plan string, group, gen, cpus int, memGiB int64, enc bool, disks ...string) VM {
-		v := VM{Name: name, Plan: plan, Group: group, Generation: gen, CPUs: cpus, Memory: memGiB << 30, Encrypted: enc}
-		for _, d := range disks {
-			v.Disks = append(v.Disks, Disk{
-				Blob:  container + "/" + name + "-" + d + ".vhd",
-				Image: filepath.Join(imageDir, name, name+"-"+d+".vhdx"),
-				Size:  diskSize,
-			})
+	defs := []vmDef{
+		{name: "db01", plan: PlanTier1, group: 1, gen: 2, cpus: 4, memGiB: 8, size: "Standard_D4s_v5", sku: "Premium_LRS",
+			osDelete: optDetach, nicDelete: optDetach, data: "data"},
+		{name: "web01", plan: PlanTier1, group: 2, gen: 2, cpus: 2, memGiB: 4, size: "Standard_D2s_v5", sku: "Premium_LRS",
+			osDelete: optDelete, nicDelete: optDelete, pip: "web01-pip", pipDel: optDelete},
+		{name: "web02", plan: PlanTier1, group: 2, gen: 1, cpus: 2, memGiB: 4, size: "Standard_D2s_v5", sku: "StandardSSD_LRS",
+			osDelete: optDetach, nicDelete: optDetach, pip: "web02-pip", pipDel: optDetach},
+		{name: "app01", plan: PlanTier2, group: 1, gen: 2, cpus: 2, memGiB: 4, size: "Standard_D2s_v5",
+			encrypted: true, pageBlob: true, nicDelete: optDelete},
+	}
+	for i := len(defs); i < n; i++ {
+		defs = append(defs, vmDef{name: fmt.Sprintf("app%02d", i-2), plan: PlanTier2, group: 2, gen: 2, cpus: 2, memGiB: 2,
+			size: "Standard_B2s", sku: "StandardSSD_LRS", osDelete: optDetach, nicDelete: optDelete})
+	}
+	var vms []VM
+	for _, d := range defs[:max(n, MinVMs)] {
+		v := VM{Name: d.name, Plan: d.plan, Group: d.group, Generation: d.gen, CPUs: d.cpus, Memory: d.memGiB << 30,
+			Encrypted: d.encrypted, Size: d.size, NIC: d.name + "-nic", NICDeleteOption: d.nicDelete,
+			PublicIP: d.pip, PublicIPDeleteOption: d.pipDel}
+		disk := func(suffix string) Disk {
+			return Disk{Image: filepath.Join(imageDir, d.name, d.name+"-"+suffix+".vhdx"), Size: diskSize}
 		}
-		return v
+		osd := disk("os")
+		osd.OS = true
+		if d.pageBlob {
+			osd.Blob = container + "/" + d.name + "-os.vhd"
+		} else {
+			osd.Managed, osd.SKU, osd.DeleteOption = d.name+"-os", d.sku, d.osDelete
+		}
+		v.Disks = append(v.Disks, osd)
+		if d.data != "" {
+			dd := disk(d.data)
+			dd.Managed, dd.SKU, dd.DeleteOption, dd.LUN = d.name+"-"+d.data, d.sku, optDetach, 0
+			v.Disks = append(v.Disks, dd)
+		}
+		vms = append(vms, v)
 	}
-	vms := []VM{
-		mk("db01", PlanTier1, 1, 2, 4, 8, false, "os", "data"),
-		mk("web01", PlanTier1, 2, 2, 2, 4, false, "os"),
-		mk("web02", PlanTier1, 2, 1, 2, 4, false, "os"),
-		mk("app01", PlanTier2, 1, 2, 2, 4, true, "os"),
-	}
-	for i := len(vms); i < n; i++ {
-		vms = append(vms, mk(fmt.Sprintf("app%02d", i-2), PlanTier2, 2, 2, 2, 2, false, "os"))
-	}
-	return vms[:max(n, MinVMs)]
+	return vms
 }
 
 // planGroups returns a plan's groups of VM names, in start order.

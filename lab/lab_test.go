@@ -20,11 +20,11 @@ import (
 	"github.com/failback/failback/internal/testenv"
 )
 
-// TestMain doubles as the lab's writer process: lab up starts this test
+// TestMain doubles as the lab's Azure process: lab up starts this test
 // binary (os.Executable) with 'lab vms --dir DIR', as it starts failback.
 func TestMain(m *testing.M) {
 	if os.Getenv(idleWriterEnv) == "1" {
-		// A writer process by its command line that runs no VM (see
+		// An Azure process by its command line that serves nothing (see
 		// TestStatusSaysWhichVMWritersAreAlive); it waits to be killed.
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 	}
 	if len(os.Args) == 5 && os.Args[1] == "lab" && os.Args[2] == "vms" && os.Args[3] == "--dir" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		err := RunWriters(ctx, os.Args[4], os.Stderr)
+		err := RunAzure(ctx, os.Args[4], os.Stderr)
 		stop()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -106,9 +106,9 @@ func TestSecondUpReusesAHealthyLabAndReplacesABrokenOrFreshOne(t *testing.T) {
 		t.Fatalf("a fresh lab is not healthy: %v", st.Problems)
 	}
 	m2, reused, err := Up(ctx, o)
-	if err != nil || !reused || m2.Azurite.PID != m1.Azurite.PID || m2.Writer.PID != m1.Writer.PID {
+	if err != nil || !reused || m2.Azurite.PID != m1.Azurite.PID || m2.Azure.PID != m1.Azure.PID {
 		t.Fatalf("second up on a healthy lab: reused %v, pids %d/%d vs %d/%d, %v",
-			reused, m2.Azurite.PID, m2.Writer.PID, m1.Azurite.PID, m1.Writer.PID, err)
+			reused, m2.Azurite.PID, m2.Azure.PID, m1.Azurite.PID, m1.Azure.PID, err)
 	}
 
 	// Azurite dies (a reboot, a kill): the lab is not healthy any more and
@@ -124,8 +124,8 @@ func TestSecondUpReusesAHealthyLabAndReplacesABrokenOrFreshOne(t *testing.T) {
 	if err != nil || reused {
 		t.Fatalf("up on a broken lab: reused %v, %v", reused, err)
 	}
-	if m3.Azurite.PID == m1.Azurite.PID || alive(m1.Writer.PID) {
-		t.Fatalf("the broken lab was not replaced: Azurite pid %d (was %d), old writer alive %v", m3.Azurite.PID, m1.Azurite.PID, alive(m1.Writer.PID))
+	if m3.Azurite.PID == m1.Azurite.PID || alive(m1.Azure.PID) {
+		t.Fatalf("the broken lab was not replaced: Azurite pid %d (was %d), old writer alive %v", m3.Azurite.PID, m1.Azurite.PID, alive(m1.Azure.PID))
 	}
 	if st := Inspect(ctx, m3); !st.Healthy {
 		t.Fatalf("the replacement lab is not healthy: %v", st.Problems)
@@ -135,16 +135,31 @@ func TestSecondUpReusesAHealthyLabAndReplacesABrokenOrFreshOne(t *testing.T) {
 	fresh := o
 	fresh.Fresh = true
 	m4, reused, err := Up(ctx, fresh)
-	if err != nil || reused || m4.Azurite.PID == m3.Azurite.PID || alive(m3.Azurite.PID) || alive(m3.Writer.PID) {
+	if err != nil || reused || m4.Azurite.PID == m3.Azurite.PID || alive(m3.Azurite.PID) || alive(m3.Azure.PID) {
 		t.Fatalf("up --fresh: reused %v, Azurite pid %d (was %d), old processes alive %v/%v, %v",
-			reused, m4.Azurite.PID, m3.Azurite.PID, alive(m3.Azurite.PID), alive(m3.Writer.PID), err)
+			reused, m4.Azurite.PID, m3.Azurite.PID, alive(m3.Azurite.PID), alive(m3.Azure.PID), err)
 	}
 	m3 = m4
+
+	// A lab of an older failback (lab.json version 1, which recorded its
+	// process elsewhere): replaced, its processes found by their command
+	// lines and stopped.
+	older := *m4
+	older.Version, older.Azure = 1, Proc{}
+	if err := older.write(); err != nil {
+		t.Fatal(err)
+	}
+	m5, reused, err := Up(ctx, o)
+	if err != nil || reused || alive(m4.Azure.PID) || alive(m4.Azurite.PID) || m5.Version != manifestVersion {
+		t.Fatalf("up on an older lab: reused %v, old processes alive %v/%v, version %d, %v",
+			reused, alive(m4.Azurite.PID), alive(m4.Azure.PID), m5.Version, err)
+	}
+	m3 = m5
 
 	if err := Down(ctx, o.Dir); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []int{m3.Azurite.PID, m3.Writer.PID} {
+	for _, p := range []int{m3.Azurite.PID, m3.Azure.PID} {
 		if alive(p) {
 			t.Fatalf("process %d still runs after lab down", p)
 		}
@@ -154,29 +169,75 @@ func TestSecondUpReusesAHealthyLabAndReplacesABrokenOrFreshOne(t *testing.T) {
 	}
 }
 
-func TestWriterProcessExitsWhenEveryVMIsDeleted(t *testing.T) {
+// TestAzureProcessRestartsOnItsPortsAndServesOnAfterEveryVMIsDeleted: the
+// lab's Azure process, killed and started again, serves on the ports
+// lab.json records (config.toml stays right) and its writers resume; once
+// every VM is deleted through ARM (a committed drill) its writers stop but
+// the ARM endpoint and the blob front keep serving, and the lab is healthy.
+func TestAzureProcessRestartsOnItsPortsAndServesOnAfterEveryVMIsDeleted(t *testing.T) {
 	ctx := context.Background()
 	o := smallLab(t, Options{})
 	m, _, err := Up(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := syscall.Kill(m.Azure.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the Azure process to die", 10*time.Second, func() bool { return !alive(m.Azure.PID) })
+	st := Inspect(ctx, m)
+	if st.Healthy || !strings.Contains(strings.Join(st.Problems, "\n"), "Azure process") {
+		t.Fatalf("a lab without its Azure process: healthy %v, problems %v", st.Healthy, st.Problems)
+	}
+	old := m.Azure.PID
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Azure.PID, err = startDetached(append([]string{exe}, azureArgs(m.Dir)...), os.Environ(), m.Path(m.Azure.Log)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.write(); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitAzure(ctx, m, 20*time.Second); err != nil {
+		t.Fatalf("the restarted Azure process (was pid %d) on ports %d/%d: %v", old, m.FrontPort, m.ARMPort, err)
+	}
 	lc, err := azure.NewLabCompute(m.Path(m.ComputeDir), azure.LabOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, v := range m.VMs {
-		if err := lc.Delete(ctx, v.Name); err != nil {
+	if err := waitWriters(ctx, m, lc, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if st := Inspect(ctx, m); !st.Healthy || st.Azure.ARMVMs != len(m.VMs) {
+		t.Fatalf("after the restart: healthy %v, ARM lists %d VMs; problems %v", st.Healthy, st.Azure.ARMVMs, st.Problems)
+	}
+
+	vms, err := armVMs(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range m.VMs {
+		p, err := vms.BeginDelete(ctx, m.ResourceGroup, v.Name, nil)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if i == 0 && !alive(m.Writer.PID) {
-			t.Fatal("the writer process exited while VMs were left")
+		if _, err := p.PollUntilDone(ctx, nil); err != nil {
+			t.Fatalf("delete %s through ARM: %v", v.Name, err)
 		}
 	}
-	waitUntil(t, "the writer process to exit", 15*time.Second, func() bool { return !alive(m.Writer.PID) })
-	st := Inspect(ctx, m)
-	if !st.Healthy {
-		t.Fatalf("a committed lab (every Azure VM deleted, writer gone) is not healthy: %v", st.Problems)
+	waitUntil(t, "every writer to stop", 15*time.Second, func() bool {
+		for _, v := range m.VMs {
+			if live, _ := lc.WriterAlive(v.Name); live {
+				return false
+			}
+		}
+		return true
+	})
+	st = Inspect(ctx, m)
+	if !st.Healthy || !st.Azure.Running || !st.Azure.FrontAnswering || !st.Azure.ARMAnswering || st.Azure.ARMVMs != 0 {
+		t.Fatalf("a committed lab: healthy %v, Azure %+v; problems %v", st.Healthy, st.Azure, st.Problems)
 	}
 	for _, v := range st.VMs {
 		if v.Power != "deleted" {
@@ -185,8 +246,8 @@ func TestWriterProcessExitsWhenEveryVMIsDeleted(t *testing.T) {
 	}
 	var out bytes.Buffer
 	st.Print(&out)
-	if !strings.Contains(out.String(), "lab up --fresh") {
-		t.Fatalf("status of a committed lab does not say how to get a new one:\n%s", out.String())
+	if !strings.Contains(out.String(), "lab up --fresh") || !strings.Contains(out.String(), "0 VMs in "+ResourceGroup) {
+		t.Fatalf("status of a committed lab:\n%s", out.String())
 	}
 }
 
@@ -238,7 +299,7 @@ func TestDownStopsADamagedLab(t *testing.T) {
 	if err := Down(ctx, o.Dir); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []int{m.Azurite.PID, m.Writer.PID} {
+	for _, p := range []int{m.Azurite.PID, m.Azure.PID} {
 		if alive(p) {
 			t.Fatalf("process %d of a lab with a damaged lab.json survived lab down", p)
 		}

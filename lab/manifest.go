@@ -17,8 +17,9 @@ import (
 const ManifestFile = "lab.json"
 
 // manifestVersion changes when lab.json changes shape; an older lab is
-// replaced rather than misread.
-const manifestVersion = 1
+// replaced rather than misread. Version 2: managed disks behind the lab's
+// ARM endpoint, served with the blob front by the lab's Azure process.
+const manifestVersion = 2
 
 // Manifest is lab.json.
 type Manifest struct {
@@ -31,13 +32,29 @@ type Manifest struct {
 	Ready    bool   `json:"ready"`
 	Seed     uint64 `json:"seed"`
 	DiskSize int64  `json:"disk_size"`
-	// Azurite is the storage account's server; Writer the process running
-	// every Azure VM's writer (failback lab vms).
+	// Azurite is the storage account's server (Port: its own port).
 	Azurite Proc `json:"azurite"`
-	Writer  Proc `json:"writer"`
-	// Container holds every disk blob.
-	Container string `json:"container"`
-	// ComputeDir holds the Azure VMs' state files (relative to Dir).
+	// Azure is the lab's Azure ('failback lab vms --dir DIR'): one process
+	// serving the blob front and the ARM endpoint and running every Azure
+	// VM's writer. Its ports are chosen by lab up before it starts, so a
+	// restarted process serves where config.toml points.
+	Azure Proc `json:"azure"`
+	// FrontPort is the blob front's loopback port (azurite.Front: Azurite
+	// behind it, snapshot diffs answered as Azure does); ARMPort the ARM
+	// endpoint's (internal/labarm).
+	FrontPort int `json:"front_port"`
+	ARMPort   int `json:"arm_port"`
+	// SubscriptionID and ResourceGroup are where the Azure VMs are.
+	SubscriptionID string `json:"subscription_id"`
+	ResourceGroup  string `json:"resource_group"`
+	// Container holds the unmanaged disks' page blobs; ManagedContainer
+	// the blobs behind the managed disks (Azure hides those; the lab
+	// keeps them in its storage account).
+	Container        string `json:"container"`
+	ManagedContainer string `json:"managed_container"`
+	// ARMDir holds the ARM endpoint's resources, ComputeDir the Azure VMs'
+	// power states and writers' files (both relative to Dir).
+	ARMDir     string         `json:"arm_dir"`
 	ComputeDir string         `json:"compute_dir"`
 	Writes     WriterSettings `json:"writes"`
 	VMs        []VM           `json:"vms"`
@@ -61,6 +78,9 @@ type WriterSettings struct {
 	WritesPerSecond float64 `json:"writes_per_second"`
 	MinWrite        int64   `json:"min_write"`
 	MaxWrite        int64   `json:"max_write"`
+	// Trim is the share of writes that clear their range instead (a
+	// guest's TRIM), so syncs see cleared ranges too.
+	Trim float64 `json:"trim"`
 }
 
 // VM is one lab VM: an Azure VM now, a Hyper-V VM on hv01 before the
@@ -73,12 +93,38 @@ type VM struct {
 	CPUs       int    `json:"cpus"`
 	Memory     int64  `json:"memory"`
 	Encrypted  bool   `json:"encrypted,omitempty"`
-	Disks      []Disk `json:"disks"`
+	// Size is the Azure VM size.
+	Size string `json:"size"`
+	// NIC is the VM's network interface, PublicIP its public IP ("" for
+	// none); each goes with the VM when its deleteOption is Delete, else
+	// commit deletes it.
+	NIC                  string `json:"nic"`
+	NICDeleteOption      string `json:"nic_delete_option"`
+	PublicIP             string `json:"public_ip,omitempty"`
+	PublicIPDeleteOption string `json:"public_ip_delete_option,omitempty"`
+	// Disks: the OS disk first.
+	Disks []Disk `json:"disks"`
 }
+
+// Managed reports whether the VM runs on managed disks (else on page
+// blobs).
+func (v VM) Managed() bool { return len(v.Disks) > 0 && v.Disks[0].Managed != "" }
 
 // Disk is one disk of a lab VM.
 type Disk struct {
-	// Blob is container/name in the lab storage account.
+	// Managed is the managed disk's name in the VM's resource group; ""
+	// for an unmanaged disk (a page blob).
+	Managed string `json:"managed,omitempty"`
+	// OS marks the OS disk; LUN is a data disk's.
+	OS  bool `json:"os,omitempty"`
+	LUN int  `json:"lun"`
+	// SKU is a managed disk's storage type; DeleteOption ("Delete" or
+	// "Detach") says whether it goes with its VM.
+	SKU          string `json:"sku,omitempty"`
+	DeleteOption string `json:"delete_option,omitempty"`
+	// Blob is container/name of the page blob holding the disk's bytes in
+	// the lab's storage account: the unmanaged disk itself, or the blob
+	// behind a managed disk.
 	Blob string `json:"blob"`
 	// Image is the on-premises image on hv01 (absolute path).
 	Image string `json:"image"`
@@ -87,6 +133,18 @@ type Disk struct {
 	// changed on Azure after it (before the writers started).
 	DataBytes    int64 `json:"data_bytes"`
 	ChangedBytes int64 `json:"changed_bytes"`
+}
+
+// Describe names the disk as status shows it: "db01-data (LUN 0)",
+// "vhds/app01-os.vhd (page blob)".
+func (d Disk) Describe() string {
+	switch {
+	case d.Managed == "":
+		return d.Blob + " (page blob)"
+	case d.OS:
+		return d.Managed + " (OS disk)"
+	}
+	return fmt.Sprintf("%s (LUN %d)", d.Managed, d.LUN)
 }
 
 // Host is one lab Hyper-V host.

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// The lab's background processes (Azurite and the VM writers) outlive the
+// The lab's background processes (Azurite and the lab's Azure) outlive the
 // command that started them: each runs in a session of its own, with its
 // output in a log file (a pipe to a process that has exited would kill it
 // at its next write). lab down stops them by the process ids in lab.json,
@@ -95,12 +95,14 @@ func isAzurite(dataDir string) func([]string) bool {
 	}
 }
 
-// writerArgs is the writer's command line after the program name.
-func writerArgs(dir string) []string { return []string{"lab", "vms", "--dir", dir} }
+// azureArgs is the lab's Azure process's command line after the program
+// name. The command is still 'lab vms' (its name when it ran only the VM
+// writers), so lab down stops an older lab's process too.
+func azureArgs(dir string) []string { return []string{"lab", "vms", "--dir", dir} }
 
-// isWriter matches the lab's writer process for dir.
-func isWriter(dir string) func([]string) bool {
-	want := writerArgs(dir)
+// isAzure matches the lab's Azure process for dir.
+func isAzure(dir string) func([]string) bool {
+	want := azureArgs(dir)
 	return func(argv []string) bool {
 		return len(argv) >= 1+len(want) && slices.Equal(argv[1:1+len(want)], want)
 	}

@@ -12,16 +12,16 @@ import (
 
 func TestMatchersRecogniseOnlyTheLabsOwnProcesses(t *testing.T) {
 	dir := "/tmp/lab-a"
-	if !isWriter(dir)([]string{"/usr/bin/failback", "lab", "vms", "--dir", dir}) {
-		t.Fatal("the writer was not recognised")
+	if !isAzure(dir)([]string{"/usr/bin/failback", "lab", "vms", "--dir", dir}) {
+		t.Fatal("the lab's Azure process was not recognised")
 	}
 	for _, argv := range [][]string{
 		{"/usr/bin/failback", "lab", "vms", "--dir", "/tmp/lab-b"},
 		{"/usr/bin/failback", "lab", "up", "--dir", dir},
 		{"/usr/bin/failback"},
 	} {
-		if isWriter(dir)(argv) {
-			t.Fatalf("%v taken for the writer of %s", argv, dir)
+		if isAzure(dir)(argv) {
+			t.Fatalf("%v taken for the lab's Azure process of %s", argv, dir)
 		}
 	}
 	data := filepath.Join(dir, "azurite")
@@ -44,7 +44,13 @@ func TestStopProcessSparesAStranger(t *testing.T) {
 	go func() { _ = cmd.Wait(); close(done) }()
 	defer func() { _ = cmd.Process.Kill(); <-done }()
 	pid := cmd.Process.Pid
-	if err := stopProcess(context.Background(), pid, isWriter("/tmp/lab"), time.Second); err != nil {
+	// Until the child has exec'd, its command line is still this test's.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if argv, err := cmdline(pid); (err == nil && argv[0] == "sleep") || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err := stopProcess(context.Background(), pid, isAzure("/tmp/lab"), time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if !alive(pid) {

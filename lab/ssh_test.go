@@ -33,12 +33,7 @@ func TestLabConfigServesTheConsoleToItsUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	m := &Manifest{Dir: dir, Config: ConfigFile, ComputeDir: computeDir, Azurite: Proc{Port: 10000},
-		VMs: inventory(MinVMs, 64<<20, filepath.Join(dir, hostsDir, HostOriginal, "disks"))}
-	for _, h := range []string{HostOriginal, HostAlternate, HostWrongSwitch} {
-		m.Hosts = append(m.Hosts, Host{Name: h, Dir: filepath.Join(hostsDir, h), Role: "a host"})
-	}
-	p, err := writeConfig(m)
+	p, err := writeConfig(configManifest(dir, MinVMs))
 	if err != nil {
 		t.Fatal(err)
 	}

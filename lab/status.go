@@ -22,7 +22,7 @@ type Status struct {
 	Healthy  bool         `json:"healthy"`
 	Problems []string     `json:"problems,omitempty"`
 	Azurite  ProcStatus   `json:"azurite"`
-	Writer   ProcStatus   `json:"writer"`
+	Azure    AzureStatus  `json:"azure"`
 	VMs      []VMStatus   `json:"vms"`
 	Hosts    []HostStatus `json:"hosts"`
 	Certs    []Cert       `json:"certificates"`
@@ -38,6 +38,24 @@ type ProcStatus struct {
 	Log       string `json:"log"`
 }
 
+// AzureStatus is the lab's Azure process: the blob front and the ARM
+// endpoint it serves, and whether each answers.
+type AzureStatus struct {
+	PID     int    `json:"pid"`
+	Running bool   `json:"running"`
+	Log     string `json:"log"`
+	// FrontURL is the blob front (config.toml's storage account).
+	FrontURL       string `json:"front_url"`
+	FrontAnswering bool   `json:"front_answering"`
+	// ARMEndpoint is config.toml's arm_endpoint; ARMVMs how many VMs it
+	// lists in the resource group.
+	ARMEndpoint    string `json:"arm_endpoint"`
+	ARMAnswering   bool   `json:"arm_answering"`
+	ARMVMs         int    `json:"arm_vms"`
+	SubscriptionID string `json:"subscription_id"`
+	ResourceGroup  string `json:"resource_group"`
+}
+
 // VMStatus is one lab Azure VM and its writer.
 type VMStatus struct {
 	Name      string `json:"name"`
@@ -50,6 +68,7 @@ type VMStatus struct {
 	WriterAlive bool      `json:"writer_alive"`
 	Writing     bool      `json:"writing"`
 	Writes      int64     `json:"writes"`
+	Trims       int64     `json:"trims"`
 	Bytes       int64     `json:"bytes"`
 	LastWrite   time.Time `json:"last_write,omitzero"`
 	Error       string    `json:"error,omitempty"`
@@ -91,14 +110,14 @@ func Inspect(ctx context.Context, m *Manifest) Status {
 	case !s.Azurite.Answering:
 		problem("Azurite (pid %d) does not answer on port %d", m.Azurite.PID, m.Azurite.Port)
 	}
-	s.Writer = ProcStatus{PID: m.Writer.PID, Log: m.Path(m.Writer.Log), Running: ownedBy(m.Writer.PID, isWriter(m.Dir))}
+	s.Azure = inspectAzure(ctx, m, problem)
 
 	running := 0
 	lc, err := azure.NewLabCompute(m.Path(m.ComputeDir), azure.LabOptions{})
 	for _, v := range m.VMs {
 		vs := VMStatus{Name: v.Name, Plan: v.Plan, Encrypted: v.Encrypted, Power: string(azure.PowerUnknown)}
 		for _, d := range v.Disks {
-			vs.Disks = append(vs.Disks, d.Blob)
+			vs.Disks = append(vs.Disks, d.Describe())
 		}
 		if err == nil {
 			st, rerr := lc.Read(ctx, v.Name)
@@ -118,7 +137,7 @@ func Inspect(ctx context.Context, m *Manifest) Status {
 			if ws, werr := lc.WriterStatus(ctx, v.Name); werr == nil {
 				// The status file of a killed writer still says writing.
 				vs.Writing = ws.Writing && alive
-				vs.Writes, vs.Bytes, vs.LastWrite = ws.Writes, ws.Bytes, ws.LastWrite
+				vs.Writes, vs.Trims, vs.Bytes, vs.LastWrite = ws.Writes, ws.Trims, ws.Bytes, ws.LastWrite
 				if ws.Err != "" {
 					vs.Error = ws.Err
 				}
@@ -130,17 +149,21 @@ func Inspect(ctx context.Context, m *Manifest) Status {
 		if vs.Error != "" {
 			problem("Azure VM %s: %s", v.Name, vs.Error)
 		}
-		if err == nil && s.Writer.Running && !vs.WriterAlive && vs.Power != "deleted" {
+		if err == nil && s.Azure.Running && !vs.WriterAlive && vs.Power != "deleted" {
 			// With the process gone, the problem below covers every VM.
-			problem("Azure VM %s has no live writer (nothing holds %s.writer.lock in %s): it will not write while it runs; see %s", v.Name, v.Name, m.Path(m.ComputeDir), s.Writer.Log)
+			problem("Azure VM %s has no live writer (nothing holds %s.writer.lock in %s): it will not write while it runs; see %s", v.Name, v.Name, m.Path(m.ComputeDir), s.Azure.Log)
 		}
 		s.VMs = append(s.VMs, vs)
 	}
 	if err != nil {
 		problem("lab compute: %v", err)
 	}
-	if !s.Writer.Running && running > 0 {
-		problem("the VM writer (pid %d) is not running, so %d running Azure VMs do not write", m.Writer.PID, running)
+	if !s.Azure.Running {
+		writes := ""
+		if running > 0 {
+			writes = fmt.Sprintf(", and %d running Azure VMs do not write", running)
+		}
+		problem("the lab's Azure process (pid %d) is not running: no ARM endpoint and no blob front%s; 'failback lab up' replaces the lab", m.Azure.PID, writes)
 	}
 
 	for _, h := range m.Hosts {
@@ -173,7 +196,16 @@ func (s Status) Print(w io.Writer) {
 		fmt.Fprintf(w, "  problem: %s\n", p)
 	}
 	fmt.Fprintf(w, "  Azurite       pid %d, 127.0.0.1:%d, %s\n", s.Azurite.PID, s.Azurite.Port, runState(s.Azurite.Running, s.Azurite.Answering, true))
-	fmt.Fprintf(w, "  VM writers    pid %d, %s (log %s)\n", s.Writer.PID, runState(s.Writer.Running, true, false), shortPath(s.Writer.Log))
+	a := s.Azure
+	fmt.Fprintf(w, "  lab Azure     pid %d, %s (log %s)\n", a.PID, runState(a.Running, true, false), shortPath(a.Log))
+	if a.Running {
+		fmt.Fprintf(w, "    blob front  %s, %s\n", a.FrontURL, answerState(a.FrontAnswering))
+		arm := answerState(a.ARMAnswering)
+		if a.ARMAnswering {
+			arm += fmt.Sprintf(": %d VMs in %s", a.ARMVMs, a.ResourceGroup)
+		}
+		fmt.Fprintf(w, "    ARM         %s, %s (subscription %s)\n", a.ARMEndpoint, arm, a.SubscriptionID)
+	}
 	fmt.Fprintln(w, "  Azure VMs:")
 	deleted := 0
 	for _, v := range s.VMs {
@@ -184,7 +216,7 @@ func (s Status) Print(w io.Writer) {
 		if v.Power == "deleted" {
 			deleted++
 		}
-		fmt.Fprintf(w, "    %-7s %-11s %-9s %-16s %6d writes (%s)%s  %s\n", v.Name, v.Plan, v.Power, writerState(v), v.Writes, size(v.Bytes), extra, strings.Join(v.Disks, ", "))
+		fmt.Fprintf(w, "    %-7s %-11s %-9s %-16s %6d writes (%s, %d trims)%s  %s\n", v.Name, v.Plan, v.Power, writerState(v), v.Writes, size(v.Bytes), v.Trims, extra, strings.Join(v.Disks, ", "))
 	}
 	fmt.Fprintln(w, "  Hyper-V lab hosts:")
 	for _, h := range s.Hosts {
@@ -209,6 +241,30 @@ func (s Status) Print(w io.Writer) {
 	if deleted == len(s.VMs) && len(s.VMs) > 0 {
 		fmt.Fprintln(w, "  Every Azure VM is deleted (the drill was committed); 'failback lab up --fresh' builds a new lab.")
 	}
+}
+
+// inspectAzure looks at the lab's Azure process and asks its two servers.
+func inspectAzure(ctx context.Context, m *Manifest, problem func(string, ...any)) AzureStatus {
+	a := AzureStatus{PID: m.Azure.PID, Log: m.Path(m.Azure.Log), Running: ownedBy(m.Azure.PID, isAzure(m.Dir)),
+		FrontURL: m.FrontURL(), ARMEndpoint: m.ARMEndpoint(), SubscriptionID: m.SubscriptionID, ResourceGroup: m.ResourceGroup}
+	if !a.Running {
+		return a
+	}
+	if a.FrontAnswering = azuriteAnswers(ctx, m.FrontPort); !a.FrontAnswering {
+		problem("the blob front (%s) does not answer: failback cannot reach the storage account; see %s", a.FrontURL, a.Log)
+	}
+	n, err := armVMCount(ctx, m)
+	if a.ARMAnswering, a.ARMVMs = err == nil, n; err != nil {
+		problem("the ARM endpoint (%s) does not answer: %v; see %s", a.ARMEndpoint, err, a.Log)
+	}
+	return a
+}
+
+func answerState(ok bool) string {
+	if ok {
+		return "answering"
+	}
+	return "NOT answering"
 }
 
 // writerState says whether the VM's writer lives, from its lock.

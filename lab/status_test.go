@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,7 +36,7 @@ func TestStatusSaysWhichVMWritersAreAlive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fake := exec.Command(exe, writerArgs(dir)...)
+	fake := exec.Command(exe, azureArgs(dir)...)
 	fake.Env = append(os.Environ(), idleWriterEnv+"=1")
 	if err := fake.Start(); err != nil {
 		t.Fatal(err)
@@ -43,9 +44,15 @@ func TestStatusSaysWhichVMWritersAreAlive(t *testing.T) {
 	stopFake := func() { _ = fake.Process.Kill(); _ = fake.Wait() }
 	t.Cleanup(stopFake)
 
+	// Nothing listens on the ports: the stand-in serves neither.
+	ports, err := freePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
 	m := &Manifest{Version: manifestVersion, Dir: dir, Ready: true, ComputeDir: "compute",
-		Writer: Proc{PID: fake.Process.Pid, Log: "logs/writers.log"},
-		VMs:    []VM{{Name: "vm1", Plan: "web"}, {Name: "vm2", Plan: "web"}, {Name: "vm3", Plan: "db"}}}
+		Azure: Proc{PID: fake.Process.Pid, Log: "logs/azure.log"}, FrontPort: ports[0], ARMPort: ports[1],
+		SubscriptionID: "00000000-0000-0000-0000-00000000fb01", ResourceGroup: "rg-lab",
+		VMs: []VM{{Name: "vm1", Plan: "web"}, {Name: "vm2", Plan: "web"}, {Name: "vm3", Plan: "db"}}}
 	compute := m.Path(m.ComputeDir)
 	lc, err := azure.NewLabCompute(compute, azure.LabOptions{})
 	if err != nil {
@@ -71,7 +78,7 @@ func TestStatusSaysWhichVMWritersAreAlive(t *testing.T) {
 	}
 
 	st := Inspect(ctx, m)
-	if !st.Writer.Running {
+	if !st.Azure.Running {
 		t.Fatal("the stand-in writer process does not count as running")
 	}
 	vms := map[string]VMStatus{}
@@ -92,8 +99,17 @@ func TestStatusSaysWhichVMWritersAreAlive(t *testing.T) {
 		strings.Contains(problems, "vm1 has") || strings.Contains(problems, "vm3") || st.Healthy {
 		t.Errorf("problems:\n%s", problems)
 	}
+	for _, want := range []string{fmt.Sprintf("the blob front (http://127.0.0.1:%d/devstoreaccount1) does not answer", ports[0]),
+		fmt.Sprintf("the ARM endpoint (http://127.0.0.1:%d) does not answer", ports[1])} {
+		if !strings.Contains(problems, want) {
+			t.Errorf("problems lack %q:\n%s", want, problems)
+		}
+	}
 	var out bytes.Buffer
 	st.Print(&out)
+	if !strings.Contains(out.String(), "blob front  http://127.0.0.1:") || !strings.Contains(out.String(), "NOT answering") {
+		t.Errorf("status does not say the front and ARM do not answer:\n%s", out.String())
+	}
 	for _, re := range []string{`vm1 +web +running +writer alive `, `vm2 +web +running +writer NOT alive `, `vm3 +db +deleted +no writer `} {
 		if !regexp.MustCompile(re).MatchString(out.String()) {
 			t.Errorf("status lacks %q:\n%s", re, out.String())
@@ -114,7 +130,7 @@ func TestStatusSaysWhichVMWritersAreAlive(t *testing.T) {
 	stopFake()
 	st = Inspect(ctx, m)
 	problems = strings.Join(st.Problems, "\n")
-	if strings.Contains(problems, "no live writer") || !strings.Contains(problems, "the VM writer (pid") {
+	if strings.Contains(problems, "no live writer") || !strings.Contains(problems, "the lab's Azure process (pid") {
 		t.Errorf("problems without the writer process:\n%s", problems)
 	}
 }

@@ -27,10 +27,14 @@ const labUsage = `lab up [--dir DIR] [--vms N] [--disk-size SIZE] [--seed N] [--
                    [--fresh] [--no-console]
 
 Builds a complete failback drill on this machine and starts it:
-  - Azurite (installed with npm on first use) as the Azure storage account;
-  - lab Azure VMs in two recovery plans, whose disks are page blobs (one VM
-    has two disks, one is encrypted), running and writing to their disks
-    until they are shut down;
+  - the lab's Azure: an ARM endpoint on loopback (the Azure SDK's own
+    requests: VMs, managed disks, snapshots and their SAS grants, NICs,
+    public IPs) and a storage account (Azurite, installed with npm on
+    first use, behind a blob front);
+  - lab Azure VMs in two recovery plans on managed disks (db01 has a data
+    disk), but for app01, whose encrypted disk is a page blob; running and
+    writing to their disks (now and then trimming) until they are shut
+    down;
   - lab Hyper-V hosts (folders): hv01, the original host, holds each VM's
     disks as of the failover; hv02 is an alternate host; hv03 lacks the
     VMs' switch;
@@ -39,14 +43,14 @@ Then it opens the console on DIR/config.toml (when the output is a terminal
 and --no-console is not given). A healthy lab already in DIR is reused;
 --fresh replaces it. 'failback lab down' stops it and removes DIR.
 
-With the defaults it takes some 10 seconds (the first time also an npm
+With the defaults it takes under 10 seconds (the first time also an npm
 install of Azurite, about 40 s) and about 0.5 GiB of disk; Azurite's data
 then grows by what the Azure VMs write (some 65 MiB an hour per VM at the
 default rate), so take the lab down when the drill is over.`
 
 func runLab(ctx context.Context, s Stdio, args []string) error {
 	if len(args) > 0 && args[0] == "vms" {
-		// Not listed: the background writer process lab up starts.
+		// Not listed: the lab's Azure process that lab up starts.
 		return runLabVMs(ctx, s, args[1:])
 	}
 	return dispatch(ctx, s, "lab", args, []Command{
@@ -128,7 +132,8 @@ Next steps:
   %[1]s complete --config %[2]s JOB
       shut the Azure VMs down, sync the last changes, start the VMs on hv01
   %[1]s commit --config %[2]s JOB
-      delete the Azure VMs: the failback is done
+      delete the Azure VMs with their NICs and public IPs (the managed disks
+      stay): the failback is done
   %[1]s run --config %[2]s --plan %[4]s --sync delta --cert %[5]s --yes
       the plan with the encrypted VM (the certificate is in %[6]s)
   %[1]s run --config %[2]s --plan %[3]s --sync full --location alternate --host %[7]s --create-vm --dry-run
@@ -160,7 +165,7 @@ func shortLabPath(p string) string {
 }
 
 func runLabStatus(ctx context.Context, s Stdio, args []string) error {
-	fs := newFlags(s, "lab status", "lab status [--dir DIR] [--json]\n\nSays what runs in the lab: Azurite, the VM writers, each Azure VM's state\nand writes, the lab hosts. Exit code 0: healthy; 1: no lab or not healthy.")
+	fs := newFlags(s, "lab status", "lab status [--dir DIR] [--json]\n\nSays what runs in the lab: Azurite, the lab's Azure (its blob front and ARM\nendpoint, and whether they answer), each Azure VM's state, writes and disks,\nthe lab hosts. Exit code 0: healthy; 1: no lab or not healthy.")
 	dir := labDirFlag(fs)
 	asJSON := fs.Bool("json", false, "print the status as JSON")
 	if _, err := parse(fs, args); err != nil {
@@ -194,7 +199,7 @@ func runLabStatus(ctx context.Context, s Stdio, args []string) error {
 }
 
 func runLabDown(ctx context.Context, s Stdio, args []string) error {
-	fs := newFlags(s, "lab down", "lab down [--dir DIR]\n\nStops the lab's VM writers and Azurite and removes the lab folder.")
+	fs := newFlags(s, "lab down", "lab down [--dir DIR]\n\nStops the lab's Azure (ARM endpoint, blob front, VM writers) and Azurite\nand removes the lab folder.")
 	dir := labDirFlag(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -214,10 +219,11 @@ func runLabDown(ctx context.Context, s Stdio, args []string) error {
 	return nil
 }
 
-// runLabVMs is the lab's background writer process: it runs until every
-// lab VM is deleted or it is told to stop (SIGTERM from lab down).
+// runLabVMs is the lab's Azure process (lab.RunAzure): the blob front,
+// the ARM endpoint and the VM writers, until it is told to stop (SIGTERM
+// from lab down).
 func runLabVMs(ctx context.Context, s Stdio, args []string) error {
-	fs := newFlags(s, "lab vms", "lab vms --dir DIR   (started by lab up; not for direct use)")
+	fs := newFlags(s, "lab vms", "lab vms --dir DIR   (the lab's Azure process, started by lab up; not for direct use)")
 	dir := fs.String("dir", "", "the lab folder `DIR`")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -225,5 +231,5 @@ func runLabVMs(ctx context.Context, s Stdio, args []string) error {
 	if *dir == "" {
 		return usagef("lab vms needs --dir")
 	}
-	return lab.RunWriters(ctx, *dir, s.Err)
+	return lab.RunAzure(ctx, *dir, s.Err)
 }

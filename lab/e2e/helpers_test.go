@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,17 +20,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/failback/failback/azure"
-	"github.com/failback/failback/crypt"
 	"github.com/failback/failback/engine"
-	"github.com/failback/failback/internal/azurite"
 	"github.com/failback/failback/internal/cli"
 	"github.com/failback/failback/internal/testenv"
 	"github.com/failback/failback/lab"
 	"github.com/failback/failback/vdisk"
 )
 
-// TestMain doubles as failback itself for the lab's writer process, which
+// TestMain doubles as failback itself for the lab's Azure process, which
 // lab up starts as '<this program> lab vms --dir DIR'.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 2 && os.Args[1] == "lab" && os.Args[2] == "vms" {
@@ -111,75 +107,6 @@ func status(t *testing.T, dir string) (lab.Status, int) {
 		}
 	}
 	return st, r.code
-}
-
-func storage(t *testing.T, m *lab.Manifest) *azure.Storage {
-	t.Helper()
-	st, err := azure.NewStorage(azure.StorageOptions{ConnectionString: azure.NewSecret(azurite.ConnectionString(m.Azurite.Port))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
-// azureDisk is a lab disk as Azure holds it now.
-type azureDisk struct {
-	disk *azure.Disk
-	// raw reads a new snapshot of the blob; plain reads it decrypted with
-	// the lab certificate when the blob is encrypted (else it is raw).
-	raw, plain engine.Source
-	encrypted  bool
-	// done deletes the snapshot and drops the key.
-	done func()
-}
-
-// azureContent snapshots a lab disk for reading; call done when finished
-// (before lab down, which takes Azurite away).
-func azureContent(t *testing.T, m *lab.Manifest, st *azure.Storage, blob string) azureDisk {
-	t.Helper()
-	ctx := context.Background()
-	cont, name, _ := strings.Cut(blob, "/")
-	d, err := st.OpenDisk(ctx, cont, name)
-	if err != nil {
-		t.Fatalf("%s is not a fixed-VHD page blob: %v", blob, err)
-	}
-	sn, err := d.CreateSnapshot(ctx, azure.SnapshotOptions{Purpose: "labtest"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	drop := func() { _ = d.DeleteSnapshot(context.Background(), sn.ID) }
-	src, err := d.OpenSnapshot(ctx, sn.ID)
-	if err != nil {
-		drop()
-		t.Fatal(err)
-	}
-	ad := azureDisk{disk: d, raw: src, plain: src, done: drop}
-	md, err := d.Metadata(ctx)
-	if err != nil {
-		drop()
-		t.Fatal(err)
-	}
-	meta, err := crypt.ParseMetaStrings(md)
-	if errors.Is(err, crypt.ErrNotEncrypted) {
-		return ad
-	}
-	if err != nil {
-		drop()
-		t.Fatalf("%s: encryption metadata: %v", blob, err)
-	}
-	u, err := crypt.CheckCertificate(ctx, crypt.NewStore(m.Path("certs"), crypt.StoreOptions{}),
-		crypt.Check{Thumbprint: meta.Thumbprint, Disks: []crypt.Disk{{Name: blob, Meta: meta}}, Now: time.Now()})
-	if err != nil {
-		drop()
-		t.Fatalf("%s: the lab certificate does not unlock it: %v", blob, err)
-	}
-	ad.done = func() { drop(); u.Destroy() }
-	if ad.plain, err = crypt.DecryptingSource(src, u.Keys[blob]); err != nil {
-		ad.done()
-		t.Fatal(err)
-	}
-	ad.encrypted = true
-	return ad
 }
 
 // differingBlocks compares a source with a local image per 1 MiB block.
