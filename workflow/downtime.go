@@ -55,10 +55,7 @@ func (j *job) retryDowntime(ctx context.Context, err error) bool {
 	})
 	j.warn("retry", "phase 2 stopped (%v); the Azure VMs are off, so failback tries again in %s from the journals (retry %d; it keeps trying for %s more, then stops for resume or cancel)",
 		err, wait.Round(time.Second), n, left.Round(time.Second))
-	if backoff.Sleep(ctx, wait) != nil {
-		return false
-	}
-	return true
+	return backoff.Sleep(ctx, wait) == nil
 }
 
 // downtimeOver forgets the retries once phase 2 ran through or the job
