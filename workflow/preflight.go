@@ -72,6 +72,7 @@ func (m *Manager) prepare(ctx context.Context, c Choices) (*prepared, error) {
 	for i, t := range ts {
 		m.checkHost(ctx, p, t, p.disks[i])
 	}
+	m.checkRoom(ctx, p)
 	m.checkCert(ctx, p, c)
 	return p, nil
 }
@@ -264,7 +265,12 @@ func (m *Manager) checkImage(ctx context.Context, p *prepared, t *target, d targ
 	}
 	img, err := vdisk.Open(d.local, vdisk.OpenOptions{ReadOnly: true})
 	if err != nil {
-		p.add(CheckRow{VM: name, What: what, Detail: err.Error(), Fix: "check the image file " + d.local + " (failback image info)"})
+		row := CheckRow{VM: name, What: what, Detail: err.Error(), Fix: "check the image file " + d.local + " (failback image info)"}
+		if errors.Is(err, vdisk.ErrCorrupt) {
+			// Never written as raw bytes: the VM would not boot from it.
+			row.Fix = "restore " + d.image + " from a backup, or check it on " + t.hostName + " with Test-VHD and Repair-VHD, then run the pre-flight again"
+		}
+		p.add(row)
 		return
 	}
 	info := img.Info()
