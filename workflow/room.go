@@ -86,6 +86,7 @@ func (v *volumeRoom) add(vm string, n int64, bound bool, part string) {
 // checkRoom adds a row per volume that must take growth or journals.
 func (m *Manager) checkRoom(ctx context.Context, p *prepared) {
 	hostVols := map[string]*volumeRoom{}
+	measured := map[string]hyperv.Space{}
 	var order []string
 	state := &volumeRoom{folder: m.paths.root}
 	bs := m.cfg.Engine.BlockSize.Bytes()
@@ -111,7 +112,12 @@ func (m *Manager) checkRoom(ctx context.Context, p *prepared) {
 				continue
 			}
 			folder := hyperv.HostDir(d.image)
-			sp, err := t.api.FreeSpace(ctx, folder)
+			sp, err := measured[t.hostName+"\x00"+folder], error(nil)
+			if sp.Volume == "" { // one question per folder: over SSH each takes seconds
+				if sp, err = t.api.FreeSpace(ctx, folder); err == nil {
+					measured[t.hostName+"\x00"+folder] = sp
+				}
+			}
 			key := t.hostName + "\x00" + sp.Volume
 			if err != nil {
 				key = t.hostName + "\x00" + folder

@@ -123,3 +123,21 @@ func TestBlockRunsOutwardAndInward(t *testing.T) {
 		t.Errorf("overlap %d, want 4", got)
 	}
 }
+
+// A figure that rests on every unallocated block (a managed disk) says
+// "at most"; the fix names what to free and where.
+func TestRoomRowSaysAtMostForABound(t *testing.T) {
+	v := &volumeRoom{host: "hv01", volume: `D:\`, folder: `D:\VMs\web01`, free: 3774873}
+	v.add("web01", 9<<30, true, "web01 web01.vhdx grows by at most 9.0 GiB (every unallocated block)")
+	r := v.row()
+	if r.OK || r.VM != "web01" || r.Detail != `need at most 9.2 GiB on D:\, 3.6 MiB free: web01 web01.vhdx grows by at most 9.0 GiB (every unallocated block), plus a margin of 184 MiB` {
+		t.Fatalf("row %+v", r)
+	}
+	if r.Fix != `free 9.2 GiB on D:\ of hv01 (the folder D:\VMs\web01), or fail back to an alternate location with room; then run the pre-flight again` {
+		t.Fatalf("fix %q", r.Fix)
+	}
+	v.free = 20 << 30
+	if r := v.row(); !r.OK || r.Fix != "" {
+		t.Fatalf("with room: %+v", r)
+	}
+}
