@@ -290,9 +290,10 @@ func safeURL(raw string) string {
 
 func (k *checker) engine() {
 	e := &k.c.Engine
-	if bs := e.BlockSize.Bytes(); e.BlockSize.valid() && (bs < 4<<10 || bs > 64<<20 || bs%(4<<10) != 0) {
-		k.bad("engine.block_size", `write a multiple of 4K from "4K" to "64M", e.g. "1M"`,
-			"block_size = %s is not a multiple of 4 KiB between 4 KiB and 64 MiB", e.BlockSize)
+	if e.BlockSize.valid() {
+		if problem := BlockSizeProblem(e.BlockSize.Bytes()); problem != "" {
+			k.bad("engine.block_size", BlockSizeFix, "block_size = %s %s", e.BlockSize, problem)
+		}
 	}
 	if e.Threads < 1 || e.Threads > 32 {
 		k.bad("engine.threads", "write a number from 1 to 32 (default 4)", "threads = %d is out of range", e.Threads)

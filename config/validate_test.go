@@ -1,9 +1,14 @@
 package config
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/failback/failback/engine"
+	"github.com/failback/failback/vdisk"
 )
 
 // TestValidationRules proves each rule: the problem is reported, at the
@@ -124,9 +129,15 @@ func TestValidationRules(t *testing.T) {
 		{"bad size",
 			validDoc + "[engine]\nblock_size = \"1 MBs\" #<\n",
 			[]string{`block_size = "1 MBs" is not a size`, `"4G"`}, 1, false},
-		{"block size not a multiple of 4K",
+		{"block size not a power of two",
 			validDoc + "[engine]\nblock_size = 1000 #<\n",
-			[]string{`block_size = 1000 is not a multiple of 4 KiB`}, 0, false},
+			[]string{`block_size = 1000 is not a power of two from 4.0 KiB to 32.0 MiB`, `"1M"`}, 0, false},
+		{"block size a multiple of 4K but not a power of two, which the engine refuses",
+			validDoc + "[engine]\nblock_size = \"3M\" #<\n",
+			[]string{`block_size = 3M is not a power of two from 4.0 KiB to 32.0 MiB`}, 0, false},
+		{"block size over the engine's 32 MiB",
+			validDoc + "[engine]\nblock_size = \"64M\" #<\n",
+			[]string{`block_size = 64M is not a power of two`}, 0, false},
 		{"bad duration",
 			validDoc + "[reverse]\ninterval = \"15 minutes\" #<\n",
 			[]string{`interval = "15 minutes" is not a duration`}, 0, false},
@@ -354,5 +365,30 @@ func TestURLsCarryNoCredentials(t *testing.T) {
 	}
 	if got := safeURL("https://u:pw@h.example.com/p?sig=S"); strings.Contains(got, "pw") || strings.Contains(got, "S") && strings.Contains(got, "sig") {
 		t.Errorf("safeURL = %q", got)
+	}
+}
+
+// TestBlockSizeRuleIsTheEngines: config check takes exactly the block
+// sizes the engine takes (the pre-flight applies the same function), so a
+// file config check passes is never refused later for its block size.
+func TestBlockSizeRuleIsTheEngines(t *testing.T) {
+	dir := t.TempDir()
+	open := func(name string) vdisk.Image {
+		img, err := vdisk.Create(filepath.Join(dir, name), vdisk.CreateOptions{Format: vdisk.Raw, Size: 1 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { img.Close() })
+		return img
+	}
+	src, dst := engine.ImageSource(open("src.raw")), engine.ImageTarget(open("dst.raw"))
+	for _, bs := range []int64{512, 4 << 10, 12 << 10, 64 << 10, 1 << 20, 3 << 20, 32 << 20, 48 << 20, 64 << 20} {
+		_, err := engine.Sync(context.Background(), src, dst, engine.Options{BlockSize: bs, Mode: engine.Full, NoJournal: true})
+		if err != nil && !strings.Contains(err.Error(), "block size") {
+			t.Fatalf("block size %d: %v", bs, err)
+		}
+		if refused := BlockSizeProblem(bs) != ""; refused != (err != nil) {
+			t.Errorf("block size %d: config refuses it %v, the engine %v (%v)", bs, refused, err != nil, err)
+		}
 	}
 }

@@ -13,25 +13,15 @@ import (
 // limit (64 TiB). Larger requests are mistakes (a unit typed wrong).
 const MaxImageSize = 64 << 40
 
-// Open opens an image, detecting its format from its content unless
-// o.Format forces one.
+// Open opens an image. Unless o.Format forces one, a .vhdx or .vhd name
+// requires that format and any other name is detected from the content;
+// a VHDX or VHD that does not parse is a *DamagedError (never read as raw
+// bytes unless o.Format is Raw).
 func Open(path string, o OpenOptions) (Image, error) {
-	format := o.Format
-	if format == "" {
-		var err error
-		if format, err = Detect(path); err != nil {
-			return nil, err
-		}
+	if o.Format == "" {
+		return openDetected(path, o)
 	}
-	switch format {
-	case VHDX:
-		return openVHDX(path, o)
-	case VHD:
-		return openVHD(path, o)
-	case Raw:
-		return openRaw(path, o)
-	}
-	return nil, fmt.Errorf("%s: unknown image format %q (want vhdx, vhd or raw)", path, format)
+	return openAs(path, o.Format, o)
 }
 
 // Detect names the format of an existing image from its content: VHDX by

@@ -8,8 +8,8 @@ import (
 	"os"
 
 	"github.com/failback/failback/azure"
+	"github.com/failback/failback/config"
 	"github.com/failback/failback/crypt"
-	"github.com/failback/failback/engine"
 	"github.com/failback/failback/hyperv"
 	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/vdisk"
@@ -57,9 +57,9 @@ func (m *Manager) prepare(ctx context.Context, c Choices) (*prepared, error) {
 		return nil, err
 	}
 	p := &prepared{title: title, targets: ts, rep: PreflightReport{OK: true, Checks: []CheckRow{}}, alternate: c.Location == LocAlternate}
-	if bs := m.cfg.Engine.BlockSize.Bytes(); bs != 0 && (bs&(bs-1) != 0 || bs < engine.MinBlockSize || bs > engine.MaxBlockSize) {
-		p.add(CheckRow{What: "engine block size", Detail: fmt.Sprintf("block_size = %s: the engine needs a power of two from %s to %s", bytesText(bs), bytesText(engine.MinBlockSize), bytesText(engine.MaxBlockSize)),
-			Fix: `set [engine] block_size to a power of two, e.g. "1M"`})
+	if bs := m.cfg.Engine.BlockSize.Bytes(); bs != 0 && config.BlockSizeProblem(bs) != "" {
+		p.add(CheckRow{What: "engine block size", Detail: "block_size = " + bytesText(bs) + " " + config.BlockSizeProblem(bs),
+			Fix: "in [engine] of config.toml, " + config.BlockSizeFix + " ('failback config check' applies the same rule)"})
 	}
 	busy := m.busyVMs()
 	for _, t := range ts {
@@ -72,6 +72,7 @@ func (m *Manager) prepare(ctx context.Context, c Choices) (*prepared, error) {
 	for i, t := range ts {
 		m.checkHost(ctx, p, t, p.disks[i])
 	}
+	m.checkRoom(ctx, p)
 	m.checkCert(ctx, p, c)
 	return p, nil
 }
@@ -264,7 +265,12 @@ func (m *Manager) checkImage(ctx context.Context, p *prepared, t *target, d targ
 	}
 	img, err := vdisk.Open(d.local, vdisk.OpenOptions{ReadOnly: true})
 	if err != nil {
-		p.add(CheckRow{VM: name, What: what, Detail: err.Error(), Fix: "check the image file " + d.local + " (failback image info)"})
+		row := CheckRow{VM: name, What: what, Detail: err.Error(), Fix: "check the image file " + d.local + " (failback image info)"}
+		if errors.Is(err, vdisk.ErrCorrupt) {
+			// Never written as raw bytes: the VM would not boot from it.
+			row.Fix = "restore " + d.image + " from a backup, or check it on " + t.hostName + " with Test-VHD and Repair-VHD, then run the pre-flight again"
+		}
+		p.add(row)
 		return
 	}
 	info := img.Info()

@@ -40,6 +40,7 @@ func commands() []Command {
 	return []Command{
 		newAgentCommand(),
 		newCancelCommand(),
+		newCertificatesCommand(),
 		newCommitCommand(),
 		newCompleteCommand(),
 		newConfigCommand(),

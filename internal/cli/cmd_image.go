@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -34,15 +36,20 @@ func runImage(ctx context.Context, s Stdio, args []string) error {
 	return dispatch(ctx, s, "image", args, imageCommands)
 }
 
-const imageInfoUsage = `image info FILE [--json]
+const imageInfoUsage = `image info FILE [--json] [--format vhdx|vhd|raw]
 
-Shows the format (detected from the content), fixed or dynamic, virtual
-size, block size, sector sizes, allocated bytes and file size.
-Exit status: 0 done, 1 the image cannot be read, 2 usage error.`
+Shows the format, fixed or dynamic, virtual size, block size, sector
+sizes, allocated bytes and file size. A .vhdx or .vhd FILE must be one
+(a file that does not parse is refused as damaged, never read as raw
+bytes); any other name is detected from the content. --format reads FILE
+as that format instead (--format raw: its bytes as they are).
+Exit status: 0 done, 1 the image cannot be read (or is damaged), 2 usage
+error.`
 
 func runImageInfo(ctx context.Context, s Stdio, args []string) error {
 	fl := newFlags(s, "image info", imageInfoUsage)
 	asJSON := fl.Bool("json", false, "print one JSON object")
+	format := formatFlag(fl, "format", "FILE")
 	pos, err := parse(fl, args)
 	if err != nil {
 		return err
@@ -50,7 +57,7 @@ func runImageInfo(ctx context.Context, s Stdio, args []string) error {
 	if len(pos) != 1 {
 		return usagef("image info needs one FILE")
 	}
-	img, err := vdisk.Open(pos[0], vdisk.OpenOptions{ReadOnly: true})
+	img, err := openImage(pos[0], *format, "--format", true)
 	if err != nil {
 		return err
 	}
@@ -184,9 +191,10 @@ func refuseExisting(path string) error {
 }
 
 const imageConvertUsage = `image convert [--format vhdx|vhd|raw] [--fixed] [--block-size SIZE]
-           [--azure] [--quiet] SRC DST
+           [--azure] [--quiet] [--src-format vhdx|vhd|raw] SRC DST
 
-Copies the virtual contents of SRC (any format, detected) into a new
+Copies the virtual contents of SRC (any format: by its .vhdx or .vhd
+name, else detected; --src-format forces one) into a new
 image DST, whose format comes from --format or DST's extension. Only
 SRC's allocated ranges are read and all-zero stretches are not written,
 so a sparse SRC gives a sparse DST. DST must not exist; if the
@@ -201,6 +209,7 @@ func runImageConvert(ctx context.Context, s Stdio, args []string) error {
 	bsText := fl.String("block-size", "", "block `SIZE` of a dynamic DST")
 	azure := fl.Bool("azure", false, "make DST an Azure-compatible fixed VHD")
 	quiet := fl.Bool("quiet", false, "no progress")
+	srcFormat := formatFlag(fl, "src-format", "SRC")
 	pos, err := parse(fl, args)
 	if err != nil {
 		return err
@@ -224,7 +233,7 @@ func runImageConvert(ctx context.Context, s Stdio, args []string) error {
 	if err := refuseExisting(dstPath); err != nil {
 		return err
 	}
-	src, err := vdisk.Open(srcPath, vdisk.OpenOptions{ReadOnly: true})
+	src, err := openImage(srcPath, *srcFormat, "--src-format", true)
 	if err != nil {
 		return err
 	}
@@ -294,10 +303,12 @@ func (p *convertProgress) done() {
 	}
 }
 
-const imageCompareUsage = `image compare A B
+const imageCompareUsage = `image compare [--format-a vhdx|vhd|raw] [--format-b vhdx|vhd|raw] A B
 
 Compares the virtual contents of two images of any formats (what a guest
-would read), skipping ranges both report unallocated.
+would read), skipping ranges both report unallocated. Formats go by a
+.vhdx or .vhd name, else by the content; --format-a and --format-b force
+one (a damaged VHDX is read as raw bytes only with --format-a raw).
 Exit status: 0 identical (prints "identical"), 1 different (prints
 "differ at offset N"; images of different sizes differ at the end of
 the shorter one), 2 usage error, 3 an image cannot be opened or read
@@ -305,6 +316,7 @@ the shorter one), 2 usage error, 3 an image cannot be opened or read
 
 func runImageCompare(ctx context.Context, s Stdio, args []string) error {
 	fl := newFlags(s, "image compare", imageCompareUsage)
+	formats := [2]*string{formatFlag(fl, "format-a", "A"), formatFlag(fl, "format-b", "B")}
 	pos, err := parse(fl, args)
 	if err != nil {
 		return err
@@ -314,7 +326,7 @@ func runImageCompare(ctx context.Context, s Stdio, args []string) error {
 	}
 	var imgs [2]vdisk.Image
 	for i, p := range pos {
-		img, err := vdisk.Open(p, vdisk.OpenOptions{ReadOnly: true})
+		img, err := openImage(p, *formats[i], "--format-"+string(rune('a'+i)), true)
 		if err != nil {
 			return &ExitError{Code: exitUnreadable, Err: err}
 		}
@@ -335,4 +347,29 @@ func runImageCompare(ctx context.Context, s Stdio, args []string) error {
 	}
 	fmt.Fprintln(s.Out, msg)
 	return &ExitError{Code: exitDiffer}
+}
+
+// formatFlag defines a flag that forces the format an image is read as.
+func formatFlag(fl *flag.FlagSet, name, what string) *string {
+	return fl.String(name, "", "read "+what+" as `FORMAT` vhdx, vhd or raw (default: by a .vhdx/.vhd name, else the content)")
+}
+
+// openImage opens an existing image, as format when a flag forces one.
+// A damaged VHDX or VHD says which flag reads its bytes anyway.
+func openImage(path, format, flagName string, readOnly bool) (vdisk.Image, error) {
+	o := vdisk.OpenOptions{ReadOnly: readOnly}
+	if format != "" {
+		switch f := vdisk.Format(strings.ToLower(format)); f {
+		case vdisk.VHDX, vdisk.VHD, vdisk.Raw:
+			o.Format = f
+		default:
+			return nil, usagef("%s %q: use vhdx, vhd or raw", flagName, format)
+		}
+	}
+	img, err := vdisk.Open(path, o)
+	var de *vdisk.DamagedError
+	if errors.As(err, &de) {
+		return nil, fmt.Errorf("%w; to treat it as raw bytes anyway pass %s raw", err, flagName)
+	}
+	return img, err
 }

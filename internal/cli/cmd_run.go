@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/failback/failback/config"
 	"github.com/failback/failback/crypt"
 	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/workflow"
@@ -73,6 +74,9 @@ func runRun(ctx context.Context, s Stdio, args []string) error {
 		return err
 	}
 	printWarnings(s.Err, cfg)
+	if err := knownNames(cfg, c); err != nil {
+		return err
+	}
 	if *f.dryRun {
 		svc, done, err := openWorkflow(ctx, cfg, wireOptions{Command: "failback run --dry-run"})
 		if err != nil {
@@ -154,6 +158,37 @@ func runChoices(f runFlags, pos []string) (workflow.Choices, error) {
 		c.CertThumbprint = t
 	}
 	return c, nil
+}
+
+// knownNames refuses (exit 3, nothing done) a plan, VM or host that
+// config.toml does not define, naming the ones it does.
+func knownNames(cfg *config.Config, c workflow.Choices) error {
+	var kind, name, list string
+	var names []string
+	switch {
+	case c.Plan != "" && cfg.Plan(c.Plan) == nil:
+		kind, name, list = "[[plan]]", c.Plan, "failback plans"
+		for _, p := range cfg.Plans {
+			names = append(names, p.Name)
+		}
+	case c.VM != "" && cfg.VM(c.VM) == nil:
+		kind, name, list = "[[vm]]", c.VM, "failback plans"
+		for _, v := range cfg.VMs {
+			names = append(names, v.Name)
+		}
+	case c.Location == workflow.LocAlternate && cfg.Host(c.AltHost) == nil:
+		kind, name, list = "[[host]]", c.AltHost, "failback config check"
+		for _, h := range cfg.Hosts {
+			names = append(names, h.Name)
+		}
+	default:
+		return nil
+	}
+	have := "it defines none"
+	if len(names) > 0 {
+		have = "it defines " + strings.Join(names, ", ")
+	}
+	return &ExitError{Code: exitRefused, Err: fmt.Errorf("no %s named %q in %s (%s; '%s' lists them); nothing was done", kind, name, cfg.File, have, list)}
 }
 
 // dryRun prints the estimate and the pre-flight; it changes nothing.

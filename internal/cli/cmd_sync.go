@@ -27,12 +27,16 @@ const journalSuffix = ".failback-journal"
 
 const syncUsage = `sync SRC DST [--mode delta|full] [--block-size 1M] [--threads N]
            [--undo-dir DIR | --journal-dir DIR [--keep-journal] | --no-journal]
-           [--verify]
+           [--verify] [--src-format F] [--dst-format F]
            [--sums FILE] [--bwlimit RATE] [--json] [--quiet]
-       failback sync --rollback JOURNAL_DIR DST [--json]
+       failback sync --rollback JOURNAL_DIR DST [--dst-format F] [--json]
 
 Makes DST (an existing image of any format: vhdx, vhd, raw) hold the bytes
-of SRC. Both must have the same virtual size; create DST first with
+of SRC. A .vhdx or .vhd name must hold that format: a file that does not
+parse as one is refused as damaged, never written as raw bytes; other
+names are detected from the content. --src-format and --dst-format force
+a format (raw: the file's bytes as they are).
+Both must have the same virtual size; create DST first with
 'failback image create --size SIZE DST'. Delta mode checksums both sides
 and writes only blocks that differ; full mode writes every block.
 
@@ -76,6 +80,8 @@ func runSync(ctx context.Context, s Stdio, args []string) error {
 	rollback := fl.String("rollback", "", "restore DST from the journal in `DIR` instead of syncing")
 	asJSON := fl.Bool("json", false, "print the final statistics as one JSON object on stdout")
 	quiet := fl.Bool("quiet", false, "no progress on stderr")
+	var fm formats
+	fm.src, fm.dst = formatFlag(fl, "src-format", "SRC"), formatFlag(fl, "dst-format", "DST")
 	pos, err := parse(fl, args)
 	if err != nil {
 		return err
@@ -84,7 +90,7 @@ func runSync(ctx context.Context, s Stdio, args []string) error {
 		if len(pos) != 1 {
 			return usagef("sync --rollback JOURNAL_DIR DST: name the target image once")
 		}
-		return runRollback(ctx, s, *rollback, pos[0], *asJSON, *quiet)
+		return runRollback(ctx, s, *rollback, pos[0], *fm.dst, *asJSON, *quiet)
 	}
 	if len(pos) != 2 {
 		return usagef("sync needs SRC and DST images (got %d arguments)", len(pos))
@@ -123,11 +129,14 @@ func runSync(ctx context.Context, s Stdio, args []string) error {
 			o.JournalDir = dstPath + journalSuffix
 		}
 	}
-	return doSync(ctx, s, srcPath, dstPath, o, *keep, *asJSON, *quiet)
+	return doSync(ctx, s, srcPath, dstPath, fm, o, *keep, *asJSON, *quiet)
 }
 
-func doSync(ctx context.Context, s Stdio, srcPath, dstPath string, o engine.Options, keep, asJSON, quiet bool) error {
-	src, dst, err := openPair(srcPath, dstPath)
+// formats are the formats --src-format and --dst-format force ("": none).
+type formats struct{ src, dst *string }
+
+func doSync(ctx context.Context, s Stdio, srcPath, dstPath string, fm formats, o engine.Options, keep, asJSON, quiet bool) error {
+	src, dst, err := openPair(srcPath, dstPath, fm)
 	if err != nil {
 		return err
 	}
@@ -194,7 +203,7 @@ func doSync(ctx context.Context, s Stdio, srcPath, dstPath string, o engine.Opti
 
 // openPair opens SRC read-only and DST for writing, with the errors an
 // operator can act on.
-func openPair(srcPath, dstPath string) (src, dst vdisk.Image, err error) {
+func openPair(srcPath, dstPath string, fm formats) (src, dst vdisk.Image, err error) {
 	if a, b := syncAbsPath(srcPath), syncAbsPath(dstPath); a == b {
 		return nil, nil, usagef("SRC and DST are the same file (%s)", a)
 	}
@@ -203,16 +212,16 @@ func openPair(srcPath, dstPath string) (src, dst vdisk.Image, err error) {
 			return nil, nil, usagef("SRC and DST are the same file (%s is a link to %s or the other way round)", dstPath, srcPath)
 		}
 	}
-	if src, err = vdisk.Open(srcPath, vdisk.OpenOptions{ReadOnly: true}); err != nil {
+	if src, err = openImage(srcPath, *fm.src, "--src-format", true); err != nil {
 		return nil, nil, fmt.Errorf("open source: %w", err)
 	}
 	if _, err := os.Stat(dstPath); errors.Is(err, os.ErrNotExist) {
 		src.Close()
 		return nil, nil, fmt.Errorf("%s does not exist: create it with the source's virtual size first: %s", dstPath, createHint(src.Size(), dstPath))
 	}
-	if dst, err = vdisk.Open(dstPath, vdisk.OpenOptions{}); err != nil {
+	if dst, err = openImage(dstPath, *fm.dst, "--dst-format", false); err != nil {
 		src.Close()
-		return nil, nil, fmt.Errorf("open target: %w", err)
+		return nil, nil, fmt.Errorf("open target: %w; nothing was written", err)
 	}
 	if src.Size() != dst.Size() {
 		src.Close()
@@ -255,8 +264,8 @@ func syncPathExists(p string) bool {
 	return err == nil
 }
 
-func runRollback(ctx context.Context, s Stdio, dir, dstPath string, asJSON, quiet bool) error {
-	dst, err := vdisk.Open(dstPath, vdisk.OpenOptions{})
+func runRollback(ctx context.Context, s Stdio, dir, dstPath, dstFormat string, asJSON, quiet bool) error {
+	dst, err := openImage(dstPath, dstFormat, "--dst-format", false)
 	if err != nil {
 		return fmt.Errorf("open target: %w", err)
 	}

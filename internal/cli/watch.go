@@ -18,15 +18,16 @@ const (
 	exitOK          = 0 // the job reached the state the command drives it to
 	exitFailed      = 1 // the job failed, or an error (unreachable host, I/O)
 	exitUsage       = 2 // a mistake in the command line
-	exitRefused     = 3 // nothing done: pre-flight failed, action not possible now, unknown job, viewer
+	exitRefused     = 3 // nothing done: pre-flight failed, unknown plan/VM/host, action not possible now, unknown job, viewer
 	exitInterrupted = 4 // stopped by a signal: the job is left resumable
 )
 
 const exitCodesHelp = `
 Exit codes: 0 the job reached the state the command drives it to;
 1 the job failed or an error occurred (the message says what to do);
-2 usage error; 3 refused, nothing done (pre-flight failed, action not
-possible in the job's state, unknown job); 4 interrupted by a signal (the
+2 usage error; 3 refused, nothing done (pre-flight failed, a plan, VM or
+host config.toml does not define, action not possible in the job's
+state, unknown job); 4 interrupted by a signal (the
 job is left resumable: failback resume JOB). Progress goes to stderr;
 stdout carries only results.`
 
