@@ -60,10 +60,10 @@ func TestPhase2StopsForResumeOrCancelWhenTheWindowRunsOut(t *testing.T) {
 	if !strings.Contains(v.Error, "phase 2 was tried") {
 		t.Fatalf("the error does not say phase 2 was retried: %q", v.Error)
 	}
-	log := labtest.LogText(m, id)
-	if !strings.Contains(log, "the Azure VMs are off: resume continues phase 2 from the journals; cancel starts the Azure VMs again") {
-		t.Fatalf("the failure does not say what to do:\n%s", log)
-	}
+	const says = "the Azure VMs are off: resume continues phase 2 from the journals; cancel starts the Azure VMs again"
+	labtest.WaitFor(t, "the failure saying what to do", 10*time.Second, func() bool {
+		return strings.Contains(labtest.LogText(m, id), says)
+	})
 	var enabled []string
 	for _, a := range m.Actions(id, labtest.Operator) {
 		if a.Enabled {

@@ -72,7 +72,7 @@ func (m *Manager) prepare(ctx context.Context, c Choices) (*prepared, error) {
 	for i, t := range ts {
 		m.checkHost(ctx, p, t, p.disks[i])
 	}
-	m.checkRoom(ctx, p)
+	m.checkRoom(ctx, p, c.Sync == SyncFull)
 	m.checkCert(ctx, p, c)
 	return p, nil
 }

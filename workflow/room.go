@@ -70,6 +70,14 @@ type volumeRoom struct {
 	err    error
 	need   int64
 	bound  bool // some part is an upper bound only
+	// soft says the figure is a worst case the job is unlikely to reach
+	// (a managed disk's growth counted as every unallocated block, the
+	// journals of a delta sync counted as if every block changed):
+	// exceeding it is a warning, and only a volume without room for the
+	// margin itself is refused. A job that does fill a volume stops
+	// before it overwrites anything (its journal records come first) and
+	// resumes once there is room.
+	soft bool
 	vms    []string
 	parts  []string
 }
@@ -83,12 +91,14 @@ func (v *volumeRoom) add(vm string, n int64, bound bool, part string) {
 	v.parts = append(v.parts, part)
 }
 
-// checkRoom adds a row per volume that must take growth or journals.
-func (m *Manager) checkRoom(ctx context.Context, p *prepared) {
+// checkRoom adds a row per volume that must take growth or journals;
+// full says every block is written (a full download), so the journals'
+// figure is what they will take, not a worst case.
+func (m *Manager) checkRoom(ctx context.Context, p *prepared, full bool) {
 	hostVols := map[string]*volumeRoom{}
 	measured := map[string]hyperv.Space{}
 	var order []string
-	state := &volumeRoom{folder: m.paths.root}
+	state := &volumeRoom{folder: m.paths.root, soft: !full}
 	bs := m.cfg.Engine.BlockSize.Bytes()
 	if bs <= 0 {
 		bs = engine.DefaultBlockSize
@@ -162,12 +172,14 @@ func (v *volumeRoom) row() CheckRow {
 		return CheckRow{VM: vm, What: "room " + where + " (" + v.folder + ")", Detail: v.err.Error(),
 			Fix: fixFor(v.err, "check that "+v.folder+" can be reached and measured")}
 	}
-	need := v.need + max(roomMarginMin, v.need*roomMarginPct/100)
+	margin := max(roomMarginMin, v.need*roomMarginPct/100)
+	need := v.need + margin
 	at := ""
 	if v.bound {
 		at = "at most "
 	}
-	row := CheckRow{VM: vm, What: what, OK: need <= v.free,
+	soft := v.soft || v.bound
+	row := CheckRow{VM: vm, What: what, OK: need <= v.free || soft && margin <= v.free,
 		Detail: fmt.Sprintf("need %s%s on %s, %s free: %s, plus a margin of %s", at, bytesText(need), v.volume, bytesText(v.free),
 			strings.Join(v.parts, ", "), bytesText(need-v.need))}
 	if v.host == "" {
@@ -175,6 +187,9 @@ func (v *volumeRoom) row() CheckRow {
 			bytesText(need), v.volume, bytesText(v.free), strings.Join(v.parts, ", "))
 	}
 	if row.OK {
+		if need > v.free {
+			row.Detail = "warning, a worst case only: " + row.Detail + "; if the volume fills, the job stops before it overwrites anything and resumes once there is room"
+		}
 		return row
 	}
 	short := bytesText(need - v.free)
