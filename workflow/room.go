@@ -77,9 +77,9 @@ type volumeRoom struct {
 	// margin itself is refused. A job that does fill a volume stops
 	// before it overwrites anything (its journal records come first) and
 	// resumes once there is room.
-	soft bool
-	vms    []string
-	parts  []string
+	soft  bool
+	vms   []string
+	parts []string
 }
 
 func (v *volumeRoom) add(vm string, n int64, bound bool, part string) {
