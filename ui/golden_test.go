@@ -154,7 +154,7 @@ func TestGoldenMonitor(t *testing.T) {
 			f, _, _ := seeded()
 			s := start(t, f, uitest.Operator, PageMonitor, sz[0], sz[1], "on-premises VMs started")
 			// The newest job (pending commit) is selected first; go to the running one.
-			s.press([]string{"down"}, "web01-os.vhd: checksums done", "[x] Cancel")
+			s.press([]string{"down"}, "web01-os: checksums done", "[x] Cancel")
 			s.golden()
 		})
 		t.Run(fmt.Sprintf("pending_commit_%dx%d", sz[0], sz[1]), func(t *testing.T) {
@@ -177,7 +177,7 @@ func TestGoldenMonitorConfirmDialog(t *testing.T) {
 func TestGoldenMonitorFullHelp(t *testing.T) {
 	f, _, _ := seeded()
 	s := start(t, f, uitest.Operator, PageMonitor, 120, 40, "on-premises VMs started")
-	s.press([]string{"down"}, "web01-os.vhd: checksums done")
+	s.press([]string{"down"}, "web01-os: checksums done")
 	s.press([]string{"?"}, "not now: phase 1 still running")
 	s.golden()
 }
@@ -203,13 +203,13 @@ func TestGoldenWizardSyncUpperBound(t *testing.T) {
 // without a key press once read; a blob that cannot be read says why.
 func TestGoldenWizardPlanSizesArrive(t *testing.T) {
 	f := uitest.New()
-	f.SetDiskSize("web02-os.vhd", 0, "")
+	f.SetDiskSize("web02-os", 0, "")
 	f.SetDiskSize("sql01-data.vhd", 0, "open disk vhds/sql01-data.vhd: no such blob; check the blob name")
 	m := New(f, uitest.Operator, Options{Renderer: asciiRenderer(), Page: PageWizard, Width: 80, Height: 24})
 	t.Cleanup(m.Close)
 	s := startModel(t, m, 80, 24, "reading size…")
 	s.sc.waitFor(t, 0, "254 GiB so far (1 still", "being read, 1 unreadable)", "size unknown: open disk")
-	f.SetDiskSize("web02-os.vhd", 127*(1<<30), "")
+	f.SetDiskSize("web02-os", 127*(1<<30), "")
 	s.press(nil, "381 GiB without 1")
 	s.golden()
 }
@@ -228,7 +228,7 @@ func TestGoldenMonitorAgentFigures(t *testing.T) {
 						d := &j.VMs[vi].Disks[di]
 						d.Agent = &workflow.AgentView{AzureChecked: d.BytesChecked, BlockBytes: d.BytesTransferred + 64<<20,
 							LinkBytes: (d.BytesTransferred+64<<20)*6/10 + 2<<20, CompressionSaved: (d.BytesTransferred + 64<<20) * 4 / 10}
-						if d.Name == "web02-os.vhd" {
+						if d.Name == "web02-os" {
 							d.Agent.Fallback, d.Agent.DirectBytes = true, 3<<30
 						}
 					}

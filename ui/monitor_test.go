@@ -257,7 +257,7 @@ func TestMonitorNarrowLineHidesUnknownSpeed(t *testing.T) {
 	})
 	s := start(t, f, uitest.Operator, PageMonitor, 80, 24, "verify")
 	v := s.final().View()
-	if strings.Contains(v, "- left") || !strings.Contains(v, "web01-os.vhd        127 GiB verify     12%") {
+	if strings.Contains(v, "- left") || !strings.Contains(v, "web01-os            127 GiB verify     12%") {
 		t.Fatalf("narrow line of a disk without a rate:\n%s", v)
 	}
 }

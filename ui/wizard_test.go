@@ -18,7 +18,7 @@ func TestWizardWalkStartsWithChoices(t *testing.T) {
 	if n := f.Calls("Start"); n != 0 {
 		t.Fatalf("Start called %d times before the last confirmation", n)
 	}
-	s.press([]string{"enter"}, "Started 250512-0900-01", "web01-os.vhd")
+	s.press([]string{"enter"}, "Started 250512-0900-01", "web01-os")
 	m := s.final()
 
 	starts := f.Starts()

@@ -10,6 +10,7 @@ package workflow
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -334,6 +335,30 @@ type DiskInfo struct {
 	// SizeError says why the size could not be read ("" when it was, or
 	// while it is still being read).
 	SizeError string `json:"size_error,omitempty"`
+}
+
+// Label names the disk as lists show it: a page blob by its name, a
+// managed disk by its slot and name ("OS disk web01-os").
+func (d DiskInfo) Label() string {
+	switch {
+	case d.Kind != "managed":
+		return d.Blob
+	case d.Name != "":
+		return d.Slot + " " + d.Name
+	}
+	return d.Slot + " (name not read yet)"
+}
+
+// Short is the Azure disk's own name (a managed disk's, or the blob's
+// without its container), as job views name it.
+func (d DiskInfo) Short() string {
+	if d.Kind == "managed" {
+		return d.Name
+	}
+	if i := strings.IndexByte(d.Blob, '/'); i >= 0 {
+		return d.Blob[i+1:]
+	}
+	return d.Blob
 }
 
 // SiteInfo names the two sides of a failback.

@@ -23,7 +23,7 @@ func (m *Manager) Sites() SiteInfo {
 	if m.cfg.Azure.Compute == config.ComputeLab {
 		detail += " (lab)"
 	}
-	si := SiteInfo{Source: SiteSide{Name: m.cfg.Azure.SiteName, Kind: "azure", Detail: detail}, Stop: stopText(m.cfg.Azure.Stop)}
+	si := SiteInfo{Source: SiteSide{Name: m.cfg.Azure.SiteName, Kind: "azure", Detail: detail}, Stop: StopText(m.cfg.Azure.Stop)}
 	for _, s := range m.cfg.Sites {
 		side := SiteSide{Name: s.Name, Kind: "hyper-v", Detail: s.Description}
 		for _, h := range m.cfg.Hosts {
@@ -100,9 +100,9 @@ func connectionStringWhere(cs string) (account, endpoint string) {
 	return account, endpoint
 }
 
-// stopText says how Complete failover stops the Azure VMs and what it
-// costs, for the summary page.
-func stopText(stop string) string {
+// StopText says how Complete failover stops the Azure VMs ([azure] stop)
+// and what it costs, for the summary page.
+func StopText(stop string) string {
 	if stop == config.StopDeallocate {
 		return "deallocate ([azure] stop): no compute billing while they are off; an Undo may wait for capacity, and a dynamic public IP may change"
 	}

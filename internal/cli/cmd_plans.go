@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/failback/failback/config"
 	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/internal/wire"
 	"github.com/failback/failback/workflow"
@@ -138,7 +137,7 @@ func runPlans(ctx context.Context, s Stdio, args []string) error {
 func vmLine(vm workflow.VMInfo, sizes bool) string {
 	var disks []string
 	for _, d := range vm.Disks {
-		t := diskLabel(d)
+		t := d.Label()
 		var facts []string
 		switch {
 		case !sizes:
@@ -162,16 +161,4 @@ func vmLine(vm workflow.VMInfo, sizes bool) string {
 		az += " (resource group " + vm.ResourceGroup + ")"
 	}
 	return fmt.Sprintf("Azure VM %s -> host %s, switch %s; disks: %s", az, vm.Host, vm.Switch, strings.Join(disks, ", "))
-}
-
-// diskLabel names a disk as plans lists it: a page blob by its name, a
-// managed disk by its slot and name ("OS disk db01-os").
-func diskLabel(d workflow.DiskInfo) string {
-	switch {
-	case d.Kind != config.DiskManaged:
-		return d.Blob
-	case d.Name != "":
-		return d.Slot + " " + d.Name
-	}
-	return d.Slot + " (managed disk, name not read)"
 }

@@ -27,8 +27,14 @@ func vm(name, host string, disks ...workflow.DiskInfo) workflow.VMInfo {
 	}
 }
 
+// disk is a page-blob disk (an older failover's unmanaged disk).
 func disk(blob, image string, size int64) workflow.DiskInfo {
-	return workflow.DiskInfo{Blob: blob, Image: image, Size: size}
+	return workflow.DiskInfo{Kind: "page-blob", Slot: blob, Blob: blob, Name: blob, Image: image, Size: size}
+}
+
+// mdisk is a managed disk in its VM's slot ("OS disk", "LUN 0").
+func mdisk(slot, name, image string, size int64, sku string) workflow.DiskInfo {
+	return workflow.DiskInfo{Kind: "managed", Slot: slot, Name: name, SKU: sku, Image: image, Size: size}
 }
 
 // demoPlans is a recovery plan with two groups (one encrypted database
@@ -40,8 +46,8 @@ func demoPlans() []workflow.PlanInfo {
 			Description: "Web shop: front ends, then the database",
 			Groups: [][]workflow.VMInfo{
 				{
-					vm("web01", "hv01.example.com", disk("web01-os.vhd", `D:\VMs\web01\web01-os.vhdx`, 127*gib)),
-					vm("web02", "hv01.example.com", disk("web02-os.vhd", `D:\VMs\web02\web02-os.vhdx`, 127*gib)),
+					vm("web01", "hv01.example.com", mdisk("OS disk", "web01-os", `D:\VMs\web01\web01-os.vhdx`, 127*gib, "Premium_LRS")),
+					vm("web02", "hv01.example.com", mdisk("OS disk", "web02-os", `D:\VMs\web02\web02-os.vhdx`, 127*gib, "Premium_LRS")),
 				},
 				{
 					vm("sql01", "hv02.example.com",
@@ -56,8 +62,8 @@ func demoPlans() []workflow.PlanInfo {
 			Single:      true,
 			Groups: [][]workflow.VMInfo{{
 				vm("files01", "hv02.example.com",
-					disk("files01-os.vhd", `D:\VMs\files01\files01-os.vhdx`, 64*gib),
-					disk("files01-data.vhd", `E:\VMs\files01\files01-data.vhdx`, 1024*gib)),
+					mdisk("OS disk", "files01-os", `D:\VMs\files01\files01-os.vhdx`, 64*gib, "StandardSSD_LRS"),
+					mdisk("LUN 0", "files01-data", `E:\VMs\files01\files01-data.vhdx`, 1024*gib, "Standard_LRS")),
 			}},
 		},
 	}
@@ -67,8 +73,9 @@ func demoSites() workflow.SiteInfo {
 	return workflow.SiteInfo{
 		Source: workflow.SiteSide{
 			Name: "Azure West Europe", Kind: "azure",
-			Detail: "storage account fbweu01 (page blobs), resource group rg-dr",
+			Detail: "subscription 00000000-0000-0000-0000-0000000000aa, resource group rg-dr, storage account fbweu01 at fbweu01.blob.core.windows.net",
 		},
+		Stop: workflow.StopText("power-off"),
 		Target: []workflow.SiteSide{{
 			Name: "Amsterdam DC", Kind: "hyper-v",
 			Detail: "Hyper-V 2022 hosts",

@@ -159,7 +159,7 @@ func (f *Fake) SetDiskSize(blob string, size int64, why string) {
 			for _, v := range g {
 				disks := append([]workflow.DiskInfo(nil), v.Disks...)
 				for i := range disks {
-					if disks[i].Blob == blob {
+					if disks[i].Blob == blob || disks[i].Name == blob {
 						disks[i].Size, disks[i].SizeError = size, why
 					}
 				}
@@ -286,7 +286,7 @@ func (f *Fake) Estimate(ctx context.Context, c workflow.Choices) (workflow.Estim
 	for _, v := range vms {
 		for _, d := range v.Disks {
 			de := workflow.DiskEstimate{
-				VM: v.Name, Blob: d.Blob, Size: d.Size,
+				VM: v.Name, Blob: d.Short(), Size: d.Size,
 				Allocated:       d.Size / 10 * 6,
 				ChangedEstimate: d.Size / 100 * 3,
 				Basis:           "changes since failback's snapshot of 2025-05-10 22:00:00 (job 250510-2200-3c)",

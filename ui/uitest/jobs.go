@@ -57,7 +57,7 @@ func (f *Fake) create(c workflow.Choices, who workflow.Actor) (*workflow.JobView
 		}
 		vv := workflow.VMView{Name: v.Name, Group: groups[i], Host: host, AzureState: "running", OnPremState: "off", Phase: "waiting"}
 		for _, d := range v.Disks {
-			vv.Disks = append(vv.Disks, workflow.DiskView{Name: d.Blob, Image: d.Image, Size: d.Size, Phase: "waiting"})
+			vv.Disks = append(vv.Disks, workflow.DiskView{Name: d.Short(), Image: d.Image, Size: d.Size, Phase: "waiting"})
 		}
 		j.VMs = append(j.VMs, vv)
 	}

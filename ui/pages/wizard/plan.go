@@ -123,7 +123,7 @@ func (p *planStep) details(pl workflow.PlanInfo, w int) string {
 	for _, g := range pl.Groups {
 		for _, v := range g {
 			for _, d := range v.Disks {
-				blobW = max(blobW, ansi.StringWidth(d.Blob))
+				blobW = max(blobW, ansi.StringWidth(d.Label()))
 			}
 		}
 	}
@@ -136,12 +136,14 @@ func (p *planStep) details(pl workflow.PlanInfo, w int) string {
 			b = append(b, common.JoinWrap([]string{fmt.Sprintf("  %s  %s  gen %d", v.Name, v.Host, v.Generation),
 				fmt.Sprintf("%d CPU", v.CPUs), units.Bytes(v.Memory), "switch " + v.Switch}, ", ", w, "      ")...)
 			for _, d := range v.Disks {
-				lead := "    " + common.Pad(d.Blob, blobW) + "  "
+				lead := "    " + common.Pad(d.Label(), blobW) + "  "
 				switch {
 				case d.SizeError != "":
 					for _, l := range common.Hang(lead, "size unknown: "+d.SizeError, len(lead), w) {
 						b = append(b, st.Warn.Render(l))
 					}
+				case d.Size > 0 && d.SKU != "":
+					b = append(b, lead+units.Bytes(d.Size)+"  "+st.Subtle.Render(d.SKU))
 				case d.Size > 0:
 					b = append(b, lead+units.Bytes(d.Size))
 				default:
