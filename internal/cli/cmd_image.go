@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/vdisk"
 )
 
@@ -80,10 +81,10 @@ func printInfo(w io.Writer, in vdisk.Info) {
 	if in.Format == vdisk.Raw {
 		kind = "plain file"
 	}
-	bytesText := func(n int64) string { return fmt.Sprintf("%s (%d bytes)", formatSize(n), n) }
+	bytesText := func(n int64) string { return fmt.Sprintf("%s (%d bytes)", units.Bytes(n), n) }
 	block := "none"
 	if in.BlockSize > 0 {
-		block = formatSize(in.BlockSize)
+		block = units.Bytes(in.BlockSize)
 	}
 	fmt.Fprintf(w, "file:          %s\n", in.Path)
 	fmt.Fprintf(w, "format:        %s (%s)\n", in.Format, kind)
@@ -163,7 +164,7 @@ func runImageCreate(ctx context.Context, s Stdio, args []string) error {
 	if in.Format == vdisk.Raw {
 		kind = "sparse"
 	}
-	fmt.Fprintf(s.Out, "created %s: %s %s, %s virtual\n", path, kind, in.Format, formatSize(in.VirtualSize))
+	fmt.Fprintf(s.Out, "created %s: %s %s, %s virtual\n", path, kind, in.Format, units.Bytes(in.VirtualSize))
 	return nil
 }
 
@@ -270,7 +271,7 @@ func runImageConvert(ctx context.Context, s Stdio, args []string) error {
 		return fmt.Errorf("convert %s to %s failed; removed the partial %s: %w", srcPath, dstPath, dstPath, err)
 	}
 	fmt.Fprintf(s.Out, "converted %s (%s) to %s (%s): %s virtual, %s copied\n",
-		srcPath, src.Info().Format, dstPath, o.Format, formatSize(o.Size), formatSize(pr.last))
+		srcPath, src.Info().Format, dstPath, o.Format, units.Bytes(o.Size), units.Bytes(pr.last))
 	return nil
 }
 
@@ -293,7 +294,7 @@ func (p *convertProgress) update(done, total int64) {
 	if total > 0 {
 		pct = float64(done) * 100 / float64(total)
 	}
-	fmt.Fprintf(p.w, "\rconverting: %5.1f%% (%s of %s allocated)   ", pct, formatSize(done), formatSize(total))
+	fmt.Fprintf(p.w, "\rconverting: %5.1f%% (%s of %s allocated)   ", pct, units.Bytes(done), units.Bytes(total))
 	p.shown = true
 }
 

@@ -51,24 +51,3 @@ func parseSize(text string) (int64, error) {
 	}
 	return int64(v), nil
 }
-
-// formatSize writes n bytes for people: "512 B", "10 GiB", "1.5 GiB",
-// "2.34 TiB" (up to two decimals, 1024-based). Only the image commands use
-// it; everything else writes sizes with units.Bytes ("10.0 GiB"). Moving
-// them to units.Bytes would change what image info, create and convert
-// print, so it waits for a decision on which form image sizes take.
-func formatSize(n int64) string {
-	if n < 1024 && n > -1024 {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
-	v := float64(n) / 1024
-	i := 0
-	for math.Abs(v) >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	s := strconv.FormatFloat(v, 'f', 2, 64)
-	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	return s + " " + units[i]
-}

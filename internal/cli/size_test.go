@@ -23,13 +23,3 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
-
-func TestFormatSize(t *testing.T) {
-	for n, want := range map[int64]string{
-		0: "0 B", 512: "512 B", 1024: "1 KiB", 10 << 30: "10 GiB", 3 << 29: "1.5 GiB", 1<<40 + 1<<38: "1.25 TiB", 1000000: "976.56 KiB",
-	} {
-		if got := formatSize(n); got != want {
-			t.Errorf("formatSize(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
