@@ -126,17 +126,6 @@ func pageListExtents(pl pageblob.PageList) []engine.Extent {
 	return out
 }
 
-// pageListsToExtents turns the pages of a Get Page Ranges (Diff) listing
-// into the sorted extents of [0, limit), merged with gaps under gap
-// joined: it is the one place that interprets the service's answer.
-func pageListsToExtents(lists []pageblob.PageList, limit, gap int64) []engine.Extent {
-	l := rangeList{limit: limit, gap: gap}
-	for _, pl := range lists {
-		l.add(pl)
-	}
-	return l.extents()
-}
-
 // listPageRanges lists the allocated ranges of a blob or snapshot (when
 // prevSnapshot is set: the ranges changed since it) in [0, limit), by
 // segments, following continuation markers, merged with gaps under gap

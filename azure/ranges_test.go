@@ -41,7 +41,11 @@ func TestDiffAnswerBecomesMergedExtentsWithClearedRanges(t *testing.T) {
 	}
 	// Virtual size 8 MiB: the last range is the footer page (rewritten by
 	// whoever resized the disk) and must not be part of the disk's changes.
-	got := pageListsToExtents(lists, 8<<20, 0)
+	l := rangeList{limit: 8 << 20}
+	for _, pl := range lists {
+		l.add(pl)
+	}
+	got := l.extents()
 	want := []engine.Extent{
 		{Off: 0, Len: 1024},          // written + cleared, adjacent: one extent
 		{Off: 1 << 20, Len: 8192},    // two ranges split by the marker, merged
