@@ -3,7 +3,6 @@ package azure
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
@@ -78,41 +77,18 @@ func (d *managedDisk) ClearedRanges(ctx context.Context, prev, cur string) ([]en
 	if err != nil {
 		return nil, err
 	}
-	family, rg := strings.ToLower(d.ref.ID), d.snapshotGroup()
-	unlock := d.m.diffLock(family)
-	defer unlock()
-	pg, err := d.m.acquire(ctx, rg, prev, family)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = d.m.release(context.WithoutCancel(ctx), pg) }()
-	cg, err := d.m.acquire(ctx, rg, cur, family)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = d.m.release(context.WithoutCancel(ctx), cg) }()
-	list := func(force bool) ([]engine.Extent, error) {
-		pu, err := d.m.access(ctx, pg, force)
-		if err != nil {
-			return nil, err
-		}
-		cu, err := d.m.access(ctx, cg, force)
-		if err != nil {
-			return nil, err
-		}
+	var ex []engine.Extent
+	err = d.withPair(ctx, prev, cur, func(pu, cu string) error {
 		p, err := d.m.sasClient(pu)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		c, err := d.m.sasClient(cu)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return clearedBetween(ctx, p, c, size)
-	}
-	ex, err := list(false)
-	if err != nil && statusOf(err) == 403 {
-		ex, err = list(true)
-	}
+		ex, err = clearedBetween(ctx, p, c, size)
+		return err
+	})
 	return ex, wrapErr("list page ranges", d.name+"@"+prev+".."+cur, err)
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
 	"github.com/failback/failback/engine"
-	"github.com/failback/failback/vdisk"
 )
 
 // MetaDisk tags a managed disk's snapshot with the disk's id, so listing
@@ -121,93 +120,6 @@ func managedSnapshot(r armcompute.Snapshot) Snapshot {
 	return s
 }
 
-// pace waits, when the disk had SnapshotsPerWindow snapshots within the
-// last Window, until the oldest of them leaves it: Azure refuses more.
-func (d *managedDisk) pace(ctx context.Context, waiting func(time.Duration, string)) error {
-	for {
-		recent, err := d.recentSnapshots(ctx)
-		if err != nil {
-			return err
-		}
-		if len(recent) < d.m.o.SnapshotsPerWindow {
-			return nil
-		}
-		wait := recent[len(recent)-d.m.o.SnapshotsPerWindow].Add(d.m.o.Window).Sub(d.m.o.Now())
-		if wait <= 0 {
-			return nil
-		}
-		wait += time.Second
-		if waiting != nil {
-			waiting(wait, fmt.Sprintf("Azure allows %d snapshots of a disk per %s", d.m.o.SnapshotsPerWindow, d.m.o.Window))
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-}
-
-// recentSnapshots lists when the disk's snapshots within the window were
-// made, oldest first: the ones ARM lists (anyone's) and the ones this
-// process made (which a listing may not show yet).
-func (d *managedDisk) recentSnapshots(ctx context.Context) ([]time.Time, error) {
-	since := d.m.o.Now().Add(-d.m.o.Window)
-	var out []time.Time
-	listed := map[string]bool{}
-	pager := d.m.snaps.NewListByResourceGroupPager(d.snapshotGroup(), nil)
-	for pager.More() {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			return nil, d.m.wrapARM("list snapshots of", d.name, err)
-		}
-		for _, s := range page.Value {
-			if s == nil || s.Properties == nil || s.Properties.CreationData == nil || s.Properties.TimeCreated == nil {
-				continue
-			}
-			cd := s.Properties.CreationData
-			if cd.SourceResourceID != nil && SameResource(*cd.SourceResourceID, d.ref.ID) && s.Properties.TimeCreated.After(since) {
-				out = append(out, *s.Properties.TimeCreated)
-				if s.Name != nil {
-					listed[strings.ToLower(*s.Name)] = true
-				}
-			}
-		}
-	}
-	d.m.mu.Lock()
-	// Deleted ones count too: Azure counts snapshots made, not kept.
-	for _, p := range d.m.paced[strings.ToLower(d.ref.ID)] {
-		if p.at.After(since) && !listed[strings.ToLower(p.name)] {
-			out = append(out, p.at)
-		}
-	}
-	d.m.mu.Unlock()
-	slices.SortFunc(out, func(a, b time.Time) int { return a.Compare(b) })
-	return out, nil
-}
-
-// pacedSnap is a snapshot this process asked for, by name and time.
-type pacedSnap struct {
-	name string
-	at   time.Time
-}
-
-// notePaced remembers a snapshot this process asked for.
-func (m *ManagedDisks) notePaced(id, name string, t time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	key := strings.ToLower(id)
-	keep := m.paced[key][:0]
-	for _, p := range m.paced[key] {
-		if t.Sub(p.at) < m.o.Window {
-			keep = append(keep, p)
-		}
-	}
-	m.paced[key] = append(keep, pacedSnap{name: name, at: t})
-}
-
 func (d *managedDisk) ListSnapshots(ctx context.Context) ([]Snapshot, error) {
 	var out []Snapshot
 	pager := d.m.snaps.NewListByResourceGroupPager(d.snapshotGroup(), nil)
@@ -302,83 +214,6 @@ func (d *managedDisk) snapshot(ctx context.Context, id string) (armcompute.Snaps
 	return s, size, nil
 }
 
-func (d *managedDisk) OpenSnapshot(ctx context.Context, id string) (*SnapshotSource, error) {
-	if id == "" {
-		return nil, fmt.Errorf("azure: open snapshot of %s: no snapshot id given; reads come from snapshots only, never from the live disk", d.name)
-	}
-	_, size, err := d.snapshot(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	rg := d.snapshotGroup()
-	g, err := d.m.acquire(ctx, rg, id, strings.ToLower(d.ref.ID))
-	if err != nil {
-		return nil, err
-	}
-	obj := d.name + "@" + id
-	src := &SnapshotSource{obj: obj, snapshot: id, size: size, rp: d.m.rp,
-		close: func(ctx context.Context) error { return d.m.release(ctx, g) }}
-	var last string
-	src.access = func(ctx context.Context, force bool) (*pageblob.Client, error) {
-		u, err := d.m.access(ctx, g, force)
-		if err != nil {
-			return nil, err
-		}
-		if u != last || src.pb == nil {
-			pb, err := d.m.sasClient(u)
-			if err != nil {
-				return nil, fmt.Errorf("azure open snapshot %s: the grant's URL is not a blob URL: %w", obj, errOneLine{err})
-			}
-			src.pb, last = pb, u
-		}
-		return src.pb, nil
-	}
-	if err := d.checkBlob(ctx, src, size); err != nil {
-		_ = src.Close(context.WithoutCancel(ctx))
-		return nil, err
-	}
-	return src, nil
-}
-
-// sasClient reads the blob a grant's SAS URL names.
-func (m *ManagedDisks) sasClient(url string) (*pageblob.Client, error) {
-	return pageblob.NewClientWithNoCredential(url, &pageblob.ClientOptions{ClientOptions: m.read.clientOptions()})
-}
-
-// checkBlob checks the granted blob holds the disk: at least its size,
-// and where a fixed-VHD footer follows, one that agrees.
-func (d *managedDisk) checkBlob(ctx context.Context, src *SnapshotSource, size int64) error {
-	var length int64
-	err := src.retryDenied(ctx, func(pb *pageblob.Client) error {
-		props, err := pb.GetProperties(ctx, nil)
-		if err == nil && props.ContentLength != nil {
-			length = *props.ContentLength
-		}
-		return err
-	}, false)
-	if err != nil {
-		return wrapErr("open snapshot", src.obj, err)
-	}
-	if length < size {
-		return &StorageError{Op: "open snapshot", Object: src.obj, Kind: ErrBadFooter,
-			Hint: fmt.Sprintf("the granted blob holds %d bytes, less than the disk's %d; take a new snapshot", length, size)}
-	}
-	if length == size+vdisk.VHDFooterSize {
-		buf := make([]byte, vdisk.VHDFooterSize)
-		err := src.retryDenied(ctx, func(pb *pageblob.Client) error {
-			return downloadRange(ctx, pb, src.obj, buf, size, src.rp, nil)
-		}, false)
-		if err != nil {
-			return err
-		}
-		if f, err := vdisk.ParseVHDFooter(buf); err == nil && int64(f.CurrentSize) != size {
-			return &StorageError{Op: "open snapshot", Object: src.obj, Kind: ErrBadFooter,
-				Hint: fmt.Sprintf("its VHD footer says %d bytes, ARM says %d", f.CurrentSize, size)}
-		}
-	}
-	return nil
-}
-
 func (d *managedDisk) ChangedRanges(ctx context.Context, prev, cur string) ([]engine.Extent, error) {
 	if prev == "" || cur == "" {
 		return nil, fmt.Errorf("azure changed ranges of %s: both snapshot ids are needed (got %q and %q)", d.name, prev, cur)
@@ -394,46 +229,55 @@ func (d *managedDisk) ChangedRanges(ctx context.Context, prev, cur string) ([]en
 	if psize != csize && (psize > tib4) != (csize > tib4) {
 		return nil, fmt.Errorf("azure changed ranges of %s: the disk was resized across 4 TiB between the snapshots (%d to %d bytes), and Azure cannot diff across that; compare by checksums instead", d.name, psize, csize)
 	}
-	family := strings.ToLower(d.ref.ID)
-	rg := d.snapshotGroup()
-	// One diff of a disk at a time: each needs two grants, and diffs
-	// waiting for their second while holding their first could take
-	// every slot of the family and wait forever.
-	unlock := d.m.diffLock(family)
-	defer unlock()
-	pg, err := d.m.acquire(ctx, rg, prev, family)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = d.m.release(context.WithoutCancel(ctx), pg) }()
-	cg, err := d.m.acquire(ctx, rg, cur, family)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = d.m.release(context.WithoutCancel(ctx), cg) }()
-	diff := func(force bool) ([]engine.Extent, error) {
-		pu, err := d.m.access(ctx, pg, force)
-		if err != nil {
-			return nil, err
-		}
-		cu, err := d.m.access(ctx, cg, force)
-		if err != nil {
-			return nil, err
-		}
+	var ex []engine.Extent
+	err = d.withPair(ctx, prev, cur, func(pu, cu string) error {
 		pb, err := d.m.sasClient(cu)
-		if err != nil {
-			return nil, err
+		if err == nil {
+			ex, err = listDiffByURL(ctx, pb, pu, csize)
 		}
-		return listDiffByURL(ctx, pb, pu, csize)
-	}
-	ex, err := diff(false)
-	if err != nil && statusOf(err) == 403 {
-		ex, err = diff(true)
-	}
+		return err
+	})
 	if err != nil {
 		return nil, wrapErr("diff snapshots", d.name+"@"+cur, err)
 	}
 	return ex, nil
+}
+
+// withPair runs f with the SAS URLs of two snapshots of the disk, granted
+// for it, once more with fresh grants if the service refused them. One
+// pair per disk at a time: each holds two grants, and pairs waiting for
+// their second while holding their first could take every slot of the
+// family and wait forever.
+func (d *managedDisk) withPair(ctx context.Context, prev, cur string, f func(prevURL, curURL string) error) error {
+	family, rg := strings.ToLower(d.ref.ID), d.snapshotGroup()
+	unlock := d.m.diffLock(family)
+	defer unlock()
+	pg, err := d.m.acquire(ctx, rg, prev, family)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = d.m.release(context.WithoutCancel(ctx), pg) }()
+	cg, err := d.m.acquire(ctx, rg, cur, family)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = d.m.release(context.WithoutCancel(ctx), cg) }()
+	run := func(force bool) error {
+		pu, err := d.m.access(ctx, pg, force)
+		if err != nil {
+			return err
+		}
+		cu, err := d.m.access(ctx, cg, force)
+		if err != nil {
+			return err
+		}
+		return f(pu, cu)
+	}
+	err = run(false)
+	if err != nil && statusOf(err) == 403 {
+		err = run(true)
+	}
+	return err
 }
 
 // listDiffByURL lists the ranges of the blob pb changed since the
