@@ -67,6 +67,11 @@ func (j *job) view() JobView {
 		}
 		for di, d := range vm.Disks {
 			dv := diskView(d, j.live[diskKey{vi, di}])
+			if awaitsFinal(r, d) && dv.Phase == diskDone {
+				// Phase 2 has not written this disk yet: its earlier
+				// passes' "done" is not the failback's.
+				dv = DiskView{Name: dv.Name, Image: dv.Image, Size: dv.Size, Phase: diskWaiting, Agent: dv.Agent}
+			}
 			phases[dv.Phase] = true
 			if l := j.live[diskKey{vi, di}]; l != nil && l.p.Total > 0 && dv.Phase != diskDone {
 				done += l.p.Done
@@ -134,6 +139,26 @@ func diskView(d diskRecord, l *liveDisk) DiskView {
 	}
 	dv.Percent = p.Percent
 	return dv
+}
+
+// awaitsFinal says the job is in phase 2 (running or stopped there) and
+// disk d has not had its final pass (or full download) yet.
+func awaitsFinal(r *jobRecord, d diskRecord) bool {
+	st := r.State
+	if st.Stopped() {
+		st = r.Was
+	}
+	switch st {
+	case StateShutdown, StatePhase2:
+	default:
+		return false
+	}
+	for _, p := range d.Passes {
+		if p.Done && (p.Kind == passFinal || p.Kind == passFull) {
+			return false
+		}
+	}
+	return true
 }
 
 func fillCounters(dv *DiskView, mode engine.Mode, c engine.Counters, toCheck, toTransfer int64) {

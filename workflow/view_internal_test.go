@@ -34,3 +34,23 @@ func TestDiskViewBarsFollowTheEnginePhase(t *testing.T) {
 		t.Fatalf("verify: %+v", v)
 	}
 }
+
+// A disk whose final pass has not run yet shows waiting during phase 2
+// (running or interrupted there), not the done of its catch-up passes.
+func TestDiskWaitingForItsFinalPassIsNotDone(t *testing.T) {
+	d := diskRecord{Passes: []passRecord{{Kind: passPhase1, Done: true}, {Kind: passCatchUp, Round: 1, Done: true}}}
+	for _, r := range []jobRecord{
+		{State: StatePhase2, Flow: flowComplete},
+		{State: StateInterrupted, Was: StatePhase2, Flow: flowComplete},
+	} {
+		r.VMs = []vmRecord{{Name: "web", Disks: []diskRecord{d}}}
+		j := newJob(&Manager{hub: newHub()}, &r)
+		if v := j.view(); v.VMs[0].Disks[0].Phase != diskWaiting {
+			t.Fatalf("state %s: disk phase %q, want waiting", r.State, v.VMs[0].Disks[0].Phase)
+		}
+	}
+	r := jobRecord{State: StateReady, Flow: flowStart, VMs: []vmRecord{{Name: "web", Disks: []diskRecord{d}}}}
+	if v := newJob(&Manager{hub: newHub()}, &r).view(); v.VMs[0].Disks[0].Phase != diskDone {
+		t.Fatalf("ready to complete: disk phase %q, want done", v.VMs[0].Disks[0].Phase)
+	}
+}
