@@ -262,9 +262,9 @@ func (r *run) journal(p pending) error {
 	case x.has(it.block):
 		return nil
 	case p.oldZero:
-		seq, err = r.job.undo.add(recZero, it.block, nil)
+		seq, err = r.job.undo.add(recZero, it.block, it.block+1, nil)
 	default:
-		seq, err = r.job.undo.add(recData, it.block, p.s.dst[:it.n])
+		seq, err = r.job.undo.add(recData, it.block, it.block+1, p.s.dst[:it.n])
 		r.ctr.undoBytes.Add(it.n)
 	}
 	if err != nil {
@@ -333,7 +333,7 @@ const checkpointRatio = 8
 // journal never claims a block the target could still lose.
 func (r *run) checkpoint(ctx context.Context) error {
 	w := r.track.watermark()
-	if w <= r.job.watermark {
+	if w <= r.job.watermark && !r.job.undo.hasPending() {
 		return nil
 	}
 	r.flushMu.Lock()
