@@ -205,4 +205,3 @@ func createFile(dir, name string, magic [8]byte, h jobHeader) error {
 	}
 	return os.Rename(tmp, filepath.Join(dir, name))
 }
-
