@@ -138,7 +138,12 @@ func scanUndo(r io.ReaderAt, size, off int64, h jobHeader, readData bool, fn fun
 			it.dataBad, it.rec.size = true, size-off
 		case readData:
 			rec.data = buf[:rec.n]
-			if _, err := r.ReadAt(rec.data, off+recHeaderSize); err != nil || crc32.Update(seed, castagnoli, rec.data) != sum {
+			if rec.n > 0 {
+				if _, err := r.ReadAt(rec.data, off+recHeaderSize); err != nil {
+					sum++ // unreadable: as damaged
+				}
+			}
+			if crc32.Update(seed, castagnoli, rec.data) != sum {
 				it.dataBad = true
 			} else {
 				it.rec.data = rec.data
