@@ -90,13 +90,19 @@ func openJob(dir string, want jobHeader) (_ *job, err error) {
 	j.watermark, j.from, j.records, j.undoEnd = rs.watermark, rs.watermark, rs.records, rs.undoEnd
 	j.resumeEnd, j.resumed = max(rs.end, jf.off), existed
 	chk := newUndoCheck(jf.off)
-	if err := scanUndo(jf.undo, jf.undoSize, jf.off, h, true, func(it undoItem) error { chk.add(it); return nil }); err != nil {
+	var valid []blockRun
+	if err := scanUndo(jf.undo, jf.undoSize, jf.off, h, true, func(it undoItem) error {
+		chk.add(it)
+		if !it.bad && !it.dataBad {
+			valid = append(valid, blockRun{it.rec.block, it.rec.end})
+		}
+		return nil
+	}); err != nil {
 		return nil, err
 	}
 	v := chk.verdict(max(rs.records, chk.witness), rs.records)
 	if !v.ok() {
-		d := damageFor(dir, h.TargetID, h, v, rs, nil)
-		return nil, d
+		return nil, damageFor(dir, targetName(h.TargetID), h, v, rs, valid)
 	}
 	// Drop the torn tails so new records follow valid ones, and load the
 	// index from what stays.
