@@ -14,9 +14,17 @@ func ImageSource(img vdisk.Image) Source { return imageDisk{img} }
 
 // ImageTarget writes a local disk image as a Target. When the image
 // implements vdisk.Zeroer, so does the Target: zero blocks then release
-// space instead of being written.
+// space instead of being written. When it implements vdisk.Deallocator
+// (dynamic VHDX and VHD), the Target is a Deallocator too: a rollback
+// makes blocks that were unallocated unallocated again and cuts the file
+// back.
 func ImageTarget(img vdisk.Image) Target {
-	if _, ok := img.(vdisk.Zeroer); ok {
+	_, dealloc := img.(vdisk.Deallocator)
+	_, zeroer := img.(vdisk.Zeroer)
+	switch {
+	case dealloc && zeroer:
+		return imageDeallocator{imageZeroer{imageDisk{img}}}
+	case zeroer:
 		return imageZeroer{imageDisk{img}}
 	}
 	return imageDisk{img}
@@ -75,4 +83,20 @@ func (d imageZeroer) WriteZeroes(ctx context.Context, off, n int64) error {
 		return err
 	}
 	return d.img.(vdisk.Zeroer).WriteZeroes(off, n)
+}
+
+type imageDeallocator struct{ imageZeroer }
+
+func (d imageDeallocator) Deallocate(ctx context.Context, off, n int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return d.img.(vdisk.Deallocator).Deallocate(off, n)
+}
+
+func (d imageDeallocator) Trim(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return d.img.(vdisk.Deallocator).Trim()
 }

@@ -230,8 +230,16 @@ func (r *run) write(ctx context.Context, p pending) error {
 	r.flushMu.RLock()
 	var err error
 	switch {
-	case p.srcZero && r.zeroer != nil:
+	case p.srcZero && r.zeroer != nil && !r.keepPlace:
 		err = r.zeroer.WriteZeroes(ctx, it.off, it.n)
+		r.ctr.bytesZeroed.Add(it.n)
+	case p.srcZero && r.keepPlace:
+		// Only the parts that hold space: the rest reads as zeros already.
+		for _, e := range intersect(r.dstAlloc, it.off, it.off+it.n) {
+			if err = r.dst.WriteAt(ctx, r.zeros[:e.Len], e.Off); err != nil {
+				break
+			}
+		}
 		r.ctr.bytesZeroed.Add(it.n)
 	case p.srcZero:
 		err = r.dst.WriteAt(ctx, r.zeros[:it.n], it.off)
