@@ -85,7 +85,8 @@ func imageSpace(t *testing.T, path string) (int64, []vdisk.Extent) {
 // TestCancelGivesTheImageFileBack: phase 1 writes blocks the on-premises
 // VHDX did not have (the file grows); Cancel leaves the file its old size
 // with the same blocks allocated, not only the same bytes, so cycles of
-// fail back and cancel do not eat the volume.
+// fail back and cancel do not eat the volume. No file (a write lock) is
+// left beside the image.
 func TestCancelGivesTheImageFileBack(t *testing.T) {
 	vm := labtest.VM{Name: "web", Disks: []int64{8 << 20}}
 	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{vm}})
@@ -115,6 +116,9 @@ func TestCancelGivesTheImageFileBack(t *testing.T) {
 			t.Fatal(err)
 		}
 		labtest.Wait(t, m, id, jobTimeout, workflow.StateReady)
+		if names := folderNames(t, filepath.Dir(image)); len(names) != 1 {
+			t.Fatalf("cycle %d: failback left files beside the image: %v", cycle, names)
+		}
 		if size, alloc := imageSpace(t, image); size <= size0 || slices.Equal(alloc, alloc0) {
 			t.Fatalf("cycle %d: phase 1 should have allocated new blocks (%d bytes, %v; before %d, %v)", cycle, size, alloc, size0, alloc0)
 		}
@@ -127,4 +131,17 @@ func TestCancelGivesTheImageFileBack(t *testing.T) {
 			t.Fatalf("cycle %d: after cancel the file has %d bytes, allocated %v; before %d, %v", cycle, size, alloc, size0, alloc0)
 		}
 	}
+}
+
+func folderNames(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
 }
