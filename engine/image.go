@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/failback/failback/vdisk"
 )
@@ -45,7 +46,7 @@ func (d imageDisk) ReadAt(ctx context.Context, p []byte, off int64) error {
 	if err == nil || err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
-	return fmt.Errorf("%s: %w", d.img.Info().Path, err)
+	return d.named(err)
 }
 
 func (d imageDisk) WriteAt(ctx context.Context, p []byte, off int64) error {
@@ -57,9 +58,18 @@ func (d imageDisk) WriteAt(ctx context.Context, p []byte, off int64) error {
 		err = io.ErrShortWrite
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", d.img.Info().Path, err)
+		return d.named(err)
 	}
 	return nil
+}
+
+// named puts the image's path in front of err, unless err names it
+// already (vdisk's and os's errors do).
+func (d imageDisk) named(err error) error {
+	if p := d.img.Info().Path; !strings.Contains(err.Error(), p) {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	return err
 }
 
 func (d imageDisk) Allocated(ctx context.Context) ([]Extent, error) {

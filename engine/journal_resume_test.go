@@ -6,6 +6,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -107,5 +110,43 @@ func TestDamageFoundWithoutCheckpoints(t *testing.T) {
 	}
 	if diff := differing(dst.Bytes(), orig, 4<<10); !equalInts(diff, []int64{block}) {
 		t.Fatalf("blocks %v differ after the rollback, want only %d", diff, block)
+	}
+}
+
+// fullTarget fails writes after the first few, and flushes, as a full
+// volume does.
+type fullTarget struct {
+	*enginetest.MemDisk
+	writes atomic.Int64
+}
+
+func (f *fullTarget) WriteAt(ctx context.Context, p []byte, off int64) error {
+	if f.writes.Add(1) > 3 {
+		return &os.PathError{Op: "write", Path: "/images/disk.vhdx", Err: syscall.ENOSPC}
+	}
+	return f.MemDisk.WriteAt(ctx, p, off)
+}
+
+func (f *fullTarget) Flush(context.Context) error {
+	return &os.PathError{Op: "fsync", Path: "/images/disk.vhdx", Err: syscall.ENOSPC}
+}
+
+// TestFullVolumeSaidOnce: a sync stopped by a full volume says so once,
+// not again for the last checkpoint's flush that fails the same way; the
+// rollback then restores the target.
+func TestFullVolumeSaidOnce(t *testing.T) {
+	const bs = 4 << 10
+	src, mem := changedPair(t, 64<<10, bs, 12)
+	orig := mem.Bytes()
+	dir := filepath.Join(t.TempDir(), "j")
+	_, err := Sync(bg, src, &fullTarget{MemDisk: mem}, Options{BlockSize: bs, Threads: 1, JournalDir: dir, CheckpointInterval: time.Hour})
+	if !errors.Is(err, syscall.ENOSPC) || strings.Count(err.Error(), "no space left") != 1 {
+		t.Fatalf("error: %v", err)
+	}
+	if _, err := Rollback(bg, dir, mem, RollbackOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(mem.Bytes(), orig) {
+		t.Fatal("rollback after a full volume did not restore the target")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/failback/failback/vdisk"
@@ -111,7 +112,7 @@ func (r *run) sync(ctx context.Context, st *Stats) (err error) {
 	if r.job != nil {
 		// Record what finished, also after a cancel or an error, so a
 		// resume does not redo it; the flush must not be cancelled.
-		if cerr := r.checkpoint(context.WithoutCancel(ctx)); cerr != nil {
+		if cerr := r.checkpoint(context.WithoutCancel(ctx)); cerr != nil && !sameCause(err, cerr) {
 			err = errors.Join(err, cerr)
 		}
 	} else if err == nil {
@@ -351,4 +352,12 @@ func (r *run) checkpoint(ctx context.Context) error {
 		return fmt.Errorf("flush target: %w", err)
 	}
 	return r.job.checkpoint(w)
+}
+
+// sameCause reports whether b fails for the system reason a already gives
+// (the same errno: a full volume fails the last checkpoint's flush too),
+// so that the reason is said once.
+func sameCause(a, b error) bool {
+	var ea, eb syscall.Errno
+	return errors.As(a, &ea) && errors.As(b, &eb) && ea == eb
 }

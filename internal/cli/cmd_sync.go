@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/failback/failback/config"
@@ -180,8 +181,12 @@ func doSync(ctx context.Context, s Stdio, srcPath, dstPath string, o engine.Opti
 			return fmt.Errorf("sync %s -> %s: %w\nThe undo journal is kept in %s: undo the sync with 'failback sync --rollback %s %s'", srcPath, dstPath, err, o.JournalDir, o.JournalDir, dstPath)
 		}
 		if o.JournalDir != "" && !errors.Is(err, engine.ErrSizeMismatch) && syncPathExists(o.JournalDir) {
-			return fmt.Errorf("sync %s -> %s stopped after %d of %d blocks: %w\nThe journal in %s can resume it (run the same command again) or undo it (failback sync --rollback %s %s)",
-				srcPath, dstPath, st.ResumedBlocks+st.BlocksChecked, st.Blocks, err, o.JournalDir, o.JournalDir, dstPath)
+			again := "run the same command again"
+			if errors.Is(err, syscall.ENOSPC) {
+				again = "free space on the full volume, then run the same command again"
+			}
+			return fmt.Errorf("sync %s -> %s stopped after %d of %d blocks: %w\nThe journal in %s can resume it (%s) or undo it (failback sync --rollback %s %s: it gives back the space the sync took)",
+				srcPath, dstPath, st.ResumedBlocks+st.BlocksChecked, st.Blocks, err, o.JournalDir, again, o.JournalDir, dstPath)
 		}
 		return fmt.Errorf("sync %s -> %s: %w", srcPath, dstPath, err)
 	}
