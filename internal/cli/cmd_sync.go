@@ -145,21 +145,29 @@ func doSync(ctx context.Context, s Stdio, srcPath, dstPath string, o engine.Opti
 		return err
 	}
 	o.TargetID = syncAbsPath(dstPath)
+	resuming := ""
 	if o.JournalDir != "" {
 		if info, err := engine.ReadJournal(o.JournalDir); err == nil {
 			if info.Finished {
 				dst.Close()
 				return fmt.Errorf("%s holds a finished sync (kept with --keep-journal): commit it by deleting the directory, or undo it with 'failback sync --rollback %s %s', before syncing again", o.JournalDir, o.JournalDir, dstPath)
 			}
-			same := info.SourceID == o.SourceID && info.TargetID == o.TargetID && info.Mode == o.Mode && info.BlockSize == o.BlockSize
-			if !quiet && same {
-				fmt.Fprintf(s.Err, "resuming the sync journaled in %s: %d of %d blocks were finished\n", o.JournalDir, info.Watermark, info.Blocks)
+			if info.SourceID == o.SourceID && info.TargetID == o.TargetID && info.Mode == o.Mode && info.BlockSize == o.BlockSize {
+				resuming = fmt.Sprintf("resuming the sync journaled in %s: %d of %d blocks were finished", o.JournalDir, info.Watermark, info.Blocks)
 			}
 		}
 	}
 	pr := newProgressPrinter(s.Err, isTerminal(s.Err))
 	if !quiet {
-		o.Progress = pr.print
+		o.Progress = func(e engine.Progress) {
+			// Said once the engine has taken the journal (it may refuse
+			// it: damaged, of an earlier version).
+			if resuming != "" && e.Phase != engine.PhasePrepare {
+				pr.note(resuming)
+				resuming = ""
+			}
+			pr.print(e)
+		}
 	}
 	st, err := engine.Sync(ctx, engine.ImageSource(src), engine.ImageTarget(dst), o)
 	pr.end()

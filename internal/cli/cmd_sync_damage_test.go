@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // damagedRollback syncs a pair differing in 1 MiB blocks with --undo-dir,
@@ -117,6 +118,37 @@ func TestRollbackWithBothHeadersDamaged(t *testing.T) {
 	_, errOut, code = syncCLI(context.Background(), "sync", "--quiet", "--rollback", undo, dst)
 	if code == 0 || strings.Contains(errOut, "run the same command again") || !strings.Contains(errOut, "fails the same way") || !strings.Contains(errOut, "from a backup") {
 		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	t.Log(errOut)
+}
+
+// TestSyncOnDamagedJournalRefuses: a sync that would resume a damaged
+// journal writes nothing, does not claim to resume, names the lost block
+// and says what helps, not "run the same command again".
+func TestSyncOnDamagedJournalRefuses(t *testing.T) {
+	src, dst, _, _ := syncPair(t, 16<<20, "dst.raw", []int64{0, 1, 2, 3, 9, 12, 15})
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	if _, errOut, code := syncCLI(ctx, "sync", src, dst, "--bwlimit", "16M", "--threads", "1"); code != 1 {
+		t.Fatalf("interrupted sync: exit %d: %s", code, errOut)
+	}
+	p := filepath.Join(dst+journalSuffix, "undo")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 4
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := readImageFile(t, dst)
+	_, errOut, code := syncCLI(context.Background(), "sync", src, dst)
+	if code == 0 || strings.Contains(errOut, "resuming") || strings.Contains(errOut, "same command again") ||
+		!strings.Contains(errOut, "Nothing was written") || !strings.Contains(errOut, "is damaged") || len(namedBlocks(t, errOut)) != 1 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !bytes.Equal(readImageFile(t, dst), before) {
+		t.Fatal("the refused sync wrote to the target")
 	}
 	t.Log(errOut)
 }
