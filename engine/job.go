@@ -78,6 +78,9 @@ func openJob(dir string, want jobHeader) (_ *job, err error) {
 		return nil, err
 	}
 	j.resumeF, j.undoF = jf.resume, jf.undo
+	if j.resumeF == nil {
+		return nil, fmt.Errorf("%s: the resume journal cannot be opened", dir)
+	}
 	h := jf.h
 	if h.Version == 1 {
 		return nil, fmt.Errorf("%s: %w (format 1): it cannot be resumed; roll it back (failback sync --rollback %s TARGET) and sync again, or discard it to keep what was synced", dir, ErrOldJournal, dir)
