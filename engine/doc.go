@@ -33,15 +33,41 @@
 // block in a job, the block's old bytes (or a bytes-free record that it
 // was zero, or one record for a whole run of unallocated blocks), made
 // durable with fsync before the overwrite; writers share fsyncs (group
-// commit). Records carry CRC-32C; reading stops at the first bad one,
-// which is exact for a torn tail because no overwrite happens before an
-// fsync covering its record and every fsync covers all earlier records.
-// Undo space grows with the changed blocks only. A block is never
+// commit). Undo space grows with the changed blocks only. A block is never
 // journaled twice, across resumes too, so the journal always holds the
-// original bytes. Rollback writes them back, refuses a journal written
-// for another target (TargetID, size), and is idempotent: a rollback cut
+// original bytes.
+//
+// Every record (format 2, journal_format.go and journal_undo.go) is
+// numbered and says how many records were durable when it was appended;
+// its header and its data have checksums of their own, seeded with the
+// journal's random salt. The resume journal's checkpoints count the
+// durable undo records and list their blocks. So the journal knows how
+// many records it must hold and which blocks they cover: a record missing
+// or damaged among those is damage, an unreadable record past them is
+// the torn tail of a crash (no overwrite happens before an fsync covering
+// its record, and every fsync covers all earlier records). A damaged
+// record never hides the ones after it (the reader finds the next header
+// that checks), and either file's header stands in for the other's.
+//
+// Rollback writes the old bytes back, refuses a journal written for
+// another target (TargetID, size), and is idempotent: a rollback cut
 // short is finished by running it again; meanwhile the job can neither
-// resume nor be discarded.
+// resume nor be discarded. It restores every block whose record it can
+// read; when the journal is damaged it then fails with a JournalDamage
+// (ErrRollbackIncomplete) naming the blocks it could not restore, and
+// keeps the journal: never a partial rollback reported as success. A
+// resume refuses a damaged journal the same way rather than drop the
+// records after the damage. Journals of format 1 (earlier versions) still
+// roll back; one ending in bytes that are not a record is refused unless
+// RollbackOptions.AcceptTornTail says it is a crash's torn tail, as that
+// format cannot tell.
+//
+// Rollback gives back the allocation too: blocks unallocated before the
+// sync are deallocated again (first, so a rollback after the volume filled
+// up needs no space), and a target that is a Deallocator (dynamic VHDX and
+// VHD) cuts its file back. For that, a journaled sync onto a Deallocator
+// zeroes blocks in place instead of releasing them: a released VHDX block
+// written back would move to the end of the file.
 //
 // The resume journal records a watermark: every block of the scope below
 // it is finished and durable (the target is flushed before each record,
@@ -52,7 +78,8 @@
 // than restarted: restarting would mix two jobs' undo records. The way
 // out is Rollback or DiscardJournal. A finished job run again does
 // nothing. DiscardJournal commits. Several passes over one disk (delta,
-// then ranges) use one journal directory each and roll back newest first.
+// then ranges) use one journal directory each and roll back newest first,
+// stopping at the first that fails.
 //
 // NoJournal must be asked for explicitly: an unjournaled sync cannot be
 // undone or resumed.

@@ -57,3 +57,16 @@ type Zeroer interface {
 type BlockHasher interface {
 	HashBlocks(ctx context.Context, blockSize int64, blocks []int64) ([]Sum, error)
 }
+
+// Deallocator is an optional Target method set, implemented by images
+// that can give blocks back (dynamic VHDX and VHD). Rollback uses it so
+// that blocks unallocated before a sync are unallocated again afterwards
+// and the image file gives their space back to the volume.
+type Deallocator interface {
+	// Deallocate makes [off, off+n) read as zeros, its whole blocks
+	// unallocated as if never written (the rest zeroed in place).
+	Deallocate(ctx context.Context, off, n int64) error
+	// Trim makes every completed write durable, as Flush, then gives back
+	// the space of the file that no block uses any more.
+	Trim(ctx context.Context) error
+}

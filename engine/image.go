@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/failback/failback/vdisk"
 )
@@ -14,9 +15,17 @@ func ImageSource(img vdisk.Image) Source { return imageDisk{img} }
 
 // ImageTarget writes a local disk image as a Target. When the image
 // implements vdisk.Zeroer, so does the Target: zero blocks then release
-// space instead of being written.
+// space instead of being written. When it implements vdisk.Deallocator
+// (dynamic VHDX and VHD), the Target is a Deallocator too: a rollback
+// makes blocks that were unallocated unallocated again and cuts the file
+// back.
 func ImageTarget(img vdisk.Image) Target {
-	if _, ok := img.(vdisk.Zeroer); ok {
+	_, dealloc := img.(vdisk.Deallocator)
+	_, zeroer := img.(vdisk.Zeroer)
+	switch {
+	case dealloc && zeroer:
+		return imageDeallocator{imageZeroer{imageDisk{img}}}
+	case zeroer:
 		return imageZeroer{imageDisk{img}}
 	}
 	return imageDisk{img}
@@ -37,7 +46,7 @@ func (d imageDisk) ReadAt(ctx context.Context, p []byte, off int64) error {
 	if err == nil || err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
-	return fmt.Errorf("%s: %w", d.img.Info().Path, err)
+	return d.named(err)
 }
 
 func (d imageDisk) WriteAt(ctx context.Context, p []byte, off int64) error {
@@ -49,9 +58,18 @@ func (d imageDisk) WriteAt(ctx context.Context, p []byte, off int64) error {
 		err = io.ErrShortWrite
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", d.img.Info().Path, err)
+		return d.named(err)
 	}
 	return nil
+}
+
+// named puts the image's path in front of err, unless err names it
+// already (vdisk's and os's errors do).
+func (d imageDisk) named(err error) error {
+	if p := d.img.Info().Path; !strings.Contains(err.Error(), p) {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	return err
 }
 
 func (d imageDisk) Allocated(ctx context.Context) ([]Extent, error) {
@@ -75,4 +93,20 @@ func (d imageZeroer) WriteZeroes(ctx context.Context, off, n int64) error {
 		return err
 	}
 	return d.img.(vdisk.Zeroer).WriteZeroes(off, n)
+}
+
+type imageDeallocator struct{ imageZeroer }
+
+func (d imageDeallocator) Deallocate(ctx context.Context, off, n int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return d.img.(vdisk.Deallocator).Deallocate(off, n)
+}
+
+func (d imageDeallocator) Trim(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return d.img.(vdisk.Deallocator).Trim()
 }

@@ -1,27 +1,33 @@
 package engine
 
 import (
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
 )
 
-// Journal files, all in the job's JournalDir:
+// Journal files, all in the job's JournalDir (format 2; format 1, written
+// by earlier versions, is still read: see journal_v1.go):
 //
-//	resume  header, then 24-byte checkpoint records: every block of the
-//	        job's scope below the last valid record's watermark is
-//	        finished and durable on the target.
-//	undo    header, then records of original target blocks: a 24-byte
-//	        record header, then the block's old bytes (none for a block
-//	        that was zero). A run of blocks that were unallocated takes one
-//	        record (zero-range) however long it is, so a full download onto
-//	        an empty image journals almost nothing.
+//	resume  header, then checkpoint records: every block of the job's scope
+//	        below the last valid record's watermark is finished and durable
+//	        on the target, and undo records 1..N are durable; each
+//	        checkpoint also lists the blocks of the undo records it is the
+//	        first to count, so the resume journal knows every block the
+//	        undo journal must hold, whatever happens to the undo journal.
+//	undo    header, then records of original target blocks (journal_undo.go):
+//	        a 56-byte record header with its own CRC-32C, then the block's
+//	        old bytes with theirs (none for a block that was zero, or for a
+//	        run of blocks that were unallocated: one zero-range record
+//	        however long the run, so a full download onto an empty image
+//	        journals almost nothing).
 //	rollback  exists while a rollback is in progress: the target is
 //	        partly restored, so the job may not resume.
 //	lock    held (flock) while a sync or rollback uses the directory.
@@ -29,20 +35,30 @@ import (
 // A header is an 8-byte magic, a uint32 length, that many bytes of JSON
 // (jobHeader) and a CRC-32C of everything before it. Both files are
 // created under a temporary name, fsynced and renamed, so a header is
-// whole or absent. Records carry a CRC-32C; reading stops at the first
-// record that does not check. That is exactly right for a torn tail: an
-// overwrite happens only after an fsync that covers its undo record, and
-// every completed fsync covers every earlier record, so no record after a
-// torn one ever had its overwrite performed.
+// whole or absent; both carry the same JSON, so either one can stand in
+// for the other when one is damaged. The header's random salt seeds every
+// record's CRC-32C: bytes of another journal (or of a disk holding one)
+// never pass for a record of this one.
+//
+// Records are numbered (seq) and each undo record says how many records
+// were durable when it was appended (synced). The witness of a journal is
+// the highest count any valid record or checkpoint vouches for: every
+// record up to it was durable, so its overwrite may have happened and it
+// must be there. A record missing at or below the witness is damage, and
+// a rollback that meets it restores every other block, keeps the journal
+// and names the blocks it could not restore (JournalDamage). Above the
+// witness an unreadable record is the torn tail of a crash: no overwrite
+// happens before an fsync covering its record, and every fsync covers
+// every earlier record, so no record after a torn one had its overwrite
+// performed. A damaged record never hides the ones after it: the reader
+// finds the next record header by its magic and checksum.
 const (
 	resumeName = "resume"
 	undoName   = "undo"
 	lockName   = "lock"
 
-	journalVersion = 1
+	journalVersion = 2
 	maxHeaderJSON  = 64 << 10
-	recHeaderSize  = 24
-	resumeRecSize  = 24
 )
 
 var (
@@ -51,13 +67,11 @@ var (
 	castagnoli  = crc32.MakeTable(crc32.Castagnoli)
 )
 
-// Undo record kinds.
+// Undo record kinds (both formats).
 const (
-	recData        = 1          // old bytes follow
-	recZero        = 2          // the block read as zero (or was unallocated)
-	recZeroRange   = 3          // blocks [block, end) were unallocated; 8 bytes of data: end
-	undoRecMagic   = 0x52554246 // "FBUR"
-	resumeRecMagic = 0x52524246 // "FBRR"
+	recData      = 1 // old bytes follow
+	recZero      = 2 // the block read as zero (and was allocated)
+	recZeroRange = 3 // blocks [block, end) were unallocated
 )
 
 // ErrJournalCorrupt marks a journal that cannot be trusted.
@@ -73,7 +87,28 @@ type jobHeader struct {
 	TargetID  string    `json:"target_id"`
 	Ranges    string    `json:"ranges,omitempty"` // digest of the block runs (Ranges mode)
 	Created   time.Time `json:"created"`
+	// Salt (16 hex digits, format 2) seeds the CRC-32C of every record.
+	Salt string `json:"salt,omitempty"`
 }
+
+// newSalt returns a random salt for a new journal.
+func newSalt() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// seed is the CRC-32C state records of this journal start from.
+func (h jobHeader) seed() uint32 {
+	b, _ := hex.DecodeString(h.Salt)
+	return crc32.Checksum(b, castagnoli)
+}
+
+// blocks is the number of blocks of the disk.
+func (h jobHeader) blocks() int64 { return (h.Size + h.BlockSize - 1) / h.BlockSize }
+
+// blockLen is the length of block b (the last one may be short).
+func (h jobHeader) blockLen(b int64) int64 { return min(h.BlockSize, h.Size-b*h.BlockSize) }
 
 // sameJob reports why h cannot continue as job o, or "" when it can.
 func (h jobHeader) sameJob(o jobHeader) string {
@@ -132,8 +167,11 @@ func readHeader(f *os.File, magic [8]byte) (jobHeader, int64, error) {
 	if err := json.Unmarshal(body[12:], &h); err != nil {
 		return h, 0, fmt.Errorf("%s: %w: header: %v", f.Name(), ErrJournalCorrupt, err)
 	}
-	if h.Version != journalVersion {
-		return h, 0, fmt.Errorf("%s: journal version %d; this failback reads version %d", f.Name(), h.Version, journalVersion)
+	if h.Version != 1 && h.Version != journalVersion {
+		return h, 0, fmt.Errorf("%s: journal format %d; this failback reads formats 1 and %d: use the failback that wrote it", f.Name(), h.Version, journalVersion)
+	}
+	if _, err := hex.DecodeString(h.Salt); err != nil || h.Version == journalVersion && len(h.Salt) != 16 {
+		return h, 0, fmt.Errorf("%s: %w: header salt %q", f.Name(), ErrJournalCorrupt, h.Salt)
 	}
 	if h.BlockSize < MinBlockSize || h.BlockSize > MaxBlockSize || h.Size < 0 {
 		return h, 0, fmt.Errorf("%s: %w: block size %d, size %d", f.Name(), ErrJournalCorrupt, h.BlockSize, h.Size)
@@ -166,98 +204,4 @@ func createFile(dir, name string, magic [8]byte, h jobHeader) error {
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(dir, name))
-}
-
-// undoRec is one decoded undo record: blocks [block, end) (one block
-// unless it is a zero-range record).
-type undoRec struct {
-	kind       byte
-	block, end int64
-	data       []byte // old bytes of a data record, valid until the next record is read
-	size       int64  // bytes the record takes in the journal
-}
-
-func encodeRecHeader(kind byte, block int64, data []byte) [recHeaderSize]byte {
-	var h [recHeaderSize]byte
-	binary.LittleEndian.PutUint32(h[0:], undoRecMagic)
-	h[4] = kind
-	binary.LittleEndian.PutUint64(h[8:], uint64(block))
-	binary.LittleEndian.PutUint32(h[16:], uint32(len(data)))
-	c := crc32.Update(crc32.Checksum(h[:20], castagnoli), castagnoli, data)
-	binary.LittleEndian.PutUint32(h[20:], c)
-	return h
-}
-
-// scanUndo reads the valid records of an undo journal from off, calling fn
-// for each, and returns the offset just past the last valid one. buf must
-// hold a block.
-func scanUndo(r io.ReaderAt, off int64, h jobHeader, buf []byte, fn func(undoRec) error) (int64, error) {
-	nblocks := (h.Size + h.BlockSize - 1) / h.BlockSize
-	var hdr [recHeaderSize]byte
-	for {
-		if _, err := r.ReadAt(hdr[:], off); err != nil {
-			return off, nil // end or torn tail
-		}
-		kind := hdr[4]
-		block := int64(binary.LittleEndian.Uint64(hdr[8:]))
-		n := int64(binary.LittleEndian.Uint32(hdr[16:]))
-		if binary.LittleEndian.Uint32(hdr[0:]) != undoRecMagic || n > h.BlockSize || block < 0 || block >= max(nblocks, 1) {
-			return off, nil
-		}
-		switch {
-		case kind == recData && n > 0, kind == recZero && n == 0, kind == recZeroRange && n == 8:
-		default:
-			return off, nil
-		}
-		data := buf[:n]
-		if n > 0 {
-			if _, err := r.ReadAt(data, off+recHeaderSize); err != nil {
-				return off, nil
-			}
-		}
-		c := crc32.Update(crc32.Checksum(hdr[:20], castagnoli), castagnoli, data)
-		if c != binary.LittleEndian.Uint32(hdr[20:]) {
-			return off, nil
-		}
-		rec := undoRec{kind: kind, block: block, data: data, end: block + 1, size: recHeaderSize + n}
-		if kind == recZeroRange {
-			rec.end, rec.data = int64(binary.LittleEndian.Uint64(data)), nil
-			if rec.end <= block || rec.end > nblocks {
-				return off, nil
-			}
-		}
-		if err := fn(rec); err != nil {
-			return off, err
-		}
-		off += recHeaderSize + n
-	}
-}
-
-func encodeResumeRec(watermark int64) [resumeRecSize]byte {
-	var r [resumeRecSize]byte
-	binary.LittleEndian.PutUint32(r[0:], resumeRecMagic)
-	binary.LittleEndian.PutUint64(r[8:], uint64(watermark))
-	binary.LittleEndian.PutUint32(r[20:], crc32.Checksum(r[:20], castagnoli))
-	return r
-}
-
-// scanResume returns the watermark of the last valid checkpoint (0 when
-// none) and the offset just past it.
-func scanResume(r io.ReaderAt, off int64) (watermark, end int64) {
-	var rec [resumeRecSize]byte
-	for {
-		if _, err := r.ReadAt(rec[:], off); err != nil {
-			return watermark, off
-		}
-		if binary.LittleEndian.Uint32(rec[0:]) != resumeRecMagic ||
-			crc32.Checksum(rec[:20], castagnoli) != binary.LittleEndian.Uint32(rec[20:]) {
-			return watermark, off
-		}
-		w := int64(binary.LittleEndian.Uint64(rec[8:]))
-		if w < watermark {
-			return watermark, off // watermarks never go back: not ours
-		}
-		watermark = w
-		off += resumeRecSize
-	}
 }

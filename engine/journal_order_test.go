@@ -33,9 +33,16 @@ func (j *journalFirst) check(what string, off, n int64) {
 		j.t.Errorf("%s at %d: undo journal: %v", what, off, err)
 		return
 	}
+	fi, err := f.Stat()
+	if err != nil {
+		j.t.Error(err)
+		return
+	}
 	var recs []undoRec
-	if _, err := scanUndo(f, start, h, make([]byte, h.BlockSize), func(r undoRec) error {
-		recs = append(recs, undoRec{kind: r.kind, block: r.block, end: r.end})
+	if err := scanUndo(f, fi.Size(), start, h, false, func(it undoItem) error {
+		if !it.bad {
+			recs = append(recs, it.rec)
+		}
 		return nil
 	}); err != nil {
 		j.t.Error(err)

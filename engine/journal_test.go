@@ -183,9 +183,8 @@ func TestTornJournalTails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A torn undo record: a valid-looking header whose data is cut short.
-	hdr := encodeRecHeader(recData, 20, make([]byte, bs))
-	appendFile(t, filepath.Join(dir, undoName), append(hdr[:], 1, 2, 3))
+	// A torn undo record: a valid header whose data is cut short.
+	appendFile(t, filepath.Join(dir, undoName), append(tornRecord(t, dir, 20), 1, 2, 3))
 	appendFile(t, filepath.Join(dir, resumeName), []byte("torn"))
 	after, err := ReadJournal(dir)
 	if err != nil || after.UndoRecords != before.UndoRecords || after.Watermark != before.Watermark {
@@ -204,6 +203,23 @@ func TestTornJournalTails(t *testing.T) {
 	if !bytes.Equal(mem.Bytes(), orig) {
 		t.Fatal("rollback after torn tails: not the original")
 	}
+}
+
+// tornRecord is the header of a data record for block that would come
+// after every record of the journal in dir, with none of its data.
+func tornRecord(t *testing.T, dir string, block int64) []byte {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, undoName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h, _, err := readHeader(f, undoMagic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := encodeRecHeader(h.seed(), recData, 1<<40, 0, block, block+1, 0, int(h.blockLen(block)))
+	return hdr[:]
 }
 
 func appendFile(t *testing.T, path string, p []byte) {

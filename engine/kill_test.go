@@ -300,10 +300,14 @@ func tornWrite(t *testing.T, dst, jdir string, wm, bs int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
 	victim := int64(-1)
-	scanUndo(f, off, h, make([]byte, h.BlockSize), func(r undoRec) error {
-		if r.block >= wm && victim < 0 {
-			victim = r.block
+	scanUndo(f, fi.Size(), off, h, false, func(it undoItem) error {
+		if !it.bad && it.rec.block >= wm && victim < 0 {
+			victim = it.rec.block
 		}
 		return nil
 	})

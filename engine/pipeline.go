@@ -12,11 +12,16 @@ type run struct {
 	cfg    config
 	src    Source
 	dst    Target
-	zeroer Zeroer      // nil when the target has none
-	hasher BlockHasher // nil unless the source has one
-	ctr    counters
-	lim    *limiter
-	pool   chan *slot // the fixed memory budget: cfg.slots slots
+	zeroer Zeroer // nil when the target has none
+	// keepPlace: a journaled sync onto a Deallocator zeroes blocks in
+	// place rather than releasing them, so that a rollback puts their old
+	// bytes back where they were and the file ends up as it was (a VHDX
+	// block released and written again would move to the file's end).
+	keepPlace bool
+	hasher    BlockHasher // nil unless the source has one
+	ctr       counters
+	lim       *limiter
+	pool      chan *slot // the fixed memory budget: cfg.slots slots
 
 	job   *job     // nil without a journal
 	from  int64    // first block this run may touch (the resume watermark)
@@ -47,6 +52,8 @@ type item struct {
 func newRun(cfg config, src Source, dst Target) *run {
 	r := &run{cfg: cfg, src: src, dst: dst, lim: newLimiter(cfg.BandwidthLimit)}
 	r.zeroer, _ = dst.(Zeroer)
+	_, dealloc := dst.(Deallocator)
+	r.keepPlace = dealloc && !cfg.NoJournal
 	r.hasher, _ = src.(BlockHasher)
 	r.pool = make(chan *slot, cfg.slots)
 	for range cfg.slots {

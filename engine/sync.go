@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/failback/failback/vdisk"
@@ -111,7 +112,7 @@ func (r *run) sync(ctx context.Context, st *Stats) (err error) {
 	if r.job != nil {
 		// Record what finished, also after a cancel or an error, so a
 		// resume does not redo it; the flush must not be cancelled.
-		if cerr := r.checkpoint(context.WithoutCancel(ctx)); cerr != nil {
+		if cerr := r.checkpoint(context.WithoutCancel(ctx)); cerr != nil && !sameCause(err, cerr) {
 			err = errors.Join(err, cerr)
 		}
 	} else if err == nil {
@@ -230,8 +231,16 @@ func (r *run) write(ctx context.Context, p pending) error {
 	r.flushMu.RLock()
 	var err error
 	switch {
-	case p.srcZero && r.zeroer != nil:
+	case p.srcZero && r.zeroer != nil && !r.keepPlace:
 		err = r.zeroer.WriteZeroes(ctx, it.off, it.n)
+		r.ctr.bytesZeroed.Add(it.n)
+	case p.srcZero && r.keepPlace:
+		// Only the parts that hold space: the rest reads as zeros already.
+		for _, e := range intersect(r.dstAlloc, it.off, it.off+it.n) {
+			if err = r.dst.WriteAt(ctx, r.zeros[:e.Len], e.Off); err != nil {
+				break
+			}
+		}
 		r.ctr.bytesZeroed.Add(it.n)
 	case p.srcZero:
 		err = r.dst.WriteAt(ctx, r.zeros[:it.n], it.off)
@@ -262,9 +271,9 @@ func (r *run) journal(p pending) error {
 	case x.has(it.block):
 		return nil
 	case p.oldZero:
-		seq, err = r.job.undo.add(recZero, it.block, nil)
+		seq, err = r.job.undo.add(recZero, it.block, it.block+1, nil)
 	default:
-		seq, err = r.job.undo.add(recData, it.block, p.s.dst[:it.n])
+		seq, err = r.job.undo.add(recData, it.block, it.block+1, p.s.dst[:it.n])
 		r.ctr.undoBytes.Add(it.n)
 	}
 	if err != nil {
@@ -333,7 +342,7 @@ const checkpointRatio = 8
 // journal never claims a block the target could still lose.
 func (r *run) checkpoint(ctx context.Context) error {
 	w := r.track.watermark()
-	if w <= r.job.watermark {
+	if w <= r.job.watermark && !r.job.undo.hasPending() {
 		return nil
 	}
 	r.flushMu.Lock()
@@ -343,4 +352,12 @@ func (r *run) checkpoint(ctx context.Context) error {
 		return fmt.Errorf("flush target: %w", err)
 	}
 	return r.job.checkpoint(w)
+}
+
+// sameCause reports whether b fails for the system reason a already gives
+// (the same errno: a full volume fails the last checkpoint's flush too),
+// so that the reason is said once.
+func sameCause(a, b error) bool {
+	var ea, eb syscall.Errno
+	return errors.As(a, &ea) && errors.As(b, &eb) && ea == eb
 }

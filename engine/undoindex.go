@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/binary"
 	"slices"
 	"sort"
 	"sync"
@@ -100,9 +99,7 @@ func (x *undoIndex) journalZeroRun(u *undoLog, b, from, gapFirst, gapEnd int64) 
 	if i > 0 {
 		first = max(first, x.ranges[i-1].end)
 	}
-	var endb [8]byte
-	binary.LittleEndian.PutUint64(endb[:], uint64(end))
-	seq, err := u.add(recZeroRange, first, endb[:])
+	seq, err := u.add(recZeroRange, first, end, nil)
 	if err != nil {
 		return 0, err
 	}

@@ -1,10 +1,16 @@
 package hyperv
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/failback/failback/internal/osfile"
@@ -13,11 +19,15 @@ import (
 // The disk lock protocol, honoured by every failback process (the lab host,
 // the engine's callers, drills):
 //
-//   - <disk>.lock is an empty file that is only ever flock(2)ed (LockFileEx
-//     on Windows), never written, renamed or removed. A process writing the
-//     disk holds an exclusive lock on it for the whole write (DiskWriteLock);
-//     starting a VM takes the same lock for a moment. Locks die with their
-//     process, so a crash never leaves a disk locked.
+//   - A disk's lock file is an empty file that is only ever flock(2)ed
+//     (LockFileEx on Windows), never written, renamed or removed. A
+//     process writing the disk holds an exclusive lock on it for the whole
+//     write (DiskWriteLock); starting a VM takes the same lock for a
+//     moment. Locks die with their process, so a crash never leaves a disk
+//     locked. Lock files live in the lock folder (SetDiskLockDir: the
+//     state folder's disklocks/), named after the disk's absolute path,
+//     never beside the disk: a disk's folder is production storage, where
+//     failback leaves nothing behind.
 //   - <disk>.running exists while a lab VM that has the disk attached runs.
 //     It is written atomically (temp file and rename) and removed at
 //     shutdown. It outlives processes, as a running lab VM does.
@@ -29,8 +39,53 @@ import (
 // files: a real Hyper-V host protects its disks by opening them exclusively,
 // which DiskInUse reports.
 
-func diskLockPath(disk string) string   { return disk + ".lock" }
 func diskMarkerPath(disk string) string { return disk + ".running" }
+
+// lockDir is the folder of disk lock files ("" until SetDiskLockDir).
+var lockDir struct {
+	sync.Mutex
+	dir string
+}
+
+// SetDiskLockDir sets the folder that holds the disks' write locks for
+// this process: workflow.Open sets it to the state folder's disklocks/,
+// so every failback process using one state folder agrees. It is created
+// when first needed. Until it is set, locks live in a folder of the
+// system's temporary directory, never beside the disks.
+func SetDiskLockDir(dir string) {
+	lockDir.Lock()
+	defer lockDir.Unlock()
+	lockDir.dir = dir
+}
+
+// DiskLockDir is the folder of disk lock files now.
+func DiskLockDir() string {
+	lockDir.Lock()
+	defer lockDir.Unlock()
+	if lockDir.dir == "" {
+		return filepath.Join(os.TempDir(), fmt.Sprintf("failback-disklocks-%d", os.Getuid()))
+	}
+	return lockDir.dir
+}
+
+// diskLockPath names a disk's lock file: its base name (for people) and
+// a hash of its absolute path (for uniqueness), in the lock folder.
+func diskLockPath(disk string) string {
+	abs, err := filepath.Abs(disk)
+	if err != nil {
+		abs = filepath.Clean(disk)
+	}
+	key := abs
+	if runtime.GOOS == "windows" {
+		key = strings.ToLower(abs) // one file, whatever the case used
+	}
+	sum := sha256.Sum256([]byte(key))
+	base := filepath.Base(abs)
+	if len(base) > 64 {
+		base = base[:64]
+	}
+	return filepath.Join(DiskLockDir(), base+"-"+hex.EncodeToString(sum[:8])+".lock")
+}
 
 // diskMarker is the content of <disk>.running.
 type diskMarker struct {
@@ -76,9 +131,14 @@ func (l *DiskWriteLock) Release() error {
 	return err
 }
 
-// lockDisk takes the exclusive flock of <disk>.lock without waiting.
+// lockDisk takes the exclusive flock of the disk's lock file without
+// waiting.
 func lockDisk(path string) (*os.File, error) {
-	f, err := os.OpenFile(diskLockPath(path), os.O_RDWR|os.O_CREATE, 0o644)
+	lp := diskLockPath(path)
+	if err := os.MkdirAll(filepath.Dir(lp), 0o700); err != nil {
+		return nil, fmt.Errorf("create the disk lock folder %s: %w", filepath.Dir(lp), err)
+	}
+	f, err := os.OpenFile(lp, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open the lock file of %s: %w", path, err)
 	}

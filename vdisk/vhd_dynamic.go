@@ -82,6 +82,7 @@ type vhdDynamic struct {
 	blockSize  int64
 	bitmapSize int64
 	batOff     int64
+	metaEnd    int64 // past the footer copy, header and BAT
 
 	mu  sync.RWMutex
 	bat []uint32
@@ -157,6 +158,7 @@ func (d *vhdDynamic) loadBAT(h *vhdHeader, hoff, fileSize int64) error {
 		i += c
 	}
 	metaEnd := max(int64(VHDFooterSize), hoff+vhdHeaderSize, d.batOff+batLen)
+	d.metaEnd = metaEnd
 	blocks, err := d.checkBlocks(hoff, batLen, fileSize)
 	if err != nil {
 		return err

@@ -222,26 +222,8 @@ func (v *vhdxImage) WriteZeroes(off, n int64) error {
 }
 
 // unmapBlock sets a whole block to the ZERO state (file offset 0: Hyper-V
-// refuses ZERO entries that carry one).
-func (v *vhdxImage) unmapBlock(blk int64) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	for {
-		ch, busy := v.inflight[blk]
-		if !busy {
-			break
-		}
-		v.mu.Unlock()
-		<-ch
-		v.mu.Lock()
-	}
-	switch v.bat[blk].Load() & batStateMask {
-	case batNotPresent, batZero:
-		return // already reads as zeros
-	}
-	v.bat[blk].Store(batZero)
-	v.dirty[v.batSectorOf(blk)] = struct{}{}
-}
+// refuses ZERO entries that carry one), unless it already reads as zeros.
+func (v *vhdxImage) unmapBlock(blk int64) { v.setBlockState(blk, batZero, true) }
 
 // zeroInBlock writes zeros over part of a block if it is allocated.
 func (v *vhdxImage) zeroInBlock(blk, in, n int64) error {

@@ -75,6 +75,11 @@ func (j *job) rollbackDisk(ctx context.Context, k diskKey) error {
 			if errors.Is(err, engine.ErrNoJournal) {
 				continue
 			}
+			if errors.Is(err, engine.ErrJournalCorrupt) || errors.Is(err, engine.ErrJournalUnreadable) {
+				// Cancelling again gives the same result; the journals
+				// stay, and earlier passes wait (they go after this one).
+				return fmt.Errorf("roll back pass %d of %s %s: %w. %s is not as it was before the job, and cancelling again gives the same result; the journals are kept. Restore %s from a backup, or fail back again to make it whole", n, vm.Name, d.name(), err, d.Image, d.Image)
+			}
 			if err != nil {
 				return fmt.Errorf("roll back pass %d of %s %s: %w (cancel again to finish it)", n, vm.Name, d.name(), err)
 			}

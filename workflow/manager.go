@@ -123,6 +123,7 @@ func Open(ctx context.Context, cfg *config.Config, d Deps) (*Manager, error) {
 	if abs, err := filepath.Abs(root); err == nil {
 		root = abs
 	}
+	hyperv.SetDiskLockDir(filepath.Join(root, "disklocks")) // never beside the disks
 	m := &Manager{cfg: cfg, deps: d, paths: paths{root: root}, hub: newHub(),
 		jobs: map[string]*job{}}
 	m.ctx, m.stop = context.WithCancel(context.WithoutCancel(ctx))

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/failback/failback/config"
@@ -29,7 +30,11 @@ const syncUsage = `sync SRC DST [--mode delta|full] [--block-size 1M] [--threads
            [--undo-dir DIR | --journal-dir DIR [--keep-journal] | --no-journal]
            [--verify] [--src-format F] [--dst-format F]
            [--sums FILE] [--bwlimit RATE] [--json] [--quiet]
+<<<<<<< HEAD
        failback sync --rollback JOURNAL_DIR DST [--dst-format F] [--json]
+=======
+       failback sync --rollback JOURNAL_DIR DST [--accept-torn-tail] [--json]
+>>>>>>> journal
 
 Makes DST (an existing image of any format: vhdx, vhd, raw) hold the bytes
 of SRC. A .vhdx or .vhd name must hold that format: a file that does not
@@ -45,7 +50,13 @@ Before a block of DST is overwritten its old bytes go to the undo journal
 command again to resume, or 'failback sync --rollback DIR DST' to restore
 DST exactly as it was. After a successful sync the journal is removed
 unless --keep-journal is given; --undo-dir DIR is --journal-dir DIR
---keep-journal: the sync stays undoable until DIR is deleted.`
+--keep-journal: the sync stays undoable until DIR is deleted.
+
+A rollback restores DST's blocks and its allocation: blocks that were
+unallocated before the sync are unallocated again, and a dynamic VHDX or
+VHD gives their space back. A damaged journal is never a silent partial
+rollback: every block it can restore is restored, the journal is kept,
+and the command fails naming the blocks it could not restore.`
 
 // syncReport is the --json output of a sync.
 type syncReport struct {
@@ -78,6 +89,7 @@ func runSync(ctx context.Context, s Stdio, args []string) error {
 	sums := fl.String("sums", "", "write DST's block checksums to `FILE` (for finding later changes)")
 	bwText := fl.String("bwlimit", "0", "cap source reads at `RATE` bytes per second (e.g. 100M; 0 = none)")
 	rollback := fl.String("rollback", "", "restore DST from the journal in `DIR` instead of syncing")
+	acceptTail := fl.Bool("accept-torn-tail", false, "with --rollback: accept an unreadable end of a journal written by an earlier failback as a crash's torn tail")
 	asJSON := fl.Bool("json", false, "print the final statistics as one JSON object on stdout")
 	quiet := fl.Bool("quiet", false, "no progress on stderr")
 	var fm formats
@@ -90,7 +102,7 @@ func runSync(ctx context.Context, s Stdio, args []string) error {
 		if len(pos) != 1 {
 			return usagef("sync --rollback JOURNAL_DIR DST: name the target image once")
 		}
-		return runRollback(ctx, s, *rollback, pos[0], *fm.dst, *asJSON, *quiet)
+		return runRollback(ctx, s, *rollback, pos[0], rollbackFlags{dstFormat: *fm.dst, json: *asJSON, quiet: *quiet, acceptTail: *acceptTail})
 	}
 	if len(pos) != 2 {
 		return usagef("sync needs SRC and DST images (got %d arguments)", len(pos))
@@ -146,21 +158,29 @@ func doSync(ctx context.Context, s Stdio, srcPath, dstPath string, fm formats, o
 		return err
 	}
 	o.TargetID = syncAbsPath(dstPath)
+	resuming := ""
 	if o.JournalDir != "" {
 		if info, err := engine.ReadJournal(o.JournalDir); err == nil {
 			if info.Finished {
 				dst.Close()
 				return fmt.Errorf("%s holds a finished sync (kept with --keep-journal): commit it by deleting the directory, or undo it with 'failback sync --rollback %s %s', before syncing again", o.JournalDir, o.JournalDir, dstPath)
 			}
-			same := info.SourceID == o.SourceID && info.TargetID == o.TargetID && info.Mode == o.Mode && info.BlockSize == o.BlockSize
-			if !quiet && same {
-				fmt.Fprintf(s.Err, "resuming the sync journaled in %s: %d of %d blocks were finished\n", o.JournalDir, info.Watermark, info.Blocks)
+			if info.SourceID == o.SourceID && info.TargetID == o.TargetID && info.Mode == o.Mode && info.BlockSize == o.BlockSize {
+				resuming = fmt.Sprintf("resuming the sync journaled in %s: %d of %d blocks were finished", o.JournalDir, info.Watermark, info.Blocks)
 			}
 		}
 	}
 	pr := newProgressPrinter(s.Err, isTerminal(s.Err))
 	if !quiet {
-		o.Progress = pr.print
+		o.Progress = func(e engine.Progress) {
+			// Said once the engine has taken the journal (it may refuse
+			// it: damaged, of an earlier version).
+			if resuming != "" && e.Phase != engine.PhasePrepare {
+				pr.note(resuming)
+				resuming = ""
+			}
+			pr.print(e)
+		}
 	}
 	st, err := engine.Sync(ctx, engine.ImageSource(src), engine.ImageTarget(dst), o)
 	pr.end()
@@ -175,12 +195,19 @@ func doSync(ctx context.Context, s Stdio, srcPath, dstPath string, fm formats, o
 			return fmt.Errorf("sync %s -> %s: %w\nNothing was written by this command. The journal belongs to another sync of %s: finish that sync (run it again with its own options), undo it with 'failback sync --rollback %s %s', or give this sync another --journal-dir",
 				srcPath, dstPath, err, dstPath, o.JournalDir, dstPath)
 		}
+		if msg := journalTrouble(err, o.JournalDir, dstPath, false); msg != "" {
+			return fmt.Errorf("sync %s -> %s: %w\nNothing was written by this command. %s", srcPath, dstPath, err, msg)
+		}
 		if errors.Is(err, engine.ErrMismatch) && o.JournalDir != "" {
 			return fmt.Errorf("sync %s -> %s: %w\nThe undo journal is kept in %s: undo the sync with 'failback sync --rollback %s %s'", srcPath, dstPath, err, o.JournalDir, o.JournalDir, dstPath)
 		}
 		if o.JournalDir != "" && !errors.Is(err, engine.ErrSizeMismatch) && syncPathExists(o.JournalDir) {
-			return fmt.Errorf("sync %s -> %s stopped after %d of %d blocks: %w\nThe journal in %s can resume it (run the same command again) or undo it (failback sync --rollback %s %s)",
-				srcPath, dstPath, st.ResumedBlocks+st.BlocksChecked, st.Blocks, err, o.JournalDir, o.JournalDir, dstPath)
+			again := "run the same command again"
+			if errors.Is(err, syscall.ENOSPC) {
+				again = "free space on the full volume, then run the same command again"
+			}
+			return fmt.Errorf("sync %s -> %s stopped after %d of %d blocks: %w\nThe journal in %s can resume it (%s) or undo it (failback sync --rollback %s %s: it gives back the space the sync took)",
+				srcPath, dstPath, st.ResumedBlocks+st.BlocksChecked, st.Blocks, err, o.JournalDir, again, o.JournalDir, dstPath)
 		}
 		return fmt.Errorf("sync %s -> %s: %w", srcPath, dstPath, err)
 	}
@@ -264,14 +291,20 @@ func syncPathExists(p string) bool {
 	return err == nil
 }
 
-func runRollback(ctx context.Context, s Stdio, dir, dstPath, dstFormat string, asJSON, quiet bool) error {
-	dst, err := openImage(dstPath, dstFormat, "--dst-format", false)
+// rollbackFlags are the options of sync --rollback.
+type rollbackFlags struct {
+	dstFormat               string // --dst-format: "" as the name says
+	json, quiet, acceptTail bool
+}
+
+func runRollback(ctx context.Context, s Stdio, dir, dstPath string, f rollbackFlags) error {
+	dst, err := openImage(dstPath, f.dstFormat, "--dst-format", false)
 	if err != nil {
 		return fmt.Errorf("open target: %w", err)
 	}
 	pr := newProgressPrinter(s.Err, isTerminal(s.Err))
-	o := engine.RollbackOptions{TargetID: syncAbsPath(dstPath)}
-	if !quiet {
+	o := engine.RollbackOptions{TargetID: syncAbsPath(dstPath), AcceptTornTail: f.acceptTail}
+	if !f.quiet {
 		o.Progress = func(e engine.Progress) {
 			// The summary line says how it ended; the engine's final
 			// "done" sample reads like a sync's ("differed 0 blocks").
@@ -292,15 +325,45 @@ func runRollback(ctx context.Context, s Stdio, dir, dstPath, dstFormat string, a
 		if errors.Is(err, engine.ErrNoJournal) {
 			return fmt.Errorf("rollback of %s: %s holds no undo journal, so there is nothing to undo and %s was not touched; a sync that finishes removes its journal unless --undo-dir (or --keep-journal) kept it", dstPath, dir, dstPath)
 		}
+		if msg := journalTrouble(err, dir, dstPath, true); msg != "" {
+			if d := (*engine.JournalDamage)(nil); errors.As(err, &d) && d.RolledBack {
+				return fmt.Errorf("%w\n%s", err, msg) // it names the disk and the journal
+			}
+			return fmt.Errorf("rollback of %s from %s: %w\n%s", dstPath, dir, err, msg)
+		}
 		return fmt.Errorf("rollback of %s from %s: %w (run the same command again to finish it)", dstPath, dir, err)
 	}
-	if asJSON {
+	if f.json {
 		return json.NewEncoder(s.Out).Encode(rollbackReport{Target: dstPath, JournalDir: dir, RollbackStats: st, Seconds: st.Duration.Seconds()})
 	}
 	fmt.Fprintf(s.Out, "rolled back %s: %s restored (%s of old data, %s zeroed) in %s; journal %s removed\n",
 		dstPath, plural(int(st.Blocks), "block"), units.Bytes(st.BytesRestored), plural(int(st.BlocksZeroed), "block"),
 		st.Duration.Round(time.Millisecond), dir)
 	return nil
+}
+
+// journalTrouble says what helps when a journal cannot do its job (it is
+// damaged, unreadable, or of an earlier version), or "" for other errors.
+// Running the same command again never helps there: it fails the same way.
+func journalTrouble(err error, dir, dst string, rollback bool) string {
+	var d *engine.JournalDamage
+	switch {
+	case errors.As(err, &d) && d.Legacy && !d.Midway:
+		return fmt.Sprintf("The journal in %s is kept. If the sync was interrupted by a crash or killed, finish the rollback with 'failback sync --rollback %s %s --accept-torn-tail'; otherwise treat %s as not restored: restore it from a backup, or sync it again from its source, then delete %s.", dir, dir, dst, dst, dir)
+	case errors.As(err, &d) && d.RolledBack:
+		return fmt.Sprintf("%s is not as it was: the blocks named still hold what the sync wrote. The journal in %s is kept; running the rollback again gives the same result. Restore those blocks (or the whole image) from a backup, or sync %s again from its source to make it whole; then delete %s.", dst, dir, dst, dir)
+	case errors.As(err, &d):
+		return fmt.Sprintf("The journal can no longer undo this sync completely, so it is not resumed. Roll it back ('failback sync --rollback %s %s' restores every other block and names these again), or delete %s to keep what was synced and sync again with a new journal.", dir, dst, dir)
+	case errors.Is(err, engine.ErrJournalUnreadable) && !rollback:
+		return fmt.Sprintf("Running the command again fails the same way: neither journal header in %s can be read, so the journal can neither resume nor undo the sync, and %s may hold part of it. Restore %s from a backup, or sync it again with a new journal (delete %s, or give another --journal-dir).", dir, dst, dst, dir)
+	case errors.Is(err, engine.ErrJournalUnreadable):
+		return fmt.Sprintf("Nothing was restored, and running the command again fails the same way: neither journal header in %s can be read, so nothing in it can be trusted. Restore %s from a backup, or sync it again from its source; keep %s for inspection, or delete it.", dir, dst, dir)
+	case errors.Is(err, engine.ErrJournalCorrupt):
+		return fmt.Sprintf("Running the command again fails the same way. Roll the sync back ('failback sync --rollback %s %s': it restores every block the journal still holds and names the rest), or delete %s to keep what was synced.", dir, dst, dir)
+	case errors.Is(err, engine.ErrOldJournal):
+		return fmt.Sprintf("Roll it back ('failback sync --rollback %s %s') and sync again, or delete %s to keep what was synced.", dir, dst, dir)
+	}
+	return ""
 }
 
 func summary(src, dst string, st engine.Stats) string {

@@ -44,6 +44,17 @@ func (p *progressPrinter) print(e engine.Progress) {
 	}
 }
 
+// note prints a line of its own among the progress lines.
+func (p *progressPrinter) note(line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty && p.shown {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.shown = false
+	}
+	fmt.Fprintln(p.w, line)
+}
+
 // end finishes the terminal line so later output starts on its own.
 func (p *progressPrinter) end() {
 	p.mu.Lock()
