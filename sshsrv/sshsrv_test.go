@@ -245,8 +245,8 @@ func TestTwoSessionsSeeSameProgress(t *testing.T) {
 	f := uitest.New()
 	id := f.SeedRunning()
 	ts := newServer(t, f)
-	a := ts.open(ts.operator, 80, 24, nil, "web01-os.vhd")
-	b := ts.open(ts.viewer, 120, 40, nil, "web01-os.vhd")
+	a := ts.open(ts.operator, 80, 24, nil, "web01-os")
+	b := ts.open(ts.viewer, 120, 40, nil, "web01-os")
 	ma, mb := a.mark(), b.mark()
 	f.Advance(id)
 	a.waitFor(ma, "moved 1.9 GiB")
@@ -316,8 +316,8 @@ func TestSessionsHaveOwnRenderers(t *testing.T) {
 	f := uitest.New()
 	f.SeedRunning()
 	ts := newServer(t, f)
-	colour := ts.open(ts.operator, 80, 24, nil, "web01-os.vhd")
-	plain := ts.open(ts.operator, 80, 24, map[string]string{"NO_COLOR": "1"}, "web01-os.vhd")
+	colour := ts.open(ts.operator, 80, 24, nil, "web01-os")
+	plain := ts.open(ts.operator, 80, 24, map[string]string{"NO_COLOR": "1"}, "web01-os")
 	if !strings.Contains(colour.output(), "\x1b[38;") {
 		t.Error("a 256-colour session got no colours")
 	}
@@ -331,7 +331,7 @@ func TestSessionFollowsResize(t *testing.T) {
 	f := uitest.New()
 	f.SeedRunning()
 	ts := newServer(t, f)
-	tm := ts.open(ts.operator, 80, 24, nil, "web01-os.vhd")
+	tm := ts.open(ts.operator, 80, 24, nil, "web01-os")
 	if strings.Contains(tm.output(), "DIFFERED") {
 		t.Fatal("80 columns drew the wide disk table")
 	}
