@@ -12,9 +12,12 @@ import (
 
 // flowReverse protects the on-premises VMs back to Azure in cycles: each
 // finds the blocks changed on premises since the last cycle from the
-// block sums (reading only the local image), sends only those into the
-// disk blob, records the new sums and snapshots the blob as a recovery
-// point. Nothing is ever downloaded to find changes.
+// block sums (reading only the local image), sends only those into each
+// disk's Azure copy (the failed-back page blob, or for a VM that ran on
+// managed disks its replica, seeded inside Azure from the snapshot the
+// failback kept), records the new sums, and then snapshots every disk of
+// each VM together as one recovery point. Nothing is ever downloaded to
+// find changes.
 func (j *job) flowReverse(ctx context.Context) error {
 	if err := j.setState(StateReverse); err != nil {
 		return err
@@ -25,6 +28,9 @@ func (j *job) flowReverse(ctx context.Context) error {
 	for {
 		start := time.Now()
 		if err := j.eachDisk(ctx, j.reverseDisk); err != nil {
+			return err
+		}
+		if err := j.eachVM(ctx, j.recoveryPoint); err != nil {
 			return err
 		}
 		var sent int64
@@ -55,10 +61,51 @@ func (j *job) flowReverse(ctx context.Context) error {
 // local disk is fast, a few readers keep the hashing busy.
 const changedThreads = 4
 
-// reverseDisk runs one cycle for one disk.
+// reverseCopy opens the Azure copy that reverse replication writes for
+// disk k: the page blob itself, or the replica of a managed disk, seeded
+// from the snapshot the failback kept the first time.
+func (j *job) reverseCopy(ctx context.Context, k diskKey) (azure.VMDisk, error) {
+	r := j.snap()
+	vm, d := r.VMs[k.v], r.VMs[k.v].Disks[k.d]
+	if d.Azure.Kind == azure.KindPageBlob {
+		return j.openDisk(ctx, d)
+	}
+	reps := j.m.deps.Replicas
+	if reps == nil {
+		return nil, fmt.Errorf("%s %s ran on a managed disk, which takes no writes: reverse replication needs a storage account for its replica ([reverse.storage], or [azure.storage])", vm.Name, d.name())
+	}
+	if d.Replica.Kind != "" {
+		return reps.Open(ctx, d.Replica)
+	}
+	base := d.lastDone()
+	if base == nil {
+		return nil, fmt.Errorf("%s %s: no snapshot of the failback to seed its replica from", vm.Name, d.name())
+	}
+	src, err := j.openDisk(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	name := fmt.Sprintf("%s/%s/%s.vhd", vm.Name, j.id, d.name())
+	rep, err := reps.Seed(ctx, src, base.Snapshot, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := j.update(func(r *jobRecord) { r.VMs[k.v].Disks[k.d].Replica = rep.Ref() }); err != nil {
+		return nil, err
+	}
+	j.info("reverse", "%s %s: replica %s seeded inside Azure from snapshot %s (nothing crossed the WAN)", vm.Name, d.name(), rep.Ref(), base.Snapshot)
+	return rep, nil
+}
+
+// reverseDisk runs one cycle for one disk: the changed blocks into its
+// Azure copy. The recovery point is taken for the whole VM afterwards.
 func (j *job) reverseDisk(ctx context.Context, k diskKey) error {
 	r := j.snap()
 	vm, d := r.VMs[k.v], r.VMs[k.v].Disks[k.d]
+	copyDisk, err := j.reverseCopy(ctx, k)
+	if err != nil {
+		return fmt.Errorf("reverse replication of %s: %w", d.name(), err)
+	}
 	sums := j.m.paths.sums(j.id, vm.Name, k.d)
 	onprem := j.onPrem(d)
 	local, closeLocal, err := onprem.OpenRead(ctx)
@@ -76,14 +123,11 @@ func (j *job) reverseDisk(ctx context.Context, k diskKey) error {
 		j.setDiskPhase(k, diskDone, "")
 		return j.update(func(r *jobRecord) { r.VMs[k.v].Disks[k.d].SentBytes = 0 })
 	}
-	disk, err := j.openDisk(ctx, d)
+	// Never break a lease: commit broke the deleted VM's, so one there now
+	// is someone else's, and writing under it is refused.
+	pb, err := copyDisk.OpenWriter(ctx, azure.WriterOptions{})
 	if err != nil {
-		return err
-	}
-	// After commit no VM uses the disk: a lease on it is the deleted VM's.
-	pb, err := disk.OpenWriter(ctx, azure.WriterOptions{BreakLease: true})
-	if err != nil {
-		return fmt.Errorf("reverse replication of %s: %w", d.name(), err)
+		return fmt.Errorf("reverse replication of %s into %s: %w", d.name(), copyDisk.Name(), err)
 	}
 	defer func() { _ = pb.Close(context.WithoutCancel(ctx)) }()
 	var dst engine.Target = pb
@@ -98,36 +142,70 @@ func (j *job) reverseDisk(ctx context.Context, k diskKey) error {
 	}
 	o := j.engineOptions()
 	o.Mode, o.Ranges, o.NoJournal, o.SumsFile = engine.Ranges, changed, true, sums
-	o.SourceID, o.TargetID = onprem.ID(), disk.Name()
+	o.SourceID, o.TargetID = onprem.ID(), copyDisk.Name()
 	o.Progress = func(p engine.Progress) { j.setProgress(k, diskReverse, p) }
 	st, err := engine.Sync(ctx, local, mirrorTarget{Target: dst, local: local}, o)
 	if err != nil {
 		return fmt.Errorf("reverse replication of %s: %w (the next cycle sends it again)", d.name(), err)
 	}
-	sn, err := disk.CreateSnapshot(ctx, azure.SnapshotOptions{JobID: j.id, Purpose: "reverse"})
-	if err != nil {
-		return fmt.Errorf("recovery point of %s: %w", d.name(), err)
+	if err := j.update(func(r *jobRecord) { r.VMs[k.v].Disks[k.d].SentBytes = st.BytesTransferred }); err != nil {
+		return err
 	}
-	var drop []string
+	j.setDiskPhase(k, diskDone, "")
+	j.info("reverse", "%s %s: %s changed on premises sent in %d block(s) to %s, %s read back from Azure",
+		vm.Name, d.name(), bytesText(st.BytesTransferred), st.BlocksDiffered, copyDisk.Name(), bytesText(pb.Stats().Bytes.Load()))
+	return nil
+}
+
+// recoveryPoint snapshots every disk's Azure copy of VM v together, as
+// one recovery point of the whole VM, and drops the oldest points past
+// [reverse] keep_recovery_points. A cycle that sent nothing for the VM
+// takes none: the newest point (or the failback's own snapshot) already
+// holds those bytes.
+func (j *job) recoveryPoint(ctx context.Context, v int, vm vmRecord) error {
+	p := recoveryPoint{At: j.m.now(), Cycle: j.snap().ReverseCycles + 1}
+	for _, d := range vm.Disks {
+		p.Sent += d.SentBytes
+	}
+	if p.Sent == 0 {
+		return nil
+	}
+	var copies []azure.VMDisk
+	for di := range vm.Disks {
+		c, err := j.reverseCopy(ctx, diskKey{v, di})
+		if err != nil {
+			return err
+		}
+		copies = append(copies, c)
+	}
+	for i, c := range copies {
+		sn, err := c.CreateSnapshot(ctx, azure.SnapshotOptions{JobID: j.id, Purpose: "reverse"})
+		if err != nil {
+			return fmt.Errorf("recovery point of %s %s: %w", vm.Name, vm.Disks[i].name(), err)
+		}
+		p.Snapshots = append(p.Snapshots, sn.ID)
+	}
+	var drop []recoveryPoint
 	if err := j.update(func(r *jobRecord) {
-		dd := &r.VMs[k.v].Disks[k.d]
-		dd.RecoveryPoints = append(dd.RecoveryPoints, sn.ID)
-		dd.SentBytes = st.BytesTransferred
-		if keep := j.m.cfg.Reverse.KeepRecoveryPoints; keep > 0 && len(dd.RecoveryPoints) > keep {
-			drop = append(drop, dd.RecoveryPoints[:len(dd.RecoveryPoints)-keep]...)
-			dd.RecoveryPoints = dd.RecoveryPoints[len(dd.RecoveryPoints)-keep:]
+		rv := &r.VMs[v]
+		rv.Points = append(rv.Points, p)
+		if keep := j.m.cfg.Reverse.KeepRecoveryPoints; keep > 0 && len(rv.Points) > keep {
+			drop = append(drop, rv.Points[:len(rv.Points)-keep]...)
+			rv.Points = append([]recoveryPoint(nil), rv.Points[len(rv.Points)-keep:]...)
 		}
 	}); err != nil {
 		return err
 	}
-	for _, id := range drop {
-		if err := disk.DeleteSnapshot(ctx, id); err != nil {
-			j.warn("reverse", "old recovery point %s of %s not deleted: %v", id, d.name(), err)
+	for _, old := range drop {
+		for i, id := range old.Snapshots {
+			if i < len(copies) {
+				if err := copies[i].DeleteSnapshot(ctx, id); err != nil {
+					j.warn("reverse", "old recovery point %s of %s not deleted: %v", id, copies[i].Name(), err)
+				}
+			}
 		}
 	}
-	j.setDiskPhase(k, diskDone, "")
-	j.info("reverse", "%s %s: %s changed on premises sent in %d block(s), %s read back from Azure; recovery point %s",
-		vm.Name, d.name(), bytesText(st.BytesTransferred), st.BlocksDiffered, bytesText(pb.Stats().Bytes.Load()), sn.ID)
+	j.info("reverse", "%s: recovery point of its %d disk(s) at %s (%s sent this cycle)", vm.Name, len(copies), p.At.Format(time.DateTime), bytesText(p.Sent))
 	return nil
 }
 

@@ -91,6 +91,8 @@ type vmRecord struct {
 	AzureOff       bool `json:"azure_off,omitempty"`
 	AzureRestarted bool `json:"azure_restarted,omitempty"`
 	AzureDeleted   bool `json:"azure_deleted,omitempty"`
+	// Points are the VM's recovery points, oldest first.
+	Points []recoveryPoint `json:"recovery_points,omitempty"`
 	// NICs are the Azure VM's network interfaces (with their public IPs)
 	// as the pre-flight found them: Commit deletes them with the VM.
 	NICs []azure.NICRef `json:"nics,omitempty"`
@@ -118,13 +120,25 @@ type diskRecord struct {
 	Sums       bool         `json:"sums,omitempty"`     // the sums file is complete
 	Verified   bool         `json:"verified,omitempty"` // the final verification passed
 	RolledBack bool         `json:"rolled_back,omitempty"`
-	// RecoveryPoints are the reverse-replication snapshots, oldest first.
-	RecoveryPoints []string `json:"recovery_points,omitempty"`
+	// Replica is the page blob reverse replication writes for a disk that
+	// was a managed disk (zero for a page blob: it is written itself).
+	Replica azure.DiskRef `json:"replica,omitzero"`
 	// SentBytes is what the last reverse cycle sent.
 	SentBytes int64 `json:"sent_bytes,omitempty"`
 	// Agent sums what every finished read through the Azure-side agent
 	// moved (a run cut short by a crash is not counted).
 	Agent *AgentView `json:"agent,omitempty"`
+}
+
+// recoveryPoint is one reverse replication cycle's snapshots of every
+// disk of a VM, taken together.
+type recoveryPoint struct {
+	At    time.Time `json:"at"`
+	Cycle int       `json:"cycle"`
+	// Sent is what the cycle sent for the VM's disks.
+	Sent int64 `json:"sent"`
+	// Snapshots are the disks' snapshot ids, in disk order.
+	Snapshots []string `json:"snapshots"`
 }
 
 // passRecord is one engine sync onto a disk, with its own journal.

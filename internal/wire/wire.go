@@ -67,6 +67,10 @@ func Deps(ctx context.Context, cfg *config.Config) (d workflow.Deps, release fun
 	if cfg.Agent.URL != "" {
 		d.SourceVia = agentSource(cfg.Agent)
 	}
+	if d.Replicas, err = Replicas(cfg); err != nil {
+		release()
+		return d, nil, err
+	}
 	return d, release, nil
 }
 
@@ -94,6 +98,24 @@ func Disks(cfg *config.Config) (*azure.Disks, error) {
 		d.Managed = md
 	}
 	return &d, nil
+}
+
+// Replicas is where reverse replication keeps the replicas of managed
+// disks: the [reverse.storage] account, else the [azure.storage] one;
+// nil when neither is configured.
+func Replicas(cfg *config.Config) (*azure.Replicas, error) {
+	sc, what := &cfg.Reverse.Storage, "[reverse.storage]"
+	if !sc.Configured() {
+		sc, what = &cfg.Azure.Storage, "[azure.storage]"
+	}
+	if !sc.Configured() {
+		return nil, nil
+	}
+	st, err := azure.NewStorage(StorageOptions(*sc))
+	if err != nil {
+		return nil, fmt.Errorf("%s (the replicas' account): %w", what, err)
+	}
+	return &azure.Replicas{Storage: st, Container: cfg.Reverse.ReplicaContainer}, nil
 }
 
 // ARMOptions reach Azure Resource Manager as [azure] says: the

@@ -216,6 +216,7 @@ func (l *Lab) Deps() workflow.Deps {
 		Certs: crypt.NewStore(l.CertsDir, crypt.StoreOptions{}), NoControl: false}
 	if l.ARM != nil {
 		d.Disks, d.Compute = l.ARMDeps()
+		d.Replicas = l.Replicas()
 	}
 	return d
 }
