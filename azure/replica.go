@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 	"github.com/failback/failback/internal/backoff"
 )
 
@@ -131,3 +132,45 @@ func (r *Replicas) Seed(ctx context.Context, src VMDisk, snapshot, name string) 
 func (r *Replicas) Open(ctx context.Context, ref DiskRef) (VMDisk, error) {
 	return r.Storage.OpenVMDisk(ctx, ref)
 }
+
+// PointBlob copies snapshot of the replica into a blob of its own, name,
+// in the same container (server-side), and returns its URL without any
+// query: a recovery point ready to be imported as a managed disk. The
+// account must be reached with a key (connection string or account key)
+// or a SAS: the copy needs a readable URL of the snapshot.
+func (s *Storage) PointBlob(ctx context.Context, replica DiskRef, snapshot, name string) (string, error) {
+	if replica.Kind != KindPageBlob || snapshot == "" {
+		return "", fmt.Errorf("recovery point %s@%s: a replica page blob and a snapshot are needed", replica, snapshot)
+	}
+	pb, err := s.container(replica.Container).NewPageBlobClient(replica.Blob).WithSnapshot(snapshot)
+	if err != nil {
+		return "", err
+	}
+	src := pb.URL()
+	if !strings.Contains(src, "sig=") {
+		if src, err = pb.GetSASURL(sas.BlobPermissions{Read: true}, time.Now().Add(time.Hour), nil); err != nil {
+			return "", fmt.Errorf("recovery point %s@%s: a read URL of the snapshot needs the account's key or a SAS ([reverse.storage]); Entra ID alone cannot make one: %w", replica, snapshot, err)
+		}
+	}
+	if err := s.CopyFromURL(ctx, replica.Container, name, src); err != nil {
+		return "", err
+	}
+	return redactURL(s.container(replica.Container).NewBlobClient(name).URL()), nil
+}
+
+// PointExporter is a disk whose recovery points (snapshots) can become a
+// blob of their own, ready to import as a managed disk.
+type PointExporter interface {
+	PointBlob(ctx context.Context, snapshot, name string) (string, error)
+}
+
+var _ PointExporter = (*Disk)(nil)
+
+// PointBlob copies a snapshot of the page blob into the blob name of the
+// same container, server-side; see Storage.PointBlob.
+func (d *Disk) PointBlob(ctx context.Context, snapshot, name string) (string, error) {
+	return d.s.PointBlob(ctx, d.Ref(), snapshot, name)
+}
+
+// AccountID is the storage account's ARM id as configured ("" unknown).
+func (s *Storage) AccountID() string { return s.opts.AccountID }

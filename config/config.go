@@ -101,6 +101,9 @@ type Storage struct {
 	AccountURL string `toml:"account_url"`
 	// AccountName defaults to the first label of AccountURL's host.
 	AccountName string `toml:"account_name"`
+	// AccountID is the account's ARM id, which turning a recovery point
+	// into managed disks (createOption Import) needs.
+	AccountID string `toml:"account_id"`
 
 	ConnectionString     Secret `toml:"connection_string"`
 	ConnectionStringEnv  string `toml:"connection_string_env"`

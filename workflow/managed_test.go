@@ -387,5 +387,33 @@ func TestManagedDiskReverseReplicationKeepsAReplicaWithRecoveryPoints(t *testing
 	if labtest.FirstDiff(first[1], snapshotBytes(t, replicas[1], snaps[0].ID)) >= 0 {
 		t.Fatal("the first recovery point of disk 1 does not hold the first cycle's bytes")
 	}
+
+	// The first point becomes managed disks holding exactly its bytes; a
+	// dry run creates nothing.
+	v, _ := m.Job(id)
+	if len(v.VMs[0].RecoveryPoints) != 2 {
+		t.Fatalf("the job shows %d recovery points: %+v", len(v.VMs[0].RecoveryPoints), v.VMs[0].RecoveryPoints)
+	}
+	firstAt := v.VMs[0].RecoveryPoints[0].At
+	dry, err := workflow.MakeReplicaDisks(ctx, l.Cfg, d, id, workflow.ReplicaDisksOptions{Point: firstAt, DryRun: true})
+	if err != nil || len(dry.Disks) != 2 || dry.Disks[0].ID != "" {
+		t.Fatalf("dry run: %+v, %v", dry, err)
+	}
+	rep, err := workflow.MakeReplicaDisks(ctx, l.Cfg, d, id, workflow.ReplicaDisksOptions{Point: firstAt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Disks) != 2 || !strings.Contains(rep.Cost, "2 managed disk(s)") {
+		t.Fatalf("report %+v", rep)
+	}
+	for i, rd := range rep.Disks {
+		nd, err := d.Disks.OpenVMDisk(ctx, azure.DiskRef{Kind: azure.KindManaged, ID: rd.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if labtest.FirstDiff(first[i], diskBytes(t, nd)) >= 0 {
+			t.Fatalf("managed disk %s made from the first point does not hold its bytes", rd.Name)
+		}
+	}
 	grepTree(t, l.Cfg.StateDir, "sig=")
 }

@@ -24,6 +24,9 @@ type Deps struct {
 	// blobs today, managed disks next): the workflow reaches Azure disks
 	// only through it.
 	Disks azure.DiskOpener
+	// Importer makes managed disks from recovery points (failback replica
+	// disks); nil without an Azure subscription.
+	Importer Importer
 	// Replicas keeps the replicas reverse replication writes for disks
 	// that were managed disks; nil when no storage account is configured.
 	Replicas *azure.Replicas

@@ -81,6 +81,9 @@ func (j *job) view() JobView {
 			vv.Disks = append(vv.Disks, dv)
 		}
 		vv.Phase = vmPhase(phases)
+		for _, p := range vm.Points {
+			vv.RecoveryPoints = append(vv.RecoveryPoints, RecoveryPointView{At: p.At, Cycle: p.Cycle, Sent: p.Sent})
+		}
 		v.VMs = append(v.VMs, vv)
 	}
 	if total > 0 {

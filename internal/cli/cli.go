@@ -49,6 +49,7 @@ func commands() []Command {
 		newJobsCommand(),
 		newLabCommand(),
 		newPlansCommand(),
+		newReplicaCommand(),
 		newResumeCommand(),
 		newReverseCommand(),
 		newRunCommand(),

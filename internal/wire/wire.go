@@ -35,6 +35,9 @@ func Deps(ctx context.Context, cfg *config.Config) (d workflow.Deps, release fun
 		return d, nil, err
 	}
 	d.Disks = disks
+	if disks.Managed != nil {
+		d.Importer = disks.Managed
+	}
 	switch cfg.Azure.Compute {
 	case config.ComputeLab:
 		lc, err := azure.NewLabCompute(cfg.Azure.LabDir, azure.LabOptions{})
@@ -142,6 +145,7 @@ func StorageOptions(c config.Storage) azure.StorageOptions {
 	return azure.StorageOptions{
 		AccountURL:       c.AccountURL,
 		AccountName:      c.AccountName,
+		AccountID:        c.AccountID,
 		ConnectionString: azure.NewSecret(c.ConnectionString.Reveal()),
 		AccountKey:       azure.NewSecret(c.AccountKey.Reveal()),
 		SAS:              azure.NewSecret(c.SAS.Reveal()),

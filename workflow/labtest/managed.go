@@ -88,6 +88,7 @@ func (l *Lab) ARMDeps() (*azure.Disks, azure.Compute) {
 func (l *Lab) Replicas() *azure.Replicas {
 	t := l.T
 	st, err := azure.NewStorage(azure.StorageOptions{ConnectionString: azure.NewSecret(testenv.AzuriteFront(t)),
+		AccountID:  "/subscriptions/" + labarm.DefaultSubscription + "/resourceGroups/" + ResourceGroup + "/providers/Microsoft.Storage/storageAccounts/devstoreaccount1",
 		RetryDelay: 10 * time.Millisecond, MaxRetryDelay: 100 * time.Millisecond, TryTimeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
