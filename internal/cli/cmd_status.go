@@ -79,6 +79,11 @@ func printJob(s Stdio, v workflow.JobView) {
 	}
 	for _, vm := range v.VMs {
 		fmt.Fprintf(s.Out, "  VM %s (group %d) on %s: Azure %s, on premises %s\n", vm.Name, vm.Group, vm.Host, vm.AzureState, vm.OnPremState)
+		if n := len(vm.RecoveryPoints); n > 0 {
+			last := vm.RecoveryPoints[n-1]
+			fmt.Fprintf(s.Out, "    %d recovery point(s), the newest %s (%s ago, %s sent by its cycle); failback replica disks %s makes disks of one\n",
+				n, last.At.Local().Format(time.DateTime), time.Since(last.At).Round(time.Second), units.Bytes(last.Sent), v.ID)
+		}
 		for _, d := range vm.Disks {
 			fmt.Fprintf(s.Out, "    %-24s %-9s %5.1f%%  checked %s  transferred %s  differed %d blocks  -> %s\n",
 				d.Name, d.Phase, d.Percent, units.Bytes(d.BytesChecked), units.Bytes(d.BytesTransferred), d.BlocksDiffered, d.Image)
