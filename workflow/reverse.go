@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"time"
 
@@ -124,8 +125,10 @@ func (j *job) reverseDisk(ctx context.Context, k diskKey) error {
 		return j.update(func(r *jobRecord) { r.VMs[k.v].Disks[k.d].SentBytes = 0 })
 	}
 	// Never break a lease: commit broke the deleted VM's, so one there now
-	// is someone else's, and writing under it is refused.
-	pb, err := copyDisk.OpenWriter(ctx, azure.WriterOptions{})
+	// is someone else's, and writing under it is refused. The job's own
+	// lease id is the same every cycle, so a cycle killed while it held
+	// the lease takes it back.
+	pb, err := copyDisk.OpenWriter(ctx, azure.WriterOptions{LeaseID: leaseID(j.id, copyDisk.Ref())})
 	if err != nil {
 		return fmt.Errorf("reverse replication of %s into %s: %w", d.name(), copyDisk.Name(), err)
 	}
@@ -230,4 +233,13 @@ func (m mirrorTarget) WriteZeroes(ctx context.Context, off, n int64) error {
 		return z.WriteZeroes(ctx, off, n)
 	}
 	return m.Target.WriteAt(ctx, make([]byte, n), off)
+}
+
+// leaseID is the lease reverse replication of a job takes on one Azure
+// copy: a UUID derived from both, the same after a crash.
+func leaseID(job string, ref azure.DiskRef) string {
+	h := sha256.Sum256([]byte("failback-reverse\x00" + job + "\x00" + ref.Key()))
+	h[6] = h[6]&0x0f | 0x40 // version 4 layout
+	h[8] = h[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
