@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/failback/failback/config"
+	"github.com/failback/failback/internal/safetext"
 	"github.com/failback/failback/internal/wire"
 	"github.com/failback/failback/workflow"
 )
@@ -66,7 +67,7 @@ func openWorkflow(ctx context.Context, cfg *config.Config, o wireOptions) (svc w
 			return nil, nil, err
 		}
 		for _, e := range m.LoadErrors() {
-			fmt.Fprintf(os.Stderr, "failback: warning: %v\n", e)
+			fmt.Fprintf(os.Stderr, "failback: warning: %s\n", safetext.Lines(e.Error()))
 		}
 		return m, func() { _ = m.Close(); release() }, nil
 	}
