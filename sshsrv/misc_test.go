@@ -47,9 +47,9 @@ func TestAuthorizedKeysRoles(t *testing.T) {
 	op, vw := newSigner(t), newSigner(t)
 	good := "# comment\n\n" + authLine("operator", op, "alice@laptop") +
 		`role="viewer",no-port-forwarding ` + strings.TrimSpace(string(gossh.MarshalAuthorizedKey(vw.PublicKey()))) + "\n"
-	a, err := parseAuthorized("keys", []byte(good))
-	if err != nil {
-		t.Fatal(err)
+	a, bad := parseAuthorized("keys", []byte(good))
+	if len(bad) > 0 {
+		t.Fatal(bad)
 	}
 	if e, ok := a.lookup(op.PublicKey()); !ok || e.role != workflow.RoleOperator || e.name != "alice@laptop" {
 		t.Errorf("operator entry %+v %v", e, ok)
@@ -65,11 +65,15 @@ func TestAuthorizedKeysRoles(t *testing.T) {
 	for _, bad := range []struct{ line, want string }{
 		{key + " alice\n", "keys:1: no role"},
 		{"role=admin " + key + "\n", `keys:1: unknown role "admin"`},
-		{"\nrole=viewer,role=operator " + key + "\n", "keys:2: two roles"},
+		{"\nrole=viewer,role=operator " + key + "\n", "keys:2: option role given twice"},
 		{"role=viewer ssh-ed25519 notbase64\n", "keys:1: not an authorized_keys line"},
 	} {
-		if _, err := parseAuthorized("keys", []byte(bad.line)); err == nil || !strings.Contains(err.Error(), bad.want) {
-			t.Errorf("%q: error %v, want %q", bad.line, err, bad.want)
+		a, errs := parseAuthorized("keys", []byte(bad.line))
+		if len(errs) != 1 || !strings.Contains(errs[0].Error(), bad.want) {
+			t.Errorf("%q: errors %v, want %q", bad.line, errs, bad.want)
+		}
+		if len(a.entries) != 0 {
+			t.Errorf("%q: a refused line grants %+v", bad.line, a.entries)
 		}
 	}
 }
@@ -81,7 +85,7 @@ func TestKeyFileReloads(t *testing.T) {
 	if err := os.WriteFile(path, []byte(authLine("operator", op, "alice")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	k, err := newKeyFile(path)
+	k, err := newKeyFile(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
