@@ -49,6 +49,8 @@ func openWorkflow(ctx context.Context, cfg *config.Config, o wireOptions) (svc w
 	for range 3 {
 		if c, err := workflow.Dial(ctx, cfg.StateDir); err == nil {
 			return c, func() { _ = c.Close() }, nil
+		} else if errors.Is(err, workflow.ErrUntrustedSocket) {
+			return nil, nil, err
 		}
 		d, release, err := wire.Deps(ctx, cfg)
 		if err != nil {
