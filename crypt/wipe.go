@@ -28,12 +28,8 @@ func wipeKey(k crypto.PrivateKey) {
 		wipe(k.Precomputed.Dp)
 		wipe(k.Precomputed.Dq)
 		wipe(k.Precomputed.Qinv)
-		for _, v := range k.Precomputed.CRTValues {
-			wipe(v.Exp)
-			wipe(v.Coeff)
-			wipe(v.R)
-		}
 	case *ecdsa.PrivateKey:
+		//lint:ignore SA1019 overwriting the secret scalar of a key about to be dropped, not using it.
 		wipe(k.D)
 	case ed25519.PrivateKey:
 		clear(k)

@@ -1,7 +1,6 @@
 package sshsrv
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -141,9 +140,4 @@ func (k *keyFile) admit(key gossh.PublicKey, addr net.Addr, now time.Time) (entr
 		return e, why
 	}
 	return e, ""
-}
-
-// sameKey reports whether a and b are the same public key.
-func sameKey(a, b gossh.PublicKey) bool {
-	return a != nil && b != nil && bytes.Equal(a.Marshal(), b.Marshal())
 }
