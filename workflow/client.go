@@ -67,7 +67,7 @@ func Dial(ctx context.Context, dir string) (*Client, error) {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, ErrNoDriver
 		}
-		return nil, fmt.Errorf("%w: %v", ErrUntrustedSocket, err)
+		return nil, fmt.Errorf("%w: %v; failback sends commands only through folders of this user, root or the state folder's owner that no one else may write: check who changed it", ErrUntrustedSocket, err)
 	}
 	c := &Client{info: info, hc: &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {

@@ -55,17 +55,19 @@ type controlServer struct {
 // folder when that is too long for a unix socket (about 100 bytes). The
 // socket's folder must be this user's own, 0700 (created so if missing).
 func socketPath(root string) (string, error) {
-	dir := root
 	p := filepath.Join(root, "control.sock")
-	if len(p) >= 100 {
-		sum := sha256.Sum256([]byte(root))
-		dir = filepath.Join(os.TempDir(), "failback-"+strconv.Itoa(os.Getuid()))
-		p = filepath.Join(dir, hex.EncodeToString(sum[:8])+".sock")
+	if len(p) < 100 {
+		if err := osfile.OwnedPrivateDir(root); err != nil {
+			return "", fmt.Errorf("the state folder holds the control socket and must be this user's own, mode 0700: %w; run failback as the folder's owner (or chown the folder to this user, then chmod 700 it)", err)
+		}
+		return p, nil
 	}
+	sum := sha256.Sum256([]byte(root))
+	dir := filepath.Join(os.TempDir(), "failback-"+strconv.Itoa(os.Getuid()))
 	if err := osfile.OwnedPrivateDir(dir); err != nil {
-		return "", fmt.Errorf("the control socket's folder: %w", err)
+		return "", fmt.Errorf("the control socket's folder %w; it is never used unless it is this user's own, mode 0700: remove it (another user may have made it to take over failback's control socket), or set TMPDIR to a folder of your own", err)
 	}
-	return p, nil
+	return filepath.Join(dir, hex.EncodeToString(sum[:8])+".sock"), nil
 }
 
 func serveControl(m *Manager) (*controlServer, error) {

@@ -59,8 +59,8 @@ func TightenDir(dir string) (bool, error) {
 	return true, os.Chmod(dir, st.Mode().Perm()&^0o077)
 }
 
-func notPrivate(dir, why, fix string) error {
-	return fmt.Errorf("%s: %w: %s; %s", dir, ErrNotPrivate, why, fix)
+func notPrivate(dir, why string) error {
+	return fmt.Errorf("%s: %w: %s", dir, ErrNotPrivate, why)
 }
 
 // Owner is the uid that owns path, or -1 where that is unknown.

@@ -17,7 +17,7 @@ func checkPrivateDir(dir string, _ int, _ bool) error {
 		return err
 	}
 	if !st.IsDir() {
-		return notPrivate(dir, "it is not a folder", "remove it")
+		return notPrivate(dir, "it is not a folder")
 	}
 	return nil
 }

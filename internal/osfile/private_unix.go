@@ -25,23 +25,19 @@ func checkPrivateDir(dir string, uid int, strict bool) error {
 	if err != nil {
 		return err
 	}
-	fix := "remove it (it may be another user's attempt to take over failback's control socket) or point TMPDIR at a folder of your own"
-	if !strict {
-		fix = "check who made it so; failback sends its commands only through folders of its own user or root"
-	}
 	if st.Mode()&os.ModeSymlink != 0 || !st.IsDir() {
-		return notPrivate(dir, "it is not a folder but "+st.Mode().Type().String(), fix)
+		return notPrivate(dir, "it is not a folder but "+st.Mode().Type().String())
 	}
 	owner, _ := fileOwner(st)
 	if owner != uid && !(!strict && owner == 0) {
-		return notPrivate(dir, fmt.Sprintf("it belongs to uid %d, not to uid %d", owner, uid), fix)
+		return notPrivate(dir, fmt.Sprintf("it belongs to uid %d, not to uid %d", owner, uid))
 	}
 	mask := os.FileMode(0o022)
 	if strict {
 		mask = 0o077
 	}
 	if st.Mode().Perm()&mask != 0 {
-		return notPrivate(dir, fmt.Sprintf("its mode %04o lets other users in", st.Mode().Perm()), fmt.Sprintf("run chmod 700 %s if it is yours, else %s", dir, fix))
+		return notPrivate(dir, fmt.Sprintf("its mode %04o lets other users in", st.Mode().Perm()))
 	}
 	return nil
 }
