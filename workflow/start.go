@@ -91,11 +91,14 @@ func (m *Manager) Start(ctx context.Context, c Choices, who Actor) (string, erro
 	}
 	rec, err := m.newRecord(ctx, p, c, who)
 	if err != nil {
+		p.unlocked.Destroy()
 		return "", err
 	}
 	j := newJob(m, rec)
 	if p.unlocked != nil {
-		j.keys = p.unlocked.Keys
+		// The job keeps the data keys it is about to use, never the
+		// certificate's private key (see job.unlocked).
+		j.unlocked(p.unlocked)
 	}
 	if err := m.paths.saveRecord(rec); err != nil {
 		return "", err

@@ -222,7 +222,7 @@ func (p paths) sums(id, vm string, n int) string { return filepath.Join(p.disk(i
 // the old file or the new), creating the folder first: callers name files
 // in folders that may not exist yet (a new job's, a disk's).
 func writeJSONAtomic(path string, v any) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), osfile.PrivateDir); err != nil {
 		return err
 	}
 	return osfile.WriteJSON(path, v)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/failback/failback/internal/safetext"
 	"github.com/failback/failback/workflow"
 )
 
@@ -81,7 +82,7 @@ func act(ctx context.Context, s Stdio, f actFlags, id, name string, a workflow.A
 			return &ExitError{Code: exitRefused, Err: fmt.Errorf("%s job %s is not possible now: %s", name, id, st.Why)}
 		}
 		if !*f.quiet && st.Confirm != "" {
-			fmt.Fprintf(s.Err, "%s: %s\n", name, st.Confirm)
+			fmt.Fprintf(s.Err, "%s: %s\n", name, safetext.Lines(st.Confirm))
 		}
 	}
 	client, isClient := svc.(*workflow.Client)

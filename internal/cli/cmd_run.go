@@ -10,6 +10,7 @@ import (
 
 	"github.com/failback/failback/config"
 	"github.com/failback/failback/crypt"
+	"github.com/failback/failback/internal/safetext"
 	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/workflow"
 )
@@ -207,6 +208,7 @@ func dryRun(ctx context.Context, s Stdio, svc workflow.Service, c workflow.Choic
 			Preflight workflow.PreflightReport `json:"preflight"`
 		}{est, rep})
 	} else {
+		est, rep := safetext.Value(est), safetext.Value(rep)
 		fmt.Fprintf(s.Out, "%-12s %-28s %10s %14s %18s  %s\n", "VM", "DISK", "SIZE", "TO CHECK", "TO TRANSFER (est)", "BASIS")
 		for _, d := range est.Disks {
 			check := d.Size

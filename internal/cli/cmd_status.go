@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/failback/failback/internal/safetext"
 	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/workflow"
 )
@@ -49,9 +50,9 @@ func runStatus(ctx context.Context, s Stdio, args []string) error {
 	if *asJSON {
 		return json.NewEncoder(s.Out).Encode(v)
 	}
-	printJob(s, v)
+	printJob(s, safetext.Value(v))
 	fmt.Fprintln(s.Out, "\nActions:")
-	for _, a := range svc.Actions(v.ID, cliActor()) {
+	for _, a := range safetext.Value(svc.Actions(v.ID, cliActor())) {
 		if a.Enabled {
 			fmt.Fprintf(s.Out, "  %-13s failback %s %s\n", a.Action, actionCommand(a.Action), v.ID)
 		} else {
@@ -60,7 +61,7 @@ func runStatus(ctx context.Context, s Stdio, args []string) error {
 	}
 	if *logN > 0 {
 		fmt.Fprintln(s.Out, "\nLog:")
-		for _, l := range svc.Log(v.ID, *logN) {
+		for _, l := range safetext.Value(svc.Log(v.ID, *logN)) {
 			fmt.Fprintf(s.Out, "  %s %-5s %s\n", l.Time.Local().Format(time.DateTime), l.Level, l.Text)
 		}
 	}
