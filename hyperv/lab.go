@@ -41,6 +41,15 @@ type LabConfig struct {
 	// FreeBytes, when above zero, is the free space the lab reports instead
 	// of the file system's, to drill a volume that is too small.
 	FreeBytes int64 `json:"free_bytes,omitempty"`
+	// Cluster, Nodes and CSVs make the lab host a node of a failover
+	// cluster of that name, for drills: Info reports them and CreateVM can
+	// make a VM highly available. (Other nodes are not modelled.)
+	Cluster string   `json:"cluster,omitempty"`
+	Nodes   []string `json:"nodes,omitempty"`
+	CSVs    []string `json:"csvs,omitempty"`
+	// SiteRecovery, when set, is the Azure Site Recovery Provider Info
+	// reports as installed.
+	SiteRecovery string `json:"site_recovery,omitempty"`
 }
 
 const labConfigName = "host.json"
