@@ -182,4 +182,3 @@ func (h *LabHost) Info(ctx context.Context) (HostInfo, error) {
 	}
 	return HostInfo{Computer: h.Name(), Cluster: cfg.Cluster, Nodes: cfg.Nodes, CSVs: cfg.CSVs, SiteRecovery: cfg.SiteRecovery}, nil
 }
-

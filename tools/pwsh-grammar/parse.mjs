@@ -9,7 +9,13 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Parser, Language } from 'web-tree-sitter';
+import v8 from 'node:v8';
+
+// V8 would otherwise optimise the grammar's 1 MB of WebAssembly in the
+// background and wait seconds for that at exit; the baseline compiler
+// parses our scripts in milliseconds.
+v8.setFlagsFromString('--liftoff-only');
+const { Parser, Language } = await import('web-tree-sitter');
 
 const here = dirname(fileURLToPath(import.meta.url));
 let parser;
