@@ -200,3 +200,48 @@ func validMAC(m string) bool {
 func normMAC(m string) string {
 	return strings.ToUpper(strings.NewReplacer("-", "", ":", "").Replace(m))
 }
+
+// SpecFromVM is the shape of vm to reproduce elsewhere: generation,
+// processors, memory (static or dynamic, with its bounds), every network
+// adapter with its switch, static MAC and VLAN, the DVD drives, Secure
+// Boot and its template, and its disks' slots (paths and sizes as they
+// are; the caller moves them). A dynamic MAC is left for Hyper-V to
+// assign; a private VLAN is not reproduced (see VLAN).
+func SpecFromVM(vm VM) VMSpec {
+	s := VMSpec{Name: vm.Name, Generation: vm.Generation, CPUCount: vm.CPUCount, MemoryBytes: vm.MemoryBytes,
+		DynamicMemory: vm.DynamicMemory, SecureBoot: vm.SecureBoot, SecureBootTemplate: vm.SecureBootTemplate,
+		DVDDrives: append([]Controller{}, vm.DVDDrives...)}
+	if vm.DynamicMemory {
+		s.MemoryMinimum, s.MemoryMaximum = vm.MemoryMinimum, vm.MemoryMaximum
+	}
+	if s.Generation != 2 {
+		s.SecureBoot, s.SecureBootTemplate = "", ""
+	}
+	for _, a := range vm.Adapters {
+		as := AdapterSpec{Name: a.Name, SwitchName: a.SwitchName}
+		if a.StaticMAC {
+			as.MAC = a.MAC
+		}
+		if a.VLAN.Mode == "Access" || a.VLAN.Mode == "Trunk" {
+			as.VLAN = a.VLAN
+		}
+		s.Adapters = append(s.Adapters, as)
+	}
+	for _, d := range vm.Disks {
+		s.Disks = append(s.Disks, DiskSpec{HostPath: d.HostPath, Controller: d.Controller, VirtualSize: d.VirtualSize, Fixed: d.Fixed})
+	}
+	return s
+}
+
+// NotReproduced lists what SpecFromVM leaves out of vm, for the operator
+// to set by hand on the new VM.
+func NotReproduced(vm VM) []string {
+	var out []string
+	for _, a := range vm.Adapters {
+		if a.VLAN.Mode == "Private" {
+			out = append(out, fmt.Sprintf("adapter %s: private VLAN (%s): set it with Set-VMNetworkAdapterVlan -VMName %s -VMNetworkAdapterName %s after the VM is created",
+				psQuote(a.Name), a.VLAN.Private, psQuote(vm.Name), psQuote(a.Name)))
+		}
+	}
+	return out
+}
