@@ -241,7 +241,7 @@ func (h *LabHost) view(v labVM) VM {
 	vm := v.VM
 	vm.Disks = make([]Disk, len(v.Disks))
 	for i, d := range v.Disks {
-		vm.Disks[i] = Disk{HostPath: d.HostPath, Controller: d.Controller}
+		vm.Disks[i] = Disk{HostPath: d.HostPath, Controller: d.Controller, ParentPath: d.ParentPath}
 		img, err := vdisk.Open(d.HostPath, vdisk.OpenOptions{ReadOnly: true})
 		if err != nil {
 			vm.Disks[i].Problem = err.Error()

@@ -220,12 +220,12 @@ func (h *LabHost) AttachDisk(ctx context.Context, vmName string, d DiskSpec) err
 	}
 	for _, have := range v.Disks {
 		if have.Controller == d.Controller {
-			return newHostError(ErrHostFailed, h.Name(), op, fmt.Sprintf("%s already holds %s", d.Controller, have.HostPath))
+			return newHostError(ErrHostFailed, h.Name(), op, fmt.Sprintf("%s already holds %s", d.Slot(), have.HostPath))
 		}
 	}
 	for _, dvd := range v.DVDDrives {
 		if dvd == d.Controller {
-			return newHostError(ErrHostFailed, h.Name(), op, fmt.Sprintf("%s holds the VM's DVD drive", d.Controller))
+			return newHostError(ErrHostFailed, h.Name(), op, fmt.Sprintf("%s holds the VM's DVD drive", d.Slot()))
 		}
 	}
 	v.Disks = append(v.Disks, Disk{HostPath: filepath.Clean(d.HostPath), Controller: d.Controller})

@@ -87,8 +87,8 @@ type HostInfo struct {
 // volumes.
 func (i HostInfo) OnCSV(p string) bool {
 	for _, c := range i.CSVs {
-		c = strings.TrimRight(c, `\`) + `\`
-		if len(p) >= len(c) && strings.EqualFold(p[:len(c)], c) {
+		c = strings.TrimRight(c, `\/`)
+		if len(p) > len(c) && strings.EqualFold(p[:len(c)], c) && (p[len(c)] == '\\' || p[len(c)] == '/') {
 			return true
 		}
 	}
@@ -167,19 +167,19 @@ func (s VMSpec) validateShape() []string {
 	}
 	for _, d := range s.dvdDrives() {
 		if s.Generation == 2 && d.Type != SCSI || d.Type != IDE && d.Type != SCSI {
-			p = append(p, "DVD drive "+d.String()+": generation 2 VMs take DVD drives on SCSI only")
+			p = append(p, "DVD drive "+d.Slot()+": generation 2 VMs take DVD drives on SCSI only")
 		}
 		for i, disk := range s.Disks {
 			if disk.Controller == d {
-				p = append(p, fmt.Sprintf("disk %d: %s holds the VM's DVD drive (a generation 1 VM gets one at IDE 1:0 from New-VM): place the disk at IDE 0:0, 0:1 or 1:1, or on SCSI", i, d))
+				p = append(p, fmt.Sprintf("disk %d: %s holds the VM's DVD drive (a generation 1 VM gets one at IDE 1:0 from New-VM): place the disk at IDE 0:0, 0:1 or 1:1, or on SCSI", i, d.Slot()))
 			}
 		}
 	}
 	return p
 }
 
-// String is the slot as Hyper-V Manager shows it ("IDE 1:0").
-func (c Controller) String() string {
+// Slot is the slot as Hyper-V Manager shows it ("IDE 1:0").
+func (c Controller) Slot() string {
 	return fmt.Sprintf("%s %d:%d", c.Type, c.Number, c.Location)
 }
 

@@ -21,6 +21,13 @@ func psq(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" 
 // savedOrPaused says whether a VM holds memory a start would resume.
 func savedOrPaused(s hyperv.VMState) bool { return s == hyperv.StateSaved || s == hyperv.StatePaused }
 
+// ownSaved says whether a disk is in use only by the target VM itself,
+// Saved or Paused, whose state the operator chose to discard.
+func ownSaved(p *prepared, t *target, use hyperv.DiskUse) bool {
+	return p.choices.DiscardSavedState && t.existing != nil && savedOrPaused(t.existing.State) &&
+		!use.Locked && len(use.VMs) == 1 && use.VMs[0] == t.vm.Name
+}
+
 // checkVMState checks the target VM is there (or to be created) and Off.
 func (m *Manager) checkVMState(p *prepared, t *target, willCreate bool) {
 	name, host := t.vm.Name, t.hostName
@@ -105,7 +112,7 @@ func (m *Manager) checkAsAdminsRunIt(ctx context.Context, p *prepared, t *target
 func (m *Manager) checkAttached(p *prepared, t *target) {
 	var have []string
 	for _, d := range t.existing.Disks {
-		have = append(have, d.HostPath+" at "+d.Controller.String())
+		have = append(have, d.HostPath+" at "+d.Controller.Slot())
 	}
 	for _, d := range t.disks {
 		attached := slices.ContainsFunc(t.existing.Disks, func(a hyperv.Disk) bool { return strings.EqualFold(a.HostPath, d.image) })
@@ -192,11 +199,11 @@ func describeSpec(s hyperv.VMSpec) string {
 	}
 	var slots []string
 	for _, d := range s.Disks {
-		slots = append(slots, d.Controller.String())
+		slots = append(slots, d.Controller.Slot())
 	}
 	out := fmt.Sprintf("generation %d, %d CPUs, %s, adapters: %s; disks at %s", s.Generation, s.CPUCount, mem, orNone(nics), strings.Join(slots, ", "))
 	for _, d := range s.DVDDrives {
-		out += "; DVD drive at " + d.String()
+		out += "; DVD drive at " + d.Slot()
 	}
 	if s.SecureBoot != "" {
 		out += "; Secure Boot " + s.SecureBoot

@@ -273,6 +273,13 @@ func (m *Manager) checkImage(ctx context.Context, p *prepared, t *target, d targ
 	}
 	p.add(CheckRow{VM: name, What: what, OK: true, Detail: fmt.Sprintf("%s %s", info.Format, bytesText(info.VirtualSize))})
 	use, err := t.api.DiskInUse(ctx, d.image)
+	// A Saved or Paused VM holds its own disks until the job discards its
+	// state, as the operator chose, before anything is written.
+	if err == nil && use.InUse && ownSaved(p, t, use) {
+		p.add(CheckRow{VM: name, What: "image " + hostBase(d.image) + " not in use", OK: true,
+			Detail: "held by " + name + ", " + string(t.existing.State) + ", until the job discards its state when it starts"})
+		return
+	}
 	if err == nil && !use.InUse {
 		var lk *hyperv.DiskWriteLock
 		if lk, err = hyperv.LockDiskForWrite(d.local); err == nil {

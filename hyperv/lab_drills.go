@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/failback/failback/internal/osfile"
 	"github.com/failback/failback/vdisk"
 )
 
@@ -181,4 +182,36 @@ func (h *LabHost) Info(ctx context.Context) (HostInfo, error) {
 		return HostInfo{}, err
 	}
 	return HostInfo{Computer: h.Name(), Cluster: cfg.Cluster, Nodes: cfg.Nodes, CSVs: cfg.CSVs, SiteRecovery: cfg.SiteRecovery}, nil
+}
+
+// EditVM changes a lab VM's record as an administrator would on a real
+// host with cmdlets the lab has no verb for (Set-VMNetworkAdapterVlan,
+// Enable-VMReplication...): adapters, replication, Secure Boot, DVD drives.
+// Its name and disks are not for editing.
+func (h *LabHost) EditVM(ctx context.Context, name string, edit func(vm *VM)) error {
+	v, unlock, err := h.lockVM(ctx, name, true)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	keepName, keepDisks := v.Name, append([]Disk(nil), v.Disks...)
+	edit(&v.VM)
+	v.Name, v.Disks = keepName, keepDisks
+	return h.writeVM(v)
+}
+
+// EditConfig changes the lab host's host.json (its cluster, switches,
+// Site Recovery Provider, free space).
+func (h *LabHost) EditConfig(edit func(cfg *LabConfig)) error {
+	unlock, err := h.lock(context.Background(), true)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	cfg, err := h.config()
+	if err != nil {
+		return err
+	}
+	edit(&cfg)
+	return osfile.WriteJSON(filepath.Join(h.dir, labConfigName), cfg)
 }
