@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/failback/failback/azure"
 	"github.com/failback/failback/hyperv"
 	"github.com/failback/failback/workflow"
 	"github.com/failback/failback/workflow/labtest"
@@ -305,4 +306,44 @@ func TestAlternateVMReproducesTheOriginal(t *testing.T) {
 		got.SecureBoot != "Off" || got.SecureBootTemplate != "MicrosoftUEFICertificateAuthority" || !got.Clustered {
 		t.Errorf("created VM %+v", got)
 	}
+}
+
+// TestVMRunningAtCompleteStopsTheJobBeforeAzureIsShutDown: the VM found
+// running on premises when the operator completes leaves the Azure VM
+// running, and once it is off the completed job equals Azure.
+func TestVMRunningAtCompleteStopsTheJobBeforeAzureIsShutDown(t *testing.T) {
+	vm, c := oneVM("app")
+	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{vm}})
+	h := l.Hosts["hv01"]
+	m := l.Open(l.Deps())
+	ctx := context.Background()
+	id, err := m.Start(ctx, c, labtest.Operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StateReady)
+	if err := h.StartVM(ctx, "app"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Act(ctx, id, workflow.ActComplete, labtest.Operator); err != nil {
+		t.Fatal(err)
+	}
+	v := labtest.Wait(t, m, id, jobTimeout, workflow.StateFailed, workflow.StatePendingCommit)
+	if v.State != workflow.StateFailed || !strings.Contains(v.Error, "checked before shutting the Azure VMs down") {
+		t.Fatalf("complete with the VM running on premises: %s %q", v.State, v.Error)
+	}
+	if ps, err := l.Compute.State(ctx, "app"); err != nil || ps != azure.PowerRunning {
+		t.Fatalf("the Azure VM was shut down: %v %v", ps, err)
+	}
+	if _, err := h.ShutdownVM(ctx, "app", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Act(ctx, id, workflow.ActResume, labtest.Operator); err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StatePendingCommit)
+	if kinds := passKinds(t, l, id); !strings.Contains(strings.Join(kinds, ","), "compare,final") {
+		t.Fatalf("passes %v: want a compare pass before the final one", kinds)
+	}
+	checkEqual(t, l, l.Image, vm)
 }

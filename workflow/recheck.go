@@ -104,10 +104,16 @@ func (j *job) recheckVM(ctx context.Context, v int, vm vmRecord, when string) er
 	}); err != nil {
 		return err
 	}
-	return fmt.Errorf("on-premises VM %s on %s %s (checked before %s): whatever it writes on premises would stay, since the passes that follow copy only what changed in Azure. "+
+	return &onPremChangedError{fmt.Sprintf("on-premises VM %s on %s %s (checked before %s): whatever it writes on premises would stay, since the passes that follow copy only what changed in Azure. "+
 		"%s, then resume the job: it first compares every block of the VM's disks with Azure again. Or cancel the job (that rolls back the job's writes, not the VM's)",
-		vm.Name, vm.Host, what, when, upperFirst(fix))
+		vm.Name, vm.Host, what, when, upperFirst(fix))}
 }
+
+// onPremChangedError stops the job for the operator: retrying (as phase 2
+// does after other failures) cannot help until someone acts on the host.
+type onPremChangedError struct{ msg string }
+
+func (e *onPremChangedError) Error() string { return e.msg }
 
 // compareChanged runs a compare pass (delta: every block) on the disks of
 // each VM that changed on premises during the job and passed its check now.
