@@ -106,6 +106,11 @@ func (m *Manager) Start(ctx context.Context, c Choices, who Actor) (string, erro
 	j.record(&who, "info", "start", "accepted", fmt.Sprintf("job %s started by %s: %s, sync %s, location %s%s",
 		rec.ID, who.Name, rec.Title, c.Sync, c.Location, map[bool]string{true: " (" + c.AltHost + ")", false: ""}[c.AltHost != ""]))
 	j.info("preflight", "pre-flight passed: %d checks", len(p.rep.Checks))
+	for _, c := range p.rep.Checks {
+		if c.Warning {
+			j.warn("preflight", "%s: %s: %s; %s", c.VM, c.What, c.Detail, c.Fix)
+		}
+	}
 	j.kick()
 	return rec.ID, nil
 }
