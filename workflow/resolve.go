@@ -26,10 +26,10 @@ type target struct {
 	infoErr  error
 	// node is the cluster node that owns the VM when the configured host
 	// is another node of its cluster (hostName is then the node's [[host]]).
-	node     string
-	create   bool
-	az       azureVM // the Azure VM and its disks
-	disks    []targetDisk
+	node   string
+	create bool
+	az     azureVM // the Azure VM and its disks
+	disks  []targetDisk
 }
 
 // targetDisk is one disk of a target.
@@ -102,13 +102,14 @@ func (m *Manager) resolve(ctx context.Context, c Choices) (string, []*target, er
 	}
 	alt := c.Location == LocAlternate
 	var ts []*target
+	infos := map[string]hostInfo{}
 	for i, vm := range vms {
 		t := &target{vm: vm, group: groups[i], hostName: vm.Host, create: c.CreateVM}
 		if alt {
 			t.hostName = c.AltHost
 		}
 		t.api, t.hc, t.apiErr = m.host(t.hostName)
-		m.findVM(ctx, t)
+		m.findVM(ctx, t, infos)
 		t.az = m.inspectVM(ctx, vm)
 		for k, d := range vm.Disks {
 			td := targetDisk{cfg: d, ref: t.az.refs[k], image: d.Image}
@@ -131,11 +132,19 @@ func (m *Manager) resolve(ctx context.Context, c Choices) (string, []*target, er
 // findVM asks the target host for the VM and what the host is. A VM that
 // another node of the host's failover cluster owns is looked for on that
 // node when config.toml has a [[host]] for it.
-func (m *Manager) findVM(ctx context.Context, t *target) {
+func (m *Manager) findVM(ctx context.Context, t *target, infos map[string]hostInfo) {
 	if t.api == nil {
 		return
 	}
-	t.info, t.infoErr = t.api.Info(ctx)
+	info := func(name string, api hyperv.Host) {
+		hi, ok := infos[name]
+		if !ok {
+			hi.info, hi.err = api.Info(ctx)
+			infos[name] = hi
+		}
+		t.info, t.infoErr = hi.info, hi.err
+	}
+	info(t.hostName, t.api)
 	got, err := t.api.GetVM(ctx, t.vm.Name)
 	var he *hyperv.HostError
 	if errors.Is(err, hyperv.ErrVMOnOtherNode) && errors.As(err, &he) {
@@ -143,7 +152,7 @@ func (m *Manager) findVM(ctx context.Context, t *target) {
 			api, hcfg, herr := m.host(hc.Name)
 			if herr == nil {
 				t.node, t.hostName, t.api, t.hc = he.Target, hc.Name, api, hcfg
-				t.info, t.infoErr = api.Info(ctx)
+				info(hc.Name, api)
 				got, err = api.GetVM(ctx, t.vm.Name)
 			}
 		}
@@ -154,6 +163,12 @@ func (m *Manager) findVM(ctx context.Context, t *target) {
 	case !errors.Is(err, hyperv.ErrVMNotFound):
 		t.getErr = err
 	}
+}
+
+// hostInfo is a host's answer to Info, asked once per resolve.
+type hostInfo struct {
+	info hyperv.HostInfo
+	err  error
 }
 
 // hostForNode is the [[host]] of a cluster node: named like it, or
