@@ -40,6 +40,9 @@ type emuVM struct {
 	Drives          []emuDrive
 	Adapters        []map[string]any
 	DVDs            []map[string]any
+	MemMin, MemMax  int64
+	SecureBoot      string
+	Template        string
 	HA              bool
 	Created         time.Time
 }
@@ -181,7 +184,7 @@ func (e *hvEmulator) do(op string, a map[string]any) (any, *psFailure) {
 			return nil, f
 		}
 		if v.State != "Off" && v.State != "Saved" && v.State != "Paused" {
-			return nil, &psFailure{"BadState", "only a Saved or Paused VM has a state to discard", "InvalidOperation"}
+			return nil, &psFailure{"BadState", "The virtual machine '" + v.Name + "' is " + v.State + ": only a Saved or Paused VM has a state to discard.", "InvalidOperation"}
 		}
 		v.State = "Off"
 		return v.State, nil
@@ -225,6 +228,15 @@ func (e *hvEmulator) create(a map[string]any) (any, *psFailure) {
 	v := &emuVM{Name: name, ID: fmt.Sprintf("%08x-0000-4000-8000-000000000000", len(e.vms)+1), State: "Off",
 		Gen: a["Generation"].(int64), CPU: a["ProcessorCount"].(int64), Mem: a["MemoryStartupBytes"].(int64),
 		Dynamic: a["DynamicMemory"] == true, Folder: a["Folder"].(string), Adapters: adapters, DVDs: dvds, Created: time.UnixMilli(1718021112000)}
+	v.MemMin, v.MemMax = a["MemoryMinimumBytes"].(int64), a["MemoryMaximumBytes"].(int64)
+	if !v.Dynamic || v.MemMin == 0 {
+		v.MemMin = 512 << 20
+	}
+	if !v.Dynamic || v.MemMax == 0 {
+		v.MemMax = 1 << 40
+	}
+	v.SecureBoot, _ = a["SecureBoot"].(string)
+	v.Template, _ = a["SecureBootTemplate"].(string)
 	for _, d := range disks {
 		p := d["Path"].(string)
 		if d["Existing"] != true {
@@ -278,11 +290,11 @@ func (e *hvEmulator) vmJSON(v *emuVM) map[string]any {
 	}
 	secureBoot, template := "", ""
 	if v.Gen == 2 {
-		secureBoot, template = "On", "MicrosoftWindows"
+		secureBoot, template = orStr(v.SecureBoot, "On"), orStr(v.Template, "MicrosoftWindows")
 	}
 	return map[string]any{
 		"Name": v.Name, "Id": v.ID, "State": states[v.State], "StateName": v.State, "Generation": v.Gen,
-		"ProcessorCount": v.CPU, "MemoryStartup": v.Mem, "DynamicMemoryEnabled": v.Dynamic, "MemoryMinimum": 536870912, "MemoryMaximum": 1099511627776,
+		"ProcessorCount": v.CPU, "MemoryStartup": v.Mem, "DynamicMemoryEnabled": v.Dynamic, "MemoryMinimum": v.MemMin, "MemoryMaximum": v.MemMax,
 		"Path": v.Folder, "CreationTime": fmt.Sprintf("/Date(%d)/", v.Created.UnixMilli()), "HardDrives": drives, "DvdDrives": dvds,
 		"NetworkAdapters": nics, "Checkpoints": []any{}, "SecureBoot": secureBoot, "SecureBootTemplate": template,
 		"Replication": nil, "IsClustered": v.HA, "ComputerName": e.computer,
@@ -318,4 +330,11 @@ func jsonShape(b []byte) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+func orStr(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
 }
