@@ -13,6 +13,7 @@ import (
 
 	"github.com/failback/failback/azure"
 	"github.com/failback/failback/engine"
+	"github.com/failback/failback/hyperv"
 	"github.com/failback/failback/internal/osfile"
 )
 
@@ -41,6 +42,9 @@ const (
 	passCatchUp = "catch-up" // ranges since the previous snapshot, Azure VMs running
 	passFinal   = "final"    // ranges since the last snapshot, Azure VMs off
 	passFull    = "full"     // full download, Azure VMs off
+	// passCompare compares every block again (delta) after the
+	// on-premises VM changed its disks during the job (recheck.go).
+	passCompare = "compare"
 )
 
 // jobRecord is a job's persistent state machine (job.json). It is written
@@ -85,6 +89,20 @@ type vmRecord struct {
 	// CreateVM: create the VM at the target when it does not exist.
 	CreateVM  bool `json:"create_vm,omitempty"`
 	CreatedVM bool `json:"created_vm,omitempty"`
+	// Spec is the VM to create: the original's shape at the target (an
+	// older record has none and creates from Generation, CPUs, Memory and
+	// Switch).
+	Spec *hyperv.VMSpec `json:"spec,omitempty"`
+	// DiscardState: the VM was Saved or Paused at pre-flight and the
+	// operator chose to discard its memory state when the job starts;
+	// StateDiscarded once that is done.
+	DiscardState   bool `json:"discard_state,omitempty"`
+	StateDiscarded bool `json:"state_discarded,omitempty"`
+	// OnPremChanged says when the job found the on-premises VM not off,
+	// its disk in use or a checkpoint taken: its disks may have changed,
+	// so a compare pass (round Compares) runs before the next pass.
+	OnPremChanged string `json:"onprem_changed,omitempty"`
+	Compares      int    `json:"compares,omitempty"`
 	// ShutByJob is set before this job asks Azure to power the VM off
 	// (never when it was already off); AzureOff once it is off.
 	ShutByJob      bool `json:"shut_by_job,omitempty"`
