@@ -72,6 +72,10 @@ type StorageOptions struct {
 	// Transport replaces the HTTP client (tests count requests with it).
 	// Not a config option.
 	Transport policy.Transporter
+
+	// throttle holds the adaptive limits of every client built from
+	// these options (throttle.go); withDefaults makes it.
+	throttle *throttles
 }
 
 // retryStatusCodes are retried by the pipeline: timeouts, throttling and
@@ -83,6 +87,16 @@ var retryStatusCodes = []int{
 	http.StatusInternalServerError,
 	http.StatusBadGateway,
 	http.StatusServiceUnavailable,
+	http.StatusGatewayTimeout,
+}
+
+// storageRetryStatusCodes are those storage's pipeline retries: the same
+// but throttling (429, 503), which the throttle policy (throttle.go)
+// waits out under the adaptive limits.
+var storageRetryStatusCodes = []int{
+	http.StatusRequestTimeout,
+	http.StatusInternalServerError,
+	http.StatusBadGateway,
 	http.StatusGatewayTimeout,
 }
 
@@ -101,6 +115,9 @@ func (o StorageOptions) withDefaults() StorageOptions {
 	}
 	if o.Parallel <= 0 {
 		o.Parallel = 8
+	}
+	if o.throttle == nil {
+		o.throttle = newThrottles(o.RetryDelay, o.MaxRetryDelay)
 	}
 	return o
 }
@@ -233,10 +250,11 @@ func (o StorageOptions) clientOptions() azcore.ClientOptions {
 			TryTimeout:    o.TryTimeout,
 			RetryDelay:    o.RetryDelay,
 			MaxRetryDelay: o.MaxRetryDelay,
-			StatusCodes:   retryStatusCodes,
+			StatusCodes:   storageRetryStatusCodes,
 		},
-		Transport: newEndpointTransport(tr),
-		Telemetry: policy.TelemetryOptions{ApplicationID: "failback"},
+		Transport:       newEndpointTransport(tr),
+		Telemetry:       policy.TelemetryOptions{ApplicationID: "failback"},
+		PerCallPolicies: []policy.Policy{o.throttle},
 	}
 }
 

@@ -23,7 +23,7 @@ func (d *managedDisk) OpenSnapshot(ctx context.Context, id string) (*SnapshotSou
 		return nil, err
 	}
 	obj := d.name + "@" + id
-	src := &SnapshotSource{obj: obj, snapshot: id, size: size, rp: d.m.rp,
+	src := &SnapshotSource{obj: obj, snapshot: id, size: size, rp: d.m.rp, thr: d.m.read.throttle,
 		close: func(ctx context.Context) error { return d.m.release(ctx, g) }}
 	var last string
 	src.access = func(ctx context.Context, force bool) (*pageblob.Client, error) {

@@ -30,6 +30,7 @@ type SnapshotSource struct {
 	size     int64
 	rp       readPolicy
 	stats    ReadStats
+	thr      *throttles
 
 	mu    sync.Mutex
 	pb    *pageblob.Client
@@ -72,7 +73,7 @@ func (d *Disk) OpenSnapshot(ctx context.Context, snapshot string) (*SnapshotSour
 	if err != nil {
 		return nil, err
 	}
-	return &SnapshotSource{pb: pb, obj: obj, snapshot: snapshot, size: int64(f.CurrentSize), rp: d.s.readPolicy()}, nil
+	return &SnapshotSource{pb: pb, obj: obj, snapshot: snapshot, size: int64(f.CurrentSize), rp: d.s.readPolicy(), thr: d.s.opts.throttle}, nil
 }
 
 // Size is the virtual disk size.
@@ -96,6 +97,18 @@ func (s *SnapshotSource) Snapshot() string { return s.snapshot }
 
 // Stats counts the requests and bytes this source sent and received.
 func (s *SnapshotSource) Stats() *ReadStats { return &s.stats }
+
+// Throttling says what Azure's throttling does to this disk's reads
+// (zero before the first read of a managed disk's snapshot).
+func (s *SnapshotSource) Throttling() Throttling {
+	s.mu.Lock()
+	pb := s.pb
+	s.mu.Unlock()
+	if pb == nil {
+		return Throttling{}
+	}
+	return s.thr.throttling(pb.URL())
+}
 
 // Allocated lists the snapshot's written pages within the virtual disk,
 // merged; gaps shorter than allocGranule count as written (they read as

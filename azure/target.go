@@ -56,6 +56,11 @@ func (t *PageBlobTarget) Size() int64 { return t.size }
 // Stats counts the target's reads.
 func (t *PageBlobTarget) Stats() *ReadStats { return &t.stats }
 
+// Throttling says what Azure's throttling does to this disk's writes.
+func (t *PageBlobTarget) Throttling() Throttling {
+	return t.d.s.opts.throttle.throttling(t.d.pb.URL())
+}
+
 func (t *PageBlobTarget) check(op string, off, n int64) error {
 	if off%pageSize != 0 || n%pageSize != 0 {
 		return fmt.Errorf("azure %s %s at %d, %d bytes: %w: page blobs are written in whole 512-byte pages; align the engine's block size to 512", op, t.d.Name(), off, n, ErrUnaligned)

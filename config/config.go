@@ -146,7 +146,8 @@ func (s *Storage) Configured() bool {
 type Engine struct {
 	// BlockSize is the unit that is hashed, compared and transferred.
 	BlockSize Size `toml:"block_size"`
-	// Threads is the number of parallel transfers per disk (1..32).
+	// Threads is the most parallel transfers per disk (1..32); how many
+	// run adapts to Azure's throttling.
 	Threads int `toml:"threads"`
 	// BandwidthLimit caps bytes per second over the WAN (0 = no limit).
 	BandwidthLimit Size `toml:"bandwidth_limit"`

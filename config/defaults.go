@@ -32,7 +32,7 @@ func Default() *Config {
 		},
 		Engine: Engine{
 			BlockSize:     Bytes(1 << 20),
-			Threads:       4,
+			Threads:       8,
 			Verify:        true,
 			DowntimeRetry: Span(15 * time.Minute),
 			CatchUp: CatchUp{

@@ -196,7 +196,7 @@ password_env = "FB_T_PFX"
 	}
 	r := c.Redacted()
 	for _, want := range []string{`password = "[redacted]"`, `token = "[redacted]"`, `connection_string = "[redacted]"`,
-		`key_passphrase = "[redacted]"`, `name = "web01"`, `block_size = "1M"`, `threads = 4`} {
+		`key_passphrase = "[redacted]"`, `name = "web01"`, `block_size = "1M"`, `threads = 8`} {
 		if !strings.Contains(r, want) {
 			t.Errorf("Redacted lacks %s:\n%s", want, r)
 		}

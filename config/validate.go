@@ -305,7 +305,7 @@ func (k *checker) engine() {
 		}
 	}
 	if e.Threads < 1 || e.Threads > 32 {
-		k.bad("engine.threads", "write a number from 1 to 32 (default 4)", "threads = %d is out of range", e.Threads)
+		k.bad("engine.threads", "write a number from 1 to 32 (default 8)", "threads = %d is out of range", e.Threads)
 	}
 	if bl := e.BandwidthLimit.Bytes(); bl > 0 && bl < 64<<10 {
 		k.warn("engine.bandwidth_limit", `it is bytes per second: write e.g. "100M", or 0 for no limit`,

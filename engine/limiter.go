@@ -1,44 +1,37 @@
 package engine
 
 import (
-	"context"
-	"sync"
-	"time"
-
-	"github.com/failback/failback/internal/backoff"
+	"github.com/failback/failback/internal/pace"
 )
 
-// limiter paces source reads to a byte rate. Reads take tokens first and
-// sleep off the debt, so the long-run rate is exact whatever the block
-// size, and an idle period earns at most a quarter second of burst.
-type limiter struct {
-	rate   float64 // bytes per second
-	mu     sync.Mutex
-	tokens float64
-	last   time.Time
-}
+// Bandwidth is a cap on source reads shared by every sync (and verify)
+// given it in Options.Bandwidth: the configured bandwidth limit holds for
+// the whole link however many disks move at once. The nil *Bandwidth
+// does not limit.
+type Bandwidth struct{ p *pace.Pacer }
 
-func newLimiter(bytesPerSec int64) *limiter {
+// NewBandwidth caps reads at bytesPerSec over every sync sharing it; nil
+// when bytesPerSec is not positive (no limit).
+func NewBandwidth(bytesPerSec int64) *Bandwidth {
 	if bytesPerSec <= 0 {
 		return nil
 	}
-	return &limiter{rate: float64(bytesPerSec), last: time.Now()}
+	return &Bandwidth{p: pace.New(float64(bytesPerSec))}
 }
 
-// wait blocks until n more bytes fit the rate, or ctx ends.
-func (l *limiter) wait(ctx context.Context, n int64) error {
-	if l == nil {
-		return ctx.Err()
+// Rate is the cap in bytes per second (0: none).
+func (b *Bandwidth) Rate() int64 {
+	if b == nil {
+		return 0
 	}
-	l.mu.Lock()
-	now := time.Now()
-	l.tokens = min(l.tokens+now.Sub(l.last).Seconds()*l.rate, l.rate/4)
-	l.last = now
-	l.tokens -= float64(n)
-	var d time.Duration
-	if l.tokens < 0 {
-		d = time.Duration(-l.tokens / l.rate * float64(time.Second))
+	return int64(b.p.Rate())
+}
+
+// pacer is the sync's limit: the shared one when given, else one of its
+// own from BandwidthLimit.
+func (c *config) pacer() *pace.Pacer {
+	if c.Bandwidth != nil {
+		return c.Bandwidth.p
 	}
-	l.mu.Unlock()
-	return backoff.Sleep(ctx, d)
+	return pace.New(float64(c.BandwidthLimit))
 }

@@ -98,6 +98,9 @@ type Options struct {
 	CheckpointInterval time.Duration
 	// BandwidthLimit caps source reads in bytes per second (0 = none).
 	BandwidthLimit int64
+	// Bandwidth, when set, is a cap shared with other syncs (the whole
+	// link's); it replaces BandwidthLimit.
+	Bandwidth *Bandwidth
 }
 
 // ErrSizeMismatch is returned, before anything is written, when source and

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"sync"
+
+	"github.com/failback/failback/internal/pace"
 )
 
 // run is the state shared by the stages of one Sync (or Verify).
@@ -20,8 +22,8 @@ type run struct {
 	keepPlace bool
 	hasher    BlockHasher // nil unless the source has one
 	ctr       counters
-	lim       *limiter
-	pool      chan *slot // the fixed memory budget: cfg.slots slots
+	lim       *pace.Pacer // nil: no bandwidth limit
+	pool      chan *slot  // the fixed memory budget: cfg.slots slots
 
 	job   *job     // nil without a journal
 	from  int64    // first block this run may touch (the resume watermark)
@@ -50,7 +52,7 @@ type item struct {
 }
 
 func newRun(cfg config, src Source, dst Target) *run {
-	r := &run{cfg: cfg, src: src, dst: dst, lim: newLimiter(cfg.BandwidthLimit)}
+	r := &run{cfg: cfg, src: src, dst: dst, lim: cfg.pacer()}
 	r.zeroer, _ = dst.(Zeroer)
 	_, dealloc := dst.(Deallocator)
 	r.keepPlace = dealloc && !cfg.NoJournal
@@ -90,7 +92,7 @@ func (r *run) getSlot(ctx context.Context) (*slot, error) {
 }
 
 func (r *run) readSource(ctx context.Context, p []byte, off int64) error {
-	if err := r.lim.wait(ctx, int64(len(p))); err != nil {
+	if err := r.lim.Wait(ctx, int64(len(p))); err != nil {
 		return err
 	}
 	if err := r.src.ReadAt(ctx, p, off); err != nil {

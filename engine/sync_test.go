@@ -271,3 +271,32 @@ func TestBandwidthLimit(t *testing.T) {
 		t.Fatalf("16 MiB at 32 MiB/s took %v (read %d bytes)", took, st.BytesReadSource)
 	}
 }
+
+// TestSharedBandwidthHoldsForEverySync: two syncs sharing one Bandwidth
+// read together at its rate, not each at it. 2 x 8 MiB at 32 MiB/s, less
+// a quarter second of burst, takes at least 0.25 s more than one sync
+// alone would (each alone: 8 MiB at 32 MiB/s, about 0.25 s).
+func TestSharedBandwidthHoldsForEverySync(t *testing.T) {
+	bw := NewBandwidth(32 << 20)
+	if bw.Rate() != 32<<20 || NewBandwidth(0) != nil {
+		t.Fatalf("rate %d", bw.Rate())
+	}
+	start := time.Now()
+	errs := make(chan error, 2)
+	for i := range 2 {
+		src, dst := changedPair(t, 8<<20, 64<<10, uint64(i))
+		go func() {
+			// BandwidthLimit is ignored when a shared Bandwidth is given.
+			_, err := Sync(bg, src, dst, Options{BlockSize: 64 << 10, NoJournal: true, Bandwidth: bw, BandwidthLimit: 1 << 40})
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if took := time.Since(start); took < 450*time.Millisecond {
+		t.Fatalf("2 x 8 MiB sharing 32 MiB/s took %v: the cap was not shared", took)
+	}
+}

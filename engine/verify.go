@@ -23,6 +23,7 @@ type VerifyOptions struct {
 	// the whole disk.
 	Ranges           []Extent
 	BandwidthLimit   int64
+	Bandwidth        *Bandwidth // shared cap, as Options.Bandwidth
 	Progress         func(Progress)
 	ProgressInterval time.Duration
 }
@@ -32,7 +33,7 @@ type VerifyOptions struct {
 // differing block found, if they differ anywhere.
 func Verify(ctx context.Context, src Source, dst Target, o VerifyOptions) (Counters, error) {
 	opts := Options{Mode: Delta, BlockSize: o.BlockSize, Threads: o.Threads, MemoryLimit: o.MemoryLimit,
-		NoJournal: true, BandwidthLimit: o.BandwidthLimit, Progress: o.Progress, ProgressInterval: o.ProgressInterval}
+		NoJournal: true, BandwidthLimit: o.BandwidthLimit, Bandwidth: o.Bandwidth, Progress: o.Progress, ProgressInterval: o.ProgressInterval}
 	if o.Ranges != nil {
 		opts.Mode, opts.Ranges = Ranges, o.Ranges
 	}

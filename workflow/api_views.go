@@ -91,6 +91,15 @@ type DiskView struct {
 	// over every pass and verification of the job so far; nil when the
 	// disk is read straight from storage.
 	Agent *AgentView `json:"agent,omitempty"`
+	// Throttled says Azure refused some of this disk's requests for load
+	// (429 or 503) within the last 30 seconds: failback waits as Azure
+	// asks and moves the disk more gently (the throttling is Azure's,
+	// not a fault). Throttles counts those answers in the sync open now,
+	// and Parallel is how many requests the disk may have in flight now
+	// (it adapts: more while throughput grows, fewer when throttled).
+	Throttled bool  `json:"throttled,omitempty"`
+	Throttles int64 `json:"throttles,omitempty"`
+	Parallel  int   `json:"parallel,omitempty"`
 }
 
 // AgentView is one disk's traffic through the Azure-side agent: what it

@@ -49,6 +49,7 @@ type liveDisk struct {
 	p     engine.Progress
 	err   string
 	agent *AgentView // newest figures of the agent source open now
+	thr   throttleLive
 }
 
 // liveDisk returns disk k's live entry, made on first use. Call with

@@ -84,13 +84,16 @@ type Manager struct {
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 
-	startMu  sync.Mutex // one Start at a time: the busy check and the new job are atomic
-	mu       sync.Mutex
-	jobs     map[string]*job
-	facts    factCache // what Plans shows of the VMs' Azure disks (facts.go)
-	closed   bool
-	loadErrs []error
-	ctl      *controlServer
+	startMu sync.Mutex // one Start at a time: the busy check and the new job are atomic
+	mu      sync.Mutex
+	jobs    map[string]*job
+	facts   factCache // what Plans shows of the VMs' Azure disks (facts.go)
+	// bandwidth is engine.bandwidth_limit, shared by every pass of every
+	// job: the limit is the link's, however many disks move at once.
+	bandwidth *engine.Bandwidth
+	closed    bool
+	loadErrs  []error
+	ctl       *controlServer
 }
 
 var _ Service = (*Manager)(nil)
@@ -131,7 +134,7 @@ func Open(ctx context.Context, cfg *config.Config, d Deps) (*Manager, error) {
 	}
 	hyperv.SetDiskLockDir(filepath.Join(root, "disklocks")) // never beside the disks
 	m := &Manager{cfg: cfg, deps: d, paths: paths{root: root}, hub: newHub(),
-		jobs: map[string]*job{}}
+		jobs: map[string]*job{}, bandwidth: engine.NewBandwidth(cfg.Engine.BandwidthLimit.Bytes())}
 	m.ctx, m.stop = context.WithCancel(context.WithoutCancel(ctx))
 	if !d.ReadOnly {
 		lk, err := lockState(m.paths, d.Command)

@@ -206,7 +206,9 @@ func (j *job) openSource(ctx context.Context, k diskKey, disk azure.VMDisk, vm s
 		return nil, nil, nil, fmt.Errorf("open snapshot of %s: %w", d.name(), err)
 	}
 	j.reading(snap, 1)
+	throttled, unwatch := j.watchThrottle(k, vm+" "+d.name(), sn)
 	closeSnap := func() {
+		unwatch()
 		_ = sn.Close(context.WithoutCancel(ctx))
 		j.reading(snap, -1)
 	}
@@ -217,9 +219,9 @@ func (j *job) openSource(ctx context.Context, k diskKey, disk azure.VMDisk, vm s
 				closeSnap()
 				return nil, nil, nil, fmt.Errorf("agent for %s: %w", d.name(), err)
 			}
-			return src, func() { release(); closeSnap() }, sample, nil
+			return src, func() { release(); closeSnap() }, func() { sample(); throttled() }, nil
 		}
-		return sn, closeSnap, func() {}, nil
+		return sn, closeSnap, throttled, nil
 	}
 	key, err := j.key(ctx, k)
 	if err != nil {
@@ -230,13 +232,14 @@ func (j *job) openSource(ctx context.Context, k diskKey, disk azure.VMDisk, vm s
 		closeSnap()
 		return nil, nil, nil, err
 	}
-	return src, closeSnap, func() {}, nil
+	return src, closeSnap, throttled, nil
 }
 
-// engineOptions are the config's engine settings.
+// engineOptions are the config's engine settings, the bandwidth limit
+// shared by every disk.
 func (j *job) engineOptions() engine.Options {
 	e := j.m.cfg.Engine
-	return engine.Options{BlockSize: e.BlockSize.Bytes(), Threads: e.Threads, BandwidthLimit: e.BandwidthLimit.Bytes()}
+	return engine.Options{BlockSize: e.BlockSize.Bytes(), Threads: e.Threads, Bandwidth: j.m.bandwidth}
 }
 
 // syncPass runs the engine for one pass and records the result.

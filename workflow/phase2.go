@@ -122,7 +122,7 @@ func (j *job) verifyDisk(ctx context.Context, k diskKey) error {
 	defer release()
 	e := j.engineOptions()
 	c, err := engine.Verify(ctx, src, dst, engine.VerifyOptions{BlockSize: e.BlockSize, Threads: e.Threads,
-		Ranges: ranges, BandwidthLimit: e.BandwidthLimit,
+		Ranges: ranges, Bandwidth: e.Bandwidth,
 		Progress: func(p engine.Progress) {
 			sample()
 			j.setProgress(k, diskVerify, p)

@@ -143,10 +143,15 @@ func (j *job) reverseDisk(ctx context.Context, k diskKey) error {
 			return err
 		}
 	}
+	throttled, unwatch := j.watchThrottle(k, vm.Name+" "+d.name(), pb)
+	defer unwatch()
 	o := j.engineOptions()
 	o.Mode, o.Ranges, o.NoJournal, o.SumsFile = engine.Ranges, changed, true, sums
 	o.SourceID, o.TargetID = onprem.ID(), copyDisk.Name()
-	o.Progress = func(p engine.Progress) { j.setProgress(k, diskReverse, p) }
+	o.Progress = func(p engine.Progress) {
+		throttled()
+		j.setProgress(k, diskReverse, p)
+	}
 	st, err := engine.Sync(ctx, local, mirrorTarget{Target: dst, local: local}, o)
 	if err != nil {
 		return fmt.Errorf("reverse replication of %s: %w (the next cycle sends it again)", d.name(), err)

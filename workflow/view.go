@@ -109,6 +109,7 @@ func diskView(d diskRecord, l *liveDisk) DiskView {
 		dv.Phase = l.phase
 	}
 	dv.Error = l.err
+	dv.Throttled, dv.Throttles, dv.Parallel = l.thr.throttled, l.thr.count, l.thr.parallel
 	p := l.p
 	if p.Total == 0 && p.Phase == "" {
 		return dv

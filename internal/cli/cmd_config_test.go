@@ -140,7 +140,7 @@ func TestLoadConfigKeepsProblems(t *testing.T) {
 func TestConfigShowRedacts(t *testing.T) {
 	out, _, code := runCLI(t, "config", "show", "--config", fixture(t, "minimal.toml"))
 	if code != 0 || strings.Contains(out, "UseDevelopmentStorage") || !strings.Contains(out, `connection_string = "[redacted]"`) ||
-		!strings.Contains(out, `threads = 4`) {
+		!strings.Contains(out, `threads = 8`) {
 		t.Errorf("exit %d\n%s", code, out)
 	}
 }

@@ -91,6 +91,9 @@ func printJob(s Stdio, v workflow.JobView) {
 			if d.Agent != nil {
 				fmt.Fprintf(s.Out, "      %s\n", agentText(*d.Agent))
 			}
+			if d.Throttled {
+				fmt.Fprintf(s.Out, "      %s\n", workflow.ThrottleText(d))
+			}
 		}
 	}
 	if len(v.Azure) > 0 {

@@ -3,7 +3,8 @@
 // produces: connection resets, 500 and 503 answers, slow answers, and
 // bodies cut short. Faults come from a schedule (the nth request gets the
 // nth fault) or by probability from a seeded generator, so a failing run
-// can be repeated.
+// can be repeated. It can also throttle as Azure does: refuse, with 429
+// and Retry-After, what goes over a byte rate (throttle.go).
 package faultproxy
 
 import (
@@ -65,6 +66,8 @@ type Options struct {
 	Schedule []Fault
 	// Match selects the requests that may get a fault (nil: all).
 	Match func(*http.Request) bool
+	// Throttle refuses matching requests over a byte rate (throttle.go).
+	Throttle Throttle
 }
 
 // Proxy is a running fault-injecting proxy. Close it when done.
@@ -84,6 +87,9 @@ type Proxy struct {
 	counts  [numFaults]atomic.Int64
 	total   atomic.Int64
 	enabled atomic.Bool
+
+	bucket    *bucket // nil: no throttling
+	throttled atomic.Int64
 }
 
 // Start listens on a free loopback port and serves until Close.
@@ -107,8 +113,9 @@ func Start(o Options) (*Proxy, error) {
 			MaxIdleConnsPerHost: 64,
 			IdleConnTimeout:     30 * time.Second,
 		}},
-		ln:  ln,
-		rng: newRNG(o.Seed),
+		ln:     ln,
+		rng:    newRNG(o.Seed),
+		bucket: newBucket(o.Throttle),
 	}
 	p.enabled.Store(true)
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
@@ -188,6 +195,9 @@ func (p *Proxy) cutPoint(n int64) int64 {
 // ServeHTTP forwards one request, applying its fault.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.total.Add(1)
+	if p.throttle(w, r) {
+		return
+	}
 	f := p.pick(r)
 	p.counts[f].Add(1)
 	switch f {
@@ -199,11 +209,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if f == Error503 {
 			status, code = http.StatusServiceUnavailable, "ServerBusy"
 		}
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("x-ms-error-code", code)
-		w.Header().Set("Content-Type", "application/xml")
-		w.WriteHeader(status)
-		_, _ = fmt.Fprintf(w, `<?xml version="1.0" encoding="utf-8"?><Error><Code>%s</Code><Message>injected by faultproxy</Message></Error>`, code)
+		writeError(w, r, status, code, "injected by faultproxy")
 		return
 	case Slow:
 		t := time.NewTimer(p.opts.SlowDelay)
@@ -215,6 +221,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.forward(w, r, f == CutShort)
+}
+
+// writeError answers as storage does when it refuses a request.
+func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	w.Header().Set("x-ms-error-code", code)
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintf(w, `<?xml version="1.0" encoding="utf-8"?><Error><Code>%s</Code><Message>%s</Message></Error>`, code, msg)
 }
 
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, cut bool) {

@@ -2,7 +2,8 @@
 // a checksum bar and a transfer bar, blocks that differed, bytes moved,
 // rate, time left and percentage. Wide terminals get one line per disk,
 // narrow ones two; a disk read through the Azure-side agent gets one more
-// saying what the agent checked in Azure and what crossed the link.
+// saying what the agent checked in Azure and what crossed the link, and a
+// disk Azure throttles one saying so.
 package disktable
 
 import (
@@ -120,9 +121,11 @@ func (m *Model) lines() []string {
 			case m.w >= wide:
 				out = append(out, m.wideLine(d))
 				out = append(out, m.agentLines(d)...)
+				out = append(out, m.throttleLines(d)...)
 			default:
 				out = append(out, m.narrowLines(d)...)
 				out = append(out, m.agentLines(d)...)
+				out = append(out, m.throttleLines(d)...)
 			}
 			if d.Error != "" {
 				for _, l := range common.Hang("    error: ", d.Error, 11, m.w) {
@@ -233,6 +236,19 @@ func (m *Model) agentLines(d workflow.DiskView) []string {
 		for _, l := range common.Hang("    ", w, 6, m.w) {
 			out = append(out, m.c.Styles.Warn.Render(l))
 		}
+	}
+	return out
+}
+
+// throttleLines say, under a disk Azure throttles now, that the slowness
+// is Azure's and what failback does about it.
+func (m *Model) throttleLines(d workflow.DiskView) []string {
+	if !d.Throttled {
+		return nil
+	}
+	var out []string
+	for _, l := range common.Hang("    ", workflow.ThrottleText(d), 6, m.w) {
+		out = append(out, m.c.Styles.Warn.Render(l))
 	}
 	return out
 }
