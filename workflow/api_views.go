@@ -25,6 +25,8 @@ type JobView struct {
 	// at LastReverse.
 	ReverseCycles int       `json:"reverse_cycles,omitempty"`
 	LastReverse   time.Time `json:"last_reverse,omitzero"`
+	// Downtime is where phase 2's time went (nil before phase 2).
+	Downtime *DowntimeView `json:"downtime,omitempty"`
 }
 
 // HeldSnapshot is a snapshot a job made and has not deleted yet.

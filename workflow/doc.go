@@ -52,6 +52,20 @@
 // them. Cancel is refused once an on-premises VM was started (rolling a
 // booted disk back would destroy its writes): Undo is the action then.
 //
+// # Downtime
+//
+// Phase 2 is downtime, so its steps run as wide as they safely can: the
+// Azure VMs shut down together, every disk's final snapshot is taken at
+// once (snapshotPass records the pass; runPass then resumes it), the
+// passes and verifications run Deps.DowntimeParallel disks at a time
+// (phase 1 runs DiskParallel, the VMs' own I/O sharing the disks), and
+// the VMs of a group start together, the next group once they all run.
+// Scripts on one Hyper-V host run at most hostParallel at a time. The
+// disks that move at once share the job's memory budget (syncMemory),
+// so width never costs memory. The record keeps where the time went
+// (downtimeRecord: shutdown, snapshot, transfer, verify, start, summed
+// over retries), which the view, status and the log show.
+//
 // # Verification
 //
 // The final pass's ranges are always verified against the final snapshot.

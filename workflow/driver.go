@@ -171,10 +171,17 @@ func (j *job) resume(who *Actor, text string) {
 // time. The first failure stops the others (they stop at a safe point:
 // their journals keep what finished).
 func (j *job) eachDisk(ctx context.Context, f func(ctx context.Context, k diskKey) error) error {
+	return j.eachDiskN(ctx, j.m.deps.DiskParallel, f)
+}
+
+// eachDiskN is eachDisk with at most n disks at a time; the syncs it runs
+// share the job's memory budget (syncMemory).
+func (j *job) eachDiskN(ctx context.Context, n int, f func(ctx context.Context, k diskKey) error) error {
 	r := j.snap()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	sem := make(chan struct{}, j.m.deps.DiskParallel)
+	j.parallel.Store(int32(n))
+	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error

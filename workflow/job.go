@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/failback/failback/crypt"
@@ -38,6 +39,8 @@ type job struct {
 	// open counts the readers of each snapshot (by id): a managed disk's
 	// snapshot holds a read grant (a SAS) while one reads it.
 	open map[string]int
+	// parallel is how many disks eachDiskN runs at once now.
+	parallel atomic.Int32
 }
 
 // diskKey addresses disk d of VM v in the record.

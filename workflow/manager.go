@@ -44,8 +44,14 @@ type Deps struct {
 	// AutoResume makes Open resume interrupted jobs at once (the console
 	// and failback serve); script commands resume only the job they act on.
 	AutoResume bool
-	// DiskParallel bounds concurrent disk syncs of a job (0 = 2).
+	// DiskParallel bounds concurrent disk syncs of a job (0 = 2) while
+	// the Azure VMs run (phase 1, catch-up passes): their own I/O shares
+	// the disks.
 	DiskParallel int
+	// DowntimeParallel bounds concurrent disk syncs and verifications in
+	// phase 2, when the Azure VMs are off and every second is downtime
+	// (0 = 8); the storage account's adaptive limit still holds.
+	DowntimeParallel int
 	// Command names this process in refusals to others (default: its
 	// command line).
 	Command string
@@ -115,6 +121,9 @@ func Open(ctx context.Context, cfg *config.Config, d Deps) (*Manager, error) {
 	}
 	if d.DiskParallel <= 0 {
 		d.DiskParallel = 2
+	}
+	if d.DowntimeParallel <= 0 {
+		d.DowntimeParallel = 8
 	}
 	if d.StartTimeout <= 0 {
 		d.StartTimeout = 10 * time.Minute

@@ -36,39 +36,9 @@ func (j *job) runPass(ctx context.Context, k diskKey, ps passSpec) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", d.name(), err)
 	}
-	var pr passRecord
-	if n := len(d.Passes); n > 0 && d.Passes[n-1].Kind == ps.kind && d.Passes[n-1].Round == ps.round && !d.Passes[n-1].Aborted {
-		if d.Passes[n-1].Done {
-			return nil
-		}
-		pr = d.Passes[n-1]
-	} else {
-		base := d.lastDone()
-		if ps.mode == engine.Ranges && base == nil {
-			return fmt.Errorf("%s: no finished pass to sync the changes from", d.name())
-		}
-		sn, err := disk.CreateSnapshot(ctx, azure.SnapshotOptions{JobID: j.id, Purpose: ps.kind,
-			Waiting: func(wait time.Duration, why string) {
-				j.info("snapshot", "%s %s: snapshot in %s: %s", vm.Name, d.name(), wait.Round(time.Second), why)
-			}})
-		if err != nil {
-			return fmt.Errorf("snapshot %s: %w", d.name(), err)
-		}
-		pr = passRecord{N: len(d.Passes), Kind: ps.kind, Round: ps.round, Mode: ps.mode, Snapshot: sn.ID}
-		if base != nil && ps.mode == engine.Ranges {
-			pr.Base = base.Snapshot
-		}
-		if err := j.update(func(r *jobRecord) {
-			dd := &r.VMs[k.v].Disks[k.d]
-			for i := range dd.Passes {
-				if !dd.Passes[i].Done {
-					dd.Passes[i].Aborted = true
-				}
-			}
-			dd.Passes = append(dd.Passes, pr)
-		}); err != nil {
-			return err
-		}
+	pr, done, err := j.passRecordFor(ctx, k, disk, ps)
+	if err != nil || done {
+		return err
 	}
 	// A resumed pass keeps the mode it ran in (a fallback to checksums).
 	ps.mode = pr.Mode
@@ -95,6 +65,54 @@ func (j *job) runPass(ctx context.Context, k diskKey, ps passSpec) error {
 	}
 	j.pruneSnapshots(ctx, k, disk, pr.Snapshot)
 	return nil
+}
+
+// snapshotPass takes disk k's snapshot for the pass ps and records the
+// pass, without syncing it: phase 2 takes every disk's final snapshot at
+// once, then runs the passes (runPass resumes the recorded pass).
+func (j *job) snapshotPass(ctx context.Context, k diskKey, ps passSpec) error {
+	d := j.snap().VMs[k.v].Disks[k.d]
+	disk, err := j.openDisk(ctx, d)
+	if err != nil {
+		return fmt.Errorf("%s: %w", d.name(), err)
+	}
+	_, _, err = j.passRecordFor(ctx, k, disk, ps)
+	return err
+}
+
+// passRecordFor is disk k's record of the pass ps: the unfinished one of
+// the same kind and round (done says it finished already), or a new one
+// on a new snapshot, after marking any other unfinished pass aborted.
+func (j *job) passRecordFor(ctx context.Context, k diskKey, disk azure.VMDisk, ps passSpec) (pr passRecord, done bool, err error) {
+	r := j.snap()
+	vm, d := r.VMs[k.v], r.VMs[k.v].Disks[k.d]
+	if n := len(d.Passes); n > 0 && d.Passes[n-1].Kind == ps.kind && d.Passes[n-1].Round == ps.round && !d.Passes[n-1].Aborted {
+		return d.Passes[n-1], d.Passes[n-1].Done, nil
+	}
+	base := d.lastDone()
+	if ps.mode == engine.Ranges && base == nil {
+		return pr, false, fmt.Errorf("%s: no finished pass to sync the changes from", d.name())
+	}
+	sn, err := disk.CreateSnapshot(ctx, azure.SnapshotOptions{JobID: j.id, Purpose: ps.kind,
+		Waiting: func(wait time.Duration, why string) {
+			j.info("snapshot", "%s %s: snapshot in %s: %s", vm.Name, d.name(), wait.Round(time.Second), why)
+		}})
+	if err != nil {
+		return pr, false, fmt.Errorf("snapshot %s: %w", d.name(), err)
+	}
+	pr = passRecord{N: len(d.Passes), Kind: ps.kind, Round: ps.round, Mode: ps.mode, Snapshot: sn.ID}
+	if base != nil && ps.mode == engine.Ranges {
+		pr.Base = base.Snapshot
+	}
+	return pr, false, j.update(func(r *jobRecord) {
+		dd := &r.VMs[k.v].Disks[k.d]
+		for i := range dd.Passes {
+			if !dd.Passes[i].Done {
+				dd.Passes[i].Aborted = true
+			}
+		}
+		dd.Passes = append(dd.Passes, pr)
+	})
 }
 
 // snapshotsGone records that every snapshot of disk k's passes but keep
@@ -236,10 +254,20 @@ func (j *job) openSource(ctx context.Context, k diskKey, disk azure.VMDisk, vm s
 }
 
 // engineOptions are the config's engine settings, the bandwidth limit
-// shared by every disk.
+// shared by every disk and a share of the job's memory budget.
 func (j *job) engineOptions() engine.Options {
 	e := j.m.cfg.Engine
-	return engine.Options{BlockSize: e.BlockSize.Bytes(), Threads: e.Threads, Bandwidth: j.m.bandwidth}
+	return engine.Options{BlockSize: e.BlockSize.Bytes(), Threads: e.Threads, Bandwidth: j.m.bandwidth,
+		MemoryLimit: j.syncMemory()}
+}
+
+// syncMemory is one sync's share of the job's block buffers: the engine's
+// default budget split between the disks that move at once (eachDiskN),
+// so running more of them at once never needs more memory; at least
+// what the engine needs for two slots.
+func (j *job) syncMemory() int64 {
+	n := max(int64(j.parallel.Load()), 1)
+	return max(engine.DefaultMemoryLimit/n, 4*j.m.cfg.Engine.BlockSize.Bytes())
 }
 
 // syncPass runs the engine for one pass and records the result.

@@ -36,7 +36,8 @@ func (j *job) phase2(ctx context.Context, spec passSpec, what string) error {
 	if err := j.recheckOnPrem(ctx, "shutting the Azure VMs down"); err != nil {
 		return err
 	}
-	if err := j.shutdownAzure(ctx); err != nil {
+	j.downtimeBegins()
+	if err := j.timed(stepShutdown, func() error { return j.shutdownAzure(ctx) }); err != nil {
 		return err
 	}
 	if err := j.setState(StatePhase2); err != nil {
@@ -49,11 +50,25 @@ func (j *job) phase2(ctx context.Context, spec passSpec, what string) error {
 	if err := j.recheckOnPrem(ctx, "the "+spec.kind+" pass"); err != nil {
 		return err
 	}
-	if err := j.eachDisk(ctx, func(ctx context.Context, k diskKey) error { return j.runPass(ctx, k, spec) }); err != nil {
+	// Every disk's final snapshot at once (the disks no longer change,
+	// and a snapshot is a short call), then the passes, as many at once
+	// as the downtime allows.
+	n := j.m.deps.DowntimeParallel
+	if err := j.timed(stepSnapshot, func() error {
+		return j.eachDiskN(ctx, max(n, snapshotParallel), func(ctx context.Context, k diskKey) error { return j.snapshotPass(ctx, k, spec) })
+	}); err != nil {
+		return err
+	}
+	if err := j.timed(stepTransfer, func() error {
+		return j.eachDiskN(ctx, n, func(ctx context.Context, k diskKey) error { return j.runPass(ctx, k, spec) })
+	}); err != nil {
 		return err
 	}
 	return j.finish(ctx)
 }
+
+// snapshotParallel bounds the final snapshots taken at once (ARM calls).
+const snapshotParallel = 16
 
 // finish verifies and starts the on-premises VMs: the end of phase 2.
 func (j *job) finish(ctx context.Context) error {
@@ -63,12 +78,13 @@ func (j *job) finish(ctx context.Context) error {
 	if err := j.hook(ctx, "verify"); err != nil {
 		return err
 	}
-	if err := j.eachDisk(ctx, j.verifyDisk); err != nil {
+	if err := j.timed(stepVerify, func() error { return j.eachDiskN(ctx, j.m.deps.DowntimeParallel, j.verifyDisk) }); err != nil {
 		return err
 	}
-	if err := j.startOnPrem(ctx); err != nil {
+	if err := j.timed(stepStart, func() error { return j.startOnPrem(ctx) }); err != nil {
 		return err
 	}
+	j.downtimeEnds()
 	if err := j.setState(StatePendingCommit); err != nil {
 		return err
 	}
@@ -122,7 +138,7 @@ func (j *job) verifyDisk(ctx context.Context, k diskKey) error {
 	defer release()
 	e := j.engineOptions()
 	c, err := engine.Verify(ctx, src, dst, engine.VerifyOptions{BlockSize: e.BlockSize, Threads: e.Threads,
-		Ranges: ranges, Bandwidth: e.Bandwidth,
+		MemoryLimit: e.MemoryLimit, Ranges: ranges, Bandwidth: e.Bandwidth,
 		Progress: func(p engine.Progress) {
 			sample()
 			j.setProgress(k, diskVerify, p)
@@ -133,6 +149,41 @@ func (j *job) verifyDisk(ctx context.Context, k diskKey) error {
 	j.setDiskPhase(k, diskDone, "")
 	j.info("verify", "%s %s: %d blocks verified against snapshot %s", vm.Name, d.name(), c.BlocksVerified, last.Snapshot)
 	return j.update(func(r *jobRecord) { r.VMs[k.v].Disks[k.d].Verified = true })
+}
+
+// hostParallel bounds the scripts run at once on one Hyper-V host (an
+// SSH connection serves a few sessions at a time).
+const hostParallel = 4
+
+// eachVMOf runs f for the VMs vms (indices) of the job in parallel, at
+// most hostParallel at a time on one host, and joins their errors.
+func (j *job) eachVMOf(ctx context.Context, vms []int, f func(ctx context.Context, v int, vm vmRecord) error) error {
+	r := j.snap()
+	hosts := map[string]chan struct{}{}
+	for _, v := range vms {
+		if hosts[r.VMs[v].Host] == nil {
+			hosts[r.VMs[v].Host] = make(chan struct{}, hostParallel)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(vms))
+	for i, v := range vms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem := hosts[r.VMs[v].Host]
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			errs[i] = f(ctx, v, r.VMs[v])
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // eachVM runs f for every VM of the job in parallel.
@@ -214,16 +265,17 @@ func (j *job) startOnPrem(ctx context.Context) error {
 	for _, g := range groups {
 		var names []string
 		for _, i := range byGroup[g] {
-			vm := r.VMs[i]
-			names = append(names, vm.Name)
+			names = append(names, r.VMs[i].Name)
+		}
+		// The VMs of a group start together; the next group waits until
+		// every one of them runs.
+		if err := j.eachVMOf(ctx, byGroup[g], func(ctx context.Context, i int, vm vmRecord) error {
 			if err := j.startOne(ctx, i, vm); err != nil {
 				return err
 			}
-		}
-		for _, i := range byGroup[g] {
-			if err := j.waitRunning(ctx, r.VMs[i]); err != nil {
-				return err
-			}
+			return j.waitRunning(ctx, vm)
+		}); err != nil {
+			return err
 		}
 		j.info("start", "group %d runs on premises: %s", g, strings.Join(names, ", "))
 	}

@@ -44,16 +44,15 @@ func (j *job) discardSavedStates(ctx context.Context) error {
 // that changed earlier and are Off now.
 func (j *job) recheckOnPrem(ctx context.Context, when string) error {
 	r := j.snap()
-	var errs []error
+	var vms []int
 	for v, vm := range r.VMs {
-		if vm.StartedOnPrem {
-			continue
-		}
-		if err := j.recheckVM(ctx, v, vm, when); err != nil {
-			errs = append(errs, err)
+		if !vm.StartedOnPrem {
+			vms = append(vms, v)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := j.eachVMOf(ctx, vms, func(ctx context.Context, v int, vm vmRecord) error {
+		return j.recheckVM(ctx, v, vm, when)
+	}); err != nil {
 		return err
 	}
 	return j.compareChanged(ctx)

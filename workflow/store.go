@@ -66,10 +66,12 @@ type jobRecord struct {
 	Pass        int  `json:"pass"`
 	CatchUpDone bool `json:"catch_up_done,omitempty"`
 	// ReverseOnce stops reverse replication after one cycle.
-	ReverseOnce   bool       `json:"reverse_once,omitempty"`
-	ReverseCycles int        `json:"reverse_cycles,omitempty"`
-	LastReverse   time.Time  `json:"last_reverse,omitzero"`
-	VMs           []vmRecord `json:"vms"`
+	ReverseOnce   bool      `json:"reverse_once,omitempty"`
+	ReverseCycles int       `json:"reverse_cycles,omitempty"`
+	LastReverse   time.Time `json:"last_reverse,omitzero"`
+	// Downtime is where phase 2's time went (downtime.go).
+	Downtime *downtimeRecord `json:"downtime,omitempty"`
+	VMs      []vmRecord      `json:"vms"`
 }
 
 // vmRecord is one VM of a job: where it lands and which power changes

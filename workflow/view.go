@@ -46,6 +46,15 @@ func (j *job) view() JobView {
 	v := JobView{ID: r.ID, Title: r.Title, Choices: r.Choices, State: r.State, Pass: r.Pass,
 		Created: r.Created, Updated: r.Updated, Owner: r.Owner, Error: r.Error, VMs: []VMView{},
 		ReverseCycles: r.ReverseCycles, LastReverse: r.LastReverse}
+	if r.Downtime != nil {
+		// A downtime that ended without an end (cancelled in phase 2:
+		// Azure runs again) ran until the job's last change.
+		end := r.Updated
+		if inDowntime(r) {
+			end = j.m.now()
+		}
+		v.Downtime = downtimeView(r.Downtime, end)
+	}
 	var done, total int64
 	var eta time.Duration
 	for vi, vm := range r.VMs {

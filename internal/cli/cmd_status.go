@@ -78,6 +78,9 @@ func printJob(s Stdio, v workflow.JobView) {
 	if v.Error != "" {
 		fmt.Fprintf(s.Out, "  error: %s\n", v.Error)
 	}
+	if v.Downtime != nil {
+		fmt.Fprintf(s.Out, "  %s\n", v.Downtime.Text())
+	}
 	for _, vm := range v.VMs {
 		fmt.Fprintf(s.Out, "  VM %s (group %d) on %s: Azure %s, on premises %s\n", vm.Name, vm.Group, vm.Host, vm.AzureState, vm.OnPremState)
 		if n := len(vm.RecoveryPoints); n > 0 {
