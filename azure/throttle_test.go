@@ -130,12 +130,12 @@ func TestThrottleKeysAreTheBlobAndItsAccount(t *testing.T) {
 func TestWritesThroughAThrottlingProxyLandWhole(t *testing.T) {
 	ctx := context.Background()
 	direct, _, c := newTestStorage(t)
-	const size = 8 * mib
+	const size = 4 * mib
 	if _, err := direct.CreateDisk(ctx, c, "rr.vhd", size, CreateDiskOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	s, proxy := viaProxy(t, faultproxy.Options{
-		Throttle: faultproxy.Throttle{Rate: 16 * mib},
+		Throttle: faultproxy.Throttle{Rate: 16 * mib, Burst: 100 * time.Millisecond},
 		Match:    func(r *http.Request) bool { return r.Method == http.MethodPut },
 	})
 	d, err := s.OpenDisk(ctx, c, "rr.vhd")

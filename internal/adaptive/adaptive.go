@@ -79,6 +79,7 @@ const (
 	plateau     = 6                // windows near the throttled rate before probing faster
 	minCap      = 64 << 10         // a cap never goes below 64 KiB/s
 	cycleMax    = 30 * time.Second // a longer time between throttles says little about the rate
+	capBurst    = 50 * time.Millisecond
 	latUnit     = 64 << 10         // latency is per MiB, small requests counted as 64 KiB
 )
 
@@ -95,8 +96,8 @@ type Limit struct {
 	capRate  float64 // the cap's rate (0: none)
 	wmax     float64 // the rate that was throttled last, when known (the cap's)
 	calm     int     // windows since the last throttle
-	// pacedBefore: the cap held requests back in the last window.
-	pacedBefore bool
+	// lastPaced is when the cap last held a request back.
+	lastPaced time.Time
 
 	win       window
 	lastRate  float64 // throughput of the last window with requests
@@ -127,7 +128,9 @@ type window struct {
 // New returns a limit at o.Initial requests and no rate cap.
 func New(o Options) *Limit {
 	o = o.withDefaults()
-	l := &Limit{o: o, limit: o.Initial, rateCap: pace.New(1)}
+	// The cap keeps little idle credit: after a Retry-After, a burst
+	// would meet a resource that only just let go.
+	l := &Limit{o: o, limit: o.Initial, rateCap: pace.NewBurst(1, capBurst)}
 	l.rateCap.SetRate(o.Now(), 0)
 	l.win.start = o.Now()
 	return l
@@ -197,7 +200,7 @@ func (l *Limit) tryStart(now time.Time, n int64) (ok bool, wait time.Duration) {
 	l.win.peak = max(l.win.peak, l.inflight)
 	if l.capRate > 0 {
 		if wait = l.rateCap.Take(now, n); wait > 0 {
-			l.win.paced = true
+			l.win.paced, l.lastPaced = true, now
 		}
 	}
 	return true, wait
@@ -294,6 +297,7 @@ func (l *Limit) throttle(now time.Time, retryAfter time.Duration) {
 	if since := now.Sub(l.lastCut); !l.lastCut.IsZero() && since >= l.o.Window && since <= cycleMax {
 		r = max(r, float64(l.sinceCut)/since.Seconds())
 	}
+	paced := l.capRate > 0 && l.lastPaced.After(l.lastCut)
 	l.lastCut, l.sinceCut = now, 0
 	if l.capRate > 0 && (r == 0 || r > l.capRate) {
 		r = l.capRate // the rate throttled is the one it was held to
@@ -302,7 +306,7 @@ func (l *Limit) throttle(now time.Time, retryAfter time.Duration) {
 	// rate the resource refuses (what moved, at most the cap): a burst
 	// after a wait says little, and the cap then probes quickly.
 	l.wmax = 0
-	if l.capRate > 0 && (l.win.paced || l.pacedBefore) {
+	if paced {
 		l.wmax = r
 	}
 	if r > 0 {
@@ -352,7 +356,6 @@ func (l *Limit) roll(now time.Time) {
 			l.baseLat *= 1.01
 		}
 	}
-	l.pacedBefore = w.paced
 	if w.throttled {
 		return
 	}

@@ -48,6 +48,7 @@ type Front struct {
 	backend *url.URL
 	proxy   *httputil.ReverseProxy
 	svc     *service.Client
+	sums    *chunkSums // checksums of snapshots' chunks (frontdiff.go)
 }
 
 // StartFront serves a front for the Azurite listening on backendPort, on
@@ -68,7 +69,7 @@ func StartFront(backendPort, port int) (*Front, error) {
 		ln.Close()
 		return nil, err
 	}
-	f := &Front{ln: ln, backend: backend, svc: svc, Port: ln.Addr().(*net.TCPAddr).Port}
+	f := &Front{ln: ln, backend: backend, svc: svc, Port: ln.Addr().(*net.TCPAddr).Port, sums: newChunkSums()}
 	f.URL = fmt.Sprintf("http://127.0.0.1:%d/%s", f.Port, AccountName)
 	f.proxy = httputil.NewSingleHostReverseProxy(backend)
 	f.proxy.ErrorLog = nil
@@ -181,7 +182,7 @@ func (f *Front) diff(w http.ResponseWriter, r *http.Request) {
 		}
 		lo, hi = a, min(b+1, size)
 	}
-	changed, cleared, err := computeDiff(ctx, cpb, ppb, lo, hi)
+	changed, cleared, err := computeDiff(ctx, f.sums, snapBlob{cpb, cur.key()}, snapBlob{ppb, prev.key()}, lo, hi)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "InternalError", err.Error())
 		return
@@ -253,12 +254,12 @@ func mergeSpans(in []span) []span {
 }
 
 // computeDiff compares the newer blob cur with prev over [lo, hi).
-func computeDiff(ctx context.Context, cur, prev *pageblob.Client, lo, hi int64) (changed, cleared []span, err error) {
-	cr, err := listRanges(ctx, cur, lo, hi)
+func computeDiff(ctx context.Context, sums *chunkSums, cur, prev snapBlob, lo, hi int64) (changed, cleared []span, err error) {
+	cr, err := listRanges(ctx, cur.pb, lo, hi)
 	if err != nil {
 		return nil, nil, err
 	}
-	pr, err := listRanges(ctx, prev, lo, hi)
+	pr, err := listRanges(ctx, prev.pb, lo, hi)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -287,7 +288,7 @@ func computeDiff(ctx context.Context, cur, prev *pageblob.Client, lo, hi int64) 
 		case inP && !inC:
 			cleared = appendSpan(cleared, span{a, b})
 		case inC && inP:
-			d, err := differingPages(ctx, cur, prev, a, b)
+			d, err := differingPages(ctx, sums, cur, prev, a, b)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -305,31 +306,6 @@ func appendSpan(l []span, s span) []span {
 		return l
 	}
 	return append(l, s)
-}
-
-// differingPages reads [a, b) of both blobs and lists the 512-byte pages
-// whose bytes differ.
-func differingPages(ctx context.Context, cur, prev *pageblob.Client, a, b int64) ([]span, error) {
-	const chunk = 4 << 20
-	var out []span
-	for off := a; off < b; off += chunk {
-		n := min(chunk, b-off)
-		x, err := download(ctx, cur, off, n)
-		if err != nil {
-			return nil, err
-		}
-		y, err := download(ctx, prev, off, n)
-		if err != nil {
-			return nil, err
-		}
-		for p := int64(0); p < n; p += 512 {
-			e := min(p+512, n)
-			if !bytes.Equal(x[p:e], y[p:e]) {
-				out = appendSpan(out, span{off + p, off + e})
-			}
-		}
-	}
-	return out, nil
 }
 
 func download(ctx context.Context, pb *pageblob.Client, off, n int64) ([]byte, error) {

@@ -4,8 +4,8 @@
 // client set after Azure throttled them.
 //
 // Takers take first and sleep off the debt, so the long-run rate is exact
-// whatever the piece size, and an idle period earns at most Burst of
-// credit.
+// whatever the piece size, and an idle period earns at most a burst of
+// credit (Burst unless NewBurst says otherwise).
 package pace
 
 import (
@@ -24,17 +24,21 @@ const Burst = 250 * time.Millisecond
 type Pacer struct {
 	mu     sync.Mutex
 	rate   float64
+	burst  time.Duration
 	tokens float64
 	last   time.Time
 }
 
 // New returns a pacer at bytesPerSec, or nil (no pacing) when it is not
 // positive.
-func New(bytesPerSec float64) *Pacer {
+func New(bytesPerSec float64) *Pacer { return NewBurst(bytesPerSec, Burst) }
+
+// NewBurst is New with an idle credit of burst instead of Burst.
+func NewBurst(bytesPerSec float64, burst time.Duration) *Pacer {
 	if bytesPerSec <= 0 {
 		return nil
 	}
-	return &Pacer{rate: bytesPerSec}
+	return &Pacer{rate: bytesPerSec, burst: burst}
 }
 
 // Rate is the current rate (0: not pacing).
@@ -64,7 +68,7 @@ func (p *Pacer) refill(now time.Time) {
 		p.last = now
 	}
 	if p.rate > 0 {
-		p.tokens = min(p.tokens+now.Sub(p.last).Seconds()*p.rate, p.rate*Burst.Seconds())
+		p.tokens = min(p.tokens+now.Sub(p.last).Seconds()*p.rate, p.rate*p.burst.Seconds())
 	}
 	p.last = now
 }
