@@ -80,7 +80,7 @@ const (
 	minCap      = 64 << 10         // a cap never goes below 64 KiB/s
 	cycleMax    = 30 * time.Second // a longer time between throttles says little about the rate
 	capBurst    = 50 * time.Millisecond
-	latUnit     = 64 << 10         // latency is per MiB, small requests counted as 64 KiB
+	latUnit     = 64 << 10 // latency is per MiB, small requests counted as 64 KiB
 )
 
 // Limit is the adaptive limit of one resource. Safe for concurrent use.

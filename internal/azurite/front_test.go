@@ -77,7 +77,7 @@ func TestFrontDiffsOfConsecutiveSnapshotsAreExact(t *testing.T) {
 	if got := diff(s2, s1); len(got) != 1 || got[0] != [2]int64{512, 1024} {
 		t.Fatalf("diff s2-s1: %v, want [512 1024)", got)
 	}
-	put(512, 1, 512)          // chunk 0 back to s1's bytes
+	put(512, 1, 512)         // chunk 0 back to s1's bytes
 	put(2*mib+4096, 3, 1024) // chunk 2 changes
 	s3 := snap()
 	if got := diff(s3, s2); len(got) != 2 || got[0] != [2]int64{512, 1024} || got[1] != [2]int64{2*mib + 4096, 2*mib + 5120} {
