@@ -40,7 +40,7 @@ func TestReadsSettleUnderAThrottlingProxy(t *testing.T) {
 
 	const rate = 16 * mib
 	s, proxy := viaProxy(t, faultproxy.Options{
-		Throttle: faultproxy.Throttle{Rate: rate},
+		Throttle: faultproxy.Throttle{Rate: rate, Burst: 500 * time.Millisecond},
 		Match:    func(r *http.Request) bool { return r.Method == http.MethodGet },
 	})
 	pd, err := s.OpenDisk(ctx, c, "vm.vhd")
@@ -80,11 +80,13 @@ func TestReadsSettleUnderAThrottlingProxy(t *testing.T) {
 		t.Errorf("%.1f MiB/s through a proxy that lets %d MiB/s through: the proxy does not throttle", achieved/mib, rate/mib)
 	}
 	// A loaded machine can only make the transfer slower, never the
-	// proxy faster: the lower bound is generous.
-	if achieved < 0.55*rate {
+	// proxy faster, and each refusal costs a whole second of Retry-After
+	// (a sixth of the second half): the lower bound is generous. On an
+	// idle machine the second half runs at 15-16 MiB/s with 2 refusals.
+	if achieved < 0.45*rate {
 		t.Errorf("settled at %.1f MiB/s, far under the %d MiB/s the proxy allows", achieved/mib, rate/mib)
 	}
-	if n := proxy.Throttled(); n == 0 || n > 5 {
+	if n := proxy.Throttled(); n == 0 || n > 8 {
 		t.Errorf("%d reads refused over %d MiB: want a few (the rate learnt), not none (no throttling tested) or many", n, size/mib)
 	}
 	if th.Throttled != proxy.Throttled() || th.Last.IsZero() || th.RateCap <= 0 {
