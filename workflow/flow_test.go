@@ -15,7 +15,7 @@ import (
 
 func TestCompleteDuringCatchUpAbortsThePassAndStillEqualsAzure(t *testing.T) {
 	vm := labtest.VM{Name: "db", Disks: []int64{4 << 20}}
-	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{vm}, MaxPasses: 20, StopBelow: "1K", Bandwidth: "1M", BlockSize: "64K"})
+	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{vm}, MaxPasses: 20, StopBelow: "1K", Bandwidth: "2M", BlockSize: "64K"})
 	l.StartWriters(200)
 	m := l.Open(l.Deps())
 	ctx := context.Background()

@@ -244,7 +244,7 @@ func TestManagedDiskSnapshotsArePacedToAzuresLimit(t *testing.T) {
 func TestManagedDiskGrantIsRenewedDuringALongPass(t *testing.T) {
 	var reqs syncLog
 	o := labtest.Options{VMs: []labtest.VM{{Name: "db", Disks: []int64{4 << 20}, Managed: true}},
-		Verify: true, Bandwidth: "1M", ARM: &labtest.ARMOptions{SASDuration: 2 * time.Second, Log: &reqs}}
+		Verify: true, Bandwidth: "2M", ARM: &labtest.ARMOptions{SASDuration: time.Second, Log: &reqs}}
 	l := labtest.New(t, o)
 	m := l.Open(l.Deps())
 	id, err := m.Start(context.Background(), workflow.Choices{VM: "db", Direction: workflow.DirAzureToOnPrem, Sync: workflow.SyncDelta}, labtest.Operator)
@@ -252,9 +252,9 @@ func TestManagedDiskGrantIsRenewedDuringALongPass(t *testing.T) {
 		t.Fatal(err)
 	}
 	labtest.Wait(t, m, id, jobTimeout, workflow.StateReady)
-	// Phase 1 reads 4 MiB twice (sync, verify) at 1 MiB/s under grants of 2 s.
+	// Phase 1 reads 4 MiB twice (sync, verify) at 2 MiB/s under grants of 1 s.
 	if grants := reqs.count("/beginGetAccess"); grants < 3 {
-		t.Fatalf("%d grants for a phase 1 of about 8 s with 2 s grants: not renewed", grants)
+		t.Fatalf("%d grants for a phase 1 of about 4 s with 1 s grants: not renewed", grants)
 	}
 }
 
