@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
+	"github.com/failback/failback/internal/testenv"
 )
 
 // benchDisks are a fully written and a 10%-written disk of the same size,
@@ -130,7 +133,14 @@ func BenchmarkAzureDownload(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	snapPB, err := bd.full.pb.WithSnapshot(bd.fullSnap)
+	// The peer is azblob as anyone uses it: its own client, without this
+	// package's adaptive limits, at the same concurrency.
+	plain, err := pageblob.NewClientFromConnectionString(testenv.AzuriteConnectionString(b), bd.full.container, bd.full.name,
+		&pageblob.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: newHTTPClient(par)}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	snapPB, err := plain.WithSnapshot(bd.fullSnap)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -27,6 +27,14 @@
 // depends on the disk size. The hot path only adds to atomic counters; a
 // sampler turns them into Progress about four times a second.
 //
+// A side that is a Viewer (a local flat image: raw or fixed VHD, through
+// memory maps of a few 8 MiB windows, vdisk/view_unix.go) lends its
+// blocks instead of copying them: delta mode hashes the page cache's own
+// bytes and copies only a block that differs (the source's to write it,
+// the target's for the undo journal). ErrNoView (no maps on this system,
+// a file shorter than the disk) falls back to reading. The windows kept
+// mapped are a bounded part of the page cache, whatever the disk size.
+//
 // # Journals (JournalDir)
 //
 // The undo journal receives, before the first overwrite of each target

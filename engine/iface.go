@@ -70,3 +70,16 @@ type Deallocator interface {
 	// the space of the file that no block uses any more.
 	Trim(ctx context.Context) error
 }
+
+// Viewer is an optional Source and Target method, implemented for local
+// images that can lend their bytes (a memory map): View calls f with the
+// disk's bytes [off, off+n), read-only, for the call only. Delta mode
+// then hashes the page cache's own bytes and copies only the blocks that
+// differ. ErrNoView (the disk, or that range, cannot be viewed) makes
+// the engine read instead.
+type Viewer interface {
+	View(ctx context.Context, off, n int64, f func(p []byte)) error
+}
+
+// ErrNoView says a Viewer cannot lend these bytes: read them.
+var ErrNoView = vdisk.ErrNoView

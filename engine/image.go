@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -70,6 +71,23 @@ func (d imageDisk) named(err error) error {
 		return fmt.Errorf("%s: %w", p, err)
 	}
 	return err
+}
+
+// View lends the image's bytes when it can (vdisk.Viewer).
+func (d imageDisk) View(ctx context.Context, off, n int64, f func(p []byte)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	v, ok := d.img.(vdisk.Viewer)
+	if !ok {
+		return ErrNoView
+	}
+	if err := v.View(off, n, f); err != nil && !errors.Is(err, ErrNoView) {
+		return d.named(err)
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 func (d imageDisk) Allocated(ctx context.Context) ([]Extent, error) {

@@ -21,9 +21,11 @@ type run struct {
 	// block released and written again would move to the file's end).
 	keepPlace bool
 	hasher    BlockHasher // nil unless the source has one
-	ctr       counters
-	lim       *pace.Pacer // nil: no bandwidth limit
-	pool      chan *slot  // the fixed memory budget: cfg.slots slots
+	// srcView and dstView lend blocks without a copy (nil: read them).
+	srcView, dstView Viewer
+	ctr              counters
+	lim              *pace.Pacer // nil: no bandwidth limit
+	pool             chan *slot  // the fixed memory budget: cfg.slots slots
 
 	job   *job     // nil without a journal
 	from  int64    // first block this run may touch (the resume watermark)
@@ -57,6 +59,8 @@ func newRun(cfg config, src Source, dst Target) *run {
 	_, dealloc := dst.(Deallocator)
 	r.keepPlace = dealloc && !cfg.NoJournal
 	r.hasher, _ = src.(BlockHasher)
+	r.srcView, _ = src.(Viewer)
+	r.dstView, _ = dst.(Viewer)
 	r.pool = make(chan *slot, cfg.slots)
 	for range cfg.slots {
 		r.pool <- &slot{}

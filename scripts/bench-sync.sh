@@ -15,12 +15,15 @@
 # faster). Warm page cache: every input is read once before it is timed.
 #
 # Usage: scripts/bench-sync.sh [WORKDIR]   (default: a new dir under /tmp)
-# Env:   REPS=2 (best of REPS per tool), SIZE_MIB=2048
+# Env:   REPS=2 (best of REPS per tool), SIZE_MIB=2048, PCTS="1 10" (the
+#        delta cases), FULL=1 (0 skips the full-copy rows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 REPS=${REPS:-2}
 SIZE_MIB=${SIZE_MIB:-2048}
+PCTS=${PCTS:-1 10}
+FULL=${FULL:-1}
 work=${1:-$(mktemp -d /tmp/failback-bench.XXXXXX)}
 mkdir -p "$work"
 trap 'rm -rf "$work"' EXIT
@@ -80,7 +83,7 @@ printf '\n%-36s %8s %10s %7s\n' "run" "seconds" "peak RSS" "ratio"
 row() { printf '%-36s %8s %6s MiB\n' "$1" "$2" "$3"; }
 ratiorow() { printf '%-36s %8s %10s %7s\n' "$1" "" "" "$2"; }
 
-for pct in 1 10; do
+for pct in $PCTS; do
   n=$((blocks * pct / 100))
   cp "$work/base.raw" "$work/src.raw"
   for b in $(shuf -i 0-$((blocks - 1)) -n "$n"); do
@@ -111,6 +114,7 @@ for pct in 1 10; do
   echo "  delta compare rate with journal: $rate GiB/s of disk"
 done
 
+[ "$FULL" = 1 ] || exit 0
 echo
 empty='rm -f "$work/dst.raw"; rm -rf "$work/dst.raw.failback-journal"; truncate -s $((SIZE_MIB << 20)) "$work/dst.raw"; warm "$work/src.raw"; sync'
 best "$empty" "$fb" sync --quiet --mode full "$work/src.raw" "$work/dst.raw"

@@ -16,6 +16,8 @@ type flatImage struct {
 	ro   bool
 	size int64
 	info Info
+	// views are the memory maps View lends bytes from (view_unix.go).
+	views views
 
 	closeOnce sync.Once
 	closeErr  error
@@ -202,6 +204,7 @@ func (r *flatImage) Flush() error {
 
 func (r *flatImage) Close() error {
 	r.closeOnce.Do(func() {
+		r.views.close()
 		err := r.Flush()
 		if cerr := r.f.Close(); err == nil {
 			err = cerr

@@ -67,6 +67,18 @@ type Zeroer interface {
 	WriteZeroes(off, n int64) error
 }
 
+// Viewer is implemented by images that can lend their bytes without a
+// copy (flat images, through a memory map, where the system has them):
+// View calls f with [off, off+n), read-only, for the call only. A caller
+// comparing blocks then reads the page cache's own bytes. ErrNoView says
+// to read them instead.
+type Viewer interface {
+	View(off, n int64, f func(p []byte)) error
+}
+
+// ErrNoView: this image (or this range of it) cannot be viewed; read it.
+var ErrNoView = errors.New("the image cannot lend these bytes: read them")
+
 // Info describes an image.
 type Info struct {
 	Path        string `json:"path"`
