@@ -12,7 +12,9 @@
 #          cp leaves it in the page cache).
 #
 # Prints wall time, peak RSS (GNU time) and ratios (>1 means failback is
-# faster). Warm page cache: every input is read once before it is timed.
+# faster), and the CPU seconds (user+sys) of the best run: on a machine
+# others load, the wall ratio moves with the load; the CPU one less.
+# Warm page cache: every input is read once before it is timed.
 #
 # Usage: scripts/bench-sync.sh [WORKDIR]   (default: a new dir under /tmp)
 # Env:   REPS=2 (best of REPS per tool), SIZE_MIB=2048, PCTS="1 10" (the
@@ -53,8 +55,9 @@ fb="$work/failback"
 # measure NAME CMD...: run CMD under GNU time; sets secs and rss_mib.
 measure() {
   local name=$1; shift
-  /usr/bin/time -f '%e %M' -o "$work/time.out" "$@" >/dev/null
-  read -r secs rss_kib <"$work/time.out"
+  /usr/bin/time -f '%e %M %U %S' -o "$work/time.out" "$@" >/dev/null
+  read -r secs rss_kib usr sys <"$work/time.out"
+  cpu=$(awk "BEGIN{printf \"%.2f\", $usr + $sys}")
   rss_mib=$((rss_kib / 1024))
 }
 
@@ -62,12 +65,12 @@ measure() {
 # (untimed); sets best_secs and best_rss (peak RSS of the best run).
 best() {
   local setup=$1; shift
-  best_secs=""; best_rss=0
+  best_secs=""; best_rss=0; best_cpu=0
   for _ in $(seq 1 "$REPS"); do
     eval "$setup"
     measure x "$@"
     if [ -z "$best_secs" ] || awk "BEGIN{exit !($secs < $best_secs)}"; then
-      best_secs=$secs; best_rss=$rss_mib
+      best_secs=$secs; best_rss=$rss_mib; best_cpu=$cpu
     fi
   done
 }
@@ -79,8 +82,8 @@ echo "== writing a ${SIZE_MIB} MiB random base image"
 head -c $((SIZE_MIB << 20)) /dev/urandom >"$work/base.raw"
 blocks=$SIZE_MIB
 
-printf '\n%-36s %8s %10s %7s\n' "run" "seconds" "peak RSS" "ratio"
-row() { printf '%-36s %8s %6s MiB\n' "$1" "$2" "$3"; }
+printf '\n%-36s %8s %10s %7s %8s\n' "run" "seconds" "peak RSS" "ratio" "CPU s"
+row() { printf '%-36s %8s %6s MiB %7s %8s\n' "$1" "$2" "$3" "" "$best_cpu"; }
 ratiorow() { printf '%-36s %8s %10s %7s\n' "$1" "" "" "$2"; }
 
 for pct in $PCTS; do
