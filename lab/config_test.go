@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -126,5 +127,25 @@ func TestInventoryBounds(t *testing.T) {
 		if !opts[want] {
 			t.Fatalf("no %s in the inventory (%v)", want, opts)
 		}
+	}
+}
+
+// TestLargeLabInventory: the scale drill's lab (MaxVMs) has about two
+// disks a VM in groups of largeGroup after the first ones, and the
+// default lab is as before (one data disk, on db01; two groups a plan).
+func TestLargeLabInventory(t *testing.T) {
+	count := func(vms []VM) (disks, groups int) {
+		g := map[string]bool{}
+		for _, v := range vms {
+			disks += len(v.Disks)
+			g[fmt.Sprint(v.Plan, v.Group)] = true
+		}
+		return disks, len(g)
+	}
+	if d, g := count(inventory(MaxVMs, 64<<20, "/x")); d != 96 || g != 8 {
+		t.Fatalf("%d VMs: %d disks in %d groups, want 96 in 8", MaxVMs, d, g)
+	}
+	if d, g := count(inventory(DefaultVMs, 64<<20, "/x")); d != DefaultVMs+1 || g != 4 {
+		t.Fatalf("%d VMs: %d disks in %d groups, want %d in 4", DefaultVMs, d, g, DefaultVMs+1)
 	}
 }

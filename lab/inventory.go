@@ -43,7 +43,16 @@ const (
 // MinVMs and MaxVMs bound --vms: both plans need their VMs.
 const (
 	MinVMs = 4
-	MaxVMs = 16
+	MaxVMs = 50
+)
+
+// A large lab (more VMs than the default) is the scale drill: its extra
+// VMs carry a data disk each, and past largeGroupFrom they start in
+// groups of largeGroup VMs, as a big recovery plan does (50 VMs: 96 disks
+// in 8 groups).
+const (
+	largeGroupFrom = 16
+	largeGroup     = 10
 )
 
 // The deleteOptions of lab resources.
@@ -82,8 +91,15 @@ func inventory(n int, diskSize int64, imageDir string) []VM {
 			encrypted: true, pageBlob: true, nicDelete: optDelete},
 	}
 	for i := len(defs); i < n; i++ {
-		defs = append(defs, vmDef{name: fmt.Sprintf("app%02d", i-2), plan: PlanTier2, group: 2, gen: 2, cpus: 2, memGiB: 2,
-			size: "Standard_B2s", sku: "StandardSSD_LRS", osDelete: optDetach, nicDelete: optDelete})
+		d := vmDef{name: fmt.Sprintf("app%02d", i-2), plan: PlanTier2, group: 2, gen: 2, cpus: 2, memGiB: 2,
+			size: "Standard_B2s", sku: "StandardSSD_LRS", osDelete: optDetach, nicDelete: optDelete}
+		if i >= DefaultVMs {
+			d.data = "data"
+		}
+		if i >= largeGroupFrom {
+			d.group = 3 + (i-largeGroupFrom)/largeGroup
+		}
+		defs = append(defs, d)
 	}
 	var vms []VM
 	for _, d := range defs[:max(n, MinVMs)] {

@@ -1,9 +1,11 @@
 // Package disktable shows, for one job, every VM and every disk: phase,
 // a checksum bar and a transfer bar, blocks that differed, bytes moved,
 // rate, time left and percentage. Wide terminals get one line per disk,
-// narrow ones two; a disk read through the Azure-side agent gets one more
-// saying what the agent checked in Azure and what crossed the link, and a
-// disk Azure throttles one saying so.
+// narrow ones two; a job whose disks would take more than two screens is
+// grouped (a line per start group, a line per VM of a group that moves). A disk
+// read through the Azure-side agent gets one more line saying what the
+// agent checked in Azure and what crossed the link, and a disk Azure
+// throttles one saying so.
 package disktable
 
 import (
@@ -21,6 +23,10 @@ import (
 
 // wide is the width from which a disk fits on one line.
 const wide = 116
+
+// groupFrom: a table of a few lines (a short terminal) scrolls rather
+// than groups; the grouped layout starts past two screens of this many.
+const groupFrom = 10
 
 // Model is the disk table of one job.
 type Model struct {
@@ -95,10 +101,22 @@ func (m *Model) View() string {
 	return common.Clamp(strings.Join(view, "\n"), m.w, m.h)
 }
 
+// lines are the table's lines: one or two a disk, or the grouped layout
+// (grouped.go) when those would take more than two screens (scrolling
+// through a few disks beats reading sums of them).
 func (m *Model) lines() []string {
 	if m.job == nil {
 		return nil
 	}
+	full := m.diskLines()
+	if m.h > 0 && len(full) > 2*max(m.h, groupFrom) {
+		return m.groupedLines()
+	}
+	return full
+}
+
+// diskLines are a header, a line a VM and one or two a disk.
+func (m *Model) diskLines() []string {
 	st := m.c.Styles
 	var out []string
 	if m.w >= wide {
