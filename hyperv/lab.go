@@ -175,6 +175,8 @@ type labVM struct {
 	// GuestIgnoresShutdown makes the guest ignore shutdown requests, so a
 	// drill can see a forced turn-off.
 	GuestIgnoresShutdown bool `json:"guest_ignores_shutdown,omitempty"`
+	// Guest is how the guest answers the checks after a start.
+	Guest LabGuest `json:"guest,omitzero"`
 }
 
 // vmFile names a VM's file: the lower-case name with unsafe bytes escaped
@@ -242,13 +244,18 @@ func (h *LabHost) view(v labVM) VM {
 	vm.Disks = make([]Disk, len(v.Disks))
 	for i, d := range v.Disks {
 		vm.Disks[i] = Disk{HostPath: d.HostPath, Controller: d.Controller, ParentPath: d.ParentPath}
-		img, err := vdisk.Open(d.HostPath, vdisk.OpenOptions{ReadOnly: true})
+		// A differencing VHDX reads through its parent, whose path
+		// Get-VHD reports as ParentPath.
+		img, err := vdisk.OpenChain(d.HostPath, vdisk.ChainOptions{ReadOnly: true})
 		if err != nil {
 			vm.Disks[i].Problem = err.Error()
 			continue
 		}
 		info := img.Info()
 		img.Close()
+		if info.Parent != "" {
+			vm.Disks[i].ParentPath = info.Parent
+		}
 		vm.Disks[i].VirtualSize = info.VirtualSize
 		vm.Disks[i].FileSize = info.FileSize
 		vm.Disks[i].Format = strings.ToUpper(string(info.Format))

@@ -49,6 +49,12 @@ var scriptLibs = map[string][]string{
 	"host-info":     {"vm"},
 
 	"discard-saved-state": {"vm"},
+
+	// A test failback's (testvm.go).
+	"ensure-switch": nil,
+	"remove-switch": nil,
+	"remove-vm":     nil,
+	"check-vm":      {"vm"},
 }
 
 // buildScript assembles the script of an operation: a header naming it,
