@@ -292,6 +292,9 @@ type VM struct {
 	// Memory is the startup memory (0: as the original VM).
 	Memory Size   `toml:"memory"`
 	Disks  []Disk `toml:"disk"`
+	// TestPorts are TCP ports a test failback checks from the host once
+	// the test VM runs (its service answers).
+	TestPorts []int `toml:"test_ports"`
 }
 
 // Disk pairs one of the Azure VM's disks with its on-premises image. The

@@ -25,6 +25,8 @@ type JobView struct {
 	// at LastReverse.
 	ReverseCycles int       `json:"reverse_cycles,omitempty"`
 	LastReverse   time.Time `json:"last_reverse,omitzero"`
+	// Test is a test failback's report; nil for a real failback.
+	Test *TestReport `json:"test,omitempty"`
 }
 
 // HeldSnapshot is a snapshot a job made and has not deleted yet.

@@ -29,6 +29,8 @@ type prepared struct {
 	choices   Choices
 	// missing are switches an alternate host lacks; switches what it has.
 	missing, switches []string
+	// test is a test failback's plan (testfailback_prep.go).
+	test *testPlan
 }
 
 func (p *prepared) add(r CheckRow) {
@@ -77,6 +79,9 @@ func (m *Manager) prepare(ctx context.Context, c Choices) (*prepared, error) {
 	}
 	m.checkRoom(ctx, p, c.Sync == SyncFull)
 	m.checkCert(ctx, p, c)
+	if c.Test {
+		m.checkTest(ctx, p)
+	}
 	return p, nil
 }
 

@@ -62,6 +62,10 @@ type ActionFacts struct {
 	// only while Undo applies, so a caller fills it only then (measuring
 	// reads every on-premises image).
 	Discard DiscardFacts
+	// Test says the job is a test failback; TestSwitches names the
+	// switches it created (End test removes them).
+	Test         bool
+	TestSwitches []string
 }
 
 // VMFacts are what the action rules read of one VM of a job.
@@ -80,6 +84,8 @@ type VMFacts struct {
 	NICs, PublicIPs []string
 	// Managed says the VM runs on managed disks (else page blobs).
 	Managed bool
+	// TestVM is a test failback's test VM ("db01-test").
+	TestVM string
 }
 
 // DiscardFacts are what Undo would throw away: what the on-premises VMs
@@ -94,7 +100,7 @@ type DiscardFacts struct {
 // ActionOrder returns every action in the order Service.Actions lists
 // them. It is a fresh slice, so no caller can reorder another's.
 func ActionOrder() []Action {
-	return []Action{ActComplete, ActCommit, ActReverse, ActCancel, ActUndo, ActResume, ActReverseOnce, ActStopReverse}
+	return []Action{ActComplete, ActCommit, ActReverse, ActCancel, ActUndo, ActResume, ActReverseOnce, ActStopReverse, ActEndTest}
 }
 
 // ActionRules says, for each action in ActionOrder, whether it applies to
@@ -133,10 +139,14 @@ func allowed(f *ActionFacts, a Action) (bool, string) {
 	switch {
 	case st.Final():
 		return false, "the job is " + string(st)
+	case f.Test:
+		return testAllowed(f, a)
 	case st == StateCancelling || f.Flow == FlowCancel && a != ActCancel && a != ActResume:
 		return false, "the job is being cancelled"
 	}
 	switch a {
+	case ActEndTest:
+		return false, "only a test failback has a test to end"
 	case ActComplete:
 		switch {
 		case f.Sync == SyncFull:
@@ -237,6 +247,9 @@ func commitText(f *ActionFacts, azureVMs string) string {
 
 // confirm says exactly what an action will do.
 func confirm(f *ActionFacts, a Action) string {
+	if f.Test {
+		return testConfirm(f, a)
+	}
 	azureVMs, onprem := vmNames(f, func(v VMFacts) string { return v.AzureVM }), vmNames(f, func(v VMFacts) string { return v.Name })
 	switch a {
 	case ActComplete:

@@ -45,7 +45,7 @@ func (j *job) view() JobView {
 	r := j.rec
 	v := JobView{ID: r.ID, Title: r.Title, Choices: r.Choices, State: r.State, Pass: r.Pass,
 		Created: r.Created, Updated: r.Updated, Owner: r.Owner, Error: r.Error, VMs: []VMView{},
-		ReverseCycles: r.ReverseCycles, LastReverse: r.LastReverse}
+		ReverseCycles: r.ReverseCycles, LastReverse: r.LastReverse, Test: testReport(r)}
 	var done, total int64
 	var eta time.Duration
 	for vi, vm := range r.VMs {
