@@ -58,6 +58,7 @@ func commands() []Command {
 		newServeCommand(),
 		newStatusCommand(),
 		newSyncCommand(),
+		newTestCommand(),
 		newUndoCommand(),
 	}
 }
