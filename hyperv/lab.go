@@ -50,6 +50,10 @@ type LabConfig struct {
 	// SiteRecovery, when set, is the Azure Site Recovery Provider Info
 	// reports as installed.
 	SiteRecovery string `json:"site_recovery,omitempty"`
+	// Guests says, by VM name (lower case), how the guest of a VM made
+	// later behaves (a test failback's db01-test), unless the VM's own
+	// LabGuest says otherwise.
+	Guests map[string]LabGuest `json:"guests,omitempty"`
 }
 
 const labConfigName = "host.json"

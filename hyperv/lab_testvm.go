@@ -134,8 +134,12 @@ func (h *LabHost) CheckVM(ctx context.Context, name string, ports []int, _ time.
 	if err != nil {
 		return VMCheck{}, err
 	}
+	g := v.Guest
+	if !g.NoHeartbeat && len(g.Ports) == 0 {
+		g = cfg.Guests[strings.ToLower(v.Name)]
+	}
 	c := VMCheck{State: v.State, Heartbeat: "NoContact", HeartbeatText: "No Contact"}
-	up := v.State == StateRunning && !v.Guest.NoHeartbeat
+	up := v.State == StateRunning && !g.NoHeartbeat
 	if up {
 		c.Heartbeat, c.HeartbeatText = "Ok", "OK"
 	}
@@ -161,7 +165,7 @@ func (h *LabHost) CheckVM(ctx context.Context, name string, ports []int, _ time.
 			r.Detail = "the VM reports no IP address"
 		case !reachable:
 			r.Address, r.Detail = c.Addresses[0], "unreachable from the host: the VM's switches are private"
-		case slices.Contains(v.Guest.Ports, p):
+		case slices.Contains(g.Ports, p):
 			r.Address, r.Open = c.Addresses[0], true
 		default:
 			r.Address, r.Detail = c.Addresses[0], "connection refused"
