@@ -176,6 +176,9 @@ type ActionState struct {
 	Why string `json:"why,omitempty"`
 	// Confirm says what the action will do, for the confirmation prompt.
 	Confirm string `json:"confirm,omitempty"`
+	// Hidden says the action never applies to this kind of job (End test
+	// of a real failback): front ends need not offer it at all.
+	Hidden bool `json:"hidden,omitempty"`
 }
 
 // JobState is where a job stands.

@@ -110,7 +110,7 @@ func ActionRules(f ActionFacts, who Actor) []ActionState {
 	order := ActionOrder()
 	out := make([]ActionState, 0, len(order))
 	for _, a := range order {
-		st := ActionState{Action: a}
+		st := ActionState{Action: a, Hidden: a == ActEndTest && !f.Test}
 		st.Enabled, st.Why = allowed(&f, a)
 		if st.Enabled {
 			st.Confirm = confirm(&f, a)
