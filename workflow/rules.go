@@ -247,8 +247,8 @@ func commitText(f *ActionFacts, azureVMs string) string {
 
 // confirm says exactly what an action will do.
 func confirm(f *ActionFacts, a Action) string {
-	if f.Test {
-		return testConfirm(f, a)
+	if f.Test && (a == ActEndTest || a == ActCancel) {
+		return testConfirm(f)
 	}
 	azureVMs, onprem := vmNames(f, func(v VMFacts) string { return v.AzureVM }), vmNames(f, func(v VMFacts) string { return v.Name })
 	switch a {

@@ -26,7 +26,6 @@ package workflow
 // committed or reversed: its disks are not the VMs' disks.
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -263,18 +262,12 @@ func testAllowed(f *ActionFacts, a Action) (bool, string) {
 	return false, "unknown action"
 }
 
-// testConfirm says what an action does to a test failback.
-func testConfirm(f *ActionFacts, a Action) string {
-	switch a {
-	case ActEndTest, ActCancel:
-		s := "End the test: turn off and remove the test VMs " + vmNames(f, func(v VMFacts) string { return v.TestVM }) +
-			", delete their test disks and test folders"
-		if len(f.TestSwitches) > 0 {
-			s += ", remove the switches the test created (" + strings.Join(f.TestSwitches, ", ") + ")"
-		}
-		return s + ", and delete this job's snapshots. The on-premises VMs' disks (only read) and the Azure VMs (never stopped) stay as they are."
-	case ActResume:
-		return fmt.Sprintf("Continue the test (%s) from where it stopped in %s: every finished block is kept in the journals and not sent again.", f.Flow, f.Was)
+// testConfirm says what End test (or Cancel of a test) does.
+func testConfirm(f *ActionFacts) string {
+	s := "End the test: turn off and remove the test VMs " + vmNames(f, func(v VMFacts) string { return v.TestVM }) +
+		", delete their test disks and test folders"
+	if len(f.TestSwitches) > 0 {
+		s += ", remove the switches the test created (" + strings.Join(f.TestSwitches, ", ") + ")"
 	}
-	return ""
+	return s + ", and delete this job's snapshots. The on-premises VMs' disks (only read) and the Azure VMs (never stopped) stay as they are."
 }

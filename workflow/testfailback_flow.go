@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -175,15 +174,7 @@ func (j *job) startTestVMs(ctx context.Context) error {
 		return err
 	}
 	r := j.snap()
-	byGroup := map[int][]int{}
-	var groups []int
-	for i, vm := range r.VMs {
-		if _, ok := byGroup[vm.Group]; !ok {
-			groups = append(groups, vm.Group)
-		}
-		byGroup[vm.Group] = append(byGroup[vm.Group], i)
-	}
-	sort.Ints(groups)
+	groups, byGroup := vmGroups(&r)
 	for _, g := range groups {
 		var names []string
 		for _, i := range byGroup[g] {

@@ -47,6 +47,7 @@ func commands() []Command {
 		newCompleteCommand(),
 		newConfigCommand(),
 		newConsoleCommand(),
+		newEndTestCommand(),
 		newImageCommand(),
 		newJobsCommand(),
 		newLabCommand(),
@@ -58,7 +59,6 @@ func commands() []Command {
 		newServeCommand(),
 		newStatusCommand(),
 		newSyncCommand(),
-		newTestCommand(),
 		newUndoCommand(),
 	}
 }

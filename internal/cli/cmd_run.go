@@ -47,9 +47,9 @@ is run and timed with the Azure VMs running, then a test VM per VM
 (NAME-test) starts on --host (default: the VM's own host) with every
 adapter on --switch (default: a private switch failback-test-PLAN the test
 creates) and is checked (running, heartbeat, the VM's test_ports). The job
-ends "testing"; 'failback test report JOB' shows the report, 'failback
-test end JOB' removes the test VMs, disks and the switch it created. A test
-never completes, commits or reverses.
+ends "testing"; 'failback status JOB' shows the test's report (--json: its
+"test" field), 'failback end-test JOB' removes the test VMs, disks and the
+switch it created. A test never completes, commits or reverses.
 --dry-run prints, per disk, the bytes to check, an estimate of the bytes to
 transfer and the recommended sync option, runs the pre-flight, and changes
 nothing. Without --dry-run, --yes is required: scripts must confirm.` + exitCodesHelp
@@ -162,7 +162,7 @@ func runRun(ctx context.Context, s Stdio, args []string) error {
 		case workflow.StatePendingCommit:
 			next = "check the on-premises VMs, then failback commit " + id + " (or failback undo " + id + ")"
 		case workflow.StateTesting:
-			next = "check the test VMs (failback test report " + id + "), then failback test end " + id
+			next = "check the test VMs (failback status " + id + " shows the report), then failback end-test " + id
 		}
 		fmt.Fprintf(s.Err, "job %s is %s; next: %s\n", id, v.State, next)
 	}

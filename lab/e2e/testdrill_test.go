@@ -58,12 +58,9 @@ func TestTestDrill(t *testing.T) {
 		before, _ := status(t, m.Dir)
 		job := lastLine(mustFailback(t, append([]string{"run", "--config", cfg, "--plan", plan, "--test", "--yes"}, extra...)...).out)
 
-		var rep struct {
-			State workflow.JobState    `json:"state"`
-			Test  *workflow.TestReport `json:"test"`
-		}
-		if err := json.Unmarshal([]byte(mustFailback(t, "test", "report", "--config", cfg, "--json", job).out), &rep); err != nil || rep.Test == nil {
-			t.Fatalf("test report --json: %v", err)
+		var rep workflow.JobView
+		if err := json.Unmarshal([]byte(mustFailback(t, "status", "--config", cfg, "--json", job).out), &rep); err != nil || rep.Test == nil {
+			t.Fatalf("status --json of a test: %v", err)
 		}
 		if rep.State != workflow.StateTesting || rep.Test.FinalPass <= 0 || len(rep.Test.VMs) != len(vms) {
 			t.Fatalf("plan %s: %s, final pass %s, %d test VMs", plan, rep.State, rep.Test.FinalPass, len(rep.Test.VMs))
@@ -94,7 +91,7 @@ func TestTestDrill(t *testing.T) {
 			}
 		}
 
-		mustFailback(t, "test", "end", "--config", cfg, job)
+		mustFailback(t, "end-test", "--config", cfg, job)
 		after, _ := status(t, m.Dir)
 		for _, v := range vms {
 			if p := vmStatus(t, after, v.Name).Power; p != "running" {

@@ -182,24 +182,7 @@ func (l *Lab) BlobBytes(name string) []byte {
 		t.Fatal(err)
 	}
 	defer func() { _ = d.DeleteSnapshot(ctx, sn.ID) }()
-	src, err := d.OpenSnapshot(ctx, sn.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s engine.Source = src
-	keysMu.Lock()
-	key := keys[l.Container+"/"+name]
-	keysMu.Unlock()
-	if key != nil {
-		if s, err = crypt.DecryptingSource(src, key); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p := make([]byte, s.Size())
-	if err := s.ReadAt(ctx, p, 0); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return l.SnapshotBytes(name, sn.ID)
 }
 
 // ImageBytes reads an image's whole virtual disk.

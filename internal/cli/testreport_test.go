@@ -14,9 +14,10 @@ import (
 
 // TestRunTestThenReportAndEnd drives a test failback as a script does:
 // run --test ends "testing" with the next step named, jobs marks it TEST,
-// test report shows the checks (text and --json, the ports the VM's
-// test_ports asks for, unreachable over the private switch), complete is
-// refused saying why, and test end removes what the test made.
+// status shows the test's report (the checks, the ports the VM's
+// test_ports asks for, unreachable over the private switch; --json its
+// "test" field), complete is refused saying why, and end-test removes
+// what the test made.
 func TestRunTestThenReportAndEnd(t *testing.T) {
 	l := oneVMLab(t)
 	addVMConfigLine(t, l, "files", "test_ports = [445]")
@@ -26,39 +27,36 @@ func TestRunTestThenReportAndEnd(t *testing.T) {
 		t.Fatalf("run --test: exit %d\n%s\n%s", code, out, errOut)
 	}
 	id := lastLine(out)
-	if !strings.Contains(errOut, "is testing; next: check the test VMs (failback test report "+id+"), then failback test end "+id) {
+	if !strings.Contains(errOut, "is testing; next: check the test VMs (failback status "+id+" shows the report), then failback end-test "+id) {
 		t.Fatalf("run --test did not say what is next:\n%s", errOut)
 	}
 	out, _, _ = wfCLI(t, l, "jobs")
 	if !strings.Contains(out, id) || !strings.Contains(out, "TEST") {
 		t.Fatalf("jobs does not mark the test:\n%s", out)
 	}
-	out, errOut, code = wfCLI(t, l, "test", "report", id)
+	out, errOut, code = wfCLI(t, l, "status", id)
 	if code != 0 {
-		t.Fatalf("test report: exit %d\n%s", code, errOut)
+		t.Fatalf("status: exit %d\n%s", code, errOut)
 	}
-	for _, want := range []string{"TEST failback " + id, "switch:     failback-test-files on hv01 (Private, created by the test",
+	for _, want := range []string{"TEST failback " + id, "end-test      failback end-test " + id, "switch:     failback-test-files on hv01 (Private, created by the test",
 		"final pass: ", "files -> files-test on hv01 (started)", "differencing disk over " + l.Image("files", 0),
 		"check ok   running", "check ok   heartbeat", "check FAIL TCP port 445", "private"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("report lacks %q:\n%s", want, out)
 		}
 	}
-	out, _, code = wfCLI(t, l, "test", "report", id, "--json")
-	var rep struct {
-		State workflow.JobState    `json:"state"`
-		Test  *workflow.TestReport `json:"test"`
-	}
+	out, _, code = wfCLI(t, l, "status", id, "--json")
+	var rep workflow.JobView
 	if err := json.Unmarshal([]byte(out), &rep); code != 0 || err != nil || rep.State != workflow.StateTesting || rep.Test == nil || len(rep.Test.VMs[0].Checks) != 3 {
-		t.Fatalf("report --json: exit %d, %v\n%s", code, err, out)
+		t.Fatalf("status --json: exit %d, %v\n%s", code, err, out)
 	}
 	_, errOut, code = wfCLI(t, l, "complete", id)
 	if code != exitRefused || !strings.Contains(errOut, "never completes") {
 		t.Fatalf("complete of a test: exit %d\n%s", code, errOut)
 	}
-	_, errOut, code = wfCLI(t, l, "test", "end", id)
+	_, errOut, code = wfCLI(t, l, "end-test", id)
 	if code != 0 {
-		t.Fatalf("test end: exit %d\n%s", code, errOut)
+		t.Fatalf("end-test: exit %d\n%s", code, errOut)
 	}
 	if _, err := l.Hosts["hv01"].GetVM(context.Background(), "files-test"); err == nil {
 		t.Fatal("the test VM is left")
@@ -81,7 +79,6 @@ func TestRunTestRefusesFlagsThatDoNotFit(t *testing.T) {
 		{"run", "--vm", "files", "--test", "--create-vm", "--yes"},
 		{"run", "--vm", "files", "--sync", "delta", "--copy", "--yes"},
 		{"run", "--vm", "files", "--sync", "delta", "--switch", "Isolated", "--yes"},
-		{"test", "bogus", "x"},
 	} {
 		_, errOut, code := wfCLI(t, l, args...)
 		if code != exitUsage {

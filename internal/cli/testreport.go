@@ -1,95 +1,14 @@
 package cli
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
-	"github.com/failback/failback/internal/safetext"
 	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/workflow"
 )
-
-// newTestCommand is "failback test", the command table's entry (cli.go;
-// in cmd_testfailback.go, since cmd_test.go would be a Go test file):
-// what follows 'failback run --test'.
-func newTestCommand() Command {
-	return Command{Name: "test", Summary: "report on a test failback, or end it (its test VMs, disks and switch removed)", Run: runTest}
-}
-
-const testUsage = `test report JOB [--config FILE] [--json]
-       failback test end JOB [--config FILE] [--json] [--quiet]
-
-A test failback ('failback run --test') ends "testing", with its test VMs
-running. report prints, per VM, the test VM, its test disks, every check
-after start (what, when, how long, the result), each step's time, and the
-measured time of the final pass a real failback would have run with the
-Azure VMs off. end turns off and removes the test VMs, deletes the test
-disks and the switch the test created, and deletes the job's snapshots;
-the VMs' own disks and the Azure VMs stay as they are ('failback cancel'
-does the same to a test at any moment).`
-
-func runTest(ctx context.Context, s Stdio, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(s.Err, "usage: failback "+testUsage)
-		if len(args) == 0 {
-			return usagef("test needs report or end")
-		}
-		return nil
-	}
-	switch args[0] {
-	case "report":
-		return runTestReport(ctx, s, args[1:])
-	case "end":
-		return runAct(ctx, s, args[1:], actCmd{name: "test end", action: workflow.ActEndTest, until: workflow.StateTestEnded,
-			help: "\nEnds a test failback: its test VMs, test disks and the switch it created are removed."})
-	}
-	return usagef("test %s: want report or end", args[0])
-}
-
-func runTestReport(ctx context.Context, s Stdio, args []string) error {
-	fl := newFlags(s, "test report", testUsage)
-	file := configFlag(fl)
-	asJSON := fl.Bool("json", false, "print the report as JSON")
-	pos, err := parse(fl, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("test report needs one job id ('failback jobs' lists them)")
-	}
-	cfg, err := loadConfig(*file)
-	if err != nil {
-		return err
-	}
-	svc, done, err := viewWorkflow(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer done()
-	v, ok := svc.Job(pos[0])
-	if !ok {
-		return &ExitError{Code: exitRefused, Err: fmt.Errorf("no job %s in %s ('failback jobs' lists them)", pos[0], cfg.StateDir)}
-	}
-	if v.Test == nil {
-		return &ExitError{Code: exitRefused, Err: fmt.Errorf("job %s is a failback, not a test ('failback status %s' shows it)", v.ID, v.ID)}
-	}
-	if *asJSON {
-		enc := json.NewEncoder(s.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
-			ID    string               `json:"id"`
-			Title string               `json:"title"`
-			State workflow.JobState    `json:"state"`
-			Test  *workflow.TestReport `json:"test"`
-		}{v.ID, v.Title, v.State, v.Test})
-	}
-	printTestReport(s.Out, safetext.Value(v))
-	return nil
-}
 
 // printTestReport writes a test's report as an operator reads it.
 func printTestReport(w io.Writer, v workflow.JobView) {
