@@ -143,6 +143,14 @@ type diskRecord struct {
 	Replica azure.DiskRef `json:"replica,omitzero"`
 	// SentBytes is what the last reverse cycle sent.
 	SentBytes int64 `json:"sent_bytes,omitempty"`
+	// RCT is the Hyper-V change tracking id the last recorded reverse
+	// cycle ended with: the next cycle asks for the ranges written since.
+	RCT string `json:"rct,omitempty"`
+	// ReadBytes is what the last reverse cycle read on premises, and
+	// Changes how it found what to send: from change tracking, or by
+	// checksumming the disk (with the reason).
+	ReadBytes int64  `json:"read_bytes,omitempty"`
+	Changes   string `json:"changes,omitempty"`
 	// Agent sums what every finished read through the Azure-side agent
 	// moved (a run cut short by a crash is not counted).
 	Agent *AgentView `json:"agent,omitempty"`
@@ -157,6 +165,10 @@ type recoveryPoint struct {
 	Sent int64 `json:"sent"`
 	// Snapshots are the disks' snapshot ids, in disk order.
 	Snapshots []string `json:"snapshots"`
+	// Consistency is what the point's disks are consistent with
+	// (hyperv.Consistency: application-consistent, crash-consistent,
+	// vm-off, live).
+	Consistency string `json:"consistency,omitempty"`
 }
 
 // passRecord is one engine sync onto a disk, with its own journal.
