@@ -23,18 +23,18 @@ import (
 type Cycler interface {
 	// BeginCycle freezes VM name's disks (a VM that is off gets its
 	// checkpoint too: it may be started while the cycle reads). A
-	// checkpoint of an earlier cycle that was never ended (the process
-	// died) is removed first. Since
-	// maps a disk path to the RCT id the last recorded cycle ended with;
-	// each disk's Changed then holds the ranges written since, or
-	// ChangesKnown is false with the reason in Why.
+	// checkpoint of an earlier cycle of the same Tag that was never ended
+	// (the process died) is removed first. With the RCT ids the last
+	// recorded cycle ended with (CycleOptions.Since), each disk's Changed
+	// holds the ranges written since, or ChangesKnown is false with the
+	// reason in Why.
 	BeginCycle(ctx context.Context, name string, o CycleOptions) (Cycle, error)
 	// EndCycle removes the cycle's checkpoint (Hyper-V merges the child
-	// into the disk). With Keep it first becomes a reference point whose
-	// per-disk RCT ids are returned in Cycle.Disks order; reference points
-	// failback made earlier for this VM, other than the new one and those
-	// listed in Retain, are removed.
-	EndCycle(ctx context.Context, name string, c Cycle, e CycleEnd) ([]string, error)
+	// into the disk). With Keep it first becomes a reference point, whose
+	// id and RCT ids are returned; the reference points in Drop (earlier
+	// cycles') are removed then. Reference points nobody named are never
+	// touched: backup software keeps its own on the same VM.
+	EndCycle(ctx context.Context, name string, c Cycle, e CycleEnd) (RefPoint, error)
 }
 
 // CycleOptions say how to freeze a VM.
@@ -46,8 +46,9 @@ type CycleOptions struct {
 	// cannot give an application-consistent one (no VSS integration
 	// service, a writer failing); without it the cycle is refused.
 	CrashConsistent bool
-	// Since maps a disk's host path to the RCT id of the last cycle.
-	Since map[string]string
+	// Since are the RCT ids of the last recorded cycle (one per disk;
+	// the host finds each disk's own).
+	Since []string
 }
 
 // Consistency is what a cycle's frozen disks are consistent with.
@@ -83,8 +84,8 @@ type CycleDisk struct {
 	Path     string `json:"path"`
 	ReadPath string `json:"read_path"`
 	// ChangesKnown says Changed holds every range written since the
-	// CycleOptions.Since id; otherwise Why says why not (no id yet, the
-	// chain broken, RCT not enabled).
+	// disk's CycleOptions.Since id; otherwise Why says why not (no id
+	// yet, the chain broken, change tracking not enabled).
 	ChangesKnown bool     `json:"changes_known"`
 	Changed      []Extent `json:"changed,omitempty"`
 	Why          string   `json:"why,omitempty"`
@@ -101,9 +102,16 @@ type CycleEnd struct {
 	// Keep turns the checkpoint into a reference point (the cycle was
 	// sent whole); without it the checkpoint is only removed.
 	Keep bool
-	// Retain are RCT ids still recorded (the last recorded cycle's): the
-	// reference points holding them are kept.
-	Retain []string
+	// Drop are reference points of earlier cycles to remove once the new
+	// one exists.
+	Drop []string
+}
+
+// RefPoint is a reference point a cycle ended with: its id and the RCT
+// ids of its disks.
+type RefPoint struct {
+	ID  string   `json:"id"`
+	RCT []string `json:"rct"`
 }
 
 // CheckFrozen refuses a cycle whose frozen disk is not the file failback

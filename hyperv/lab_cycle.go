@@ -126,7 +126,6 @@ func (h *LabHost) BeginCycle(ctx context.Context, name string, o CycleOptions) (
 			return Cycle{}, newHostError(ErrDiskNotFound, h.Name(), op, err.Error())
 		}
 		tr := v.Cycles.Tracks[k]
-		since := o.Since[d.HostPath]
 		switch {
 		case tr == nil:
 			cd.Why = "change tracking starts with this cycle"
@@ -134,15 +133,15 @@ func (h *LabHost) BeginCycle(ctx context.Context, name string, o CycleOptions) (
 		case st.Size() != tr.Size || !st.ModTime().Equal(tr.MTime):
 			cd.Why = "the disk was written outside Hyper-V since the last cycle (the change tracking chain is broken)"
 			tr.Since = nil
-		case since == "":
+		case len(o.Since) == 0:
 			cd.Why = "no reference point recorded yet"
 		default:
-			ch, ok := tr.Since[since]
-			if !ok {
-				cd.Why = "the reference point " + since + " no longer exists"
-				break
+			cd.Why = "none of the recorded change tracking ids is this disk's (its reference point is gone)"
+			for _, id := range o.Since {
+				if ch, ok := tr.Since[id]; ok {
+					cd.ChangesKnown, cd.Changed, cd.Why = true, slices.Clone(ch), ""
+				}
 			}
-			cd.ChangesKnown, cd.Changed = true, slices.Clone(ch)
 		}
 		tr.Size, tr.MTime = st.Size(), st.ModTime()
 		if tr.Since == nil {
@@ -187,49 +186,44 @@ func fnv32(s string) uint32 {
 }
 
 // EndCycle implements Cycler.
-func (h *LabHost) EndCycle(ctx context.Context, name string, c Cycle, e CycleEnd) ([]string, error) {
+func (h *LabHost) EndCycle(ctx context.Context, name string, c Cycle, e CycleEnd) (RefPoint, error) {
 	op := "end the reverse replication cycle of VM " + psQuote(name)
 	v, unlock, err := h.lockVM(ctx, name, true)
 	if err != nil {
-		return nil, err
+		return RefPoint{}, err
 	}
 	defer unlock()
 	cyc := v.Cycles.Cycle
 	if cyc == nil || cyc.ID != c.Checkpoint {
-		return nil, newHostError(ErrBadState, h.Name(), op, "the cycle's checkpoint is gone (another cycle removed it)")
+		return RefPoint{}, newHostError(ErrBadState, h.Name(), op, "the cycle's checkpoint is gone (another cycle removed it)")
 	}
 	if err := h.mergeCycle(&v, cyc); err != nil {
-		return nil, fmt.Errorf("%s: %s: %w", h.Name(), op, err)
+		return RefPoint{}, fmt.Errorf("%s: %s: %w", h.Name(), op, err)
 	}
 	v.Cycles.Cycle = nil
-	var ids []string
+	var rp RefPoint
 	if e.Keep {
-		rp := labRefPoint{ID: cyc.ID, Tag: cyc.Tag, RCT: map[string]string{}}
+		lp := labRefPoint{ID: cyc.ID, Tag: cyc.Tag, RCT: map[string]string{}}
+		rp.ID = cyc.ID
 		for _, d := range c.Disks {
 			id := rctID(cyc.ID, trackKey(d.Path))
-			rp.RCT[trackKey(d.Path)] = id
-			ids = append(ids, id)
+			lp.RCT[trackKey(d.Path)] = id
+			rp.RCT = append(rp.RCT, id)
 		}
-		v.Cycles.RefPoints = append(v.Cycles.RefPoints, rp)
+		v.Cycles.RefPoints = append(v.Cycles.RefPoints, lp)
 	} else {
 		h.dropIDs(&v, cyc.ID)
 	}
-	// Reference points of failback's earlier cycles are dropped, except
-	// the new one and those still recorded.
 	var keep []labRefPoint
-	for _, rp := range v.Cycles.RefPoints {
-		retained := rp.ID == cyc.ID || !strings.HasPrefix(rp.Tag, "failback")
-		for _, id := range rp.RCT {
-			retained = retained || slices.Contains(e.Retain, id)
-		}
-		if retained {
-			keep = append(keep, rp)
+	for _, p := range v.Cycles.RefPoints {
+		if e.Keep && slices.Contains(e.Drop, p.ID) && p.ID != cyc.ID {
+			h.dropIDs(&v, p.ID)
 			continue
 		}
-		h.dropIDs(&v, rp.ID)
+		keep = append(keep, p)
 	}
 	v.Cycles.RefPoints = keep
-	return ids, h.writeVM(v)
+	return rp, h.writeVM(v)
 }
 
 // dropIDs forgets the RCT ids of a lab cycle on every disk.

@@ -79,9 +79,12 @@ func TestReverseCycleReadsAFrozenVMAndOnlyWhatChangeTrackingReports(t *testing.T
 	}
 	cycle(1)
 	rec := record(t, l, id)
+	if len(rec.VMs[0].RefPoint.RCT) != 2 {
+		t.Fatalf("reference point after the first cycle: %+v", rec.VMs[0].RefPoint)
+	}
 	for i, dr := range rec.VMs[0].Disks {
-		if dr.RCT == "" || !strings.HasPrefix(dr.Changes, "by checksumming the disk: change tracking starts") {
-			t.Fatalf("disk %d after the first cycle: rct %q, changes %q", i, dr.RCT, dr.Changes)
+		if !strings.HasPrefix(dr.Changes, "by checksumming the disk: change tracking starts") {
+			t.Fatalf("disk %d after the first cycle: changes %q", i, dr.Changes)
 		}
 	}
 
@@ -221,8 +224,11 @@ func TestReverseCycleNeedsAppConsistencyUnlessCrashConsistentIsAllowed(t *testin
 // cycleRecord is the part of job.json the cycle tests read.
 type cycleRecord struct {
 	VMs []struct {
+		RefPoint struct {
+			ID  string   `json:"id"`
+			RCT []string `json:"rct"`
+		} `json:"reference_point"`
 		Disks []struct {
-			RCT       string `json:"rct"`
 			Changes   string `json:"changes"`
 			SentBytes int64  `json:"sent_bytes"`
 			ReadBytes int64  `json:"read_bytes"`

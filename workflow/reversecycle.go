@@ -43,14 +43,8 @@ func (j *job) beginCycle(ctx context.Context, vm vmRecord) (*vmCycle, error) {
 		vc.c.Consistency = hyperv.Live
 		return vc, nil
 	}
-	since := map[string]string{}
-	for _, d := range vm.Disks {
-		if d.RCT != "" {
-			since[d.Image] = d.RCT
-		}
-	}
 	crash := j.m.cfg.Reverse.CrashConsistent
-	c, err := cy.BeginCycle(ctx, vm.Name, hyperv.CycleOptions{Tag: j.cycleTag(), CrashConsistent: crash, Since: since})
+	c, err := cy.BeginCycle(ctx, vm.Name, hyperv.CycleOptions{Tag: j.cycleTag(), CrashConsistent: crash, Since: vm.RefPoint.RCT})
 	if err != nil {
 		if errors.Is(err, hyperv.ErrBadState) && !crash {
 			return nil, fmt.Errorf("%s: no application-consistent checkpoint of %s on %s: %w; turn on the guest's Backup integration service (Get-VMIntegrationService -VMName %s), or accept crash-consistent recovery points with [reverse] crash_consistent = true",
@@ -85,28 +79,24 @@ func (j *job) beginCycle(ctx context.Context, vm vmRecord) (*vmCycle, error) {
 }
 
 // end removes the cycle's checkpoint; with keep it becomes a reference
-// point and the disks' new change tracking ids are returned. A failure is
-// logged: the checkpoint is removed by the next cycle.
-func (vc *vmCycle) end(ctx context.Context, j *job, keep bool) []string {
+// point (returned), and the one the last recorded cycle ended with is
+// dropped. A failure is logged: the checkpoint is removed by the next
+// cycle.
+func (vc *vmCycle) end(ctx context.Context, j *job, keep bool) hyperv.RefPoint {
 	if vc.cycler == nil {
-		return nil
+		return hyperv.RefPoint{}
 	}
-	var retain []string
-	for _, d := range vc.vm.Disks {
-		if d.RCT != "" {
-			retain = append(retain, d.RCT)
-		}
+	var drop []string
+	if old := vc.vm.RefPoint.ID; old != "" {
+		drop = append(drop, old)
 	}
-	ids, err := vc.cycler.EndCycle(ctx, vc.vm.Name, vc.c, hyperv.CycleEnd{Keep: keep, Retain: retain})
+	rp, err := vc.cycler.EndCycle(ctx, vc.vm.Name, vc.c, hyperv.CycleEnd{Keep: keep, Drop: drop})
 	if err != nil {
 		j.warn("reverse", "%s: the recovery checkpoint %s on %s was not removed: %v; the next cycle removes it (or by hand: Get-VMCheckpoint -VMName %s | Remove-VMCheckpoint)",
 			vc.vm.Name, vc.c.Checkpoint, vc.host, err, psq(vc.vm.Name))
-		return nil
+		return vc.vm.RefPoint
 	}
-	if keep && len(ids) != len(vc.c.Disks) {
-		return nil
-	}
-	return ids
+	return rp
 }
 
 // reverseVM runs one cycle for VM v: freeze, send each disk's changes,
@@ -139,22 +129,10 @@ func (j *job) reverseVM(ctx context.Context, v int, vm vmRecord) error {
 		vc.end(context.WithoutCancel(ctx), j, false)
 		return err
 	}
-	ids := vc.end(ctx, j, true)
-	// The ids are recorded only now: a cycle that dies before leaves the
-	// previous ids, whose changes cover everything since.
-	return j.update(func(r *jobRecord) {
-		for di := range r.VMs[v].Disks {
-			d := &r.VMs[v].Disks[di]
-			d.RCT = ""
-			if di < len(ids) {
-				for i, cd := range vc.c.Disks {
-					if strings.EqualFold(cd.Path, d.Image) {
-						d.RCT = ids[i]
-					}
-				}
-			}
-		}
-	})
+	rp := vc.end(ctx, j, true)
+	// The reference point is recorded only now: a cycle that dies before
+	// leaves the previous one, whose changes cover everything since.
+	return j.update(func(r *jobRecord) { r.VMs[v].RefPoint = rp })
 }
 
 // cycleRanges is what a cycle must look at on one disk: the ranges change

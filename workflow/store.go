@@ -111,6 +111,10 @@ type vmRecord struct {
 	AzureDeleted   bool `json:"azure_deleted,omitempty"`
 	// Points are the VM's recovery points, oldest first.
 	Points []recoveryPoint `json:"recovery_points,omitempty"`
+	// RefPoint is the Hyper-V reference point the last recorded reverse
+	// cycle ended with: the next cycle asks for what the guest wrote
+	// since its change tracking ids.
+	RefPoint hyperv.RefPoint `json:"reference_point,omitzero"`
 	// NICs are the Azure VM's network interfaces (with their public IPs)
 	// as the pre-flight found them: Commit deletes them with the VM.
 	NICs []azure.NICRef `json:"nics,omitempty"`
@@ -143,9 +147,6 @@ type diskRecord struct {
 	Replica azure.DiskRef `json:"replica,omitzero"`
 	// SentBytes is what the last reverse cycle sent.
 	SentBytes int64 `json:"sent_bytes,omitempty"`
-	// RCT is the Hyper-V change tracking id the last recorded reverse
-	// cycle ended with: the next cycle asks for the ranges written since.
-	RCT string `json:"rct,omitempty"`
 	// ReadBytes is what the last reverse cycle read on premises, and
 	// Changes how it found what to send: from change tracking, or by
 	// checksumming the disk (with the reason).
