@@ -181,6 +181,8 @@ type labVM struct {
 	GuestIgnoresShutdown bool `json:"guest_ignores_shutdown,omitempty"`
 	// Guest is how the guest answers the checks after a start.
 	Guest LabGuest `json:"guest,omitzero"`
+	// Cycles are reverse replication's checkpoints and change tracking.
+	Cycles labCycleState `json:"cycles,omitzero"`
 }
 
 // vmFile names a VM's file: the lower-case name with unsafe bytes escaped

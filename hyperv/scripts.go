@@ -49,6 +49,8 @@ var scriptLibs = map[string][]string{
 	"host-info":     {"vm"},
 
 	"discard-saved-state": {"vm"},
+	"begin-cycle":         {"vm", "cycle"},
+	"end-cycle":           {"vm", "cycle"},
 
 	// A test failback's (testvm.go).
 	"ensure-switch": nil,
@@ -140,6 +142,15 @@ func psSlots(cs []Controller) string {
 	for _, c := range cs {
 		rows = append(rows, fmt.Sprintf("@{ ControllerType = %s; ControllerNumber = %s; ControllerLocation = %s }",
 			psQuote(string(c.Type)), psInt(int64(c.Number)), psInt(int64(c.Location))))
+	}
+	return psArray(rows)
+}
+
+// psStrings renders strings as an array of quoted literals.
+func psStrings(vs []string) string {
+	var rows []string
+	for _, v := range vs {
+		rows = append(rows, psQuote(v))
 	}
 	return psArray(rows)
 }

@@ -63,6 +63,9 @@ type RecoveryPointView struct {
 	Cycle int       `json:"cycle"`
 	// Sent is what that cycle sent for the VM.
 	Sent int64 `json:"sent"`
+	// Consistency is what the point's disks are consistent with:
+	// "application-consistent", "crash-consistent", "vm-off" or "live".
+	Consistency string `json:"consistency,omitempty"`
 }
 
 // DiskView is one disk's progress.

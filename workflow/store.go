@@ -113,6 +113,10 @@ type vmRecord struct {
 	AzureDeleted   bool `json:"azure_deleted,omitempty"`
 	// Points are the VM's recovery points, oldest first.
 	Points []recoveryPoint `json:"recovery_points,omitempty"`
+	// RefPoint is the Hyper-V reference point the last recorded reverse
+	// cycle ended with: the next cycle asks for what the guest wrote
+	// since its change tracking ids.
+	RefPoint hyperv.RefPoint `json:"reference_point,omitzero"`
 	// NICs are the Azure VM's network interfaces (with their public IPs)
 	// as the pre-flight found them: Commit deletes them with the VM.
 	NICs []azure.NICRef `json:"nics,omitempty"`
@@ -147,6 +151,11 @@ type diskRecord struct {
 	Replica azure.DiskRef `json:"replica,omitzero"`
 	// SentBytes is what the last reverse cycle sent.
 	SentBytes int64 `json:"sent_bytes,omitempty"`
+	// ReadBytes is what the last reverse cycle read on premises, and
+	// Changes how it found what to send: from change tracking, or by
+	// checksumming the disk (with the reason).
+	ReadBytes int64  `json:"read_bytes,omitempty"`
+	Changes   string `json:"changes,omitempty"`
 	// Agent sums what every finished read through the Azure-side agent
 	// moved (a run cut short by a crash is not counted).
 	Agent *AgentView `json:"agent,omitempty"`
@@ -163,6 +172,10 @@ type recoveryPoint struct {
 	Sent int64 `json:"sent"`
 	// Snapshots are the disks' snapshot ids, in disk order.
 	Snapshots []string `json:"snapshots"`
+	// Consistency is what the point's disks are consistent with
+	// (hyperv.Consistency: application-consistent, crash-consistent,
+	// vm-off, live).
+	Consistency string `json:"consistency,omitempty"`
 }
 
 // passRecord is one engine sync onto a disk, with its own journal.

@@ -82,7 +82,7 @@ func (j *job) view() JobView {
 		}
 		vv.Phase = vmPhase(phases)
 		for _, p := range vm.Points {
-			vv.RecoveryPoints = append(vv.RecoveryPoints, RecoveryPointView{At: p.At, Cycle: p.Cycle, Sent: p.Sent})
+			vv.RecoveryPoints = append(vv.RecoveryPoints, RecoveryPointView{At: p.At, Cycle: p.Cycle, Sent: p.Sent, Consistency: p.Consistency})
 		}
 		v.VMs = append(v.VMs, vv)
 	}
