@@ -274,8 +274,16 @@ type VM struct {
 	// CPUs is the virtual processor count (0: as the original VM).
 	CPUs int `toml:"cpus"`
 	// Memory is the startup memory (0: as the original VM).
-	Memory Size   `toml:"memory"`
-	Disks  []Disk `toml:"disk"`
+	Memory Size `toml:"memory"`
+	// StartedWhen says when the VM counts as started, so the next group
+	// of its plan may start: "running" (Hyper-V reports it Running; the
+	// default), "heartbeat" (its guest's integration services report a
+	// heartbeat) or "tcp:HOST:PORT" (the port answers).
+	StartedWhen string `toml:"started_when"`
+	// StartTimeout bounds that wait (default 10m); the job stops when it
+	// runs out, saying which VM did not answer.
+	StartTimeout Duration `toml:"start_timeout"`
+	Disks        []Disk   `toml:"disk"`
 }
 
 // Disk pairs one of the Azure VM's disks with its on-premises image. The

@@ -46,6 +46,7 @@ var scriptLibs = map[string][]string{
 	"stop-vm":       {"vm"},
 	"disk-in-use":   nil,
 	"free-space":    nil,
+	"heartbeat":     {"vm"},
 }
 
 // buildScript assembles the script of an operation: a header naming it,

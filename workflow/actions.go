@@ -31,6 +31,9 @@ func (j *job) actions(who Actor) []ActionState {
 	f := recordFacts(&r, running)
 	f.ReverseEvery, f.KeepRecoveryPoints = j.m.cfg.Reverse.Interval.D(), j.m.cfg.Reverse.KeepRecoveryPoints
 	f.DeleteDisks = j.m.cfg.Commit.DeleteDisks
+	if ok, _ := allowed(&f, ActComplete); ok {
+		f.CompleteNow = j.view().CompleteNow // measured now
+	}
 	if ok, _ := allowed(&f, ActUndo); ok {
 		// Only now: measuring reads every on-premises image.
 		f.Discard = j.discardFacts()

@@ -74,7 +74,10 @@ func (j *job) reverseDisk(ctx context.Context, k diskKey) error {
 	}
 	if len(changed) == 0 {
 		j.setDiskPhase(k, diskDone, "")
-		return j.update(func(r *jobRecord) { r.VMs[k.v].Disks[k.d].SentBytes = 0 })
+		return j.update(func(r *jobRecord) {
+			r.VMs[k.v].Disks[k.d].SentBytes = 0
+			noteCycle(&r.VMs[k.v].Disks[k.d], j.m.now(), 0, "")
+		})
 	}
 	disk, err := j.openDisk(ctx, d)
 	if err != nil {
@@ -113,6 +116,7 @@ func (j *job) reverseDisk(ctx context.Context, k diskKey) error {
 		dd := &r.VMs[k.v].Disks[k.d]
 		dd.RecoveryPoints = append(dd.RecoveryPoints, sn.ID)
 		dd.SentBytes = st.BytesTransferred
+		noteCycle(dd, j.m.now(), st.BytesTransferred, sn.ID)
 		if keep := j.m.cfg.Reverse.KeepRecoveryPoints; keep > 0 && len(dd.RecoveryPoints) > keep {
 			drop = append(drop, dd.RecoveryPoints[:len(dd.RecoveryPoints)-keep]...)
 			dd.RecoveryPoints = dd.RecoveryPoints[len(dd.RecoveryPoints)-keep:]

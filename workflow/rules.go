@@ -44,8 +44,12 @@ type ActionFacts struct {
 	// VMs are the job's VMs in its order.
 	VMs []VMFacts
 	// LastMoved is what the newest finished pass of every disk moved, in
-	// all (Complete failover quotes it).
+	// all (Complete failover quotes it when nothing better is known).
 	LastMoved int64
+	// CompleteNow is the live estimate of what Complete failover would
+	// move and cost now (JobView.CompleteNow), which its confirmation
+	// quotes.
+	CompleteNow *CompleteEstimate
 	// Passes counts the passes synced onto the disks: what Cancel rolls
 	// back.
 	Passes int
@@ -237,6 +241,10 @@ func confirm(f *ActionFacts, a Action) string {
 	azureVMs, onprem := vmNames(f, func(v VMFacts) string { return v.AzureVM }), vmNames(f, func(v VMFacts) string { return v.Name })
 	switch a {
 	case ActComplete:
+		if e := f.CompleteNow; e != nil {
+			return fmt.Sprintf("Shut down the Azure VMs %s (the downtime starts), snapshot their disks once more, copy what changed since the last snapshot, verify it, then start on premises group by group: %s. %s (measured now: %s).",
+				azureVMs, groupText(f), e.Text(), e.Basis)
+		}
 		return fmt.Sprintf("Shut down the Azure VMs %s (the downtime starts), snapshot their disks once more, copy what changed since the last snapshot (the last catch-up pass moved %s), verify it, then start on premises group by group: %s.",
 			azureVMs, units.Bytes(f.LastMoved), groupText(f))
 	case ActCommit:

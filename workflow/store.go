@@ -62,9 +62,16 @@ type jobRecord struct {
 	Pass        int  `json:"pass"`
 	CatchUpDone bool `json:"catch_up_done,omitempty"`
 	// ReverseOnce stops reverse replication after one cycle.
-	ReverseOnce   bool       `json:"reverse_once,omitempty"`
-	ReverseCycles int        `json:"reverse_cycles,omitempty"`
-	LastReverse   time.Time  `json:"last_reverse,omitzero"`
+	ReverseOnce   bool      `json:"reverse_once,omitempty"`
+	ReverseCycles int       `json:"reverse_cycles,omitempty"`
+	LastReverse   time.Time `json:"last_reverse,omitzero"`
+	// ReadySince is when the job last became ready to complete;
+	// DowntimeStart is when Complete failover (or a full download) began
+	// shutting the Azure VMs down, DowntimeEnd when the last group ran on
+	// premises (figures.go).
+	ReadySince    time.Time  `json:"ready_since,omitzero"`
+	DowntimeStart time.Time  `json:"downtime_start,omitzero"`
+	DowntimeEnd   time.Time  `json:"downtime_end,omitzero"`
 	VMs           []vmRecord `json:"vms"`
 }
 
@@ -120,8 +127,10 @@ type diskRecord struct {
 	RolledBack bool         `json:"rolled_back,omitempty"`
 	// RecoveryPoints are the reverse-replication snapshots, oldest first.
 	RecoveryPoints []string `json:"recovery_points,omitempty"`
-	// SentBytes is what the last reverse cycle sent.
-	SentBytes int64 `json:"sent_bytes,omitempty"`
+	// SentBytes is what the last reverse cycle sent; Cycles what the
+	// newest cycles sent, oldest first (reverseview.go).
+	SentBytes int64         `json:"sent_bytes,omitempty"`
+	Cycles    []cycleRecord `json:"cycles,omitempty"`
 	// Agent sums what every finished read through the Azure-side agent
 	// moved (a run cut short by a crash is not counted).
 	Agent *AgentView `json:"agent,omitempty"`
@@ -148,6 +157,11 @@ type passRecord struct {
 	Stats        engine.Stats `json:"stats"`
 	// Runs counts how often the engine ran it (more than one: resumed).
 	Runs int `json:"runs,omitempty"`
+	// Taken is when its snapshot was taken, Ended when it finished: the
+	// live downtime estimate measures the rate of change and the pass's
+	// fixed cost from them (figures.go).
+	Taken time.Time `json:"taken,omitzero"`
+	Ended time.Time `json:"ended,omitzero"`
 }
 
 // upgradeRecord brings a record of an older format to this one in memory
