@@ -27,6 +27,7 @@ func (f *Fake) facts(j *workflow.JobView) workflow.ActionFacts {
 		Running:      j.State.Moving(),
 		ReverseEvery: reverseDefaults.Interval.D(), KeepRecoveryPoints: reverseDefaults.KeepRecoveryPoints,
 	}
+	af.CompleteNow = f.figured(j).CompleteNow
 	for _, v := range j.VMs {
 		af.VMs = append(af.VMs, workflow.VMFacts{
 			Name: v.Name, AzureVM: f.azureVM(v.Name), Group: v.Group,
