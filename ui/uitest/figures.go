@@ -88,6 +88,8 @@ var phaseLabels = map[workflow.JobState]string{
 	workflow.StateReady:         "ready to complete",
 	workflow.StateShutdown:      "phase 2: shutting down the Azure VMs",
 	workflow.StatePhase2:        "phase 2: final delta",
+	workflow.StateVerify:        "phase 2: verifying",
+	workflow.StateStarting:      "phase 2: starting on premises",
 	workflow.StatePendingCommit: "pending commit",
 	workflow.StateCommitting:    "committing",
 	workflow.StateCancelling:    "cancel: rolling the disks back",

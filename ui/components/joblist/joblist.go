@@ -112,7 +112,7 @@ func (m *Model) scroll() {
 	if m.cursor >= m.offset+m.rows() {
 		m.offset = m.cursor - m.rows() + 1
 	}
-	m.offset = max(m.offset, 0)
+	m.offset = max(min(m.offset, len(m.jobs)-m.rows()), 0) // no empty rows while jobs are hidden above
 }
 
 // Init implements tea.Model.

@@ -59,7 +59,10 @@ func figureParts(j workflow.JobView) []string {
 	if phase == "" {
 		phase = string(j.State)
 	}
-	parts := []string{phase + " " + strings.TrimSpace(j.DoneText())}
+	if !j.State.Final() {
+		phase += " " + strings.TrimSpace(j.DoneText())
+	}
+	parts := []string{phase}
 	if j.ETA > 0 && j.State.Moving() {
 		parts = append(parts, common.Dur(j.ETA)+" left")
 	}
