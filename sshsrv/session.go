@@ -22,7 +22,8 @@ import (
 //     hint and exit status 1 (the console cannot draw without one).
 //  2. withActor: the role comes from the key that authenticated this
 //     connection, read again from the authorized-keys file; a key removed
-//     since login is turned away.
+//     since login is turned away. keepAlive then asks the client for
+//     keepalive replies, so a console nobody types in is not idle.
 //  1. bubbletea: runs this session's own program, renderer and styles
 //     over the shared root model (ui.New). Its program ends with the
 //     session; jobs do not.
@@ -31,6 +32,7 @@ func (s *Server) middleware() []wish.Middleware {
 		// Ascii as the minimum profile: a client's colours are never
 		// forced up, so NO_COLOR or a dumb terminal stay colourless.
 		bm.MiddlewareWithProgramHandler(s.program, termenv.Ascii),
+		s.keepAlive,
 		s.withActor,
 		activeterm.Middleware(),
 		needTerminal,

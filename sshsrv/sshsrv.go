@@ -47,6 +47,10 @@ type Options struct {
 	IdleTimeout time.Duration
 	// MaxTimeout closes any connection after this long (0: never).
 	MaxTimeout time.Duration
+	// KeepAlive spaces the keepalive requests sent to every session, so
+	// a console nobody types in (a wall display) is not idle
+	// (DefaultKeepAlive if 0, at most a third of IdleTimeout; <0: none).
+	KeepAlive time.Duration
 	// Refresh is the console's coalescing interval (ui.DefaultRefresh if 0).
 	Refresh time.Duration
 	// Logger receives connection logs (stderr if nil).
@@ -113,8 +117,11 @@ func New(svc workflow.Service, o Options) (*Server, error) {
 }
 
 // allowKey is the public-key check: only keys in the file get in.
-func (s *Server) allowKey(_ ssh.Context, key ssh.PublicKey) bool {
+func (s *Server) allowKey(ctx ssh.Context, key ssh.PublicKey) bool {
 	_, ok := s.keys.lookup(key)
+	if !ok {
+		s.refused(ctx, key)
+	}
 	return ok
 }
 

@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/failback/failback/config"
 	"github.com/failback/failback/lab"
+	"github.com/failback/failback/workflow"
 )
 
 // newLabCommand is "failback lab", the command table's entry (cli.go).
@@ -131,7 +133,7 @@ Next steps:
       running (phase 1 and catch-up); the last line printed is the job id
   %[1]s complete --config %[2]s JOB
       shut the Azure VMs down, sync the last changes, start the VMs on hv01
-  %[1]s commit --config %[2]s JOB
+  %[1]s commit --config %[2]s --yes JOB
       delete the Azure VMs with their NICs and public IPs (the managed disks
       stay): the failback is done
   %[1]s run --config %[2]s --plan %[4]s --sync delta --cert %[5]s --yes
@@ -212,6 +214,9 @@ func runLabDown(ctx context.Context, s Stdio, args []string) error {
 		fmt.Fprintf(s.Out, "No lab in %s: nothing to do.\n", abs)
 		return nil
 	}
+	if err := labDriven(ctx, abs); err != nil {
+		return err
+	}
 	if err := lab.Down(ctx, abs); err != nil {
 		return fmt.Errorf("lab down: %w", err)
 	}
@@ -232,4 +237,25 @@ func runLabVMs(ctx context.Context, s Stdio, args []string) error {
 		return usagef("lab vms needs --dir")
 	}
 	return lab.RunAzure(ctx, *dir, s.Err)
+}
+
+// labDriven refuses to take a lab down while a failback process (a
+// console, failback serve, a script command) drives its jobs: their
+// journals and disks are in the folder lab down removes.
+func labDriven(ctx context.Context, dir string) error {
+	m, err := lab.ReadManifest(dir)
+	if err != nil {
+		return nil // no lab, or a damaged one: lab down says so
+	}
+	cfg, err := config.Load(m.Path(m.Config))
+	if err != nil || cfg.StateDir == "" {
+		return nil
+	}
+	c, err := workflow.Dial(ctx, cfg.StateDir)
+	if err != nil {
+		return nil
+	}
+	defer c.Close()
+	pid, cmd := c.Driver()
+	return &ExitError{Code: exitRefused, Err: fmt.Errorf("process %d (%s) drives the lab's jobs in %s: quit it first (q in its console, Ctrl-C for failback serve), then run lab down again", pid, cmd, cfg.StateDir)}
 }

@@ -116,7 +116,15 @@ func TestRunDeltaThenCompleteAndCommitThroughTheScriptCommands(t *testing.T) {
 	if !strings.Contains(errOut, "complete: Shut down the Azure VMs files") {
 		t.Fatalf("complete did not say what it does:\n%s", errOut)
 	}
-	if _, errOut, code = wfCLI(t, l, "commit", id); code != 0 {
+	// A destructive command asks first: without a terminal to answer on,
+	// only --yes confirms, and nothing happens without it.
+	if _, errOut, code = wfCLI(t, l, "commit", id); code != exitUsage || !strings.Contains(errOut, "add --yes to confirm") {
+		t.Fatalf("commit without --yes: exit %d\n%s", code, errOut)
+	}
+	if out, _, _ = wfCLI(t, l, "status", id); !strings.Contains(out, "pending-commit") {
+		t.Fatalf("commit without --yes acted:\n%s", out)
+	}
+	if _, errOut, code = wfCLI(t, l, "commit", id, "--yes"); code != 0 {
 		t.Fatalf("commit exit %d\n%s", code, errOut)
 	}
 	out, _, _ = wfCLI(t, l, "status", id)

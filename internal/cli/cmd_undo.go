@@ -12,7 +12,8 @@ Undo a pending-commit job: the on-premises VMs are shut down, the Azure VMs
 started again, the snapshots and undo journals deleted. Whatever the
 on-premises VMs changed since the failback is discarded (the amount is shown
 before the command acts). Ends undone.`,
-		action: workflow.ActUndo,
-		until:  workflow.StateUndone,
+		destructive: true,
+		action:      workflow.ActUndo,
+		until:       workflow.StateUndone,
 	})
 }
