@@ -97,6 +97,11 @@ func runLabUp(ctx context.Context, s Stdio, args []string) error {
 		fmt.Fprintf(s.Out, "A healthy lab already runs in %s; reusing it ('failback lab up --fresh' replaces it).\n", m.Dir)
 		lab.Inspect(ctx, m).Print(s.Out)
 	}
+	access, err := lab.SSHAccess(m, shortLabPath)
+	if err != nil {
+		fmt.Fprintf(s.Err, "failback: the lab's SSH keys: %v\n", err)
+	}
+	fmt.Fprint(s.Out, access)
 	return labReady(ctx, s, m, *noConsole)
 }
 
@@ -140,9 +145,14 @@ Next steps:
       the plan with the encrypted VM (the certificate is in %[6]s)
   %[1]s run --config %[2]s --plan %[3]s --sync full --location alternate --host %[7]s --create-vm --dry-run
       an alternate host without the VMs' switch: the check refuses it
+  %[1]s serve --config %[2]s
+      drive the lab's jobs here and serve the console over SSH (the console
+      lab up opens on a terminal serves it too); log in from another
+      terminal with ssh -t -p %[10]s 127.0.0.1
   %[1]s lab status%[8]s     what runs
   %[1]s lab down%[8]s       stop everything and remove %[9]s
-`, cmd, cfg, lab.PlanTier1, lab.PlanTier2, thumb, shortLabPath(m.Path("certs")), lab.HostWrongSwitch, dirFlag, shortLabPath(m.Dir))
+`, cmd, cfg, lab.PlanTier1, lab.PlanTier2, thumb, shortLabPath(m.Path("certs")), lab.HostWrongSwitch, dirFlag, shortLabPath(m.Dir),
+		lab.SSHListen[strings.LastIndexByte(lab.SSHListen, ':')+1:])
 }
 
 // programName is how the user runs failback: "go run ." when this binary
