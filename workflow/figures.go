@@ -115,7 +115,7 @@ func (j *job) jobFigures(v *JobView, now time.Time) {
 				case p.Done:
 					v.Totals.FinalDelta += p.Stats.BytesTransferred
 					finals++
-				case i == len(d.Passes)-1 && l != nil && l.p.Phase != "" && l.phase != diskVerify:
+				case i == len(d.Passes)-1 && l != nil && l.p.Phase != "":
 					v.Totals.FinalDelta += l.p.BytesTransferred
 				}
 			}

@@ -201,8 +201,9 @@ func (j *job) setProgress(k diskKey, phase string, p engine.Progress) {
 func (j *job) setDiskPhase(k diskKey, phase, errText string) {
 	j.mu.Lock()
 	l := j.liveDisk(k)
-	if phase != l.phase && phase != diskFailed {
-		// A failed step keeps its figures: they say how far it got.
+	if phase != diskFailed {
+		// The step is over (its pass's record holds its figures) or a new
+		// one starts; a failed step keeps its figures: how far it got.
 		l.p = engine.Progress{}
 	}
 	l.phase, l.err = phase, errText

@@ -89,9 +89,14 @@ func (j *job) view() JobView {
 // else those of its newest finished pass.
 func diskView(r *jobRecord, d diskRecord, l *liveDisk, now time.Time) DiskView {
 	dv := DiskView{Name: d.name(), Image: d.Image, Size: d.Size, Phase: diskWaiting, Agent: agentView(d, l)}
+	// Phase 2 verifies a disk once its final pass is done (engine.Verify,
+	// counters of its own); a pass that verifies what it wrote does so
+	// before it is done, with the pass's counters.
+	n := len(d.Passes)
+	checking := l != nil && l.phase == diskVerify && n > 0 && d.Passes[n-1].Done
 	running := -1 // the pass the engine runs now, if any
-	if l != nil && l.p.Phase != "" && l.phase != diskRollback && l.phase != diskReverse && l.phase != diskVerify {
-		running = len(d.Passes) - 1
+	if l != nil && l.p.Phase != "" && l.phase != diskRollback && l.phase != diskReverse && !checking {
+		running = n - 1
 	}
 	for i, p := range d.Passes {
 		if i != running {
@@ -122,9 +127,9 @@ func diskView(r *jobRecord, d diskRecord, l *liveDisk, now time.Time) DiskView {
 		if l.phase == diskRollback {
 			dv.BytesTransferred = 0 // a rollback writes back, it moves nothing new
 		}
-	case l.phase == diskVerify:
-		// Phase 2's verification: engine.Verify's counters are its own;
-		// the pass's figures stay those of the pass it checks.
+	case checking:
+		// engine.Verify's counters are its own: the figures stay those
+		// of the pass it checks.
 		dv.Phase = diskVerify
 	default:
 		dv.Phase = enginePhase(p.Phase, engine.Ranges)
