@@ -75,6 +75,8 @@ func (m *Manager) Estimate(ctx context.Context, c Choices) (Estimate, error) {
 	}
 	est.DeltaDowntime = rc.overhead + time.Duration(2*float64(last)/rc.read*float64(time.Second))
 	est.FullDowntime = rc.overhead + time.Duration(fullFactor*float64(est.FullBytes)/rc.read*float64(time.Second))
+	// The final pass moves at most what a full download would.
+	est.DeltaDowntime = min(est.DeltaDowntime, est.FullDowntime)
 	downtimes := fmt.Sprintf("downtime: delta about %s (the final pass moves %s, then verifies it), full about %s (%s read whole at %s); %s",
 		durText(est.DeltaDowntime), lastWhy, durText(est.FullDowntime), bytesText(est.FullBytes), rc.rateText(), rc.overheadText())
 	switch {

@@ -78,6 +78,7 @@ func (j *job) waitStarted(ctx context.Context, vm vmRecord, g, n int) error {
 		return err
 	}
 	if chk.Kind == config.StartedRunning {
+		j.setWait("", 0)
 		return nil
 	}
 	h, _, err := j.m.host(vm.Host)
@@ -114,6 +115,7 @@ func (j *job) waitStarted(ctx context.Context, vm vmRecord, g, n int) error {
 			}
 		}
 		if ok {
+			j.setWait("", 0)
 			j.info("start", "%s counts as started after %s (%s)", vm.Name, durText(max(time.Since(start), time.Second)), checkText(chk))
 			return nil
 		}
