@@ -47,6 +47,7 @@ var scriptLibs = map[string][]string{
 	"disk-in-use":   nil,
 	"free-space":    nil,
 	"heartbeat":     {"vm"},
+	"remove-vm":     {"vm"},
 }
 
 // buildScript assembles the script of an operation: a header naming it,

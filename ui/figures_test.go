@@ -182,3 +182,21 @@ func TestNewJobAppearsWithoutAKeyPress(t *testing.T) {
 		}
 	})
 }
+
+// Undo of a failback that created its VMs at an alternate location says
+// they stay there, off, and offers Undo and remove (U).
+func TestGoldenMonitorUndoCreatedVMs(t *testing.T) {
+	for _, sz := range sizes {
+		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
+			f := uitest.New()
+			id := f.SeedPendingCommit()
+			f.Update(id, func(j *workflow.JobView) {
+				j.Choices.Location, j.Choices.AltHost, j.Choices.CreateVM = workflow.LocAlternate, "hv03.example.com", true
+				j.VMs[0].Host = "hv03.example.com"
+			})
+			s := start(t, f, uitest.Operator, PageMonitor, sz[0], sz[1], "[U] Undo and remove created VMs")
+			s.press([]string{"u"}, "there, off, with their disks")
+			s.golden()
+		})
+	}
+}

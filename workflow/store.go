@@ -62,7 +62,9 @@ type jobRecord struct {
 	Pass        int  `json:"pass"`
 	CatchUpDone bool `json:"catch_up_done,omitempty"`
 	// ReverseOnce stops reverse replication after one cycle.
-	ReverseOnce   bool      `json:"reverse_once,omitempty"`
+	ReverseOnce bool `json:"reverse_once,omitempty"`
+	// RemoveCreated makes Undo remove the VMs the job created.
+	RemoveCreated bool      `json:"remove_created,omitempty"`
 	ReverseCycles int       `json:"reverse_cycles,omitempty"`
 	LastReverse   time.Time `json:"last_reverse,omitzero"`
 	// ReadySince is when the job last became ready to complete;
@@ -92,6 +94,8 @@ type vmRecord struct {
 	// CreateVM: create the VM at the target when it does not exist.
 	CreateVM  bool `json:"create_vm,omitempty"`
 	CreatedVM bool `json:"created_vm,omitempty"`
+	// RemovedVM: Undo removed the VM it had created.
+	RemovedVM bool `json:"removed_vm,omitempty"`
 	// ShutByJob is set before this job asks Azure to power the VM off
 	// (never when it was already off); AzureOff once it is off.
 	ShutByJob      bool `json:"shut_by_job,omitempty"`

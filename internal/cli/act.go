@@ -20,6 +20,15 @@ type actCmd struct {
 	// destructive actions (commit, undo, cancel) need --yes, or a y on a
 	// terminal after the command says what it will do.
 	destructive bool
+	// alt is a flag that asks for another action instead
+	// (undo --remove-created).
+	alt *altAction
+}
+
+// altAction is a flag of an action command that asks for another action.
+type altAction struct {
+	flag, usage string
+	action      workflow.Action
 }
 
 // actCommand is the command of an action: "failback NAME JOB" asks for
@@ -53,6 +62,10 @@ func runAct(ctx context.Context, s Stdio, args []string, c actCmd) error {
 	if c.destructive {
 		f.yes = fs.Bool("yes", false, "confirm: "+c.name+" the job (on a terminal, the command asks instead)")
 	}
+	var alt *bool
+	if c.alt != nil {
+		alt = fs.Bool(c.alt.flag, false, c.alt.usage)
+	}
 	pos, err := parse(fs.FlagSet, args)
 	if err != nil {
 		return err
@@ -66,7 +79,11 @@ func runAct(ctx context.Context, s Stdio, args []string, c actCmd) error {
 			return v.State.Resting() && !v.State.Stopped()
 		}
 	}
-	return act(ctx, s, f, pos[0], c.name, c.action, actOpts{done: done})
+	a := c.action
+	if alt != nil && *alt {
+		a = c.alt.action
+	}
+	return act(ctx, s, f, pos[0], c.name, a, actOpts{done: done})
 }
 
 // act asks for an action and follows the job until done.

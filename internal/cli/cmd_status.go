@@ -173,6 +173,8 @@ func actionCommand(a workflow.Action) string {
 		return "reverse --stop"
 	case workflow.ActCommit, workflow.ActCancel, workflow.ActUndo:
 		return string(a) + " --yes" // they ask first; --yes confirms
+	case workflow.ActUndoRemove:
+		return "undo --remove-created --yes"
 	}
 	return string(a)
 }
