@@ -59,11 +59,6 @@ func (m *Manager) rates() rates {
 	return r
 }
 
-func (m *Manager) throughput() (float64, bool) {
-	r := m.rates()
-	return r.read, r.readMeasured
-}
-
 // noteThroughput folds a measured read rate into the stored figure.
 func (m *Manager) noteThroughput(bps float64) {
 	if bps <= 0 {
