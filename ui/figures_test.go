@@ -200,3 +200,20 @@ func TestGoldenMonitorUndoCreatedVMs(t *testing.T) {
 		})
 	}
 }
+
+// A viewer is offered no action it cannot take, at both sizes: no new
+// failback, no action keys, and the job's figures as an operator sees
+// them.
+func TestGoldenViewerOffersNothingItCannotDo(t *testing.T) {
+	for _, sz := range sizes {
+		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
+			f := uitest.New()
+			readyJob(f)
+			s := start(t, f, uitest.Viewer, PageMonitor, sz[0], sz[1], "Complete now: about")
+			m := s.golden()
+			if v := m.View(); strings.Contains(v, "new failback") || strings.Contains(v, "[c]") || !strings.Contains(v, "viewers cannot act") {
+				t.Errorf("viewer:\n%s", v)
+			}
+		})
+	}
+}

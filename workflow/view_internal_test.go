@@ -104,3 +104,22 @@ func TestDiskWaitingForItsFinalPassIsNotDone(t *testing.T) {
 		t.Fatalf("ready to complete: disk phase %q, want done", v.VMs[0].Disks[0].Phase)
 	}
 }
+
+// Each mode's figures are said as what they are: a full download reads
+// the allocated blocks whole, however few differ; a ranges pass goes
+// through what changed; a delta pass checks by checksums.
+func TestFiguresTextSaysWhatEachModeDid(t *testing.T) {
+	full := DiskView{Phase: diskDone, Mode: "full", BytesChecked: 512 << 20, BytesToCheck: 512 << 20, BytesRead: 300 << 20,
+		BlocksDiffered: 24, BytesTransferred: 24 << 20, BytesToTransfer: 24 << 20}
+	if got := full.FiguresText(); got != "went through 512 MiB of 512 MiB, reading 300 MiB from Azure (the allocated blocks, without checksums); 24 block(s) differed from the on-premises disk and were written (24.0 MiB)" {
+		t.Errorf("full: %s", got)
+	}
+	rng := DiskView{Phase: diskTransfer, Mode: "ranges", BytesChecked: 3 << 20, BytesToCheck: 14 << 20, BlocksDiffered: 2, BytesTransferred: 2 << 20}
+	if got := rng.FiguresText(); got != "went through 3.0 MiB of 14.0 MiB changed since the last snapshot; 2 block(s) differed, 2.0 MiB moved so far" {
+		t.Errorf("ranges: %s", got)
+	}
+	ver := DiskView{Phase: diskVerify, Mode: "ranges", BytesChecked: 1 << 20, BytesToCheck: 4 << 20, BlocksDiffered: 2, BytesTransferred: 2 << 20, BytesToTransfer: 2 << 20}
+	if got := ver.FiguresText(); got != "verified 1.0 MiB of 4.0 MiB; the pass: 2 block(s) differed, 2.0 MiB moved" {
+		t.Errorf("verify: %s", got)
+	}
+}
