@@ -275,13 +275,9 @@ type VM struct {
 	CPUs int `toml:"cpus"`
 	// Memory is the startup memory (0: as the original VM).
 	Memory Size `toml:"memory"`
-	// StartedWhen says when the VM counts as started, so the next group
-	// of its plan may start: "running" (Hyper-V reports it Running; the
-	// default), "heartbeat" (its guest's integration services report a
-	// heartbeat) or "tcp:HOST:PORT" (the port answers).
-	StartedWhen string `toml:"started_when"`
-	// StartTimeout bounds that wait (default 10m); the job stops when it
-	// runs out, saying which VM did not answer.
+	// StartedWhen and StartTimeout say when the VM counts as started, so
+	// the next group may start, and how long to wait (see started.go).
+	StartedWhen  string   `toml:"started_when"`
 	StartTimeout Duration `toml:"start_timeout"`
 	Disks        []Disk   `toml:"disk"`
 }

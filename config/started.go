@@ -6,6 +6,13 @@ import (
 	"strings"
 )
 
+// A [[vm]]'s started_when says when the VM counts as started at Complete
+// failover, so the next group of its plan may start: "running" (Hyper-V
+// reports it Running; the default), "heartbeat" (its guest's integration
+// services report a heartbeat) or "tcp:HOST:PORT" (the port answers).
+// start_timeout bounds the wait (default 10m); the job stops when it runs
+// out, saying which VM did not answer.
+
 // The ways a VM counts as started (VM.StartedWhen).
 const (
 	StartedRunning   = "running"
