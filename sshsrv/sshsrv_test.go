@@ -203,6 +203,7 @@ func TestViewerActionRefused(t *testing.T) {
 	// A viewer is offered no new failback, and n opens no wizard (whose
 	// pre-flight would reach the hosts).
 	tm.press("n")
+	time.Sleep(200 * time.Millisecond) // a key of its own, not "nx" in one read
 	tm.press("x", "Cancel: viewers cannot act; ask an operator.")
 	if out := tm.output(); strings.Contains(out, "new failback") || strings.Contains(out, "Fail back what?") {
 		t.Errorf("a viewer was offered a new failback:\n%s", out)

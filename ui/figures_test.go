@@ -66,7 +66,8 @@ func TestGoldenMonitorJobListScrolls(t *testing.T) {
 	for _, sz := range sizes {
 		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
 			s := start(t, manyJobs(), uitest.Operator, PageMonitor, sz[0], sz[1], "more below (↑/↓)")
-			s.press([]string{"down", "down", "down", "down", "down", "down", "down"}, "more above")
+			// The last job's own events and actions, read once selected.
+			s.press([]string{"down", "down", "down", "down", "down", "down", "down"}, "more above", "09:00:12 info  on-premises VMs started", "[r] Reverse replicate")
 			m := s.golden()
 			if got := m.monitor.Jobs()[0]; got.State != workflow.StatePhase1 {
 				t.Errorf("first job listed is %s (%s), want the active one", got.ID, got.State)
@@ -163,7 +164,7 @@ func TestNewJobAppearsWithoutAKeyPress(t *testing.T) {
 			if _, err := f.Start(t.Context(), choices, bob); err != nil {
 				t.Fatal(err)
 			}
-			s.press(nil, "was started by bob: showing it.")
+			s.press(nil, "was started by bob: showing it.", "started by bob via ssh (delta sync)", "[x] Cancel")
 			if m := s.golden(); m.Page() != PageMonitor {
 				t.Errorf("page %v, want the monitor", m.Page())
 			}
