@@ -98,13 +98,10 @@ func (r snapRef) query() url.Values {
 // the agent never reads a live blob, which a running VM keeps changing.
 func parseSnapRef(q url.Values) (snapRef, error) {
 	r := snapRef{container: q.Get("c"), blob: q.Get("b"), snapshot: q.Get("s")}
-	switch {
-	case len(r.container) < 3 || len(r.container) > 63:
-		return r, fmt.Errorf("container name %q must be 3 to 63 characters", r.container)
-	case r.blob == "" || len(r.blob) > maxNameLen:
-		return r, errors.New("blob name missing or longer than 1024 characters")
-	case r.snapshot == "" || len(r.snapshot) > 64:
-		return r, errors.New("snapshot id missing: the agent reads snapshots only, never a live blob")
+	for _, err := range []error{checkContainer(r.container), checkBlob(r.blob), checkSnapshot(r.snapshot)} {
+		if err != nil {
+			return r, err
+		}
 	}
 	return r, nil
 }

@@ -138,8 +138,13 @@ func NewServer(o ServerOptions) (*Server, error) {
 	if len(o.Containers) > 0 {
 		s.allowed = map[string]bool{}
 		for _, c := range o.Containers {
+			if err := checkContainer(c); err != nil {
+				return nil, fmt.Errorf("agent: --container: %w", err)
+			}
 			s.allowed[c] = true
 		}
+	} else {
+		s.log.Warn("agent: no container allow-list: every container of the storage account is served to any client with the token; name the disks' containers with --container to serve only those")
 	}
 	return s, nil
 }

@@ -40,6 +40,9 @@ type StorageOptions struct {
 	// AccountName is needed with AccountKey when it cannot be read from
 	// AccountURL (a custom domain); otherwise it is derived.
 	AccountName string
+	// AccountID is the account's ARM id (for importing a blob as a
+	// managed disk); "" when not configured.
+	AccountID string
 	// ConnectionString is a full storage connection string.
 	ConnectionString Secret
 	// AccountKey is the shared key of the account (with AccountURL).

@@ -239,6 +239,9 @@ func (d *managedDisk) snapshotGroup() string {
 	return d.rg
 }
 
+// Location is the disk's Azure region.
+func (d *managedDisk) Location() string { return d.location() }
+
 func (d *managedDisk) location() string {
 	if d.disk.Location != nil {
 		return *d.disk.Location

@@ -50,7 +50,7 @@ func (d *Disk) OpenWriter(ctx context.Context, o WriterOptions) (*PageBlobTarget
 			return nil, err
 		}
 	}
-	id, err := d.s.AcquireLease(ctx, d.container, d.name, InfiniteLease, "")
+	id, err := d.s.AcquireLease(ctx, d.container, d.name, InfiniteLease, o.LeaseID)
 	if err != nil {
 		return nil, fmt.Errorf("lease %s for writing: %w", d.Name(), err)
 	}

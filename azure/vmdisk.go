@@ -154,6 +154,10 @@ type WriterOptions struct {
 	// BreakLease breaks a lease someone else holds first. Only for a disk
 	// whose VM is known to be gone (after commit).
 	BreakLease bool
+	// LeaseID is the lease to take (a UUID): the same id for the same
+	// writer, so a writer restarted after a crash takes its own lease
+	// back, while a lease of anyone else is refused. "" takes a new one.
+	LeaseID string
 }
 
 // DiskOpener opens the Azure disks of VMs by reference. The workflow

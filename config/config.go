@@ -101,6 +101,9 @@ type Storage struct {
 	AccountURL string `toml:"account_url"`
 	// AccountName defaults to the first label of AccountURL's host.
 	AccountName string `toml:"account_name"`
+	// AccountID is the account's ARM id, which turning a recovery point
+	// into managed disks (createOption Import) needs.
+	AccountID string `toml:"account_id"`
 
 	ConnectionString     Secret `toml:"connection_string"`
 	ConnectionStringEnv  string `toml:"connection_string_env"`
@@ -169,8 +172,21 @@ type CatchUp struct {
 type Reverse struct {
 	// Interval is the time between two cycles.
 	Interval Duration `toml:"interval"`
-	// KeepRecoveryPoints is how many blob snapshots (recovery points) to keep.
+	// KeepRecoveryPoints is how many recovery points (snapshots of every
+	// disk of a VM, taken together after a cycle) to keep.
 	KeepRecoveryPoints int `toml:"keep_recovery_points"`
+	// RPOTarget is the recovery point objective: the console warns when
+	// a VM's newest recovery point is older (0: no target).
+	RPOTarget Duration `toml:"rpo_target"`
+	// ReplicaContainer holds the replicas (page blobs) of the disks of
+	// VMs that ran on managed disks, in the Storage account.
+	ReplicaContainer string `toml:"replica_container"`
+	// CrashConsistent allows a cycle to read a running VM's disks without
+	// a production checkpoint (crash-consistent) when one cannot be taken.
+	CrashConsistent bool `toml:"crash_consistent"`
+	// Storage is the account holding the replicas (default: the
+	// [azure.storage] account).
+	Storage Storage `toml:"storage"`
 }
 
 // SSH is the console's SSH server (failback serve).

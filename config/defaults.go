@@ -43,6 +43,14 @@ func Default() *Config {
 		Reverse: Reverse{
 			Interval:           Span(15 * time.Minute),
 			KeepRecoveryPoints: 24,
+			RPOTarget:          Span(time.Hour),
+			ReplicaContainer:   "failback-replicas",
+			Storage: Storage{
+				Retries:       5,
+				RetryDelay:    Span(2 * time.Second),
+				MaxRetryDelay: Span(time.Minute),
+				TryTimeout:    Span(2 * time.Minute),
+			},
 		},
 		SSH: SSH{
 			Listen:         "127.0.0.1:2222",

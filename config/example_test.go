@@ -13,6 +13,7 @@ const examplePath = "../config.toml.example"
 // exampleEnv sets the variables the example takes its secrets from.
 func exampleEnv(t *testing.T) {
 	t.Setenv("FAILBACK_STORAGE_KEY", "a2V5")
+	t.Setenv("FAILBACK_REPLICA_KEY", "a2V5")
 	t.Setenv("FAILBACK_AGENT_TOKEN", "token")
 	t.Setenv("FAILBACK_PFX_TENANT_A", "pfx")
 	t.Setenv("FAILBACK_HV02_PASSWORD", "pw")

@@ -15,8 +15,9 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // resolveSecrets fills every Secret field X from X_env or X_file when one
 // of them is given. It runs after resolvePaths, so X_file is absolute
 // (dir is the config file's folder, which relative values were joined to).
-func (c *Config) resolveSecrets(dir string) Problems {
-	var ps Problems
+func (c *Config) resolveSecrets(dir string) (ps Problems) {
+	var inline []string
+	defer func() { ps = append(ps, c.secretPermissions(inline)...) }()
 	walk(reflect.ValueOf(c).Elem(), "", func(f field) {
 		if f.sf.Type != secretType {
 			return
@@ -32,6 +33,9 @@ func (c *Config) resolveSecrets(dir string) Problems {
 		var set []string
 		if secret.IsSet() {
 			set = append(set, name)
+			if !publicSecret(secret.Reveal()) {
+				inline = append(inline, join(table, name))
+			}
 		}
 		if envV != "" {
 			set = append(set, name+"_env")
@@ -100,6 +104,9 @@ func (c *Config) resolveSecrets(dir string) Problems {
 				})
 			default:
 				*secret = NewSecret(v)
+				if readableByOthers(fileV) != "" {
+					ps = append(ps, permProblem(join(table, name+"_file"), "the "+name+" secret", fileV))
+				}
 			}
 		}
 	})

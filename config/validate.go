@@ -162,7 +162,16 @@ func (s *Storage) Account() string {
 }
 
 func (k *checker) storage() {
-	s := &k.c.Azure.Storage
+	k.storageAt("azure.storage", &k.c.Azure.Storage, k.c.UsesPageBlobs(), "the page-blob disks (blob = ...) need")
+	if r := &k.c.Reverse.Storage; r.Configured() || r.AccountURL != "" {
+		k.storageAt("reverse.storage", r, true, "the replicas of reverse replication need")
+	}
+}
+
+// storageAt checks one storage account's section at path; required says
+// the configuration needs the account (why says for what).
+func (k *checker) storageAt(path string, s *Storage, required bool, why string) {
+	table := "[" + path + "]"
 	var ways []string
 	for _, w := range []struct {
 		name string
@@ -179,43 +188,43 @@ func (k *checker) storage() {
 	}
 	switch len(ways) {
 	case 0:
-		if !k.c.UsesPageBlobs() {
+		if !required {
 			return // managed disks only: no storage account is needed
 		}
-		k.bad("azure.storage", "set one of connection_string, account_key, sas or entra_id = true (the last three with account_url)",
-			"[azure.storage] says no way to authenticate to the storage account, which the page-blob disks (blob = ...) need")
+		k.bad(path, "set one of connection_string, account_key, sas or entra_id = true (the last three with account_url)",
+			"%s says no way to authenticate to the storage account, which %s", table, why)
 	case 1:
 	default:
-		k.bad("azure.storage", "keep only one of them", "[azure.storage] sets %s: choose one way to authenticate", strings.Join(ways, " and "))
+		k.bad(path, "keep only one of them", "%s sets %s: choose one way to authenticate", table, strings.Join(ways, " and "))
 	}
 	needsURL := len(ways) == 1 && ways[0] != AuthConnectionString
 	switch {
 	case s.AccountURL == "" && needsURL:
-		k.bad("azure.storage", `add account_url = "https://NAME.blob.core.windows.net"`,
-			"[azure.storage] has no account_url, which %s needs", ways[0])
+		k.bad(path, `add account_url = "https://NAME.blob.core.windows.net"`,
+			"%s has no account_url, which %s needs", table, ways[0])
 	case s.AccountURL != "" && len(ways) == 1 && ways[0] == AuthConnectionString:
-		k.warn("azure.storage.account_url", "remove account_url", "account_url is ignored: the connection string names the endpoint")
+		k.warn(path+".account_url", "remove account_url", "account_url is ignored: the connection string names the endpoint")
 	case s.AccountURL != "":
-		k.checkURL("azure.storage.account_url", s.AccountURL, true)
+		k.checkURL(path+".account_url", s.AccountURL, true)
 	}
 	if len(ways) == 1 && ways[0] == AuthAccountKey && s.AccountURL != "" && s.Account() == "" {
-		k.bad("azure.storage", `add account_name = "NAME"`, "the storage account's name cannot be read from account_url")
+		k.bad(path, `add account_name = "NAME"`, "the storage account's name cannot be read from account_url")
 	}
 	if s.SAS.IsSet() && !strings.Contains(s.SAS.Reveal(), "sig=") {
-		k.bad(secretPath("azure.storage", "sas", s.SASEnv, s.SASFile), "paste the whole SAS query string (sv=...&sig=...)",
+		k.bad(secretPath(path, "sas", s.SASEnv, s.SASFile), "paste the whole SAS query string (sv=...&sig=...)",
 			"the SAS token has no sig= part")
 	}
 	if s.Retries < 0 || s.Retries > 20 {
-		k.bad("azure.storage.retries", "write a number from 0 to 20 (default 5)", "retries = %d is out of range", s.Retries)
+		k.bad(path+".retries", "write a number from 0 to 20 (default 5)", "retries = %d is out of range", s.Retries)
 	}
 	if s.RetryDelay.valid() && s.RetryDelay.D() <= 0 {
-		k.bad("azure.storage.retry_delay", `write e.g. "2s"`, "retry_delay must be more than zero")
+		k.bad(path+".retry_delay", `write e.g. "2s"`, "retry_delay must be more than zero")
 	}
 	if s.MaxRetryDelay.valid() && s.MaxRetryDelay.D() < s.RetryDelay.D() {
-		k.bad("azure.storage.max_retry_delay", fmt.Sprintf("write at least %s", s.RetryDelay), "max_retry_delay is less than retry_delay")
+		k.bad(path+".max_retry_delay", fmt.Sprintf("write at least %s", s.RetryDelay), "max_retry_delay is less than retry_delay")
 	}
 	if s.TryTimeout.valid() && s.TryTimeout.D().Seconds() < 1 {
-		k.bad("azure.storage.try_timeout", `write e.g. "2m"`, "try_timeout must be at least one second")
+		k.bad(path+".try_timeout", `write e.g. "2m"`, "try_timeout must be at least one second")
 	}
 }
 
@@ -256,7 +265,7 @@ func (k *checker) checkURL(path, raw string, httpLoopback bool) {
 	}
 	if u.RawQuery != "" || u.ForceQuery {
 		fix := "keep only scheme, host and path"
-		if path == "azure.storage.account_url" {
+		if strings.HasSuffix(path, "storage.account_url") {
 			fix = `keep only "https://NAME.blob.core.windows.net" and give the SAS token (the part after "?") as sas_env or sas_file`
 		}
 		k.bad(path, fix, "%q carries a query; a SAS token or other credential must not sit in a URL (it would show in logs)", safeURL(raw))
@@ -318,6 +327,9 @@ func (k *checker) reverse() {
 	}
 	if r.KeepRecoveryPoints < 1 || r.KeepRecoveryPoints > 1000 {
 		k.bad("reverse.keep_recovery_points", "write a number from 1 to 1000", "keep_recovery_points = %d is out of range", r.KeepRecoveryPoints)
+	}
+	if r.ReplicaContainer != "" && !validContainer(r.ReplicaContainer) {
+		k.bad("reverse.replica_container", "container names are 3-63 lowercase letters, digits and single hyphens", "replica_container %q is not a container name", r.ReplicaContainer)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"strings"
 	"time"
 )
@@ -68,26 +67,18 @@ func NewDiskKey(cert *x509.Certificate) (*DataKey, Meta, error) {
 }
 
 // Destroy drops the private key and overwrites its secret numbers, as far
-// as Go allows (math/big and crypto/rsa may hold copies it cannot reach).
+// as Go allows (math/big and crypto/rsa keep copies it cannot reach: the
+// precomputed values of crypto/internal/fips140, for one).
 func (c *Cert) Destroy() {
 	if c == nil || c.key == nil {
 		return
 	}
-	wipe := func(x *big.Int) {
-		if x != nil {
-			clear(x.Bits())
-			x.SetInt64(0)
-		}
-	}
-	wipe(c.key.D)
-	for _, p := range c.key.Primes {
-		wipe(p)
-	}
-	wipe(c.key.Precomputed.Dp)
-	wipe(c.key.Precomputed.Dq)
-	wipe(c.key.Precomputed.Qinv)
+	wipeKey(c.key)
 	c.key = nil
 }
+
+// Destroyed reports whether the private key was dropped (or c is nil).
+func (c *Cert) Destroyed() bool { return c == nil || c.key == nil }
 
 // String describes the certificate, never the key.
 func (c *Cert) String() string {
@@ -128,16 +119,25 @@ func (s *Store) Select(ctx context.Context, thumbprint string, now time.Time, al
 }
 
 // find loads the certificate t whatever its dates; es is the listing.
-func (s *Store) find(ctx context.Context, t string, now time.Time) (*Cert, []entry, error) {
-	es, err := s.scan(ctx, now, false)
+// Every private key parsed on the way but the one returned is wiped.
+func (s *Store) find(ctx context.Context, t string, now time.Time) (c *Cert, es []entry, err error) {
+	es, err = s.scan(ctx, now, false)
 	if err != nil {
 		return nil, nil, err
 	}
 	if !hasUsable(es, t) && s.opt.Prompt != nil && anyLocked(es) {
+		wipeEntries(es, nil)
 		if es, err = s.scan(ctx, now, true); err != nil {
 			return nil, nil, err
 		}
 	}
+	defer func() {
+		var keep *rsa.PrivateKey
+		if c != nil {
+			keep = c.key
+		}
+		wipeEntries(es, keep)
+	}()
 	var best *entry
 	for i := range es {
 		e := &es[i]

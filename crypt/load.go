@@ -78,6 +78,7 @@ func parsePEM(data []byte) (parsed, error) {
 				continue
 			}
 			p.key, p.keyErr = parseKey(b.Bytes)
+			clear(b.Bytes)
 		case "ENCRYPTED PRIVATE KEY":
 			p.keyErr = fmt.Errorf("%w: the private key is encrypted (PKCS#8); store it as a PFX with a password instead, or decrypt it with `openssl pkey`", ErrUnsupportedKey)
 		}
@@ -162,6 +163,7 @@ func parsePFX(data []byte, password string) (parsed, error) {
 				continue
 			}
 			p.key, p.keyErr = parseKey(b.Bytes)
+			clear(b.Bytes) // the decrypted key's DER
 		}
 	}
 	if len(certs) == 0 {

@@ -121,6 +121,7 @@ func (s *Store) List(ctx context.Context, now time.Time) ([]CertInfo, error) {
 	for i, e := range es {
 		out[i] = e.info
 	}
+	wipeEntries(es, nil) // a listing needs no private key
 	return out, nil
 }
 
@@ -133,8 +134,12 @@ func (s *Store) Unlock(file string, password Secret) error {
 	if err != nil {
 		return fmt.Errorf("crypt: %s: %w", filepath.Base(file), err)
 	}
-	if _, err := parsePFX(data, password.Reveal()); err != nil {
+	p, err := parsePFX(data, password.Reveal())
+	if err != nil {
 		return fmt.Errorf("crypt: %s: %w", filepath.Base(file), err)
+	}
+	if p.key != nil {
+		wipeKey(p.key)
 	}
 	s.mu.Lock()
 	s.answers[path] = password

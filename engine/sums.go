@@ -68,7 +68,7 @@ func openSums(path string, bs, size int64, resume bool) (*sumsWriter, error) {
 			f.Close()
 		}
 	}
-	f, err := os.OpenFile(s.partial, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(s.partial, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600) // private, as all of the state folder
 	if err != nil {
 		return nil, fmt.Errorf("create block checksum file: %w", err)
 	}

@@ -42,15 +42,17 @@ type VolumeCheck struct {
 // Report is what CheckAlternate found. Problems block the failback;
 // Warnings do not.
 type Report struct {
-	Host        string        `json:"host"`
-	Switch      string        `json:"switch"`
-	SwitchFound bool          `json:"switch_found"`
-	VMExists    bool          `json:"vm_exists"`
-	Existing    *VM           `json:"existing,omitempty"`
-	Disks       []DiskNeed    `json:"disks"`
-	Volumes     []VolumeCheck `json:"volumes"`
-	Problems    []string      `json:"problems,omitempty"`
-	Warnings    []string      `json:"warnings,omitempty"`
+	Host        string `json:"host"`
+	Switch      string `json:"switch"`
+	SwitchFound bool   `json:"switch_found"`
+	// Missing lists the switches of the spec the host lacks.
+	Missing  []string      `json:"missing,omitempty"`
+	VMExists bool          `json:"vm_exists"`
+	Existing *VM           `json:"existing,omitempty"`
+	Disks    []DiskNeed    `json:"disks"`
+	Volumes  []VolumeCheck `json:"volumes"`
+	Problems []string      `json:"problems,omitempty"`
+	Warnings []string      `json:"warnings,omitempty"`
 }
 
 // OK reports whether nothing blocks the failback.
@@ -64,7 +66,7 @@ func (r Report) OK() bool { return len(r.Problems) == 0 }
 // otherwise it wraps ErrSwitchNotFound and/or ErrNoSpace and says what to do.
 // Errors reaching the host are returned as they are.
 func CheckAlternate(ctx context.Context, host Host, spec VMSpec, opts CheckOptions) (Report, error) {
-	rep := Report{Host: host.Name(), Switch: spec.SwitchName, Disks: []DiskNeed{}, Volumes: []VolumeCheck{}}
+	rep := Report{Host: host.Name(), Switch: strings.Join(spec.Switches(), ", "), Disks: []DiskNeed{}, Volumes: []VolumeCheck{}}
 	if err := spec.Validate(); err != nil {
 		return rep, err
 	}
@@ -77,20 +79,30 @@ func CheckAlternate(ctx context.Context, host Host, spec VMSpec, opts CheckOptio
 	var names []string
 	for _, s := range switches {
 		names = append(names, psQuote(s.Name))
-		if strings.EqualFold(s.Name, spec.SwitchName) {
-			rep.SwitchFound = true
-			if s.Name != spec.SwitchName {
-				rep.Warnings = append(rep.Warnings, fmt.Sprintf("the switch is named %s on %s, %s on the original host (Hyper-V matches names without regard to case)", psQuote(s.Name), host.Name(), psQuote(spec.SwitchName)))
+	}
+	have := "it has none"
+	if len(names) > 0 {
+		have = "it has " + strings.Join(names, ", ")
+	}
+	rep.SwitchFound = true
+	for _, want := range spec.Switches() {
+		found := false
+		for _, s := range switches {
+			if strings.EqualFold(s.Name, want) {
+				found = true
+				if s.Name != want {
+					rep.Warnings = append(rep.Warnings, fmt.Sprintf("the switch is named %s on %s, %s on the original host (Hyper-V matches names without regard to case)", psQuote(s.Name), host.Name(), psQuote(want)))
+				}
 			}
+		}
+		if !found {
+			rep.SwitchFound = false
+			rep.Missing = append(rep.Missing, want)
+			rep.Problems = append(rep.Problems, fmt.Sprintf("%s has no virtual switch named %s (%s). %s",
+				host.Name(), psQuote(want), have, newSwitchAdvice(want, opts.OriginalSwitchType)))
 		}
 	}
 	if !rep.SwitchFound {
-		have := "it has none"
-		if len(names) > 0 {
-			have = "it has " + strings.Join(names, ", ")
-		}
-		rep.Problems = append(rep.Problems, fmt.Sprintf("%s has no virtual switch named %s (%s). %s",
-			host.Name(), psQuote(spec.SwitchName), have, newSwitchAdvice(spec.SwitchName, opts.OriginalSwitchType)))
 		kinds = append(kinds, ErrSwitchNotFound)
 	}
 
@@ -268,3 +280,6 @@ func EnsureVM(ctx context.Context, host Host, spec VMSpec, createIfMissing bool)
 	}
 	return vm, true, nil
 }
+
+// SwitchAdvice is the exact PowerShell that creates a missing switch.
+func SwitchAdvice(name string) string { return newSwitchAdvice(name, "") }

@@ -138,7 +138,7 @@ func lockDisk(path string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(lp), 0o700); err != nil {
 		return nil, fmt.Errorf("create the disk lock folder %s: %w", filepath.Dir(lp), err)
 	}
-	f, err := os.OpenFile(lp, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(lp, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open the lock file of %s: %w", path, err)
 	}

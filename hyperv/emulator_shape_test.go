@@ -26,6 +26,9 @@ func TestEmulatorMatchesRecordedShapes(t *testing.T) {
 		{"disk-in-use-running", buildScript("disk-in-use", []psParam{strParam("Path", spec.Disks[0].HostPath)})},
 		{"free-space", buildScript("free-space", []psParam{strParam("Path", `E:\Failback`)})},
 		{"stop-vm-graceful", buildScript("stop-vm", []psParam{strParam("Name", spec.Name), intParam("TimeoutSeconds", 5)})},
+		{"host-info-standalone", buildScript("host-info", nil)},
+		{"create-vm-fw01", buildScript("get-vm", []psParam{strParam("Name", spec.Name)})},
+		{"discard-saved-state", buildScript("discard-saved-state", []psParam{strParam("Name", spec.Name)})},
 	}
 	for _, c := range cases {
 		out, err := e.Run(ctx, c.script)

@@ -38,7 +38,12 @@ type emuVM struct {
 	Dynamic         bool
 	Folder          string
 	Drives          []emuDrive
-	Switch          string
+	Adapters        []map[string]any
+	DVDs            []map[string]any
+	MemMin, MemMax  int64
+	SecureBoot      string
+	Template        string
+	HA              bool
 	Created         time.Time
 }
 
@@ -171,6 +176,18 @@ func (e *hvEmulator) do(op string, a map[string]any) (any, *psFailure) {
 			reason = "The process cannot access the file '" + p + "' because it is being used by another process."
 		}
 		return map[string]any{"Path": p, "Exists": e.file(p) != nil, "VMs": users, "Locked": len(users) > 0, "Reason": reason}, nil
+	case "host-info":
+		return map[string]any{"Computer": e.computer, "Cluster": "", "Nodes": []string{}, "CSVs": []string{}, "SiteRecovery": ""}, nil
+	case "discard-saved-state":
+		v, f := e.find(str("Name"))
+		if f != nil {
+			return nil, f
+		}
+		if v.State != "Off" && v.State != "Saved" && v.State != "Paused" {
+			return nil, &psFailure{"BadState", "The virtual machine '" + v.Name + "' is " + v.State + ": only a Saved or Paused VM has a state to discard.", "InvalidOperation"}
+		}
+		v.State = "Off"
+		return v.State, nil
 	case "free-space":
 		return map[string]any{"Path": str("Path"), "Volume": `C:\`, "DeviceID": `\\?\Volume{00000000-0000-0000-0000-000000000001}\`, "FreeSpace": e.free, "Capacity": e.capacity}, nil
 	}
@@ -179,17 +196,24 @@ func (e *hvEmulator) do(op string, a map[string]any) (any, *psFailure) {
 
 func (e *hvEmulator) create(a map[string]any) (any, *psFailure) {
 	name, _ := a["Name"].(string)
-	sw, _ := a["SwitchName"].(string)
 	if _, f := e.find(name); f == nil {
 		return nil, &psFailure{"VMExists", fmt.Sprintf("A virtual machine named '%s' already exists on %s.", name, e.computer), "ResourceExists"}
 	}
-	found := false
-	for _, s := range e.switches {
-		found = found || strings.EqualFold(s.Name, sw)
+	if a["HighlyAvailable"] == true {
+		return nil, &psFailure{"BadState", e.computer + " is not a running node of a failover cluster: the VM cannot be made highly available.", "InvalidOperation"}
 	}
-	if !found {
-		return nil, &psFailure{"SwitchNotFound", fmt.Sprintf("There is no virtual switch named '%s' on %s.", sw, e.computer), "ObjectNotFound"}
+	adapters, _ := a["Adapters"].([]map[string]any)
+	for _, ad := range adapters {
+		sw, _ := ad["SwitchName"].(string)
+		found := sw == ""
+		for _, s := range e.switches {
+			found = found || strings.EqualFold(s.Name, sw)
+		}
+		if !found {
+			return nil, &psFailure{"SwitchNotFound", fmt.Sprintf("There is no virtual switch named '%s' on %s.", sw, e.computer), "ObjectNotFound"}
+		}
 	}
+	dvds, _ := a["DvdDrives"].([]map[string]any)
 	disks, _ := a["Disks"].([]map[string]any)
 	for _, d := range disks {
 		p := d["Path"].(string)
@@ -203,7 +227,16 @@ func (e *hvEmulator) create(a map[string]any) (any, *psFailure) {
 	}
 	v := &emuVM{Name: name, ID: fmt.Sprintf("%08x-0000-4000-8000-000000000000", len(e.vms)+1), State: "Off",
 		Gen: a["Generation"].(int64), CPU: a["ProcessorCount"].(int64), Mem: a["MemoryStartupBytes"].(int64),
-		Dynamic: a["DynamicMemory"] == true, Folder: a["Folder"].(string), Switch: sw, Created: time.UnixMilli(1718021112000)}
+		Dynamic: a["DynamicMemory"] == true, Folder: a["Folder"].(string), Adapters: adapters, DVDs: dvds, Created: time.UnixMilli(1718021112000)}
+	v.MemMin, v.MemMax = a["MemoryMinimumBytes"].(int64), a["MemoryMaximumBytes"].(int64)
+	if !v.Dynamic || v.MemMin == 0 {
+		v.MemMin = 512 << 20
+	}
+	if !v.Dynamic || v.MemMax == 0 {
+		v.MemMax = 1 << 40
+	}
+	v.SecureBoot, _ = a["SecureBoot"].(string)
+	v.Template, _ = a["SecureBootTemplate"].(string)
 	for _, d := range disks {
 		p := d["Path"].(string)
 		if d["Existing"] != true {
@@ -218,7 +251,7 @@ func (e *hvEmulator) create(a map[string]any) (any, *psFailure) {
 // vmJSON is ConvertTo-FailbackVM's output: enums as numbers, the state's
 // name beside it, the date as Windows PowerShell 5.1 writes it.
 func (e *hvEmulator) vmJSON(v *emuVM) map[string]any {
-	states := map[string]int{"Running": 2, "Off": 3}
+	states := map[string]int{"Running": 2, "Off": 3, "Saved": 6, "Paused": 9}
 	drives := []map[string]any{}
 	for _, d := range v.Drives {
 		ct := 0
@@ -232,17 +265,39 @@ func (e *hvEmulator) vmJSON(v *emuVM) map[string]any {
 			if f.Fixed {
 				typ, fsize = 2, f.Size+4<<20
 			}
-			vhd = map[string]any{"VhdFormat": 3, "VhdType": typ, "Size": f.Size, "FileSize": fsize}
+			vhd = map[string]any{"VhdFormat": 3, "VhdType": typ, "Size": f.Size, "FileSize": fsize, "ParentPath": ""}
 		} else {
 			problem = "The system cannot find the file specified."
 		}
 		drives = append(drives, map[string]any{"ControllerType": ct, "ControllerNumber": d.Number, "ControllerLocation": d.Location, "Path": d.Path, "Vhd": vhd, "Problem": problem})
 	}
+	nics := []map[string]any{}
+	for i, ad := range v.Adapters {
+		mac, static := ad["StaticMac"].(string), true
+		if mac == "" {
+			mac, static = fmt.Sprintf("00155D0000%02X", i+1), false
+		}
+		mode, _ := ad["VlanMode"].(string)
+		if mode == "" {
+			mode = "Untagged"
+		}
+		nics = append(nics, map[string]any{"Name": ad["Name"], "SwitchName": ad["SwitchName"], "MacAddress": mac, "DynamicMacAddressEnabled": !static,
+			"Vlan": map[string]any{"OperationMode": mode, "AccessVlanId": ad["AccessVlanId"], "NativeVlanId": ad["NativeVlanId"], "AllowedVlanIdList": ad["AllowedVlanIdList"], "Private": ""}})
+	}
+	dvds := []map[string]any{}
+	for _, d := range v.DVDs {
+		dvds = append(dvds, map[string]any{"ControllerType": d["ControllerType"], "ControllerNumber": d["ControllerNumber"], "ControllerLocation": d["ControllerLocation"]})
+	}
+	secureBoot, template := "", ""
+	if v.Gen == 2 {
+		secureBoot, template = orStr(v.SecureBoot, "On"), orStr(v.Template, "MicrosoftWindows")
+	}
 	return map[string]any{
 		"Name": v.Name, "Id": v.ID, "State": states[v.State], "StateName": v.State, "Generation": v.Gen,
-		"ProcessorCount": v.CPU, "MemoryStartup": v.Mem, "DynamicMemoryEnabled": v.Dynamic, "Path": v.Folder,
-		"CreationTime": fmt.Sprintf("/Date(%d)/", v.Created.UnixMilli()), "HardDrives": drives,
-		"NetworkAdapters": []map[string]any{{"Name": "Network Adapter", "SwitchName": v.Switch, "MacAddress": "00155D000001"}},
+		"ProcessorCount": v.CPU, "MemoryStartup": v.Mem, "DynamicMemoryEnabled": v.Dynamic, "MemoryMinimum": v.MemMin, "MemoryMaximum": v.MemMax,
+		"Path": v.Folder, "CreationTime": fmt.Sprintf("/Date(%d)/", v.Created.UnixMilli()), "HardDrives": drives, "DvdDrives": dvds,
+		"NetworkAdapters": nics, "Checkpoints": []any{}, "SecureBoot": secureBoot, "SecureBootTemplate": template,
+		"Replication": nil, "IsClustered": v.HA, "ComputerName": e.computer,
 	}
 }
 
@@ -275,4 +330,11 @@ func jsonShape(b []byte) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+func orStr(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
 }

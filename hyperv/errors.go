@@ -11,6 +11,9 @@ import (
 var (
 	// ErrVMNotFound: the host has no VM of that name.
 	ErrVMNotFound = errors.New("virtual machine not found")
+	// ErrVMOnOtherNode: the VM is a role of the host's failover cluster
+	// that another node owns (HostError.Target names it).
+	ErrVMOnOtherNode = errors.New("virtual machine is on another cluster node")
 	// ErrVMExists: a VM of that name already exists where one was to be created.
 	ErrVMExists = errors.New("virtual machine already exists")
 	// ErrModuleMissing: the Hyper-V PowerShell module is not installed.
@@ -48,6 +51,10 @@ type HostError struct {
 	Detail string
 	// Hint tells the operator what to do next.
 	Hint string
+	// Target is what the error is about when the message alone does not
+	// say it for a program: the node owning a clustered VM, the switch
+	// that is missing.
+	Target string
 	// PSType, PSCategory and PSErrorID are PowerShell's own classification
 	// of the error, when it came from PowerShell.
 	PSType     string
@@ -95,6 +102,7 @@ func (e *HostError) Unwrap() []error {
 // specific one.
 var hints = map[error]string{
 	ErrVMNotFound:     "Check the name with Get-VM on the host, or choose to create the VM at this location",
+	ErrVMOnOtherNode:  "Add a [[host]] for that node to config.toml (a cluster's nodes share its cluster shared volume paths, so its path_map is the same), or move the role to this node with Move-ClusterVirtualMachineRole",
 	ErrVMExists:       "Choose the existing VM as the target, or remove or rename it first",
 	ErrModuleMissing:  "Install it on the host: Install-WindowsFeature -Name Hyper-V-PowerShell (Windows Server) or Enable-WindowsOptionalFeature -Online -FeatureName Microsoft-Hyper-V-Management-PowerShell (Windows client)",
 	ErrAccessDenied:   "Use an account that is a local Administrator or a member of 'Hyper-V Administrators' on the host, in an elevated session",
@@ -131,6 +139,8 @@ func (p psError) classify() error {
 		return ErrVMNotFound
 	case "VMExists":
 		return ErrVMExists
+	case "VMOnOtherNode":
+		return ErrVMOnOtherNode
 	case "ModuleMissing":
 		return ErrModuleMissing
 	case "AccessDenied":
@@ -164,7 +174,7 @@ func (p psError) classify() error {
 // Error builds the HostError for this record.
 func (p psError) toHostError(host, op string) *HostError {
 	e := newHostError(p.classify(), host, op, p.Message)
-	e.PSType, e.PSCategory, e.PSErrorID = p.Type, p.Category, p.ID
+	e.PSType, e.PSCategory, e.PSErrorID, e.Target = p.Type, p.Category, p.ID, p.Target
 	if e.Kind == ErrHostFailed {
 		e.Hint = fmt.Sprintf("PowerShell reported %s (%s); run the same step by hand on the host to see more", orDash(p.Type), orDash(p.ID))
 	}

@@ -50,6 +50,16 @@ type Host interface {
 	// FreeSpace reports the free space of the volume holding folder (which
 	// need not exist yet).
 	FreeSpace(ctx context.Context, folder string) (Space, error)
+	// DiscardSavedState turns a Saved or Paused VM Off, discarding its
+	// memory state (Remove-VMSavedState; a Paused VM is turned off): it
+	// would otherwise resume memory older than the disks a failback
+	// writes. A VM that is Off is left as it is; any other state is
+	// refused with ErrBadState.
+	DiscardSavedState(ctx context.Context, name string) error
+	// Info says what the host is: its computer name, its failover cluster
+	// (nodes and shared volumes) when it is a node of one, and whether the
+	// Azure Site Recovery Provider is installed.
+	Info(ctx context.Context) (HostInfo, error)
 }
 
 // VMState is a VM's power state, named as Hyper-V names it.
@@ -93,12 +103,30 @@ type VM struct {
 	Generation int     `json:"generation"`
 	CPUCount   int     `json:"cpu_count"`
 	// MemoryBytes is the startup memory.
-	MemoryBytes   int64     `json:"memory_bytes"`
-	DynamicMemory bool      `json:"dynamic_memory,omitempty"`
+	MemoryBytes   int64 `json:"memory_bytes"`
+	DynamicMemory bool  `json:"dynamic_memory,omitempty"`
+	// MemoryMinimum and MemoryMaximum bound dynamic memory.
+	MemoryMinimum int64     `json:"memory_minimum,omitempty"`
+	MemoryMaximum int64     `json:"memory_maximum,omitempty"`
 	Path          string    `json:"path,omitempty"`
 	Created       time.Time `json:"created,omitempty"`
 	Disks         []Disk    `json:"disks"`
 	Adapters      []Adapter `json:"adapters"`
+	// DVDDrives are the slots of the VM's DVD drives.
+	DVDDrives []Controller `json:"dvd_drives,omitempty"`
+	// SecureBoot is On or Off (generation 2; "" when not known), with the
+	// Secure Boot template's name.
+	SecureBoot         string `json:"secure_boot,omitempty"`
+	SecureBootTemplate string `json:"secure_boot_template,omitempty"`
+	// Checkpoints are the VM's checkpoints (none is the only state a
+	// failback may write the disks in).
+	Checkpoints []Checkpoint `json:"checkpoints,omitempty"`
+	// Replication is the VM's Hyper-V Replica relationship, nil for none.
+	Replication *Replication `json:"replication,omitempty"`
+	// Clustered says the VM is a failover cluster role; Node is the
+	// computer it is on.
+	Clustered bool   `json:"clustered,omitempty"`
+	Node      string `json:"node,omitempty"`
 }
 
 // Disk is a virtual hard disk attached to a VM.
@@ -113,6 +141,9 @@ type Disk struct {
 	Format      string `json:"format,omitempty"` // "VHDX", "VHD"
 	Fixed       bool   `json:"fixed,omitempty"`
 	Problem     string `json:"problem,omitempty"`
+	// ParentPath is a differencing disk's parent (a checkpoint's .avhdx
+	// names the disk it was taken of).
+	ParentPath string `json:"parent_path,omitempty"`
 }
 
 // Controller is where a disk is attached.
@@ -127,6 +158,9 @@ type Adapter struct {
 	Name       string `json:"name"`
 	SwitchName string `json:"switch_name"`
 	MAC        string `json:"mac,omitempty"`
+	// StaticMAC says the MAC was set by hand, not assigned by Hyper-V.
+	StaticMAC bool `json:"static_mac,omitempty"`
+	VLAN      VLAN `json:"vlan,omitzero"`
 }
 
 // Switch is a virtual switch.
@@ -144,8 +178,25 @@ type VMSpec struct {
 	CPUCount      int    `json:"cpu_count"`
 	MemoryBytes   int64  `json:"memory_bytes"`
 	DynamicMemory bool   `json:"dynamic_memory,omitempty"`
-	// SwitchName is the switch the (single) network adapter connects to.
-	SwitchName string `json:"switch_name"`
+	// MemoryMinimum and MemoryMaximum bound dynamic memory (0: Hyper-V's
+	// defaults).
+	MemoryMinimum int64 `json:"memory_minimum,omitempty"`
+	MemoryMaximum int64 `json:"memory_maximum,omitempty"`
+	// SwitchName is the switch of the single network adapter when
+	// Adapters is empty.
+	SwitchName string `json:"switch_name,omitempty"`
+	// Adapters are the VM's network adapters, in order.
+	Adapters []AdapterSpec `json:"adapters,omitempty"`
+	// DVDDrives are the slots of the VM's DVD drives; nil keeps what
+	// New-VM makes (generation 1: one at IDE 1:0, which no disk may take).
+	DVDDrives []Controller `json:"dvd_drives,omitempty"`
+	// SecureBoot is On, Off or "" (Hyper-V's default), generation 2 only;
+	// SecureBootTemplate names the template ("" keeps the default).
+	SecureBoot         string `json:"secure_boot,omitempty"`
+	SecureBootTemplate string `json:"secure_boot_template,omitempty"`
+	// HighlyAvailable makes the VM a failover cluster role
+	// (Add-ClusterVirtualMachineRole) once it is created.
+	HighlyAvailable bool `json:"highly_available,omitempty"`
 	// Folder is where the host keeps the VM's configuration ("" = host default).
 	Folder string     `json:"folder,omitempty"`
 	Disks  []DiskSpec `json:"disks"`
@@ -202,9 +253,7 @@ func (s VMSpec) Validate() error {
 	if s.MemoryBytes < 32<<20 || s.MemoryBytes%(2<<20) != 0 {
 		p = append(p, "memory must be at least 32 MiB and a multiple of 2 MiB (Hyper-V's rule)")
 	}
-	if strings.TrimSpace(s.SwitchName) == "" {
-		p = append(p, "the switch name is empty")
-	}
+	p = append(p, s.validateShape()...)
 	seen := map[string]bool{}
 	for i, d := range s.Disks {
 		if err := d.validate(s.Generation); err != nil {

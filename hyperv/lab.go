@@ -41,6 +41,15 @@ type LabConfig struct {
 	// FreeBytes, when above zero, is the free space the lab reports instead
 	// of the file system's, to drill a volume that is too small.
 	FreeBytes int64 `json:"free_bytes,omitempty"`
+	// Cluster, Nodes and CSVs make the lab host a node of a failover
+	// cluster of that name, for drills: Info reports them and CreateVM can
+	// make a VM highly available. (Other nodes are not modelled.)
+	Cluster string   `json:"cluster,omitempty"`
+	Nodes   []string `json:"nodes,omitempty"`
+	CSVs    []string `json:"csvs,omitempty"`
+	// SiteRecovery, when set, is the Azure Site Recovery Provider Info
+	// reports as installed.
+	SiteRecovery string `json:"site_recovery,omitempty"`
 }
 
 const labConfigName = "host.json"
@@ -166,6 +175,8 @@ type labVM struct {
 	// GuestIgnoresShutdown makes the guest ignore shutdown requests, so a
 	// drill can see a forced turn-off.
 	GuestIgnoresShutdown bool `json:"guest_ignores_shutdown,omitempty"`
+	// Cycles are reverse replication's checkpoints and change tracking.
+	Cycles labCycleState `json:"cycles,omitzero"`
 }
 
 // vmFile names a VM's file: the lower-case name with unsafe bytes escaped
@@ -232,7 +243,7 @@ func (h *LabHost) view(v labVM) VM {
 	vm := v.VM
 	vm.Disks = make([]Disk, len(v.Disks))
 	for i, d := range v.Disks {
-		vm.Disks[i] = Disk{HostPath: d.HostPath, Controller: d.Controller}
+		vm.Disks[i] = Disk{HostPath: d.HostPath, Controller: d.Controller, ParentPath: d.ParentPath}
 		img, err := vdisk.Open(d.HostPath, vdisk.OpenOptions{ReadOnly: true})
 		if err != nil {
 			vm.Disks[i].Problem = err.Error()

@@ -71,11 +71,20 @@ func (h *LabHost) CreateVM(ctx context.Context, spec VMSpec) (VM, error) {
 	} else if !errors.Is(err, ErrVMNotFound) {
 		return VM{}, err
 	}
-	if ok, err := h.hasSwitch(spec.SwitchName); err != nil || !ok {
-		if err != nil {
-			return VM{}, err
+	for _, sw := range spec.Switches() {
+		if ok, err := h.hasSwitch(sw); err != nil || !ok {
+			if err != nil {
+				return VM{}, err
+			}
+			return VM{}, h.switchMissing(op, sw)
 		}
-		return VM{}, h.switchMissing(op, spec.SwitchName)
+	}
+	cfg, err := h.config()
+	if err != nil {
+		return VM{}, err
+	}
+	if spec.HighlyAvailable && cfg.Cluster == "" {
+		return VM{}, newHostError(ErrBadState, h.Name(), op, "the lab host is not a cluster node (no \"cluster\" in host.json): the VM cannot be made highly available")
 	}
 	for _, d := range spec.Disks {
 		if err := h.checkDiskForCreate(op, d); err != nil {
@@ -107,9 +116,27 @@ func (h *LabHost) CreateVM(ctx context.Context, spec VMSpec) (VM, error) {
 	v := labVM{VM: VM{
 		Name: spec.Name, ID: newVMID(), State: StateOff, Generation: spec.Generation,
 		CPUCount: spec.CPUCount, MemoryBytes: spec.MemoryBytes, DynamicMemory: spec.DynamicMemory,
+		MemoryMinimum: spec.MemoryMinimum, MemoryMaximum: spec.MemoryMaximum,
 		Path: spec.Folder, Created: time.Now().UTC().Truncate(time.Millisecond),
-		Adapters: []Adapter{{Name: "Network Adapter", SwitchName: spec.SwitchName, MAC: "00155D" + strings.ToUpper(randomHex(3))}},
+		DVDDrives: spec.dvdDrives(), SecureBoot: spec.SecureBoot, SecureBootTemplate: spec.SecureBootTemplate,
+		Clustered: spec.HighlyAvailable, Node: cfg.Name,
 	}}
+	if v.Generation == 2 && v.SecureBoot == "" {
+		v.SecureBoot = "On" // Hyper-V's default for generation 2
+	}
+	if v.Generation == 2 && v.SecureBootTemplate == "" {
+		v.SecureBootTemplate = "MicrosoftWindows"
+	}
+	for _, a := range spec.adapters() {
+		ad := Adapter{Name: a.Name, SwitchName: a.SwitchName, MAC: "00155D" + strings.ToUpper(randomHex(3)), VLAN: a.VLAN}
+		if a.MAC != "" {
+			ad.MAC, ad.StaticMAC = normMAC(a.MAC), true
+		}
+		if ad.Name == "" {
+			ad.Name = "Network Adapter"
+		}
+		v.Adapters = append(v.Adapters, ad)
+	}
 	if v.Path == "" {
 		v.Path = filepath.Join(h.dir, "vms")
 	}
@@ -193,7 +220,12 @@ func (h *LabHost) AttachDisk(ctx context.Context, vmName string, d DiskSpec) err
 	}
 	for _, have := range v.Disks {
 		if have.Controller == d.Controller {
-			return newHostError(ErrHostFailed, h.Name(), op, fmt.Sprintf("%s %d:%d already holds %s", d.Type, d.Number, d.Location, have.HostPath))
+			return newHostError(ErrHostFailed, h.Name(), op, fmt.Sprintf("%s already holds %s", d.Slot(), have.HostPath))
+		}
+	}
+	for _, dvd := range v.DVDDrives {
+		if dvd == d.Controller {
+			return newHostError(ErrHostFailed, h.Name(), op, fmt.Sprintf("%s holds the VM's DVD drive", d.Slot()))
 		}
 	}
 	v.Disks = append(v.Disks, Disk{HostPath: filepath.Clean(d.HostPath), Controller: d.Controller})

@@ -176,16 +176,33 @@ func (h *PSHost) CreateVM(ctx context.Context, spec VMSpec) (VM, error) {
 		intParam("ProcessorCount", int64(spec.CPUCount)),
 		intParam("MemoryStartupBytes", spec.MemoryBytes),
 		boolParam("DynamicMemory", spec.DynamicMemory),
-		strParam("SwitchName", spec.SwitchName),
+		intParam("MemoryMinimumBytes", spec.MemoryMinimum),
+		intParam("MemoryMaximumBytes", spec.MemoryMaximum),
 		strParam("Folder", spec.Folder),
 		strParam("BootDisk", bootDisk(spec.Disks)),
+		strParam("SecureBoot", spec.SecureBoot),
+		strParam("SecureBootTemplate", spec.SecureBootTemplate),
+		boolParam("HighlyAvailable", spec.HighlyAvailable),
+		{Name: "Adapters", Value: psAdapters(spec.adapters())},
+		{Name: "DvdDrives", Value: psSlots(spec.dvdDrives())},
 		{Name: "Disks", Value: psDisks(spec.Disks)},
+	}
+	for _, a := range spec.adapters() {
+		for _, v := range []string{a.Name, a.SwitchName, a.VLAN.Allowed} {
+			if p := strParam("Adapters", v); p.Bad != "" {
+				params = append(params, p)
+			}
+		}
 	}
 	var v psVM
 	if err := h.run(ctx, "create-vm", what, params, &v); err != nil {
 		var he *HostError
 		if errors.As(err, &he) && he.Kind == ErrSwitchNotFound {
-			he.Hint = switchHint(spec.SwitchName, h.name)
+			sw := he.Target
+			if sw == "" && len(spec.Switches()) > 0 {
+				sw = spec.Switches()[0]
+			}
+			he.Hint = switchHint(sw, h.name)
 		}
 		return VM{}, err
 	}
@@ -281,6 +298,31 @@ func (h *PSHost) FreeSpace(ctx context.Context, folder string) (Space, error) {
 		vol = r.Volume
 	}
 	return Space{Volume: vol, Free: r.FreeSpace, Total: r.Capacity}, nil
+}
+
+// DiscardSavedState implements Host.
+func (h *PSHost) DiscardSavedState(ctx context.Context, name string) error {
+	var state string
+	what := "discard the saved state of VM " + quoteName(name)
+	if err := h.run(ctx, "discard-saved-state", what, []psParam{strParam("Name", name)}, &state); err != nil {
+		return err
+	}
+	if state != string(StateOff) {
+		return newHostError(ErrBadState, h.name, what, "the VM is "+state+" afterwards")
+	}
+	return nil
+}
+
+// Info implements Host.
+func (h *PSHost) Info(ctx context.Context) (HostInfo, error) {
+	var r struct {
+		Computer, Cluster, SiteRecovery string
+		Nodes, CSVs                     psList[string]
+	}
+	if err := h.run(ctx, "host-info", "describe the host", nil, &r); err != nil {
+		return HostInfo{}, err
+	}
+	return HostInfo{Computer: r.Computer, Cluster: r.Cluster, Nodes: r.Nodes, CSVs: r.CSVs, SiteRecovery: r.SiteRecovery}, nil
 }
 
 // switchHint is the exact PowerShell that creates a missing switch.

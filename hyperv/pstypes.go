@@ -14,10 +14,43 @@ type psVM struct {
 	ProcessorCount       int
 	MemoryStartup        int64
 	DynamicMemoryEnabled bool
+	MemoryMinimum        int64
+	MemoryMaximum        int64
 	Path                 string
 	CreationTime         psDate
 	HardDrives           psList[psDrive]
+	DvdDrives            psList[psSlot]
 	NetworkAdapters      psList[psAdapter]
+	Checkpoints          psList[psCheckpoint]
+	SecureBoot           string
+	SecureBootTemplate   string
+	Replication          *psReplication
+	IsClustered          bool
+	ComputerName         string
+}
+
+type psReplication struct {
+	Mode, State, Health, PrimaryServer, ReplicaServer string
+}
+
+type psSlot struct {
+	ControllerType     controllerEnum
+	ControllerNumber   int
+	ControllerLocation int
+}
+
+type psCheckpoint struct {
+	Name         string
+	SnapshotType string
+	CreationTime psDate
+}
+
+type psVLAN struct {
+	OperationMode     string
+	AccessVlanId      int
+	NativeVlanId      int
+	AllowedVlanIdList string
+	Private           string
 }
 
 type psDrive struct {
@@ -30,16 +63,19 @@ type psDrive struct {
 }
 
 type psVHD struct {
-	VhdFormat vhdFormatEnum
-	VhdType   vhdTypeEnum
-	Size      int64
-	FileSize  int64
+	VhdFormat  vhdFormatEnum
+	VhdType    vhdTypeEnum
+	Size       int64
+	FileSize   int64
+	ParentPath string
 }
 
 type psAdapter struct {
-	Name       string
-	SwitchName string
-	MacAddress string
+	Name                     string
+	SwitchName               string
+	MacAddress               string
+	DynamicMacAddressEnabled *bool
+	Vlan                     *psVLAN
 }
 
 type psSwitch struct {
@@ -62,10 +98,26 @@ func (v psVM) toVM() VM {
 		CPUCount:      v.ProcessorCount,
 		MemoryBytes:   v.MemoryStartup,
 		DynamicMemory: v.DynamicMemoryEnabled,
+		MemoryMinimum: v.MemoryMinimum,
+		MemoryMaximum: v.MemoryMaximum,
 		Path:          v.Path,
 		Created:       v.CreationTime.Time,
 		Disks:         []Disk{},
 		Adapters:      []Adapter{},
+		SecureBoot:    v.SecureBoot,
+		Clustered:     v.IsClustered,
+		Node:          v.ComputerName,
+
+		SecureBootTemplate: v.SecureBootTemplate,
+	}
+	if r := v.Replication; r != nil {
+		vm.Replication = &Replication{Mode: r.Mode, State: r.State, Health: r.Health, PrimaryServer: r.PrimaryServer, ReplicaServer: r.ReplicaServer}
+	}
+	for _, c := range v.DvdDrives {
+		vm.DVDDrives = append(vm.DVDDrives, Controller{Type: ControllerType(c.ControllerType.Name), Number: c.ControllerNumber, Location: c.ControllerLocation})
+	}
+	for _, c := range v.Checkpoints {
+		vm.Checkpoints = append(vm.Checkpoints, Checkpoint{Name: c.Name, Type: c.SnapshotType, Created: c.CreationTime.Time})
 	}
 	for _, d := range v.HardDrives {
 		disk := Disk{
@@ -78,11 +130,20 @@ func (v psVM) toVM() VM {
 			disk.FileSize = d.Vhd.FileSize
 			disk.Format = d.Vhd.VhdFormat.Name
 			disk.Fixed = d.Vhd.VhdType.Name == "Fixed"
+			disk.ParentPath = d.Vhd.ParentPath
 		}
 		vm.Disks = append(vm.Disks, disk)
 	}
 	for _, a := range v.NetworkAdapters {
-		vm.Adapters = append(vm.Adapters, Adapter{Name: a.Name, SwitchName: a.SwitchName, MAC: a.MacAddress})
+		ad := Adapter{Name: a.Name, SwitchName: a.SwitchName, MAC: a.MacAddress}
+		ad.StaticMAC = a.DynamicMacAddressEnabled != nil && !*a.DynamicMacAddressEnabled
+		if l := a.Vlan; l != nil {
+			ad.VLAN = VLAN{Mode: l.OperationMode, AccessID: l.AccessVlanId, NativeID: l.NativeVlanId, Allowed: l.AllowedVlanIdList, Private: l.Private}
+			if ad.VLAN.Mode == "Untagged" {
+				ad.VLAN = VLAN{}
+			}
+		}
+		vm.Adapters = append(vm.Adapters, ad)
 	}
 	return vm
 }

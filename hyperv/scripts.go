@@ -45,9 +45,14 @@ var scriptLibs = map[string][]string{
 	"start-vm":      {"vm"},
 	"stop-vm":       {"vm"},
 	"disk-in-use":   nil,
-	"free-space":    nil,
+	"free-space":    {"vm"},
+	"host-info":     {"vm"},
 	"heartbeat":     {"vm"},
 	"remove-vm":     {"vm"},
+
+	"discard-saved-state": {"vm"},
+	"begin-cycle":         {"vm", "cycle"},
+	"end-cycle":           {"vm", "cycle"},
 }
 
 // buildScript assembles the script of an operation: a header naming it,
@@ -106,6 +111,52 @@ func psDisks(disks []DiskSpec) string {
 	}
 	b.WriteString(")")
 	return b.String()
+}
+
+// psAdapters renders network adapters as an array of hashtable literals.
+func psAdapters(as []AdapterSpec) string {
+	var rows []string
+	for _, a := range as {
+		mode := a.VLAN.Mode
+		if mode == "Untagged" {
+			mode = ""
+		}
+		mac := ""
+		if a.MAC != "" {
+			mac = normMAC(a.MAC)
+		}
+		rows = append(rows, fmt.Sprintf("@{ Name = %s; SwitchName = %s; StaticMac = %s; VlanMode = %s; AccessVlanId = %s; NativeVlanId = %s; AllowedVlanIdList = %s }",
+			psQuote(a.Name), psQuote(a.SwitchName), psQuote(mac), psQuote(mode), psInt(int64(a.VLAN.AccessID)),
+			psInt(int64(a.VLAN.NativeID)), psQuote(a.VLAN.Allowed)))
+	}
+	return psArray(rows)
+}
+
+// psSlots renders controller slots (DVD drives) as hashtable literals.
+func psSlots(cs []Controller) string {
+	var rows []string
+	for _, c := range cs {
+		rows = append(rows, fmt.Sprintf("@{ ControllerType = %s; ControllerNumber = %s; ControllerLocation = %s }",
+			psQuote(string(c.Type)), psInt(int64(c.Number)), psInt(int64(c.Location))))
+	}
+	return psArray(rows)
+}
+
+// psStrings renders strings as an array of quoted literals.
+func psStrings(vs []string) string {
+	var rows []string
+	for _, v := range vs {
+		rows = append(rows, psQuote(v))
+	}
+	return psArray(rows)
+}
+
+// psArray is @() of literals, one a line.
+func psArray(rows []string) string {
+	if len(rows) == 0 {
+		return "@()"
+	}
+	return "@(\n    " + strings.Join(rows, ",\n    ") + "\n)"
 }
 
 // bootDisk is the disk a generation 2 VM boots from: the first in slot

@@ -2,10 +2,13 @@ package sshsrv
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/charmbracelet/ssh"
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/failback/failback/internal/safetext"
 )
 
 // Keepalives: a console on a wall display shows every change but sends
@@ -85,21 +88,14 @@ func (s *Server) sendKeepAlives(sess ssh.Session, every time.Duration) {
 	}
 }
 
-// refused logs a key that was refused, with the line that would let it
-// in: someone who just made a key learns why, and what to add.
-func (s *Server) refused(ctx ssh.Context, key ssh.PublicKey) {
-	line := ""
-	if key != nil {
-		line = string(gossh.MarshalAuthorizedKey(key))
-		line = line[:len(line)-1]
+// letIn is what a refused key's log line adds when the key is simply not
+// in the file: the line that would let it in, so someone who just made a
+// key learns what to add where.
+func (s *Server) letIn(ctx ssh.Context, key ssh.PublicKey, why string) string {
+	if key == nil || why != "not in the authorized-keys file" {
+		return ""
 	}
-	s.log.Printf("refused key %s of %s from %s: it is not in %s; to let it in, add this line there (role=operator to let it act): %s",
-		fingerprint(key), ctx.User(), ctx.RemoteAddr(), s.o.AuthorizedKeys, fmt.Sprintf("role=viewer %s %s", line, ctx.User()))
-}
-
-func fingerprint(key ssh.PublicKey) string {
-	if key == nil {
-		return "(none)"
-	}
-	return gossh.FingerprintSHA256(key)
+	line := strings.TrimSpace(string(gossh.MarshalAuthorizedKey(key)))
+	return fmt.Sprintf("; to let it in, add this line to %s (role=operator to let it act): role=viewer %s %s",
+		s.o.AuthorizedKeys, line, safetext.Clean(ctx.User()))
 }

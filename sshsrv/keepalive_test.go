@@ -1,7 +1,6 @@
 package sshsrv
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,24 +15,6 @@ import (
 
 	"github.com/failback/failback/ui/uitest"
 )
-
-// syncBuffer is a log both the server and the test use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // quietServer serves fake with a short idle timeout; it returns the
 // address and the server's log.
@@ -118,7 +98,7 @@ func TestRefusedKeyIsLoggedWithTheLineToAdd(t *testing.T) {
 		t.Fatal("an unknown key got in")
 	}
 	want := "role=viewer " + strings.TrimSpace(string(gossh.MarshalAuthorizedKey(stranger.PublicKey()))) + " newcomer"
-	if l := logs.String(); !strings.Contains(l, "refused key "+gossh.FingerprintSHA256(stranger.PublicKey())) || !strings.Contains(l, want) {
+	if l := logs.String(); !strings.Contains(l, "refused key ssh-ed25519 "+gossh.FingerprintSHA256(stranger.PublicKey())) || !strings.Contains(l, want) {
 		t.Fatalf("log:\n%s\nwant the refusal and %q", l, want)
 	}
 }

@@ -2,7 +2,10 @@
 // every session runs its own bubbletea program, with its own renderer and
 // styles, over the same root model as the local console, and watches the
 // same live jobs. Public keys only, from an authorized-keys file in which
-// each key is marked operator or viewer; unknown keys are refused.
+// each key is marked operator or viewer; unknown keys are refused (and
+// logged), and every action asks the file again, so a key's rights follow
+// the file, not the moment of login. Connections that have not logged in
+// are capped and timed out (guard.go).
 //
 // Jobs belong to the workflow service, never to a session: closing or
 // losing a session ends its program and its subscription, nothing else.
@@ -51,6 +54,16 @@ type Options struct {
 	// a console nobody types in (a wall display) is not idle
 	// (DefaultKeepAlive if 0, at most a third of IdleTimeout; <0: none).
 	KeepAlive time.Duration
+	// HandshakeTimeout closes a connection that has not logged in this
+	// long after it opened (DefaultHandshakeTimeout if 0).
+	HandshakeTimeout time.Duration
+	// MaxPreAuth and MaxPreAuthPerSource cap the connections not logged
+	// in yet, overall and per client address (DefaultMaxPreAuth and
+	// DefaultMaxPreAuthPerSource if 0); see guard.go.
+	MaxPreAuth, MaxPreAuthPerSource int
+	// KeyCheck is how often open sessions are held against the
+	// authorized-keys file (DefaultKeyCheck if 0).
+	KeyCheck time.Duration
 	// Refresh is the console's coalescing interval (ui.DefaultRefresh if 0).
 	Refresh time.Duration
 	// Logger receives connection logs (stderr if nil).
@@ -59,11 +72,14 @@ type Options struct {
 
 // Server is the SSH server.
 type Server struct {
-	svc  workflow.Service
-	o    Options
-	srv  *ssh.Server
-	keys *keyFile
-	log  *log.Logger
+	svc      workflow.Service
+	o        Options
+	srv      *ssh.Server
+	keys     *keyFile
+	log      *log.Logger
+	guard    *guard
+	refusals refusalLog
+	sessions sessions
 
 	mu  sync.Mutex
 	ctx context.Context // the server's context: Start and Act run under it
@@ -81,6 +97,18 @@ func New(svc workflow.Service, o Options) (*Server, error) {
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = DefaultIdleTimeout
 	}
+	if o.HandshakeTimeout <= 0 {
+		o.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if o.MaxPreAuth <= 0 {
+		o.MaxPreAuth = DefaultMaxPreAuth
+	}
+	if o.MaxPreAuthPerSource <= 0 {
+		o.MaxPreAuthPerSource = DefaultMaxPreAuthPerSource
+	}
+	if o.KeyCheck <= 0 {
+		o.KeyCheck = DefaultKeyCheck
+	}
 	s := &Server{svc: svc, o: o, log: o.Logger, ctx: context.Background()}
 	if s.log == nil {
 		s.log = log.New(os.Stderr, "failback ssh: ", log.LstdFlags)
@@ -89,10 +117,10 @@ func New(svc workflow.Service, o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sshsrv: %w", err)
 	}
-	if s.keys, err = newKeyFile(o.AuthorizedKeys); err != nil {
+	if s.keys, err = newKeyFile(o.AuthorizedKeys, func(msg string) { s.log.Print(msg) }); err != nil {
 		return nil, fmt.Errorf("sshsrv: %w", err)
 	}
-	s.keys.warn = func(err error) { s.log.Printf("authorized keys unchanged: %v", err) }
+	s.guard = newGuard(o.HandshakeTimeout, o.MaxPreAuth, o.MaxPreAuthPerSource)
 	opts := []ssh.Option{
 		wish.WithAddress(o.Listen),
 		// Public keys only: no password or keyboard-interactive
@@ -101,6 +129,8 @@ func New(svc workflow.Service, o Options) (*Server, error) {
 		wish.WithMiddleware(s.middleware()...),
 		func(srv *ssh.Server) error {
 			srv.AddHostKey(signer)
+			srv.ConnCallback = s.guard.accept
+			srv.ServerConfigCallback = s.guard.serverConfig
 			return nil
 		},
 	}
@@ -114,15 +144,6 @@ func New(svc workflow.Service, o Options) (*Server, error) {
 		return nil, fmt.Errorf("sshsrv: %w", err)
 	}
 	return s, nil
-}
-
-// allowKey is the public-key check: only keys in the file get in.
-func (s *Server) allowKey(ctx ssh.Context, key ssh.PublicKey) bool {
-	_, ok := s.keys.lookup(key)
-	if !ok {
-		s.refused(ctx, key)
-	}
-	return ok
 }
 
 // ListenAndServe listens on Options.Listen and serves until ctx ends or
@@ -143,6 +164,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	s.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { _ = s.srv.Close() })
 	defer stop()
+	watch, endWatch := context.WithCancel(ctx)
+	defer endWatch()
+	go s.watchKeys(watch, s.o.KeyCheck)
 	s.log.Printf("listening on %s", l.Addr())
 	err := s.srv.Serve(l)
 	if errors.Is(err, ssh.ErrServerClosed) {

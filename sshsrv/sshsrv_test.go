@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"io"
 	"log"
 	"net"
 	"os"
@@ -26,6 +25,8 @@ type testServer struct {
 	fake     *uitest.Fake
 	srv      *Server
 	dir      string
+	keys     string      // the authorized-keys file
+	logs     *syncBuffer // the server's log
 	operator gossh.Signer
 	viewer   gossh.Signer
 	stranger gossh.Signer
@@ -52,21 +53,32 @@ func authLine(role string, s gossh.Signer, name string) string {
 // (alice) and a viewer key (victor) authorized.
 func newServer(t *testing.T, fake *uitest.Fake) *testServer {
 	t.Helper()
-	ts := &testServer{t: t, fake: fake, dir: t.TempDir(),
+	return newServerWith(t, fake, nil)
+}
+
+// newServerWith is newServer with options changed by opt (nil: none);
+// the server's log goes to ts.logs.
+func newServerWith(t *testing.T, fake *uitest.Fake, opt func(*Options)) *testServer {
+	t.Helper()
+	ts := &testServer{t: t, fake: fake, dir: t.TempDir(), logs: &syncBuffer{},
 		operator: newSigner(t), viewer: newSigner(t), stranger: newSigner(t)}
-	keys := filepath.Join(ts.dir, "authorized_keys")
+	ts.keys = filepath.Join(ts.dir, "authorized_keys")
 	content := "# failback console access\n" +
 		authLine("operator", ts.operator, "alice@laptop") +
 		"\n" + authLine("viewer", ts.viewer, "victor@jumpbox")
-	if err := os.WriteFile(keys, []byte(content), 0o600); err != nil {
+	if err := os.WriteFile(ts.keys, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(fake, Options{
+	o := Options{
 		HostKeyPath:    filepath.Join(ts.dir, "host", "ssh_host_ed25519_key"),
-		AuthorizedKeys: keys,
+		AuthorizedKeys: ts.keys,
 		Refresh:        20 * time.Millisecond,
-		Logger:         log.New(io.Discard, "", 0),
-	})
+		Logger:         log.New(ts.logs, "", 0),
+	}
+	if opt != nil {
+		opt(&o)
+	}
+	srv, err := New(fake, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
+	"github.com/failback/failback/internal/safetext"
 	"github.com/failback/failback/ui/common"
 	"github.com/failback/failback/ui/keys"
 	"github.com/failback/failback/ui/pages/monitor"
@@ -105,6 +106,10 @@ func New(svc workflow.Service, who workflow.Actor, o Options) *Model {
 		work = context.Background()
 	}
 	ctx, cancel := context.WithCancel(work)
+	// Everything from outside is drawn only after safetext: the service's
+	// answers (job text, log lines, errors) and the actor's name.
+	svc = workflow.Sanitized(svc)
+	who.Name = safetext.Clean(who.Name)
 	st := styles.New(o.Renderer)
 	now := o.Now
 	if now == nil {

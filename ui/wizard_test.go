@@ -2,6 +2,7 @@ package ui
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -29,7 +30,7 @@ func TestWizardWalkStartsWithChoices(t *testing.T) {
 		Plan: "web-shop", Direction: workflow.DirAzureToOnPrem, Location: workflow.LocOriginal,
 		Sync: workflow.SyncDelta, CertThumbprint: uitest.ThumbGood,
 	}
-	if starts[0].Choices != want {
+	if !reflect.DeepEqual(starts[0].Choices, want) {
 		t.Errorf("Start got %+v, want %+v", starts[0].Choices, want)
 	}
 	if starts[0].Who != uitest.Operator {
@@ -72,7 +73,7 @@ func TestWizardAlternateFullExpiredOverride(t *testing.T) {
 		Location: workflow.LocAlternate, AltHost: "hv02.example.com", CreateVM: true,
 		Sync: workflow.SyncFull, CertThumbprint: uitest.ThumbExpired, AllowExpiredCert: true,
 	}
-	if st := f.Starts(); len(st) != 1 || st[0].Choices != want {
+	if st := f.Starts(); len(st) != 1 || !reflect.DeepEqual(st[0].Choices, want) {
 		t.Fatalf("Start calls %+v, want one with %+v", st, want)
 	}
 }
@@ -198,5 +199,26 @@ func TestWizardDropsStaleLocationAnswers(t *testing.T) {
 	}
 	if n := f.Calls("CheckLocation"); n != 3 {
 		t.Errorf("CheckLocation called %d times, want 3", n)
+	}
+}
+
+// An alternate host without the VMs' switch offers to map it to one it
+// has: m maps it, the check passes, and the summary and Start carry it.
+func TestWizardMapsAMissingSwitch(t *testing.T) {
+	f := uitest.New()
+	s := start(t, f, uitest.Operator, PageWizard, 100, 30, atPlan)
+	s.walkTo("Location")
+	s.press([]string{"tab", "down", "down", " "}, "no virtual switch named LAN on hv03", "missing here: LAN (m: map it to Internal, Storage)")
+	s.press([]string{"m"}, "switch LAN -> Internal on this host", "mapped to Internal (your choice)")
+	s.press([]string{"m"}, "switch LAN -> Storage on this host")
+	s.press([]string{"enter"}, atSync)
+	s.press([]string{"enter"}, atCert)
+	s.press([]string{"enter"}, atPreflight)
+	s.press([]string{"enter"}, atSummary, "switch LAN -> Storage")
+	s.press([]string{"enter"}, "Started")
+	s.final()
+	st := f.Starts()
+	if len(st) != 1 || st[0].Choices.SwitchMap["LAN"] != "Storage" || st[0].Choices.AltHost != "hv03.example.com" {
+		t.Fatalf("Start got %+v", st)
 	}
 }

@@ -82,7 +82,7 @@ func openFile(path string, ro bool) (*os.File, error) {
 
 // createFile creates a new image file, never replacing an existing one.
 func createFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600) // the disk's contents: the user's only
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("%s already exists; remove it or choose another name (images are never overwritten): %w", path, err)

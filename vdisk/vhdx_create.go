@@ -24,7 +24,7 @@ func createVHDX(path string, o CreateOptions) (Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create VHDX %s: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600) // the disk's contents: the user's only
 	if err != nil {
 		return nil, fmt.Errorf("create VHDX %s: %w", path, err)
 	}

@@ -31,6 +31,7 @@ func (j *job) actions(who Actor) []ActionState {
 	f := recordFacts(&r, running)
 	f.ReverseEvery, f.KeepRecoveryPoints = j.m.cfg.Reverse.Interval.D(), j.m.cfg.Reverse.KeepRecoveryPoints
 	f.DeleteDisks = j.m.cfg.Commit.DeleteDisks
+	f.Replicas = j.m.deps.Replicas != nil
 	if ok, _ := allowed(&f, ActComplete); ok {
 		f.CompleteNow = j.view().CompleteNow // measured now
 	}

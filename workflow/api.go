@@ -108,6 +108,14 @@ type Choices struct {
 	// CertThumbprint chooses the certificate for encrypted disks.
 	CertThumbprint   string `json:"cert_thumbprint,omitempty"`
 	AllowExpiredCert bool   `json:"allow_expired_cert,omitempty"`
+	// DiscardSavedState accepts that an on-premises VM found Saved or
+	// Paused is turned off when the job starts, its memory state
+	// discarded (it would resume memory older than the disks the job
+	// writes); without it such a VM is refused at pre-flight.
+	DiscardSavedState bool `json:"discard_saved_state,omitempty"`
+	// SwitchMap connects, at an alternate location, the adapters of a
+	// switch the host lacks to one it has (original name -> host's).
+	SwitchMap map[string]string `json:"switch_map,omitempty"`
 }
 
 // Role says what an actor may do.
@@ -283,6 +291,14 @@ type LocationReport struct {
 	Host   string     `json:"host"`
 	Checks []CheckRow `json:"checks"`
 	OK     bool       `json:"ok"`
+	// MissingSwitches are switches of the VMs an alternate host lacks
+	// (and no SwitchMap entry maps); HostSwitches are the switches it has,
+	// to map them to.
+	MissingSwitches []string `json:"missing_switches,omitempty"`
+	HostSwitches    []string `json:"host_switches,omitempty"`
+	// SavedVMs are the VMs found Saved or Paused (see
+	// Choices.DiscardSavedState).
+	SavedVMs []string `json:"saved_vms,omitempty"`
 }
 
 // CheckRow is one pre-flight or location check.
@@ -297,6 +313,9 @@ type CheckRow struct {
 	// CLIFix is the same fix for the script commands, naming failback
 	// run's flags; "" when Fix names none of the operator's choices.
 	CLIFix string `json:"cli_fix,omitempty"`
+	// Warning marks a row that does not block (OK is true) but says what
+	// the operator should do before and after the failback (Fix).
+	Warning bool `json:"warning,omitempty"`
 }
 
 // ScriptFix is the fix as the script commands say it.

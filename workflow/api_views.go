@@ -120,6 +120,20 @@ type VMView struct {
 	OnPremState string     `json:"onprem_state"`
 	Phase       string     `json:"phase"`
 	Disks       []DiskView `json:"disks"`
+	// RecoveryPoints are the VM's recovery points, oldest first.
+	RecoveryPoints []RecoveryPointView `json:"recovery_points,omitempty"`
+}
+
+// RecoveryPointView is one recovery point of reverse replication: every
+// disk of the VM snapshotted together after a cycle.
+type RecoveryPointView struct {
+	At    time.Time `json:"at"`
+	Cycle int       `json:"cycle"`
+	// Sent is what that cycle sent for the VM.
+	Sent int64 `json:"sent"`
+	// Consistency is what the point's disks are consistent with:
+	// "application-consistent", "crash-consistent", "vm-off" or "live".
+	Consistency string `json:"consistency,omitempty"`
 }
 
 // DiskView is one disk's figures, each defined once here and shown alike

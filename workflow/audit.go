@@ -7,6 +7,8 @@ import (
 	"os"
 	"sort"
 	"time"
+
+	"github.com/failback/failback/internal/osfile"
 )
 
 // ringSize bounds each job's in-memory log; the audit file keeps all.
@@ -85,7 +87,7 @@ func appendAudit(path string, e auditEntry) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, osfile.PrivateFile)
 	if err != nil {
 		return err
 	}

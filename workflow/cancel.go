@@ -34,7 +34,11 @@ func (j *job) flowCancel(ctx context.Context) error {
 	r := j.snap()
 	for _, vm := range r.VMs {
 		if vm.CreatedVM {
-			j.warn("cancel", "the VM %s that this job created on %s stays, with its disks back to empty: remove it there (Remove-VM) if it is not wanted", vm.Name, vm.Host)
+			how := "Remove-VM -Name " + psq(vm.Name)
+			if vm.Spec != nil && vm.Spec.HighlyAvailable {
+				how = "Remove-ClusterGroup -Name " + psq(vm.Name) + " -RemoveResources, then " + how
+			}
+			j.warn("cancel", "the VM %s that this job created on %s stays, with its disks back to empty: remove it there (%s) if it is not wanted", vm.Name, vm.Host, how)
 		}
 	}
 	if err := j.setState(StateCancelled); err != nil {

@@ -15,11 +15,18 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/failback/failback/internal/osfile"
 )
 
 // ErrNoDriver: no process serves the state folder's control socket; open
 // a Manager instead.
 var ErrNoDriver = errors.New("no failback process drives this state folder")
+
+// ErrUntrustedSocket: the control socket named in the state folder is in
+// a folder other users may write, or is served by a process of another
+// user; failback sends it nothing.
+var ErrUntrustedSocket = errors.New("the control socket is not this user's")
 
 // callTimeout bounds the calls of Service that take no context.
 const callTimeout = 15 * time.Second
@@ -53,16 +60,36 @@ func Dial(ctx context.Context, dir string) (*Client, error) {
 	if json.Unmarshal(b, &info) != nil || info.Socket == "" {
 		return nil, ErrNoDriver
 	}
+	// Trusted: this user, root, and whoever owns the state folder (a
+	// service account driving it, when root runs a script command).
+	owner := osfile.Owner(abs)
+	if err := osfile.CheckTrustedDir(filepath.Dir(info.Socket), owner); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, ErrNoDriver
+		}
+		return nil, fmt.Errorf("%w: %v; failback sends commands only through folders of this user, root or the state folder's owner that no one else may write: check who changed it", ErrUntrustedSocket, err)
+	}
 	c := &Client{info: info, hc: &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
-			return d.DialContext(ctx, "unix", info.Socket)
+			conn, err := d.DialContext(ctx, "unix", info.Socket)
+			if err != nil {
+				return nil, err
+			}
+			if uid, pid, ok := osfile.PeerCred(conn); ok && !trusted(uid) && uid != owner {
+				conn.Close()
+				return nil, fmt.Errorf("%w: %s is served by process %d of uid %d, not by this user, root or the state folder's owner; stop that process", ErrUntrustedSocket, info.Socket, pid, uid)
+			}
+			return conn, nil
 		},
 		MaxIdleConns: 4,
 	}}}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := c.call(ctx, routePing, nil, nil, nil); err != nil {
+		if errors.Is(err, ErrUntrustedSocket) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w (the control socket %s of process %d does not answer: %v)", ErrNoDriver, info.Socket, info.PID, err)
 	}
 	return c, nil

@@ -13,15 +13,24 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/failback/failback/internal/osfile"
 )
 
 // The control socket: the process that drives a state folder's jobs
 // serves Service over HTTP+JSON on a unix socket, so script commands and
 // other consoles started later go through it instead of driving the same
-// jobs twice. The socket file is private to the user (0600 in a 0700
-// folder when it lives outside the state folder); whoever may connect may
-// act, as whoever may read the state folder could. Roles still apply:
-// the actor travels with each request and viewers are refused.
+// jobs twice. The socket is private to the user: mode 0600 from the moment
+// it exists, in a folder that is the user's own and 0700 (the state
+// folder, or failback-<uid> in the temporary folder when that path is too
+// long; a folder another user made is refused, never used). Whoever may
+// connect may act, as whoever may read the state folder could, but who
+// they are comes from the kernel, never from the request: the peer's uid
+// (SO_PEERCRED) names the actor in the audit log, and a peer of another
+// user than this process's (or root) is refused. A request may lower its
+// own role to viewer, never raise it. (SSH sessions never cross the
+// socket: failback serve drives the jobs itself and names each session's
+// actor from its own record of the key.)
 
 // controlInfo is state_dir/control.json: where the socket is and who
 // serves it.
@@ -43,16 +52,20 @@ type controlServer struct {
 }
 
 // socketPath is state_dir/control.sock, or a short path in the temporary
-// folder when that is too long for a unix socket (about 100 bytes).
+// folder when that is too long for a unix socket (about 100 bytes). The
+// socket's folder must be this user's own, 0700 (created so if missing).
 func socketPath(root string) (string, error) {
 	p := filepath.Join(root, "control.sock")
 	if len(p) < 100 {
+		if err := osfile.OwnedPrivateDir(root); err != nil {
+			return "", fmt.Errorf("the state folder holds the control socket and must be this user's own, mode 0700: %w; run failback as the folder's owner (or chown the folder to this user, then chmod 700 it)", err)
+		}
 		return p, nil
 	}
 	sum := sha256.Sum256([]byte(root))
 	dir := filepath.Join(os.TempDir(), "failback-"+strconv.Itoa(os.Getuid()))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
+	if err := osfile.OwnedPrivateDir(dir); err != nil {
+		return "", fmt.Errorf("the control socket's folder %w; it is never used unless it is this user's own, mode 0700: remove it (another user may have made it to take over failback's control socket), or set TMPDIR to a folder of your own", err)
 	}
 	return filepath.Join(dir, hex.EncodeToString(sum[:8])+".sock"), nil
 }
@@ -63,15 +76,17 @@ func serveControl(m *Manager) (*controlServer, error) {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	os.Remove(sock) // we hold the state lock: a socket file left here is stale
-	ln, err := net.Listen("unix", sock)
+	ln, err := osfile.ListenPrivate(sock)
 	if err != nil {
 		return nil, fmt.Errorf("control socket %s: %w", sock, err)
 	}
-	_ = os.Chmod(sock, 0o600)
 	cs := &controlServer{ln: ln, file: m.paths.control(),
 		info: controlInfo{Socket: sock, PID: os.Getpid(), Command: m.deps.Command, Since: time.Now().UTC()}}
-	cs.srv = &http.Server{Handler: controlMux(m), ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return m.ctx }}
+	cs.srv = &http.Server{Handler: onlyOurUser(controlMux(m)), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return m.ctx },
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, peerKey{}, peerOf(c))
+		}}
 	if err := writeJSONAtomic(cs.file, cs.info); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("control file %s: %w", cs.file, err)
@@ -153,12 +168,14 @@ func controlMux(m *Manager) *http.ServeMux {
 	post(routeCertificates, func(ctx context.Context, q request) (any, error) { return m.Certificates(ctx, q.Choices) })
 	post(routePreflight, func(ctx context.Context, q request) (any, error) { return m.Preflight(ctx, q.Choices) })
 	post(routeStart, func(ctx context.Context, q request) (any, error) {
-		id, err := m.Start(ctx, q.Choices, q.Who)
+		id, err := m.Start(ctx, q.Choices, callerActor(ctx, q.Who))
 		return startReply{ID: id}, err
 	})
-	post(routeActions, func(_ context.Context, q request) (any, error) { return m.Actions(q.ID, q.Who), nil })
+	post(routeActions, func(ctx context.Context, q request) (any, error) {
+		return m.Actions(q.ID, callerActor(ctx, q.Who)), nil
+	})
 	post(routeAct, func(ctx context.Context, q request) (any, error) {
-		return map[string]bool{"ok": true}, m.Act(ctx, q.ID, q.Action, q.Who)
+		return map[string]bool{"ok": true}, m.Act(ctx, q.ID, q.Action, callerActor(ctx, q.Who))
 	})
 	return mux
 }

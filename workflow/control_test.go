@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/user"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -65,7 +67,10 @@ func TestClientDrivesJobsThroughTheControlSocket(t *testing.T) {
 	if err := c.Act(ctx, id, workflow.ActCommit, viewer); !errors.Is(err, workflow.ErrNotAllowed) {
 		t.Fatalf("viewer commit: %v", err)
 	}
-	if err := c.Act(ctx, id, workflow.ActCommit, labtest.Operator); err != nil {
+	// The caller's word about who it is counts for nothing: the kernel
+	// says which user is at the other end of the socket.
+	forged := workflow.Actor{Name: "ceo@board", Role: workflow.RoleOperator, Via: "ssh"}
+	if err := c.Act(ctx, id, workflow.ActCommit, forged); err != nil {
 		t.Fatal(err)
 	}
 	v := labtest.Wait(t, c, id, jobTimeout, workflow.StateCommitted)
@@ -73,8 +78,17 @@ func TestClientDrivesJobsThroughTheControlSocket(t *testing.T) {
 		t.Fatal("the client's view differs from the driver's")
 	}
 	labtest.WaitFor(t, "the client to see the driver's whole log", jobTimeout, func() bool { return len(c.Log(id, 0)) == len(m.Log(id, 0)) })
-	if !strings.Contains(labtest.LogText(c, id), "tester asked to commit (via test)") {
-		t.Fatalf("the action through the socket is not in the audit log:\n%s", labtest.LogText(c, id))
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := labtest.LogText(c, id)
+	if !strings.Contains(log, me.Username+" asked to commit (via socket)") || strings.Contains(log, "ceo@board") {
+		t.Fatalf("the audit log does not name the socket's peer (%s) alone:\n%s", me.Username, log)
+	}
+	audit, err := os.ReadFile(filepath.Join(l.Cfg.StateDir, "jobs", id, "audit.log"))
+	if err != nil || !strings.Contains(string(audit), `"who":"`+me.Username+` (operator via socket)"`) || strings.Contains(string(audit), "ceo@board") {
+		t.Fatalf("audit.log names a forged actor (%v):\n%s", err, audit)
 	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)

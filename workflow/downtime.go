@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -34,8 +35,9 @@ func inDowntime(r *jobRecord) bool {
 func (j *job) retryDowntime(ctx context.Context, err error) bool {
 	window := j.m.cfg.Engine.DowntimeRetry.D()
 	r := j.snap()
-	if window <= 0 || !inDowntime(&r) {
-		return false
+	var changed *onPremChangedError
+	if window <= 0 || !inDowntime(&r) || errors.As(err, &changed) {
+		return false // the on-premises VM needs the operator (recheck.go)
 	}
 	now := j.m.now()
 	j.mu.Lock()

@@ -96,7 +96,12 @@ func (j *job) drive() {
 		}
 		j.running, j.cancel = false, nil
 		done := j.done
+		// The job rests (or the process closes): no flow uses the data
+		// keys until the next one, which unwraps them again (j.key).
+		keys := j.keys
+		j.keys = nil
 		j.mu.Unlock()
+		destroyKeys(keys)
 
 		switch {
 		case err == nil:
@@ -254,12 +259,41 @@ func (j *job) key(ctx context.Context, k diskKey) (*crypt.DataKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("unlock the encrypted disks: %w", err)
 	}
+	j.unlocked(u)
 	j.mu.Lock()
-	j.keys = u.Keys
 	key = j.keys[name]
 	j.mu.Unlock()
 	if key == nil {
 		return nil, fmt.Errorf("no data key for %s", name)
 	}
 	return key, nil
+}
+
+// onUnlock, when set (tests), sees every certificate check a job passes.
+var onUnlock func(*crypt.Unlocked)
+
+// unlocked takes the data keys of a passed certificate check and destroys
+// the certificate's private key at once: the keys are all a job uses.
+// When two disks unlocked at the same time, the first keys stay (a pass
+// may be using them) and the second set is destroyed.
+func (j *job) unlocked(u *crypt.Unlocked) {
+	if onUnlock != nil {
+		onUnlock(u)
+	}
+	u.Cert.Destroy()
+	j.mu.Lock()
+	if j.keys != nil {
+		j.mu.Unlock()
+		destroyKeys(u.Keys)
+		return
+	}
+	j.keys = u.Keys
+	j.mu.Unlock()
+}
+
+// destroyKeys overwrites the data keys of ks.
+func destroyKeys(ks map[string]*crypt.DataKey) {
+	for _, k := range ks {
+		k.Destroy()
+	}
 }

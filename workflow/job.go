@@ -111,11 +111,11 @@ func cloneRecord(r *jobRecord) jobRecord {
 	c.VMs = make([]vmRecord, len(r.VMs))
 	for i, v := range r.VMs {
 		c.VMs[i] = v
+		c.VMs[i].Points = append([]recoveryPoint(nil), v.Points...)
 		c.VMs[i].Disks = make([]diskRecord, len(v.Disks))
 		for k, d := range v.Disks {
 			c.VMs[i].Disks[k] = d
 			c.VMs[i].Disks[k].Passes = append([]passRecord(nil), d.Passes...)
-			c.VMs[i].Disks[k].RecoveryPoints = append([]string(nil), d.RecoveryPoints...)
 			c.VMs[i].Disks[k].Cycles = append([]cycleRecord(nil), d.Cycles...)
 		}
 	}

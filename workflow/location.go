@@ -18,7 +18,8 @@ func (m *Manager) CheckLocation(ctx context.Context, c Choices) (LocationReport,
 	if err != nil {
 		return LocationReport{}, err
 	}
-	p := &prepared{rep: PreflightReport{OK: true, Checks: []CheckRow{}}, alternate: c.Location == LocAlternate}
+	p := &prepared{rep: PreflightReport{OK: true, Checks: []CheckRow{}}, alternate: c.Location == LocAlternate, choices: c}
+	var saved []string
 	for _, t := range ts {
 		var disks []azure.VMDisk
 		for _, d := range t.disks {
@@ -29,6 +30,9 @@ func (m *Manager) CheckLocation(ctx context.Context, c Choices) (LocationReport,
 			disks = append(disks, disk)
 		}
 		m.checkHost(ctx, p, t, disks)
+		if t.existing != nil && savedOrPaused(t.existing.State) {
+			saved = append(saved, t.vm.Name)
+		}
 	}
 	host := c.AltHost
 	if c.Location != LocAlternate {
@@ -42,7 +46,7 @@ func (m *Manager) CheckLocation(ctx context.Context, c Choices) (LocationReport,
 		}
 		host = strings.Join(hs, ", ")
 	}
-	return LocationReport{Host: host, Checks: p.rep.Checks, OK: p.rep.OK}, nil
+	return LocationReport{Host: host, Checks: p.rep.Checks, OK: p.rep.OK, MissingSwitches: p.missing, HostSwitches: p.switches, SavedVMs: saved}, nil
 }
 
 // Certificates implements Service.

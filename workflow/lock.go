@@ -45,11 +45,17 @@ type holder struct {
 // drives jobs. It dies with the process, so a crash never leaves it held.
 type stateLock struct{ f *os.File }
 
+// The state folder is private (0700: job records, audit logs, journals
+// and sums are nobody else's business); a folder this user owns with a
+// looser mode, made by an older failback or by hand, is tightened here.
 func lockState(p paths, command string) (*stateLock, error) {
-	if err := os.MkdirAll(p.root, 0o755); err != nil {
+	if err := os.MkdirAll(p.root, osfile.PrivateDir); err != nil {
 		return nil, fmt.Errorf("state folder %s: %w", p.root, err)
 	}
-	f, err := os.OpenFile(p.lock(), os.O_RDWR|os.O_CREATE, 0o644)
+	if _, err := osfile.TightenDir(p.root); err != nil {
+		return nil, fmt.Errorf("state folder %s: make it private (mode 0700): %w", p.root, err)
+	}
+	f, err := os.OpenFile(p.lock(), os.O_RDWR|os.O_CREATE, osfile.PrivateFile)
 	if err != nil {
 		return nil, fmt.Errorf("state folder lock %s: %w", p.lock(), err)
 	}

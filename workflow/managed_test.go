@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -300,4 +301,119 @@ func TestManagedDiskOrphanSnapshotIsCleanedByTheNextPass(t *testing.T) {
 	if len(v.Azure) != 1 || v.Azure[0].Snapshot != snaps[0].ID {
 		t.Fatalf("the job says it holds %+v, Azure has %+v", v.Azure, snaps)
 	}
+}
+
+// diskBytes reads a whole VMDisk through a snapshot taken now.
+func diskBytes(t *testing.T, d azure.VMDisk) []byte {
+	t.Helper()
+	ctx := context.Background()
+	s, err := d.CreateSnapshot(ctx, azure.SnapshotOptions{Purpose: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = d.DeleteSnapshot(ctx, s.ID) }()
+	return snapshotBytes(t, d, s.ID)
+}
+
+func snapshotBytes(t *testing.T, d azure.VMDisk, id string) []byte {
+	t.Helper()
+	ctx := context.Background()
+	src, err := d.OpenSnapshot(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = src.Close(ctx) }()
+	p := make([]byte, src.Size())
+	if err := src.ReadAt(ctx, p, 0); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// After a managed-disk failback and commit, reverse replication seeds a
+// replica per disk inside Azure from the kept snapshot, then sends only
+// what changed on premises; every cycle that sent something leaves a
+// recovery point of the whole VM whose snapshots hold that moment's
+// bytes.
+func TestManagedDiskReverseReplicationKeepsAReplicaWithRecoveryPoints(t *testing.T) {
+	vm := labtest.VM{Name: "db", Disks: []int64{4 << 20, 2 << 20}, Managed: true}
+	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{vm}, ARM: &labtest.ARMOptions{}})
+	d := l.Deps()
+	m := l.Open(d)
+	ctx := context.Background()
+	id, err := m.Start(ctx, workflow.Choices{VM: "db", Direction: workflow.DirAzureToOnPrem, Sync: workflow.SyncFull}, labtest.Operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StatePendingCommit)
+	if err := m.Act(ctx, id, workflow.ActCommit, labtest.Operator); err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StateCommitted)
+
+	img0, img1 := l.Image("db", 0), l.Image("db", 1)
+	labtest.WriteImage(t, img0, 1<<20, []byte(strings.Repeat("A", 70000)))
+	if err := m.Act(ctx, id, workflow.ActReverseOnce, labtest.Operator); err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StateCommitted)
+	first := [][]byte{labtest.ImageBytes(t, img0), labtest.ImageBytes(t, img1)}
+	labtest.WriteImage(t, img1, 512<<10, []byte(strings.Repeat("B", 9000)))
+	if err := m.Act(ctx, id, workflow.ActReverseOnce, labtest.Operator); err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StateCommitted)
+
+	log := labtest.LogText(m, id)
+	if strings.Count(log, "seeded inside Azure") != 2 || strings.Count(log, "recovery point of its 2 disk(s)") != 2 {
+		t.Fatalf("seeding and recovery points not in the log:\n%s", log)
+	}
+	var replicas []azure.VMDisk
+	for i := range vm.Disks {
+		rep, err := d.Replicas.Open(ctx, d.Replicas.Ref(fmt.Sprintf("db/%s/%s.vhd", id, l.DiskName("db", i))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		replicas = append(replicas, rep)
+		if got := diskBytes(t, rep); labtest.FirstDiff(labtest.ImageBytes(t, l.Image("db", i)), got) >= 0 {
+			t.Fatalf("replica of disk %d differs from the on-premises image", i)
+		}
+	}
+	// The first point holds the first cycle's bytes on both disks.
+	snaps, err := replicas[1].ListSnapshots(ctx)
+	if err != nil || len(snaps) != 2 {
+		t.Fatalf("replica of disk 1 has %d recovery point snapshots (%v)", len(snaps), err)
+	}
+	if labtest.FirstDiff(first[1], snapshotBytes(t, replicas[1], snaps[0].ID)) >= 0 {
+		t.Fatal("the first recovery point of disk 1 does not hold the first cycle's bytes")
+	}
+
+	// The first point becomes managed disks holding exactly its bytes; a
+	// dry run creates nothing.
+	v, _ := m.Job(id)
+	if len(v.VMs[0].RecoveryPoints) != 2 {
+		t.Fatalf("the job shows %d recovery points: %+v", len(v.VMs[0].RecoveryPoints), v.VMs[0].RecoveryPoints)
+	}
+	firstAt := v.VMs[0].RecoveryPoints[0].At
+	dry, err := workflow.MakeReplicaDisks(ctx, l.Cfg, d, id, workflow.ReplicaDisksOptions{Point: firstAt, DryRun: true})
+	if err != nil || len(dry.Disks) != 2 || dry.Disks[0].ID != "" {
+		t.Fatalf("dry run: %+v, %v", dry, err)
+	}
+	rep, err := workflow.MakeReplicaDisks(ctx, l.Cfg, d, id, workflow.ReplicaDisksOptions{Point: firstAt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Disks) != 2 || !strings.Contains(rep.Cost, "2 managed disk(s)") {
+		t.Fatalf("report %+v", rep)
+	}
+	for i, rd := range rep.Disks {
+		nd, err := d.Disks.OpenVMDisk(ctx, azure.DiskRef{Kind: azure.KindManaged, ID: rd.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if labtest.FirstDiff(first[i], diskBytes(t, nd)) >= 0 {
+			t.Fatalf("managed disk %s made from the first point does not hold its bytes", rd.Name)
+		}
+	}
+	grepTree(t, l.Cfg.StateDir, "sig=")
 }

@@ -24,6 +24,12 @@ type Deps struct {
 	// blobs today, managed disks next): the workflow reaches Azure disks
 	// only through it.
 	Disks azure.DiskOpener
+	// Importer makes managed disks from recovery points (failback replica
+	// disks); nil without an Azure subscription.
+	Importer Importer
+	// Replicas keeps the replicas reverse replication writes for disks
+	// that were managed disks; nil when no storage account is configured.
+	Replicas *azure.Replicas
 	// Compute controls the Azure VMs (ARM, or the lab's simulated VMs).
 	Compute azure.Compute
 	// Hosts are the Hyper-V hosts by their config name.

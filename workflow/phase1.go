@@ -13,6 +13,9 @@ func (j *job) flowStart(ctx context.Context) error {
 	if err := j.createVMs(ctx); err != nil {
 		return err
 	}
+	if err := j.discardSavedStates(ctx); err != nil {
+		return err
+	}
 	if j.snap().Choices.Sync == SyncFull {
 		return j.fullDownload(ctx)
 	}
@@ -21,6 +24,9 @@ func (j *job) flowStart(ctx context.Context) error {
 			return err
 		}
 		if err := j.hook(ctx, "phase1"); err != nil {
+			return err
+		}
+		if err := j.recheckOnPrem(ctx, "phase 1"); err != nil {
 			return err
 		}
 		j.info("phase1", "phase 1: snapshot every disk and sync the differences while the Azure VMs run")
@@ -74,6 +80,9 @@ func (j *job) catchUp(ctx context.Context) error {
 			return err
 		}
 		if err := j.hook(ctx, fmt.Sprintf("catch-up %d", round)); err != nil {
+			return err
+		}
+		if err := j.recheckOnPrem(ctx, fmt.Sprintf("catch-up pass %d", round)); err != nil {
 			return err
 		}
 		j.info("catch-up", "catch-up pass %d: snapshot again and sync what changed since the last snapshot", round)

@@ -31,6 +31,11 @@ func (j *job) fullDownload(ctx context.Context) error {
 // phase2 is the downtime: shut the Azure VMs down, run the pass spec
 // says on every disk, verify, start on premises.
 func (j *job) phase2(ctx context.Context, spec passSpec, what string) error {
+	// Before the downtime starts: an on-premises VM that runs now stops
+	// the job while the Azure VMs still run.
+	if err := j.recheckOnPrem(ctx, "shutting the Azure VMs down"); err != nil {
+		return err
+	}
 	if err := j.markDowntimeStart(); err != nil {
 		return err
 	}
@@ -44,6 +49,9 @@ func (j *job) phase2(ctx context.Context, spec passSpec, what string) error {
 		return err
 	}
 	j.info("phase2", "%s", what)
+	if err := j.recheckOnPrem(ctx, "the "+spec.kind+" pass"); err != nil {
+		return err
+	}
 	if err := j.eachDisk(ctx, func(ctx context.Context, k diskKey) error { return j.runPass(ctx, k, spec) }); err != nil {
 		return err
 	}
@@ -196,6 +204,9 @@ func (j *job) startOnPrem(ctx context.Context) error {
 	if err := j.hook(ctx, "start"); err != nil {
 		return err
 	}
+	if err := j.recheckOnPrem(ctx, "starting the on-premises VMs"); err != nil {
+		return err
+	}
 	r := j.snap()
 	byGroup := map[int][]int{}
 	var groups []int
@@ -285,8 +296,15 @@ func (j *job) createVMs(ctx context.Context) error {
 			return nil
 		}
 		spec := hyperv.VMSpec{Name: vm.Name, Generation: vm.Generation, CPUCount: vm.CPUs, MemoryBytes: vm.Memory, SwitchName: vm.Switch}
+		if vm.Spec != nil {
+			spec = *vm.Spec
+			spec.Disks = nil
+		}
 		for i, d := range vm.Disks {
 			ds := hyperv.DiskSpec{HostPath: d.Image, Controller: controllerFor(vm.Generation, i), VirtualSize: d.Size}
+			if vm.Spec != nil && i < len(vm.Spec.Disks) {
+				ds.Controller = vm.Spec.Disks[i].Controller
+			}
 			if ok, _ := j.onPrem(d).Exists(); ok {
 				ds.Existing = true
 			}
@@ -299,8 +317,7 @@ func (j *job) createVMs(ctx context.Context) error {
 			_ = j.update(func(r *jobRecord) { r.VMs[v].CreatedVM = false })
 			return fmt.Errorf("create VM %s on %s: %w", vm.Name, vm.Host, err)
 		}
-		j.info("create", "created VM %s on %s (generation %d, %d CPUs, %s, switch %s) with %d new disk(s)",
-			vm.Name, vm.Host, vm.Generation, vm.CPUs, bytesText(vm.Memory), vm.Switch, len(spec.Disks))
+		j.info("create", "created VM %s on %s: %s", vm.Name, vm.Host, describeSpec(spec))
 		return nil
 	})
 }

@@ -26,6 +26,9 @@ type prepared struct {
 	encrypted []crypt.Disk
 	unlocked  *crypt.Unlocked
 	alternate bool
+	choices   Choices
+	// missing are switches an alternate host lacks; switches what it has.
+	missing, switches []string
 	// committed maps VMs a committed job brought back to its id.
 	committed map[string]string
 }
@@ -58,7 +61,7 @@ func (m *Manager) prepare(ctx context.Context, c Choices) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &prepared{title: title, targets: ts, rep: PreflightReport{OK: true, Checks: []CheckRow{}}, alternate: c.Location == LocAlternate}
+	p := &prepared{title: title, targets: ts, rep: PreflightReport{OK: true, Checks: []CheckRow{}}, alternate: c.Location == LocAlternate, choices: c}
 	if bs := m.cfg.Engine.BlockSize.Bytes(); bs != 0 && config.BlockSizeProblem(bs) != "" {
 		p.add(CheckRow{What: "engine block size", Detail: "block_size = " + bytesText(bs) + " " + config.BlockSizeProblem(bs),
 			Fix: "in [engine] of config.toml, " + config.BlockSizeFix + " ('failback config check' applies the same rule)"})
@@ -183,11 +186,22 @@ func (m *Manager) checkHost(ctx context.Context, p *prepared, t *target, disks [
 		if err == nil {
 			err = t.getErr
 		}
-		p.add(CheckRow{VM: name, What: "host " + host + " reachable", Detail: err.Error(),
-			Fix: fixFor(err, "check the [[host]] entry of "+host+" (address, credentials, known_hosts) and that the host is up")})
+		row := CheckRow{VM: name, What: "host " + host + " reachable", Detail: err.Error(),
+			Fix: fixFor(err, "check the [[host]] entry of "+host+" (address, credentials, known_hosts) and that the host is up")}
+		var he *hyperv.HostError
+		if errors.Is(err, hyperv.ErrVMOnOtherNode) && errors.As(err, &he) {
+			row.What = "VM " + name + " on " + host
+			row.Fix = fmt.Sprintf("add a [[host]] for cluster node %s to config.toml (its path_map as %s's: the cluster shared volumes have the same paths on every node), or move the VM here: Move-ClusterVirtualMachineRole -Name %s -Node %s",
+				he.Target, host, psq(name), t.info.Computer)
+		}
+		p.add(row)
 		return
 	}
-	p.add(CheckRow{VM: name, What: "host " + host + " reachable", OK: true, Detail: t.api.Describe()})
+	detail := t.api.Describe()
+	if t.node != "" {
+		detail += "; the VM's cluster node (" + t.vm.Host + " is another node of cluster " + t.info.Cluster + ")"
+	}
+	p.add(CheckRow{VM: name, What: "host " + host + " reachable", OK: true, Detail: detail})
 	if host == t.vm.Host && p.alternate {
 		p.add(CheckRow{VM: name, What: "alternate location", Detail: host + " is the VM's original host",
 			Fix:    "fail back to the original location, or choose another host",
@@ -195,29 +209,15 @@ func (m *Manager) checkHost(ctx context.Context, p *prepared, t *target, disks [
 		return
 	}
 	willCreate := t.existing == nil && t.create
-	switch {
-	case t.existing != nil && t.existing.State != hyperv.StateOff && p.committed[name] != "":
+	if id := p.committed[name]; id != "" && t.existing != nil && t.existing.State != hyperv.StateOff {
 		// It runs on premises because a committed job brought it back:
 		// there is nothing to fail back, and stopping it would be an outage.
-		p.add(CheckRow{VM: name, What: "VM " + name + " is off on " + host, Detail: "already failed back by job " + p.committed[name] + " (committed): it runs on " + host,
-			Fix: "nothing to do: job " + p.committed[name] + " already brought it back ('failback status " + p.committed[name] + "')"})
-	case t.existing != nil && t.existing.State != hyperv.StateOff:
-		p.add(CheckRow{VM: name, What: "VM " + name + " is off on " + host, Detail: "it is " + string(t.existing.State),
-			Fix: "shut it down on " + host + " (Stop-VM -Name '" + name + "'): its disks are about to be overwritten"})
-	case t.existing != nil:
-		p.add(CheckRow{VM: name, What: "VM " + name + " is off on " + host, OK: true, Detail: "off"})
-	case willCreate:
-		p.add(CheckRow{VM: name, What: "VM " + name + " on " + host, OK: true, Detail: "will be created"})
-	default:
-		row := CheckRow{VM: name, What: "VM " + name + " on " + host, Detail: "not found",
-			Fix:    "recreate it on " + host + ", or fail back to an alternate location with \"create the VM if missing\"",
-			CLIFix: "recreate it on " + host + ", or fail back to an alternate location with --location alternate --host HOST --create-vm"}
-		if t.hostName != t.vm.Host {
-			row.Fix = "choose \"create the on-premises VM if it does not exist\", or create it by hand"
-			row.CLIFix = "add --create-vm, or create it by hand"
-		}
-		p.add(row)
+		p.add(CheckRow{VM: name, What: "VM " + name + " is off on " + host, Detail: "already failed back by job " + id + " (committed): it runs on " + host,
+			Fix: "nothing to do: job " + id + " already brought it back ('failback status " + id + "')"})
+	} else {
+		m.checkVMState(p, t, willCreate)
 	}
+	m.checkAsAdminsRunIt(ctx, p, t)
 	sizes := make([]int64, len(t.disks))
 	for i, d := range disks {
 		if d != nil {
@@ -239,7 +239,7 @@ func (m *Manager) checkHost(ctx context.Context, p *prepared, t *target, disks [
 // checkPlace runs CheckAlternate: the switch and the room at the target.
 func (m *Manager) checkPlace(ctx context.Context, p *prepared, t *target, sizes []int64) {
 	name := t.vm.Name
-	spec, err := m.vmSpec(ctx, t, sizes)
+	spec, err := m.vmSpec(ctx, t, sizes, p.choices)
 	if err != nil {
 		p.add(CheckRow{VM: name, What: "shape of the VM to create", Detail: err.Error(), Fix: "set generation, cpus and memory in the [[vm]] entry of " + name})
 		return
@@ -249,15 +249,7 @@ func (m *Manager) checkPlace(ctx context.Context, p *prepared, t *target, sizes 
 		p.add(CheckRow{VM: name, What: "location on " + t.hostName, Detail: err.Error(), Fix: fixFor(err, "check the host "+t.hostName)})
 		return
 	}
-	sw := CheckRow{VM: name, What: "switch " + spec.SwitchName + " on " + t.hostName, OK: rep.SwitchFound, Detail: "present"}
-	if !rep.SwitchFound {
-		sw.Detail = "no virtual switch named " + spec.SwitchName
-		for _, pr := range rep.Problems {
-			sw.Fix = pr // the first problem is the switch's, with the exact New-VMSwitch advice
-			break
-		}
-	}
-	p.add(sw)
+	m.placeRows(ctx, p, t, spec, rep)
 	for _, v := range rep.Volumes {
 		row := CheckRow{VM: name, What: "room on " + v.Volume + " (" + v.Folder + ")", OK: v.OK,
 			Detail: fmt.Sprintf("need %s, %s free", bytesText(v.Need), bytesText(v.Free))}
@@ -313,6 +305,13 @@ func (m *Manager) checkImage(ctx context.Context, p *prepared, t *target, d targ
 	}
 	p.add(CheckRow{VM: name, What: what, OK: true, Detail: fmt.Sprintf("%s %s", info.Format, bytesText(info.VirtualSize))})
 	use, err := t.api.DiskInUse(ctx, d.image)
+	// A Saved or Paused VM holds its own disks until the job discards its
+	// state, as the operator chose, before anything is written.
+	if err == nil && use.InUse && ownSaved(p, t, use) {
+		p.add(CheckRow{VM: name, What: "image " + hostBase(d.image) + " not in use", OK: true,
+			Detail: "held by " + name + ", " + string(t.existing.State) + ", until the job discards its state when it starts"})
+		return
+	}
 	if err == nil && !use.InUse {
 		var lk *hyperv.DiskWriteLock
 		if lk, err = hyperv.LockDiskForWrite(d.local); err == nil {

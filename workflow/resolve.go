@@ -22,9 +22,14 @@ type target struct {
 	apiErr   error
 	existing *hyperv.VM // the VM at the target, when it exists
 	getErr   error      // GetVM's error other than "not found"
-	create   bool
-	az       azureVM // the Azure VM and its disks
-	disks    []targetDisk
+	info     hyperv.HostInfo
+	infoErr  error
+	// node is the cluster node that owns the VM when the configured host
+	// is another node of its cluster (hostName is then the node's [[host]]).
+	node   string
+	create bool
+	az     azureVM // the Azure VM and its disks
+	disks  []targetDisk
 }
 
 // targetDisk is one disk of a target.
@@ -97,21 +102,14 @@ func (m *Manager) resolve(ctx context.Context, c Choices) (string, []*target, er
 	}
 	alt := c.Location == LocAlternate
 	var ts []*target
+	infos := map[string]hostInfo{}
 	for i, vm := range vms {
 		t := &target{vm: vm, group: groups[i], hostName: vm.Host, create: c.CreateVM}
 		if alt {
 			t.hostName = c.AltHost
 		}
 		t.api, t.hc, t.apiErr = m.host(t.hostName)
-		if t.api != nil {
-			got, err := t.api.GetVM(ctx, vm.Name)
-			switch {
-			case err == nil:
-				t.existing = &got
-			case !errors.Is(err, hyperv.ErrVMNotFound):
-				t.getErr = err
-			}
-		}
+		m.findVM(ctx, t, infos)
 		t.az = m.inspectVM(ctx, vm)
 		for k, d := range vm.Disks {
 			td := targetDisk{cfg: d, ref: t.az.refs[k], image: d.Image}
@@ -129,6 +127,65 @@ func (m *Manager) resolve(ctx context.Context, c Choices) (string, []*target, er
 		ts = append(ts, t)
 	}
 	return title, ts, nil
+}
+
+// findVM asks the target host for the VM and what the host is. A VM that
+// another node of the host's failover cluster owns is looked for on that
+// node when config.toml has a [[host]] for it.
+func (m *Manager) findVM(ctx context.Context, t *target, infos map[string]hostInfo) {
+	if t.api == nil {
+		return
+	}
+	info := func(name string, api hyperv.Host) {
+		hi, ok := infos[name]
+		if !ok {
+			hi.info, hi.err = api.Info(ctx)
+			infos[name] = hi
+		}
+		t.info, t.infoErr = hi.info, hi.err
+	}
+	info(t.hostName, t.api)
+	got, err := t.api.GetVM(ctx, t.vm.Name)
+	var he *hyperv.HostError
+	if errors.Is(err, hyperv.ErrVMOnOtherNode) && errors.As(err, &he) {
+		if hc := m.hostForNode(he.Target); hc != nil && hc.Name != t.hostName {
+			api, hcfg, herr := m.host(hc.Name)
+			if herr == nil {
+				t.node, t.hostName, t.api, t.hc = he.Target, hc.Name, api, hcfg
+				info(hc.Name, api)
+				got, err = api.GetVM(ctx, t.vm.Name)
+			}
+		}
+	}
+	switch {
+	case err == nil:
+		t.existing = &got
+	case !errors.Is(err, hyperv.ErrVMNotFound):
+		t.getErr = err
+	}
+}
+
+// hostInfo is a host's answer to Info, asked once per resolve.
+type hostInfo struct {
+	info hyperv.HostInfo
+	err  error
+}
+
+// hostForNode is the [[host]] of a cluster node: named like it, or
+// addressed by its name (hv02, hv02.example.com, hv02:22).
+func (m *Manager) hostForNode(node string) *config.Host {
+	for i := range m.cfg.Hosts {
+		h := &m.cfg.Hosts[i]
+		addr := h.Address
+		if i := strings.LastIndex(addr, ":"); i > 0 && !strings.Contains(addr[:i], ":") {
+			addr = addr[:i]
+		}
+		label, _, _ := strings.Cut(addr, ".")
+		if strings.EqualFold(h.Name, node) || strings.EqualFold(addr, node) || strings.EqualFold(label, node) {
+			return h
+		}
+	}
+	return nil
 }
 
 // altImage is a disk's image at an alternate host: the disk's

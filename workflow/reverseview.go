@@ -2,33 +2,31 @@ package workflow
 
 import "time"
 
-// cycleRecord is what one reverse replication cycle did to one disk.
+// cycleRecord is what one reverse replication cycle sent for one disk.
 type cycleRecord struct {
 	At   time.Time `json:"at"`
 	Sent int64     `json:"sent"`
-	// Point is the recovery point (snapshot) the cycle left, "" when
-	// nothing had changed.
-	Point string `json:"point,omitempty"`
 }
 
 // keepCycles is how many cycles a disk's record remembers.
 const keepCycles = 24
 
 // noteCycle records a finished cycle of a disk, keeping the newest.
-func noteCycle(d *diskRecord, at time.Time, sent int64, point string) {
-	d.Cycles = append(d.Cycles, cycleRecord{At: at, Sent: sent, Point: point})
+func noteCycle(d *diskRecord, at time.Time, sent int64) {
+	d.Cycles = append(d.Cycles, cycleRecord{At: at, Sent: sent})
 	if n := len(d.Cycles); n > keepCycles {
 		d.Cycles = append([]cycleRecord(nil), d.Cycles[n-keepCycles:]...)
 	}
 }
 
 // ReverseView is one disk's reverse replication: what each cycle sent
-// and the recovery points it keeps in Azure.
+// for it, and the recovery points of its VM (every disk of the VM is
+// snapshotted together) that hold it.
 type ReverseView struct {
 	// Cycles are the newest cycles, oldest first.
 	Cycles []CycleView `json:"cycles"`
-	// Points counts the recovery points kept; Oldest and Newest are when
-	// the oldest and newest were taken (zero when not known).
+	// Points counts the VM's recovery points kept; Oldest and Newest are
+	// when the oldest and newest were taken.
 	Points int       `json:"points"`
 	Oldest time.Time `json:"oldest,omitzero"`
 	Newest time.Time `json:"newest,omitzero"`
@@ -36,37 +34,26 @@ type ReverseView struct {
 
 // CycleView is one cycle of one disk.
 type CycleView struct {
-	At    time.Time `json:"at"`
-	Sent  int64     `json:"sent"`
-	Point string    `json:"point,omitempty"`
+	At   time.Time `json:"at"`
+	Sent int64     `json:"sent"`
 }
 
-// reverseView is disk d's reverse replication, nil before the first cycle.
-func reverseView(r *jobRecord, d diskRecord) *ReverseView {
-	if len(d.Cycles) == 0 && len(d.RecoveryPoints) == 0 {
+// reverseView is disk d of VM vm's reverse replication, nil before the
+// first cycle.
+func reverseView(r *jobRecord, vm vmRecord, d diskRecord) *ReverseView {
+	if len(d.Cycles) == 0 && len(vm.Points) == 0 && d.SentBytes == 0 {
 		return nil
 	}
-	v := &ReverseView{Cycles: []CycleView{}, Points: len(d.RecoveryPoints)}
-	taken := map[string]time.Time{}
+	v := &ReverseView{Cycles: []CycleView{}, Points: len(vm.Points)}
 	for _, c := range d.Cycles {
 		v.Cycles = append(v.Cycles, CycleView(c))
-		if c.Point != "" {
-			taken[c.Point] = c.At
-		}
 	}
 	if len(v.Cycles) == 0 && d.SentBytes > 0 {
 		// A record from before cycles were kept: the last one's figure.
 		v.Cycles = append(v.Cycles, CycleView{At: r.LastReverse, Sent: d.SentBytes})
 	}
-	when := func(id string) time.Time {
-		if t, ok := taken[id]; ok {
-			return t
-		}
-		t, _ := time.Parse(time.RFC3339Nano, id) // a page blob's snapshot is its time
-		return t
-	}
-	if n := len(d.RecoveryPoints); n > 0 {
-		v.Oldest, v.Newest = when(d.RecoveryPoints[0]), when(d.RecoveryPoints[n-1])
+	if n := len(vm.Points); n > 0 {
+		v.Oldest, v.Newest = vm.Points[0].At, vm.Points[n-1].At
 	}
 	return v
 }

@@ -59,6 +59,9 @@ type ActionFacts struct {
 	KeepRecoveryPoints int
 	// DeleteDisks says Commit deletes the managed disks too.
 	DeleteDisks bool
+	// Replicas says a storage account for the replicas of managed disks
+	// is configured (reverse replication of such VMs needs one).
+	Replicas bool
 	// Discard is the last measure of what Undo throws away. It is read
 	// only while Undo applies, so a caller fills it only then (measuring
 	// reads every on-premises image).
@@ -168,8 +171,8 @@ func allowed(f *ActionFacts, a Action) (bool, string) {
 		return false, "only after phase 2, when the on-premises VMs run (pending commit)"
 	case ActReverse, ActReverseOnce:
 		switch {
-		case f.anyManaged() && (st == StateCommitted || st == StateReverse):
-			return false, "the VMs ran on managed disks, which take no writes: reverse replication to a replica page blob is not built yet"
+		case f.anyManaged() && !f.Replicas && (st == StateCommitted || st == StateReverse):
+			return false, "the VMs ran on managed disks, which take no writes: reverse replication needs a storage account for their replicas ([reverse.storage] or [azure.storage] in config.toml)"
 		case st == StateCommitted, f.Flow == FlowReverse && st.Stopped():
 			return true, ""
 		case st == StateReverse:

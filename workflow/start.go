@@ -91,11 +91,14 @@ func (m *Manager) Start(ctx context.Context, c Choices, who Actor) (string, erro
 	}
 	rec, err := m.newRecord(ctx, p, c, who)
 	if err != nil {
+		p.unlocked.Destroy()
 		return "", err
 	}
 	j := newJob(m, rec)
 	if p.unlocked != nil {
-		j.keys = p.unlocked.Keys
+		// The job keeps the data keys it is about to use, never the
+		// certificate's private key (see job.unlocked).
+		j.unlocked(p.unlocked)
 	}
 	if err := m.paths.saveRecord(rec); err != nil {
 		return "", err
@@ -106,6 +109,11 @@ func (m *Manager) Start(ctx context.Context, c Choices, who Actor) (string, erro
 	j.record(&who, "info", "start", "accepted", fmt.Sprintf("job %s started by %s: %s, sync %s, location %s%s",
 		rec.ID, who.Name, rec.Title, c.Sync, c.Location, map[bool]string{true: " (" + c.AltHost + ")", false: ""}[c.AltHost != ""]))
 	j.info("preflight", "pre-flight passed: %d checks", len(p.rep.Checks))
+	for _, c := range p.rep.Checks {
+		if c.Warning {
+			j.warn("preflight", "%s: %s: %s; %s", c.VM, c.What, c.Detail, c.Fix)
+		}
+	}
 	j.kick()
 	return rec.ID, nil
 }
@@ -135,7 +143,8 @@ func (m *Manager) newRecord(ctx context.Context, p *prepared, c Choices, who Act
 		Created: now, Updated: now, State: StatePreflight, Flow: flowStart}
 	for i, t := range p.targets {
 		v := vmRecord{Name: t.vm.Name, AzureVM: t.vm.AzureVM, AzureRG: t.vm.ResourceGroup, Group: t.group, Host: t.hostName,
-			Switch: t.vm.Switch, CreateVM: c.CreateVM && t.existing == nil}
+			Switch: t.vm.Switch, CreateVM: c.CreateVM && t.existing == nil,
+			DiscardState: c.DiscardSavedState && t.existing != nil && savedOrPaused(t.existing.State)}
 		if t.az.info != nil {
 			v.NICs = t.az.info.NICs
 		}
@@ -147,11 +156,12 @@ func (m *Manager) newRecord(ctx context.Context, p *prepared, c Choices, who Act
 				Local: d.local, Size: size, Encrypted: enc[cryptName(t.vm.Name, d.ref)]})
 		}
 		if v.CreateVM {
-			spec, err := m.vmSpec(ctx, t, sizes)
+			spec, err := m.vmSpec(ctx, t, sizes, c)
 			if err != nil {
 				return nil, err
 			}
 			v.Generation, v.CPUs, v.Memory = spec.Generation, spec.CPUCount, spec.MemoryBytes
+			v.Spec = &spec
 		}
 		rec.VMs = append(rec.VMs, v)
 	}

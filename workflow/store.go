@@ -13,6 +13,7 @@ import (
 
 	"github.com/failback/failback/azure"
 	"github.com/failback/failback/engine"
+	"github.com/failback/failback/hyperv"
 	"github.com/failback/failback/internal/osfile"
 )
 
@@ -41,6 +42,9 @@ const (
 	passCatchUp = "catch-up" // ranges since the previous snapshot, Azure VMs running
 	passFinal   = "final"    // ranges since the last snapshot, Azure VMs off
 	passFull    = "full"     // full download, Azure VMs off
+	// passCompare compares every block again (delta) after the
+	// on-premises VM changed its disks during the job (recheck.go).
+	passCompare = "compare"
 )
 
 // jobRecord is a job's persistent state machine (job.json). It is written
@@ -96,12 +100,32 @@ type vmRecord struct {
 	CreatedVM bool `json:"created_vm,omitempty"`
 	// RemovedVM: Undo removed the VM it had created.
 	RemovedVM bool `json:"removed_vm,omitempty"`
+	// Spec is the VM to create: the original's shape at the target (an
+	// older record has none and creates from Generation, CPUs, Memory and
+	// Switch).
+	Spec *hyperv.VMSpec `json:"spec,omitempty"`
+	// DiscardState: the VM was Saved or Paused at pre-flight and the
+	// operator chose to discard its memory state when the job starts;
+	// StateDiscarded once that is done.
+	DiscardState   bool `json:"discard_state,omitempty"`
+	StateDiscarded bool `json:"state_discarded,omitempty"`
+	// OnPremChanged says when the job found the on-premises VM not off,
+	// its disk in use or a checkpoint taken: its disks may have changed,
+	// so a compare pass (round Compares) runs before the next pass.
+	OnPremChanged string `json:"onprem_changed,omitempty"`
+	Compares      int    `json:"compares,omitempty"`
 	// ShutByJob is set before this job asks Azure to power the VM off
 	// (never when it was already off); AzureOff once it is off.
 	ShutByJob      bool `json:"shut_by_job,omitempty"`
 	AzureOff       bool `json:"azure_off,omitempty"`
 	AzureRestarted bool `json:"azure_restarted,omitempty"`
 	AzureDeleted   bool `json:"azure_deleted,omitempty"`
+	// Points are the VM's recovery points, oldest first.
+	Points []recoveryPoint `json:"recovery_points,omitempty"`
+	// RefPoint is the Hyper-V reference point the last recorded reverse
+	// cycle ended with: the next cycle asks for what the guest wrote
+	// since its change tracking ids.
+	RefPoint hyperv.RefPoint `json:"reference_point,omitzero"`
 	// NICs are the Azure VM's network interfaces (with their public IPs)
 	// as the pre-flight found them: Commit deletes them with the VM.
 	NICs []azure.NICRef `json:"nics,omitempty"`
@@ -129,15 +153,36 @@ type diskRecord struct {
 	Sums       bool         `json:"sums,omitempty"`     // the sums file is complete
 	Verified   bool         `json:"verified,omitempty"` // the final verification passed
 	RolledBack bool         `json:"rolled_back,omitempty"`
-	// RecoveryPoints are the reverse-replication snapshots, oldest first.
-	RecoveryPoints []string `json:"recovery_points,omitempty"`
+	// Replica is the page blob reverse replication writes for a disk that
+	// was a managed disk (zero for a page blob: it is written itself).
+	Replica azure.DiskRef `json:"replica,omitzero"`
 	// SentBytes is what the last reverse cycle sent; Cycles what the
 	// newest cycles sent, oldest first (reverseview.go).
 	SentBytes int64         `json:"sent_bytes,omitempty"`
 	Cycles    []cycleRecord `json:"cycles,omitempty"`
+	// ReadBytes is what the last reverse cycle read on premises, and
+	// Changes how it found what to send: from change tracking, or by
+	// checksumming the disk (with the reason).
+	ReadBytes int64  `json:"read_bytes,omitempty"`
+	Changes   string `json:"changes,omitempty"`
 	// Agent sums what every finished read through the Azure-side agent
 	// moved (a run cut short by a crash is not counted).
 	Agent *AgentView `json:"agent,omitempty"`
+}
+
+// recoveryPoint is one reverse replication cycle's snapshots of every
+// disk of a VM, taken together.
+type recoveryPoint struct {
+	At    time.Time `json:"at"`
+	Cycle int       `json:"cycle"`
+	// Sent is what the cycle sent for the VM's disks.
+	Sent int64 `json:"sent"`
+	// Snapshots are the disks' snapshot ids, in disk order.
+	Snapshots []string `json:"snapshots"`
+	// Consistency is what the point's disks are consistent with
+	// (hyperv.Consistency: application-consistent, crash-consistent,
+	// vm-off, live).
+	Consistency string `json:"consistency,omitempty"`
 }
 
 // passRecord is one engine sync onto a disk, with its own journal.
@@ -226,7 +271,7 @@ func (p paths) sums(id, vm string, n int) string { return filepath.Join(p.disk(i
 // the old file or the new), creating the folder first: callers name files
 // in folders that may not exist yet (a new job's, a disk's).
 func writeJSONAtomic(path string, v any) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), osfile.PrivateDir); err != nil {
 		return err
 	}
 	return osfile.WriteJSON(path, v)

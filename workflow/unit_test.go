@@ -40,12 +40,20 @@ func TestHostPathsKeepTheHostsStyle(t *testing.T) {
 	}
 }
 
+// TestControllersFollowHyperVDefaults: without the original's layout a
+// generation 1 VM's disks go to IDE 0:0, 0:1 and 1:1, never to IDE 1:0,
+// where New-VM puts the DVD drive (a disk there fails), then to SCSI.
 func TestControllersFollowHyperVDefaults(t *testing.T) {
-	if c := controllerFor(1, 3); c.Type != "IDE" || c.Number != 1 || c.Location != 1 {
+	if c := controllerFor(1, 2); c.Type != "IDE" || c.Number != 1 || c.Location != 1 {
+		t.Errorf("gen 1 disk 2: %+v", c)
+	}
+	if c := controllerFor(1, 3); c.Type != "SCSI" || c.Location != 0 {
 		t.Errorf("gen 1 disk 3: %+v", c)
 	}
-	if c := controllerFor(1, 4); c.Type != "SCSI" || c.Location != 0 {
-		t.Errorf("gen 1 disk 4: %+v", c)
+	for i := range 8 {
+		if c := controllerFor(1, i); c.Type == "IDE" && c.Number == 1 && c.Location == 0 {
+			t.Errorf("gen 1 disk %d at IDE 1:0, the DVD drive's slot", i)
+		}
 	}
 	if c := controllerFor(2, 2); c.Type != "SCSI" || c.Location != 2 {
 		t.Errorf("gen 2 disk 2: %+v", c)

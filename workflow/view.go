@@ -73,12 +73,15 @@ func (j *job) view() JobView {
 				// passes' "done" is not the failback's.
 				dv = DiskView{Name: dv.Name, Image: dv.Image, Size: dv.Size, Phase: diskWaiting, Agent: dv.Agent, Moved: dv.Moved}
 			}
-			dv.Reverse = reverseView(r, d)
+			dv.Reverse = reverseView(r, vm, d)
 			phases[dv.Phase] = true
 			vv.Disks = append(vv.Disks, dv)
 			v.Totals.Moved += dv.Moved
 		}
 		vv.Phase = vmPhase(phases)
+		for _, p := range vm.Points {
+			vv.RecoveryPoints = append(vv.RecoveryPoints, RecoveryPointView{At: p.At, Cycle: p.Cycle, Sent: p.Sent, Consistency: p.Consistency})
+		}
 		v.VMs = append(v.VMs, vv)
 	}
 	j.jobFigures(&v, now)

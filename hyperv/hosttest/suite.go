@@ -51,6 +51,8 @@ func RunHostSuite(t *testing.T, newHost func(t *testing.T) Fixture) {
 		{"CheckAlternate", testCheckAlternate},
 		{"EnsureVM", testEnsureVM},
 		{"CancelledContext", testCancelled},
+		{"CreateReproducesTheShape", testShape},
+		{"InfoAndDiscardSavedState", testInfoAndDiscard},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newHost(t)) })
@@ -323,4 +325,54 @@ func testCancelled(t *testing.T, f Fixture) {
 	if _, err := f.Host.CreateVM(ctx, spec(f, "web01", 1)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("CreateVM with a cancelled context: %v", err)
 	}
+}
+
+// testShape: two adapters (a static MAC and an access VLAN, a trunk),
+// dynamic memory with its bounds and Secure Boot come back from GetVM.
+func testShape(t *testing.T, f Fixture) {
+	s := spec(f, "fw01", 1)
+	s.SwitchName = ""
+	s.Adapters = []hyperv.AdapterSpec{
+		{Name: "LAN", SwitchName: f.Switch, MAC: "00-15-5D-0A-1B-40", VLAN: hyperv.VLAN{Mode: "Access", AccessID: 20}},
+		{Name: "Trunk", SwitchName: f.Switch, VLAN: hyperv.VLAN{Mode: "Trunk", NativeID: 1, Allowed: "100,200"}},
+	}
+	s.DynamicMemory, s.MemoryMinimum, s.MemoryMaximum = true, 256*mib, 2048*mib
+	if f.Generation == 2 {
+		s.SecureBoot, s.SecureBootTemplate = "Off", "MicrosoftUEFICertificateAuthority"
+	}
+	mustCreate(t, f, s)
+	vm, err := f.Host.GetVM(context.Background(), "fw01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vm.Adapters) != 2 {
+		t.Fatalf("adapters %+v", vm.Adapters)
+	}
+	a, b := vm.Adapters[0], vm.Adapters[1]
+	if a.Name != "LAN" || a.MAC != "00155D0A1B40" || !a.StaticMAC || a.VLAN != s.Adapters[0].VLAN || b.StaticMAC || b.VLAN != s.Adapters[1].VLAN {
+		t.Fatalf("adapters %+v, want %+v", vm.Adapters, s.Adapters)
+	}
+	if !vm.DynamicMemory || vm.MemoryMinimum != s.MemoryMinimum || vm.MemoryMaximum != s.MemoryMaximum ||
+		vm.SecureBoot != s.SecureBoot || vm.SecureBootTemplate != s.SecureBootTemplate {
+		t.Fatalf("memory or firmware %+v", vm)
+	}
+}
+
+// testInfoAndDiscard: the host names itself; discarding the state of an
+// Off VM changes nothing, of a running one is refused.
+func testInfoAndDiscard(t *testing.T, f Fixture) {
+	ctx := context.Background()
+	info, err := f.Host.Info(ctx)
+	if err != nil || info.Computer == "" {
+		t.Fatalf("info %+v %v", info, err)
+	}
+	mustCreate(t, f, spec(f, "web01", 1))
+	if err := f.Host.DiscardSavedState(ctx, "web01"); err != nil {
+		t.Fatalf("an Off VM: %v", err)
+	}
+	if err := f.Host.StartVM(ctx, "web01"); err != nil {
+		t.Fatal(err)
+	}
+	wantKind(t, f.Host.DiscardSavedState(ctx, "web01"), hyperv.ErrBadState)
+	wantKind(t, f.Host.DiscardSavedState(ctx, "no such vm"), hyperv.ErrVMNotFound)
 }

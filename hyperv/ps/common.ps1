@@ -20,9 +20,11 @@ function Write-FailbackResult($Value) {
     exit 0
 }
 
-# Stop-Failback reports an error this script classified itself.
-function Stop-Failback([string]$Type, [string]$Message, [string]$Category) {
-    Write-FailbackJson ([ordered]@{ error = [ordered]@{ type = $Type; message = $Message; category = $Category; id = ''; target = '' } })
+# Stop-Failback reports an error this script classified itself; Target
+# names what it is about when the message alone would not do (the node
+# that owns a clustered VM).
+function Stop-Failback([string]$Type, [string]$Message, [string]$Category, [string]$Target = '') {
+    Write-FailbackJson ([ordered]@{ error = [ordered]@{ type = $Type; message = $Message; category = $Category; id = ''; target = $Target } })
     exit 1
 }
 

@@ -3,8 +3,17 @@ Assert-HyperV
 if (@(Get-VM | Where-Object { $_.Name -eq $Name }).Count -gt 0) {
     Stop-Failback 'VMExists' ("A virtual machine named '{0}' already exists on {1}." -f $Name, $env:COMPUTERNAME) 'ResourceExists'
 }
-if (@(Get-VMSwitch | Where-Object { $_.Name -eq $SwitchName }).Count -eq 0) {
-    Stop-Failback 'SwitchNotFound' ("There is no virtual switch named '{0}' on {1}." -f $SwitchName, $env:COMPUTERNAME) 'ObjectNotFound'
+$owner = Get-FailbackClusterOwner $Name
+if ($owner) {
+    Stop-Failback 'VMExists' ("A virtual machine named '{0}' already exists on node {1} of cluster {2}." -f $Name, $owner.Node, $owner.Cluster) 'ResourceExists'
+}
+if ($HighlyAvailable -and -not (Get-FailbackCluster)) {
+    Stop-Failback 'BadState' ("{0} is not a running node of a failover cluster: the VM cannot be made highly available." -f $env:COMPUTERNAME) 'InvalidOperation'
+}
+foreach ($a in $Adapters) {
+    if ($a.SwitchName -and @(Get-VMSwitch | Where-Object { $_.Name -eq $a.SwitchName }).Count -eq 0) {
+        Stop-Failback 'SwitchNotFound' ("There is no virtual switch named '{0}' on {1}." -f $a.SwitchName, $env:COMPUTERNAME) 'ObjectNotFound' $a.SwitchName
+    }
 }
 foreach ($d in $Disks) {
     $exists = Test-Path -LiteralPath $d.Path
@@ -25,19 +34,51 @@ try {
         else { [void](New-VHD -Path $d.Path -SizeBytes $d.SizeBytes -Dynamic) }
         $created.Add($d.Path)
     }
-    $new = @{ Name = $Name; Generation = $Generation; MemoryStartupBytes = $MemoryStartupBytes; SwitchName = $SwitchName; NoVHD = $true }
+    $new = @{ Name = $Name; Generation = $Generation; MemoryStartupBytes = $MemoryStartupBytes; NoVHD = $true }
     if ($Folder) { $new.Path = $Folder }
     $vm = New-VM @new
     Set-VMProcessor -VM $vm -Count $ProcessorCount
-    Set-VMMemory -VM $vm -DynamicMemoryEnabled $DynamicMemory
+    $memory = @{ VM = $vm; DynamicMemoryEnabled = $DynamicMemory }
+    if ($DynamicMemory -and $MemoryMinimumBytes -gt 0) { $memory.MinimumBytes = $MemoryMinimumBytes }
+    if ($DynamicMemory -and $MemoryMaximumBytes -gt 0) { $memory.MaximumBytes = $MemoryMaximumBytes }
+    Set-VMMemory @memory
+    # New-VM made one adapter; the original's adapters replace it, in order.
+    Get-VMNetworkAdapter -VM $vm | Remove-VMNetworkAdapter
+    foreach ($a in $Adapters) {
+        $add = @{ VM = $vm; Name = $a.Name; Passthru = $true }
+        if ($a.SwitchName) { $add.SwitchName = $a.SwitchName }
+        if ($a.StaticMac) { $add.StaticMacAddress = $a.StaticMac }
+        $nic = Add-VMNetworkAdapter @add
+        if ($a.VlanMode -eq 'Access') { Set-VMNetworkAdapterVlan -VMNetworkAdapter $nic -Access -VlanId $a.AccessVlanId }
+        if ($a.VlanMode -eq 'Trunk') { Set-VMNetworkAdapterVlan -VMNetworkAdapter $nic -Trunk -NativeVlanId $a.NativeVlanId -AllowedVlanIdList $a.AllowedVlanIdList }
+    }
+    # New-VM gives a generation 1 VM a DVD drive at IDE 1:0: keep exactly
+    # the original's drives, before any disk takes a slot.
+    foreach ($dvd in @(Get-VMDvdDrive -VM $vm)) {
+        $keep = @($DvdDrives | Where-Object { $_.ControllerNumber -eq $dvd.ControllerNumber -and $_.ControllerLocation -eq $dvd.ControllerLocation }).Count -gt 0
+        if (-not $keep) { Remove-VMDvdDrive -VMDvdDrive $dvd }
+    }
+    foreach ($d in $DvdDrives) {
+        $have = @(Get-VMDvdDrive -VM $vm | Where-Object { $_.ControllerNumber -eq $d.ControllerNumber -and $_.ControllerLocation -eq $d.ControllerLocation }).Count -gt 0
+        if ($have) { continue }
+        if ($d.ControllerType -eq 'SCSI') { Add-FailbackScsiControllers $vm $d.ControllerNumber }
+        Add-VMDvdDrive -VM $vm -ControllerNumber $d.ControllerNumber -ControllerLocation $d.ControllerLocation
+    }
     foreach ($d in $Disks) {
         if ($d.ControllerType -eq 'SCSI') { Add-FailbackScsiControllers $vm $d.ControllerNumber }
         Add-VMHardDiskDrive -VM $vm -ControllerType $d.ControllerType -ControllerNumber $d.ControllerNumber -ControllerLocation $d.ControllerLocation -Path $d.Path
     }
-    if ($Generation -eq 2 -and $BootDisk) {
-        $boot = Get-VMHardDiskDrive -VM $vm | Where-Object { $_.Path -eq $BootDisk } | Select-Object -First 1
-        Set-VMFirmware -VM $vm -FirstBootDevice $boot
+    if ($Generation -eq 2) {
+        $firmware = @{ VM = $vm }
+        if ($BootDisk) {
+            $firmware.FirstBootDevice = Get-VMHardDiskDrive -VM $vm | Where-Object { $_.Path -eq $BootDisk } | Select-Object -First 1
+        }
+        if ($SecureBoot) { $firmware.EnableSecureBoot = $SecureBoot }
+        if ($SecureBootTemplate) { $firmware.SecureBootTemplate = $SecureBootTemplate }
+        if ($firmware.Count -gt 1) { Set-VMFirmware @firmware }
     }
+    # Last, so that a failure before it leaves no cluster role behind.
+    if ($HighlyAvailable) { [void](Add-ClusterVirtualMachineRole -VMId $vm.Id) }
 } catch {
     $failure = $_
     if ($vm) { Remove-VM -VM $vm -Force -ErrorAction SilentlyContinue }

@@ -14,6 +14,19 @@ foreach ($v in @(Get-CimInstance -ClassName Win32_Volume)) {
         if (-not $best -or $v.Name.Length -gt $best.Name.Length) { $best = $v }
     }
 }
+# A cluster shared volume is measured by the cluster, which knows it on
+# every node.
+$cluster = Get-FailbackCluster
+if ($cluster) {
+    foreach ($csv in @(Get-ClusterSharedVolume)) {
+        foreach ($info in @($csv.SharedVolumeInfo)) {
+            $root = ([string]$info.FriendlyVolumeName).TrimEnd('\') + '\'
+            if ($full.StartsWith($root, [StringComparison]::OrdinalIgnoreCase)) {
+                Write-FailbackResult ([ordered]@{ Path = $Path; Volume = $root; DeviceID = $root; FreeSpace = $info.Partition.FreeSpace; Capacity = $info.Partition.Size })
+            }
+        }
+    }
+}
 if (-not $best) {
     Stop-Failback 'DiskNotFound' ("'{0}' is not on a local volume of {1}; free space on SMB shares is not measured." -f $Path, $env:COMPUTERNAME) 'ObjectNotFound'
 }

@@ -1,6 +1,13 @@
 Assert-HyperV
 $vm = Find-FailbackVM $Name
 $forced = $false
+# A Saved VM has no guest to ask: its saved state is deleted (it must boot
+# from the synchronised disks, never resume memory older than them).
+if ([string]$vm.State -eq 'Saved') {
+    Remove-VMSavedState -VM $vm
+    $vm = Get-VM -Id $vm.Id
+    $forced = $true
+}
 if ([string]$vm.State -ne 'Off') {
     # Stop-VM -Force asks the guest to shut down (through the shutdown
     # integration service) without prompting; the job bounds the wait.
@@ -13,9 +20,8 @@ if ([string]$vm.State -ne 'Off') {
     }
     Remove-Job -Job $job -Force
     $vm = Get-VM -Id $vm.Id
-    # A Saved or Paused VM has no guest to shut down: turning it off
-    # discards its saved state, as a failback must (it boots from the
-    # synchronised disks, never from memory older than them).
+    # A Paused VM has no running guest to shut down: turning it off
+    # discards its memory, as a failback must.
     if (-not $graceful -or [string]$vm.State -ne 'Off') {
         Stop-VM -VM $vm -TurnOff -Force
         $forced = $true

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/failback/failback/internal/safetext"
 	"github.com/failback/failback/workflow"
 )
 
@@ -111,11 +112,11 @@ func act(ctx context.Context, s Stdio, f actFlags, id, name string, a workflow.A
 			return &ExitError{Code: exitRefused, Err: fmt.Errorf("%s job %s is not possible now: %s", name, id, st.Why)}
 		}
 		if f.yes != nil && !*f.yes {
-			if err := confirmAct(s, name, id, st.Confirm); err != nil {
+			if err := confirmAct(s, name, id, safetext.Lines(st.Confirm)); err != nil {
 				return err
 			}
 		} else if !*f.quiet && st.Confirm != "" {
-			fmt.Fprintf(s.Err, "%s: %s\n", name, st.Confirm)
+			fmt.Fprintf(s.Err, "%s: %s\n", name, safetext.Lines(st.Confirm))
 		}
 	}
 	client, isClient := svc.(*workflow.Client)

@@ -15,6 +15,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/failback/failback/internal/safetext"
 )
 
 // Stdio is where a command reads and writes.
@@ -49,6 +51,7 @@ func commands() []Command {
 		newJobsCommand(),
 		newLabCommand(),
 		newPlansCommand(),
+		newReplicaCommand(),
 		newResumeCommand(),
 		newReverseCommand(),
 		newRunCommand(),
@@ -109,17 +112,17 @@ func report(err error, s Stdio) int {
 	}
 	var ue *UsageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(s.Err, "failback: %s\nRun 'failback help' for usage.\n", ue.Msg)
+		fmt.Fprintf(s.Err, "failback: %s\nRun 'failback help' for usage.\n", safetext.Lines(ue.Msg))
 		return 2
 	}
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		if ee.Err != nil {
-			fmt.Fprintf(s.Err, "failback: %s\n", ee.Err)
+			fmt.Fprintf(s.Err, "failback: %s\n", safetext.Lines(ee.Err.Error()))
 		}
 		return ee.Code
 	}
-	fmt.Fprintf(s.Err, "failback: %s\n", err)
+	fmt.Fprintf(s.Err, "failback: %s\n", safetext.Lines(err.Error()))
 	return 1
 }
 

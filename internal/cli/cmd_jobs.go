@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/failback/failback/internal/safetext"
 )
 
 // newJobsCommand is "failback jobs", the command table's entry (cli.go).
@@ -53,7 +55,7 @@ func runJobs(ctx context.Context, s Stdio, args []string) error {
 	}
 	tw := tabwriter.NewWriter(s.Out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATE\tPLAN/VM\tSYNC\tPHASE\tDONE\tUPDATED")
-	for _, j := range jobs {
+	for _, j := range safetext.Value(jobs) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.State, j.Title, j.Choices.Sync, j.Phase,
 			strings.TrimSpace(j.DoneText()), j.Updated.Local().Format(time.DateTime))
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/failback/failback/config"
 	"github.com/failback/failback/crypt"
+	"github.com/failback/failback/internal/safetext"
 	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/workflow"
 )
@@ -20,8 +21,8 @@ func newRunCommand() Command {
 }
 
 const runUsage = `run (--plan NAME | --vm NAME) --sync delta|full [--location original|alternate]
-           [--host HOST] [--create-vm] [--cert THUMBPRINT] [` + crypt.AllowExpiredFlag + `]
-           [--dry-run] [--yes] [--json] [--quiet]
+           [--host HOST] [--create-vm] [--map-switch SWITCH=HOSTSWITCH]... [--discard-saved-state]
+           [--cert THUMBPRINT] [` + crypt.AllowExpiredFlag + `] [--dry-run] [--yes] [--json] [--quiet]
 
 Fails a recovery plan (or one VM) back from Azure to on-premises Hyper-V.
 It runs the pre-flight (every problem at once; nothing is written unless
@@ -33,6 +34,10 @@ until it needs the operator:
                 'failback complete JOB' (the short downtime).
   --sync full   the Azure VMs are shut down and every disk downloaded; the
                 job ends "pending-commit" with the on-premises VMs running.
+--map-switch connects, at an alternate host, the adapters of a switch that
+host lacks to one it has. --discard-saved-state accepts that an on-premises
+VM found Saved or Paused is turned off when the job starts, its memory
+state discarded (it would otherwise resume memory older than its disks).
 The job id is the last line of stdout, also when the job fails.
 --dry-run prints, per disk, the bytes to check, an estimate of the bytes to
 transfer and the recommended sync option, runs the pre-flight, and changes
@@ -41,7 +46,8 @@ nothing. Without --dry-run, --yes is required: scripts must confirm.` + exitCode
 type runFlags struct {
 	plan, vm, sync, location, host, cert *string
 	createVM, allowExpired, dryRun, yes  *bool
-	asJSON, quiet                        *bool
+	asJSON, quiet, discardSaved          *bool
+	switchMap                            map[string]string
 }
 
 func runRun(ctx context.Context, s Stdio, args []string) error {
@@ -60,7 +66,17 @@ func runRun(ctx context.Context, s Stdio, args []string) error {
 		yes:          fl.Bool("yes", false, "confirm: start the failback"),
 		asJSON:       fl.Bool("json", false, "print the result as JSON on stdout (before the job id line)"),
 		quiet:        fl.Bool("quiet", false, "no progress on stderr"),
+		discardSaved: fl.Bool("discard-saved-state", false, "turn off Saved or Paused on-premises VMs when the job starts, discarding their memory state"),
+		switchMap:    map[string]string{},
 	}
+	fl.Func("map-switch", "`SWITCH=HOSTSWITCH`: at the alternate host, connect the adapters of SWITCH to HOSTSWITCH (repeatable)", func(v string) error {
+		from, to, ok := strings.Cut(v, "=")
+		if !ok || strings.TrimSpace(from) == "" || strings.TrimSpace(to) == "" {
+			return fmt.Errorf("want SWITCH=HOSTSWITCH, got %q", v)
+		}
+		f.switchMap[from] = to
+		return nil
+	})
 	pos, err := parse(fl, args)
 	if err != nil {
 		return err
@@ -135,7 +151,11 @@ func runRun(ctx context.Context, s Stdio, args []string) error {
 func runChoices(f runFlags, pos []string) (workflow.Choices, error) {
 	c := workflow.Choices{Plan: *f.plan, VM: *f.vm, Direction: workflow.DirAzureToOnPrem,
 		Location: workflow.Location(*f.location), AltHost: *f.host, CreateVM: *f.createVM,
-		Sync: workflow.SyncOption(*f.sync), CertThumbprint: *f.cert, AllowExpiredCert: *f.allowExpired}
+		Sync: workflow.SyncOption(*f.sync), CertThumbprint: *f.cert, AllowExpiredCert: *f.allowExpired,
+		DiscardSavedState: *f.discardSaved}
+	if len(f.switchMap) > 0 {
+		c.SwitchMap = f.switchMap
+	}
 	switch {
 	case len(pos) > 0:
 		return c, usagef("run takes flags only (got %q): name the plan with --plan or the VM with --vm", pos[0])
@@ -149,6 +169,8 @@ func runChoices(f runFlags, pos []string) (workflow.Choices, error) {
 		return c, usagef("--location alternate needs --host HOST")
 	case c.Location == workflow.LocOriginal && c.AltHost != "":
 		return c, usagef("--host is for --location alternate")
+	case c.Location == workflow.LocOriginal && len(c.SwitchMap) > 0:
+		return c, usagef("--map-switch is for --location alternate (the original host has the VMs' switches)")
 	}
 	if c.CertThumbprint != "" {
 		t, err := crypt.NormalizeThumbprint(c.CertThumbprint)
@@ -207,6 +229,7 @@ func dryRun(ctx context.Context, s Stdio, svc workflow.Service, c workflow.Choic
 			Preflight workflow.PreflightReport `json:"preflight"`
 		}{est, rep})
 	} else {
+		est, rep := safetext.Value(est), safetext.Value(rep)
 		fmt.Fprintf(s.Out, "%-12s %-28s %10s %14s %18s  %s\n", "VM", "DISK", "SIZE", "TO CHECK", "TO TRANSFER (est)", "BASIS")
 		for _, d := range est.Disks {
 			check := d.Size
@@ -226,8 +249,11 @@ func dryRun(ctx context.Context, s Stdio, svc workflow.Service, c workflow.Choic
 		fmt.Fprintln(s.Out, "pre-flight:")
 		for _, r := range rep.Checks {
 			mark := "ok  "
-			if !r.OK {
+			switch {
+			case !r.OK:
 				mark = "FAIL"
+			case r.Warning:
+				mark = "WARN"
 			}
 			line := fmt.Sprintf("  %s %s", mark, r.What)
 			if r.VM != "" {

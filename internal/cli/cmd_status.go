@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/failback/failback/internal/safetext"
 	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/workflow"
 )
@@ -50,9 +51,9 @@ func runStatus(ctx context.Context, s Stdio, args []string) error {
 	if *asJSON {
 		return json.NewEncoder(s.Out).Encode(v)
 	}
-	printJob(s, v)
+	printJob(s, safetext.Value(v))
 	fmt.Fprintln(s.Out, "\nActions:")
-	for _, a := range svc.Actions(v.ID, cliActor()) {
+	for _, a := range safetext.Value(svc.Actions(v.ID, cliActor())) {
 		if a.Enabled {
 			fmt.Fprintf(s.Out, "  %-13s failback %s %s\n", a.Action, actionCommand(a.Action), v.ID)
 		} else {
@@ -61,7 +62,7 @@ func runStatus(ctx context.Context, s Stdio, args []string) error {
 	}
 	if *logN > 0 {
 		fmt.Fprintln(s.Out, "\nLog:")
-		for _, l := range svc.Log(v.ID, *logN) {
+		for _, l := range safetext.Value(svc.Log(v.ID, *logN)) {
 			fmt.Fprintf(s.Out, "  %s %-5s %s\n", l.Time.Local().Format(time.DateTime), l.Level, l.Text)
 		}
 	}
@@ -103,6 +104,11 @@ func printJob(s Stdio, v workflow.JobView) {
 	}
 	for _, vm := range v.VMs {
 		fmt.Fprintf(w, "  VM %s (group %d) on %s: Azure %s, on premises %s\n", vm.Name, vm.Group, vm.Host, vm.AzureState, vm.OnPremState)
+		if n := len(vm.RecoveryPoints); n > 0 {
+			last := vm.RecoveryPoints[n-1]
+			fmt.Fprintf(w, "    %d recovery point(s), the newest %s (%s ago, %s sent by its cycle); failback replica disks %s makes disks of one\n",
+				n, last.At.Local().Format(time.DateTime), time.Since(last.At).Round(time.Second), units.Bytes(last.Sent), v.ID)
+		}
 		for _, d := range vm.Disks {
 			step := d.Phase
 			if d.Pass != "" {
@@ -147,21 +153,14 @@ func totalsText(t workflow.JobTotals) string {
 	return s
 }
 
-// reverseText is a disk's reverse replication: what its newest cycles
-// sent and the recovery points it keeps.
+// reverseText is what a disk's newest reverse cycles sent (its VM's line
+// says the recovery points).
 func reverseText(r workflow.ReverseView) string {
 	var sent []string
 	for i := len(r.Cycles) - 1; i >= 0 && len(sent) < 4; i-- {
 		sent = append(sent, fmt.Sprintf("%s at %s", units.Bytes(r.Cycles[i].Sent), r.Cycles[i].At.Local().Format("15:04:05")))
 	}
-	s := "reverse: sent " + strings.Join(sent, ", ")
-	if r.Points > 0 {
-		s += fmt.Sprintf("; %d recovery point(s)", r.Points)
-		if !r.Oldest.IsZero() {
-			s += fmt.Sprintf(" from %s to %s", r.Oldest.Local().Format(time.DateTime), r.Newest.Local().Format(time.DateTime))
-		}
-	}
-	return s
+	return "reverse: sent " + strings.Join(sent, ", ") + " (newest first)"
 }
 
 // actionCommand is the script command of an action.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 
 	"github.com/failback/failback/config"
 	"github.com/failback/failback/workflow"
@@ -19,6 +20,8 @@ func viewWorkflow(ctx context.Context, cfg *config.Config) (workflow.Service, fu
 func viewWorkflowWith(ctx context.Context, cfg *config.Config, d workflow.Deps) (workflow.Service, func(), error) {
 	if c, err := workflow.Dial(ctx, cfg.StateDir); err == nil {
 		return c, func() { _ = c.Close() }, nil
+	} else if errors.Is(err, workflow.ErrUntrustedSocket) {
+		return nil, nil, err
 	}
 	d.ReadOnly = true
 	m, err := workflow.Open(ctx, cfg, d)

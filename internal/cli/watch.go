@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/failback/failback/internal/safetext"
 	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/workflow"
 )
@@ -59,7 +60,7 @@ func (wt *watcher) show(svc workflow.Service, id string, v workflow.JobView) {
 	if wt.quiet {
 		return
 	}
-	for _, l := range svc.Log(id, 200) {
+	for _, l := range safetext.Value(svc.Log(id, 200)) {
 		key := l.Time.String() + l.Text
 		if l.Time.Before(wt.lastTime) || wt.seen[key] {
 			continue
@@ -72,7 +73,7 @@ func (wt *watcher) show(svc workflow.Service, id string, v workflow.JobView) {
 	}
 	if (syncing(v.State) || v.Wait != "") && time.Since(wt.lastProg) >= 3*time.Second && (v.Percent > 0 || v.Wait != "") {
 		wt.lastProg = time.Now()
-		fmt.Fprintln(wt.w, progressText(v))
+		fmt.Fprintln(wt.w, progressText(safetext.Value(v)))
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/failback/failback/config"
+	"github.com/failback/failback/internal/safetext"
 	"github.com/failback/failback/internal/wire"
 	"github.com/failback/failback/workflow"
 )
@@ -48,6 +49,8 @@ func openWorkflow(ctx context.Context, cfg *config.Config, o wireOptions) (svc w
 	for range 3 {
 		if c, err := workflow.Dial(ctx, cfg.StateDir); err == nil {
 			return c, func() { _ = c.Close() }, nil
+		} else if errors.Is(err, workflow.ErrUntrustedSocket) {
+			return nil, nil, err
 		}
 		d, release, err := wire.Deps(ctx, cfg)
 		if err != nil {
@@ -66,7 +69,7 @@ func openWorkflow(ctx context.Context, cfg *config.Config, o wireOptions) (svc w
 			return nil, nil, err
 		}
 		for _, e := range m.LoadErrors() {
-			fmt.Fprintf(os.Stderr, "failback: warning: %v\n", e)
+			fmt.Fprintf(os.Stderr, "failback: warning: %s\n", safetext.Lines(e.Error()))
 		}
 		return m, func() { _ = m.Close(); release() }, nil
 	}

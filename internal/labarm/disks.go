@@ -150,6 +150,9 @@ func (s *Server) serveDisk(w http.ResponseWriter, r *http.Request, rt route) *ap
 	if r.Method == http.MethodDelete && rt.name != "" && rt.action == "" {
 		return s.deleteDisk(w, r, rt)
 	}
+	if r.Method == http.MethodPut && rt.name != "" && rt.action == "" {
+		return s.importDisk(w, r, rt)
+	}
 	if r.Method != http.MethodGet || rt.action != "" {
 		if rt.action != "" {
 			return errf(405, "MethodNotAllowed", "The lab serves no %s on disks: grant access to a snapshot of the disk instead.", rt.action)

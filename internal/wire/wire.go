@@ -35,6 +35,9 @@ func Deps(ctx context.Context, cfg *config.Config) (d workflow.Deps, release fun
 		return d, nil, err
 	}
 	d.Disks = disks
+	if disks.Managed != nil {
+		d.Importer = disks.Managed
+	}
 	switch cfg.Azure.Compute {
 	case config.ComputeLab:
 		lc, err := azure.NewLabCompute(cfg.Azure.LabDir, azure.LabOptions{})
@@ -67,6 +70,10 @@ func Deps(ctx context.Context, cfg *config.Config) (d workflow.Deps, release fun
 	if cfg.Agent.URL != "" {
 		d.SourceVia = agentSource(cfg.Agent)
 	}
+	if d.Replicas, err = Replicas(cfg); err != nil {
+		release()
+		return d, nil, err
+	}
 	return d, release, nil
 }
 
@@ -96,6 +103,24 @@ func Disks(cfg *config.Config) (*azure.Disks, error) {
 	return &d, nil
 }
 
+// Replicas is where reverse replication keeps the replicas of managed
+// disks: the [reverse.storage] account, else the [azure.storage] one;
+// nil when neither is configured.
+func Replicas(cfg *config.Config) (*azure.Replicas, error) {
+	sc, what := &cfg.Reverse.Storage, "[reverse.storage]"
+	if !sc.Configured() {
+		sc, what = &cfg.Azure.Storage, "[azure.storage]"
+	}
+	if !sc.Configured() {
+		return nil, nil
+	}
+	st, err := azure.NewStorage(StorageOptions(*sc))
+	if err != nil {
+		return nil, fmt.Errorf("%s (the replicas' account): %w", what, err)
+	}
+	return &azure.Replicas{Storage: st, Container: cfg.Reverse.ReplicaContainer}, nil
+}
+
 // ARMOptions reach Azure Resource Manager as [azure] says: the
 // subscription, the default resource group, the endpoint. A loopback
 // http:// endpoint is the lab's, which takes the lab token; anything else
@@ -120,6 +145,7 @@ func StorageOptions(c config.Storage) azure.StorageOptions {
 	return azure.StorageOptions{
 		AccountURL:       c.AccountURL,
 		AccountName:      c.AccountName,
+		AccountID:        c.AccountID,
 		ConnectionString: azure.NewSecret(c.ConnectionString.Reveal()),
 		AccountKey:       azure.NewSecret(c.AccountKey.Reveal()),
 		SAS:              azure.NewSecret(c.SAS.Reveal()),

@@ -144,7 +144,7 @@ func TestSSHNewcomerPath(t *testing.T) {
 	if _, err := sshIn(t, addr, key, "failback"); err == nil {
 		t.Fatal("a key the lab does not list got in")
 	}
-	if l := log.String(); !strings.Contains(l, "refused key "+gossh.FingerprintSHA256(key.PublicKey())) || !strings.Contains(l, "role=viewer "+pub) {
+	if l := log.String(); !strings.Contains(l, "refused key ssh-ed25519 "+gossh.FingerprintSHA256(key.PublicKey())) || !strings.Contains(l, "role=viewer "+pub) {
 		t.Fatalf("serve did not log the refused key with the line to add:\n%s", l)
 	}
 	if r := failback(t, "lab", "down", "--dir", m.Dir); r.code != 3 || !strings.Contains(r.err, "(failback serve) drives the lab's jobs") {

@@ -8,6 +8,7 @@ package uitest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -240,8 +241,16 @@ func (f *Fake) CheckLocation(ctx context.Context, c workflow.Choices) (workflow.
 			Detail: "PowerShell over SSH to " + host + ", Hyper-V 10.0.20348"}
 		sw := workflow.CheckRow{VM: v.Name, What: "switch " + v.Switch + " on " + host, OK: true, Detail: "present on " + host}
 		if host == "hv03.example.com" {
-			sw.OK, sw.Detail = false, "no virtual switch named "+v.Switch+" on "+host
-			sw.Fix = "create a switch named " + v.Switch + " on " + host + ", or pick another host"
+			rep.HostSwitches = []string{"Internal", "Storage"}
+			if to := c.SwitchMap[v.Switch]; to != "" {
+				sw.Detail = "mapped to " + to + " (your choice)"
+			} else {
+				sw.OK, sw.Detail = false, "no virtual switch named "+v.Switch+" on "+host
+				sw.Fix = "map it to a switch " + host + " has (m), or create a switch named " + v.Switch + " on " + host
+				if !slices.Contains(rep.MissingSwitches, v.Switch) {
+					rep.MissingSwitches = append(rep.MissingSwitches, v.Switch)
+				}
+			}
 		}
 		rows := []workflow.CheckRow{reach, sw}
 		if host == v.Host {

@@ -215,7 +215,9 @@ func (l *Lab) Deps() workflow.Deps {
 	d := workflow.Deps{Disks: &azure.Disks{Storage: l.Storage}, Compute: azure.LabVMs{LabCompute: l.Compute}, Hosts: hosts,
 		Certs: crypt.NewStore(l.CertsDir, crypt.StoreOptions{}), NoControl: false}
 	if l.ARM != nil {
-		d.Disks, d.Compute = l.ARMDeps()
+		disks, compute := l.ARMDeps()
+		d.Disks, d.Compute, d.Importer = disks, compute, disks.Managed
+		d.Replicas = l.Replicas()
 	}
 	return d
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,6 +80,22 @@ func (l *Lab) ARMDeps() (*azure.Disks, azure.Compute) {
 		t.Fatal(err)
 	}
 	return &azure.Disks{Storage: l.Storage, Managed: md}, ac
+}
+
+// Replicas are the drill's replica store: a container of its own, reached
+// through the blob front (Azurite copies only from a URL of the host it
+// was asked on, and read grants point at the front).
+func (l *Lab) Replicas() *azure.Replicas {
+	t := l.T
+	st, err := azure.NewStorage(azure.StorageOptions{ConnectionString: azure.NewSecret(testenv.AzuriteFront(t)),
+		AccountID:  "/subscriptions/" + labarm.DefaultSubscription + "/resourceGroups/" + ResourceGroup + "/providers/Microsoft.Storage/storageAccounts/devstoreaccount1",
+		RetryDelay: 10 * time.Millisecond, MaxRetryDelay: 100 * time.Millisecond, TryTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := strings.TrimSuffix(l.Container[:min(len(l.Container), 55)], "-") + "-rep"
+	t.Cleanup(func() { _ = st.DeleteContainer(context.Background(), c) })
+	return &azure.Replicas{Storage: st, Container: c}
 }
 
 // DiskName is the managed disk name of disk i of vm.

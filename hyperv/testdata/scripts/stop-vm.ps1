@@ -24,9 +24,11 @@ function Write-FailbackResult($Value) {
     exit 0
 }
 
-# Stop-Failback reports an error this script classified itself.
-function Stop-Failback([string]$Type, [string]$Message, [string]$Category) {
-    Write-FailbackJson ([ordered]@{ error = [ordered]@{ type = $Type; message = $Message; category = $Category; id = ''; target = '' } })
+# Stop-Failback reports an error this script classified itself; Target
+# names what it is about when the message alone would not do (the node
+# that owns a clustered VM).
+function Stop-Failback([string]$Type, [string]$Message, [string]$Category, [string]$Target = '') {
+    Write-FailbackJson ([ordered]@{ error = [ordered]@{ type = $Type; message = $Message; category = $Category; id = ''; target = $Target } })
     exit 1
 }
 
@@ -59,10 +61,16 @@ function Assert-HyperV {
 }
 
 # Find-FailbackVM matches the name exactly: Get-VM -Name would treat
-# [ ] * ? as wildcards.
+# [ ] * ? as wildcards. On a failover cluster node Get-VM sees only this
+# node's VMs: a clustered VM that another node owns is reported with its
+# owner, so that the console can go there instead.
 function Find-FailbackVM([string]$VMName) {
     $found = @(Get-VM | Where-Object { $_.Name -eq $VMName })
     if ($found.Count -eq 0) {
+        $owner = Get-FailbackClusterOwner $VMName
+        if ($owner) {
+            Stop-Failback 'VMOnOtherNode' ("The virtual machine '{0}' is a role of cluster {1} owned by node {2}, not by {3}." -f $VMName, $owner.Cluster, $owner.Node, $env:COMPUTERNAME) 'ObjectNotFound' $owner.Node
+        }
         Stop-Failback 'VMNotFound' ("There is no virtual machine named '{0}' on {1}." -f $VMName, $env:COMPUTERNAME) 'ObjectNotFound'
     }
     if ($found.Count -gt 1) {
@@ -71,13 +79,33 @@ function Find-FailbackVM([string]$VMName) {
     $found[0]
 }
 
+# Get-FailbackCluster returns the failover cluster this host is a running
+# node of, or $null. Errors of a node whose cluster service runs are real
+# errors and stop the script.
+function Get-FailbackCluster {
+    $service = Get-Service -Name 'ClusSvc' -ErrorAction SilentlyContinue
+    if (-not $service -or [string]$service.Status -ne 'Running') { return $null }
+    Import-Module -Name 'FailoverClusters'
+    Get-Cluster
+}
+
+# Get-FailbackClusterOwner finds the node owning the virtual machine role
+# named like the VM (the name Add-ClusterVirtualMachineRole gives it).
+function Get-FailbackClusterOwner([string]$VMName) {
+    $cluster = Get-FailbackCluster
+    if (-not $cluster) { return $null }
+    $groups = @(Get-ClusterGroup | Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and $_.Name -eq $VMName })
+    if ($groups.Count -eq 0) { return $null }
+    [pscustomobject]@{ Cluster = [string]$cluster.Name; Node = [string]$groups[0].OwnerNode }
+}
+
 function ConvertTo-FailbackVM($VM) {
     $drives = @(Get-VMHardDiskDrive -VM $VM | ForEach-Object {
         $drive = $_
         $vhd = $null
         $problem = ''
         if ($drive.Path) {
-            try { $vhd = Get-VHD -Path $drive.Path | Select-Object VhdFormat, VhdType, Size, FileSize }
+            try { $vhd = Get-VHD -Path $drive.Path | Select-Object 'VhdFormat', 'VhdType', 'Size', 'FileSize', 'ParentPath' }
             catch { $problem = $_.Exception.Message }
         }
         [pscustomobject]@{
@@ -89,7 +117,51 @@ function ConvertTo-FailbackVM($VM) {
             Problem = $problem
         }
     })
-    $adapters = @(Get-VMNetworkAdapter -VM $VM | Select-Object Name, SwitchName, MacAddress)
+    $dvds = @(Get-VMDvdDrive -VM $VM | ForEach-Object {
+        [pscustomobject]@{ ControllerType = [string]$_.ControllerType; ControllerNumber = $_.ControllerNumber; ControllerLocation = $_.ControllerLocation }
+    })
+    $adapters = @(Get-VMNetworkAdapter -VM $VM | ForEach-Object {
+        $vlan = Get-VMNetworkAdapterVlan -VMNetworkAdapter $_
+        $private = ''
+        if ([string]$vlan.OperationMode -eq 'Private') {
+            $private = '{0} primary {1} secondary {2}' -f [string]$vlan.PrivateVlanMode, $vlan.PrimaryVlanId, [string]::Join(',', @($vlan.SecondaryVlanIdList))
+        }
+        [pscustomobject]@{
+            Name = $_.Name
+            SwitchName = $_.SwitchName
+            MacAddress = $_.MacAddress
+            DynamicMacAddressEnabled = $_.DynamicMacAddressEnabled
+            Vlan = [pscustomobject]@{
+                OperationMode = [string]$vlan.OperationMode
+                AccessVlanId = $vlan.AccessVlanId
+                NativeVlanId = $vlan.NativeVlanId
+                AllowedVlanIdList = [string]::Join(',', @($vlan.AllowedVlanIdList))
+                Private = $private
+            }
+        }
+    })
+    $checkpoints = @(Get-VMSnapshot -VM $VM | ForEach-Object {
+        [pscustomobject]@{ Name = $_.Name; SnapshotType = [string]$_.SnapshotType; CreationTime = $_.CreationTime }
+    })
+    $memory = Get-VMMemory -VM $VM
+    $secureBoot = ''
+    $template = ''
+    if ($VM.Generation -eq 2) {
+        $firmware = Get-VMFirmware -VM $VM
+        $secureBoot = [string]$firmware.SecureBoot
+        $template = [string]$firmware.SecureBootTemplate
+    }
+    $replication = $null
+    if ([string]$VM.ReplicationMode -ne 'None') {
+        $r = Get-VMReplication -VM $VM
+        $replication = [pscustomobject]@{
+            Mode = [string]$r.Mode
+            State = [string]$r.State
+            Health = [string]$r.Health
+            PrimaryServer = [string]$r.PrimaryServer
+            ReplicaServer = [string]$r.ReplicaServer
+        }
+    }
     [pscustomobject]@{
         Name = $VM.Name
         Id = $VM.Id.ToString()
@@ -99,10 +171,19 @@ function ConvertTo-FailbackVM($VM) {
         ProcessorCount = $VM.ProcessorCount
         MemoryStartup = $VM.MemoryStartup
         DynamicMemoryEnabled = $VM.DynamicMemoryEnabled
+        MemoryMinimum = $memory.Minimum
+        MemoryMaximum = $memory.Maximum
         Path = $VM.Path
         CreationTime = $VM.CreationTime
         HardDrives = $drives
+        DvdDrives = $dvds
         NetworkAdapters = $adapters
+        Checkpoints = $checkpoints
+        SecureBoot = $secureBoot
+        SecureBootTemplate = $template
+        Replication = $replication
+        IsClustered = [bool]$VM.IsClustered
+        ComputerName = [string]$VM.ComputerName
     }
 }
 
@@ -118,6 +199,13 @@ try {
     Assert-HyperV
     $vm = Find-FailbackVM $Name
     $forced = $false
+    # A Saved VM has no guest to ask: its saved state is deleted (it must boot
+    # from the synchronised disks, never resume memory older than them).
+    if ([string]$vm.State -eq 'Saved') {
+        Remove-VMSavedState -VM $vm
+        $vm = Get-VM -Id $vm.Id
+        $forced = $true
+    }
     if ([string]$vm.State -ne 'Off') {
         # Stop-VM -Force asks the guest to shut down (through the shutdown
         # integration service) without prompting; the job bounds the wait.
@@ -130,9 +218,8 @@ try {
         }
         Remove-Job -Job $job -Force
         $vm = Get-VM -Id $vm.Id
-        # A Saved or Paused VM has no guest to shut down: turning it off
-        # discards its saved state, as a failback must (it boots from the
-        # synchronised disks, never from memory older than them).
+        # A Paused VM has no running guest to shut down: turning it off
+        # discards its memory, as a failback must.
         if (-not $graceful -or [string]$vm.State -ne 'Off') {
             Stop-VM -VM $vm -TurnOff -Force
             $forced = $true

@@ -124,8 +124,11 @@ func (m *Model) lines() []string {
 	var out []string
 	for i, r := range rows {
 		mark := st.OK.Render("✓")
-		if !r.OK {
+		switch {
+		case !r.OK:
 			mark = st.Fail.Render("✗")
+		case r.Warning:
+			mark = st.Warn.Render("!")
 		}
 		vm := ""
 		if vmw > 0 {
@@ -164,7 +167,7 @@ func (m *Model) lines() []string {
 				out = append(out, strings.TrimRight(line, " "))
 			}
 		}
-		if !r.OK && r.Fix != "" {
+		if (!r.OK || r.Warning) && r.Fix != "" {
 			for _, l := range common.Hang(pad+"fix: ", r.Fix, lead+5, m.w) {
 				out = append(out, st.Warn.Render(l))
 			}

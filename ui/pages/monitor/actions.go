@@ -26,7 +26,20 @@ type actDoneMsg struct {
 
 // press handles an action key: a viewer or a disabled action is told
 // why; an enabled one opens the confirmation with the service's text.
+// A press the last snapshot disables is asked again on a fresh snapshot
+// first: the action list of a job at rest is not refreshed by the job,
+// and what the key may do (its role in the authorized-keys file) or what
+// the job allows may have changed since.
 func (m *Model) press(a workflow.Action) tea.Cmd {
+	if j, ok := m.jobs.Selected(); ok && m.c.CanAct() && !m.actions.State(a).Enabled {
+		m.recheck = &actTag{job: j.ID, action: a}
+		return m.Refresh()
+	}
+	return m.pressNow(a)
+}
+
+// pressNow is press on the snapshot the console holds.
+func (m *Model) pressNow(a workflow.Action) tea.Cmd {
 	j, ok := m.jobs.Selected()
 	label := actionbar.Label(a)
 	switch {
@@ -71,10 +84,12 @@ func (m *Model) checkDialog() tea.Cmd {
 }
 
 // act asks the service. It runs under the work context: an accepted
-// action must not be abandoned because a session went away.
+// action must not be abandoned because a session went away. "asking…"
+// is shown before the service is asked, never after its answer (a
+// batch may deliver a quick answer first, and the answer is lost).
 func (m *Model) act(t actTag) tea.Cmd {
 	svc, who, ctx := m.c.Svc, m.c.Who, m.c.WorkCtx
-	return tea.Batch(
+	return tea.Sequence(
 		common.Status(actionbar.Label(t.action)+": asking…", false),
 		func() tea.Msg {
 			return actDoneMsg{job: t.job, action: t.action, err: svc.Act(ctx, t.job, t.action, who)}

@@ -39,7 +39,8 @@ type Model struct {
 	log     *logview.Model
 	actions *actionbar.Model
 	dialog  *confirm.Model
-	want    string // job to select once it shows up in a snapshot
+	recheck *actTag // a press waiting for a fresh snapshot
+	want    string  // job to select once it shows up in a snapshot
 	logFull bool
 	w, h    int
 }
@@ -185,6 +186,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.apply(msg)
 		m.layout()
 		cmd := m.checkDialog()
+		if r := m.recheck; r != nil && msg.For == r.job {
+			m.recheck = nil
+			if r.job == m.jobs.SelectedID() && m.dialog == nil {
+				cmd = tea.Batch(cmd, m.pressNow(r.action))
+			}
+		}
 		if msg.For != m.selection() {
 			return m, tea.Batch(cmd, m.Refresh()) // the selection moved meanwhile
 		}

@@ -21,11 +21,15 @@ type locationStep struct {
 	alt    bool
 	host   int
 	create bool
-	req    request
-	rep    *workflow.LocationReport
-	err    error
-	list   *checklist.Model
-	w, h   int
+	// discard accepts discarding Saved or Paused VMs' state; maps maps the
+	// switches the alternate host lacks (see switches.go).
+	discard bool
+	maps    map[string]string
+	req     request
+	rep     *workflow.LocationReport
+	err     error
+	list    *checklist.Model
+	w, h    int
 }
 
 func newLocationStep(s *state) *locationStep {
@@ -55,7 +59,11 @@ func (l *locationStep) hosts() []string {
 // enter restores the earlier choice and checks it.
 func (l *locationStep) enter() tea.Cmd {
 	c := l.s.choices
-	l.alt, l.create = c.Location == workflow.LocAlternate, c.CreateVM
+	l.alt, l.create, l.discard = c.Location == workflow.LocAlternate, c.CreateVM, c.DiscardSavedState
+	l.maps = map[string]string{}
+	for k, v := range c.SwitchMap {
+		l.maps[k] = v
+	}
 	for i, h := range l.hosts() {
 		if h == c.AltHost {
 			l.host = i
@@ -68,8 +76,10 @@ func (l *locationStep) enter() tea.Cmd {
 func (l *locationStep) current() workflow.Choices {
 	c := l.s.choices
 	c.Location, c.AltHost, c.CreateVM = workflow.LocOriginal, "", false
+	c.SwitchMap, c.DiscardSavedState = nil, l.discard
 	if hs := l.hosts(); l.alt && len(hs) > 0 {
 		c.Location, c.AltHost, c.CreateVM = workflow.LocAlternate, hs[l.host], l.create
+		c.SwitchMap = l.switchMap()
 	}
 	return c
 }
@@ -116,6 +126,14 @@ func (l *locationStep) key(k tea.KeyMsg) tea.Cmd {
 	case l.alt && key.Matches(k, km.Wizard.CreateVM):
 		l.create = !l.create
 		return l.check()
+	case l.alt && key.Matches(k, km.Wizard.MapSwitch) && l.rep != nil:
+		if l.nextMapping() {
+			return l.check()
+		}
+		return common.Status("No switch to map: the host has every switch the VMs use.", true)
+	case key.Matches(k, km.Wizard.Discard) && (l.discard || l.rep != nil && len(l.rep.SavedVMs) > 0):
+		l.discard = !l.discard
+		return l.check()
 	case key.Matches(k, km.Wizard.Retry):
 		return l.check()
 	case key.Matches(k, km.PageUp), key.Matches(k, km.PageDown):
@@ -132,6 +150,7 @@ func (l *locationStep) key(k tea.KeyMsg) tea.Cmd {
 		}
 		c := l.current()
 		l.s.choices.Location, l.s.choices.AltHost, l.s.choices.CreateVM = c.Location, c.AltHost, c.CreateVM
+		l.s.choices.SwitchMap, l.s.choices.DiscardSavedState = c.SwitchMap, c.DiscardSavedState
 		l.s.locRep = l.rep
 		return nav(+1)
 	}
@@ -153,7 +172,7 @@ func (l *locationStep) head() []string {
 		fmt.Sprintf("  %s Alternate location: another Hyper-V host", radio(l.alt)),
 	}
 	if !l.alt {
-		return out
+		return append(out, l.choiceLines()...)
 	}
 	for i, h := range l.hosts() {
 		if i == l.host {
@@ -166,7 +185,8 @@ func (l *locationStep) head() []string {
 	if l.create {
 		box = "[x]"
 	}
-	return append(out, fmt.Sprintf("      %s Create the on-premises VM if it does not exist", box))
+	out = append(out, fmt.Sprintf("      %s Create the on-premises VM if it does not exist", box))
+	return append(out, l.choiceLines()...)
 }
 
 func (l *locationStep) layout() {
@@ -222,11 +242,17 @@ func (l *locationStep) ShortHelp() []key.Binding {
 		create := km.Wizard.CreateVM
 		create.SetHelp("space", "create VM")
 		b = append(b, up, create)
+		if l.rep != nil && (len(l.rep.MissingSwitches) > 0 || len(l.maps) > 0) {
+			b = append(b, km.Wizard.MapSwitch)
+		}
+	}
+	if l.discard || l.rep != nil && len(l.rep.SavedVMs) > 0 {
+		b = append(b, km.Wizard.Discard)
 	}
 	return append(append(b, km.Wizard.Next), l.list.ShortHelp()...)
 }
 
 func (l *locationStep) FullHelp() [][]key.Binding {
 	km := l.s.c.Keys
-	return [][]key.Binding{{km.Wizard.Toggle, km.Up, km.Down, km.Wizard.CreateVM}, {km.Wizard.Retry, km.PageUp, km.PageDown, km.Wizard.Next}}
+	return [][]key.Binding{{km.Wizard.Toggle, km.Up, km.Down, km.Wizard.CreateVM, km.Wizard.MapSwitch, km.Wizard.Discard}, {km.Wizard.Retry, km.PageUp, km.PageDown, km.Wizard.Next}}
 }

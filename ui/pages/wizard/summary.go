@@ -3,6 +3,7 @@ package wizard
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -88,6 +89,14 @@ func (u *summaryStep) rows() [][2]string {
 		if c.CreateVM {
 			loc += ", create the VM if missing"
 		}
+		var maps []string
+		for from, to := range c.SwitchMap {
+			maps = append(maps, "switch "+from+" -> "+to)
+		}
+		sort.Strings(maps)
+		if len(maps) > 0 {
+			loc += "; " + strings.Join(maps, ", ") + " (your mapping)"
+		}
 	}
 	syn := "delta: synchronize before failover"
 	if c.Sync == workflow.SyncFull {
@@ -111,6 +120,9 @@ func (u *summaryStep) rows() [][2]string {
 		pre = fmt.Sprintf("%d checks passed", len(s.pre.Checks))
 	}
 	rows := [][2]string{{"What", what}, {"Direction", dir}, {"Location", loc}, {"Sync", syn}}
+	if c.DiscardSavedState {
+		rows = append(rows, [2]string{"Saved VMs", "turned off when the job starts: their memory state is DISCARDED (your choice)"})
+	}
 	if s.sites.Stop != "" {
 		rows = append(rows, [2]string{"Azure VMs", "stopped at Complete failover by " + s.sites.Stop})
 	}
