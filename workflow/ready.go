@@ -58,6 +58,9 @@ func (j *job) becomeReady() error {
 // that fails leaves the job ready: the next one tries again.
 func (j *job) keepCatchingUp(ctx context.Context) error {
 	for {
+		// Between passes the job rests: no data key stays in memory (a
+		// job can wait for days); the next pass unwraps them again.
+		j.forgetKeys()
 		every := j.m.readyEvery(j.m.now().Sub(j.snap().ReadySince))
 		if every <= 0 {
 			return nil
@@ -106,4 +109,14 @@ func (m *Manager) keepReady() {
 			j.kick()
 		}
 	}
+}
+
+// forgetKeys destroys the data keys of an encrypted job while it waits
+// (j.key unwraps them again when a pass needs them).
+func (j *job) forgetKeys() {
+	j.mu.Lock()
+	keys := j.keys
+	j.keys = nil
+	j.mu.Unlock()
+	destroyKeys(keys)
 }

@@ -3,8 +3,11 @@ package workflow_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/failback/failback/crypt"
 
 	"github.com/failback/failback/workflow"
 	"github.com/failback/failback/workflow/labtest"
@@ -58,4 +61,47 @@ func TestReadyJobKeepsCatchingUpAndCompletes(t *testing.T) {
 		}
 		prev = p.Taken
 	}
+}
+
+// An encrypted job catching up while ready holds no data key between its
+// passes: each pass unwraps them again, and they are destroyed before
+// the wait.
+func TestReadyPassesHoldNoKeysBetweenThem(t *testing.T) {
+	var mu sync.Mutex
+	var seen []*crypt.Unlocked
+	defer workflow.OnUnlock(func(u *crypt.Unlocked) {
+		mu.Lock()
+		seen = append(seen, u)
+		mu.Unlock()
+	})()
+	vm := labtest.VM{Name: "sql", Disks: []int64{2 << 20}, Encrypted: true}
+	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{vm}})
+	l.StartWriters(100)
+	d := l.Deps()
+	d.ReadyCatchUp = 300 * time.Millisecond
+	m := l.Open(d)
+	id, err := m.Start(context.Background(), workflow.Choices{VM: "sql", Direction: workflow.DirAzureToOnPrem, Sync: workflow.SyncDelta,
+		CertThumbprint: l.Cert.Thumbprint}, labtest.Operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := labtest.Wait(t, m, id, jobTimeout, workflow.StateReady).Pass
+	labtest.WaitFor(t, "two catch-up passes while ready, keys unwrapped for each", jobTimeout, func() bool {
+		v, _ := m.Job(id)
+		mu.Lock()
+		defer mu.Unlock()
+		return v.Pass >= first+2 && len(seen) >= 3
+	})
+	labtest.WaitFor(t, "every key destroyed between the passes", jobTimeout, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, u := range seen {
+			for _, k := range u.Keys {
+				if !k.Destroyed() {
+					return false
+				}
+			}
+		}
+		return true
+	})
 }
