@@ -106,8 +106,8 @@ func printJob(s Stdio, v workflow.JobView) {
 		fmt.Fprintf(w, "  VM %s (group %d) on %s: Azure %s, on premises %s\n", vm.Name, vm.Group, vm.Host, vm.AzureState, vm.OnPremState)
 		if n := len(vm.RecoveryPoints); n > 0 {
 			last := vm.RecoveryPoints[n-1]
-			fmt.Fprintf(w, "    %d recovery point(s), the newest %s (%s ago, %s sent by its cycle); failback replica disks %s makes disks of one\n",
-				n, last.At.Local().Format(time.DateTime), time.Since(last.At).Round(time.Second), units.Bytes(last.Sent), v.ID)
+			fmt.Fprintf(w, "    %d recovery point(s), the newest %s (%s ago, %s, %s sent by its cycle); failback replica disks %s makes disks of one\n",
+				n, last.At.Local().Format(time.DateTime), time.Since(last.At).Round(time.Second), consistencyText(last.Consistency), units.Bytes(last.Sent), v.ID)
 		}
 		for _, d := range vm.Disks {
 			step := d.Phase
@@ -193,4 +193,17 @@ func agentText(a workflow.AgentView) string {
 		t += "; unreachable now: reading directly from storage"
 	}
 	return t
+}
+
+// consistencyText says what a recovery point's disks are consistent with.
+func consistencyText(c string) string {
+	switch c {
+	case "":
+		return "consistency not recorded"
+	case "live":
+		return "read live, not consistent"
+	case "vm-off":
+		return "taken with the VM off"
+	}
+	return c
 }
