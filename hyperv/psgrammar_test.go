@@ -173,6 +173,8 @@ func allScripts(t *testing.T) []string {
 		_ = h.StartVM(ctx, v)
 		_, _ = h.ShutdownVM(ctx, v, time.Minute)
 		_ = h.DiscardSavedState(ctx, v)
+		_, _, _ = h.Heartbeat(ctx, v)
+		_ = h.RemoveVM(ctx, v, true)
 		for _, since := range [][]string{nil, {v, "rct:" + v}} {
 			_, _ = h.BeginCycle(ctx, v, CycleOptions{Tag: "failback " + v, CrashConsistent: since == nil, Since: since})
 			_, _ = h.EndCycle(ctx, v, Cycle{Checkpoint: v}, CycleEnd{Keep: since != nil, Drop: since})
