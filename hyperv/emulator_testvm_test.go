@@ -7,8 +7,9 @@ import (
 )
 
 // doTest plays the operations of a test failback (ps/ensure-switch.ps1,
-// remove-switch, remove-vm, check-vm) on the emulated host. Its guests
-// report an address per adapter once running and listen on no port.
+// remove-switch, remove-vm, heartbeat, check-vm) on the emulated host. Its
+// guests report a heartbeat and an address per adapter once running, and
+// listen on no port.
 func (e *hvEmulator) doTest(op string, a map[string]any) (any, *psFailure, bool) {
 	str := func(k string) string { s, _ := a[k].(string); return s }
 	switchType := map[string]int{"Private": 0, "Internal": 1, "External": 2}
@@ -49,22 +50,39 @@ func (e *hvEmulator) doTest(op string, a map[string]any) (any, *psFailure, bool)
 		e.switches = slices.Delete(e.switches, i, i+1)
 		return map[string]any{"Removed": true}, nil, true
 	case "remove-vm":
-		i := slices.IndexFunc(e.vms, func(v *emuVM) bool { return strings.EqualFold(v.Name, str("Name")) })
-		if i < 0 {
-			return map[string]any{"Removed": false}, nil, true
+		v, f := e.find(str("Name"))
+		if f != nil {
+			return nil, f, true
 		}
-		e.vms = slices.Delete(e.vms, i, i+1)
-		return map[string]any{"Removed": true}, nil, true
+		if v.State != "Off" {
+			return nil, &psFailure{"BadState", fmt.Sprintf("'%s' is %s on %s: it must be off to be removed.", v.Name, v.State, e.computer), "InvalidOperation"}, true
+		}
+		removed := []string{}
+		if a["DeleteDisks"] == true {
+			for _, d := range v.Drives {
+				if e.removeFile(d.Path) == nil {
+					removed = append(removed, d.Path)
+				}
+			}
+		}
+		e.vms = slices.DeleteFunc(e.vms, func(x *emuVM) bool { return x == v })
+		return map[string]any{"Name": v.Name, "Disks": removed}, nil, true
+	case "heartbeat":
+		v, f := e.find(str("Name"))
+		if f != nil {
+			return nil, f, true
+		}
+		status := "No Contact"
+		if v.State == "Running" {
+			status = "OK"
+		}
+		return map[string]any{"State": v.State, "Enabled": true, "Status": status}, nil, true
 	case "check-vm":
 		v, f := e.find(str("Name"))
 		if f != nil {
 			return nil, f, true
 		}
 		up := v.State == "Running"
-		hb, text := "NoContact", "No Contact"
-		if up {
-			hb, text = "Ok", "OK"
-		}
 		addrs := []string{}
 		sws := []map[string]any{}
 		for i, ad := range v.Adapters {
@@ -94,7 +112,7 @@ func (e *hvEmulator) doTest(op string, a map[string]any) (any, *psFailure, bool)
 			}
 			ports = append(ports, r)
 		}
-		return map[string]any{"State": v.State, "Heartbeat": hb, "HeartbeatText": text, "Addresses": addrs, "Switches": sws, "Ports": ports}, nil, true
+		return map[string]any{"State": v.State, "Addresses": addrs, "Switches": sws, "Ports": ports}, nil, true
 	}
 	return nil, nil, false
 }

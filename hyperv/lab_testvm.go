@@ -2,9 +2,7 @@ package hyperv
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -27,6 +25,15 @@ type LabGuest struct {
 	NoHeartbeat bool `json:"no_heartbeat,omitempty"`
 	// Ports are the TCP ports it listens on.
 	Ports []int `json:"ports,omitempty"`
+}
+
+// guest is how the VM's guest behaves: its own LabGuest, else the one
+// host.json's Guests gives its name.
+func (v labVM) guest(cfg LabConfig) LabGuest {
+	if v.Guest.NoHeartbeat || len(v.Guest.Ports) > 0 {
+		return v.Guest
+	}
+	return cfg.Guests[strings.ToLower(v.Name)]
 }
 
 // SetGuest sets how a lab VM's guest behaves.
@@ -96,32 +103,9 @@ func (h *LabHost) RemoveSwitch(ctx context.Context, name string) error {
 	return osfile.WriteJSON(filepath.Join(h.dir, labConfigName), cfg)
 }
 
-// RemoveVM implements TestHost: a running lab VM is turned off first.
-func (h *LabHost) RemoveVM(ctx context.Context, name string) error {
-	unlock, err := h.lock(ctx, true)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	v, err := h.readVM(name)
-	if err != nil {
-		if errors.Is(err, ErrVMNotFound) {
-			return nil
-		}
-		return err
-	}
-	if err := h.removeOwnMarkers(v); err != nil {
-		return err
-	}
-	if err := os.Remove(h.vmFile(name)); err != nil {
-		return fmt.Errorf("%s: remove VM %s: %w", h.Name(), psQuote(name), err)
-	}
-	return nil
-}
-
-// CheckVM implements TestHost. A running lab guest reports the heartbeat
-// unless LabGuest.NoHeartbeat, and one documentation address (192.0.2.x)
-// per adapter; a port answers when the guest listens on it and an adapter
+// CheckVM implements TestHost. A running lab guest whose heartbeat
+// answers (not LabGuest.NoHeartbeat) reports one documentation address
+// (192.0.2.x) per adapter; a port answers when the guest listens on it and an adapter
 // is on a switch the host reaches (not Private). Nothing goes on the
 // network.
 func (h *LabHost) CheckVM(ctx context.Context, name string, ports []int, _ time.Duration) (VMCheck, error) {
@@ -134,15 +118,9 @@ func (h *LabHost) CheckVM(ctx context.Context, name string, ports []int, _ time.
 	if err != nil {
 		return VMCheck{}, err
 	}
-	g := v.Guest
-	if !g.NoHeartbeat && len(g.Ports) == 0 {
-		g = cfg.Guests[strings.ToLower(v.Name)]
-	}
-	c := VMCheck{State: v.State, Heartbeat: "NoContact", HeartbeatText: "No Contact"}
+	g := v.guest(cfg)
+	c := VMCheck{State: v.State}
 	up := v.State == StateRunning && !g.NoHeartbeat
-	if up {
-		c.Heartbeat, c.HeartbeatText = "Ok", "OK"
-	}
 	reachable := false
 	for i, a := range v.Adapters {
 		if a.SwitchName == "" {

@@ -32,12 +32,6 @@ func (h *PSHost) RemoveSwitch(ctx context.Context, name string) error {
 	return h.run(ctx, "remove-switch", "remove the test switch "+quoteName(name), []psParam{strParam("Name", name)}, &r)
 }
 
-// RemoveVM implements TestHost.
-func (h *PSHost) RemoveVM(ctx context.Context, name string) error {
-	var r struct{ Removed bool }
-	return h.run(ctx, "remove-vm", "remove VM "+quoteName(name), []psParam{strParam("Name", name)}, &r)
-}
-
 // CheckVM implements TestHost. ctx must allow for one timeout per port
 // and address.
 func (h *PSHost) CheckVM(ctx context.Context, name string, ports []int, timeout time.Duration) (VMCheck, error) {
@@ -46,10 +40,10 @@ func (h *PSHost) CheckVM(ctx context.Context, name string, ports []int, timeout 
 		list = append(list, strconv.Itoa(p))
 	}
 	var r struct {
-		State, Heartbeat, HeartbeatText string
-		Addresses                       psList[string]
-		Switches                        psList[struct{ Name, SwitchType string }]
-		Ports                           psList[struct {
+		State     string
+		Addresses psList[string]
+		Switches  psList[struct{ Name, SwitchType string }]
+		Ports     psList[struct {
 			Port    int
 			Address string
 			Open    bool
@@ -58,14 +52,13 @@ func (h *PSHost) CheckVM(ctx context.Context, name string, ports []int, timeout 
 	}
 	err := h.run(ctx, "check-vm", "check VM "+quoteName(name), []psParam{
 		strParam("Name", name),
-		strParam("HeartbeatId", HeartbeatServiceID),
 		strParam("PortList", strings.Join(list, ",")),
 		intParam("TimeoutMilliseconds", max(timeout.Milliseconds(), 1)),
 	}, &r)
 	if err != nil {
 		return VMCheck{}, err
 	}
-	c := VMCheck{State: VMState(r.State), Heartbeat: r.Heartbeat, HeartbeatText: r.HeartbeatText, Addresses: r.Addresses}
+	c := VMCheck{State: VMState(r.State), Addresses: r.Addresses}
 	for _, s := range r.Switches {
 		c.Switches = append(c.Switches, Switch{Name: s.Name, Type: SwitchType(s.SwitchType)})
 	}

@@ -25,7 +25,7 @@ func TestPSHostTestSwitchAndVMRemoval(t *testing.T) {
 	if !errors.Is(err, ErrBadState) || !strings.Contains(err.Error(), "still connects db01-test") {
 		t.Fatalf("RemoveSwitch of a switch in use: %v", err)
 	}
-	if err := h.RemoveVM(ctx, "db01-test"); err != nil {
+	if err := h.RemoveVM(ctx, "db01-test", false); err != nil {
 		t.Fatal(err)
 	}
 	// An external test switch is refused before any script is sent.
@@ -37,21 +37,20 @@ func TestPSHostTestSwitchAndVMRemoval(t *testing.T) {
 func TestPSHostCheckVM(t *testing.T) {
 	h, _ := replayHost(t,
 		step{golden: "check-vm-db01-test", output: "check-vm-db01-test"},
-		step{golden: "check-vm-db01-test", output: "check-vm-no-heartbeat"},
+		step{golden: "check-vm-db01-test", output: "check-vm-no-address"},
 	)
 	c, err := h.CheckVM(ctx, "db01-test", []int{1433, 3389}, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.State != StateRunning || !c.HeartbeatOK() || c.HeartbeatText != "OK" || len(c.Addresses) != 1 ||
-		len(c.Switches) != 1 || c.Switches[0].Type != SwitchInternal {
+	if c.State != StateRunning || len(c.Addresses) != 1 || len(c.Switches) != 1 || c.Switches[0].Type != SwitchInternal {
 		t.Fatalf("check: %+v", c)
 	}
 	if len(c.Ports) != 2 || !c.Ports[0].Open || c.Ports[1].Open || !strings.Contains(c.Ports[1].Detail, "refused") {
 		t.Fatalf("ports: %+v", c.Ports)
 	}
 	c, err = h.CheckVM(ctx, "db01-test", []int{1433, 3389}, 2*time.Second)
-	if err != nil || c.HeartbeatOK() || c.Heartbeat != "NoContact" || len(c.Ports) != 1 || c.Ports[0].Open {
-		t.Fatalf("no heartbeat: %+v %v", c, err)
+	if err != nil || len(c.Addresses) != 0 || len(c.Ports) != 1 || c.Ports[0].Open || c.Ports[0].Detail != "the VM reports no IP address" {
+		t.Fatalf("a guest that reports no address: %+v %v", c, err)
 	}
 }

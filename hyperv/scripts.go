@@ -47,6 +47,8 @@ var scriptLibs = map[string][]string{
 	"disk-in-use":   nil,
 	"free-space":    {"vm"},
 	"host-info":     {"vm"},
+	"heartbeat":     {"vm"},
+	"remove-vm":     {"vm"},
 
 	"discard-saved-state": {"vm"},
 	"begin-cycle":         {"vm", "cycle"},
@@ -55,7 +57,6 @@ var scriptLibs = map[string][]string{
 	// A test failback's (testvm.go).
 	"ensure-switch": nil,
 	"remove-switch": nil,
-	"remove-vm":     nil,
 	"check-vm":      {"vm"},
 }
 

@@ -19,30 +19,22 @@ type TestHost interface {
 	// RemoveSwitch removes a switch no VM adapter is connected to; one in
 	// use is refused (ErrBadState). A missing switch is not an error.
 	RemoveSwitch(ctx context.Context, name string) error
-	// RemoveVM turns a VM off and removes it (Remove-VM): its
-	// configuration goes, its disk files stay. A missing VM is not an
-	// error.
-	RemoveVM(ctx context.Context, name string) error
-	// CheckVM reports a VM's state, its heartbeat integration service
-	// (Get-VMIntegrationService, found by its ID: service names are
-	// localized), the addresses its adapters report, and whether each of
-	// ports answers a TCP connection from the host at those addresses
-	// within timeout.
+	// RemoveVM removes a VM that is off (Remove-VM), its disk files too
+	// with deleteDisks (removevm.go); a running VM is refused, a missing
+	// one is ErrVMNotFound.
+	RemoveVM(ctx context.Context, name string, deleteDisks bool) error
+	// Heartbeat says whether the guest reports a heartbeat through its
+	// integration services (heartbeat.go).
+	Heartbeat(ctx context.Context, name string) (ok bool, detail string, err error)
+	// CheckVM reports a VM's state, the addresses its adapters report,
+	// its switches, and whether each of ports answers a TCP connection
+	// from the host at those addresses within timeout.
 	CheckVM(ctx context.Context, name string, ports []int, timeout time.Duration) (VMCheck, error)
 }
-
-// HeartbeatServiceID is the heartbeat integration service's ID (the end of
-// Get-VMIntegrationService's Id), the same on every host language.
-const HeartbeatServiceID = "84EAAE65-2F2E-45F5-9BB5-0E857DC8EB47"
 
 // VMCheck is what CheckVM found.
 type VMCheck struct {
 	State VMState `json:"state"`
-	// Heartbeat is the heartbeat service's status ("Ok", "NoContact",
-	// "LostCommunication"...), "" when the service is disabled;
-	// HeartbeatText is the host's description of it.
-	Heartbeat     string `json:"heartbeat"`
-	HeartbeatText string `json:"heartbeat_text,omitempty"`
 	// Addresses are the IP addresses the guest reports on its adapters
 	// (through the data exchange integration service).
 	Addresses []string `json:"addresses,omitempty"`
@@ -51,9 +43,6 @@ type VMCheck struct {
 	Switches []Switch   `json:"switches,omitempty"`
 	Ports    []PortOpen `json:"ports,omitempty"`
 }
-
-// HeartbeatOK says the heartbeat service reports the guest healthy.
-func (c VMCheck) HeartbeatOK() bool { return c.Heartbeat == "Ok" }
 
 // PortOpen is one TCP port checked from the host.
 type PortOpen struct {

@@ -163,6 +163,10 @@ const (
 	// ActStopReverse ends continuous reverse replication after the
 	// current block; the job rests committed.
 	ActStopReverse Action = "stop-reverse"
+	// ActUndoRemove is Undo that also removes, with their disks, the VMs
+	// the job created at an alternate location (failback undo
+	// --remove-created); plain Undo keeps them, off.
+	ActUndoRemove Action = "undo-remove"
 	// ActEndTest ends a test failback: its test VMs, test disks and the
 	// switch it created are removed (Cancel does the same to a test).
 	ActEndTest Action = "end-test"

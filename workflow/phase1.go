@@ -25,11 +25,10 @@ func (j *job) flowStart(ctx context.Context) error {
 	if err := j.deltaPasses(ctx); err != nil {
 		return err
 	}
-	if err := j.setState(StateReady); err != nil {
+	if err := j.becomeReady(); err != nil {
 		return err
 	}
-	j.info("ready", "ready to complete failover: the on-premises disks hold the last snapshot; Complete failover shuts the Azure VMs down and moves what changed since")
-	return nil
+	return j.keepCatchingUp(ctx)
 }
 
 // deltaPasses runs phase 1 (unless it is done) and the catch-up rounds,

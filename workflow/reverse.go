@@ -134,6 +134,7 @@ func (j *job) reverseDisk(ctx context.Context, k diskKey, cd *hyperv.CycleDisk) 
 		return j.update(func(r *jobRecord) {
 			rd := &r.VMs[k.v].Disks[k.d]
 			rd.SentBytes, rd.ReadBytes, rd.Changes = 0, scanned, how
+			noteCycle(rd, j.m.now(), 0)
 		})
 	}
 	// Never break a lease: commit broke the deleted VM's, so one there now
@@ -166,6 +167,7 @@ func (j *job) reverseDisk(ctx context.Context, k diskKey, cd *hyperv.CycleDisk) 
 	if err := j.update(func(r *jobRecord) {
 		rd := &r.VMs[k.v].Disks[k.d]
 		rd.SentBytes, rd.ReadBytes, rd.Changes = st.BytesTransferred, scanned+st.BytesReadSource, how
+		noteCycle(rd, j.m.now(), st.BytesTransferred)
 	}); err != nil {
 		return err
 	}

@@ -66,9 +66,18 @@ type jobRecord struct {
 	Pass        int  `json:"pass"`
 	CatchUpDone bool `json:"catch_up_done,omitempty"`
 	// ReverseOnce stops reverse replication after one cycle.
-	ReverseOnce   bool       `json:"reverse_once,omitempty"`
-	ReverseCycles int        `json:"reverse_cycles,omitempty"`
-	LastReverse   time.Time  `json:"last_reverse,omitzero"`
+	ReverseOnce bool `json:"reverse_once,omitempty"`
+	// RemoveCreated makes Undo remove the VMs the job created.
+	RemoveCreated bool      `json:"remove_created,omitempty"`
+	ReverseCycles int       `json:"reverse_cycles,omitempty"`
+	LastReverse   time.Time `json:"last_reverse,omitzero"`
+	// ReadySince is when the job last became ready to complete;
+	// DowntimeStart is when Complete failover (or a full download) began
+	// shutting the Azure VMs down, DowntimeEnd when the last group ran on
+	// premises (figures.go).
+	ReadySince    time.Time  `json:"ready_since,omitzero"`
+	DowntimeStart time.Time  `json:"downtime_start,omitzero"`
+	DowntimeEnd   time.Time  `json:"downtime_end,omitzero"`
 	VMs           []vmRecord `json:"vms"`
 	// Test is a test failback's state (testfailback.go); nil for a real one.
 	Test *testRecord `json:"test,omitempty"`
@@ -91,6 +100,8 @@ type vmRecord struct {
 	// CreateVM: create the VM at the target when it does not exist.
 	CreateVM  bool `json:"create_vm,omitempty"`
 	CreatedVM bool `json:"created_vm,omitempty"`
+	// RemovedVM: Undo removed the VM it had created.
+	RemovedVM bool `json:"removed_vm,omitempty"`
 	// Spec is the VM to create: the original's shape at the target (an
 	// older record has none and creates from Generation, CPUs, Memory and
 	// Switch).
@@ -149,8 +160,10 @@ type diskRecord struct {
 	// Replica is the page blob reverse replication writes for a disk that
 	// was a managed disk (zero for a page blob: it is written itself).
 	Replica azure.DiskRef `json:"replica,omitzero"`
-	// SentBytes is what the last reverse cycle sent.
-	SentBytes int64 `json:"sent_bytes,omitempty"`
+	// SentBytes is what the last reverse cycle sent; Cycles what the
+	// newest cycles sent, oldest first (reverseview.go).
+	SentBytes int64         `json:"sent_bytes,omitempty"`
+	Cycles    []cycleRecord `json:"cycles,omitempty"`
 	// ReadBytes is what the last reverse cycle read on premises, and
 	// Changes how it found what to send: from change tracking, or by
 	// checksumming the disk (with the reason).
@@ -199,6 +212,11 @@ type passRecord struct {
 	Stats        engine.Stats `json:"stats"`
 	// Runs counts how often the engine ran it (more than one: resumed).
 	Runs int `json:"runs,omitempty"`
+	// Taken is when its snapshot was taken, Ended when it finished: the
+	// live downtime estimate measures the rate of change and the pass's
+	// fixed cost from them (figures.go).
+	Taken time.Time `json:"taken,omitzero"`
+	Ended time.Time `json:"ended,omitzero"`
 }
 
 // upgradeRecord brings a record of an older format to this one in memory

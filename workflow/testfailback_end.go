@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
+
+	"github.com/failback/failback/hyperv"
 )
 
 // flowEndTest ends a test failback (End test, or Cancel of a test at any
@@ -61,7 +64,12 @@ func (j *job) removeTestVMs(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := th.RemoveVM(ctx, tv.Name); err != nil {
+		// Turned off, not shut down: what the test VM wrote is thrown away.
+		_, err = th.ShutdownVM(ctx, tv.Name, time.Second)
+		if err == nil {
+			err = th.RemoveVM(ctx, tv.Name, false) // its disks go through the test disks' seam
+		}
+		if err != nil && !errors.Is(err, hyperv.ErrVMNotFound) {
 			return fmt.Errorf("remove test VM %s on %s: %w", tv.Name, tv.Host, err)
 		}
 		j.setPower(false, vm.Name, "off (test VM removed)")

@@ -287,14 +287,14 @@ func (j *job) checkTestVM(ctx context.Context, v int) error {
 	}
 	wait := j.m.deps.StartTimeout
 	start := time.Now()
-	last, err := j.pollTestVM(ctx, th, vm.Test.Name, wait, func(c hyperv.VMCheck) bool { return c.State == hyperv.StateRunning })
+	ok, detail, err := pollCheck(ctx, wait, func() (bool, string, error) {
+		c, err := th.CheckVM(ctx, vm.Test.Name, nil, time.Second)
+		return c.State == hyperv.StateRunning, string(c.State), err
+	})
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	running := TestCheck{What: "running", OK: err == nil && last.State == hyperv.StateRunning, At: j.m.now(), Took: time.Since(start), Detail: string(last.State)}
-	if err != nil {
-		running.Detail = err.Error()
-	}
+	running := TestCheck{What: "running", OK: ok, At: j.m.now(), Took: time.Since(start), Detail: detail}
 	if err := add(running); err != nil {
 		return err
 	}
@@ -302,18 +302,13 @@ func (j *job) checkTestVM(ctx context.Context, v int) error {
 		j.setPower(false, vm.Name, "test VM "+vm.Test.Name+" running")
 	}
 	hbStart := time.Now()
-	hb := TestCheck{What: "heartbeat", At: j.m.now()}
+	hb := TestCheck{What: "heartbeat", Skipped: !running.OK, Detail: "the VM does not run"}
 	if running.OK {
-		last, err = j.pollTestVM(ctx, th, vm.Test.Name, wait, hyperv.VMCheck.HeartbeatOK)
+		// The same check as started_when = "heartbeat" (startwait.go).
+		hb.OK, hb.Detail, err = pollCheck(ctx, wait, func() (bool, string, error) { return th.Heartbeat(ctx, vm.Test.Name) })
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		hb.OK, hb.Detail = err == nil && last.HeartbeatOK(), heartbeatText(last)
-		if err != nil {
-			hb.Detail = err.Error()
-		}
-	} else {
-		hb.Skipped, hb.Detail = true, "the VM does not run"
 	}
 	hb.At, hb.Took = j.m.now(), time.Since(hbStart)
 	if err := add(hb); err != nil {
@@ -347,22 +342,22 @@ func (j *job) checkTestVM(ctx context.Context, v int) error {
 	return nil
 }
 
-// pollTestVM asks CheckVM until done holds or wait ends; it returns the
-// last answer and, when done never held, why.
-func (j *job) pollTestVM(ctx context.Context, th hyperv.TestHost, name string, wait time.Duration, done func(hyperv.VMCheck) bool) (hyperv.VMCheck, error) {
+// pollCheck asks check until it holds or wait ends; it returns whether it
+// held and the last answer (or, when it never held, why).
+func pollCheck(ctx context.Context, wait time.Duration, check func() (bool, string, error)) (bool, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	for {
-		c, err := th.CheckVM(ctx, name, nil, time.Second)
-		if err == nil && done(c) {
-			return c, nil
+		ok, detail, err := check()
+		if err == nil && ok {
+			return true, detail, nil
+		}
+		if err != nil {
+			detail = err.Error()
 		}
 		select {
 		case <-ctx.Done():
-			if err == nil {
-				err = fmt.Errorf("not within %s (last: %s, heartbeat %s)", wait, c.State, heartbeatText(c))
-			}
-			return c, err
+			return false, fmt.Sprintf("not within %s (last: %s)", wait, detail), nil
 		case <-time.After(testPoll):
 		}
 	}
@@ -370,13 +365,3 @@ func (j *job) pollTestVM(ctx context.Context, th hyperv.TestHost, name string, w
 
 // testPoll is how often the checks after start ask the host again.
 var testPoll = 2 * time.Second
-
-func heartbeatText(c hyperv.VMCheck) string {
-	switch {
-	case c.HeartbeatText != "":
-		return c.HeartbeatText
-	case c.Heartbeat != "":
-		return c.Heartbeat
-	}
-	return "service disabled"
-}

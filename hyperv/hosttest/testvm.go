@@ -17,7 +17,7 @@ func RunTestHostSuite(t *testing.T, newHost func(t *testing.T) Fixture) {
 		run  func(t *testing.T, f Fixture, h hyperv.TestHost)
 	}{
 		{"EnsureSwitchCreatesOnceAndNeverExternal", testEnsureSwitch},
-		{"RemoveVMKeepsItsDisks", testRemoveVM},
+		{"RemoveVMOffKeepsItsDisks", testRemoveVM},
 		{"RemoveSwitchRefusedWhileConnected", testRemoveSwitch},
 		{"CheckVMAfterStart", testCheckVM},
 	}
@@ -76,7 +76,11 @@ func testRemoveVM(t *testing.T, f Fixture, h hyperv.TestHost) {
 	if err := h.StartVM(ctx, "db01-test"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.RemoveVM(ctx, "db01-test"); err != nil {
+	wantKind(t, h.RemoveVM(ctx, "db01-test", false), hyperv.ErrBadState) // running: refused
+	if _, err := h.ShutdownVM(ctx, "db01-test", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.RemoveVM(ctx, "db01-test", false); err != nil {
 		t.Fatal(err)
 	}
 	_, err := h.GetVM(ctx, "db01-test")
@@ -85,9 +89,7 @@ func testRemoveVM(t *testing.T, f Fixture, h hyperv.TestHost) {
 	if err != nil || !u.Exists || u.InUse {
 		t.Fatalf("the removed VM's disk: %+v %v (it must stay, free)", u, err)
 	}
-	if err := h.RemoveVM(ctx, "db01-test"); err != nil {
-		t.Fatalf("removing a missing VM: %v", err)
-	}
+	wantKind(t, h.RemoveVM(ctx, "db01-test", false), hyperv.ErrVMNotFound)
 }
 
 func testRemoveSwitch(t *testing.T, f Fixture, h hyperv.TestHost) {
@@ -99,7 +101,7 @@ func testRemoveSwitch(t *testing.T, f Fixture, h hyperv.TestHost) {
 	s.SwitchName = "failback-test"
 	mustCreate(t, f, s)
 	wantKind(t, h.RemoveSwitch(ctx, "failback-test"), hyperv.ErrBadState)
-	if err := h.RemoveVM(ctx, "db01-test"); err != nil {
+	if err := h.RemoveVM(ctx, "db01-test", false); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.RemoveSwitch(ctx, "failback-test"); err != nil {
@@ -122,15 +124,21 @@ func testCheckVM(t *testing.T, f Fixture, h hyperv.TestHost) {
 	s.SwitchName = "failback-test"
 	mustCreate(t, f, s)
 	c, err := h.CheckVM(ctx, "db01-test", nil, time.Second)
-	if err != nil || c.State != hyperv.StateOff || c.HeartbeatOK() {
+	if err != nil || c.State != hyperv.StateOff {
 		t.Fatalf("check of an off VM: %+v %v", c, err)
+	}
+	if ok, detail, err := h.Heartbeat(ctx, "db01-test"); err != nil || ok || detail == "" {
+		t.Fatalf("heartbeat of an off VM: %v %q %v", ok, detail, err)
 	}
 	if err := h.StartVM(ctx, "db01-test"); err != nil {
 		t.Fatal(err)
 	}
 	c, err = h.CheckVM(ctx, "db01-test", []int{1433}, time.Second)
-	if err != nil || c.State != hyperv.StateRunning || !c.HeartbeatOK() {
+	if err != nil || c.State != hyperv.StateRunning {
 		t.Fatalf("check of a running VM: %+v %v", c, err)
+	}
+	if ok, _, err := h.Heartbeat(ctx, "db01-test"); err != nil || !ok {
+		t.Fatalf("heartbeat of a running VM: %v %v", ok, err)
 	}
 	if len(c.Switches) != 1 || c.Switches[0].Name != "failback-test" || c.Switches[0].Type != hyperv.SwitchPrivate {
 		t.Fatalf("switches: %+v", c.Switches)

@@ -1,13 +1,5 @@
 Assert-HyperV
 $vm = Find-FailbackVM $Name
-# Integration service names are localized: the heartbeat is found by its ID.
-$hb = @(Get-VMIntegrationService -VM $vm | Where-Object { [string]$_.Id -like ('*' + $HeartbeatId) })
-$heartbeat = ''
-$heartbeatText = ''
-if ($hb.Count -gt 0 -and $hb[0].Enabled) {
-    $heartbeat = [string]$hb[0].PrimaryOperationalStatus
-    $heartbeatText = [string]$hb[0].PrimaryStatusDescription
-}
 $adapters = @(Get-VMNetworkAdapter -VM $vm)
 $addresses = @($adapters | ForEach-Object { $_.IPAddresses } | Where-Object { $_ -and $_ -notlike 'fe80:*' })
 $switches = @($adapters | Where-Object { $_.SwitchName } | ForEach-Object {
@@ -46,8 +38,6 @@ $results = @(foreach ($port in $portList) {
 })
 Write-FailbackResult ([ordered]@{
     State = [string]$vm.State
-    Heartbeat = $heartbeat
-    HeartbeatText = $heartbeatText
     Addresses = $addresses
     Switches = $switches
     Ports = $results

@@ -1,15 +1,14 @@
 Assert-HyperV
-$found = @(Get-VM | Where-Object { $_.Name -eq $Name })
-if ($found.Count -eq 0) {
-    Write-FailbackResult ([ordered]@{ Removed = $false })
-}
-if ($found.Count -gt 1) {
-    Stop-Failback 'Ambiguous' ("{0} virtual machines are named '{1}' on {2}; rename all but one." -f $found.Count, $Name, $env:COMPUTERNAME) 'InvalidResult'
-}
-$vm = $found[0]
+$vm = Find-FailbackVM $Name
 if ([string]$vm.State -ne 'Off') {
-    Stop-VM -VM $vm -TurnOff -Force
+    Stop-Failback 'BadState' ("'{0}' is {1} on {2}: it must be off to be removed." -f $Name, $vm.State, $env:COMPUTERNAME) 'InvalidOperation'
 }
-# Remove-VM deletes the VM's configuration; its virtual hard disk files stay.
+$disks = @(Get-VMHardDiskDrive -VM $vm | ForEach-Object { $_.Path } | Where-Object { $_ })
 Remove-VM -VM $vm -Force
-Write-FailbackResult ([ordered]@{ Removed = $true })
+$removed = @()
+if ($DeleteDisks) {
+    foreach ($p in $disks) {
+        if (Test-Path -LiteralPath $p) { Remove-Item -LiteralPath $p -Force; $removed += $p }
+    }
+}
+Write-FailbackResult ([ordered]@{ Name = $Name; Disks = $removed })

@@ -160,7 +160,7 @@ func runRun(ctx context.Context, s Stdio, args []string) error {
 		next := "failback complete " + id + " (shuts the Azure VMs down: the downtime)"
 		switch want {
 		case workflow.StatePendingCommit:
-			next = "check the on-premises VMs, then failback commit " + id + " (or failback undo " + id + ")"
+			next = "check the on-premises VMs, then failback commit --yes " + id + " (or failback undo --yes " + id + ")"
 		case workflow.StateTesting:
 			next = "check the test VMs (failback status " + id + " shows the report), then failback end-test " + id
 		}

@@ -1,6 +1,5 @@
 # failback check-vm: generated; every argument is a single-quoted literal or a number.
 $Name = 'db01-test'
-$HeartbeatId = '84EAAE65-2F2E-45F5-9BB5-0E857DC8EB47'
 $PortList = '1433,3389'
 $TimeoutMilliseconds = 2000
 
@@ -200,14 +199,6 @@ function Add-FailbackScsiControllers($VM, [int]$Number) {
 try {
     Assert-HyperV
     $vm = Find-FailbackVM $Name
-    # Integration service names are localized: the heartbeat is found by its ID.
-    $hb = @(Get-VMIntegrationService -VM $vm | Where-Object { [string]$_.Id -like ('*' + $HeartbeatId) })
-    $heartbeat = ''
-    $heartbeatText = ''
-    if ($hb.Count -gt 0 -and $hb[0].Enabled) {
-        $heartbeat = [string]$hb[0].PrimaryOperationalStatus
-        $heartbeatText = [string]$hb[0].PrimaryStatusDescription
-    }
     $adapters = @(Get-VMNetworkAdapter -VM $vm)
     $addresses = @($adapters | ForEach-Object { $_.IPAddresses } | Where-Object { $_ -and $_ -notlike 'fe80:*' })
     $switches = @($adapters | Where-Object { $_.SwitchName } | ForEach-Object {
@@ -246,8 +237,6 @@ try {
     })
     Write-FailbackResult ([ordered]@{
         State = [string]$vm.State
-        Heartbeat = $heartbeat
-        HeartbeatText = $heartbeatText
         Addresses = $addresses
         Switches = $switches
         Ports = $results

@@ -1,0 +1,59 @@
+package workflow
+
+import "time"
+
+// cycleRecord is what one reverse replication cycle sent for one disk.
+type cycleRecord struct {
+	At   time.Time `json:"at"`
+	Sent int64     `json:"sent"`
+}
+
+// keepCycles is how many cycles a disk's record remembers.
+const keepCycles = 24
+
+// noteCycle records a finished cycle of a disk, keeping the newest.
+func noteCycle(d *diskRecord, at time.Time, sent int64) {
+	d.Cycles = append(d.Cycles, cycleRecord{At: at, Sent: sent})
+	if n := len(d.Cycles); n > keepCycles {
+		d.Cycles = append([]cycleRecord(nil), d.Cycles[n-keepCycles:]...)
+	}
+}
+
+// ReverseView is one disk's reverse replication: what each cycle sent
+// for it, and the recovery points of its VM (every disk of the VM is
+// snapshotted together) that hold it.
+type ReverseView struct {
+	// Cycles are the newest cycles, oldest first.
+	Cycles []CycleView `json:"cycles"`
+	// Points counts the VM's recovery points kept; Oldest and Newest are
+	// when the oldest and newest were taken.
+	Points int       `json:"points"`
+	Oldest time.Time `json:"oldest,omitzero"`
+	Newest time.Time `json:"newest,omitzero"`
+}
+
+// CycleView is one cycle of one disk.
+type CycleView struct {
+	At   time.Time `json:"at"`
+	Sent int64     `json:"sent"`
+}
+
+// reverseView is disk d of VM vm's reverse replication, nil before the
+// first cycle.
+func reverseView(r *jobRecord, vm vmRecord, d diskRecord) *ReverseView {
+	if len(d.Cycles) == 0 && len(vm.Points) == 0 && d.SentBytes == 0 {
+		return nil
+	}
+	v := &ReverseView{Cycles: []CycleView{}, Points: len(vm.Points)}
+	for _, c := range d.Cycles {
+		v.Cycles = append(v.Cycles, CycleView(c))
+	}
+	if len(v.Cycles) == 0 && d.SentBytes > 0 {
+		// A record from before cycles were kept: the last one's figure.
+		v.Cycles = append(v.Cycles, CycleView{At: r.LastReverse, Sent: d.SentBytes})
+	}
+	if n := len(vm.Points); n > 0 {
+		v.Oldest, v.Newest = vm.Points[0].At, vm.Points[n-1].At
+	}
+	return v
+}
