@@ -287,7 +287,7 @@ func (j *job) checkTestVM(ctx context.Context, v int) error {
 	}
 	wait := j.m.deps.StartTimeout
 	start := time.Now()
-	ok, detail, err := pollCheck(ctx, wait, func() (bool, string, error) {
+	ok, detail := pollCheck(ctx, wait, func() (bool, string, error) {
 		c, err := th.CheckVM(ctx, vm.Test.Name, nil, time.Second)
 		return c.State == hyperv.StateRunning, string(c.State), err
 	})
@@ -305,7 +305,7 @@ func (j *job) checkTestVM(ctx context.Context, v int) error {
 	hb := TestCheck{What: "heartbeat", Skipped: !running.OK, Detail: "the VM does not run"}
 	if running.OK {
 		// The same check as started_when = "heartbeat" (startwait.go).
-		hb.OK, hb.Detail, err = pollCheck(ctx, wait, func() (bool, string, error) { return th.Heartbeat(ctx, vm.Test.Name) })
+		hb.OK, hb.Detail = pollCheck(ctx, wait, func() (bool, string, error) { return th.Heartbeat(ctx, vm.Test.Name) })
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -344,20 +344,20 @@ func (j *job) checkTestVM(ctx context.Context, v int) error {
 
 // pollCheck asks check until it holds or wait ends; it returns whether it
 // held and the last answer (or, when it never held, why).
-func pollCheck(ctx context.Context, wait time.Duration, check func() (bool, string, error)) (bool, string, error) {
+func pollCheck(ctx context.Context, wait time.Duration, check func() (bool, string, error)) (bool, string) {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	for {
 		ok, detail, err := check()
 		if err == nil && ok {
-			return true, detail, nil
+			return true, detail
 		}
 		if err != nil {
 			detail = err.Error()
 		}
 		select {
 		case <-ctx.Done():
-			return false, fmt.Sprintf("not within %s (last: %s)", wait, detail), nil
+			return false, fmt.Sprintf("not within %s (last: %s)", wait, detail)
 		case <-time.After(testPoll):
 		}
 	}
