@@ -218,15 +218,20 @@ func allowed(f *ActionFacts, a Action) (bool, string) {
 		}
 		return allowed(f, ActUndo)
 	case ActResume:
-		if st.Stopped() {
-			return true, ""
-		}
-		if f.Running {
-			return false, "the job is running"
-		}
-		return false, "only a failed or interrupted job resumes"
+		return resumeAllowed(f)
 	}
 	return false, "unknown action"
+}
+
+// resumeAllowed is Resume's rule, a test's too.
+func resumeAllowed(f *ActionFacts) (bool, string) {
+	if f.State.Stopped() {
+		return true, ""
+	}
+	if f.Running {
+		return false, "the job is running"
+	}
+	return false, "only a failed or interrupted job resumes"
 }
 
 // commitText says what Commit deletes in Azure and what it keeps.

@@ -251,13 +251,7 @@ func testAllowed(f *ActionFacts, a Action) (bool, string) {
 		}
 		return true, ""
 	case ActResume:
-		if st.Stopped() {
-			return true, ""
-		}
-		if f.Running {
-			return false, "the job is running"
-		}
-		return false, "only a failed or interrupted job resumes"
+		return resumeAllowed(f)
 	}
 	return false, "unknown action"
 }

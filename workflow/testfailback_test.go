@@ -89,7 +89,7 @@ func TestTestFailbackLeavesProductionUntouched(t *testing.T) {
 				t.Fatalf("%s disk %d: last pass %+v", vm.Name, i, last)
 			}
 			want := l.SnapshotBytes(l.Blob(vm.Name, i), last.Snapshot)
-			if d := labtest.FirstDiff(want, labtest.ChainBytes(t, d.Image)); d >= 0 {
+			if d := labtest.FirstDiff(want, labtest.ImageBytes(t, d.Image)); d >= 0 {
 				t.Fatalf("%s disk %d: the test disk read through its parent differs from snapshot %s at %d", vm.Name, i, last.Snapshot, d)
 			}
 		}

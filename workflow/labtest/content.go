@@ -185,10 +185,11 @@ func (l *Lab) BlobBytes(name string) []byte {
 	return l.SnapshotBytes(name, sn.ID)
 }
 
-// ImageBytes reads an image's whole virtual disk.
+// ImageBytes reads an image's whole virtual disk (a test's differencing
+// disk through its parent, with failback's own chain reader).
 func ImageBytes(t testing.TB, path string) []byte {
 	t.Helper()
-	img, err := vdisk.Open(path, vdisk.OpenOptions{ReadOnly: true})
+	img, err := vdisk.OpenChain(path, vdisk.ChainOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,9 @@ package labtest
 
 import (
 	"context"
-	"testing"
 
 	"github.com/failback/failback/crypt"
 	"github.com/failback/failback/engine"
-	"github.com/failback/failback/vdisk"
 )
 
 // SnapshotBytes reads the whole virtual disk (plaintext) of one snapshot
@@ -34,23 +32,6 @@ func (l *Lab) SnapshotBytes(name, snapshot string) []byte {
 	}
 	p := make([]byte, s.Size())
 	if err := s.ReadAt(ctx, p, 0); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// ChainBytes reads a test disk's whole virtual disk: a differencing VHDX
-// through its parent (failback's own chain reader), any other image as
-// it is.
-func ChainBytes(t testing.TB, path string) []byte {
-	t.Helper()
-	img, err := vdisk.OpenChain(path, vdisk.ChainOptions{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer img.Close()
-	p := make([]byte, img.Size())
-	if _, err := img.ReadAt(p, 0); err != nil {
 		t.Fatal(err)
 	}
 	return p
