@@ -98,9 +98,11 @@ func TestGoldenMonitorGroupStartWait(t *testing.T) {
 	}
 }
 
-// Reverse replication shows, per disk, what its newest cycles sent and
-// the recovery points it keeps, how old; the job says when the next cycle
-// starts.
+// Reverse replication shows, per disk, what its newest cycles sent, what
+// the last one read and how it found the changes, the recovery points it
+// keeps, how old and how consistent; the job says when the next cycle
+// starts; a missed RPO target and a cycle longer than the interval are
+// warnings.
 func TestGoldenMonitorReversePerDisk(t *testing.T) {
 	for _, sz := range sizes {
 		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
@@ -112,11 +114,22 @@ func TestGoldenMonitorReversePerDisk(t *testing.T) {
 				for di := range j.VMs[0].Disks {
 					d := &j.VMs[0].Disks[di]
 					d.Reverse = &workflow.ReverseView{Points: 3, Oldest: at(15), Newest: at(45), Cycles: []workflow.CycleView{
-						{At: at(15), Sent: int64(di+1) << 20}, {At: at(30), Sent: 0}, {At: at(45), Sent: int64(di+3) << 22}}}
+						{At: at(15), Sent: int64(di+1) << 20}, {At: at(30), Sent: 0}, {At: at(45), Sent: int64(di+3) << 22}},
+						Consistency: "application-consistent", Read: int64(di+3) << 22, Changes: "from Hyper-V change tracking",
+						RPOTarget: time.Minute, CycleTook: 20 * time.Minute, Slow: di == 0}
 				}
 			})
-			s := start(t, f, uitest.Operator, PageMonitor, sz[0], sz[1], "recovery point(s)")
-			s.golden()
+			s := start(t, f, uitest.Operator, PageMonitor, sz[0], sz[1], "RPO missed")
+			v := s.golden().View()
+			wants := []string{"RPO missed (target 1m", "files01 (newest 15m", "longer than the interval"}
+			if sz[1] >= 40 { // 80x24 scrolls the disk lines
+				wants = append(wants, "changes found from Hyper-V change tracking", "(application-consistent)")
+			}
+			for _, want := range wants {
+				if !strings.Contains(strings.Join(strings.Fields(v), " "), want) {
+					t.Errorf("the reverse lines do not say %q:\n%s", want, v)
+				}
+			}
 		})
 	}
 }

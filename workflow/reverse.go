@@ -34,9 +34,11 @@ func (j *job) flowReverse(ctx context.Context) error {
 			return err
 		}
 		var sent int64
+		took := time.Since(start)
 		if err := j.update(func(r *jobRecord) {
 			r.ReverseCycles++
 			r.LastReverse = j.m.now()
+			r.LastCycleTook = took
 			for _, vm := range r.VMs {
 				for _, d := range vm.Disks {
 					sent += d.SentBytes
@@ -45,7 +47,11 @@ func (j *job) flowReverse(ctx context.Context) error {
 		}); err != nil {
 			return err
 		}
-		j.info("reverse", "reverse replication cycle done in %s: %s sent", time.Since(start).Round(time.Millisecond), bytesText(sent))
+		j.info("reverse", "reverse replication cycle done in %s: %s sent", took.Round(time.Millisecond), bytesText(sent))
+		if iv := j.m.cfg.Reverse.Interval.D(); !j.snap().ReverseOnce && took > iv {
+			j.warn("reverse", "the cycle took %s, longer than the %s between cycles ([reverse] interval): recovery points fall behind; lengthen the interval or find what slows the cycle (the log says what each disk read and sent)",
+				took.Round(time.Second), iv)
+		}
 		if j.snap().ReverseOnce {
 			return j.setState(StateCommitted)
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/failback/failback/azure"
 	"github.com/failback/failback/workflow"
@@ -121,6 +122,10 @@ func TestReverseCycleReadsAFrozenVMAndOnlyWhatChangeTrackingReports(t *testing.T
 		if labtest.FirstDiff(frozen[i], diskBytes(t, replica(i))) >= 0 {
 			t.Fatalf("replica of disk %d is not the disk as of the checkpoint", i)
 		}
+	}
+	if rv := v.VMs[0].Disks[0].Reverse; rv == nil || rv.Changes != "from Hyper-V change tracking" || rv.Read != rec.VMs[0].Disks[0].ReadBytes ||
+		rv.Consistency != "application-consistent" || rv.RPOTarget != time.Hour {
+		t.Fatalf("the view of disk 0's reverse replication: %+v", rv)
 	}
 	pts := v.VMs[0].RecoveryPoints
 	if len(pts) != 2 || pts[1].Consistency != "application-consistent" {

@@ -1,6 +1,10 @@
 package workflow
 
-import "time"
+import (
+	"time"
+
+	"github.com/failback/failback/config"
+)
 
 // cycleRecord is what one reverse replication cycle sent for one disk.
 type cycleRecord struct {
@@ -30,6 +34,27 @@ type ReverseView struct {
 	Points int       `json:"points"`
 	Oldest time.Time `json:"oldest,omitzero"`
 	Newest time.Time `json:"newest,omitzero"`
+	// Consistency is the newest point's ("application-consistent",
+	// "crash-consistent", "vm-off", "live").
+	Consistency string `json:"consistency,omitempty"`
+	// RPOTarget is [reverse] rpo_target: the newest point older than
+	// this is late (0: no target).
+	RPOTarget time.Duration `json:"rpo_target,omitempty"`
+	// Read is what the last cycle read of the disk on premises, and
+	// Changes how it found what to send (from change tracking, or by
+	// checksumming the disk, and why).
+	Read    int64  `json:"read,omitempty"`
+	Changes string `json:"changes,omitempty"`
+	// CycleTook is how long the job's last cycle ran; Slow says it ran
+	// longer than [reverse] interval while cycles repeat.
+	CycleTook time.Duration `json:"cycle_took,omitempty"`
+	Slow      bool          `json:"slow,omitempty"`
+}
+
+// Late says the newest recovery point is older than the RPO target at
+// now.
+func (v ReverseView) Late(now time.Time) bool {
+	return v.RPOTarget > 0 && !v.Newest.IsZero() && now.Sub(v.Newest) > v.RPOTarget
 }
 
 // CycleView is one cycle of one disk.
@@ -40,7 +65,7 @@ type CycleView struct {
 
 // reverseView is disk d of VM vm's reverse replication, nil before the
 // first cycle.
-func reverseView(r *jobRecord, vm vmRecord, d diskRecord) *ReverseView {
+func reverseView(r *jobRecord, vm vmRecord, d diskRecord, rc config.Reverse) *ReverseView {
 	if len(d.Cycles) == 0 && len(vm.Points) == 0 && d.SentBytes == 0 {
 		return nil
 	}
@@ -54,6 +79,20 @@ func reverseView(r *jobRecord, vm vmRecord, d diskRecord) *ReverseView {
 	}
 	if n := len(vm.Points); n > 0 {
 		v.Oldest, v.Newest = vm.Points[0].At, vm.Points[n-1].At
+		v.Consistency = vm.Points[n-1].Consistency
 	}
+	v.RPOTarget = rc.RPOTarget.D()
+	v.Read, v.Changes = d.ReadBytes, d.Changes
+	v.CycleTook = r.LastCycleTook
+	v.Slow = r.State == StateReverse && !r.ReverseOnce && r.LastCycleTook > rc.Interval.D()
 	return v
+}
+
+// reverseConfig is the [reverse] section the job runs under (the
+// defaults for a job not opened by a Manager, as in unit tests).
+func (j *job) reverseConfig() config.Reverse {
+	if j.m == nil || j.m.cfg == nil {
+		return config.Default().Reverse
+	}
+	return j.m.cfg.Reverse
 }

@@ -71,6 +71,8 @@ type jobRecord struct {
 	RemoveCreated bool      `json:"remove_created,omitempty"`
 	ReverseCycles int       `json:"reverse_cycles,omitempty"`
 	LastReverse   time.Time `json:"last_reverse,omitzero"`
+	// LastCycleTook is how long the last reverse cycle ran.
+	LastCycleTook time.Duration `json:"last_cycle_took,omitempty"`
 	// ReadySince is when the job last became ready to complete;
 	// DowntimeStart is when Complete failover (or a full download) began
 	// shutting the Azure VMs down, DowntimeEnd when the last group ran on

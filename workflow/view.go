@@ -73,7 +73,7 @@ func (j *job) view() JobView {
 				// passes' "done" is not the failback's.
 				dv = DiskView{Name: dv.Name, Image: dv.Image, Size: dv.Size, Phase: diskWaiting, Agent: dv.Agent, Moved: dv.Moved}
 			}
-			dv.Reverse = reverseView(r, vm, d)
+			dv.Reverse = reverseView(r, vm, d, j.reverseConfig())
 			phases[dv.Phase] = true
 			vv.Disks = append(vv.Disks, dv)
 			v.Totals.Moved += dv.Moved

@@ -241,10 +241,16 @@ func (m *Model) reverseLines(d workflow.DiskView) []string {
 	if len(r.Cycles) > len(sent) {
 		t += fmt.Sprintf(" (newest first, of %d cycles)", len(r.Cycles))
 	}
+	if r.Changes != "" {
+		t += fmt.Sprintf("; last cycle read %s, changes found %s", units.Bytes(r.Read), r.Changes)
+	}
 	if r.Points > 0 {
 		t += fmt.Sprintf("; %d recovery point(s)", r.Points)
 		if !r.Newest.IsZero() {
 			t += fmt.Sprintf(", newest %s old", common.Dur(now.Sub(r.Newest)))
+			if r.Consistency != "" {
+				t += " (" + r.Consistency + ")"
+			}
 		}
 		if !r.Oldest.IsZero() && r.Points > 1 {
 			t += fmt.Sprintf(", oldest %s old", common.Dur(now.Sub(r.Oldest)))

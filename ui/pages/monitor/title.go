@@ -3,6 +3,7 @@ package monitor
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/lipgloss"
 
@@ -46,6 +47,9 @@ func (m *Model) titleLines(j workflow.JobView) []string {
 			r += ", next " + j.NextReverse.Local().Format("15:04:05")
 		}
 		lines = append(lines, st.Subtle.Render(common.Clamp(r, m.w, 1)))
+		for _, w := range reverseWarnings(j, m.clock()) {
+			lines = append(lines, m.cut(st.Warn, w)...)
+		}
 	}
 	if j.Error != "" {
 		lines = append(lines, m.cut(st.Error, "error: "+j.Error)...)
@@ -100,4 +104,52 @@ func (m *Model) cut(style lipgloss.Style, text string) []string {
 		ls[i] = style.Render(ls[i])
 	}
 	return ls
+}
+
+// clock is the console's time (tests fix it).
+func (m *Model) clock() time.Time {
+	if m.c.Now != nil {
+		return m.c.Now()
+	}
+	return time.Now()
+}
+
+// reverseWarnings are the job-level warnings of reverse replication: a VM
+// whose newest recovery point misses the RPO target, and a cycle that ran
+// longer than the interval between cycles.
+func reverseWarnings(j workflow.JobView, now time.Time) []string {
+	var late []string
+	var slow *workflow.ReverseView
+	for _, vm := range j.VMs {
+		for _, d := range vm.Disks {
+			if r := d.Reverse; r != nil {
+				if r.Late(now) {
+					late = append(late, fmt.Sprintf("%s (newest %s old)", vm.Name, common.Dur(now.Sub(r.Newest))))
+				}
+				if r.Slow {
+					slow = r
+				}
+				break
+			}
+		}
+	}
+	var out []string
+	if len(late) > 0 {
+		out = append(out, fmt.Sprintf("RPO missed (target %s): %s", common.Dur(firstTarget(j)), strings.Join(late, ", ")))
+	}
+	if slow != nil {
+		out = append(out, fmt.Sprintf("the last cycle took %s, longer than the interval between cycles: recovery points fall behind", common.Dur(slow.CycleTook)))
+	}
+	return out
+}
+
+func firstTarget(j workflow.JobView) time.Duration {
+	for _, vm := range j.VMs {
+		for _, d := range vm.Disks {
+			if d.Reverse != nil {
+				return d.Reverse.RPOTarget
+			}
+		}
+	}
+	return 0
 }
