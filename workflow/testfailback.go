@@ -243,7 +243,7 @@ func testName(title string) string {
 func testAllowed(f *ActionFacts, a Action) (bool, string) {
 	st := f.State
 	switch a {
-	case ActComplete, ActCommit, ActReverse, ActReverseOnce, ActStopReverse, ActUndo:
+	case ActComplete, ActCommit, ActReverse, ActReverseOnce, ActStopReverse, ActUndo, ActUndoRemove:
 		return false, "a test failback never completes, commits or reverses: its disks are test disks, not the VMs', and the Azure VMs keep running; End test removes what the test made"
 	case ActEndTest, ActCancel:
 		if st == StateEndingTest || f.Flow == Flow(flowEndTest) && !st.Stopped() {

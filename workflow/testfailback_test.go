@@ -56,6 +56,21 @@ func TestTestFailbackLeavesProductionUntouched(t *testing.T) {
 	if v.Test == nil || !v.Choices.Test {
 		t.Fatalf("a test job without its report: %+v", v)
 	}
+	if v.Percent != 100 {
+		t.Fatalf("a test that is testing shows %.0f%%, not 100%%", v.Percent)
+	}
+	for _, vm := range v.VMs {
+		for _, d := range vm.Disks {
+			if !strings.Contains(d.Image, "failback-test-") {
+				t.Fatalf("%s %s shows %s: a test's view must name the test disk it writes, not the VM's", vm.Name, d.Name, d.Image)
+			}
+		}
+	}
+	for _, a := range m.Actions(id, labtest.Operator) {
+		if a.Why == "unknown action" {
+			t.Fatalf("%s on a test: %q", a.Action, a.Why)
+		}
+	}
 	hv := l.Hosts["hv01"]
 	sw := "failback-test-app"
 	if len(v.Test.Switches) != 1 || v.Test.Switches[0].Name != sw || !v.Test.Switches[0].CreatedByTest || v.Test.Switches[0].Type != "Private" {

@@ -92,6 +92,9 @@ func (j *job) view() JobView {
 // else those of its newest finished pass.
 func diskView(r *jobRecord, d diskRecord, l *liveDisk, now time.Time) DiskView {
 	dv := DiskView{Name: d.name(), Image: d.Image, Size: d.Size, Phase: diskWaiting, Agent: agentView(d, l)}
+	if d.Test != nil && d.Test.Image != "" {
+		dv.Image = d.Test.Image // a test writes its test disk, never the VM's
+	}
 	// Phase 2 verifies a disk once its final pass is done (engine.Verify,
 	// counters of its own); a pass that verifies what it wrote does so
 	// before it is done, with the pass's counters.
