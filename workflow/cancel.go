@@ -193,6 +193,9 @@ func (j *job) flowUndo(ctx context.Context) error {
 			removeSums(j.m.paths.sums(j.id, vm.Name, di))
 		}
 	}
+	if err := j.createdAfterUndo(ctx); err != nil {
+		return err
+	}
 	if err := j.setState(StateUndone); err != nil {
 		return err
 	}

@@ -33,8 +33,14 @@ type onPremDisk interface {
 	OpenRead(ctx context.Context) (s engine.Source, release func(), err error)
 }
 
-// onPrem is disk d's on-premises side.
-func (j *job) onPrem(d diskRecord) onPremDisk { return localImage{host: d.Image, path: d.Local} }
+// onPrem is disk d's on-premises side: in a test failback its test disk
+// (testfailback_disk.go), never the VM's own.
+func (j *job) onPrem(d diskRecord) onPremDisk {
+	if d.Test != nil {
+		return j.testDisk(d)
+	}
+	return localImage{host: d.Image, path: d.Local}
+}
 
 // localImage is an image file this machine opens itself.
 type localImage struct {

@@ -36,6 +36,9 @@ func (j *job) phase2(ctx context.Context, spec passSpec, what string) error {
 	if err := j.recheckOnPrem(ctx, "shutting the Azure VMs down"); err != nil {
 		return err
 	}
+	if err := j.markDowntimeStart(); err != nil {
+		return err
+	}
 	j.downtimeBegins()
 	if err := j.timed(stepShutdown, func() error { return j.shutdownAzure(ctx) }); err != nil {
 		return err
@@ -82,6 +85,9 @@ func (j *job) finish(ctx context.Context) error {
 		return err
 	}
 	if err := j.timed(stepStart, func() error { return j.startOnPrem(ctx) }); err != nil {
+		return err
+	}
+	if err := j.markDowntimeEnd(); err != nil {
 		return err
 	}
 	j.downtimeEnds()
@@ -253,16 +259,9 @@ func (j *job) startOnPrem(ctx context.Context) error {
 		return err
 	}
 	r := j.snap()
-	byGroup := map[int][]int{}
-	var groups []int
-	for i, vm := range r.VMs {
-		if _, ok := byGroup[vm.Group]; !ok {
-			groups = append(groups, vm.Group)
-		}
-		byGroup[vm.Group] = append(byGroup[vm.Group], i)
-	}
-	sort.Ints(groups)
-	for _, g := range groups {
+	groups, byGroup := vmGroups(&r)
+	defer j.setWait("", 0)
+	for gi, g := range groups {
 		var names []string
 		for _, i := range byGroup[g] {
 			names = append(names, r.VMs[i].Name)
@@ -273,13 +272,28 @@ func (j *job) startOnPrem(ctx context.Context) error {
 			if err := j.startOne(ctx, i, vm); err != nil {
 				return err
 			}
-			return j.waitRunning(ctx, vm)
+			return j.waitStarted(ctx, vm, gi+1, len(groups))
 		}); err != nil {
 			return err
 		}
 		j.info("start", "group %d runs on premises: %s", g, strings.Join(names, ", "))
 	}
 	return nil
+}
+
+// vmGroups lists a job's plan groups in start order, and the VMs (by
+// index) of each.
+func vmGroups(r *jobRecord) ([]int, map[int][]int) {
+	byGroup := map[int][]int{}
+	var groups []int
+	for i, vm := range r.VMs {
+		if _, ok := byGroup[vm.Group]; !ok {
+			groups = append(groups, vm.Group)
+		}
+		byGroup[vm.Group] = append(byGroup[vm.Group], i)
+	}
+	sort.Ints(groups)
+	return groups, byGroup
 }
 
 func (j *job) startOne(ctx context.Context, i int, vm vmRecord) error {

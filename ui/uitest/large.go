@@ -18,6 +18,7 @@ func LargeJob(vms int) workflow.JobView {
 		Created: Epoch, Updated: Epoch, Owner: Operator,
 	}
 	const size = 64 << 30
+	j.Totals.Passes = 1
 	for i := range vms {
 		g := 1 + i/10
 		v := workflow.VMView{Name: fmt.Sprintf("app%02d", i+1), Group: g, Host: "hv01.example.com",
@@ -43,6 +44,8 @@ func LargeJob(vms int) workflow.JobView {
 				d.Phase, d.BytesChecked, d.BlocksDiffered = "checksum", size*int64(1+i%5)/6, int64(40*(1+i%5))
 				d.Percent, d.Rate, d.ETA = 60*float64(1+i%5)/6, 400<<20, time.Duration(100+i)*time.Second
 			}
+			d.Moved = d.BytesTransferred
+			j.Totals.Moved += d.Moved
 			v.Disks = append(v.Disks, d)
 		}
 		v.Phase = vmPhase(v.Disks)

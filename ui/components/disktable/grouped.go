@@ -50,10 +50,7 @@ func (t *tally) add(d workflow.DiskView) {
 		t.throttled++
 	}
 	t.size += d.Size
-	t.checked += d.BytesChecked
-	t.toCheck += d.BytesToCheck
 	t.moved += d.BytesTransferred
-	t.toMove += d.BytesToTransfer
 	t.differed += d.BlocksDiffered
 	t.weighted += d.Percent * float64(d.Size)
 	t.rate += d.Rate
@@ -69,10 +66,7 @@ func (t *tally) merge(o tally) {
 	t.failed += o.failed
 	t.throttled += o.throttled
 	t.size += o.size
-	t.checked += o.checked
-	t.toCheck += o.toCheck
 	t.moved += o.moved
-	t.toMove += o.toMove
 	t.differed += o.differed
 	t.weighted += o.weighted
 	t.rate += o.rate
@@ -143,8 +137,7 @@ func (m *Model) groups() ([]group, tally) {
 func (m *Model) groupedLines() []string {
 	st := m.c.Styles
 	groups, job := m.groups()
-	head := []string{fmt.Sprintf("%d VMs, %d disks in %d groups", job.vms, job.disks, len(groups)), job.counts(),
-		common.Pct(job.percent()), units.Bytes(job.moved) + " moved"}
+	head := []string{fmt.Sprintf("%d VMs, %d disks in %d groups", job.vms, job.disks, len(groups)), job.counts()}
 	var out []string
 	for _, l := range common.JoinWrap(head, " · ", m.w, "  ") {
 		out = append(out, st.Subtle.Render(l))
@@ -208,9 +201,8 @@ func (m *Model) vmLine(v workflow.VMView, t tally) string {
 		phase = common.Pad(phase, 9)
 	}
 	if m.w >= wide {
-		return strings.TrimRight(fmt.Sprintf("  %s %s %-8s %s  check %s  xfer %s  %11s %9s %11s %11s",
+		return strings.TrimRight(fmt.Sprintf("  %s %s %-8s %s  %11s %9s %11s %11s",
 			common.Pad(v.Name, 16), phase, fmt.Sprintf("%d disk%s", t.disks, plural(t.disks)), common.Pct(t.percent()),
-			common.Pct(100*common.Ratio(t.checked, t.toCheck)), common.Pct(100*common.Ratio(t.moved, t.toMove)),
 			fmt.Sprintf("%d blk", t.differed), units.Bytes(t.moved), rate, left), " ")
 	}
 	return strings.TrimRight(fmt.Sprintf("  %s %s %s %9s %10s %11s",
