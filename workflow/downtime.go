@@ -93,7 +93,11 @@ func (j *job) downtimeBegins() {
 	now := j.m.now()
 	_ = j.update(func(r *jobRecord) {
 		if r.Downtime == nil {
-			r.Downtime = &downtimeRecord{Began: now, Steps: map[string]time.Duration{}}
+			began := r.DowntimeStart // markDowntimeStart's: one start for both records
+			if began.IsZero() {
+				began = now
+			}
+			r.Downtime = &downtimeRecord{Began: began, Steps: map[string]time.Duration{}}
 		}
 	})
 }

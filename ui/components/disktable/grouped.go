@@ -23,12 +23,10 @@ type tally struct {
 	vms, disks                    int
 	done, moving, waiting, failed int
 	throttled                     int
-	size, checked, toCheck        int64
-	moved, toMove, differed       int64
+	size, moved, differed         int64
 	weighted                      float64 // sum of Percent*Size
 	rate                          float64
 	left                          time.Duration // the longest
-	phase                         string
 }
 
 func (t *tally) add(d workflow.DiskView) {
@@ -116,7 +114,7 @@ func (m *Model) groups() ([]group, tally) {
 			g = &group{n: v.Group}
 			by[v.Group] = g
 		}
-		vt := tally{vms: 1, phase: v.Phase}
+		vt := tally{vms: 1}
 		for _, d := range v.Disks {
 			vt.add(d)
 		}
