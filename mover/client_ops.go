@@ -1,0 +1,154 @@
+package mover
+
+import (
+	"context"
+	"encoding/json"
+	"sync/atomic"
+	"time"
+
+	"github.com/failback/failback/azure"
+	"github.com/failback/failback/crypt"
+	"github.com/failback/failback/engine"
+)
+
+// Snapshot is a snapshot the driver opened, as the mover will read it:
+// through URLs that read it alone, which Access makes (and makes again
+// on request), decrypted with Key when the disk is encrypted.
+type Snapshot struct {
+	Name   string
+	Size   int64
+	Access func(ctx context.Context, force bool) (azure.Access, error)
+	Key    *crypt.DataKey
+	Read   ReadOptions
+}
+
+// spec is the call's Source, and the renewal handler that stops
+// answering once the call is over (an access made after the driver let
+// the snapshot go would outlive it).
+func (s Snapshot) spec(ctx context.Context) (Source, func(context.Context, bool) (access, error), func(), error) {
+	a, err := s.Access(ctx, false)
+	if err != nil {
+		return Source{}, nil, nil, err
+	}
+	src := Source{Name: s.Name, Size: s.Size, URL: a.URL.Reveal(), ValidFor: validFor(a), Read: s.Read}
+	if s.Key != nil {
+		if err := s.Key.Use(func(b []byte) error { src.Key = append([]byte(nil), b...); return nil }); err != nil {
+			return Source{}, nil, nil, err
+		}
+	}
+	var over atomic.Bool
+	renew := func(ctx context.Context, force bool) (access, error) {
+		if over.Load() {
+			return access{}, context.Canceled
+		}
+		a, err := s.Access(ctx, force)
+		if err != nil {
+			return access{}, err
+		}
+		return access{URL: a.URL.Reveal(), ValidFor: validFor(a)}, nil
+	}
+	return src, renew, func() { over.Store(true); clear(src.Key) }, nil
+}
+
+func validFor(a azure.Access) time.Duration {
+	if a.Expires.IsZero() {
+		return 0
+	}
+	return max(time.Until(a.Expires), time.Second)
+}
+
+func progressOf(f func(engine.Progress)) func(json.RawMessage) {
+	if f == nil {
+		return nil
+	}
+	return func(b json.RawMessage) {
+		var p engine.Progress
+		if json.Unmarshal(b, &p) == nil {
+			f(p)
+		}
+	}
+}
+
+// Inspect says what an image on the host is.
+func (c *Client) Inspect(ctx context.Context, image string, allocation, lock bool) (Image, error) {
+	var im Image
+	err := c.call(ctx, opInspect, inspectCall{Image: image, Allocation: allocation, Lock: lock}, &im, handlers{})
+	return im, err
+}
+
+// Sync runs pass n of disk k on the host: the snapshot onto the image.
+func (c *Client) Sync(ctx context.Context, k DiskKey, n int, image string, snap Snapshot, o SyncOptions,
+	progress func(engine.Progress)) (engine.Stats, error) {
+	src, renew, done, err := snap.spec(ctx)
+	if err != nil {
+		return engine.Stats{}, err
+	}
+	defer done()
+	var st engine.Stats
+	err = c.call(ctx, opSync, syncCall{Disk: k, Pass: n, Image: image, Source: src, Options: o}, &st,
+		handlers{progress: progressOf(progress), renew: renew})
+	return st, err
+}
+
+// Verify compares the image on the host with the snapshot.
+func (c *Client) Verify(ctx context.Context, image string, snap Snapshot, o VerifyOptions, progress func(engine.Progress)) (engine.Counters, error) {
+	src, renew, done, err := snap.spec(ctx)
+	if err != nil {
+		return engine.Counters{}, err
+	}
+	defer done()
+	var n engine.Counters
+	err = c.call(ctx, opVerify, verifyCall{Image: image, Source: src, Options: o}, &n,
+		handlers{progress: progressOf(progress), renew: renew})
+	return n, err
+}
+
+// Reach checks from the host that the snapshot's URL reads.
+func (c *Client) Reach(ctx context.Context, snap Snapshot) error {
+	snap.Key = nil // reaching storage needs no key
+	src, renew, done, err := snap.spec(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return c.call(ctx, opReach, src, nil, handlers{renew: renew})
+}
+
+// Journals lists which of the passes of disk k have a journal on the host.
+func (c *Client) Journals(ctx context.Context, k DiskKey, passes []int) ([]int, error) {
+	var out []int
+	err := c.call(ctx, opJournals, passCall{Disk: k, Passes: passes}, &out, handlers{})
+	return out, err
+}
+
+// Rollback applies pass n's journal on the host to the image.
+func (c *Client) Rollback(ctx context.Context, k DiskKey, n int, image, targetID string, progress func(engine.Progress)) (engine.RollbackStats, error) {
+	var st engine.RollbackStats
+	err := c.call(ctx, opRollback, passCall{Disk: k, Passes: []int{n}, Image: image, TargetID: targetID}, &st,
+		handlers{progress: progressOf(progress)})
+	return st, err
+}
+
+// Discard drops the passes' journals on the host (commit).
+func (c *Client) Discard(ctx context.Context, k DiskKey, passes []int) error {
+	return c.call(ctx, opDiscard, passCall{Disk: k, Passes: passes}, nil, handlers{})
+}
+
+// Forget drops disk k's sums on the host.
+func (c *Client) Forget(ctx context.Context, k DiskKey) error {
+	return c.call(ctx, opForget, passCall{Disk: k}, nil, handlers{})
+}
+
+// Changed lists the image's blocks changed since disk k's sums, on the host.
+func (c *Client) Changed(ctx context.Context, k DiskKey, image string, threads int, progress func(engine.Progress)) ([]engine.Extent, error) {
+	var out []engine.Extent
+	err := c.call(ctx, opChanged, changedCall{Disk: k, Image: image, Threads: threads}, &out, handlers{progress: progressOf(progress)})
+	return out, err
+}
+
+// StateSpace is the room on the volume of the mover's state folder.
+func (c *Client) StateSpace(ctx context.Context) (Space, error) {
+	var sp Space
+	err := c.call(ctx, opSpace, struct{}{}, &sp, handlers{})
+	return sp, err
+}
