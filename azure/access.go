@@ -47,20 +47,32 @@ func (s *SnapshotSource) AccessURL(ctx context.Context, force bool) (Access, err
 	return s.url(ctx, force)
 }
 
-// signSnapshotURL signs a read-only SAS for one snapshot of a page blob
-// with the account key, or with a user delegation key under Microsoft
-// Entra ID; a configured SAS cannot be narrowed to one blob.
+// signSnapshotURL signs a read-only SAS for one snapshot of a page blob.
 func (d *Disk) signSnapshotURL(ctx context.Context, pb *pageblob.Client, snapshot string) (Access, error) {
+	return d.signURL(ctx, pb, sas.BlobPermissions{Read: true}, snapshot)
+}
+
+// signURL signs a SAS for the blob (or its snapshot) alone with the
+// account key, or with a user delegation key under Microsoft Entra ID;
+// a configured SAS cannot be narrowed to one blob.
+func (d *Disk) signURL(ctx context.Context, pb *pageblob.Client, perms sas.BlobPermissions, snapshot string) (Access, error) {
+	obj := d.Name()
+	if snapshot != "" {
+		obj += "@" + snapshot
+	}
 	exp := time.Now().Add(pageBlobSASDuration)
-	u, err := pb.GetSASURL(sas.BlobPermissions{Read: true}, exp, nil)
+	u, err := pb.GetSASURL(perms, exp, nil)
 	if err == nil {
-		return Access{URL: NewSecret(withSnapshot(u, snapshot)), Expires: exp}, nil
+		if snapshot != "" {
+			u = withSnapshot(u, snapshot)
+		}
+		return Access{URL: NewSecret(u), Expires: exp}, nil
 	}
 	if !errors.Is(err, bloberror.MissingSharedKeyCredential) {
-		return Access{}, fmt.Errorf("azure: sign read access to %s@%s: %w", d.Name(), snapshot, errOneLine{err})
+		return Access{}, fmt.Errorf("azure: sign access to %s: %w", obj, errOneLine{err})
 	}
 	if !d.s.opts.UseEntraID {
-		return Access{}, fmt.Errorf("azure: read access to %s@%s: %w: the storage account is reached with a SAS, which cannot be narrowed to one disk; set account_key (or entra_id) in [azure.storage], or data_path = \"share\" for the host", d.Name(), snapshot, ErrNoScopedAccess)
+		return Access{}, fmt.Errorf("azure: access to %s: %w: the storage account is reached with a SAS, which cannot be narrowed to one disk; set account_key (or entra_id) in [azure.storage], or data_path = \"share\" for the host", obj, ErrNoScopedAccess)
 	}
 	start := time.Now().Add(-5 * time.Minute).UTC()
 	cred, err := d.s.svc.GetUserDelegationCredential(ctx, service.KeyInfo{
@@ -73,16 +85,69 @@ func (d *Disk) signSnapshotURL(ctx context.Context, pb *pageblob.Client, snapsho
 		return Access{}, fmt.Errorf("azure: %s: %w", d.Name(), err)
 	}
 	q, err := sas.BlobSignatureValues{Protocol: sas.ProtocolHTTPSandHTTP, StartTime: start, ExpiryTime: exp.UTC(),
-		Permissions: (&sas.BlobPermissions{Read: true}).String(), ContainerName: parts.ContainerName,
+		Permissions: perms.String(), ContainerName: parts.ContainerName,
 		BlobName: parts.BlobName, SnapshotTime: snapshotTime(snapshot)}.SignWithUserDelegation(cred)
 	if err != nil {
-		return Access{}, fmt.Errorf("azure: sign read access to %s@%s: %w", d.Name(), snapshot, errOneLine{err})
+		return Access{}, fmt.Errorf("azure: sign access to %s: %w", obj, errOneLine{err})
 	}
 	base := pb.URL()
 	if i := strings.IndexByte(base, '?'); i >= 0 {
 		base = base[:i]
 	}
-	return Access{URL: NewSecret(withSnapshot(base+"?"+q.Encode(), snapshot)), Expires: exp}, nil
+	u = base + "?" + q.Encode()
+	if snapshot != "" {
+		u = withSnapshot(u, snapshot)
+	}
+	return Access{URL: NewSecret(u), Expires: exp}, nil
+}
+
+// AccessURL returns a URL that reads and writes this blob alone (reverse
+// replication by the mover on the Hyper-V host), good until Expires.
+// Writes through it must carry the lease the target holds.
+func (t *PageBlobTarget) AccessURL(ctx context.Context) (Access, error) {
+	return t.d.signURL(ctx, t.d.pb, sas.BlobPermissions{Read: true, Write: true}, "")
+}
+
+// Name names the blob written, as container/blob.
+func (t *PageBlobTarget) Name() string { return t.d.Name() }
+
+// LeaseID is the lease the target's writes carry ("" for none).
+func (t *PageBlobTarget) LeaseID() string { return t.d.leaseID }
+
+// URLBlob says how to write a page blob through a URL another process
+// handed over.
+type URLBlob struct {
+	// Name names the blob in messages, as container/blob (never the URL).
+	Name string
+	URL  Secret
+	// LeaseID is the lease the driver holds on the blob.
+	LeaseID string
+	Read    StorageOptions
+}
+
+// OpenPageBlobURL opens a page-blob disk for writing through a URL: the
+// mover's side of PageBlobTarget.AccessURL. The blob's footer is checked
+// as OpenDisk checks it.
+func OpenPageBlobURL(ctx context.Context, o URLBlob) (*PageBlobTarget, error) {
+	ro := o.Read.withDefaults()
+	pb, err := pageblob.NewClientWithNoCredential(o.URL.Reveal(), &pageblob.ClientOptions{ClientOptions: ro.clientOptions()})
+	if err != nil {
+		return nil, fmt.Errorf("azure write %s: the URL handed over is not a blob URL: %w", o.Name, errOneLine{err})
+	}
+	st := &Storage{opts: ro}
+	props, err := pb.GetProperties(ctx, nil)
+	if err != nil {
+		return nil, wrapErr("open target", o.Name, err)
+	}
+	c, b, _ := strings.Cut(o.Name, "/")
+	d := &Disk{s: st, container: c, name: b, pb: pb, leaseID: o.LeaseID}
+	if props.ContentLength != nil {
+		d.blobSize = *props.ContentLength
+	}
+	if d.footer, err = readFooter(ctx, pb, o.Name, d.blobSize, st.readPolicy()); err != nil {
+		return nil, err
+	}
+	return &PageBlobTarget{d: d, size: d.VirtualSize(), rp: st.readPolicy()}, nil
 }
 
 // withSnapshot makes sure the URL addresses the snapshot: a SAS signed

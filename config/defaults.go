@@ -86,6 +86,12 @@ func (c *Config) applyDefaults() {
 		if h.Transport == TransportSSH && h.KnownHosts == "" {
 			h.KnownHosts = defaultKnownHosts
 		}
+		if h.DataPath == "" {
+			h.DataPath = DataMover
+		}
+		if h.MoverDir == "" && h.Transport != TransportLab {
+			h.MoverDir = DefaultMoverDir
+		}
 	}
 	for i := range c.VMs {
 		if c.VMs[i].AzureVM == "" {

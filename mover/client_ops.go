@@ -152,3 +152,47 @@ func (c *Client) StateSpace(ctx context.Context) (Space, error) {
 	err := c.call(ctx, opSpace, struct{}{}, &sp, handlers{})
 	return sp, err
 }
+
+// Target is an Azure page blob the driver opened for writing (under its
+// lease), as the mover will write it: through a URL that reads and
+// writes it alone, which Access makes (again, when the mover asks),
+// encrypted with Key when the disk is encrypted.
+type Target struct {
+	Name    string
+	LeaseID string
+	Access  func(ctx context.Context) (azure.Access, error)
+	Key     *crypt.DataKey
+	Read    ReadOptions
+}
+
+// Send writes the image's given ranges (o.Ranges) into the target from
+// the host, and the disk's new sums there (reverse replication).
+func (c *Client) Send(ctx context.Context, k DiskKey, image string, t Target, o SyncOptions, progress func(engine.Progress)) (engine.Stats, error) {
+	a, err := t.Access(ctx)
+	if err != nil {
+		return engine.Stats{}, err
+	}
+	b := Blob{Name: t.Name, URL: a.URL.Reveal(), ValidFor: validFor(a), LeaseID: t.LeaseID, Read: t.Read}
+	if t.Key != nil {
+		if err := t.Key.Use(func(k []byte) error { b.Key = append([]byte(nil), k...); return nil }); err != nil {
+			return engine.Stats{}, err
+		}
+	}
+	defer clear(b.Key)
+	var over atomic.Bool
+	defer over.Store(true)
+	renew := func(ctx context.Context, _ bool) (access, error) {
+		if over.Load() {
+			return access{}, context.Canceled
+		}
+		a, err := t.Access(ctx)
+		if err != nil {
+			return access{}, err
+		}
+		return access{URL: a.URL.Reveal(), ValidFor: validFor(a)}, nil
+	}
+	var st engine.Stats
+	err = c.call(ctx, opSend, sendCall{Disk: k, Image: image, Target: b, Options: o}, &st,
+		handlers{progress: progressOf(progress), renew: renew})
+	return st, err
+}

@@ -228,6 +228,10 @@ func Inspect(image string, allocation, lock bool) Image {
 	img.Close()
 	if lock {
 		lk, err := hyperv.LockDiskForWrite(image)
+		var he *hyperv.HostError
+		if errors.As(err, &he) {
+			im.LockHint = he.Hint
+		}
 		if err != nil {
 			im.LockProblem = err.Error()
 		} else {
@@ -244,4 +248,46 @@ func (h *Local) StateSpace() (Space, error) {
 		return Space{}, err
 	}
 	return Space{Folder: h.l.root, Volume: sp.Volume, Free: sp.Free, Total: sp.Total}, nil
+}
+
+// Send writes the given ranges of the image into dst (reverse
+// replication: the Azure copy), and the disk's new sums. No journal: an
+// interrupted send is simply sent again by the next cycle. The engine
+// reads its target only to fill the sums of blocks it did not send;
+// those reads come from the image, which holds the same bytes there.
+func (h *Local) Send(ctx context.Context, k DiskKey, image string, dst engine.Target, o SyncOptions, progress func(engine.Progress)) (engine.Stats, error) {
+	sums, err := h.l.sums(k)
+	if err != nil {
+		return engine.Stats{}, err
+	}
+	src, release, err := OpenRead(image)
+	if err != nil {
+		return engine.Stats{}, err
+	}
+	defer release()
+	return engine.Sync(ctx, src, mirrorTarget{Target: dst, local: src}, engine.Options{Mode: engine.Ranges, Ranges: o.Ranges,
+		BlockSize: o.BlockSize, Threads: o.Threads, MemoryLimit: o.MemoryLimit, NoJournal: true, SumsFile: sums,
+		SourceID: o.SourceID, TargetID: o.TargetID, BandwidthLimit: o.BandwidthLimit, Progress: progress})
+}
+
+// mirrorTarget is the Azure copy a send writes, whose reads come from the
+// local image: outside the changed ranges the copy equals the image
+// (that is what the sums said), so reading the image gives the same sums
+// without downloading anything.
+type mirrorTarget struct {
+	engine.Target
+	local engine.Source
+}
+
+func (m mirrorTarget) ReadAt(ctx context.Context, p []byte, off int64) error {
+	return m.local.ReadAt(ctx, p, off)
+}
+
+// WriteZeroes passes to the copy (page blobs and the encrypting target
+// both clear pages).
+func (m mirrorTarget) WriteZeroes(ctx context.Context, off, n int64) error {
+	if z, ok := m.Target.(engine.Zeroer); ok {
+		return z.WriteZeroes(ctx, off, n)
+	}
+	return m.Target.WriteAt(ctx, make([]byte, n), off)
 }

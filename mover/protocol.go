@@ -67,6 +67,7 @@ const (
 	opChanged  = "changed"  // blocks of an image changed since its sums
 	opReach    = "reach"    // can the host read this snapshot's URL
 	opSpace    = "space"    // the free space of the state folder's volume
+	opSend     = "send"     // reverse replication: an image's changed blocks into a page blob
 )
 
 // The asks.
@@ -169,6 +170,26 @@ type passCall struct {
 	TargetID string `json:"target_id,omitempty"`
 }
 
+// Blob is a page blob the mover writes (reverse replication), through a
+// URL reading and writing it alone, under the lease the driver holds.
+// URL and Key are secrets, as a Source's.
+type Blob struct {
+	Name     string        `json:"name"`
+	URL      string        `json:"url"`
+	ValidFor time.Duration `json:"valid_for_ns,omitempty"`
+	LeaseID  string        `json:"lease_id,omitempty"`
+	Key      []byte        `json:"key,omitempty"`
+	Read     ReadOptions   `json:"read"`
+}
+
+// sendCall is opSend's body.
+type sendCall struct {
+	Disk    DiskKey     `json:"disk"`
+	Image   string      `json:"image"`
+	Target  Blob        `json:"target"`
+	Options SyncOptions `json:"options"`
+}
+
 // changedCall is opChanged's body.
 type changedCall struct {
 	Disk    DiskKey `json:"disk"`
@@ -195,8 +216,10 @@ type Image struct {
 	// structures are damaged).
 	Problem string `json:"problem,omitempty"`
 	Corrupt bool   `json:"corrupt,omitempty"`
-	// LockProblem says why the image cannot be locked for writing.
+	// LockProblem says why the image cannot be locked for writing, and
+	// LockHint what to do about it.
 	LockProblem string `json:"lock_problem,omitempty"`
+	LockHint    string `json:"lock_hint,omitempty"`
 }
 
 // Space is a volume's room, as hyperv measures it.

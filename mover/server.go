@@ -9,6 +9,9 @@ import (
 	"os"
 	"runtime"
 	"sync"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/failback/failback/hyperv"
 )
 
 // ServerOptions say where the mover keeps its state.
@@ -23,6 +26,11 @@ type ServerOptions struct {
 	// Errors gets the mover's own trouble (stderr): never a frame, never a
 	// URL or a key.
 	Errors io.Writer
+	// Transport replaces the HTTP client of its Azure reads and writes
+	// (tests count what crosses with it).
+	Transport policy.Transporter
+	// Space replaces the measure of the state folder's volume (tests).
+	Space func(folder string) (hyperv.Space, error)
 }
 
 // server is one mover session: the calls of one driver.
@@ -258,6 +266,12 @@ func (s *server) dispatch(ctx context.Context, c *call, op string, body json.Raw
 		return nil, s.reach(ctx, c, req)
 	case opSpace:
 		return s.space()
+	case opSend:
+		var req sendCall
+		if err := decode(&req); err != nil {
+			return nil, err
+		}
+		return s.send(ctx, c, req)
 	}
 	return nil, fmt.Errorf("%w: this mover has no call %q (the driver is newer: install the driver's build on the host)", ErrProtocol, op)
 }

@@ -2,7 +2,9 @@ package mover
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/failback/failback/azure"
@@ -56,7 +58,13 @@ func (s *server) changed(ctx context.Context, c *call, req changedCall) ([]engin
 	return s.local().Changed(ctx, req.Disk, req.Image, req.Threads, func(p engine.Progress) { c.progress(p) })
 }
 
-func (s *server) space() (Space, error) { return s.local().StateSpace() }
+func (s *server) space() (Space, error) {
+	if s.o.Space != nil {
+		sp, err := s.o.Space(s.l.root)
+		return Space{Folder: s.l.root, Volume: sp.Volume, Free: sp.Free, Total: sp.Total}, err
+	}
+	return s.local().StateSpace()
+}
 
 // reach opens the snapshot the URL reads and lists its allocation: the
 // host can reach Azure storage, and the URL works from there.
@@ -82,11 +90,9 @@ func (s *server) openSource(ctx context.Context, c *call, spec Source) (engine.S
 		}
 		return accessOf(a.URL, a.ValidFor), nil
 	}
-	ro := spec.Read
 	src, err := azure.OpenSnapshotURL(ctx, azure.URLSnapshot{Name: spec.Name, Size: spec.Size,
 		Access: accessOf(spec.URL, spec.ValidFor), Renew: renew,
-		Read: azure.StorageOptions{MaxRetries: ro.MaxRetries, RetryDelay: ro.RetryDelay, MaxRetryDelay: ro.MaxRetryDelay,
-			TryTimeout: ro.TryTimeout, Parallel: ro.Parallel}})
+		Read: s.storageOptions(spec.Read)})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -113,4 +119,126 @@ func accessOf(url string, d time.Duration) azure.Access {
 		a.Expires = time.Now().Add(d)
 	}
 	return a
+}
+
+func (s *server) send(ctx context.Context, c *call, req sendCall) (engine.Stats, error) {
+	dst, closeDst, err := s.openBlob(ctx, c, req.Target)
+	if err != nil {
+		return engine.Stats{}, err
+	}
+	defer closeDst()
+	return s.local().Send(ctx, req.Disk, req.Image, dst, req.Options, func(p engine.Progress) { c.progress(p) })
+}
+
+// openBlob opens the page blob a send writes, encrypting with the key
+// the call carried; a URL that is refused (it ended) is renewed by
+// asking the driver, and the write tried again.
+func (s *server) openBlob(ctx context.Context, c *call, spec Blob) (engine.Target, func(), error) {
+	defer clear(spec.Key)
+	open := func(ctx context.Context, url string) (*azure.PageBlobTarget, error) {
+		return azure.OpenPageBlobURL(ctx, azure.URLBlob{Name: spec.Name, URL: azure.NewSecret(url), LeaseID: spec.LeaseID,
+			Read: s.storageOptions(spec.Read)})
+	}
+	pb, err := open(ctx, spec.URL)
+	if err != nil {
+		return nil, nil, err
+	}
+	var key *crypt.DataKey
+	wrap := func(t *azure.PageBlobTarget) (engine.Target, error) {
+		if key == nil {
+			return t, nil
+		}
+		return crypt.EncryptingTarget(t, key)
+	}
+	if len(spec.Key) > 0 {
+		if key, err = crypt.DataKeyFrom(spec.Key); err != nil {
+			return nil, nil, err
+		}
+	}
+	t, err := wrap(pb)
+	if err != nil {
+		key.Destroy()
+		return nil, nil, err
+	}
+	r := &renewing{cur: t, renew: func(ctx context.Context) (engine.Target, error) {
+		var a access
+		if err := c.ask(ctx, renewAsk{What: askRenew, Force: true}, &a); err != nil {
+			return nil, err
+		}
+		pb, err := open(ctx, a.URL)
+		if err != nil {
+			return nil, err
+		}
+		return wrap(pb)
+	}}
+	return r, key.Destroy, nil
+}
+
+// renewing is a target whose access is renewed once when refused.
+type renewing struct {
+	mu    sync.Mutex
+	cur   engine.Target
+	renew func(ctx context.Context) (engine.Target, error)
+}
+
+func (r *renewing) target() engine.Target {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cur
+}
+
+// do runs f, and when the service refused the access, renews it and
+// runs f again.
+func (r *renewing) do(ctx context.Context, f func(engine.Target) error) error {
+	t := r.target()
+	err := f(t)
+	if !errors.Is(err, azure.ErrAccessDenied) {
+		return err
+	}
+	r.mu.Lock()
+	if r.cur == t {
+		nt, rerr := r.renew(ctx)
+		if rerr != nil {
+			r.mu.Unlock()
+			return fmt.Errorf("%w (renewing the access: %v)", err, rerr)
+		}
+		r.cur = nt
+	}
+	t = r.cur
+	r.mu.Unlock()
+	return f(t)
+}
+
+func (r *renewing) Size() int64 { return r.target().Size() }
+func (r *renewing) ReadAt(ctx context.Context, p []byte, off int64) error {
+	return r.do(ctx, func(t engine.Target) error { return t.ReadAt(ctx, p, off) })
+}
+func (r *renewing) WriteAt(ctx context.Context, p []byte, off int64) error {
+	return r.do(ctx, func(t engine.Target) error { return t.WriteAt(ctx, p, off) })
+}
+func (r *renewing) Allocated(ctx context.Context) ([]engine.Extent, error) {
+	var out []engine.Extent
+	err := r.do(ctx, func(t engine.Target) error {
+		var err error
+		out, err = t.Allocated(ctx)
+		return err
+	})
+	return out, err
+}
+func (r *renewing) Flush(ctx context.Context) error {
+	return r.do(ctx, func(t engine.Target) error { return t.Flush(ctx) })
+}
+func (r *renewing) WriteZeroes(ctx context.Context, off, n int64) error {
+	return r.do(ctx, func(t engine.Target) error {
+		if z, ok := t.(engine.Zeroer); ok {
+			return z.WriteZeroes(ctx, off, n)
+		}
+		return t.WriteAt(ctx, make([]byte, n), off)
+	})
+}
+
+// storageOptions are the driver's retries, with this mover's transport.
+func (s *server) storageOptions(ro ReadOptions) azure.StorageOptions {
+	return azure.StorageOptions{MaxRetries: ro.MaxRetries, RetryDelay: ro.RetryDelay, MaxRetryDelay: ro.MaxRetryDelay,
+		TryTimeout: ro.TryTimeout, Parallel: ro.Parallel, Transport: s.o.Transport}
 }

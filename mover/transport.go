@@ -8,31 +8,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/failback/failback/internal/tail"
 )
-
-// tail keeps the end of what a mover printed on its standard error.
-type tail struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-const tailMax = 4 << 10
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if len(t.b) > tailMax {
-		t.b = append(t.b[:0], t.b[len(t.b)-tailMax:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return strings.TrimSpace(string(t.b))
-}
 
 // Command starts the mover as a child process: a lab host, or a driver
 // that runs on the Hyper-V host itself. name and args are the command
@@ -76,7 +54,7 @@ type procSession struct {
 	cmd    *exec.Cmd
 	r      io.ReadCloser
 	w      io.WriteCloser
-	stderr tail
+	stderr tail.Buffer
 	exited chan struct{}
 	once   sync.Once
 }
@@ -167,7 +145,7 @@ type pipeSession struct {
 	w        *io.PipeWriter
 	toDriver *io.PipeWriter
 	toMover  *io.PipeReader
-	stderr   tail
+	stderr   tail.Buffer
 	done     chan struct{}
 	once     sync.Once
 }

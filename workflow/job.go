@@ -38,6 +38,8 @@ type job struct {
 	// open counts the readers of each snapshot (by id): a managed disk's
 	// snapshot holds a read grant (a SAS) while one reads it.
 	open map[string]int
+	// agentNote says once that movers read Azure without the agent.
+	agentNote sync.Once
 }
 
 // diskKey addresses disk d of VM v in the record.

@@ -14,6 +14,7 @@ import (
 	"github.com/failback/failback/crypt"
 	"github.com/failback/failback/engine"
 	"github.com/failback/failback/hyperv"
+	"github.com/failback/failback/mover"
 )
 
 // Deps are the already-built dependencies of a Manager: real clients from
@@ -34,6 +35,9 @@ type Deps struct {
 	Compute azure.Compute
 	// Hosts are the Hyper-V hosts by their config name.
 	Hosts map[string]hyperv.Host
+	// Movers are the movers of the hosts with data_path = "mover", by
+	// host name: they read Azure and write the disks on the host.
+	Movers map[string]*mover.Client
 	// Certs is the certificate store (certificates_dir with the config's
 	// PFX passwords); nil when no disk is encrypted.
 	Certs *crypt.Store

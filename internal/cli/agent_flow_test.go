@@ -96,7 +96,8 @@ func allocatedBytes(t *testing.T, l *labtest.Lab, blob string) int64 {
 // and what crossed the link, far less than the disk's allocated bytes,
 // and the disk is right.
 func TestDeltaRunThroughTheAgentShowsWhatCrossedTheLink(t *testing.T) {
-	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{{Name: "files", Disks: []int64{16 << 20}}}})
+	// The agent serves drivers writing through a share; movers read storage.
+	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{{Name: "files", Disks: []int64{16 << 20}}}, Share: true})
 	startLabAgent(t, l)
 	blob := l.Blob("files", 0)
 	alloc := allocatedBytes(t, l, blob)

@@ -50,6 +50,7 @@ func commands() []Command {
 		newImageCommand(),
 		newJobsCommand(),
 		newLabCommand(),
+		newMoverCommand(),
 		newPlansCommand(),
 		newReplicaCommand(),
 		newResumeCommand(),
