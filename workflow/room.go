@@ -16,8 +16,9 @@ import (
 // The pre-flight's room check. Phase 1 (or a full download) needs room in
 // two places: where each dynamic image grows (its volume on the Hyper-V
 // host: every block the job writes that is unallocated now becomes
-// allocated) and where the undo journals go (the state folder's volume on
-// this machine: the old bytes of every allocated block that changes). A
+// allocated) and where the undo journals go (the mover's state folder on
+// the host, or for a share the state folder's volume on this machine: the
+// old bytes of every allocated block that changes). A
 // job that runs out of either dies with ENOSPC in the middle of phase 1,
 // so the pre-flight adds both up per volume and refuses with the figures.
 //

@@ -1,0 +1,123 @@
+package workflow_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/failback/failback/engine"
+	"github.com/failback/failback/workflow"
+	"github.com/failback/failback/workflow/labtest"
+)
+
+// readChars is what this process has read so far through read(2) and
+// its kin, sockets and pipes included (/proc/self/io rchar).
+func readChars(t *testing.T) int64 {
+	t.Helper()
+	f, err := os.Open("/proc/self/io")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "rchar: "); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no rchar in /proc/self/io")
+	return 0
+}
+
+// movedBytes adds up what every pass of a job read from Azure and wrote
+// on premises, from its record.
+func movedBytes(t *testing.T, stateDir, id string) (read, written int64) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(stateDir, "jobs", id, "job.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		VMs []struct {
+			Mover bool `json:"mover"`
+			Disks []struct {
+				Passes []struct {
+					Stats engine.Stats `json:"stats"`
+				} `json:"passes"`
+			} `json:"disks"`
+		} `json:"vms"`
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, vm := range rec.VMs {
+		if !vm.Mover {
+			t.Fatal("the job did not record that the host's mover writes its disks")
+		}
+		for _, d := range vm.Disks {
+			for _, p := range d.Passes {
+				read += p.Stats.BytesReadSource
+				written += p.Stats.BytesWritten
+			}
+		}
+	}
+	return read, written
+}
+
+// TestDrillThroughMoversKeepsDiskBytesOffTheDriver: the drill as
+// config.toml wires it (each lab host's mover a child process, speaking
+// the mover protocol) fails a plan back while its Azure VMs write: the
+// on-premises disks equal Azure byte for byte, and this process (the
+// driver) read a small fraction of what the movers read from Azure and
+// wrote, counted by the kernel (every read of a socket, a pipe or a
+// file).
+func TestDrillThroughMoversKeepsDiskBytesOffTheDriver(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("counts the driver's reads with /proc/self/io (Linux)")
+	}
+	o := twoVMPlan()
+	o.VMs[0].Disks = []int64{24 << 20, 16 << 20}
+	o.VMs[1].Disks = []int64{24 << 20}
+	l := labtest.New(t, o)
+	l.StartWriters(50)
+	d, release, err := labtest.DepsFromConfig(l.Cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release)
+	m := l.Open(d)
+	ctx := context.Background()
+	before := readChars(t)
+	id, err := m.Start(ctx, delta("app"), labtest.Operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StateReady)
+	if err := m.Act(ctx, id, workflow.ActComplete, labtest.Operator); err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StatePendingCommit)
+	driver := readChars(t) - before
+	read, written := movedBytes(t, l.Cfg.StateDir, id)
+	t.Logf("the movers read %d bytes from Azure and wrote %d on premises; the driver read %d", read, written, driver)
+	if read < 64<<20 {
+		t.Fatalf("the movers read %d bytes: the passes did not compare the disks", read)
+	}
+	if driver*10 > read {
+		t.Fatalf("the driver read %d bytes while the movers read %d: disk bytes crossed the driver", driver, read)
+	}
+	checkEqual(t, l, l.Image, o.VMs...)
+	if _, err := os.Stat(filepath.Join(l.Cfg.Host("hv01").MoverStateDir(), "jobs", id)); err != nil {
+		t.Fatalf("no journals in the host's mover state folder: %v", err)
+	}
+}
