@@ -121,3 +121,45 @@ func TestDrillThroughMoversKeepsDiskBytesOffTheDriver(t *testing.T) {
 		t.Fatalf("no journals in the host's mover state folder: %v", err)
 	}
 }
+
+// TestShareHostsStillWriteFromTheDriver: hosts with data_path = "share"
+// are written by the driver through their path (the journals in the
+// state folder, nothing in the hosts' mover state folders): a plan synced
+// there and cancelled is restored byte for byte, and one completed there
+// equals Azure.
+func TestShareHostsStillWriteFromTheDriver(t *testing.T) {
+	o := twoVMPlan()
+	o.Share = true
+	l := labtest.New(t, o)
+	l.StartWriters(100)
+	before := hashes(t, l, o.VMs...)
+	m := l.Open(l.Deps())
+	ctx := context.Background()
+	id, err := m.Start(ctx, delta("app"), labtest.Operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StateReady)
+	if _, err := os.Stat(filepath.Join(l.Cfg.StateDir, "jobs", id, "disks", "db", "0", "pass-0")); err != nil {
+		t.Fatalf("the share's journal is not in the state folder: %v", err)
+	}
+	if _, err := os.Stat(l.Cfg.Host("hv01").MoverStateDir()); !os.IsNotExist(err) {
+		t.Fatalf("a mover state folder exists on a share host: %v", err)
+	}
+	if err := m.Act(ctx, id, workflow.ActCancel, labtest.Operator); err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StateCancelled)
+	checkRestored(t, l, m, id, before, o.VMs...)
+
+	id, err = m.Start(ctx, delta("app"), labtest.Operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StateReady)
+	if err := m.Act(ctx, id, workflow.ActComplete, labtest.Operator); err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StatePendingCommit)
+	checkEqual(t, l, l.Image, o.VMs...)
+}
