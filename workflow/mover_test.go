@@ -163,3 +163,44 @@ func TestShareHostsStillWriteFromTheDriver(t *testing.T) {
 	labtest.Wait(t, m, id, jobTimeout, workflow.StatePendingCommit)
 	checkEqual(t, l, l.Image, o.VMs...)
 }
+
+// TestLostMoverSessionLosesNoWork: the host's mover session drops in the
+// middle of phase 1; the job stops failed, saying the host's journals are
+// intact and to resume; resumed, it starts a new mover, which continues
+// the pass from the host's journal (finished blocks not redone), and the
+// failback completes equal to Azure.
+func TestLostMoverSessionLosesNoWork(t *testing.T) {
+	vm := labtest.VM{Name: "db", Disks: []int64{4 << 20}}
+	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{vm}, Bandwidth: "2M", BlockSize: "64K"})
+	m := l.Open(l.Deps())
+	ctx := context.Background()
+	id, err := m.Start(ctx, workflow.Choices{VM: "db", Direction: workflow.DirAzureToOnPrem, Sync: workflow.SyncDelta}, labtest.Operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labtest.WaitFor(t, "phase 1 to finish some blocks", jobTimeout, func() bool {
+		info, err := engine.ReadJournal(l.JournalDir(id, "db", 0, 0))
+		return err == nil && info.Watermark > 8 && !info.Finished
+	})
+	l.Movers["hv01"].Drop()
+	v := labtest.Wait(t, m, id, jobTimeout, workflow.StateFailed)
+	if !strings.Contains(v.Error, "session ended") || !strings.Contains(v.Error, "journals are intact") {
+		t.Fatalf("failed with %q", v.Error)
+	}
+	if err := m.Act(ctx, id, workflow.ActResume, labtest.Operator); err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StateReady)
+	if n := l.Movers["hv01"].Started(); n != 2 {
+		t.Fatalf("%d mover sessions, want 2 (the lost one and its successor)", n)
+	}
+	p := readPasses(t, l.Cfg.StateDir, id)[0][0]
+	if !p.Done || p.Runs != 2 || !p.Stats.Resumed || p.Stats.ResumedBlocks == 0 {
+		t.Fatalf("pass 0 after the resume: %+v", p)
+	}
+	if err := m.Act(ctx, id, workflow.ActComplete, labtest.Operator); err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StatePendingCommit)
+	checkEqual(t, l, l.Image, vm)
+}
