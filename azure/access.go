@@ -101,6 +101,12 @@ func (d *Disk) signURL(ctx context.Context, pb *pageblob.Client, perms sas.BlobP
 	return Access{URL: NewSecret(u), Expires: exp}, nil
 }
 
+// ReadAccess returns a URL that reads the live blob alone (a pre-flight
+// asks a host's mover to reach it with that; passes read snapshots).
+func (d *Disk) ReadAccess(ctx context.Context) (Access, error) {
+	return d.signURL(ctx, d.pb, sas.BlobPermissions{Read: true}, "")
+}
+
 // AccessURL returns a URL that reads and writes this blob alone (reverse
 // replication by the mover on the Hyper-V host), good until Expires.
 // Writes through it must carry the lease the target holds.

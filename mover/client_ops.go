@@ -103,7 +103,7 @@ func (c *Client) Verify(ctx context.Context, image string, snap Snapshot, o Veri
 	return n, err
 }
 
-// Reach checks from the host that the snapshot's URL reads.
+// Reach checks from the host that the blob's URL reads (its properties).
 func (c *Client) Reach(ctx context.Context, snap Snapshot) error {
 	snap.Key = nil // reaching storage needs no key
 	src, renew, done, err := snap.spec(ctx)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/failback/failback/engine"
 	"github.com/failback/failback/hyperv"
+	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -137,6 +138,15 @@ func (s *execServer) serve(c net.Conn, cfg *ssh.ServerConfig) {
 func (s *execServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 	defer ch.Close()
 	for req := range reqs {
+		if req.Type == "subsystem" && len(req.Payload) > 4 && string(req.Payload[4:]) == "sftp" {
+			_ = req.Reply(true, nil)
+			srv, err := sftp.NewServer(ch)
+			if err != nil {
+				return
+			}
+			_ = srv.Serve()
+			return
+		}
 		if req.Type != "exec" || len(req.Payload) < 4 {
 			_ = req.Reply(false, nil)
 			continue

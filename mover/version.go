@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"debug/buildinfo"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -17,6 +18,29 @@ func Build() string {
 	if !ok {
 		return "devel"
 	}
+	return buildOf(bi)
+}
+
+// BuildOfFile is the build of a Go program file, whatever system it is
+// for (a windows/amd64 failback.exe read on a Linux jump box), with the
+// system it runs on.
+func BuildOfFile(path string) (build, goos, goarch string, err error) {
+	bi, err := buildinfo.ReadFile(path)
+	if err != nil {
+		return "", "", "", fmt.Errorf("%s is not a Go program failback can read: %w", path, err)
+	}
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "GOOS":
+			goos = s.Value
+		case "GOARCH":
+			goarch = s.Value
+		}
+	}
+	return buildOf(bi), goos, goarch, nil
+}
+
+func buildOf(bi *debug.BuildInfo) string {
 	v := bi.Main.Version
 	if v == "" || v == "(devel)" {
 		v = "devel"

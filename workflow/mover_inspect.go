@@ -2,7 +2,10 @@ package workflow
 
 import (
 	"context"
+	"fmt"
 
+	"github.com/failback/failback/azure"
+	"github.com/failback/failback/config"
 	"github.com/failback/failback/mover"
 )
 
@@ -43,3 +46,73 @@ func (e *noMoverError) Error() string {
 }
 
 func (e *noMoverError) Unwrap() error { return errNoMover }
+
+// checkMover says once per host whether its mover answers and is this
+// build (a session started now checks both), and where it keeps the
+// journals, then whether it reaches Azure storage; false stops the
+// host's image checks, which would ask it.
+func (m *Manager) checkMover(ctx context.Context, p *prepared, t *target, disks []azure.VMDisk) bool {
+	if !t.usesMover() {
+		return true
+	}
+	if ok, seen := p.movers[t.hostName]; seen {
+		return ok
+	}
+	if p.movers == nil {
+		p.movers = map[string]bool{}
+	}
+	var h mover.Hello
+	err := errNoMoverFor(t.hostName)
+	if c := m.deps.Movers[t.hostName]; c != nil {
+		h, err = c.Hello(ctx)
+	}
+	row := CheckRow{VM: t.vm.Name, What: "mover on " + t.hostName}
+	if err != nil {
+		row.Detail = err.Error()
+		row.Fix = "install this failback's mover there: failback mover install --host " + t.hostName
+		if t.hc.Transport != config.TransportSSH {
+			row.Fix = "check that this program can start itself as a mover (failback mover check --host " + t.hostName + ")"
+		}
+	} else {
+		row.OK = true
+		row.Detail = fmt.Sprintf("build %s (%s/%s), journals in %s", h.Build, h.OS, h.Arch, h.StateDir)
+	}
+	p.add(row)
+	p.movers[t.hostName] = err == nil
+	if err == nil {
+		m.checkReach(ctx, p, t, disks)
+	}
+	return err == nil
+}
+
+// readAccess is a page-blob disk, which can hand out a URL reading the
+// live blob alone (a managed disk is read only through a snapshot's
+// grant, which a pre-flight does not take: its host's reach shows at the
+// first pass).
+type readAccess interface {
+	ReadAccess(ctx context.Context) (azure.Access, error)
+}
+
+// checkReach has the host's mover read the properties of the first
+// page-blob disk of the VM through a URL for that disk alone: a host
+// that cannot reach Azure storage is refused before anything moves.
+func (m *Manager) checkReach(ctx context.Context, p *prepared, t *target, disks []azure.VMDisk) {
+	for _, d := range disks {
+		ra, ok := d.(readAccess)
+		if !ok {
+			continue
+		}
+		c := m.deps.Movers[t.hostName]
+		err := c.Reach(ctx, mover.Snapshot{Name: d.Name(), Size: d.Size(),
+			Access: func(ctx context.Context, _ bool) (azure.Access, error) { return ra.ReadAccess(ctx) },
+			Read:   readOptions(m.cfg.Azure.Storage)})
+		row := CheckRow{VM: t.vm.Name, What: "Azure storage from " + t.hostName, OK: err == nil,
+			Detail: "the host's mover read " + d.Name() + " through a URL for that disk alone"}
+		if err != nil {
+			row.Detail = err.Error()
+			row.Fix = fixFor(err, "let "+t.hostName+" reach the storage account over HTTPS (port 443: its firewall, proxy and DNS), then run the pre-flight again")
+		}
+		p.add(row)
+		return
+	}
+}

@@ -4,14 +4,18 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/failback/failback/engine"
+	"github.com/failback/failback/mover"
 	"github.com/failback/failback/workflow"
 	"github.com/failback/failback/workflow/labtest"
 )
@@ -203,4 +207,48 @@ func TestLostMoverSessionLosesNoWork(t *testing.T) {
 	}
 	labtest.Wait(t, m, id, jobTimeout, workflow.StatePendingCommit)
 	checkEqual(t, l, l.Image, vm)
+}
+
+// refusing is a network that lets nothing through to the storage account.
+type refusing struct{}
+
+func (refusing) Do(req *http.Request) (*http.Response, error) {
+	return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+}
+
+// TestPreflightRefusesAHostThatCannotReachAzure: the pre-flight has each
+// host's mover say what it is, then read a disk's properties from the
+// host; a host whose network does not let it reach the storage account
+// is refused before anything moves, saying what to open.
+func TestPreflightRefusesAHostThatCannotReachAzure(t *testing.T) {
+	vm := labtest.VM{Name: "web", Disks: []int64{4 << 20}}
+	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{vm}})
+	d := l.Deps()
+	m := l.Open(d)
+	c := workflow.Choices{VM: "web", Direction: workflow.DirAzureToOnPrem, Sync: workflow.SyncDelta}
+	rep, err := m.Preflight(context.Background(), c)
+	if err != nil || !rep.OK {
+		t.Fatalf("pre-flight: %v %+v", err, rep)
+	}
+	if rows := rowsLike(rep, "mover on hv01"); len(rows) != 1 || !rows[0].OK || !strings.Contains(rows[0].Detail, "journals in "+l.Cfg.Host("hv01").MoverStateDir()) {
+		t.Fatalf("mover rows %+v", rows)
+	}
+	if rows := rowsLike(rep, "Azure storage from hv01"); len(rows) != 1 || !rows[0].OK {
+		t.Fatalf("reach rows %+v", rows)
+	}
+
+	d = l.Deps()
+	d.Movers["hv01"] = mover.NewClient(mover.Pipe(mover.ServerOptions{StateDir: l.Cfg.Host("hv01").MoverStateDir(), Transport: refusing{}}),
+		mover.ClientOptions{Host: "hv01"})
+	m.Close()
+	m = l.Open(d)
+	rep, err = m.Preflight(context.Background(), c)
+	if err != nil || rep.OK {
+		t.Fatalf("pre-flight of a host cut off from Azure: %v, OK %v", err, rep.OK)
+	}
+	rows := rowsLike(rep, "Azure storage from hv01")
+	if len(rows) != 1 || rows[0].OK || !strings.Contains(rows[0].Fix, "firewall") {
+		t.Fatalf("reach rows %+v", rows)
+	}
+	refusedAndUntouched(t, m, c, l.Image("web", 0))
 }

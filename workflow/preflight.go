@@ -26,6 +26,8 @@ type prepared struct {
 	choices   Choices
 	// missing are switches an alternate host lacks; switches what it has.
 	missing, switches []string
+	// movers says, per host, whether its mover answered (checkMover).
+	movers map[string]bool
 }
 
 func (p *prepared) add(r CheckRow) {
@@ -195,6 +197,9 @@ func (m *Manager) checkHost(ctx context.Context, p *prepared, t *target, disks [
 	if t.existing != nil && len(t.existing.Disks) != len(t.disks) && t.hostName != t.vm.Host {
 		p.add(CheckRow{VM: name, What: "disks of the VM on " + host, Detail: fmt.Sprintf("it has %d disks, the Azure VM %d", len(t.existing.Disks), len(t.disks)),
 			Fix: "remove or rename the VM on " + host + ", or fail back to another host"})
+	}
+	if !m.checkMover(ctx, p, t, disks) {
+		return // every image check would ask it
 	}
 	for i, d := range t.disks {
 		m.checkImage(ctx, p, t, d, sizes[i], willCreate)

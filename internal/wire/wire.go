@@ -58,7 +58,7 @@ func Deps(ctx context.Context, cfg *config.Config) (d workflow.Deps, release fun
 	d.Movers = map[string]*mover.Client{}
 	for i := range cfg.Hosts {
 		hc := &cfg.Hosts[i]
-		h, r, closeHost, err := host(hc)
+		h, r, closeHost, err := Connect(hc)
 		if err != nil {
 			release()
 			return d, nil, err
@@ -66,7 +66,7 @@ func Deps(ctx context.Context, cfg *config.Config) (d workflow.Deps, release fun
 		d.Hosts[hc.Name] = h
 		closers = append(closers, closeHost)
 		if hc.UsesMover() {
-			c, err := Mover(hc, r)
+			c, err := Mover(cfg.StateDir, hc, r)
 			if err != nil {
 				release()
 				return d, nil, err
@@ -172,12 +172,13 @@ func StorageOptions(c config.Storage) azure.StorageOptions {
 
 // Host connects one [[host]] by its transport.
 func Host(h *config.Host) (hyperv.Host, func(), error) {
-	hh, _, release, err := host(h)
+	hh, _, release, err := Connect(h)
 	return hh, release, err
 }
 
-// host is Host, with the SSH connection an ssh host's mover shares.
-func host(h *config.Host) (hyperv.Host, *hyperv.SSHRunner, func(), error) {
+// Connect is Host, with the SSH connection an ssh host's mover shares
+// (nil for other transports).
+func Connect(h *config.Host) (hyperv.Host, *hyperv.SSHRunner, func(), error) {
 	switch h.Transport {
 	case config.TransportLab:
 		lh, err := hyperv.OpenLab(h.LabDir)
@@ -202,14 +203,23 @@ func host(h *config.Host) (hyperv.Host, *hyperv.SSHRunner, func(), error) {
 // Mover is the mover of a host with data_path = "mover": over the host's
 // SSH connection (r), or a child process of this program for lab and
 // local hosts, which run this very build. The mover on an SSH host must
-// be this build: another is refused with the command that installs it.
-func Mover(h *config.Host, r *hyperv.SSHRunner) (*mover.Client, error) {
+// be this build, and the very file `failback mover install` put there
+// (its hash, remembered in stateDir): another is refused with the
+// command that installs it.
+func Mover(stateDir string, h *config.Host, r *hyperv.SSHRunner) (*mover.Client, error) {
 	o := mover.ClientOptions{Host: h.Name, Fix: "failback mover install --host " + h.Name}
 	if h.Transport == config.TransportSSH {
 		if r == nil {
 			return nil, fmt.Errorf("host %s: no SSH connection for its mover", h.Name)
 		}
 		o.Build = mover.Build()
+		in, ok, err := mover.LoadInstalled(stateDir, h.Name)
+		if err != nil {
+			return nil, fmt.Errorf("host %s: %w", h.Name, err)
+		}
+		if ok && in.Program == h.MoverProgram() {
+			o.SHA256 = in.SHA256
+		}
 		return mover.NewClient(mover.SSH(r, h.MoverProgram(), h.MoverStateDir()), o), nil
 	}
 	exe, err := os.Executable()
