@@ -2,10 +2,10 @@ package mover
 
 import (
 	"crypto/sha256"
+	"debug/buildinfo"
 	"encoding/hex"
 	"fmt"
 	"io"
-	"debug/buildinfo"
 	"os"
 	"runtime/debug"
 	"sync"
