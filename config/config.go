@@ -148,6 +148,8 @@ type Engine struct {
 	BlockSize Size `toml:"block_size"`
 	// Threads is the number of parallel transfers per disk (1..32).
 	Threads int `toml:"threads"`
+	// ParallelDisks is how many disks one job syncs at once (1..64).
+	ParallelDisks int `toml:"parallel_disks"`
 	// BandwidthLimit caps bytes per second over the WAN (0 = no limit).
 	BandwidthLimit Size `toml:"bandwidth_limit"`
 	// Verify compares the target with the source snapshot after a sync.
@@ -262,6 +264,9 @@ type Host struct {
 	// host reads Azure and writes its disks itself) or "share" (this
 	// machine writes them through path_map).
 	DataPath string `toml:"data_path"`
+	// MaxDisks is how many disks the host's mover syncs at once, over
+	// every job of this driver (1..64).
+	MaxDisks int `toml:"max_disks"`
 	// MoverDir is the host folder holding the mover (failback.exe) and
 	// its state folder (state: journals, sums, disk locks); a lab host's
 	// mover keeps its state in lab_dir/mover-state.

@@ -33,6 +33,7 @@ func Default() *Config {
 		Engine: Engine{
 			BlockSize:     Bytes(1 << 20),
 			Threads:       4,
+			ParallelDisks: 2,
 			Verify:        true,
 			DowntimeRetry: Span(15 * time.Minute),
 			CatchUp: CatchUp{
@@ -62,6 +63,9 @@ func Default() *Config {
 // Defaults for list elements and derived values.
 const (
 	defaultShutdownTimeout = 5 * time.Minute
+	// defaultMaxDisks: a host's disks and network take a few streams at
+	// once well; a plan over several hosts moves on all of them.
+	defaultMaxDisks = 4
 	defaultKnownHosts      = "~/.ssh/known_hosts"
 	defaultHostKeyName     = "ssh_host_ed25519_key"
 )
@@ -88,6 +92,9 @@ func (c *Config) applyDefaults() {
 		}
 		if h.DataPath == "" {
 			h.DataPath = DataMover
+		}
+		if h.MaxDisks == 0 {
+			h.MaxDisks = defaultMaxDisks
 		}
 		if h.MoverDir == "" && h.Transport != TransportLab {
 			h.MoverDir = DefaultMoverDir

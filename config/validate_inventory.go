@@ -91,6 +91,9 @@ func (k *checker) hosts() {
 		if h.ShutdownTimeout.valid() && h.ShutdownTimeout.D() <= 0 {
 			k.bad(p+".shutdown_timeout", `write e.g. "5m"`, "shutdown_timeout must be more than zero")
 		}
+		if h.MaxDisks < 1 || h.MaxDisks > 64 {
+			k.bad(p+".max_disks", "write a number from 1 to 64 (default 4)", "max_disks = %d is out of range", h.MaxDisks)
+		}
 		switch h.DataPath {
 		case DataMover, DataShare:
 		default:

@@ -53,14 +53,19 @@ type ClientOptions struct {
 	// CancelWait bounds the wait for a cancelled call to stop on the host
 	// before the session is ended (default 2 minutes).
 	CancelWait time.Duration
+	// MaxMoves bounds the calls that move or read a disk (sync, verify,
+	// rollback, changed, send) running at once on the host, whatever job
+	// makes them (0: no bound). The others wait their turn.
+	MaxMoves int
 }
 
 // Client drives the mover of one host. It starts the mover at the first
 // call and again after a session was lost; calls run in parallel over
 // one session. It is safe for concurrent use.
 type Client struct {
-	tr Transport
-	o  ClientOptions
+	tr    Transport
+	o     ClientOptions
+	moves chan struct{} // MaxMoves slots (nil: no bound)
 
 	mu   sync.Mutex
 	conn *conn
@@ -71,7 +76,25 @@ func NewClient(tr Transport, o ClientOptions) *Client {
 	if o.CancelWait <= 0 {
 		o.CancelWait = 2 * time.Minute
 	}
-	return &Client{tr: tr, o: o}
+	c := &Client{tr: tr, o: o}
+	if o.MaxMoves > 0 {
+		c.moves = make(chan struct{}, o.MaxMoves)
+	}
+	return c
+}
+
+// move takes one of the host's MaxMoves slots for a call that moves or
+// reads a disk; release gives it back.
+func (c *Client) move(ctx context.Context) (release func(), err error) {
+	if c.moves == nil {
+		return func() {}, nil
+	}
+	select {
+	case c.moves <- struct{}{}:
+		return func() { <-c.moves }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Describe says which host's mover and how it is reached.

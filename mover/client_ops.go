@@ -79,6 +79,11 @@ func (c *Client) Inspect(ctx context.Context, image string, allocation, lock boo
 // Sync runs pass n of disk k on the host: the snapshot onto the image.
 func (c *Client) Sync(ctx context.Context, k DiskKey, n int, image string, snap Snapshot, o SyncOptions,
 	progress func(engine.Progress)) (engine.Stats, error) {
+	release, err := c.move(ctx)
+	if err != nil {
+		return engine.Stats{}, err
+	}
+	defer release()
 	src, renew, done, err := snap.spec(ctx)
 	if err != nil {
 		return engine.Stats{}, err
@@ -92,6 +97,11 @@ func (c *Client) Sync(ctx context.Context, k DiskKey, n int, image string, snap 
 
 // Verify compares the image on the host with the snapshot.
 func (c *Client) Verify(ctx context.Context, image string, snap Snapshot, o VerifyOptions, progress func(engine.Progress)) (engine.Counters, error) {
+	release, err := c.move(ctx)
+	if err != nil {
+		return engine.Counters{}, err
+	}
+	defer release()
 	src, renew, done, err := snap.spec(ctx)
 	if err != nil {
 		return engine.Counters{}, err
@@ -123,8 +133,13 @@ func (c *Client) Journals(ctx context.Context, k DiskKey, passes []int) ([]int, 
 
 // Rollback applies pass n's journal on the host to the image.
 func (c *Client) Rollback(ctx context.Context, k DiskKey, n int, image, targetID string, progress func(engine.Progress)) (engine.RollbackStats, error) {
+	release, err := c.move(ctx)
+	if err != nil {
+		return engine.RollbackStats{}, err
+	}
+	defer release()
 	var st engine.RollbackStats
-	err := c.call(ctx, opRollback, passCall{Disk: k, Passes: []int{n}, Image: image, TargetID: targetID}, &st,
+	err = c.call(ctx, opRollback, passCall{Disk: k, Passes: []int{n}, Image: image, TargetID: targetID}, &st,
 		handlers{progress: progressOf(progress)})
 	return st, err
 }
@@ -141,8 +156,13 @@ func (c *Client) Forget(ctx context.Context, k DiskKey) error {
 
 // Changed lists the image's blocks changed since disk k's sums, on the host.
 func (c *Client) Changed(ctx context.Context, k DiskKey, image string, threads int, progress func(engine.Progress)) ([]engine.Extent, error) {
+	release, err := c.move(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	var out []engine.Extent
-	err := c.call(ctx, opChanged, changedCall{Disk: k, Image: image, Threads: threads}, &out, handlers{progress: progressOf(progress)})
+	err = c.call(ctx, opChanged, changedCall{Disk: k, Image: image, Threads: threads}, &out, handlers{progress: progressOf(progress)})
 	return out, err
 }
 
@@ -168,6 +188,11 @@ type Target struct {
 // Send writes the image's given ranges (o.Ranges) into the target from
 // the host, and the disk's new sums there (reverse replication).
 func (c *Client) Send(ctx context.Context, k DiskKey, image string, t Target, o SyncOptions, progress func(engine.Progress)) (engine.Stats, error) {
+	release, err := c.move(ctx)
+	if err != nil {
+		return engine.Stats{}, err
+	}
+	defer release()
 	a, err := t.Access(ctx)
 	if err != nil {
 		return engine.Stats{}, err

@@ -216,3 +216,47 @@ func TestFramesAreBounded(t *testing.T) {
 		t.Fatalf("oversized frame: %v", err)
 	}
 }
+
+// TestMaxMovesBoundsTheHostsDisksAtOnce: with MaxMoves 1, two passes on
+// one host run one after the other (the second's first sample comes
+// after the first ended); both end right.
+func TestMaxMovesBoundsTheHostsDisksAtOnce(t *testing.T) {
+	ctx := context.Background()
+	a, b := newFixture(t, 4*mib, []int64{1}), newFixture(t, 4*mib, []int64{2})
+	c := NewClient(Pipe(ServerOptions{StateDir: a.state}), ClientOptions{Host: "hv01", MaxMoves: 1})
+	defer c.Close()
+	type run struct {
+		first, end time.Time
+		err        error
+	}
+	runs := make([]run, 2)
+	done := make(chan int, 2)
+	for i, f := range []*fixture{a, b} {
+		go func() {
+			snap, release := f.snapshot()
+			defer release()
+			var once atomic.Bool
+			_, err := c.Sync(ctx, DiskKey{Job: "j1", VM: "vm", Disk: i}, 0, f.image, snap,
+				SyncOptions{Mode: engine.Full, BlockSize: mib, Threads: 1, SourceID: snap.Name, TargetID: f.image, BandwidthLimit: 4 * mib},
+				func(engine.Progress) {
+					if once.CompareAndSwap(false, true) {
+						runs[i].first = time.Now()
+					}
+				})
+			runs[i].end, runs[i].err = time.Now(), err
+			done <- i
+		}()
+	}
+	first := <-done
+	<-done
+	second := 1 - first
+	if runs[0].err != nil || runs[1].err != nil {
+		t.Fatal(runs[0].err, runs[1].err)
+	}
+	if !runs[second].first.After(runs[first].end.Add(-50 * time.Millisecond)) {
+		t.Fatalf("the second pass sampled at %v, before the first ended at %v", runs[second].first, runs[first].end)
+	}
+	if !bytes.Equal(a.imageBytes(), a.want) || !bytes.Equal(b.imageBytes(), b.want) {
+		t.Fatal("an image does not hold its snapshot")
+	}
+}

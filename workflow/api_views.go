@@ -25,6 +25,8 @@ type JobView struct {
 	// at LastReverse.
 	ReverseCycles int       `json:"reverse_cycles,omitempty"`
 	LastReverse   time.Time `json:"last_reverse,omitzero"`
+	// Hosts are the job's Hyper-V hosts and how fast each moves now.
+	Hosts []HostView `json:"hosts,omitempty"`
 }
 
 // HeldSnapshot is a snapshot a job made and has not deleted yet.

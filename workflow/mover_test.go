@@ -252,3 +252,41 @@ func TestPreflightRefusesAHostThatCannotReachAzure(t *testing.T) {
 	}
 	refusedAndUntouched(t, m, c, l.Image("web", 0))
 }
+
+// TestPlanOverTwoHostsMovesOnBoth: a plan whose VMs are on two hosts
+// moves on both at once, each through its own mover (one session each),
+// and the job's view shows each host's throughput while they move; the
+// disks end equal to Azure.
+func TestPlanOverTwoHostsMovesOnBoth(t *testing.T) {
+	o := labtest.Options{
+		VMs:      []labtest.VM{{Name: "db", Disks: []int64{4 << 20}}, {Name: "web", Disks: []int64{4 << 20}, Host: "hv02"}},
+		AltHosts: []string{"hv02"}, Plans: map[string][][]string{"app": {{"db", "web"}}},
+		Bandwidth: "2M", BlockSize: "64K",
+	}
+	l := labtest.New(t, o)
+	m := l.Open(l.Deps())
+	ctx := context.Background()
+	id, err := m.Start(ctx, delta("app"), labtest.Operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labtest.WaitFor(t, "both hosts to move", jobTimeout, func() bool {
+		v, _ := m.Job(id)
+		moving := 0
+		for _, h := range v.Hosts {
+			if h.Mover && h.Moving == 1 && h.Rate > 0 {
+				moving++
+			}
+		}
+		return moving == 2
+	})
+	labtest.Wait(t, m, id, jobTimeout, workflow.StateReady)
+	if a, b := l.Movers["hv01"].Started(), l.Movers["hv02"].Started(); a != 1 || b != 1 {
+		t.Fatalf("mover sessions: hv01 %d, hv02 %d; want one each", a, b)
+	}
+	if err := m.Act(ctx, id, workflow.ActComplete, labtest.Operator); err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StatePendingCommit)
+	checkEqual(t, l, l.Image, o.VMs...)
+}

@@ -86,6 +86,7 @@ func (j *job) view() JobView {
 		}
 		v.VMs = append(v.VMs, vv)
 	}
+	v.Hosts = hostViews(r, j.live)
 	if total > 0 {
 		v.Percent = 100 * float64(done) / float64(total)
 		v.ETA = eta

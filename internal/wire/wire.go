@@ -54,6 +54,7 @@ func Deps(ctx context.Context, cfg *config.Config) (d workflow.Deps, release fun
 		}
 		d.Compute = ac
 	}
+	d.DiskParallel = cfg.Engine.ParallelDisks
 	d.Hosts = map[string]hyperv.Host{}
 	d.Movers = map[string]*mover.Client{}
 	for i := range cfg.Hosts {
@@ -207,7 +208,7 @@ func Connect(h *config.Host) (hyperv.Host, *hyperv.SSHRunner, func(), error) {
 // (its hash, remembered in stateDir): another is refused with the
 // command that installs it.
 func Mover(stateDir string, h *config.Host, r *hyperv.SSHRunner) (*mover.Client, error) {
-	o := mover.ClientOptions{Host: h.Name, Fix: "failback mover install --host " + h.Name}
+	o := mover.ClientOptions{Host: h.Name, Fix: "failback mover install --host " + h.Name, MaxMoves: h.MaxDisks}
 	if h.Transport == config.TransportSSH {
 		if r == nil {
 			return nil, fmt.Errorf("host %s: no SSH connection for its mover", h.Name)

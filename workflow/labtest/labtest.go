@@ -34,6 +34,17 @@ type VM struct {
 	NoImage bool
 	// Managed puts the VM on managed disks (needs Options.ARM).
 	Managed bool
+	// Host is the lab host the VM ran on (default hv01; another must be
+	// one of Options.AltHosts).
+	Host string
+}
+
+// host is the VM's original host.
+func (vm VM) host() string {
+	if vm.Host == "" {
+		return "hv01"
+	}
+	return vm.Host
 }
 
 // Options shape the drill.
@@ -159,9 +170,15 @@ func (l *Lab) Blob(vm string, i int) string {
 	return fmt.Sprintf("%s-disk%d.vhd", vm, i)
 }
 
-// Image is the on-premises image of disk i of vm on hv01.
+// Image is the on-premises image of disk i of vm on its host.
 func (l *Lab) Image(vm string, i int) string {
-	return filepath.Join(l.Hosts["hv01"].DiskFolder(), vm, fmt.Sprintf("disk%d.vhdx", i))
+	h := "hv01"
+	for _, v := range l.opts.VMs {
+		if v.Name == vm {
+			h = v.host()
+		}
+	}
+	return filepath.Join(l.Hosts[h].DiskFolder(), vm, fmt.Sprintf("disk%d.vhdx", i))
 }
 
 func (l *Lab) setupVM(seed uint64, vm VM) {
@@ -190,7 +207,7 @@ func (l *Lab) setupVM(seed uint64, vm VM) {
 		t.Fatal(err)
 	}
 	if !vm.NoImage {
-		if _, err := l.Hosts["hv01"].CreateVM(ctx, hyperv.VMSpec{Name: vm.Name, Generation: 2, CPUCount: 2,
+		if _, err := l.Hosts[vm.host()].CreateVM(ctx, hyperv.VMSpec{Name: vm.Name, Generation: 2, CPUCount: 2,
 			MemoryBytes: 512 << 20, SwitchName: "LAN", Disks: specs}); err != nil {
 			t.Fatal(err)
 		}
@@ -249,7 +266,7 @@ func (l *Lab) movers() map[string]*mover.Client {
 			so.Transport = l.opts.Transport // what the movers move is counted too
 		}
 		tr := mover.Pipe(so)
-		c := mover.NewClient(tr, mover.ClientOptions{Host: hc.Name})
+		c := mover.NewClient(tr, mover.ClientOptions{Host: hc.Name, MaxMoves: hc.MaxDisks})
 		l.T.Cleanup(func() { _ = c.Close() })
 		out[hc.Name], l.Movers[hc.Name] = c, tr
 	}
@@ -310,7 +327,7 @@ func (l *Lab) writeConfig() {
 		b.WriteString("\n")
 	}
 	for _, vm := range o.VMs {
-		fmt.Fprintf(&b, "[[vm]]\nname = %s\nhost = \"hv01\"\nswitch = \"LAN\"\ngeneration = 2\ncpus = 2\nmemory = \"512M\"\n", q(vm.Name))
+		fmt.Fprintf(&b, "[[vm]]\nname = %s\nhost = %s\nswitch = \"LAN\"\ngeneration = 2\ncpus = 2\nmemory = \"512M\"\n", q(vm.Name), q(vm.host()))
 		for i := range vm.Disks {
 			switch {
 			case !vm.Managed:
