@@ -65,9 +65,9 @@ const (
 	defaultShutdownTimeout = 5 * time.Minute
 	// defaultMaxDisks: a host's disks and network take a few streams at
 	// once well; a plan over several hosts moves on all of them.
-	defaultMaxDisks = 4
-	defaultKnownHosts      = "~/.ssh/known_hosts"
-	defaultHostKeyName     = "ssh_host_ed25519_key"
+	defaultMaxDisks    = 4
+	defaultKnownHosts  = "~/.ssh/known_hosts"
+	defaultHostKeyName = "ssh_host_ed25519_key"
 )
 
 // applyDefaults fills what depends on other values; it runs after decoding
