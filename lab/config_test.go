@@ -16,7 +16,7 @@ import (
 func configManifest(dir string, n int) *Manifest {
 	m := &Manifest{Dir: dir, Config: ConfigFile, ComputeDir: computeDir, ARMDir: armDir, Azurite: Proc{Port: 10000},
 		FrontPort: 10001, ARMPort: 10002, SubscriptionID: labarm.DefaultSubscription, ResourceGroup: ResourceGroup,
-		VMs: inventory(n, 64<<20, filepath.Join(dir, hostsDir, HostOriginal, "disks"))}
+		VMs: inventory(n, 64<<20, []string{HostOriginal}, func(h string) string { return filepath.Join(dir, hostsDir, h, "disks") })}
 	for _, h := range []string{HostOriginal, HostAlternate, HostWrongSwitch} {
 		m.Hosts = append(m.Hosts, Host{Name: h, Dir: filepath.Join(hostsDir, h), Role: "a host"})
 	}
@@ -96,7 +96,7 @@ func TestInventoryBounds(t *testing.T) {
 		t.Fatal("accepted a disk below the minimum")
 	}
 	var enc int
-	for _, v := range inventory(MaxVMs, 64<<20, "/x") {
+	for _, v := range inventory(MaxVMs, 64<<20, []string{HostOriginal}, func(string) string { return "/x" }) {
 		if v.Encrypted {
 			enc++
 		}
@@ -108,7 +108,7 @@ func TestInventoryBounds(t *testing.T) {
 	// every VM with a NIC, the web servers with a public IP; both
 	// deleteOptions in use.
 	opts := map[string]bool{}
-	for _, v := range inventory(DefaultVMs, 64<<20, "/x") {
+	for _, v := range inventory(DefaultVMs, 64<<20, []string{HostOriginal}, func(string) string { return "/x" }) {
 		if v.Managed() == (v.Name == "app01") || v.Managed() == v.Encrypted {
 			t.Fatalf("%s: managed %v, encrypted %v", v.Name, v.Managed(), v.Encrypted)
 		}
@@ -125,6 +125,34 @@ func TestInventoryBounds(t *testing.T) {
 	for _, want := range []string{"nic Delete", "nic Detach", "disk Delete", "disk Detach"} {
 		if !opts[want] {
 			t.Fatalf("no %s in the inventory (%v)", want, opts)
+		}
+	}
+}
+
+// With --hosts the VMs are spread over the original hosts round-robin:
+// each VM's config names its own host, and its disks are in that host's
+// folder.
+func TestVMsSpreadOverTheOriginalHosts(t *testing.T) {
+	dir := t.TempDir()
+	m := configManifest(dir, DefaultVMs)
+	hosts := []string{originalName(0), originalName(1)}
+	m.VMs = inventory(DefaultVMs, 64<<20, hosts, func(h string) string { return filepath.Join(dir, hostsDir, h, "disks") })
+	m.Hosts = append(m.Hosts, Host{Name: hosts[1], Dir: filepath.Join(hostsDir, hosts[1]), Role: "a host"})
+	p, err := writeConfig(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hosts[1] != "hv04" || len(m.originals()) != 2 {
+		t.Fatalf("originals %v", m.originals())
+	}
+	for i, vm := range c.VMs {
+		want := hosts[i%2]
+		if vm.Host != want || !strings.HasPrefix(vm.Disks[0].Image, filepath.Join(dir, hostsDir, want)) {
+			t.Errorf("VM %s on %s with disk %s, want %s", vm.Name, vm.Host, vm.Disks[0].Image, want)
 		}
 	}
 }
