@@ -313,8 +313,12 @@ type VM struct {
 	// CPUs is the virtual processor count (0: as the original VM).
 	CPUs int `toml:"cpus"`
 	// Memory is the startup memory (0: as the original VM).
-	Memory Size   `toml:"memory"`
-	Disks  []Disk `toml:"disk"`
+	Memory Size `toml:"memory"`
+	// StartedWhen and StartTimeout say when the VM counts as started, so
+	// the next group may start, and how long to wait (see started.go).
+	StartedWhen  string   `toml:"started_when"`
+	StartTimeout Duration `toml:"start_timeout"`
+	Disks        []Disk   `toml:"disk"`
 }
 
 // Disk pairs one of the Azure VM's disks with its on-premises image. The

@@ -175,6 +175,8 @@ type labVM struct {
 	// GuestIgnoresShutdown makes the guest ignore shutdown requests, so a
 	// drill can see a forced turn-off.
 	GuestIgnoresShutdown bool `json:"guest_ignores_shutdown,omitempty"`
+	// Cycles are reverse replication's checkpoints and change tracking.
+	Cycles labCycleState `json:"cycles,omitzero"`
 }
 
 // vmFile names a VM's file: the lower-case name with unsafe bytes escaped

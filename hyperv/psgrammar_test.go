@@ -44,6 +44,10 @@ func TestScriptsParse(t *testing.T) {
 			switch v := v.(type) {
 			case string:
 				seen[v] = true
+			case []string:
+				for _, x := range v {
+					seen[x] = true
+				}
 			case []map[string]any:
 				for _, m := range v {
 					for _, x := range m {
@@ -169,6 +173,12 @@ func allScripts(t *testing.T) []string {
 		_ = h.StartVM(ctx, v)
 		_, _ = h.ShutdownVM(ctx, v, time.Minute)
 		_ = h.DiscardSavedState(ctx, v)
+		_, _, _ = h.Heartbeat(ctx, v)
+		_ = h.RemoveVM(ctx, v, true)
+		for _, since := range [][]string{nil, {v, "rct:" + v}} {
+			_, _ = h.BeginCycle(ctx, v, CycleOptions{Tag: "failback " + v, CrashConsistent: since == nil, Since: since})
+			_, _ = h.EndCycle(ctx, v, Cycle{Checkpoint: v}, CycleEnd{Keep: since != nil, Drop: since})
+		}
 		_, _ = h.DiskInUse(ctx, path)
 		_, _ = h.FreeSpace(ctx, `D:\VMs\`+v)
 		_ = h.AttachDisk(ctx, v, DiskSpec{HostPath: path, Controller: Controller{Type: SCSI, Number: 1, Location: 2}})

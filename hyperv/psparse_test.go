@@ -74,7 +74,8 @@ func (p *psReader) ident() string {
 	return id
 }
 
-// value reads a literal: string, integer, $true/$false, or @(@{...}, ...).
+// value reads a literal: string, integer, $true/$false, @('...', ...)
+// or @(@{...}, ...).
 func (p *psReader) value() (any, error) {
 	r, _ := utf8.DecodeRuneInString(p.rest())
 	switch {
@@ -96,12 +97,27 @@ func (p *psReader) value() (any, error) {
 		return n, err
 	case p.eat("@("):
 		var list []map[string]any
+		var strs []string
 		for {
 			p.skipSpace()
 			if p.eat(")") {
+				if strs != nil {
+					return strs, nil
+				}
 				return list, nil
 			}
-			if !p.eat("@{") {
+			if r, _ := utf8.DecodeRuneInString(p.rest()); isPSQuote(r) && list == nil {
+				v, rest, err := psUnquote(p.rest())
+				if err != nil {
+					return nil, err
+				}
+				p.i = len(p.s) - len(rest)
+				strs = append(strs, v)
+				p.skipSpace()
+				p.eat(",")
+				continue
+			}
+			if strs != nil || !p.eat("@{") {
 				return nil, fmt.Errorf("want @{ at %.20q", p.rest())
 			}
 			m := map[string]any{}

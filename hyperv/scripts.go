@@ -47,8 +47,12 @@ var scriptLibs = map[string][]string{
 	"disk-in-use":   nil,
 	"free-space":    {"vm"},
 	"host-info":     {"vm"},
+	"heartbeat":     {"vm"},
+	"remove-vm":     {"vm"},
 
 	"discard-saved-state": {"vm"},
+	"begin-cycle":         {"vm", "cycle"},
+	"end-cycle":           {"vm", "cycle"},
 }
 
 // buildScript assembles the script of an operation: a header naming it,
@@ -134,6 +138,15 @@ func psSlots(cs []Controller) string {
 	for _, c := range cs {
 		rows = append(rows, fmt.Sprintf("@{ ControllerType = %s; ControllerNumber = %s; ControllerLocation = %s }",
 			psQuote(string(c.Type)), psInt(int64(c.Number)), psInt(int64(c.Location))))
+	}
+	return psArray(rows)
+}
+
+// psStrings renders strings as an array of quoted literals.
+func psStrings(vs []string) string {
+	var rows []string
+	for _, v := range vs {
+		rows = append(rows, psQuote(v))
 	}
 	return psArray(rows)
 }

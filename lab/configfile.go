@@ -84,10 +84,12 @@ func configText(m *Manifest) string {
 	w("interval = \"1m\"")
 	w("keep_recovery_points = 4")
 	w("")
-	w("# failback serve --config this-file: the console over SSH for watchers.")
+	w("# The console over SSH for watchers: the console lab up opens serves it")
+	w("# here, as does 'failback serve --config this-file'. The host key is kept")
+	w("# outside the lab folder, so ssh knows the lab again after lab down and up.")
 	w("[ssh]")
 	w("listen = %s", tomlString(sshListen))
-	w("host_key = %s", tomlString(stateDirName+"/ssh_host_ed25519"))
+	w("host_key = %s", tomlString(m.hostKey()))
 	w("authorized_keys = %s", tomlString(authorizedKeysFile))
 	w("")
 	w("[[site]]")
@@ -177,38 +179,4 @@ func writeConfig(m *Manifest) (string, error) {
 		return "", fmt.Errorf("the lab wrote a config with warnings (a bug in the lab): %w", c.Warnings)
 	}
 	return p, nil
-}
-
-// The lab's SSH console settings (failback serve).
-const (
-	sshListen          = "127.0.0.1:2222"
-	authorizedKeysFile = "ssh/authorized_keys"
-)
-
-// writeAuthorizedKeys lets the user who built the lab in as an operator
-// of 'failback serve': their own public keys from ~/.ssh, if any.
-func writeAuthorizedKeys(path string) error {
-	var b strings.Builder
-	b.WriteString("# failback serve: who may connect. One OpenSSH public key per line,\n")
-	b.WriteString("# marked role=operator (may act) or role=viewer (may only watch):\n")
-	b.WriteString("#   role=viewer ssh-ed25519 AAAA... noc@monitor.example.com\n")
-	if home, err := os.UserHomeDir(); err == nil {
-		for _, name := range []string{"id_ed25519.pub", "id_ecdsa.pub", "id_rsa.pub"} {
-			key, err := os.ReadFile(filepath.Join(home, ".ssh", name))
-			if err != nil {
-				continue
-			}
-			line := strings.TrimSpace(strings.SplitN(string(key), "\n", 2)[0])
-			if line != "" && !strings.HasPrefix(line, "#") {
-				b.WriteString("role=operator " + line + "\n")
-			}
-		}
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("lab ssh folder: %w", err)
-	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

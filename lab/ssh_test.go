@@ -19,6 +19,7 @@ import (
 func TestLabConfigServesTheConsoleToItsUser(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -41,8 +42,10 @@ func TestLabConfigServesTheConsoleToItsUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.SSH.Listen == "" || !strings.HasPrefix(c.SSH.HostKey, dir) || !strings.HasPrefix(c.SSH.AuthorizedKeys, dir) {
-		t.Fatalf("[ssh] not set inside the lab: %+v", c.SSH)
+	// The host key outlives the lab folder (ssh knows the lab again after
+	// lab down and up); who may log in is the lab's.
+	if c.SSH.Listen == "" || !strings.HasPrefix(c.SSH.HostKey, filepath.Join(home, ".config", "failback")) || !strings.HasPrefix(c.SSH.AuthorizedKeys, dir) {
+		t.Fatalf("[ssh]: %+v", c.SSH)
 	}
 	keys, err := os.ReadFile(c.SSH.AuthorizedKeys)
 	if err != nil || !strings.Contains(string(keys), "role=operator "+line) {
@@ -50,5 +53,36 @@ func TestLabConfigServesTheConsoleToItsUser(t *testing.T) {
 	}
 	if _, err := sshsrv.New(uitest.New(), sshsrv.Options{HostKeyPath: c.SSH.HostKey, AuthorizedKeys: c.SSH.AuthorizedKeys}); err != nil {
 		t.Fatalf("the SSH server refuses the lab's files: %v", err)
+	}
+}
+
+// lab up says which keys may log in and how to let one in, and adds a
+// key the user made after the lab was built.
+func TestLabSSHAccessAddsKeysMadeLater(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	dir := t.TempDir()
+	m := configManifest(dir, MinVMs)
+	if _, err := writeConfig(m); err != nil {
+		t.Fatal(err)
+	}
+	same := func(p string) string { return p }
+	text, err := SSHAccess(m, same)
+	if err != nil || !strings.Contains(text, "No key may log in yet") || !strings.Contains(text, "role=operator ssh-ed25519 AAAA... name") {
+		t.Fatalf("no key yet: %v\n%s", err, text)
+	}
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	sp, _ := gossh.NewPublicKey(pub)
+	os.MkdirAll(filepath.Join(home, ".ssh"), 0o700)
+	line := strings.TrimSpace(string(gossh.MarshalAuthorizedKey(sp))) + " newcomer@laptop"
+	if err := os.WriteFile(filepath.Join(home, ".ssh", "id_ed25519.pub"), []byte(line+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text, err = SSHAccess(m, same)
+	if err != nil || !strings.Contains(text, "1 of your ~/.ssh keys just added") || !strings.Contains(text, "operator ssh-ed25519 "+gossh.FingerprintSHA256(sp)+" newcomer@laptop") {
+		t.Fatalf("a key made later: %v\n%s", err, text)
+	}
+	if text, _ = SSHAccess(m, same); strings.Contains(text, "just added") {
+		t.Fatalf("the key was added twice:\n%s", text)
 	}
 }

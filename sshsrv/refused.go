@@ -59,7 +59,7 @@ func (s *Server) refuse(ctx ssh.Context, key gossh.PublicKey, why string) {
 	if key != nil {
 		fp = key.Type() + " " + gossh.FingerprintSHA256(key)
 	}
-	s.log.Printf("refused key %s from %s (user \"%s\"): %s", fp, ctx.RemoteAddr(), safetext.Clean(ctx.User()), safetext.Clean(why))
+	s.log.Printf("refused key %s from %s (user \"%s\"): %s%s", fp, ctx.RemoteAddr(), safetext.Clean(ctx.User()), safetext.Clean(why), s.letIn(ctx, key, why))
 }
 
 // allowKey is the public-key check: only keys in the file, from an

@@ -28,6 +28,8 @@ import (
 //     again from the authorized-keys file (a key removed, expired or no
 //     longer allowed from this address since login is turned away), and
 //     the session joins the watch that closes it when that changes.
+//     keepAlive then asks the client for keepalive replies, so a
+//     console nobody types in (a wall display) is not idle.
 //  1. bubbletea: runs this session's own program, renderer and styles
 //     over the shared root model (ui.New), whose service re-checks the
 //     key on every action (keyService). Its program ends with the
@@ -37,6 +39,7 @@ func (s *Server) middleware() []wish.Middleware {
 		// Ascii as the minimum profile: a client's colours are never
 		// forced up, so NO_COLOR or a dumb terminal stay colourless.
 		bm.MiddlewareWithProgramHandler(s.program, termenv.Ascii),
+		s.keepAlive,
 		s.withActor,
 		activeterm.Middleware(),
 		needTerminal,

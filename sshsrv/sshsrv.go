@@ -50,6 +50,10 @@ type Options struct {
 	IdleTimeout time.Duration
 	// MaxTimeout closes any connection after this long (0: never).
 	MaxTimeout time.Duration
+	// KeepAlive spaces the keepalive requests sent to every session, so
+	// a console nobody types in (a wall display) is not idle
+	// (DefaultKeepAlive if 0, at most a third of IdleTimeout; <0: none).
+	KeepAlive time.Duration
 	// HandshakeTimeout closes a connection that has not logged in this
 	// long after it opened (DefaultHandshakeTimeout if 0).
 	HandshakeTimeout time.Duration

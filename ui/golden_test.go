@@ -154,7 +154,7 @@ func TestGoldenMonitor(t *testing.T) {
 			f, _, _ := seeded()
 			s := start(t, f, uitest.Operator, PageMonitor, sz[0], sz[1], "on-premises VMs started")
 			// The newest job (pending commit) is selected first; go to the running one.
-			s.press([]string{"down"}, "web01-os: checksums done", "[x] Cancel")
+			s.press([]string{"down"}, "web01-os: phase 1 done", "[x] Cancel")
 			s.golden()
 		})
 		t.Run(fmt.Sprintf("pending_commit_%dx%d", sz[0], sz[1]), func(t *testing.T) {
@@ -177,7 +177,7 @@ func TestGoldenMonitorConfirmDialog(t *testing.T) {
 func TestGoldenMonitorFullHelp(t *testing.T) {
 	f, _, _ := seeded()
 	s := start(t, f, uitest.Operator, PageMonitor, 120, 40, "on-premises VMs started")
-	s.press([]string{"down"}, "web01-os: checksums done")
+	s.press([]string{"down"}, "web01-os: phase 1 done")
 	s.press([]string{"?"}, "not now: phase 1 still running")
 	s.golden()
 }
@@ -235,7 +235,7 @@ func TestGoldenMonitorAgentFigures(t *testing.T) {
 				}
 			})
 			s := start(t, f, uitest.Operator, PageMonitor, sz[0], sz[1], "on-premises VMs started")
-			s.press([]string{"down"}, "via agent: checked 127 GiB in Azure, link 40.4 MiB (zstd saved 40%)",
+			s.press([]string{"down"}, "via agent: checked 127 GiB in Azure, link 2.3 GiB (zstd saved 40%)",
 				"agent unreachable: reading directly from storage (3.0 GiB so far)")
 			s.golden()
 		})

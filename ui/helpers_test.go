@@ -33,10 +33,14 @@ func asciiRenderer() *lipgloss.Renderer {
 // newModel builds a root model on the fake at a fixed size.
 func newModel(t *testing.T, f *uitest.Fake, who workflow.Actor, page Page, w, h int) *Model {
 	t.Helper()
-	m := New(f, who, Options{Renderer: asciiRenderer(), Page: page, Width: w, Height: h})
+	m := New(f, who, Options{Renderer: asciiRenderer(), Page: page, Width: w, Height: h, Now: fixedNow})
 	t.Cleanup(m.Close)
 	return m
 }
+
+// fixedNow is the console's clock in tests: an hour after the fake's
+// epoch, so ages in golden files never depend on the wall clock.
+func fixedNow() time.Time { return uitest.Epoch.Add(time.Hour) }
 
 // press is a key press as bubbletea delivers it.
 func press(s string) tea.KeyMsg {

@@ -108,7 +108,7 @@ func TestMonitorFollowsProgress(t *testing.T) {
 	t.Cleanup(m.Close)
 	s := startModel(t, m, 120, 40, "[x] Cancel")
 	f.Advance("250512-0900-01")
-	s.press(nil, "1.9 GiB   100 MiB/s")
+	s.press(nil, "sql01-os.vhd       checksum  phase 1       ██████████████░░░░░░░░░░░░░░  50%     1950 blk   1.9 GiB   400 MiB/s")
 	for i := 0; i < 20 && f.Advance("250512-0900-01") != workflow.StateReady; i++ {
 	}
 	s.press(nil, "ready-to-complete", "[c] Complete failover")
@@ -257,7 +257,7 @@ func TestMonitorNarrowLineHidesUnknownSpeed(t *testing.T) {
 	})
 	s := start(t, f, uitest.Operator, PageMonitor, 80, 24, "verify")
 	v := s.final().View()
-	if strings.Contains(v, "- left") || !strings.Contains(v, "web01-os            127 GiB verify     12%") {
+	if strings.Contains(v, "- left") || !strings.Contains(v, "web01-os            127 GiB verify    phase 1\n") || !strings.Contains(v, "░  12%  diff") {
 		t.Fatalf("narrow line of a disk without a rate:\n%s", v)
 	}
 }

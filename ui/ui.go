@@ -61,6 +61,8 @@ type Options struct {
 	Refresh time.Duration
 	// Width and Height are used until the first WindowSizeMsg (80x24 if 0).
 	Width, Height int
+	// Now is the clock the console reads ages from (nil: time.Now).
+	Now func() time.Time
 	// QuitStopsJobs says this process drives the jobs (the local console
 	// with no failback serve behind it): quitting stops the running ones,
 	// so q asks again first. Run sets it when svc is a *workflow.Manager.
@@ -81,6 +83,11 @@ type Model struct {
 
 	quitStops bool // Options.QuitStopsJobs
 	quitArmed bool // q was pressed once while jobs run here
+
+	// seen are the jobs this console has shown (newjobs.go); touched says
+	// a key was pressed in the wizard since it opened.
+	seen    map[string]bool
+	touched bool
 
 	mu      sync.Mutex // guards unsub: Close may come from another goroutine
 	unsub   func()
@@ -104,7 +111,11 @@ func New(svc workflow.Service, who workflow.Actor, o Options) *Model {
 	svc = workflow.Sanitized(svc)
 	who.Name = safetext.Clean(who.Name)
 	st := styles.New(o.Renderer)
-	c := &common.Common{Ctx: ctx, WorkCtx: work, Svc: svc, Who: who, Styles: st, Keys: keys.New()}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	c := &common.Common{Ctx: ctx, WorkCtx: work, Svc: svc, Who: who, Styles: st, Keys: keys.New(), Now: now}
 	m := &Model{
 		c: c, cancel: cancel, monitor: monitor.New(c),
 		help: help.New(), refresh: o.Refresh, w: o.Width, h: o.Height, quitStops: o.QuitStopsJobs,
@@ -117,12 +128,16 @@ func New(svc workflow.Service, who workflow.Actor, o Options) *Model {
 		m.w, m.h = 80, 24
 	}
 	m.monitor.Load()
+	m.seen = jobIDs(m.monitor.Jobs())
 	m.page = o.Page
 	if m.page == PageAuto {
 		m.page = PageMonitor
 		if len(m.monitor.Jobs()) == 0 {
 			m.page = PageWizard
 		}
+	}
+	if !c.CanAct() {
+		m.page = PageMonitor // a viewer starts nothing: no wizard
 	}
 	if m.page == PageWizard {
 		m.wizard = wizard.New(c)
@@ -202,12 +217,15 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		return m.monitor.Refresh()
 	case common.ShowWizardMsg:
-		m.page, m.wizard, m.status = PageWizard, wizard.New(m.c), common.StatusMsg{}
+		if !m.c.CanAct() {
+			return nil
+		}
+		m.page, m.wizard, m.status, m.touched = PageWizard, wizard.New(m.c), common.StatusMsg{}, false
 		m.layout()
 		return m.wizard.Init()
 	case monitor.SnapshotMsg:
 		_, cmd := m.monitor.Update(msg)
-		return cmd
+		return tea.Batch(cmd, m.newJobs(msg.Jobs))
 	case tea.KeyMsg:
 		km := m.c.Keys
 		switch {
@@ -222,6 +240,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		m.status = common.StatusMsg{} // a key press answers the last message
 		m.quitArmed = false
+		m.touched = m.touched || m.page == PageWizard
 	}
 	_, cmd := m.active().Update(msg)
 	return cmd

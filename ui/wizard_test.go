@@ -149,19 +149,21 @@ func TestWizardSkipsCertificateWithoutEncryption(t *testing.T) {
 	}
 }
 
-// A viewer walks the same wizard but cannot start; the UI refuses
-// before asking the service.
-func TestWizardViewerCannotStart(t *testing.T) {
+// A viewer is offered no action it cannot take: no "n new failback",
+// no wizard (whose pre-flight would reach the hosts), even when asked for
+// it; the console shows the monitor instead.
+func TestViewerGetsNoWizard(t *testing.T) {
 	f := uitest.New()
-	s := start(t, f, uitest.Viewer, PageWizard, 80, 24, atPlan)
-	s.walkTo("Summary")
-	s.press([]string{"enter"}, "Cannot start: viewers cannot act; ask an operator.")
+	s := start(t, f, uitest.Viewer, PageWizard, 80, 24, "No jobs yet. An operator can start one.")
+	s.press([]string{"n"})
 	m := s.final()
-	if n := f.Calls("Start"); n != 0 {
-		t.Errorf("Start called %d times for a viewer", n)
+	if m.Page() != PageMonitor || strings.Contains(m.View(), "new failback") {
+		t.Errorf("viewer: page %v, view:\n%s", m.Page(), m.View())
 	}
-	if m.WizardStep() != "Summary" {
-		t.Errorf("viewer moved to %q", m.WizardStep())
+	for _, call := range []string{"Plans", "Preflight", "CheckLocation", "Estimate"} {
+		if n := f.Calls(call); n != 0 && call != "Plans" {
+			t.Errorf("%s called %d times for a viewer", call, n)
+		}
 	}
 }
 

@@ -32,6 +32,9 @@ func (j *job) actions(who Actor) []ActionState {
 	f.ReverseEvery, f.KeepRecoveryPoints = j.m.cfg.Reverse.Interval.D(), j.m.cfg.Reverse.KeepRecoveryPoints
 	f.DeleteDisks = j.m.cfg.Commit.DeleteDisks
 	f.Replicas = j.m.deps.Replicas != nil
+	if ok, _ := allowed(&f, ActComplete); ok {
+		f.CompleteNow = j.view().CompleteNow // measured now
+	}
 	if ok, _ := allowed(&f, ActUndo); ok {
 		// Only now: measuring reads every on-premises image.
 		f.Discard = j.discardFacts()
@@ -60,6 +63,7 @@ func recordFacts(r *jobRecord, running bool) ActionFacts {
 			Name: v.Name, AzureVM: v.AzureVM, Group: v.Group,
 			OnPrem:    v.StartedOnPrem && !v.StoppedOnPrem,
 			ShutAzure: v.ShutByJob && !v.AzureRestarted,
+			Created:   v.CreatedVM && !v.RemovedVM, Host: v.Host,
 		}
 		for _, n := range v.NICs {
 			vf.NICs = append(vf.NICs, n.Name())
@@ -195,11 +199,15 @@ func (m *Manager) Act(ctx context.Context, id string, a Action, who Actor) error
 		ActReverseOnce: {flowReverse, StateReverse},
 		ActCancel:      {flowCancel, StateCancelling},
 		ActUndo:        {flowUndo, StateUndoing},
+		ActUndoRemove:  {flowUndo, StateUndoing},
 	}[a]
 	if err := j.supersede(func(r *jobRecord) {
 		r.Flow, r.State, r.Error = next.f, next.s, ""
 		if a == ActReverse || a == ActReverseOnce {
 			r.ReverseOnce = a == ActReverseOnce
+		}
+		if a == ActUndo || a == ActUndoRemove {
+			r.RemoveCreated = a == ActUndoRemove
 		}
 	}); err != nil {
 		return err

@@ -153,6 +153,10 @@ const (
 	// ActStopReverse ends continuous reverse replication after the
 	// current block; the job rests committed.
 	ActStopReverse Action = "stop-reverse"
+	// ActUndoRemove is Undo that also removes, with their disks, the VMs
+	// the job created at an alternate location (failback undo
+	// --remove-created); plain Undo keeps them, off.
+	ActUndoRemove Action = "undo-remove"
 )
 
 // ActionState says whether an action applies now and, if not, why.

@@ -177,6 +177,9 @@ func (j *job) flowUndo(ctx context.Context) error {
 			}
 		}
 	}
+	if err := j.createdAfterUndo(ctx); err != nil {
+		return err
+	}
 	if err := j.setState(StateUndone); err != nil {
 		return err
 	}

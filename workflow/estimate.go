@@ -2,9 +2,7 @@ package workflow
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/failback/failback/azure"
@@ -14,37 +12,6 @@ import (
 // defaultThroughput is assumed until a sync measured one (bytes/s read
 // from Azure): 50 MiB/s, a modest WAN.
 const defaultThroughput = 50 << 20
-
-// estimateOverhead is the fixed part of a downtime: powering the Azure
-// VMs off, snapshots, starting on premises.
-const estimateOverhead = time.Minute
-
-// throughputFile is state_dir/throughput.json.
-type throughputFile struct {
-	BytesPerSecond float64   `json:"bytes_per_second"`
-	Updated        time.Time `json:"updated"`
-}
-
-func (m *Manager) throughput() (float64, bool) {
-	var t throughputFile
-	b, err := os.ReadFile(m.paths.throughput())
-	if err == nil && json.Unmarshal(b, &t) == nil && t.BytesPerSecond > 0 {
-		return t.BytesPerSecond, true
-	}
-	return defaultThroughput, false
-}
-
-// noteThroughput folds a measured read rate into the stored figure.
-func (m *Manager) noteThroughput(bps float64) {
-	if bps <= 0 {
-		return
-	}
-	old, ok := m.throughput()
-	if ok {
-		bps = 0.7*old + 0.3*bps
-	}
-	_ = writeJSONAtomic(m.paths.throughput(), throughputFile{BytesPerSecond: bps, Updated: m.now()})
-}
 
 // Estimate implements Service. Per disk it counts the allocated bytes of
 // a temporary snapshot (deleted again) and, when this tool snapshotted the
@@ -64,9 +31,10 @@ func (m *Manager) Estimate(ctx context.Context, c Choices) (Estimate, error) {
 	est := Estimate{Disks: []DiskEstimate{}}
 	var missing []string
 	known := true
+	var changing float64 // bytes a second the disks change in Azure, as far as measured
 	for _, t := range ts {
 		for _, d := range t.disks {
-			de, err := m.estimateDisk(ctx, t, d)
+			de, since, err := m.estimateDisk(ctx, t, d)
 			if err != nil {
 				return Estimate{}, err
 			}
@@ -75,40 +43,60 @@ func (m *Manager) Estimate(ctx context.Context, c Choices) (Estimate, error) {
 			est.DeltaBytes += de.ChangedEstimate
 			if de.Bound {
 				known = false
+			} else if since > time.Second {
+				changing += float64(de.ChangedEstimate) / since.Seconds()
 			}
 			if !m.imagePresent(ctx, t, d) {
 				missing = append(missing, t.vm.Name+" "+hostBase(d.image))
 			}
 		}
 	}
-	bps, measured := m.throughput()
-	rate := fmt.Sprintf("%s/s assumed", bytesText(int64(bps)))
-	if measured {
-		rate = fmt.Sprintf("%s/s measured", bytesText(int64(bps)))
-	}
+	rc := m.rates()
 	last := est.DeltaBytes
-	if cu := m.cfg.Engine.CatchUp; cu.MaxPasses > 0 && cu.StopBelow.Bytes() < last {
-		last = cu.StopBelow.Bytes() // catch-up passes leave at most this for phase 2
+	lastWhy := "what changed since failback's last snapshot"
+	if !known {
+		lastWhy = "at most every allocated byte (nothing measured how fast the disks change yet)"
 	}
-	est.DeltaDowntime = estimateOverhead + time.Duration(float64(last)/bps*float64(time.Second))
-	est.FullDowntime = estimateOverhead + time.Duration(float64(est.FullBytes)/bps*float64(time.Second))
 	switch {
+	case known && changing > 0 && m.readyEvery(0) > 0:
+		// The job catches up while it waits for Complete failover, so the
+		// final pass moves about one pacing interval of changes.
+		every := m.readyEvery(0)
+		last = min(last, int64(changing*every.Seconds()))
+		lastWhy = "about " + durText(every) + " of changes (the job keeps catching up while it waits)"
+	case m.cfg.Engine.CatchUp.MaxPasses > 0 && m.cfg.Engine.CatchUp.StopBelow.Bytes() < last:
+		last = m.cfg.Engine.CatchUp.StopBelow.Bytes() // catch-up passes leave at most this for phase 2
+		lastWhy = "at most catch-up's stop_below " + bytesText(last)
+	}
+	fullFactor := 1.0
+	if m.cfg.Engine.Verify {
+		fullFactor = 2 // downloaded, then verified
+	}
+	est.DeltaDowntime = rc.overhead + time.Duration(2*float64(last)/rc.read*float64(time.Second))
+	est.FullDowntime = rc.overhead + time.Duration(fullFactor*float64(est.FullBytes)/rc.read*float64(time.Second))
+	// The final pass moves at most what a full download would.
+	est.DeltaDowntime = min(est.DeltaDowntime, est.FullDowntime)
+	downtimes := fmt.Sprintf("downtime: delta about %s (the final pass moves %s, then verifies it), full about %s (%s read whole at %s); %s",
+		durText(est.DeltaDowntime), lastWhy, durText(est.FullDowntime), bytesText(est.FullBytes), rc.rateText(), rc.overheadText())
+	switch {
+	case known && est.FullBytes > 0 && est.DeltaBytes*2 > est.FullBytes && len(missing) == 0:
+		est.Recommended = SyncFull
+		est.Why = fmt.Sprintf("%d%% of the data changed since the last failback snapshot: a full download skips the checksums; %s", 100*est.DeltaBytes/est.FullBytes, downtimes)
 	case len(missing) > 0:
-		est.Recommended = SyncFull
-		est.Why = fmt.Sprintf("the on-premises disk of %s is missing or empty: nothing to compare, a full download writes it without checksums", missing[0])
-	case known && est.FullBytes > 0 && est.DeltaBytes*2 > est.FullBytes:
-		est.Recommended = SyncFull
-		est.Why = fmt.Sprintf("%d%% of the data changed since the last failback snapshot: a full download skips the checksums (%s)", 100*est.DeltaBytes/est.FullBytes, rate)
+		// Never full only for a missing disk: delta creates it, phase 1
+		// fills it while Azure runs, and the downtime stays short.
+		est.Recommended = SyncDelta
+		est.Why = fmt.Sprintf("the on-premises disk of %s is missing or empty: phase 1 writes all of it while the Azure VMs keep running (creating the VM when asked), so the downtime is still only the last changes; %s", missing[0], downtimes)
 	case known:
 		est.Recommended = SyncDelta
 		pct := int64(0)
 		if est.FullBytes > 0 {
 			pct = 100 * est.DeltaBytes / est.FullBytes
 		}
-		est.Why = fmt.Sprintf("about %d%% changed since the last failback snapshot: delta moves far less and the Azure VMs run during phase 1 (%s)", pct, rate)
+		est.Why = fmt.Sprintf("about %d%% changed since the last failback snapshot: delta moves far less and the Azure VMs run during phase 1; %s", pct, downtimes)
 	default:
 		est.Recommended = SyncDelta
-		est.Why = fmt.Sprintf("the on-premises disks exist: delta checksums both sides while the Azure VMs run and moves only blocks that differ; the downtime is only the last changes (%s)", rate)
+		est.Why = fmt.Sprintf("the on-premises disks exist: delta checksums both sides while the Azure VMs run and moves only blocks that differ; the downtime is only the last changes; %s", downtimes)
 	}
 	return est, nil
 }
@@ -116,11 +104,22 @@ func (m *Manager) Estimate(ctx context.Context, c Choices) (Estimate, error) {
 const basisBound = "no earlier snapshot by failback: at most every allocated byte"
 
 // estimateDisk measures one disk through a temporary snapshot.
-func (m *Manager) estimateDisk(ctx context.Context, t *target, d targetDisk) (DiskEstimate, error) {
+// since is how long before now the base snapshot was taken (0 for none).
+func (m *Manager) estimateDisk(ctx context.Context, t *target, d targetDisk) (de DiskEstimate, since time.Duration, err error) {
+	de, base, err := m.measureDisk(ctx, t, d)
+	if base != nil {
+		since = m.now().Sub(base.Created)
+	}
+	return de, since, err
+}
+
+// measureDisk measures one disk through a temporary snapshot and says
+// which snapshot of failback's the changes were counted from.
+func (m *Manager) measureDisk(ctx context.Context, t *target, d targetDisk) (DiskEstimate, *azure.Snapshot, error) {
 	de := DiskEstimate{VM: t.vm.Name, Blob: d.ref.String()}
 	disk, err := m.openDisk(ctx, d.ref)
 	if err != nil {
-		return de, fmt.Errorf("disk %s of %s: %w", d.ref, t.vm.Name, err)
+		return de, nil, fmt.Errorf("disk %s of %s: %w", d.ref, t.vm.Name, err)
 	}
 	de.Size = disk.Size()
 	if md, err := disk.Metadata(ctx); err == nil {
@@ -129,21 +128,21 @@ func (m *Manager) estimateDisk(ctx context.Context, t *target, d targetDisk) (Di
 	}
 	prior, err := disk.ListSnapshots(ctx)
 	if err != nil {
-		return de, err
+		return de, nil, err
 	}
 	sn, err := disk.CreateSnapshot(ctx, azure.SnapshotOptions{Purpose: "estimate"})
 	if err != nil {
-		return de, fmt.Errorf("temporary snapshot of %s: %w", d.ref, err)
+		return de, nil, fmt.Errorf("temporary snapshot of %s: %w", d.ref, err)
 	}
 	defer func() { _ = disk.DeleteSnapshot(context.WithoutCancel(ctx), sn.ID) }()
 	src, err := disk.OpenSnapshot(ctx, sn.ID)
 	if err != nil {
-		return de, err
+		return de, nil, err
 	}
 	defer func() { _ = src.Close(context.WithoutCancel(ctx)) }()
 	alloc, err := src.Allocated(ctx)
 	if err != nil {
-		return de, err
+		return de, nil, err
 	}
 	for _, e := range alloc {
 		de.Allocated += e.Len
@@ -157,18 +156,18 @@ func (m *Manager) estimateDisk(ctx context.Context, t *target, d targetDisk) (Di
 	}
 	if base == nil {
 		de.ChangedEstimate, de.Basis, de.Bound = de.Allocated, basisBound, true
-		return de, nil
+		return de, nil, nil
 	}
 	ch, err := disk.ChangedRanges(ctx, base.ID, sn.ID)
 	if err != nil {
 		de.ChangedEstimate, de.Basis, de.Bound = de.Allocated, basisBound, true
-		return de, nil
+		return de, nil, nil
 	}
 	for _, e := range ch {
 		de.ChangedEstimate += e.Len
 	}
 	de.Basis = fmt.Sprintf("changes since failback's snapshot of %s (job %s)", base.Created.Format(time.DateTime), base.JobID)
-	return de, nil
+	return de, base, nil
 }
 
 // imagePresent reports whether a target image exists and holds data.

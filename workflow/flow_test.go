@@ -120,7 +120,9 @@ func TestEstimateRecommendsPerDiskAndLeavesNothingBehind(t *testing.T) {
 		t.Fatalf("estimate from failback's own snapshot is a measure, not a bound: %+v %v", est, err)
 	}
 	est, err = m.Estimate(ctx, workflow.Choices{VM: "gone"})
-	if err != nil || est.Recommended != workflow.SyncFull || !strings.Contains(est.Why, "missing or empty") {
+	// A missing disk is no reason for a full download: phase 1 writes it
+	// while Azure runs, and delta's short downtime is the point.
+	if err != nil || est.Recommended != workflow.SyncDelta || !strings.Contains(est.Why, "missing or empty") || !strings.Contains(est.Why, "phase 1 writes all of it") {
 		t.Fatalf("estimate of a VM without its disks: %+v %v", est, err)
 	}
 	for _, name := range []string{"kept", "gone"} {

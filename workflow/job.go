@@ -40,17 +40,28 @@ type job struct {
 	open map[string]int
 	// agentNote says once that movers read Azure without the agent.
 	agentNote sync.Once
+	// phaseClock keeps the job's progress monotonic within a phase and
+	// measures its rate (figures.go); wait says what the job waits for
+	// (startwait.go).
+	phaseClock phaseClock
+	wait       waitInfo
+	// ratesNow caches throughput.json for the views (complete.go).
+	ratesNow rates
+	ratesAt  time.Time
 }
 
 // diskKey addresses disk d of VM v in the record.
 type diskKey struct{ v, d int }
 
-// liveDisk is the newest engine sample of a disk.
+// liveDisk is the newest engine sample of a disk, and what figures.go
+// measures over the step it belongs to.
 type liveDisk struct {
 	phase string
 	p     engine.Progress
 	err   string
 	agent *AgentView // newest figures of the agent source open now
+	step  stepClock
+	pct   float64 // the step's percentage, never going back within it
 }
 
 // liveDisk returns disk k's live entry, made on first use. Call with
@@ -107,7 +118,7 @@ func cloneRecord(r *jobRecord) jobRecord {
 		for k, d := range v.Disks {
 			c.VMs[i].Disks[k] = d
 			c.VMs[i].Disks[k].Passes = append([]passRecord(nil), d.Passes...)
-
+			c.VMs[i].Disks[k].Cycles = append([]cycleRecord(nil), d.Cycles...)
 		}
 	}
 	return c
@@ -183,6 +194,7 @@ func (j *job) setProgress(k diskKey, phase string, p engine.Progress) {
 	j.mu.Lock()
 	l := j.liveDisk(k)
 	l.phase, l.p, l.err = phase, p, ""
+	l.sampled(time.Now())
 	j.mu.Unlock()
 	j.m.hub.notify()
 }
@@ -191,10 +203,13 @@ func (j *job) setProgress(k diskKey, phase string, p engine.Progress) {
 func (j *job) setDiskPhase(k diskKey, phase, errText string) {
 	j.mu.Lock()
 	l := j.liveDisk(k)
-	if phase != l.phase {
+	if phase != diskFailed {
+		// The step is over (its pass's record holds its figures) or a new
+		// one starts; a failed step keeps its figures: how far it got.
 		l.p = engine.Progress{}
 	}
 	l.phase, l.err = phase, errText
+	l.sampled(time.Now())
 	j.mu.Unlock()
 	j.m.hub.notify()
 }

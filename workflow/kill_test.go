@@ -57,6 +57,8 @@ type passRecord struct {
 	Done    bool         `json:"done"`
 	Aborted bool         `json:"aborted"`
 	Runs    int          `json:"runs"`
+	Round   int          `json:"round"`
+	Taken   time.Time    `json:"taken"`
 	Stats   engine.Stats `json:"stats"`
 }
 

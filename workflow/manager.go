@@ -61,6 +61,10 @@ type Deps struct {
 	ReadOnly bool
 	// StartTimeout bounds the wait for an on-premises VM to run (0 = 10 min).
 	StartTimeout time.Duration
+	// ReadyCatchUp is the shortest wait between the catch-up passes a
+	// delta job runs while it is ready to complete (0 = 1 min; negative:
+	// none). See ready.go.
+	ReadyCatchUp time.Duration
 	// SourceVia, when set, wraps the direct snapshot source of an
 	// unencrypted disk, for the Azure-side agent (checksums computed next
 	// to the data; direct reads while it is unreachable). The returned
@@ -189,6 +193,7 @@ func Open(ctx context.Context, cfg *config.Config, d Deps) (*Manager, error) {
 				j.resume(nil, "resumed after interruption")
 			}
 		}
+		m.keepReady()
 	}
 	return m, nil
 }

@@ -22,6 +22,7 @@ type passSpec struct {
 	mode   engine.Mode
 	verify bool // the engine verifies what it wrote
 	sums   bool // record the final block sums (reverse replication)
+	quiet  bool // log the pass only when it moved something (catch-up while ready)
 }
 
 // runPass makes disk k hold a new snapshot of its blob: it takes the
@@ -55,7 +56,7 @@ func (j *job) runPass(ctx context.Context, k diskKey, ps passSpec) error {
 		if err != nil {
 			return fmt.Errorf("snapshot %s: %w", d.name(), err)
 		}
-		pr = passRecord{N: len(d.Passes), Kind: ps.kind, Round: ps.round, Mode: ps.mode, Snapshot: sn.ID}
+		pr = passRecord{N: len(d.Passes), Kind: ps.kind, Round: ps.round, Mode: ps.mode, Snapshot: sn.ID, Taken: j.m.now()}
 		if base != nil && ps.mode == engine.Ranges {
 			pr.Base = base.Snapshot
 		}
@@ -176,6 +177,9 @@ func (j *job) passRanges(ctx context.Context, k diskKey, disk azure.VMDisk, pr p
 		if !p.Aborted || p.N <= baseN || p.N >= pr.N {
 			continue
 		}
+		if p.Runs == 0 {
+			continue // the engine never ran it: it wrote nothing (stopped while snapshotting or listing)
+		}
 		if p.Mode != engine.Ranges {
 			return nil, fmt.Errorf("%s: an unfinished %s pass cannot be completed by a ranges pass; resume or cancel the job", d.name(), p.Kind)
 		}
@@ -260,7 +264,7 @@ func (j *job) syncPass(ctx context.Context, k diskKey, vm string, d diskRecord, 
 		p := &r.VMs[k.v].Disks[k.d].Passes[pr.N]
 		p.Stats = st
 		if err == nil {
-			p.Done = true
+			p.Done, p.Ended = true, j.m.now()
 			if ps.sums {
 				r.VMs[k.v].Disks[k.d].Sums = true
 			}
@@ -284,7 +288,9 @@ func (j *job) syncPass(ctx context.Context, k diskKey, vm string, d diskRecord, 
 	if st.Verified {
 		msg += "; verified"
 	}
-	j.info("pass", "%s", msg)
+	if !ps.quiet || st.BytesTransferred > 0 {
+		j.info("pass", "%s", msg)
+	}
 	return nil
 }
 

@@ -38,11 +38,10 @@ func (j *job) flowStart(ctx context.Context) error {
 	if err := j.catchUp(ctx); err != nil {
 		return err
 	}
-	if err := j.setState(StateReady); err != nil {
+	if err := j.becomeReady(); err != nil {
 		return err
 	}
-	j.info("ready", "ready to complete failover: the on-premises disks hold the last snapshot; Complete failover shuts the Azure VMs down and moves what changed since")
-	return nil
+	return j.keepCatchingUp(ctx)
 }
 
 // catchUp runs rounds of ranges passes while the Azure VMs run, until a

@@ -37,6 +37,9 @@ func (j *job) phase2(ctx context.Context, spec passSpec, what string) error {
 	if err := j.recheckOnPrem(ctx, "shutting the Azure VMs down"); err != nil {
 		return err
 	}
+	if err := j.markDowntimeStart(); err != nil {
+		return err
+	}
 	if err := j.shutdownAzure(ctx); err != nil {
 		return err
 	}
@@ -68,6 +71,9 @@ func (j *job) finish(ctx context.Context) error {
 		return err
 	}
 	if err := j.startOnPrem(ctx); err != nil {
+		return err
+	}
+	if err := j.markDowntimeEnd(); err != nil {
 		return err
 	}
 	if err := j.setState(StatePendingCommit); err != nil {
@@ -196,7 +202,8 @@ func (j *job) startOnPrem(ctx context.Context) error {
 		byGroup[vm.Group] = append(byGroup[vm.Group], i)
 	}
 	sort.Ints(groups)
-	for _, g := range groups {
+	defer j.setWait("", 0)
+	for gi, g := range groups {
 		var names []string
 		for _, i := range byGroup[g] {
 			vm := r.VMs[i]
@@ -206,7 +213,7 @@ func (j *job) startOnPrem(ctx context.Context) error {
 			}
 		}
 		for _, i := range byGroup[g] {
-			if err := j.waitRunning(ctx, r.VMs[i]); err != nil {
+			if err := j.waitStarted(ctx, r.VMs[i], gi+1, len(groups)); err != nil {
 				return err
 			}
 		}

@@ -28,6 +28,8 @@ type prepared struct {
 	missing, switches []string
 	// movers says, per host, whether its mover answered (checkMover).
 	movers map[string]bool
+	// committed maps VMs a committed job brought back to its id.
+	committed map[string]string
 }
 
 func (p *prepared) add(r CheckRow) {
@@ -64,6 +66,7 @@ func (m *Manager) prepare(ctx context.Context, c Choices) (*prepared, error) {
 			Fix: "in [engine] of config.toml, " + config.BlockSizeFix + " ('failback config check' applies the same rule)"})
 	}
 	busy := m.busyVMs()
+	p.committed = m.committedVMs()
 	for _, t := range ts {
 		if id := busy[t.vm.Name]; id != "" {
 			p.add(CheckRow{VM: t.vm.Name, What: "no other job", Detail: "job " + id + " is failing this VM back",
@@ -77,6 +80,24 @@ func (m *Manager) prepare(ctx context.Context, c Choices) (*prepared, error) {
 	m.checkRoom(ctx, p, c.Sync == SyncFull)
 	m.checkCert(ctx, p, c)
 	return p, nil
+}
+
+// committedVMs maps each VM of a committed job (or one replicating in
+// reverse) to the newest such job's id: it already runs on premises.
+func (m *Manager) committedVMs() map[string]string {
+	out := map[string]string{}
+	for _, j := range m.sortedJobs() { // newest first
+		r := j.snap()
+		if r.State != StateCommitted && r.State != StateReverse && r.Flow != flowReverse {
+			continue
+		}
+		for _, v := range r.VMs {
+			if out[v.Name] == "" {
+				out[v.Name] = r.ID
+			}
+		}
+	}
+	return out
 }
 
 // busyVMs maps each VM of a job that is not over to that job's id.
@@ -103,6 +124,10 @@ func (m *Manager) checkAzure(ctx context.Context, p *prepared, t *target) []azur
 	if err != nil {
 		row.Detail = err.Error()
 		row.Fix = "check azure_vm in config.toml (the VM's name in Azure), the resource group and the Azure credentials"
+		if id := p.committed[name]; id != "" {
+			row.Detail = "already failed back by job " + id + " (committed, which deleted the Azure VM): " + err.Error()
+			row.Fix = "nothing to do: job " + id + " already brought it back ('failback status " + id + "')"
+		}
 	}
 	p.add(row)
 	m.checkProfile(p, t)
@@ -183,7 +208,14 @@ func (m *Manager) checkHost(ctx context.Context, p *prepared, t *target, disks [
 		return
 	}
 	willCreate := t.existing == nil && t.create
-	m.checkVMState(p, t, willCreate)
+	if id := p.committed[name]; id != "" && t.existing != nil && t.existing.State != hyperv.StateOff {
+		// It runs on premises because a committed job brought it back:
+		// there is nothing to fail back, and stopping it would be an outage.
+		p.add(CheckRow{VM: name, What: "VM " + name + " is off on " + host, Detail: "already failed back by job " + id + " (committed): it runs on " + host,
+			Fix: "nothing to do: job " + id + " already brought it back ('failback status " + id + "')"})
+	} else {
+		m.checkVMState(p, t, willCreate)
+	}
 	m.checkAsAdminsRunIt(ctx, p, t)
 	sizes := make([]int64, len(t.disks))
 	for i, d := range disks {

@@ -8,17 +8,19 @@ import (
 
 	"github.com/failback/failback/azure"
 	"github.com/failback/failback/engine"
+	"github.com/failback/failback/hyperv"
 	"github.com/failback/failback/mover"
 )
 
 // flowReverse protects the on-premises VMs back to Azure in cycles: each
-// finds the blocks changed on premises since the last cycle from the
-// block sums (reading only the local image), sends only those into each
-// disk's Azure copy (the failed-back page blob, or for a VM that ran on
-// managed disks its replica, seeded inside Azure from the snapshot the
-// failback kept), records the new sums, and then snapshots every disk of
-// each VM together as one recovery point. Nothing is ever downloaded to
-// find changes.
+// freezes every VM through a recovery checkpoint (reversecycle.go), finds
+// the blocks changed on premises since the last cycle (from Hyper-V's
+// change tracking, or from the block sums by reading the local image),
+// sends only those into each disk's Azure copy (the failed-back page
+// blob, or for a VM that ran on managed disks its replica, seeded inside
+// Azure from the snapshot the failback kept), records the new sums, and
+// then snapshots every disk of the VM together as one recovery point.
+// Nothing is ever downloaded to find changes.
 func (j *job) flowReverse(ctx context.Context) error {
 	if err := j.setState(StateReverse); err != nil {
 		return err
@@ -28,16 +30,15 @@ func (j *job) flowReverse(ctx context.Context) error {
 	}
 	for {
 		start := time.Now()
-		if err := j.eachDisk(ctx, j.reverseDisk); err != nil {
-			return err
-		}
-		if err := j.eachVM(ctx, j.recoveryPoint); err != nil {
+		if err := j.eachVM(ctx, j.reverseVM); err != nil {
 			return err
 		}
 		var sent int64
+		took := time.Since(start)
 		if err := j.update(func(r *jobRecord) {
 			r.ReverseCycles++
 			r.LastReverse = j.m.now()
+			r.LastCycleTook = took
 			for _, vm := range r.VMs {
 				for _, d := range vm.Disks {
 					sent += d.SentBytes
@@ -46,7 +47,11 @@ func (j *job) flowReverse(ctx context.Context) error {
 		}); err != nil {
 			return err
 		}
-		j.info("reverse", "reverse replication cycle done in %s: %s sent", time.Since(start).Round(time.Millisecond), bytesText(sent))
+		j.info("reverse", "reverse replication cycle done in %s: %s sent", took.Round(time.Millisecond), bytesText(sent))
+		if iv := j.m.cfg.Reverse.Interval.D(); !j.snap().ReverseOnce && took > iv {
+			j.warn("reverse", "the cycle took %s, longer than the %s between cycles ([reverse] interval): recovery points fall behind; lengthen the interval or find what slows the cycle (the log says what each disk read and sent)",
+				took.Round(time.Second), iv)
+		}
 		if j.snap().ReverseOnce {
 			return j.setState(StateCommitted)
 		}
@@ -98,9 +103,10 @@ func (j *job) reverseCopy(ctx context.Context, k diskKey) (azure.VMDisk, error) 
 	return rep, nil
 }
 
-// reverseDisk runs one cycle for one disk: the changed blocks into its
-// Azure copy. The recovery point is taken for the whole VM afterwards.
-func (j *job) reverseDisk(ctx context.Context, k diskKey) error {
+// reverseDisk runs one cycle for one disk, frozen as cd: the changed
+// blocks into its Azure copy. The recovery point is taken for the whole
+// VM afterwards.
+func (j *job) reverseDisk(ctx context.Context, k diskKey, cd *hyperv.CycleDisk) error {
 	r := j.snap()
 	vm, d := r.VMs[k.v], r.VMs[k.v].Disks[k.d]
 	copyDisk, err := j.reverseCopy(ctx, k)
@@ -109,14 +115,26 @@ func (j *job) reverseDisk(ctx context.Context, k diskKey) error {
 	}
 	onprem := j.onPrem(k)
 	j.setDiskPhase(k, diskReverse, "")
-	progress := func(p engine.Progress) { j.setProgress(k, diskReverse, p) }
-	changed, err := onprem.Changed(ctx, progress)
-	if err != nil {
-		return fmt.Errorf("changes of %s since the last cycle: %w", d.Image, err)
+	changed, known, why := cycleRanges(cd)
+	how := "from Hyper-V change tracking"
+	var scanned int64
+	if !known {
+		how = "by checksumming the disk: " + why
+		var err error
+		var scan engine.Progress
+		changed, err = onprem.Changed(ctx, func(p engine.Progress) { scan = p; j.setProgress(k, diskReverse, p) })
+		if err != nil {
+			return fmt.Errorf("changes of %s since the last cycle: %w", d.Image, err)
+		}
+		scanned = scan.BytesReadSource
 	}
 	if len(changed) == 0 {
 		j.setDiskPhase(k, diskDone, "")
-		return j.update(func(r *jobRecord) { r.VMs[k.v].Disks[k.d].SentBytes = 0 })
+		return j.update(func(r *jobRecord) {
+			rd := &r.VMs[k.v].Disks[k.d]
+			rd.SentBytes, rd.ReadBytes, rd.Changes = 0, scanned, how
+			noteCycle(rd, j.m.now(), 0)
+		})
 	}
 	// Never break a lease: commit broke the deleted VM's, so one there now
 	// is someone else's, and writing under it is refused. The job's own
@@ -135,16 +153,22 @@ func (j *job) reverseDisk(ctx context.Context, k diskKey) error {
 	}
 	e := j.engineOptions()
 	st, err := onprem.Send(ctx, dst, mover.SyncOptions{Mode: engine.Ranges, Ranges: changed, BlockSize: e.BlockSize, Threads: e.Threads,
-		BandwidthLimit: e.BandwidthLimit, SourceID: onprem.ID(), TargetID: copyDisk.Name(), Sums: true}, progress)
+		BandwidthLimit: e.BandwidthLimit, SourceID: onprem.ID(), TargetID: copyDisk.Name(), Sums: true},
+		func(p engine.Progress) { j.setProgress(k, diskReverse, p) })
 	if err != nil {
 		return fmt.Errorf("reverse replication of %s: %w (the next cycle sends it again)", d.name(), err)
 	}
-	if err := j.update(func(r *jobRecord) { r.VMs[k.v].Disks[k.d].SentBytes = st.BytesTransferred }); err != nil {
+	if err := j.update(func(r *jobRecord) {
+		rd := &r.VMs[k.v].Disks[k.d]
+		rd.SentBytes, rd.ReadBytes, rd.Changes = st.BytesTransferred, scanned+st.BytesReadSource, how
+		noteCycle(rd, j.m.now(), st.BytesTransferred)
+	}); err != nil {
 		return err
 	}
 	j.setDiskPhase(k, diskDone, "")
-	j.info("reverse", "%s %s: %s changed on premises sent in %d block(s) to %s, %s read back from Azure",
-		vm.Name, d.name(), bytesText(st.BytesTransferred), st.BlocksDiffered, copyDisk.Name(), bytesText(pb.Stats().Bytes.Load()))
+	j.info("reverse", "%s %s: %s changed on premises (found %s) sent in %d block(s) to %s; %s read on premises, %s read back from Azure",
+		vm.Name, d.name(), bytesText(st.BytesTransferred), how, st.BlocksDiffered, copyDisk.Name(),
+		bytesText(scanned+st.BytesReadSource), bytesText(pb.Stats().Bytes.Load()))
 	return nil
 }
 
@@ -153,8 +177,8 @@ func (j *job) reverseDisk(ctx context.Context, k diskKey) error {
 // [reverse] keep_recovery_points. A cycle that sent nothing for the VM
 // takes none: the newest point (or the failback's own snapshot) already
 // holds those bytes.
-func (j *job) recoveryPoint(ctx context.Context, v int, vm vmRecord) error {
-	p := recoveryPoint{At: j.m.now(), Cycle: j.snap().ReverseCycles + 1}
+func (j *job) recoveryPoint(ctx context.Context, v int, vm vmRecord, c hyperv.Consistency) error {
+	p := recoveryPoint{At: j.m.now(), Cycle: j.snap().ReverseCycles + 1, Consistency: string(c)}
 	for _, d := range vm.Disks {
 		p.Sent += d.SentBytes
 	}
@@ -196,7 +220,7 @@ func (j *job) recoveryPoint(ctx context.Context, v int, vm vmRecord) error {
 			}
 		}
 	}
-	j.info("reverse", "%s: recovery point of its %d disk(s) at %s (%s sent this cycle)", vm.Name, len(copies), p.At.Format(time.DateTime), bytesText(p.Sent))
+	j.info("reverse", "%s: %s recovery point of its %d disk(s) at %s (%s sent this cycle)", vm.Name, c, len(copies), p.At.Format(time.DateTime), bytesText(p.Sent))
 	return nil
 }
 

@@ -44,8 +44,12 @@ type ActionFacts struct {
 	// VMs are the job's VMs in its order.
 	VMs []VMFacts
 	// LastMoved is what the newest finished pass of every disk moved, in
-	// all (Complete failover quotes it).
+	// all (Complete failover quotes it when nothing better is known).
 	LastMoved int64
+	// CompleteNow is the live estimate of what Complete failover would
+	// move and cost now (JobView.CompleteNow), which its confirmation
+	// quotes.
+	CompleteNow *CompleteEstimate
 	// Passes counts the passes synced onto the disks: what Cancel rolls
 	// back.
 	Passes int
@@ -80,6 +84,10 @@ type VMFacts struct {
 	NICs, PublicIPs []string
 	// Managed says the VM runs on managed disks (else page blobs).
 	Managed bool
+	// Created says this job created the VM on Host (an alternate
+	// location) and has not removed it: Undo says what becomes of it.
+	Created bool
+	Host    string
 }
 
 // DiscardFacts are what Undo would throw away: what the on-premises VMs
@@ -94,7 +102,7 @@ type DiscardFacts struct {
 // ActionOrder returns every action in the order Service.Actions lists
 // them. It is a fresh slice, so no caller can reorder another's.
 func ActionOrder() []Action {
-	return []Action{ActComplete, ActCommit, ActReverse, ActCancel, ActUndo, ActResume, ActReverseOnce, ActStopReverse}
+	return []Action{ActComplete, ActCommit, ActReverse, ActCancel, ActUndo, ActResume, ActReverseOnce, ActStopReverse, ActUndoRemove}
 }
 
 // ActionRules says, for each action in ActionOrder, whether it applies to
@@ -194,6 +202,11 @@ func allowed(f *ActionFacts, a Action) (bool, string) {
 			return true, ""
 		}
 		return false, "only after phase 2 (the on-premises VMs run), before commit; before that, Cancel"
+	case ActUndoRemove:
+		if created(f) == "" {
+			return false, "this job created no VM to remove"
+		}
+		return allowed(f, ActUndo)
 	case ActResume:
 		if st.Stopped() {
 			return true, ""
@@ -240,6 +253,10 @@ func confirm(f *ActionFacts, a Action) string {
 	azureVMs, onprem := vmNames(f, func(v VMFacts) string { return v.AzureVM }), vmNames(f, func(v VMFacts) string { return v.Name })
 	switch a {
 	case ActComplete:
+		if e := f.CompleteNow; e != nil {
+			return fmt.Sprintf("Shut down the Azure VMs %s (the downtime starts), snapshot their disks once more, copy what changed since the last snapshot, verify it, then start on premises group by group: %s. %s (measured now: %s).",
+				azureVMs, groupText(f), e.Text(), e.Basis)
+		}
 		return fmt.Sprintf("Shut down the Azure VMs %s (the downtime starts), snapshot their disks once more, copy what changed since the last snapshot (the last catch-up pass moved %s), verify it, then start on premises group by group: %s.",
 			azureVMs, units.Bytes(f.LastMoved), groupText(f))
 	case ActCommit:
@@ -263,9 +280,17 @@ func confirm(f *ActionFacts, a Action) string {
 			s += ", and start the Azure VMs this job shut down: " + restart
 		}
 		return s + "."
-	case ActUndo:
-		return fmt.Sprintf("Stop the on-premises VMs %s, start the Azure VMs %s again, delete this job's snapshots and undo journals. WARNING: %s",
+	case ActUndo, ActUndoRemove:
+		s := fmt.Sprintf("Stop the on-premises VMs %s, start the Azure VMs %s again, delete this job's snapshots and undo journals. WARNING: %s",
 			onprem, azureVMs, discardText(f.Discard))
+		switch c := created(f); {
+		case c == "":
+		case a == ActUndoRemove:
+			s += " Then remove the VMs this job created, " + c + ", with the disks it made for them."
+		default:
+			s += " The VMs this job created, " + c + ", stay there, off, with their disks: Undo and remove them (U; failback undo --remove-created) takes them away too."
+		}
+		return s
 	case ActResume:
 		return fmt.Sprintf("Continue the job (%s) from where it stopped in %s: every finished block is kept in the journals and not sent again.", f.Flow, f.Was)
 	}
@@ -309,6 +334,17 @@ func groupText(f *ActionFacts) string {
 		parts = append(parts, fmt.Sprintf("%d: %s", g, strings.Join(groups[g], ", ")))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// created names the VMs this job created and still holds ("web01 on
+// hv02, web02 on hv02"), "" for none.
+func created(f *ActionFacts) string {
+	return vmNames(f, func(v VMFacts) string {
+		if !v.Created {
+			return ""
+		}
+		return v.Name + " on " + v.Host
+	})
 }
 
 // anyManaged says a VM of the job ran on managed disks.

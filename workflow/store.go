@@ -66,9 +66,20 @@ type jobRecord struct {
 	Pass        int  `json:"pass"`
 	CatchUpDone bool `json:"catch_up_done,omitempty"`
 	// ReverseOnce stops reverse replication after one cycle.
-	ReverseOnce   bool       `json:"reverse_once,omitempty"`
-	ReverseCycles int        `json:"reverse_cycles,omitempty"`
-	LastReverse   time.Time  `json:"last_reverse,omitzero"`
+	ReverseOnce bool `json:"reverse_once,omitempty"`
+	// RemoveCreated makes Undo remove the VMs the job created.
+	RemoveCreated bool      `json:"remove_created,omitempty"`
+	ReverseCycles int       `json:"reverse_cycles,omitempty"`
+	LastReverse   time.Time `json:"last_reverse,omitzero"`
+	// LastCycleTook is how long the last reverse cycle ran.
+	LastCycleTook time.Duration `json:"last_cycle_took,omitempty"`
+	// ReadySince is when the job last became ready to complete;
+	// DowntimeStart is when Complete failover (or a full download) began
+	// shutting the Azure VMs down, DowntimeEnd when the last group ran on
+	// premises (figures.go).
+	ReadySince    time.Time  `json:"ready_since,omitzero"`
+	DowntimeStart time.Time  `json:"downtime_start,omitzero"`
+	DowntimeEnd   time.Time  `json:"downtime_end,omitzero"`
 	VMs           []vmRecord `json:"vms"`
 }
 
@@ -92,6 +103,8 @@ type vmRecord struct {
 	// CreateVM: create the VM at the target when it does not exist.
 	CreateVM  bool `json:"create_vm,omitempty"`
 	CreatedVM bool `json:"created_vm,omitempty"`
+	// RemovedVM: Undo removed the VM it had created.
+	RemovedVM bool `json:"removed_vm,omitempty"`
 	// Spec is the VM to create: the original's shape at the target (an
 	// older record has none and creates from Generation, CPUs, Memory and
 	// Switch).
@@ -114,6 +127,10 @@ type vmRecord struct {
 	AzureDeleted   bool `json:"azure_deleted,omitempty"`
 	// Points are the VM's recovery points, oldest first.
 	Points []recoveryPoint `json:"recovery_points,omitempty"`
+	// RefPoint is the Hyper-V reference point the last recorded reverse
+	// cycle ended with: the next cycle asks for what the guest wrote
+	// since its change tracking ids.
+	RefPoint hyperv.RefPoint `json:"reference_point,omitzero"`
 	// NICs are the Azure VM's network interfaces (with their public IPs)
 	// as the pre-flight found them: Commit deletes them with the VM.
 	NICs []azure.NICRef `json:"nics,omitempty"`
@@ -144,8 +161,15 @@ type diskRecord struct {
 	// Replica is the page blob reverse replication writes for a disk that
 	// was a managed disk (zero for a page blob: it is written itself).
 	Replica azure.DiskRef `json:"replica,omitzero"`
-	// SentBytes is what the last reverse cycle sent.
-	SentBytes int64 `json:"sent_bytes,omitempty"`
+	// SentBytes is what the last reverse cycle sent; Cycles what the
+	// newest cycles sent, oldest first (reverseview.go).
+	SentBytes int64         `json:"sent_bytes,omitempty"`
+	Cycles    []cycleRecord `json:"cycles,omitempty"`
+	// ReadBytes is what the last reverse cycle read on premises, and
+	// Changes how it found what to send: from change tracking, or by
+	// checksumming the disk (with the reason).
+	ReadBytes int64  `json:"read_bytes,omitempty"`
+	Changes   string `json:"changes,omitempty"`
 	// Agent sums what every finished read through the Azure-side agent
 	// moved (a run cut short by a crash is not counted).
 	Agent *AgentView `json:"agent,omitempty"`
@@ -160,6 +184,10 @@ type recoveryPoint struct {
 	Sent int64 `json:"sent"`
 	// Snapshots are the disks' snapshot ids, in disk order.
 	Snapshots []string `json:"snapshots"`
+	// Consistency is what the point's disks are consistent with
+	// (hyperv.Consistency: application-consistent, crash-consistent,
+	// vm-off, live).
+	Consistency string `json:"consistency,omitempty"`
 }
 
 // passRecord is one engine sync onto a disk, with its own journal.
@@ -183,6 +211,11 @@ type passRecord struct {
 	Stats        engine.Stats `json:"stats"`
 	// Runs counts how often the engine ran it (more than one: resumed).
 	Runs int `json:"runs,omitempty"`
+	// Taken is when its snapshot was taken, Ended when it finished: the
+	// live downtime estimate measures the rate of change and the pass's
+	// fixed cost from them (figures.go).
+	Taken time.Time `json:"taken,omitzero"`
+	Ended time.Time `json:"ended,omitzero"`
 }
 
 // upgradeRecord brings a record of an older format to this one in memory

@@ -38,16 +38,17 @@ func enginePhase(p engine.Phase, mode engine.Mode) string {
 	return diskTransfer
 }
 
-// view builds a consistent JobView under the job's lock.
+// view builds a consistent JobView under the job's lock. Every figure is
+// defined here (and in figures.go) once; the console, status and jobs
+// only format them.
 func (j *job) view() JobView {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	r := j.rec
+	now := time.Now()
 	v := JobView{ID: r.ID, Title: r.Title, Choices: r.Choices, State: r.State, Pass: r.Pass,
 		Created: r.Created, Updated: r.Updated, Owner: r.Owner, Error: r.Error, VMs: []VMView{},
-		ReverseCycles: r.ReverseCycles, LastReverse: r.LastReverse}
-	var done, total int64
-	var eta time.Duration
+		ReverseCycles: r.ReverseCycles, LastReverse: r.LastReverse, Wait: j.wait.text(now)}
 	for vi, vm := range r.VMs {
 		vv := VMView{Name: vm.Name, Group: vm.Group, Host: vm.Host, AzureState: j.azure[vm.Name],
 			OnPremState: j.onprem[vm.Name], Disks: []DiskView{}}
@@ -66,42 +67,50 @@ func (j *job) view() JobView {
 			}
 		}
 		for di, d := range vm.Disks {
-			dv := diskView(d, j.live[diskKey{vi, di}])
+			dv := diskView(r, d, j.live[diskKey{vi, di}], now)
 			if awaitsFinal(r, d) && dv.Phase == diskDone {
 				// Phase 2 has not written this disk yet: its earlier
 				// passes' "done" is not the failback's.
-				dv = DiskView{Name: dv.Name, Image: dv.Image, Size: dv.Size, Phase: diskWaiting, Agent: dv.Agent}
+				dv = DiskView{Name: dv.Name, Image: dv.Image, Size: dv.Size, Phase: diskWaiting, Agent: dv.Agent, Moved: dv.Moved}
 			}
+			dv.Reverse = reverseView(r, vm, d, j.reverseConfig())
 			phases[dv.Phase] = true
-			if l := j.live[diskKey{vi, di}]; l != nil && l.p.Total > 0 && dv.Phase != diskDone {
-				done += l.p.Done
-				total += l.p.Total
-				eta = max(eta, dv.ETA)
-			}
 			vv.Disks = append(vv.Disks, dv)
+			v.Totals.Moved += dv.Moved
 		}
 		vv.Phase = vmPhase(phases)
 		for _, p := range vm.Points {
-			vv.RecoveryPoints = append(vv.RecoveryPoints, RecoveryPointView{At: p.At, Cycle: p.Cycle, Sent: p.Sent})
+			vv.RecoveryPoints = append(vv.RecoveryPoints, RecoveryPointView{At: p.At, Cycle: p.Cycle, Sent: p.Sent, Consistency: p.Consistency})
 		}
 		v.VMs = append(v.VMs, vv)
 	}
 	v.Hosts = hostViews(r, j.live)
-	if total > 0 {
-		v.Percent = 100 * float64(done) / float64(total)
-		v.ETA = eta
-	} else if r.State == StatePendingCommit || r.State == StateCommitted || r.State == StateReady {
-		v.Percent = 100
-	}
+	j.jobFigures(&v, now)
 	return v
 }
 
-func diskView(d diskRecord, l *liveDisk) DiskView {
+// diskView is one disk's figures: those of its live step when one runs,
+// else those of its newest finished pass.
+func diskView(r *jobRecord, d diskRecord, l *liveDisk, now time.Time) DiskView {
 	dv := DiskView{Name: d.name(), Image: d.Image, Size: d.Size, Phase: diskWaiting, Agent: agentView(d, l)}
+	// Phase 2 verifies a disk once its final pass is done (engine.Verify,
+	// counters of its own); a pass that verifies what it wrote does so
+	// before it is done, with the pass's counters.
+	n := len(d.Passes)
+	checking := l != nil && l.phase == diskVerify && n > 0 && d.Passes[n-1].Done
+	running := -1 // the pass the engine runs now, if any
+	if l != nil && l.p.Phase != "" && l.phase != diskRollback && l.phase != diskReverse && !checking {
+		running = n - 1
+	}
+	for i, p := range d.Passes {
+		if i != running {
+			dv.Moved += p.Stats.BytesTransferred
+		}
+	}
 	if p := d.lastDone(); p != nil {
-		dv.Phase = diskDone
-		fillCounters(&dv, p.Mode, p.Stats.Counters, p.Stats.BytesChecked, p.Stats.BytesTransferred)
-		dv.Percent = 100
+		dv.Phase, dv.Pass, dv.Mode, dv.Percent = diskDone, passLabel(*p), string(p.Mode), 100
+		passFigures(&dv, p.Stats.Counters)
+		dv.BytesToCheck = dv.BytesChecked
 	}
 	if l == nil {
 		return dv
@@ -114,35 +123,64 @@ func diskView(d diskRecord, l *liveDisk) DiskView {
 	if p.Total == 0 && p.Phase == "" {
 		return dv
 	}
-	dv.Phase = enginePhase(p.Phase, engine.Ranges)
-	if l.phase == diskRollback || l.phase == diskReverse {
-		dv.Phase = l.phase
-	}
 	c := p.Counters
-	dv.BlocksChecked, dv.BlocksDiffered = c.BlocksChecked, c.BlocksDiffered
-	dv.BytesChecked, dv.BytesTransferred = c.BytesChecked, c.BytesTransferred
-	switch p.Phase {
-	case engine.PhaseCompare, engine.PhaseCopy:
-		// Every block in scope is compared with the target before it is
-		// written (delta by checksums; ranges and full against the undo
-		// journal's copy), so going through the scope is the checking,
-		// and what moves is known only when every block is settled (0 =
-		// not known yet). The scope's bytes are not bytes moved: a
-		// catch-up pass over 14 MiB of ranges may write 3.
-		dv.BytesChecked, dv.BytesToCheck = p.Done, p.Total
-	default:
-		// Verifying, recording sums, done: the pass's figures are final.
-		if c.BytesChecked > 0 {
-			dv.BytesToCheck = c.BytesChecked
+	switch {
+	case l.phase == diskRollback || l.phase == diskReverse:
+		dv.Pass, dv.Mode = l.phase, ""
+		passFigures(&dv, c)
+		if l.phase == diskRollback {
+			dv.BytesTransferred = 0 // a rollback writes back, it moves nothing new
 		}
-		dv.BytesToTransfer = c.BytesTransferred
+	case checking:
+		// engine.Verify's counters are its own: the figures stay those
+		// of the pass it checks.
+		dv.Phase = diskVerify
+	default:
+		dv.Phase = enginePhase(p.Phase, engine.Ranges)
+		if running >= 0 {
+			pr := d.Passes[running]
+			dv.Pass, dv.Mode = passLabel(pr), string(pr.Mode)
+		}
+		passFigures(&dv, c)
+		dv.Moved += c.BytesTransferred
+		dv.BytesToTransfer = 0 // found as the pass goes
+		if p.Phase == engine.PhaseVerify || p.Phase == engine.PhaseSums || p.Phase == engine.PhaseDone {
+			dv.BytesToTransfer = c.BytesTransferred // every block is settled
+		}
 	}
-	dv.Rate = p.Rate
-	if p.ETA > 0 {
-		dv.ETA = p.ETA
+	dv.BytesChecked, dv.BytesToCheck = p.Done, p.Total
+	dv.Percent = l.pct
+	switch {
+	case l.phase == diskFailed:
+		dv.Phase = diskFailed
+	case p.Phase == engine.PhaseDone:
+		dv.Phase, dv.Percent = diskDone, 100
 	}
-	dv.Percent = p.Percent
+	if dv.Phase != diskDone {
+		dv.Rate, dv.ETA = l.measured(now)
+	}
 	return dv
+}
+
+// passFigures fills what a pass wrote, read and found different.
+func passFigures(dv *DiskView, c engine.Counters) {
+	dv.BytesChecked = c.BytesChecked
+	dv.BytesTransferred, dv.BytesToTransfer = c.BytesTransferred, c.BytesTransferred
+	dv.BytesRead = c.BytesReadSource
+	dv.BlocksChecked, dv.BlocksDiffered = c.BlocksChecked, c.BlocksDiffered
+}
+
+// passLabel names a pass as DiskView.Pass says it.
+func passLabel(p passRecord) string {
+	switch p.Kind {
+	case passPhase1:
+		return "phase 1"
+	case passCatchUp:
+		return "catch-up " + itoa(p.Round)
+	case passFull:
+		return "full download"
+	}
+	return p.Kind
 }
 
 // awaitsFinal says the job is in phase 2 (running or stopped there) and
@@ -163,15 +201,6 @@ func awaitsFinal(r *jobRecord, d diskRecord) bool {
 		}
 	}
 	return true
-}
-
-func fillCounters(dv *DiskView, mode engine.Mode, c engine.Counters, toCheck, toTransfer int64) {
-	dv.BytesChecked, dv.BytesToCheck = c.BytesChecked, toCheck
-	dv.BytesTransferred, dv.BytesToTransfer = c.BytesTransferred, toTransfer
-	dv.BlocksChecked, dv.BlocksDiffered = c.BlocksChecked, c.BlocksDiffered
-	if mode == engine.Delta && dv.BytesToCheck == 0 {
-		dv.BytesToCheck = c.BytesChecked
-	}
 }
 
 // vmPhase summarises the disks' phases: the least advanced one.

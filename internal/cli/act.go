@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/failback/failback/internal/safetext"
@@ -16,6 +18,18 @@ type actCmd struct {
 	name, summary, help string
 	action              workflow.Action
 	until               workflow.JobState // "" = any resting state but failed or interrupted
+	// destructive actions (commit, undo, cancel) need --yes, or a y on a
+	// terminal after the command says what it will do.
+	destructive bool
+	// alt is a flag that asks for another action instead
+	// (undo --remove-created).
+	alt *altAction
+}
+
+// altAction is a flag of an action command that asks for another action.
+type altAction struct {
+	flag, usage string
+	action      workflow.Action
 }
 
 // actCommand is the command of an action: "failback NAME JOB" asks for
@@ -30,6 +44,7 @@ func actCommand(c actCmd) Command {
 type actFlags struct {
 	file          *string
 	asJSON, quiet *bool
+	yes           *bool // nil: the command asks no confirmation
 }
 
 func newActFlags(s Stdio, name, usage string) (*actFlagSet, actFlags) {
@@ -40,7 +55,18 @@ func newActFlags(s Stdio, name, usage string) (*actFlagSet, actFlags) {
 }
 
 func runAct(ctx context.Context, s Stdio, args []string, c actCmd) error {
-	fs, f := newActFlags(s, c.name, c.name+" JOB [--config FILE] [--json] [--quiet]\n"+c.help+"\n"+exitCodesHelp)
+	usage := c.name + " JOB [--config FILE] [--json] [--quiet]\n" + c.help + "\n" + exitCodesHelp
+	if c.destructive {
+		usage = c.name + " JOB --yes [--config FILE] [--json] [--quiet]\n" + c.help + confirmHelp + "\n" + exitCodesHelp
+	}
+	fs, f := newActFlags(s, c.name, usage)
+	if c.destructive {
+		f.yes = fs.Bool("yes", false, "confirm: "+c.name+" the job (on a terminal, the command asks instead)")
+	}
+	var alt *bool
+	if c.alt != nil {
+		alt = fs.Bool(c.alt.flag, false, c.alt.usage)
+	}
 	pos, err := parse(fs.FlagSet, args)
 	if err != nil {
 		return err
@@ -54,7 +80,11 @@ func runAct(ctx context.Context, s Stdio, args []string, c actCmd) error {
 			return v.State.Resting() && !v.State.Stopped()
 		}
 	}
-	return act(ctx, s, f, pos[0], c.name, c.action, actOpts{done: done})
+	a := c.action
+	if alt != nil && *alt {
+		a = c.alt.action
+	}
+	return act(ctx, s, f, pos[0], c.name, a, actOpts{done: done})
 }
 
 // act asks for an action and follows the job until done.
@@ -81,7 +111,11 @@ func act(ctx context.Context, s Stdio, f actFlags, id, name string, a workflow.A
 		if !st.Enabled {
 			return &ExitError{Code: exitRefused, Err: fmt.Errorf("%s job %s is not possible now: %s", name, id, st.Why)}
 		}
-		if !*f.quiet && st.Confirm != "" {
+		if f.yes != nil && !*f.yes {
+			if err := confirmAct(s, name, id, safetext.Lines(st.Confirm)); err != nil {
+				return err
+			}
+		} else if !*f.quiet && st.Confirm != "" {
 			fmt.Fprintf(s.Err, "%s: %s\n", name, safetext.Lines(st.Confirm))
 		}
 	}
@@ -126,4 +160,24 @@ type actOpts struct {
 	detach bool
 	// stopOnInterrupt: a signal asks stop-reverse and waits for it.
 	stopOnInterrupt bool
+}
+
+const confirmHelp = `
+It asks first: on a terminal, it says what it will do and waits for y;
+elsewhere --yes is required (scripts must confirm, as with run).`
+
+// confirmAct asks the person at a terminal to confirm a destructive
+// action, or refuses (exit 2) where nobody can answer: without --yes a
+// script must not undo, cancel or commit by accident.
+func confirmAct(s Stdio, name, id, what string) error {
+	if !isTerminal(s.In) || !isTerminal(s.Err) {
+		return usagef("%s job %s cannot be taken back: add --yes to confirm (scripts must confirm), or run it on a terminal to be asked", name, id)
+	}
+	fmt.Fprintf(s.Err, "%s job %s: %s\nProceed? [y/N] ", name, id, what)
+	line, _ := bufio.NewReader(s.In).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return nil
+	}
+	return &ExitError{Code: exitRefused, Err: fmt.Errorf("%s job %s: not confirmed; nothing done", name, id)}
 }

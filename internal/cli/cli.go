@@ -128,11 +128,21 @@ func report(err error, s Stdio) int {
 }
 
 func run(ctx context.Context, args []string, s Stdio) error {
+	global, args, err := splitGlobal(args)
+	if err != nil {
+		return err
+	}
 	if len(args) == 0 {
 		if c, ok := findCommand("console"); ok {
-			return c.Run(ctx, s, nil)
+			return c.Run(ctx, s, global)
 		}
 		return usagef("no command given")
+	}
+	if len(global) > 0 && !strings.HasPrefix(args[0], "-") {
+		// failback --config X plans: the command takes the flag as its own.
+		args = withFlags(args, global)
+	} else {
+		args = append(global, args...)
 	}
 	name := args[0]
 	switch name {
@@ -157,9 +167,44 @@ func run(ctx context.Context, args []string, s Stdio) error {
 	return c.Run(ctx, s, args[1:])
 }
 
+// splitGlobal takes the flags given before the command that every
+// command takes (--config FILE, --config=FILE), as users of git and
+// kubectl put them first; the rest starts at the first other argument.
+func splitGlobal(args []string) (global, rest []string, err error) {
+	for len(args) > 0 {
+		a := args[0]
+		switch {
+		case a == "--config" || a == "-config":
+			if len(args) < 2 {
+				return nil, nil, usagef("%s needs a FILE", a)
+			}
+			global, args = append(global, a, args[1]), args[2:]
+		case strings.HasPrefix(a, "--config=") || strings.HasPrefix(a, "-config="):
+			global, args = append(global, a), args[1:]
+		default:
+			return global, args, nil
+		}
+	}
+	return global, args, nil
+}
+
+// withFlags gives command args (its name first) the global flags, after
+// its own arguments (a group's subcommand stays first) but before a "--".
+func withFlags(args, global []string) []string {
+	out := []string{args[0]}
+	rest := args[1:]
+	for i, a := range rest {
+		if a == "--" {
+			out = append(append(append(out, rest[:i]...), global...), rest[i:]...)
+			return out
+		}
+	}
+	return append(append(out, rest...), global...)
+}
+
 func printHelp(w io.Writer) {
 	fmt.Fprintln(w, "failback: fail Hyper-V VMs back from Azure to on-premises Hyper-V hosts.")
-	fmt.Fprintln(w, "\nUsage: failback [command] [flags]   (no command opens the console)")
+	fmt.Fprintln(w, "\nUsage: failback [--config FILE] [command] [flags]   (no command opens the console)")
 	fmt.Fprintln(w, "\nCommands:")
 	var list []Command
 	for _, c := range commands() {
@@ -234,8 +279,9 @@ func dispatch(ctx context.Context, s Stdio, group string, args []string, subs []
 	return usagef("unknown command %q for %s", args[0], group)
 }
 
-// isTerminal reports whether w is a terminal (for live progress).
-func isTerminal(w io.Writer) bool {
+// isTerminal reports whether w (a reader or a writer) is a terminal:
+// live progress, and the questions destructive commands ask.
+func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

@@ -14,7 +14,8 @@ sync stops, every on-premises disk is rolled back byte for byte through the
 undo journals, the Azure VMs this job shut down are started again, and its
 snapshots are deleted. Ends cancelled. After the on-premises VMs started,
 use undo.`,
-		action: workflow.ActCancel,
-		until:  workflow.StateCancelled,
+		destructive: true,
+		action:      workflow.ActCancel,
+		until:       workflow.StateCancelled,
 	})
 }

@@ -12,7 +12,8 @@ Commit a pending-commit job: the Azure VMs are deleted (their disk blobs
 stay, as the replica for reverse replication), this job's snapshots are
 deleted but the last of each disk, and the undo journals are discarded.
 Ends committed; the failback can no longer be undone.`,
-		action: workflow.ActCommit,
-		until:  workflow.StateCommitted,
+		destructive: true,
+		action:      workflow.ActCommit,
+		until:       workflow.StateCommitted,
 	})
 }

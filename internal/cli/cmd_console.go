@@ -7,6 +7,10 @@ import (
 	"io/fs"
 	"log"
 	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/failback/failback/config"
 
 	"github.com/failback/failback/sshsrv"
 	"github.com/failback/failback/ui"
@@ -29,7 +33,9 @@ attaches to it; otherwise this process drives the jobs, and jobs it leaves
 running resume from their journals at the next start.
 
 --watchers ADDR also serves this console over SSH (the [ssh] section's host
-key and authorized-keys file) so others can watch or act.`
+key and authorized-keys file) so others can watch or act; its log (sessions,
+refused keys) is the state folder's ssh.log. The console 'lab up' opens
+serves the lab's watchers this way on its [ssh] listen address.`
 
 func runConsole(ctx context.Context, s Stdio, args []string) error {
 	f := newFlags(s, "console", consoleUsage)
@@ -42,15 +48,24 @@ func runConsole(ctx context.Context, s Stdio, args []string) error {
 	if len(pos) > 0 {
 		return usagef("console takes no arguments (got %q)", pos[0])
 	}
-	return consoleWith(ctx, s, *cfgFlag, *watchers)
+	return consoleWith(ctx, s, *cfgFlag, watchOpts{addr: *watchers})
 }
 
-// consoleOnConfig is what lab up opens.
+// watchOpts say whether the console is also served over SSH.
+type watchOpts struct {
+	addr string
+	// fromConfig serves it on [ssh] listen; optional goes on without
+	// watchers when that cannot be (the port is taken, no keys file).
+	fromConfig, optional bool
+}
+
+// consoleOnConfig is what lab up opens: the console, served to watchers
+// on the lab's SSH port.
 func consoleOnConfig(ctx context.Context, s Stdio, configPath string) error {
-	return consoleWith(ctx, s, configPath, "")
+	return consoleWith(ctx, s, configPath, watchOpts{fromConfig: true, optional: true})
 }
 
-func consoleWith(ctx context.Context, s Stdio, cfgFlag, watchers string) error {
+func consoleWith(ctx context.Context, s Stdio, cfgFlag string, wo watchOpts) error {
 	cfg, err := loadConfig(cfgFlag)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -64,21 +79,19 @@ func consoleWith(ctx context.Context, s Stdio, cfgFlag, watchers string) error {
 		return err
 	}
 	defer closeSvc()
-	if watchers != "" {
-		srv, err := sshsrv.New(svc, sshsrv.Options{
-			HostKeyPath:    cfg.SSH.HostKey,
-			AuthorizedKeys: cfg.SSH.AuthorizedKeys,
-			Logger:         log.New(discardWriter{}, "", 0), // the terminal belongs to the console
-		})
-		if err != nil {
+	if wo.fromConfig {
+		wo.addr = cfg.SSH.Listen
+	}
+	if wo.addr != "" {
+		stop, err := serveWatchers(ctx, svc, cfg, wo.addr)
+		switch {
+		case err == nil:
+			defer stop()
+		case !wo.optional:
 			return err
+		default:
+			fmt.Fprintf(s.Err, "failback: the console is not served to watchers: %v\n", err)
 		}
-		ln, err := net.Listen("tcp", watchers)
-		if err != nil {
-			return fmt.Errorf("serve the console to watchers on %s: %w", watchers, err)
-		}
-		defer srv.Close()
-		go func() { _ = srv.Serve(ctx, ln) }()
 	}
 	err = ui.Run(ctx, svc, ui.LocalActor(), ui.Options{Context: ctx}, ui.RunIO{In: s.In, Out: s.Out})
 	if _, owned := svc.(*workflow.Manager); owned {
@@ -87,6 +100,33 @@ func consoleWith(ctx context.Context, s Stdio, cfgFlag, watchers string) error {
 		}
 	}
 	return err
+}
+
+// serveWatchers serves the console over SSH on addr with the [ssh] keys;
+// its log (sessions, refused keys) goes to the state folder's ssh.log,
+// since the terminal belongs to the console.
+func serveWatchers(ctx context.Context, svc workflow.Service, cfg *config.Config, addr string) (func(), error) {
+	logPath := filepath.Join(cfg.StateDir, "ssh.log")
+	lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("the watchers' log %s: %w", logPath, err)
+	}
+	srv, err := sshsrv.New(svc, sshsrv.Options{
+		HostKeyPath:    cfg.SSH.HostKey,
+		AuthorizedKeys: cfg.SSH.AuthorizedKeys,
+		Logger:         log.New(lf, "", log.LstdFlags),
+	})
+	if err != nil {
+		lf.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		lf.Close()
+		return nil, fmt.Errorf("serve the console to watchers on %s: %w (is failback serve or another console using it?)", addr, err)
+	}
+	go func() { _ = srv.Serve(ctx, ln) }()
+	return func() { _ = srv.Close(); lf.Close() }, nil
 }
 
 // working counts jobs that are doing work (not resting for the operator).
@@ -99,7 +139,3 @@ func working(jobs []workflow.JobView) int {
 	}
 	return n
 }
-
-type discardWriter struct{}
-
-func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -18,7 +19,8 @@ func newJobsCommand() Command {
 const jobsUsage = `jobs [--config FILE] [--json]
 
 Lists every job of the state folder, newest first: its id, state, plan or
-VM, sync option and progress. A job shown "interrupted" was moving when its
+VM, sync option, the phase it is in and how far through it (the same
+figures as the console and 'failback status'). A job shown "interrupted" was moving when its
 process ended: 'failback resume JOB' continues it from its journals.`
 
 func runJobs(ctx context.Context, s Stdio, args []string) error {
@@ -52,9 +54,10 @@ func runJobs(ctx context.Context, s Stdio, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(s.Out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tPLAN/VM\tSYNC\tPROGRESS\tUPDATED")
+	fmt.Fprintln(tw, "ID\tSTATE\tPLAN/VM\tSYNC\tPHASE\tDONE\tUPDATED")
 	for _, j := range safetext.Value(jobs) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f%%\t%s\n", j.ID, j.State, j.Title, j.Choices.Sync, j.Percent, j.Updated.Local().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.State, j.Title, j.Choices.Sync, j.Phase,
+			strings.TrimSpace(j.DoneText()), j.Updated.Local().Format(time.DateTime))
 	}
 	return tw.Flush()
 }

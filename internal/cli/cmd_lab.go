@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/failback/failback/config"
 	"github.com/failback/failback/lab"
+	"github.com/failback/failback/workflow"
 )
 
 // newLabCommand is "failback lab", the command table's entry (cli.go).
@@ -98,6 +100,11 @@ func runLabUp(ctx context.Context, s Stdio, args []string) error {
 		fmt.Fprintf(s.Out, "A healthy lab already runs in %s; reusing it ('failback lab up --fresh' replaces it).\n", m.Dir)
 		lab.Inspect(ctx, m).Print(s.Out)
 	}
+	access, err := lab.SSHAccess(m, shortLabPath)
+	if err != nil {
+		fmt.Fprintf(s.Err, "failback: the lab's SSH keys: %v\n", err)
+	}
+	fmt.Fprint(s.Out, access)
 	return labReady(ctx, s, m, *noConsole)
 }
 
@@ -134,16 +141,21 @@ Next steps:
       running (phase 1 and catch-up); the last line printed is the job id
   %[1]s complete --config %[2]s JOB
       shut the Azure VMs down, sync the last changes, start the VMs on hv01
-  %[1]s commit --config %[2]s JOB
+  %[1]s commit --config %[2]s --yes JOB
       delete the Azure VMs with their NICs and public IPs (the managed disks
       stay): the failback is done
   %[1]s run --config %[2]s --plan %[4]s --sync delta --cert %[5]s --yes
       the plan with the encrypted VM (the certificate is in %[6]s)
   %[1]s run --config %[2]s --plan %[3]s --sync full --location alternate --host %[7]s --create-vm --dry-run
       an alternate host without the VMs' switch: the check refuses it
+  %[1]s serve --config %[2]s
+      drive the lab's jobs here and serve the console over SSH (the console
+      lab up opens on a terminal serves it too); log in from another
+      terminal with ssh -t -p %[10]s 127.0.0.1
   %[1]s lab status%[8]s     what runs
   %[1]s lab down%[8]s       stop everything and remove %[9]s
-`, cmd, cfg, lab.PlanTier1, lab.PlanTier2, thumb, shortLabPath(m.Path("certs")), lab.HostWrongSwitch, dirFlag, shortLabPath(m.Dir))
+`, cmd, cfg, lab.PlanTier1, lab.PlanTier2, thumb, shortLabPath(m.Path("certs")), lab.HostWrongSwitch, dirFlag, shortLabPath(m.Dir),
+		lab.SSHListen[strings.LastIndexByte(lab.SSHListen, ':')+1:])
 }
 
 // programName is how the user runs failback: "go run ." when this binary
@@ -215,6 +227,9 @@ func runLabDown(ctx context.Context, s Stdio, args []string) error {
 		fmt.Fprintf(s.Out, "No lab in %s: nothing to do.\n", abs)
 		return nil
 	}
+	if err := labDriven(ctx, abs); err != nil {
+		return err
+	}
 	if err := lab.Down(ctx, abs); err != nil {
 		return fmt.Errorf("lab down: %w", err)
 	}
@@ -235,4 +250,25 @@ func runLabVMs(ctx context.Context, s Stdio, args []string) error {
 		return usagef("lab vms needs --dir")
 	}
 	return lab.RunAzure(ctx, *dir, s.Err)
+}
+
+// labDriven refuses to take a lab down while a failback process (a
+// console, failback serve, a script command) drives its jobs: their
+// journals and disks are in the folder lab down removes.
+func labDriven(ctx context.Context, dir string) error {
+	m, err := lab.ReadManifest(dir)
+	if err != nil {
+		return nil // no lab, or a damaged one: lab down says so
+	}
+	cfg, err := config.Load(m.Path(m.Config))
+	if err != nil || cfg.StateDir == "" {
+		return nil
+	}
+	c, err := workflow.Dial(ctx, cfg.StateDir)
+	if err != nil {
+		return nil
+	}
+	defer c.Close()
+	pid, cmd := c.Driver()
+	return &ExitError{Code: exitRefused, Err: fmt.Errorf("process %d (%s) drives the lab's jobs in %s: quit it first (q in its console, Ctrl-C for failback serve), then run lab down again", pid, cmd, cfg.StateDir)}
 }

@@ -140,7 +140,7 @@ func runRun(ctx context.Context, s Stdio, args []string) error {
 	if werr == nil && !*f.quiet {
 		next := "failback complete " + id + " (shuts the Azure VMs down: the downtime)"
 		if want == workflow.StatePendingCommit {
-			next = "check the on-premises VMs, then failback commit " + id + " (or failback undo " + id + ")"
+			next = "check the on-premises VMs, then failback commit --yes " + id + " (or failback undo --yes " + id + ")"
 		}
 		fmt.Fprintf(s.Err, "job %s is %s; next: %s\n", id, v.State, next)
 	}

@@ -116,7 +116,23 @@ func TestRunDeltaThenCompleteAndCommitThroughTheScriptCommands(t *testing.T) {
 	if !strings.Contains(errOut, "complete: Shut down the Azure VMs files") {
 		t.Fatalf("complete did not say what it does:\n%s", errOut)
 	}
-	if _, errOut, code = wfCLI(t, l, "commit", id); code != 0 {
+	// status and jobs say the same figures as the console: the phase and
+	// how far through it, and the job's totals.
+	if out, _, _ = wfCLI(t, l, "status", id); !strings.Contains(out, "pending commit: 100%") || !strings.Contains(out, "final delta") || !strings.Contains(out, ", downtime ") {
+		t.Fatalf("status at pending commit:\n%s", out)
+	}
+	if out, _, _ = wfCLI(t, l, "jobs"); !strings.Contains(out, "pending commit  100%") {
+		t.Fatalf("jobs at pending commit:\n%s", out)
+	}
+	// A destructive command asks first: without a terminal to answer on,
+	// only --yes confirms, and nothing happens without it.
+	if _, errOut, code = wfCLI(t, l, "commit", id); code != exitUsage || !strings.Contains(errOut, "add --yes to confirm") {
+		t.Fatalf("commit without --yes: exit %d\n%s", code, errOut)
+	}
+	if out, _, _ = wfCLI(t, l, "status", id); !strings.Contains(out, "pending-commit") {
+		t.Fatalf("commit without --yes acted:\n%s", out)
+	}
+	if _, errOut, code = wfCLI(t, l, "commit", id, "--yes"); code != 0 {
 		t.Fatalf("commit exit %d\n%s", code, errOut)
 	}
 	out, _, _ = wfCLI(t, l, "status", id)

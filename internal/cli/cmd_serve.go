@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log"
 
@@ -57,8 +56,9 @@ func runServe(ctx context.Context, s Stdio, args []string) error {
 		return err
 	}
 	defer closeSvc()
-	if _, owned := svc.(*workflow.Manager); !owned {
-		return &ExitError{Code: 3, Err: errors.New("another failback process already drives this state folder; stop it first (failback jobs shows what it runs)")}
+	if c, isClient := svc.(*workflow.Client); isClient {
+		pid, cmd := c.Driver()
+		return &ExitError{Code: 3, Err: fmt.Errorf("process %d (%s) already drives this state folder; use it (a console started with --watchers, or lab up's, serves watchers over SSH itself: ssh -t -p PORT HOST of its [ssh] listen), or quit it first", pid, cmd)}
 	}
 	srv, err := sshsrv.New(svc, sshsrv.Options{
 		Listen:         addr,

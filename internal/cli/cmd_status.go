@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/failback/failback/internal/safetext"
@@ -69,40 +70,97 @@ func runStatus(ctx context.Context, s Stdio, args []string) error {
 }
 
 func printJob(s Stdio, v workflow.JobView) {
-	fmt.Fprintf(s.Out, "job %s: %s, %s\n", v.ID, v.Title, v.State)
-	fmt.Fprintf(s.Out, "  sync %s, location %s", v.Choices.Sync, v.Choices.Location)
+	w := s.Out
+	fmt.Fprintf(w, "job %s: %s, %s\n", v.ID, v.Title, v.State)
+	fmt.Fprintf(w, "  sync %s, location %s", v.Choices.Sync, v.Choices.Location)
 	if v.Choices.AltHost != "" {
-		fmt.Fprintf(s.Out, " (%s)", v.Choices.AltHost)
+		fmt.Fprintf(w, " (%s)", v.Choices.AltHost)
 	}
-	fmt.Fprintf(s.Out, ", started %s by %s, catch-up pass %d, %.0f%%\n", v.Created.Local().Format(time.DateTime), v.Owner.Name, v.Pass, v.Percent)
+	fmt.Fprintf(w, ", started %s by %s\n", v.Created.Local().Format(time.DateTime), v.Owner.Name)
+	fmt.Fprintf(w, "  %s: %s", v.Phase, strings.TrimSpace(v.DoneText()))
+	if v.ETA > 0 && v.State.Moving() {
+		fmt.Fprintf(w, ", about %s left", units.Duration(v.ETA))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  %s\n", totalsText(v.Totals))
+	if e := v.CompleteNow; e != nil {
+		fmt.Fprintf(w, "  %s (measured now: %s)\n", e.Text(), e.Basis)
+	}
+	if v.Wait != "" {
+		fmt.Fprintf(w, "  waiting: %s\n", v.Wait)
+	}
+	if v.ReverseCycles > 0 || !v.NextReverse.IsZero() {
+		fmt.Fprintf(w, "  reverse replication: %d cycle(s)", v.ReverseCycles)
+		if !v.LastReverse.IsZero() {
+			fmt.Fprintf(w, ", last %s", v.LastReverse.Local().Format(time.DateTime))
+		}
+		if !v.NextReverse.IsZero() {
+			fmt.Fprintf(w, ", next %s", v.NextReverse.Local().Format(time.DateTime))
+		}
+		fmt.Fprintln(w)
+	}
 	if v.Error != "" {
-		fmt.Fprintf(s.Out, "  error: %s\n", v.Error)
+		fmt.Fprintf(w, "  error: %s\n", v.Error)
 	}
 	for _, vm := range v.VMs {
-		fmt.Fprintf(s.Out, "  VM %s (group %d) on %s: Azure %s, on premises %s\n", vm.Name, vm.Group, vm.Host, vm.AzureState, vm.OnPremState)
+		fmt.Fprintf(w, "  VM %s (group %d) on %s: Azure %s, on premises %s\n", vm.Name, vm.Group, vm.Host, vm.AzureState, vm.OnPremState)
 		if n := len(vm.RecoveryPoints); n > 0 {
 			last := vm.RecoveryPoints[n-1]
-			fmt.Fprintf(s.Out, "    %d recovery point(s), the newest %s (%s ago, %s sent by its cycle); failback replica disks %s makes disks of one\n",
-				n, last.At.Local().Format(time.DateTime), time.Since(last.At).Round(time.Second), units.Bytes(last.Sent), v.ID)
+			fmt.Fprintf(w, "    %d recovery point(s), the newest %s (%s ago, %s, %s sent by its cycle); failback replica disks %s makes disks of one\n",
+				n, last.At.Local().Format(time.DateTime), time.Since(last.At).Round(time.Second), consistencyText(last.Consistency), units.Bytes(last.Sent), v.ID)
 		}
 		for _, d := range vm.Disks {
-			fmt.Fprintf(s.Out, "    %-24s %-9s %5.1f%%  checked %s  transferred %s  differed %d blocks  -> %s\n",
-				d.Name, d.Phase, d.Percent, units.Bytes(d.BytesChecked), units.Bytes(d.BytesTransferred), d.BlocksDiffered, d.Image)
+			step := d.Phase
+			if d.Pass != "" {
+				step += " (" + d.Pass + ")"
+			}
+			fmt.Fprintf(w, "    %s -> %s\n      %s %s: %s\n", d.Name, d.Image, step, strings.TrimSpace(units.Percent(d.Percent)), d.FiguresText())
 			if d.Agent != nil {
-				fmt.Fprintf(s.Out, "      %s\n", agentText(*d.Agent))
+				fmt.Fprintf(w, "      %s\n", agentText(*d.Agent))
+			}
+			if r := d.Reverse; r != nil {
+				fmt.Fprintf(w, "      %s\n", reverseText(*r))
+			}
+			if d.Error != "" {
+				fmt.Fprintf(w, "      error: %s\n", d.Error)
 			}
 		}
 	}
 	if len(v.Azure) > 0 {
-		fmt.Fprintf(s.Out, "  held in Azure (deleted when no longer needed):\n")
+		fmt.Fprintf(w, "  held in Azure (deleted when no longer needed):\n")
 		for _, h := range v.Azure {
 			reading := ""
 			if h.Reading {
 				reading = ", being read (an active read grant)"
 			}
-			fmt.Fprintf(s.Out, "    snapshot %s of %s %s (%s pass)%s\n", h.Snapshot, h.VM, h.Disk, h.Pass, reading)
+			fmt.Fprintf(w, "    snapshot %s of %s %s (%s pass)%s\n", h.Snapshot, h.VM, h.Disk, h.Pass, reading)
 		}
 	}
+}
+
+// totalsText is the job's totals over every pass.
+func totalsText(t workflow.JobTotals) string {
+	s := fmt.Sprintf("moved %s in %d pass(es)", units.Bytes(t.Moved), t.Passes)
+	if t.FinalDone || t.FinalDelta > 0 {
+		s += ", final delta " + units.Bytes(t.FinalDelta)
+	}
+	switch {
+	case t.DowntimeLive:
+		s += ", downtime so far " + units.Duration(t.Downtime)
+	case t.Downtime > 0:
+		s += ", downtime " + units.Duration(t.Downtime)
+	}
+	return s
+}
+
+// reverseText is what a disk's newest reverse cycles sent (its VM's line
+// says the recovery points).
+func reverseText(r workflow.ReverseView) string {
+	var sent []string
+	for i := len(r.Cycles) - 1; i >= 0 && len(sent) < 4; i-- {
+		sent = append(sent, fmt.Sprintf("%s at %s", units.Bytes(r.Cycles[i].Sent), r.Cycles[i].At.Local().Format("15:04:05")))
+	}
+	return "reverse: sent " + strings.Join(sent, ", ") + " (newest first)"
 }
 
 // actionCommand is the script command of an action.
@@ -112,6 +170,10 @@ func actionCommand(a workflow.Action) string {
 		return "reverse --once"
 	case workflow.ActStopReverse:
 		return "reverse --stop"
+	case workflow.ActCommit, workflow.ActCancel, workflow.ActUndo:
+		return string(a) + " --yes" // they ask first; --yes confirms
+	case workflow.ActUndoRemove:
+		return "undo --remove-created --yes"
 	}
 	return string(a)
 }
@@ -131,4 +193,17 @@ func agentText(a workflow.AgentView) string {
 		t += "; unreachable now: reading directly from storage"
 	}
 	return t
+}
+
+// consistencyText says what a recovery point's disks are consistent with.
+func consistencyText(c string) string {
+	switch c {
+	case "":
+		return "consistency not recorded"
+	case "live":
+		return "read live, not consistent"
+	case "vm-off":
+		return "taken with the VM off"
+	}
+	return c
 }

@@ -30,11 +30,7 @@ const syncUsage = `sync SRC DST [--mode delta|full] [--block-size 1M] [--threads
            [--undo-dir DIR | --journal-dir DIR [--keep-journal] | --no-journal]
            [--verify] [--src-format F] [--dst-format F]
            [--sums FILE] [--bwlimit RATE] [--json] [--quiet]
-<<<<<<< HEAD
-       failback sync --rollback JOURNAL_DIR DST [--dst-format F] [--json]
-=======
-       failback sync --rollback JOURNAL_DIR DST [--accept-torn-tail] [--json]
->>>>>>> journal
+       failback sync --rollback JOURNAL_DIR DST [--dst-format F] [--accept-torn-tail] [--json]
 
 Makes DST (an existing image of any format: vhdx, vhd, raw) hold the bytes
 of SRC. A .vhdx or .vhd name must hold that format: a file that does not

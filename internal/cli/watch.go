@@ -71,7 +71,7 @@ func (wt *watcher) show(svc workflow.Service, id string, v workflow.JobView) {
 		wt.seen[key] = true
 		fmt.Fprintf(wt.w, "%s %s\n", l.Time.Local().Format("15:04:05"), l.Text)
 	}
-	if syncing(v.State) && time.Since(wt.lastProg) >= 3*time.Second && v.Percent > 0 {
+	if (syncing(v.State) || v.Wait != "") && time.Since(wt.lastProg) >= 3*time.Second && (v.Percent > 0 || v.Wait != "") {
 		wt.lastProg = time.Now()
 		fmt.Fprintln(wt.w, progressText(safetext.Value(v)))
 	}
@@ -89,19 +89,21 @@ func syncing(s workflow.JobState) bool {
 	return false
 }
 
-// progressText is one line of figures: the job, then each busy disk.
+// progressText is one line of figures: the job's phase and how far
+// through it, then each busy disk, as the workflow's view defines them.
 func progressText(v workflow.JobView) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "         %s %5.1f%%", v.State, v.Percent)
+	fmt.Fprintf(&b, "         %s %s", v.Phase, strings.TrimSpace(v.DoneText()))
 	if v.ETA > 0 {
-		fmt.Fprintf(&b, " ETA %s", v.ETA.Round(time.Second))
+		fmt.Fprintf(&b, ", about %s left", units.Duration(v.ETA))
 	}
+	fmt.Fprintf(&b, "; moved %s in all", units.Bytes(v.Totals.Moved))
 	for _, vm := range v.VMs {
 		for _, d := range vm.Disks {
 			if d.Phase == "waiting" || d.Phase == "done" {
 				continue
 			}
-			fmt.Fprintf(&b, " | %s/%s %s %.0f%% %s moved", vm.Name, d.Name, d.Phase, d.Percent, units.Bytes(d.BytesTransferred))
+			fmt.Fprintf(&b, " | %s/%s %s %s, %s moved", vm.Name, d.Name, d.Phase, strings.TrimSpace(units.Percent(d.Percent)), units.Bytes(d.BytesTransferred))
 			if d.Rate > 0 {
 				fmt.Fprintf(&b, " %s/s", units.Bytes(int64(d.Rate)))
 			}
@@ -112,6 +114,9 @@ func progressText(v workflow.JobView) string {
 				}
 			}
 		}
+	}
+	if v.Wait != "" {
+		fmt.Fprintf(&b, " | waiting: %s", v.Wait)
 	}
 	return b.String()
 }
@@ -138,13 +143,13 @@ func waitJob(ctx context.Context, svc workflow.Service, id string, wt *watcher, 
 		case done(v):
 			return v, nil
 		case v.State == workflow.StateFailed:
-			return v, &ExitError{Code: exitFailed, Err: fmt.Errorf("job %s failed: %s\nresume it with 'failback resume %s', or roll it back with 'failback cancel %s'", id, v.Error, id, id)}
+			return v, &ExitError{Code: exitFailed, Err: fmt.Errorf("job %s failed: %s\nresume it with 'failback resume %s', or roll it back with 'failback cancel --yes %s'", id, v.Error, id, id)}
 		case v.State.Resting() && v.State != workflow.StateInterrupted:
 			return v, &ExitError{Code: exitFailed, Err: fmt.Errorf("job %s is %s", id, v.State)}
 		}
 		select {
 		case <-ctx.Done():
-			return v, &ExitError{Code: exitInterrupted, Err: fmt.Errorf("interrupted while job %s is %s: it stops at a safe point and resumes with 'failback resume %s' (or cancel it with 'failback cancel %s')", id, v.State, id, id)}
+			return v, &ExitError{Code: exitInterrupted, Err: fmt.Errorf("interrupted while job %s is %s: it stops at a safe point and resumes with 'failback resume %s' (or cancel it with 'failback cancel --yes %s')", id, v.State, id, id)}
 		case <-ch:
 		case <-tick.C:
 		}

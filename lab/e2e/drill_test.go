@@ -123,7 +123,7 @@ func TestDrill(t *testing.T) {
 			}
 		}
 
-		run("commit", "--config", cfg, job)
+		run("commit", "--config", cfg, "--yes", job)
 		committed, _ := status(t, m.Dir)
 		for _, v := range vms {
 			if p := vmStatus(t, committed, v.Name).Power; p != "deleted" {

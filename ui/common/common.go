@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/help"
 	tea "github.com/charmbracelet/bubbletea"
@@ -31,6 +32,8 @@ type Common struct {
 	Who     workflow.Actor
 	Styles  *styles.Styles
 	Keys    *keys.KeyMap
+	// Now is the clock ages are read from ("5m old"); tests fix it.
+	Now func() time.Time
 }
 
 // CanAct says whether this program's actor may start jobs and act.

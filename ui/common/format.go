@@ -1,7 +1,6 @@
 package common
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -19,34 +18,12 @@ func Rate(bps float64) string {
 	return units.Bytes(int64(bps)) + "/s"
 }
 
-// Dur formats a duration compactly ("1h05m", "4m20s", "35s"); zero or
-// negative shows as "-" (unknown or nothing left).
-func Dur(d time.Duration) string {
-	if d <= 0 {
-		return "-"
-	}
-	d = d.Round(time.Second)
-	h, m, s := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
-	switch {
-	case h > 0:
-		return fmt.Sprintf("%dh%02dm", h, m)
-	case m > 0:
-		return fmt.Sprintf("%dm%02ds", m, s)
-	default:
-		return fmt.Sprintf("%ds", s)
-	}
-}
+// Dur formats a duration as units.Duration does ("4m20s"; "-" when
+// unknown or nothing is left).
+func Dur(d time.Duration) string { return units.Duration(d) }
 
-// Pct formats a percentage 0..100.
-func Pct(p float64) string {
-	if p < 0 {
-		p = 0
-	}
-	if p > 100 {
-		p = 100
-	}
-	return fmt.Sprintf("%3.0f%%", p)
-}
+// Pct formats a percentage 0..100 as units.Percent does (rounded down).
+func Pct(p float64) string { return units.Percent(p) }
 
 // Ratio returns done/total as 0..1, 0 when total is unknown.
 func Ratio(done, total int64) float64 {

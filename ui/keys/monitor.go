@@ -17,6 +17,8 @@ type MonitorKeys struct {
 	// continuous reverse replication.
 	ReverseOnce key.Binding
 	StopReverse key.Binding
+	// UndoRemove is Undo that also removes the VMs the job created.
+	UndoRemove key.Binding
 }
 
 func newMonitor() MonitorKeys {
@@ -32,9 +34,10 @@ func newMonitor() MonitorKeys {
 
 		ReverseOnce: key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "reverse once")),
 		StopReverse: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "stop reverse")),
+		UndoRemove:  key.NewBinding(key.WithKeys("U"), key.WithHelp("U", "undo, remove created VMs")),
 	}
 }
 
 func (m MonitorKeys) bindings() []key.Binding {
-	return []key.Binding{m.NewJob, m.Log, m.Complete, m.Commit, m.Reverse, m.Cancel, m.Undo, m.Resume, m.ReverseOnce, m.StopReverse}
+	return []key.Binding{m.NewJob, m.Log, m.Complete, m.Commit, m.Reverse, m.Cancel, m.Undo, m.Resume, m.ReverseOnce, m.StopReverse, m.UndoRemove}
 }

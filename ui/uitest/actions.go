@@ -27,10 +27,14 @@ func (f *Fake) facts(j *workflow.JobView) workflow.ActionFacts {
 		Running:      j.State.Moving(),
 		ReverseEvery: reverseDefaults.Interval.D(), KeepRecoveryPoints: reverseDefaults.KeepRecoveryPoints,
 	}
+	af.CompleteNow = f.figured(j).CompleteNow
 	for _, v := range j.VMs {
 		af.VMs = append(af.VMs, workflow.VMFacts{
 			Name: v.Name, AzureVM: f.azureVM(v.Name), Group: v.Group,
 			OnPrem: v.OnPremState == "running", ShutAzure: v.AzureState == "stopped",
+			// A VM at an alternate location the job was asked to create
+			// was created there (the fake's hosts never hold it before).
+			Created: j.Choices.CreateVM && j.Choices.Location == workflow.LocAlternate && !j.State.Final(), Host: v.Host,
 		})
 		for _, d := range v.Disks {
 			if d.Phase != "waiting" {
@@ -148,7 +152,7 @@ func (f *Fake) Act(ctx context.Context, id string, a workflow.Action, who workfl
 		j.State = workflow.StateReverse
 	case workflow.ActCancel:
 		j.State = workflow.StateCancelling
-	case workflow.ActUndo:
+	case workflow.ActUndo, workflow.ActUndoRemove:
 		j.State = workflow.StateUndoing
 	case workflow.ActResume:
 		// Back to where it stopped, as the confirmation says.

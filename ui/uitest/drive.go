@@ -62,28 +62,26 @@ func (f *Fake) advance(j *workflow.JobView) {
 	switch j.State {
 	case workflow.StatePhase1, workflow.StateCatchUp:
 		if f.stepDisks(j, true) {
-			j.State = workflow.StateReady
+			j.State, f.ready[j.ID] = workflow.StateReady, f.clock
 			f.logf(j.ID, "info", "phase 1 done: ready to complete failover")
 		}
 	case workflow.StateShutdown:
 		j.State = workflow.StatePhase2
+		j.Totals.Downtime, j.Totals.DowntimeLive = time.Second, true
 		for vi := range j.VMs {
 			v := &j.VMs[vi]
 			v.AzureState = "stopped"
 			for di := range v.Disks {
-				d := &v.Disks[di]
-				d.Phase, d.BytesTransferred = "transfer", 0
-				d.BytesToTransfer = 256 * mib
-				if j.Choices.Sync == workflow.SyncFull {
-					d.BytesToTransfer = d.Size
-				}
-				d.BlocksDiffered = d.BytesToTransfer / mib
+				f.stepDisk(j, &v.Disks[di], false)
 			}
+			v.Phase = vmPhase(v.Disks)
 		}
 		f.logf(j.ID, "info", "Azure VMs shut down; phase 2 copies the last changes")
 	case workflow.StatePhase2:
+		j.Totals.Downtime += 2 * time.Second
 		if f.stepDisks(j, false) {
 			j.State = workflow.StatePendingCommit
+			j.Totals.DowntimeLive, j.Totals.FinalDone = false, true
 			for vi := range j.VMs {
 				j.VMs[vi].OnPremState, j.VMs[vi].Phase = "running", "pending commit"
 			}
@@ -103,78 +101,6 @@ func (f *Fake) advance(j *workflow.JobView) {
 		j.State = workflow.StateUndone
 		f.logf(j.ID, "warn", "undone: Azure VMs running again")
 	}
-}
-
-// stepDisks moves every disk one step and reports whether all are done.
-func (f *Fake) stepDisks(j *workflow.JobView, checksum bool) bool {
-	all := true
-	for vi := range j.VMs {
-		v := &j.VMs[vi]
-		for di := range v.Disks {
-			d := &v.Disks[di]
-			f.stepDisk(j.ID, d, checksum)
-			all = all && d.Phase == "done"
-		}
-		v.Phase = vmPhase(v.Disks)
-	}
-	return all
-}
-
-func (f *Fake) stepDisk(job string, d *workflow.DiskView, checksum bool) {
-	switch d.Phase {
-	case "waiting":
-		if checksum {
-			d.Phase, d.BytesToCheck = "checksum", d.Size
-		} else {
-			d.Phase = "transfer"
-		}
-	case "checksum":
-		d.BytesChecked += d.Size / 4
-		if d.BytesChecked >= d.BytesToCheck {
-			d.BytesChecked = d.BytesToCheck
-		}
-		d.BlocksChecked = d.BytesChecked / mib
-		d.BlocksDiffered = d.BlocksChecked * 3 / 100
-		if d.BytesChecked == d.BytesToCheck {
-			d.Phase = "transfer"
-			d.BytesToTransfer = d.BlocksDiffered * mib
-			f.logf(job, "info", "%s: checksums done, %d blocks differ", d.Name, d.BlocksDiffered)
-		}
-	case "transfer":
-		d.BytesTransferred += d.BytesToTransfer / 2
-		if d.BytesTransferred >= d.BytesToTransfer {
-			d.BytesTransferred = d.BytesToTransfer
-			d.Phase = "done"
-		}
-	}
-	d.Rate, d.ETA = 0, 0
-	switch d.Phase {
-	case "checksum":
-		d.Rate = checkRate
-		d.ETA = time.Duration(float64(d.BytesToCheck-d.BytesChecked) / checkRate * float64(time.Second))
-	case "transfer":
-		d.Rate = xferRate
-		d.ETA = time.Duration(float64(d.BytesToTransfer-d.BytesTransferred) / xferRate * float64(time.Second))
-	}
-	d.Percent = percent(d, checksum)
-}
-
-func percent(d *workflow.DiskView, checksum bool) float64 {
-	if d.Phase == "done" {
-		return 100
-	}
-	t := 0.0
-	if d.BytesToTransfer > 0 {
-		t = float64(d.BytesTransferred) / float64(d.BytesToTransfer)
-	}
-	if !checksum {
-		return 100 * t
-	}
-	c := 0.0
-	if d.BytesToCheck > 0 {
-		c = float64(d.BytesChecked) / float64(d.BytesToCheck)
-	}
-	return 80*c + 20*t
 }
 
 func vmPhase(ds []workflow.DiskView) string {
@@ -209,7 +135,7 @@ func (f *Fake) SeedRunning() string {
 			v := &j.VMs[vi]
 			for di := range v.Disks {
 				if v.Group == 1 || step >= 3 {
-					f.stepDisk(j.ID, &v.Disks[di], true)
+					f.stepDisk(j, &v.Disks[di], true)
 				}
 			}
 			v.Phase = vmPhase(v.Disks)

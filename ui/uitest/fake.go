@@ -39,6 +39,7 @@ type Fake struct {
 	sites   workflow.SiteInfo
 	jobs    []*workflow.JobView          // newest first
 	was     map[string]workflow.JobState // the state a stopped job stopped in, by id
+	ready   map[string]time.Time         // when a job became ready, by id
 	logs    []workflow.LogLine
 	subs    map[int]chan struct{}
 	nextSub int
@@ -67,6 +68,7 @@ func New() *Fake {
 		gates: map[string]chan struct{}{},
 		calls: map[string]int{},
 		was:   map[string]workflow.JobState{},
+		ready: map[string]time.Time{},
 	}
 }
 

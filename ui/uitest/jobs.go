@@ -75,7 +75,7 @@ func (f *Fake) Jobs() []workflow.JobView {
 	f.calls["Jobs"]++
 	out := make([]workflow.JobView, 0, len(f.jobs))
 	for _, j := range f.jobs {
-		out = append(out, clone(j))
+		out = append(out, f.figured(j))
 	}
 	return out
 }
@@ -85,13 +85,17 @@ func (f *Fake) Job(id string) (workflow.JobView, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if j := f.find(id); j != nil {
-		return clone(j), true
+		return f.figured(j), true
 	}
 	return workflow.JobView{}, false
 }
 
 func clone(j *workflow.JobView) workflow.JobView {
 	c := *j
+	if j.CompleteNow != nil {
+		e := *j.CompleteNow
+		c.CompleteNow = &e
+	}
 	c.VMs = make([]workflow.VMView, len(j.VMs))
 	for i, v := range j.VMs {
 		v.Disks = append([]workflow.DiskView(nil), v.Disks...)

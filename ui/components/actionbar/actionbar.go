@@ -23,7 +23,7 @@ import (
 // back, Cancel and Undo, last.
 var order = []workflow.Action{
 	workflow.ActComplete, workflow.ActCommit, workflow.ActResume, workflow.ActReverse,
-	workflow.ActReverseOnce, workflow.ActStopReverse, workflow.ActCancel, workflow.ActUndo,
+	workflow.ActReverseOnce, workflow.ActStopReverse, workflow.ActCancel, workflow.ActUndo, workflow.ActUndoRemove,
 }
 
 // Label is an action's name as the operator reads it.
@@ -45,6 +45,8 @@ func Label(a workflow.Action) string {
 		return "Reverse once"
 	case workflow.ActStopReverse:
 		return "Stop reverse"
+	case workflow.ActUndoRemove:
+		return "Undo and remove created VMs"
 	}
 	return string(a)
 }
@@ -57,6 +59,8 @@ func Button(a workflow.Action) string {
 		return "Cancel the job"
 	case workflow.ActUndo:
 		return "Undo the failback"
+	case workflow.ActUndoRemove:
+		return "Undo, remove the VMs"
 	case workflow.ActReverse:
 		return "Start reverse replication"
 	case workflow.ActStopReverse:
@@ -137,6 +141,8 @@ func (m *Model) rawBinding(a workflow.Action) key.Binding {
 		return km.Monitor.ReverseOnce
 	case workflow.ActStopReverse:
 		return km.Monitor.StopReverse
+	case workflow.ActUndoRemove:
+		return km.Monitor.UndoRemove
 	}
 	return key.Binding{}
 }

@@ -1,13 +1,18 @@
-// Package disktable shows, for one job, every VM and every disk: phase,
-// a checksum bar and a transfer bar, blocks that differed, bytes moved,
-// rate, time left and percentage. Wide terminals get one line per disk,
-// narrow ones two; a disk read through the Azure-side agent gets one more
-// saying what the agent checked in Azure and what crossed the link.
+// Package disktable shows, for one job, every VM and every disk with the
+// workflow's figures (workflow.DiskView, each defined once there): the
+// step and the pass it belongs to, one bar with its percentage (the
+// step's progress through its scope), blocks that differed and bytes the
+// pass moved so far, the measured rate and time left. Wide terminals get
+// one line per disk, narrow ones two; a disk read through the Azure-side
+// agent gets one more saying what the agent checked in Azure and what
+// crossed the link, and a disk replicated back to Azure what each cycle
+// sent and the recovery points it keeps.
 package disktable
 
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/progress"
@@ -27,8 +32,8 @@ type Model struct {
 	job    *workflow.JobView
 	offset int
 	w, h   int
-	check  progress.Model
-	xfer   progress.Model
+	bar    progress.Model
+	now    func() time.Time
 }
 
 var _ common.Component = (*Model)(nil)
@@ -38,9 +43,9 @@ var _ common.Component = (*Model)(nil)
 func New(c *common.Common) *Model {
 	p := c.Styles.Renderer.ColorProfile()
 	return &Model{
-		c:     c,
-		check: progress.New(progress.WithoutPercentage(), progress.WithColorProfile(p), progress.WithSolidFill("#5FAFD7")),
-		xfer:  progress.New(progress.WithoutPercentage(), progress.WithColorProfile(p), progress.WithSolidFill("#87D75F")),
+		c:   c,
+		bar: progress.New(progress.WithoutPercentage(), progress.WithColorProfile(p), progress.WithSolidFill("#5FAFD7")),
+		now: c.Now,
 	}
 }
 
@@ -59,11 +64,10 @@ func (m *Model) Height() int { return m.h }
 // SetSize implements common.Component.
 func (m *Model) SetSize(w, h int) {
 	m.w, m.h = w, h
-	bar := max((w-60)/2, 6)
+	m.bar.Width = max(w-60, 6)
 	if w >= wide {
-		bar = min(12+(w-wide)/2, 30)
+		m.bar.Width = min(w-92, 40)
 	}
-	m.check.Width, m.xfer.Width = bar, bar
 	m.clampOffset()
 }
 
@@ -101,8 +105,8 @@ func (m *Model) lines() []string {
 	st := m.c.Styles
 	var out []string
 	if m.w >= wide {
-		out = append(out, st.Subtle.Render(fmt.Sprintf("  %-18s %-9s %-*s  %-*s  %11s %9s %11s %6s %4s",
-			"DISK", "PHASE", m.check.Width+5, "CHECKSUM", m.xfer.Width+5, "TRANSFER", "DIFFERED", "MOVED", "RATE", "LEFT", "DONE")))
+		out = append(out, st.Subtle.Render(fmt.Sprintf("  %-18s %-9s %-13s %-*s  %11s %9s %11s %6s",
+			"DISK", "STEP", "PASS", m.bar.Width+5, "PROGRESS", "DIFFERED", "MOVED", "RATE", "LEFT")))
 	}
 	for _, v := range m.job.VMs {
 		parts := []string{v.Name, fmt.Sprintf("group %d", v.Group), v.Host, "Azure " + orDash(v.AzureState),
@@ -119,11 +123,11 @@ func (m *Model) lines() []string {
 					st.OK.Render("rolled back: as it was before the job")))
 			case m.w >= wide:
 				out = append(out, m.wideLine(d))
-				out = append(out, m.agentLines(d)...)
 			default:
 				out = append(out, m.narrowLines(d)...)
-				out = append(out, m.agentLines(d)...)
 			}
+			out = append(out, m.agentLines(d)...)
+			out = append(out, m.reverseLines(d)...)
 			if d.Error != "" {
 				for _, l := range common.Hang("    error: ", d.Error, 11, m.w) {
 					out = append(out, st.Error.Render(l))
@@ -141,14 +145,13 @@ func orDash(s string) string {
 	return s
 }
 
-// bar renders one progress bar with its percentage, or an empty bar and
-// "--" while the total is unknown.
-func (m *Model) bar(p progress.Model, done, total int64) string {
-	if total <= 0 {
-		return p.ViewAs(0) + "   --"
+// progressBar is the step's one bar and its percentage: exactly
+// DiskView.Percent, full once the disk is done.
+func (m *Model) progressBar(d workflow.DiskView) string {
+	if d.Phase == "waiting" {
+		return m.bar.ViewAs(0) + "     "
 	}
-	r := common.Ratio(done, total)
-	return p.ViewAs(r) + " " + common.Pct(100*r)
+	return m.bar.ViewAs(min(max(d.Percent, 0), 100)/100) + " " + common.Pct(d.Percent)
 }
 
 func (m *Model) phase(d workflow.DiskView) string {
@@ -163,27 +166,36 @@ func (m *Model) phase(d workflow.DiskView) string {
 }
 
 // speed is the rate and time left of a disk that is moving now, blanks
-// otherwise: a finished disk, or one of a job that failed or waits,
-// keeps its last sample, which would read as live.
+// otherwise: a finished disk, or one of a job that failed, keeps its
+// last sample, which would read as live.
 func (m *Model) speed(d workflow.DiskView) (rate, left string) {
 	switch {
-	case m.job == nil || !m.job.State.Moving():
+	case m.job == nil || m.job.State.Stopped() || m.job.State.Final():
 		return "", ""
-	case d.Phase != "checksum" && d.Phase != "transfer" && d.Phase != "verify":
+	case d.Phase != "checksum" && d.Phase != "transfer" && d.Phase != "verify" && d.Phase != "rollback" && d.Phase != "reverse":
 		return "", ""
 	}
 	return common.Rate(d.Rate), common.Dur(d.ETA)
 }
 
+// moved is what the pass wrote: so far while it runs, its whole once
+// every block is settled.
+func moved(d workflow.DiskView) string {
+	if d.Phase == "waiting" {
+		return ""
+	}
+	return units.Bytes(d.BytesTransferred)
+}
+
 func (m *Model) wideLine(d workflow.DiskView) string {
 	rate, left := m.speed(d)
-	return fmt.Sprintf("  %s %s %s  %s  %11s %9s %11s %6s %4s",
-		common.Pad(d.Name, 18), m.phase(d),
-		m.bar(m.check, d.BytesChecked, d.BytesToCheck),
-		m.bar(m.xfer, d.BytesTransferred, d.BytesToTransfer),
-		fmt.Sprintf("%d blk", d.BlocksDiffered),
-		units.Bytes(d.BytesTransferred), rate, left,
-		common.Pct(d.Percent))
+	diff := ""
+	if d.Phase != "waiting" {
+		diff = fmt.Sprintf("%d blk", d.BlocksDiffered)
+	}
+	return fmt.Sprintf("  %s %s %s %s  %11s %9s %11s %6s",
+		common.Pad(d.Name, 18), m.phase(d), common.Pad(orDash(d.Pass), 13), m.progressBar(d),
+		diff, moved(d), rate, left)
 }
 
 func (m *Model) narrowLines(d workflow.DiskView) []string {
@@ -199,14 +211,55 @@ func (m *Model) narrowLines(d workflow.DiskView) []string {
 	default:
 		left += " left"
 	}
-	l1 := strings.TrimRight(fmt.Sprintf("  %s %8s %s %s  %10s  %11s",
-		common.Pad(d.Name, 18), units.Bytes(d.Size), m.phase(d), common.Pct(d.Percent),
-		rate, left), " ")
-	l2 := fmt.Sprintf("    check %s  xfer %s  diff %d blk  moved %s",
-		m.bar(m.check, d.BytesChecked, d.BytesToCheck),
-		m.bar(m.xfer, d.BytesTransferred, d.BytesToTransfer),
-		d.BlocksDiffered, units.Bytes(d.BytesTransferred))
-	return []string{l1, l2}
+	l1 := strings.TrimRight(fmt.Sprintf("  %s %8s %s %-13s %10s %11s",
+		common.Pad(d.Name, 18), units.Bytes(d.Size), m.phase(d), common.Pad(d.Pass, 13), rate, left), " ")
+	l2 := "    " + m.progressBar(d)
+	if d.Phase != "waiting" {
+		l2 += fmt.Sprintf("  diff %d blk  moved %s", d.BlocksDiffered, moved(d))
+	}
+	return []string{l1, strings.TrimRight(l2, " ")}
+}
+
+// reverseLines say, under a disk replicated back to Azure, what its
+// newest cycles sent and which recovery points it keeps, how old.
+func (m *Model) reverseLines(d workflow.DiskView) []string {
+	r := d.Reverse
+	if r == nil {
+		return nil
+	}
+	now := time.Now()
+	if m.now != nil {
+		now = m.now()
+	}
+	var sent []string
+	for i := len(r.Cycles) - 1; i >= 0 && len(sent) < 4; i-- {
+		c := r.Cycles[i]
+		sent = append(sent, fmt.Sprintf("%s at %s", units.Bytes(c.Sent), c.At.Local().Format("15:04")))
+	}
+	t := "reverse: sent " + strings.Join(sent, ", ")
+	if len(r.Cycles) > len(sent) {
+		t += fmt.Sprintf(" (newest first, of %d cycles)", len(r.Cycles))
+	}
+	if r.Changes != "" {
+		t += fmt.Sprintf("; last cycle read %s, changes found %s", units.Bytes(r.Read), r.Changes)
+	}
+	if r.Points > 0 {
+		t += fmt.Sprintf("; %d recovery point(s)", r.Points)
+		if !r.Newest.IsZero() {
+			t += fmt.Sprintf(", newest %s old", common.Dur(now.Sub(r.Newest)))
+			if r.Consistency != "" {
+				t += " (" + r.Consistency + ")"
+			}
+		}
+		if !r.Oldest.IsZero() && r.Points > 1 {
+			t += fmt.Sprintf(", oldest %s old", common.Dur(now.Sub(r.Oldest)))
+		}
+	}
+	var out []string
+	for _, l := range common.Hang("    ", t, 6, m.w) {
+		out = append(out, m.c.Styles.Subtle.Render(l))
+	}
+	return out
 }
 
 // agentLines say, under a disk read through the Azure-side agent, what

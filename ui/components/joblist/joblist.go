@@ -1,5 +1,8 @@
-// Package joblist lists every job and its state; the cursor picks the job
-// the monitor details.
+// Package joblist lists every job and its state, active jobs first (those
+// that move or wait for the operator), then the others, each newest
+// first; the cursor picks the job the monitor details. When the jobs do
+// not fit, the list scrolls with the cursor and its last line says how
+// many more there are above and below.
 package joblist
 
 import (
@@ -31,17 +34,31 @@ var _ common.Component = (*Model)(nil)
 // New returns an empty list.
 func New(c *common.Common) *Model { return &Model{c: c} }
 
-// SetJobs replaces the jobs, keeping the cursor on the same job id.
+// SetJobs replaces the jobs (in Service.Jobs' order; the list puts the
+// active ones first), keeping the cursor on the same job id.
 func (m *Model) SetJobs(jobs []workflow.JobView) {
 	sel := m.SelectedID()
-	m.jobs = jobs
+	m.jobs = workflow.ActiveFirst(jobs)
 	m.cursor = 0
-	for i, j := range jobs {
+	for i, j := range m.jobs {
 		if j.ID == sel {
 			m.cursor = i
 		}
 	}
 	m.scroll()
+}
+
+// Rows is how many lines the list wants for n jobs when it may take at
+// most limit: a header, the jobs, and a line saying how many more when
+// they do not all fit.
+func Rows(n, limit int) int {
+	switch {
+	case n == 0:
+		return 1
+	case n+1 <= limit:
+		return n + 1
+	}
+	return max(limit, 3)
 }
 
 // Select moves the cursor to job id, if present.
@@ -79,7 +96,14 @@ func (m *Model) SetSize(w, h int) {
 	m.scroll()
 }
 
-func (m *Model) rows() int { return max(m.h-1, 1) } // one line of header
+// rows is how many jobs fit: the height less the header and, when some
+// do not fit, the line that says so.
+func (m *Model) rows() int {
+	if len(m.jobs) <= m.h-1 {
+		return max(m.h-1, 1)
+	}
+	return max(m.h-2, 1)
+}
 
 func (m *Model) scroll() {
 	if m.cursor < m.offset {
@@ -88,7 +112,7 @@ func (m *Model) scroll() {
 	if m.cursor >= m.offset+m.rows() {
 		m.offset = m.cursor - m.rows() + 1
 	}
-	m.offset = max(m.offset, 0)
+	m.offset = max(min(m.offset, len(m.jobs)-m.rows()), 0) // no empty rows while jobs are hidden above
 }
 
 // Init implements tea.Model.
@@ -112,22 +136,6 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, common.Send(SelectedMsg{ID: m.SelectedID()})
 	}
 	return m, nil
-}
-
-// Progress is a job's overall percentage, weighted by disk size.
-func Progress(j workflow.JobView) float64 {
-	var sum, size float64
-	for _, v := range j.VMs {
-		for _, d := range v.Disks {
-			w := float64(max(d.Size, 1))
-			sum += d.Percent * w
-			size += w
-		}
-	}
-	if size == 0 {
-		return 0
-	}
-	return sum / size
 }
 
 // StateText is a job's state as the list shows it, with the catch-up
@@ -177,11 +185,7 @@ func (m *Model) View() string {
 	end := min(m.offset+m.rows(), len(m.jobs))
 	for i := m.offset; i < end; i++ {
 		j := m.jobs[i]
-		done := common.Pct(Progress(j))
-		if j.State == workflow.StateCancelled {
-			done = "-" // rolled back: nothing of it stayed
-		}
-		line := row(j.ID, j.Title, StateText(j), fmt.Sprint(len(j.VMs)), done, j.Owner.Name)
+		line := row(j.ID, j.Title, StateText(j), fmt.Sprint(len(j.VMs)), j.DoneText(), j.Owner.Name)
 		b.WriteString("\n")
 		if i == m.cursor {
 			b.WriteString(st.Selected.Render("> " + line))
@@ -189,7 +193,22 @@ func (m *Model) View() string {
 			b.WriteString("  " + line)
 		}
 	}
+	if above, below := m.offset, len(m.jobs)-end; above+below > 0 {
+		b.WriteString("\n" + st.Subtle.Render("  "+moreText(above, below)))
+	}
 	return common.Clamp(b.String(), m.w, m.h)
+}
+
+// moreText says how many jobs the list does not show.
+func moreText(above, below int) string {
+	var parts []string
+	if below > 0 {
+		parts = append(parts, fmt.Sprintf("%d more below", below))
+	}
+	if above > 0 {
+		parts = append(parts, fmt.Sprintf("%d more above", above))
+	}
+	return "… " + strings.Join(parts, ", ") + " (↑/↓)"
 }
 
 // ShortHelp implements help.KeyMap.

@@ -5,7 +5,6 @@
 package monitor
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -139,7 +138,7 @@ func (m *Model) SetSize(w, h int) {
 
 // layout splits the height: job list, job title, disks, log, action bar.
 func (m *Model) layout() {
-	jobsH := min(max(len(m.jobs.Jobs()), 1), 4) + 1
+	jobsH := joblist.Rows(len(m.jobs.Jobs()), max(5, m.h/5+1))
 	titleH := 1
 	if j, ok := m.jobs.Selected(); ok {
 		titleH = len(m.titleLines(j))
@@ -239,7 +238,7 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		m.logFull = !m.logFull
 		m.layout()
 		return nil
-	case key.Matches(k, km.Monitor.NewJob):
+	case key.Matches(k, km.Monitor.NewJob) && m.c.CanAct():
 		return common.Send(common.ShowWizardMsg{})
 	}
 	if a, ok := m.actions.Match(k); ok {
@@ -277,43 +276,6 @@ func (m *Model) View() string {
 	return common.Fill(out, m.w, m.h)
 }
 
-// titleLines is the selected job's headline: what, state, how, where,
-// who, and reverse replication's cycles, wrapped at the separators onto
-// at most two lines; then its error, if any, on up to two more. Nothing
-// that matters is cut at the right edge.
-func (m *Model) titleLines(j workflow.JobView) []string {
-	st := m.c.Styles
-	where := "original location"
-	if j.Choices.Location == workflow.LocAlternate {
-		where = "to " + j.Choices.AltHost
-	}
-	state := string(j.State)
-	if j.State == workflow.StateCatchUp && j.Pass > 0 {
-		state += fmt.Sprintf(" (pass %d)", j.Pass)
-	}
-	parts := []string{state, string(j.Choices.Sync) + " sync", where, "by " + j.Owner.Name}
-	if j.ReverseCycles > 0 {
-		parts = append(parts, fmt.Sprintf("reverse: %d cycle(s), last %s", j.ReverseCycles, j.LastReverse.Local().Format("15:04:05")))
-	}
-	head := j.ID + " " + j.Title
-	lines := common.JoinWrap(append([]string{head}, parts...), " · ", m.w, "  ")
-	if len(lines) > 2 {
-		lines = []string{lines[0], common.Clamp(strings.Join(lines[1:], " · "), m.w, 1)}
-	}
-	lines[0] = st.Header.Render(head) + strings.TrimPrefix(lines[0], head)
-	if j.Error != "" {
-		errs := common.WrapCell("error: "+j.Error, m.w)
-		if len(errs) > 2 {
-			errs = errs[:2]
-			errs[1] = common.Pad(errs[1], m.w-1) + "…"
-		}
-		for _, e := range errs {
-			lines = append(lines, st.Error.Render(e))
-		}
-	}
-	return lines
-}
-
 // ShortHelp implements help.KeyMap.
 func (m *Model) ShortHelp() []key.Binding {
 	if m.dialog != nil {
@@ -326,6 +288,9 @@ func (m *Model) ShortHelp() []key.Binding {
 		back.SetHelp("l", "disks")
 		older.SetHelp("pgup/pgdn", "older/newer events")
 		return []key.Binding{km.Up, km.Down, older, back}
+	}
+	if !m.c.CanAct() { // a viewer is offered nothing it cannot do
+		return []key.Binding{km.Up, km.Down, km.Monitor.Log}
 	}
 	return []key.Binding{km.Up, km.Down, km.Monitor.NewJob, km.Monitor.Log}
 }
@@ -344,5 +309,8 @@ func (m *Model) FullHelp() [][]key.Binding {
 		return m.dialog.FullHelp()
 	}
 	km := m.c.Keys
+	if !m.c.CanAct() {
+		return [][]key.Binding{{km.Up, km.Down}, {km.PageUp, km.PageDown}, {km.Monitor.Log}}
+	}
 	return [][]key.Binding{{km.Up, km.Down}, {km.PageUp, km.PageDown}, {km.Monitor.NewJob, km.Monitor.Log}}
 }
