@@ -83,10 +83,25 @@ func NewClient(tr Transport, o ClientOptions) *Client {
 	return c
 }
 
+// reserved marks a context whose holder took one of c's turns.
+type reserved struct{ c *Client }
+
+// Reserve takes one of the host's MaxMoves turns for a whole operation
+// of several calls (a pass: its snapshot, then its sync): the calls made
+// with the context it returns use that turn instead of waiting for
+// another. release gives it back.
+func (c *Client) Reserve(ctx context.Context) (context.Context, func(), error) {
+	release, err := c.move(ctx)
+	if err != nil {
+		return ctx, nil, err
+	}
+	return context.WithValue(ctx, reserved{c}, true), release, nil
+}
+
 // move takes one of the host's MaxMoves slots for a call that moves or
-// reads a disk; release gives it back.
+// reads a disk (none when ctx holds one: Reserve); release gives it back.
 func (c *Client) move(ctx context.Context) (release func(), err error) {
-	if c.moves == nil {
+	if c.moves == nil || ctx.Value(reserved{c}) != nil {
 		return func() {}, nil
 	}
 	select {

@@ -168,8 +168,10 @@ func (j *job) resume(who *Actor, text string) {
 }
 
 // eachDisk runs f for every disk of the job, at most DiskParallel at a
-// time. The first failure stops the others (they stop at a safe point:
-// their journals keep what finished).
+// time, each once its host has room (hostSlot) so a busy host never
+// holds the job's turns while another host idles. The first failure
+// stops the others (they stop at a safe point: their journals keep what
+// finished).
 func (j *job) eachDisk(ctx context.Context, f func(ctx context.Context, k diskKey) error) error {
 	r := j.snap()
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -184,6 +186,11 @@ func (j *job) eachDisk(ctx context.Context, f func(ctx context.Context, k diskKe
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				ctx, release, err := j.hostSlot(ctx, k)
+				if err != nil {
+					return // ctx ended
+				}
+				defer release()
 				select {
 				case sem <- struct{}{}:
 				case <-ctx.Done():

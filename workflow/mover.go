@@ -158,3 +158,15 @@ func (j *job) agentBypassed(ps passSource) {
 func readOptions(s config.Storage) mover.ReadOptions {
 	return mover.ReadOptions{MaxRetries: s.Retries, RetryDelay: s.RetryDelay.D(), MaxRetryDelay: s.MaxRetryDelay.D(), TryTimeout: s.TryTimeout.D()}
 }
+
+// hostSlot takes one of disk k's host's mover turns (max_disks) for the
+// whole of an operation on the disk; the calls made under the returned
+// context use that turn. A share host has none to take.
+func (j *job) hostSlot(ctx context.Context, k diskKey) (context.Context, func(), error) {
+	vm := j.snap().VMs[k.v]
+	c := j.m.deps.Movers[vm.Host]
+	if !vm.Mover || c == nil {
+		return ctx, func() {}, nil
+	}
+	return c.Reserve(ctx)
+}

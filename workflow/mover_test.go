@@ -255,13 +255,14 @@ func TestPreflightRefusesAHostThatCannotReachAzure(t *testing.T) {
 
 // TestPlanOverTwoHostsMovesOnBoth: a plan whose VMs are on two hosts
 // moves on both at once, each through its own mover (one session each),
-// and the job's view shows each host's throughput while they move; the
-// disks end equal to Azure.
+// never more disks on a host than its max_disks, although the job could
+// take two on one; the job's view shows each host's throughput while
+// they move; the disks end equal to Azure.
 func TestPlanOverTwoHostsMovesOnBoth(t *testing.T) {
 	o := labtest.Options{
-		VMs:      []labtest.VM{{Name: "db", Disks: []int64{4 << 20}}, {Name: "web", Disks: []int64{4 << 20}, Host: "hv02"}},
+		VMs:      []labtest.VM{{Name: "db", Disks: []int64{2 << 20, 2 << 20}}, {Name: "web", Disks: []int64{2 << 20, 2 << 20}, Host: "hv02"}},
 		AltHosts: []string{"hv02"}, Plans: map[string][][]string{"app": {{"db", "web"}}},
-		Bandwidth: "2M", BlockSize: "64K",
+		Bandwidth: "2M", BlockSize: "64K", MaxDisks: 1,
 	}
 	l := labtest.New(t, o)
 	m := l.Open(l.Deps())
@@ -274,6 +275,9 @@ func TestPlanOverTwoHostsMovesOnBoth(t *testing.T) {
 		v, _ := m.Job(id)
 		moving := 0
 		for _, h := range v.Hosts {
+			if h.Moving > 1 {
+				t.Fatalf("%s moves %d disks at once, max_disks = 1", h.Host, h.Moving)
+			}
 			if h.Mover && h.Moving == 1 && h.Rate > 0 {
 				moving++
 			}

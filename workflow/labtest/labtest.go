@@ -71,6 +71,8 @@ type Options struct {
 	// Share makes the lab hosts' disks written through the share
 	// (data_path = "share") instead of by their movers.
 	Share bool
+	// MaxDisks, when set, is each host's max_disks.
+	MaxDisks int
 }
 
 // Lab is a running drill.
@@ -323,6 +325,9 @@ func (l *Lab) writeConfig() {
 			q(name), q(h.Dir()), q(filepath.Join(h.Dir(), "alt")))
 		if o.Share {
 			b.WriteString("data_path = \"share\"\n")
+		}
+		if o.MaxDisks > 0 {
+			fmt.Fprintf(&b, "max_disks = %d\n", o.MaxDisks)
 		}
 		b.WriteString("\n")
 	}
