@@ -42,9 +42,11 @@ for n in $HOSTS; do
   "$fb" lab up --dir "$dir" --hosts "$n" --vms "$VMS" --disk-size "$DISK" --write-rate 1 --no-console >"$work/up$n.log" 2>&1
   thumb=$(sed -n 's/.*--cert \([0-9A-Fa-f]*\) --yes.*/\1/p' "$work/up$n.log" | head -1)
   cfg="$dir/config.toml"
-  # Each host: one disk at a time, at RATE; no second read to verify.
-  sed -i -e "s/^verify = true$/verify = false\nbandwidth_limit = \"$RATE\"/" \
-         -e "s/^transport = \"lab\"$/transport = \"lab\"\nmax_disks = 1/" "$cfg"
+  # Each host: one disk at a time, at RATE; the job may take as many
+  # disks at once as there are hosts; no second read to verify.
+  sed -i -e "s/^verify = true$/verify = false\nbandwidth_limit = \"$RATE\"\nparallel_disks = 16/" \
+         -e "s/^transport = ['\"]lab['\"]$/&\nmax_disks = 1/" "$cfg"
+  [ "$(grep -c '^max_disks = 1$' "$cfg")" -ge "$n" ] || { echo "could not cap the hosts in $cfg" >&2; exit 1; }
 
   start=$(date +%s.%N)
   "$fb" run --config "$cfg" --plan tier2-apps --sync full --cert "$thumb" --yes --quiet >"$work/run$n.out" 2>"$work/run$n.err" &
