@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/failback/failback/internal/osfile"
 )
 
 // layout is the host's state folder (see doc.go).
@@ -77,4 +79,4 @@ func (l layout) prune(k DiskKey) {
 
 // mkdirPrivate makes the state folder's subfolders, readable by the
 // mover's user only: journals hold the old bytes of disks.
-func mkdirPrivate(dir string) error { return os.MkdirAll(dir, 0o700) }
+func mkdirPrivate(dir string) error { return os.MkdirAll(dir, osfile.PrivateDir) }

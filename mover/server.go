@@ -12,6 +12,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/failback/failback/hyperv"
+	"github.com/failback/failback/internal/osfile"
 )
 
 // ServerOptions say where the mover keeps its state.
@@ -68,6 +69,10 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, o ServerOptions) er
 	}
 	if err := mkdirPrivate(o.StateDir); err != nil {
 		return fmt.Errorf("mover: state folder: %w", err)
+	}
+	// As the driver's: a folder made looser by hand is tightened.
+	if _, err := osfile.TightenDir(o.StateDir); err != nil {
+		return fmt.Errorf("mover: state folder %s: make it private (mode 0700): %w", o.StateDir, err)
 	}
 	s := &server{o: o, l: layout{root: o.StateDir}, out: &writer{w: out}, calls: map[uint64]*call{}}
 	if err := writeMagic(out); err != nil {
