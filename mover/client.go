@@ -160,6 +160,7 @@ type pending struct {
 // result. Each runs on the session's reader: it must be quick.
 type handlers struct {
 	progress func(json.RawMessage)
+	log      func(logLine)
 	// renew answers a renewal ask (it may block: it runs apart).
 	renew func(ctx context.Context, force bool) (access, error)
 }
@@ -282,6 +283,11 @@ func (cn *conn) read(r *reader) {
 		case kindProgress:
 			if p.h.progress != nil {
 				p.h.progress(f.Body)
+			}
+		case kindLog:
+			var l logLine
+			if p.h.log != nil && json.Unmarshal(f.Body, &l) == nil {
+				p.h.log(l)
 			}
 		case kindAsk:
 			go cn.answer(p, f)

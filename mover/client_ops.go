@@ -3,6 +3,7 @@ package mover
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,12 @@ type Snapshot struct {
 	Access func(ctx context.Context, force bool) (azure.Access, error)
 	Key    *crypt.DataKey
 	Read   ReadOptions
+	// Agent, when set, is the Azure-side agent to read it through;
+	// Figures then gets what crossed its link with each progress sample,
+	// and Log its warnings, as the agent logged them.
+	Agent   *Agent
+	Figures func(AgentFigures)
+	Log     *slog.Logger
 }
 
 // spec is the call's Source, and the renewal handler that stops
@@ -30,7 +37,7 @@ func (s Snapshot) spec(ctx context.Context) (Source, func(context.Context, bool)
 	if err != nil {
 		return Source{}, nil, nil, err
 	}
-	src := Source{Name: s.Name, Size: s.Size, URL: a.URL.Reveal(), ValidFor: validFor(a), Read: s.Read}
+	src := Source{Name: s.Name, Size: s.Size, URL: a.URL.Reveal(), ValidFor: validFor(a), Read: s.Read, Agent: s.Agent}
 	if s.Key != nil {
 		if err := s.Key.Use(func(b []byte) error { src.Key = append([]byte(nil), b...); return nil }); err != nil {
 			return Source{}, nil, nil, err
@@ -58,14 +65,47 @@ func validFor(a azure.Access) time.Duration {
 }
 
 func progressOf(f func(engine.Progress)) func(json.RawMessage) {
-	if f == nil {
+	return snapshotProgress(f, nil)
+}
+
+// snapshotProgress hands the engine's samples to f and the agent's
+// figures that come with them to fig.
+func snapshotProgress(f func(engine.Progress), fig func(AgentFigures)) func(json.RawMessage) {
+	if f == nil && fig == nil {
 		return nil
 	}
 	return func(b json.RawMessage) {
-		var p engine.Progress
-		if json.Unmarshal(b, &p) == nil {
-			f(p)
+		var p progressBody
+		if json.Unmarshal(b, &p) != nil {
+			return
 		}
+		if fig != nil && p.Agent != nil {
+			fig(*p.Agent)
+		}
+		if f != nil {
+			f(p.Progress)
+		}
+	}
+}
+
+// logOf logs a call's log lines into log, as they were logged on the host.
+func logOf(log *slog.Logger) func(logLine) {
+	if log == nil {
+		return nil
+	}
+	return func(l logLine) {
+		level := slog.LevelInfo
+		switch l.Level {
+		case "warn":
+			level = slog.LevelWarn
+		case "error":
+			level = slog.LevelError
+		}
+		attrs := make([]slog.Attr, 0, len(l.Attrs))
+		for _, a := range l.Attrs {
+			attrs = append(attrs, slog.String(a[0], a[1]))
+		}
+		log.LogAttrs(context.Background(), level, l.Text, attrs...)
 	}
 }
 
@@ -91,7 +131,7 @@ func (c *Client) Sync(ctx context.Context, k DiskKey, n int, image string, snap 
 	defer done()
 	var st engine.Stats
 	err = c.call(ctx, opSync, syncCall{Disk: k, Pass: n, Image: image, Source: src, Options: o}, &st,
-		handlers{progress: progressOf(progress), renew: renew})
+		handlers{progress: snapshotProgress(progress, snap.Figures), log: logOf(snap.Log), renew: renew})
 	return st, err
 }
 
@@ -109,13 +149,13 @@ func (c *Client) Verify(ctx context.Context, image string, snap Snapshot, o Veri
 	defer done()
 	var n engine.Counters
 	err = c.call(ctx, opVerify, verifyCall{Image: image, Source: src, Options: o}, &n,
-		handlers{progress: progressOf(progress), renew: renew})
+		handlers{progress: snapshotProgress(progress, snap.Figures), log: logOf(snap.Log), renew: renew})
 	return n, err
 }
 
 // Reach checks from the host that the blob's URL reads (its properties).
 func (c *Client) Reach(ctx context.Context, snap Snapshot) error {
-	snap.Key = nil // reaching storage needs no key
+	snap.Key, snap.Agent = nil, nil // reaching storage needs neither
 	src, renew, done, err := snap.spec(ctx)
 	if err != nil {
 		return err

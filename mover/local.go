@@ -107,13 +107,17 @@ func (h *Local) Sync(ctx context.Context, k DiskKey, n int, image string, src en
 	return retryBusy(ctx, func() (engine.Stats, error) { return engine.Sync(ctx, src, dst, eo) })
 }
 
-// Verify compares the image with src.
+// Verify compares the image with src: o.Ranges, or the whole disk when
+// o.WholeIfCheap and src computes checksums next to the data.
 func (h *Local) Verify(ctx context.Context, image string, src engine.Source, o VerifyOptions, progress func(engine.Progress)) (engine.Counters, error) {
 	dst, release, err := OpenWrite(ctx, image)
 	if err != nil {
 		return engine.Counters{}, err
 	}
 	defer release()
+	if o.WholeIfCheap && CheapSums(src) {
+		o.Ranges = nil // checksums come from next to the data: compare the whole disk
+	}
 	return engine.Verify(ctx, src, dst, engine.VerifyOptions{BlockSize: o.BlockSize, Threads: o.Threads, MemoryLimit: o.MemoryLimit,
 		Ranges: o.Ranges, BandwidthLimit: o.BandwidthLimit, Progress: progress})
 }

@@ -26,6 +26,7 @@ const (
 	kindCancel   = "cancel"   // driver -> mover: stop call ID
 	kindAnswer   = "answer"   // driver -> mover: the answer to an ask
 	kindProgress = "progress" // mover -> driver: engine progress of call ID
+	kindLog      = "log"      // mover -> driver: a line for the job's log
 	kindAsk      = "ask"      // mover -> driver: a question within call ID
 	kindResult   = "result"   // mover -> driver: call ID ended
 )
@@ -106,6 +107,22 @@ type Source struct {
 	// Key is the disk's data key when the disk is encrypted.
 	Key  []byte      `json:"key,omitempty"`
 	Read ReadOptions `json:"read"`
+	// Agent, when set, reads the snapshot (the URL is its fallback).
+	Agent *Agent `json:"agent,omitempty"`
+}
+
+// progressBody is a kindProgress body: the engine's sample, and the
+// agent's figures when the source is the agent.
+type progressBody struct {
+	engine.Progress
+	Agent *AgentFigures `json:"agent,omitempty"`
+}
+
+// logLine is a kindLog body: a line for the job's log, and its attributes.
+type logLine struct {
+	Level string      `json:"level"`
+	Text  string      `json:"text"`
+	Attrs [][2]string `json:"attrs,omitempty"`
 }
 
 // access is a renewed URL.
@@ -146,6 +163,9 @@ type syncCall struct {
 
 // VerifyOptions are engine.VerifyOptions without callbacks.
 type VerifyOptions struct {
+	// WholeIfCheap compares the whole disk (not Ranges) when the source
+	// computes checksums next to the data (CheapSums).
+	WholeIfCheap   bool            `json:"whole_if_cheap,omitempty"`
 	BlockSize      int64           `json:"block_size,omitempty"`
 	Threads        int             `json:"threads,omitempty"`
 	MemoryLimit    int64           `json:"memory_limit,omitempty"`

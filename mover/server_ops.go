@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/failback/failback/agent"
 	"github.com/failback/failback/azure"
 	"github.com/failback/failback/crypt"
 	"github.com/failback/failback/engine"
@@ -27,7 +29,7 @@ func (s *server) sync(ctx context.Context, c *call, req syncCall) (engine.Stats,
 		return engine.Stats{}, err
 	}
 	defer closeSrc()
-	return s.local().Sync(ctx, req.Disk, req.Pass, req.Image, src, req.Options, func(p engine.Progress) { c.progress(p) })
+	return s.local().Sync(ctx, req.Disk, req.Pass, req.Image, src, req.Options, c.sourceProgress(src))
 }
 
 func (s *server) verify(ctx context.Context, c *call, req verifyCall) (engine.Counters, error) {
@@ -36,7 +38,21 @@ func (s *server) verify(ctx context.Context, c *call, req verifyCall) (engine.Co
 		return engine.Counters{}, err
 	}
 	defer closeSrc()
-	return s.local().Verify(ctx, req.Image, src, req.Options, func(p engine.Progress) { c.progress(p) })
+	return s.local().Verify(ctx, req.Image, src, req.Options, c.sourceProgress(src))
+}
+
+// sourceProgress sends the engine's samples, with the agent's figures
+// when src reads through it.
+func (c *call) sourceProgress(src engine.Source) func(engine.Progress) {
+	a, _ := src.(*agent.Source)
+	return func(p engine.Progress) {
+		b := progressBody{Progress: p}
+		if a != nil {
+			f := FiguresOf(a.Stats())
+			b.Agent = &f
+		}
+		c.progress(b)
+	}
 }
 
 func (s *server) journals(req passCall) ([]int, error) {
@@ -94,6 +110,13 @@ func (s *server) openSource(ctx context.Context, c *call, spec Source) (engine.S
 		Read: s.storageOptions(spec.Read)})
 	if err != nil {
 		return nil, nil, err
+	}
+	if spec.Agent != nil && len(spec.Key) == 0 {
+		a, err := viaAgent(ctx, spec.Agent, src, slog.New(frameLog{c: c}))
+		if err != nil {
+			return nil, nil, err
+		}
+		return a, a.Close, nil
 	}
 	if len(spec.Key) == 0 {
 		return src, func() {}, nil

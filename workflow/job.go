@@ -38,8 +38,6 @@ type job struct {
 	// open counts the readers of each snapshot (by id): a managed disk's
 	// snapshot holds a read grant (a SAS) while one reads it.
 	open map[string]int
-	// agentNote says once that movers read Azure without the agent.
-	agentNote sync.Once
 	// phaseClock keeps the job's progress monotonic within a phase and
 	// measures its rate (figures.go); wait says what the job waits for
 	// (startwait.go).

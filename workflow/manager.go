@@ -72,6 +72,10 @@ type Deps struct {
 	// figures sampled with the engine's progress and kept in the job.
 	// nil: every read goes straight to the snapshot.
 	SourceVia func(ctx context.Context, r SourceRequest) (engine.Source, func(), error)
+	// MoverAgent, when set, names the Azure-side agent a host's mover
+	// reads a disk's snapshot through (nil for a disk it reads directly);
+	// the mover falls back to the snapshot's URL while it is unreachable.
+	MoverAgent func(ref azure.DiskRef, snapshot string) (*mover.Agent, error)
 	// StepHook, when set, runs at each step boundary with the step's name
 	// ("phase1", "catch-up 1", "shutdown", "phase2", "verify", "start",
 	// "commit", "cancel", "undo", "reverse"); an error stops the step as a

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
 
 	"github.com/failback/failback/config"
-	"github.com/failback/failback/crypt"
 	"github.com/failback/failback/engine"
 	"github.com/failback/failback/mover"
 )
@@ -57,7 +58,7 @@ func (m moverDisk) Sync(ctx context.Context, ps passSource, n int, o mover.SyncO
 	return c.Sync(ctx, m.key, n, m.image, snap, o, progress)
 }
 
-func (m moverDisk) Verify(ctx context.Context, ps passSource, o mover.VerifyOptions, _ bool, progress func(engine.Progress)) (engine.Counters, error) {
+func (m moverDisk) Verify(ctx context.Context, ps passSource, o mover.VerifyOptions, wholeIfCheap bool, progress func(engine.Progress)) (engine.Counters, error) {
 	c, err := m.client()
 	if err != nil {
 		return engine.Counters{}, err
@@ -67,6 +68,7 @@ func (m moverDisk) Verify(ctx context.Context, ps passSource, o mover.VerifyOpti
 		return engine.Counters{}, err
 	}
 	defer release()
+	o.WholeIfCheap = wholeIfCheap
 	return c.Verify(ctx, m.image, snap, o, progress)
 }
 
@@ -133,25 +135,43 @@ func (j *job) moverSnapshot(ctx context.Context, ps passSource) (mover.Snapshot,
 		_ = sn.Close(context.WithoutCancel(ctx))
 		j.reading(ps.snap, -1)
 	}
-	var key *crypt.DataKey
+	snap := mover.Snapshot{Name: ps.d.name() + "@" + ps.snap, Size: sn.Size(), Access: sn.AccessURL,
+		Read: readOptions(j.m.cfg.Azure.Storage)}
 	if ps.d.Encrypted {
-		if key, err = j.key(ctx, ps.k); err != nil {
+		if snap.Key, err = j.key(ctx, ps.k); err != nil {
 			release()
 			return mover.Snapshot{}, nil, err
 		}
-	} else if j.m.deps.SourceVia != nil {
-		j.agentBypassed(ps)
+		return snap, release, nil
 	}
-	return mover.Snapshot{Name: ps.d.name() + "@" + ps.snap, Size: sn.Size(), Access: sn.AccessURL, Key: key,
-		Read: readOptions(j.m.cfg.Azure.Storage)}, release, nil
-}
-
-// agentBypassed says once per job that a mover reads Azure directly:
-// the Azure-side agent is not used through movers yet.
-func (j *job) agentBypassed(ps passSource) {
-	j.agentNote.Do(func() {
-		j.info("agent", "%s %s: the host's mover reads Azure storage directly; the Azure-side agent is used only for hosts with data_path = \"share\"", ps.vm, ps.d.name())
-	})
+	if via := j.m.deps.MoverAgent; via != nil {
+		if snap.Agent, err = via(ps.d.Azure, ps.snap); err != nil {
+			release()
+			return mover.Snapshot{}, nil, fmt.Errorf("agent for %s: %w", ps.d.name(), err)
+		}
+	}
+	if snap.Agent != nil {
+		// As a driver reading through the agent: its figures in the
+		// disk's view and record, its warnings in the job's log.
+		var mu sync.Mutex
+		var last AgentView
+		snap.Log = slog.New(&jobLogHandler{j: j, prefix: ps.vm + " " + ps.d.name() + ": "})
+		snap.Figures = func(f mover.AgentFigures) {
+			mu.Lock()
+			last = AgentView(f)
+			mu.Unlock()
+			j.agentSample(ps.k, AgentView(f))
+		}
+		closeSnap := release
+		release = func() {
+			mu.Lock()
+			a := last
+			mu.Unlock()
+			j.agentFold(ps.k, a)
+			closeSnap()
+		}
+	}
+	return snap, release, nil
 }
 
 // readOptions are [azure.storage]'s retries for a mover's reads.

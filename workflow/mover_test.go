@@ -94,12 +94,7 @@ func TestDrillThroughMoversKeepsDiskBytesOffTheDriver(t *testing.T) {
 	o.VMs[1].Disks = []int64{24 << 20}
 	l := labtest.New(t, o)
 	l.StartWriters(50)
-	d, release, err := labtest.DepsFromConfig(l.Cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(release)
-	m := l.Open(d)
+	m := l.OpenConfigured()
 	ctx := context.Background()
 	before := readChars(t)
 	id, err := m.Start(ctx, delta("app"), labtest.Operator)

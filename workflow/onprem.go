@@ -113,9 +113,7 @@ func (s shareDisk) Verify(ctx context.Context, ps passSource, o mover.VerifyOpti
 		return engine.Counters{}, err
 	}
 	defer release()
-	if wholeIfCheap && cheapSums(src) {
-		o.Ranges = nil // checksums come from next to the data: compare the whole disk
-	}
+	o.WholeIfCheap = wholeIfCheap
 	return s.local.Verify(ctx, s.path, src, o, func(p engine.Progress) { sample(); progress(p) })
 }
 

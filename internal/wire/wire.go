@@ -83,6 +83,10 @@ func Deps(ctx context.Context, cfg *config.Config) (d workflow.Deps, release fun
 	d.Certs = crypt.NewStore(cfg.CertificatesDir, crypt.StoreOptions{Passwords: pw})
 	if cfg.Agent.URL != "" {
 		d.SourceVia = agentSource(cfg.Agent)
+		if d.MoverAgent, err = moverAgent(cfg.Agent); err != nil {
+			release()
+			return d, nil, err
+		}
 	}
 	if d.Replicas, err = Replicas(cfg); err != nil {
 		release()
@@ -276,10 +280,33 @@ func agentSource(a config.Agent) func(ctx context.Context, r workflow.SourceRequ
 // source itself, its block hashing included.
 type agentStats struct{ *agent.Source }
 
+// A driver writing through a share verifies a whole disk only while the
+// agent computes its checksums (mover.CheapSums): the wrapper keeps both.
+var _ interface {
+	engine.BlockHasher
+	mover.FallbackReporter
+} = agentStats{}
+
 // AgentStats implements workflow.AgentReporter.
 func (s agentStats) AgentStats() workflow.AgentView {
-	st := s.Stats()
-	return workflow.AgentView{AzureChecked: st.CheckedBytes, BlockBytes: st.BlockBytes, LinkBytes: st.WireBytes(),
-		CompressionSaved: st.CompressionSaved(), DirectBytes: st.FallbackReadBytes + st.FallbackHashedBytes,
-		Fallback: st.Fallback, FallbackSwitches: st.FallbackSwitches}
+	return workflow.AgentView(mover.FiguresOf(s.Stats()))
+}
+
+// moverAgent names the agent a host's mover reads an unencrypted
+// page-blob snapshot through (nil for other disks: read directly).
+func moverAgent(a config.Agent) (func(ref azure.DiskRef, snapshot string) (*mover.Agent, error), error) {
+	var pem []byte
+	if a.CertFile != "" {
+		var err error
+		if pem, err = os.ReadFile(a.CertFile); err != nil {
+			return nil, fmt.Errorf("[agent] cert_file: %w", err)
+		}
+	}
+	return func(ref azure.DiskRef, snapshot string) (*mover.Agent, error) {
+		if ref.Kind != azure.KindPageBlob {
+			return nil, nil
+		}
+		return &mover.Agent{URL: a.URL, CertFingerprint: a.CertFingerprint, CertPEM: pem, Token: a.Token.Reveal(),
+			Container: ref.Container, Blob: ref.Blob, Snapshot: snapshot}, nil
+	}, nil
 }
