@@ -319,6 +319,9 @@ type VM struct {
 	StartedWhen  string   `toml:"started_when"`
 	StartTimeout Duration `toml:"start_timeout"`
 	Disks        []Disk   `toml:"disk"`
+	// TestPorts are TCP ports a test failback checks from the host once
+	// the test VM runs (its service answers).
+	TestPorts []int `toml:"test_ports"`
 }
 
 // Disk pairs one of the Azure VM's disks with its on-premises image. The

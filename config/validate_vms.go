@@ -64,6 +64,11 @@ func (k *checker) vms() {
 				k.bad(p+".memory", fmt.Sprintf("write %s", Bytes((m/(2<<20)+1)*(2<<20))), "memory = %s is not a multiple of 2 MB, as Hyper-V needs", vm.Memory)
 			}
 		}
+		for j, port := range vm.TestPorts {
+			if port < 1 || port > 65535 {
+				k.bad(fmt.Sprintf("%s.test_ports[%d]", p, j), "write TCP ports from 1 to 65535, e.g. test_ports = [1433, 3389]", "test port %d is not a TCP port", port)
+			}
+		}
 		k.startedWhen(p, vm)
 		if len(vm.Disks) == 0 {
 			k.bad(p, `add a [[vm.disk]] with os = true and image = 'D:\VMs\web01.vhdx' (and one with lun = N for each data disk)`, "VM %q has no disks", vm.Name)

@@ -191,6 +191,9 @@ func (e *hvEmulator) do(op string, a map[string]any) (any, *psFailure) {
 	case "free-space":
 		return map[string]any{"Path": str("Path"), "Volume": `C:\`, "DeviceID": `\\?\Volume{00000000-0000-0000-0000-000000000001}\`, "FreeSpace": e.free, "Capacity": e.capacity}, nil
 	}
+	if res, f, ok := e.doTest(op, a); ok {
+		return res, f
+	}
 	return nil, &psFailure{"System.Management.Automation.CommandNotFoundException", "unknown operation " + op, "ObjectNotFound"}
 }
 

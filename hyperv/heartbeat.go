@@ -61,6 +61,13 @@ func (h *LabHost) Heartbeat(ctx context.Context, name string) (bool, string, err
 	if v.State != StateRunning {
 		return false, "the VM is " + string(v.State), nil
 	}
+	cfg, err := h.config()
+	if err != nil {
+		return false, "", err
+	}
+	if v.guest(cfg).NoHeartbeat {
+		return false, "no contact: the guest reports no heartbeat", nil
+	}
 	var g labGuest
 	b, err := os.ReadFile(h.guestFile())
 	switch {

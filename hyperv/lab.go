@@ -50,6 +50,10 @@ type LabConfig struct {
 	// SiteRecovery, when set, is the Azure Site Recovery Provider Info
 	// reports as installed.
 	SiteRecovery string `json:"site_recovery,omitempty"`
+	// Guests says, by VM name (lower case), how the guest of a VM made
+	// later behaves (a test failback's db01-test), unless the VM's own
+	// LabGuest says otherwise.
+	Guests map[string]LabGuest `json:"guests,omitempty"`
 }
 
 const labConfigName = "host.json"
@@ -175,6 +179,8 @@ type labVM struct {
 	// GuestIgnoresShutdown makes the guest ignore shutdown requests, so a
 	// drill can see a forced turn-off.
 	GuestIgnoresShutdown bool `json:"guest_ignores_shutdown,omitempty"`
+	// Guest is how the guest answers the checks after a start.
+	Guest LabGuest `json:"guest,omitzero"`
 	// Cycles are reverse replication's checkpoints and change tracking.
 	Cycles labCycleState `json:"cycles,omitzero"`
 }
@@ -244,13 +250,18 @@ func (h *LabHost) view(v labVM) VM {
 	vm.Disks = make([]Disk, len(v.Disks))
 	for i, d := range v.Disks {
 		vm.Disks[i] = Disk{HostPath: d.HostPath, Controller: d.Controller, ParentPath: d.ParentPath}
-		img, err := vdisk.Open(d.HostPath, vdisk.OpenOptions{ReadOnly: true})
+		// A differencing VHDX reads through its parent, whose path
+		// Get-VHD reports as ParentPath.
+		img, err := vdisk.OpenChain(d.HostPath, vdisk.ChainOptions{ReadOnly: true})
 		if err != nil {
 			vm.Disks[i].Problem = err.Error()
 			continue
 		}
 		info := img.Info()
 		img.Close()
+		if info.Parent != "" {
+			vm.Disks[i].ParentPath = info.Parent
+		}
 		vm.Disks[i].VirtualSize = info.VirtualSize
 		vm.Disks[i].FileSize = info.FileSize
 		vm.Disks[i].Format = strings.ToUpper(string(info.Format))

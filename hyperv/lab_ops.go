@@ -186,9 +186,10 @@ func createLabDisk(d DiskSpec) error {
 	return img.Close()
 }
 
-// openCheck opens a disk read-only to prove it is a readable image.
+// openCheck opens a disk read-only to prove it is a readable image (a
+// differencing VHDX with its parent, as Hyper-V opens it).
 func openCheck(host, op, path string) error {
-	img, err := vdisk.Open(path, vdisk.OpenOptions{ReadOnly: true})
+	img, err := vdisk.OpenChain(path, vdisk.ChainOptions{ReadOnly: true})
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return newHostError(ErrDiskNotFound, host, op, path+" does not exist")

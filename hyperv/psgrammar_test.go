@@ -182,6 +182,9 @@ func allScripts(t *testing.T) []string {
 		_, _ = h.DiskInUse(ctx, path)
 		_, _ = h.FreeSpace(ctx, `D:\VMs\`+v)
 		_ = h.AttachDisk(ctx, v, DiskSpec{HostPath: path, Controller: Controller{Type: SCSI, Number: 1, Location: 2}})
+		_, _, _ = h.EnsureSwitch(ctx, v, SwitchPrivate)
+		_ = h.RemoveSwitch(ctx, v)
+		_, _ = h.CheckVM(ctx, v, []int{1433, 3389}, time.Second)
 		for _, gen := range []int{1, 2} {
 			spec := shapeSpec(v, gen)
 			if _, err := h.CreateVM(ctx, spec); err == nil || err.Error() == "" {

@@ -53,6 +53,11 @@ var scriptLibs = map[string][]string{
 	"discard-saved-state": {"vm"},
 	"begin-cycle":         {"vm", "cycle"},
 	"end-cycle":           {"vm", "cycle"},
+
+	// A test failback's (testvm.go).
+	"ensure-switch": nil,
+	"remove-switch": nil,
+	"check-vm":      {"vm"},
 }
 
 // buildScript assembles the script of an operation: a header naming it,

@@ -21,10 +21,31 @@ import (
 // (data_path = "share") runs the same ones on the paths it mounts, with
 // its own state folder. One definition of each operation, whichever side
 // the bytes are on.
-type Local struct{ l layout }
+type Local struct {
+	l    layout
+	open Opener
+}
 
 // NewLocal works with the journals under stateDir (laid out as doc.go says).
 func NewLocal(stateDir string) *Local { return &Local{l: layout{root: stateDir}} }
+
+// Opener opens an image, read-only or not.
+type Opener func(path string, readOnly bool) (vdisk.Image, error)
+
+// Opening is h opening its images with open instead of vdisk.Open (a
+// test failback's disk: a differencing child, opened with its parent).
+func (h *Local) Opening(open Opener) *Local {
+	c := *h
+	c.open = open
+	return &c
+}
+
+func (h *Local) image(path string, readOnly bool) (vdisk.Image, error) {
+	if h.open != nil {
+		return h.open(path, readOnly)
+	}
+	return vdisk.Open(path, vdisk.OpenOptions{ReadOnly: readOnly})
+}
 
 // PassDir is the journal folder of pass n of disk k.
 func (h *Local) PassDir(k DiskKey, n int) (string, error) { return h.l.pass(k, n) }
@@ -56,14 +77,14 @@ func retryBusy[T any](ctx context.Context, f func() (T, error)) (T, error) {
 	}
 }
 
-// OpenWrite opens an image for writing under its write lock, waiting a
+// openWrite opens an image for writing under its write lock, waiting a
 // while for a writer that is stopping.
-func OpenWrite(ctx context.Context, path string) (engine.Target, func(), error) {
+func (h *Local) openWrite(ctx context.Context, path string) (engine.Target, func(), error) {
 	lk, err := retryBusy(ctx, func() (*hyperv.DiskWriteLock, error) { return hyperv.LockDiskForWrite(path) })
 	if err != nil {
 		return nil, nil, err
 	}
-	img, err := vdisk.Open(path, vdisk.OpenOptions{})
+	img, err := h.image(path, false)
 	if err != nil {
 		_ = lk.Release()
 		return nil, nil, fmt.Errorf("open %s: %w", path, err)
@@ -74,9 +95,9 @@ func OpenWrite(ctx context.Context, path string) (engine.Target, func(), error) 
 	}, nil
 }
 
-// OpenRead opens an image read-only.
-func OpenRead(path string) (engine.Source, func(), error) {
-	img, err := vdisk.Open(path, vdisk.OpenOptions{ReadOnly: true})
+// openRead opens an image read-only.
+func (h *Local) openRead(path string) (engine.Source, func(), error) {
+	img, err := h.image(path, true)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -94,7 +115,7 @@ func (h *Local) Sync(ctx context.Context, k DiskKey, n int, image string, src en
 	if err := mkdirPrivate(filepath.Dir(dir)); err != nil {
 		return engine.Stats{}, fmt.Errorf("the journal's folder: %w", err)
 	}
-	dst, release, err := OpenWrite(ctx, image)
+	dst, release, err := h.openWrite(ctx, image)
 	if err != nil {
 		return engine.Stats{}, err
 	}
@@ -110,7 +131,7 @@ func (h *Local) Sync(ctx context.Context, k DiskKey, n int, image string, src en
 // Verify compares the image with src: o.Ranges, or the whole disk when
 // o.WholeIfCheap and src computes checksums next to the data.
 func (h *Local) Verify(ctx context.Context, image string, src engine.Source, o VerifyOptions, progress func(engine.Progress)) (engine.Counters, error) {
-	dst, release, err := OpenWrite(ctx, image)
+	dst, release, err := h.openWrite(ctx, image)
 	if err != nil {
 		return engine.Counters{}, err
 	}
@@ -144,7 +165,7 @@ func (h *Local) Rollback(ctx context.Context, k DiskKey, n int, image, targetID 
 	if err != nil {
 		return engine.RollbackStats{}, err
 	}
-	dst, release, err := OpenWrite(ctx, image)
+	dst, release, err := h.openWrite(ctx, image)
 	if err != nil {
 		return engine.RollbackStats{}, err
 	}
@@ -196,7 +217,7 @@ func (h *Local) Changed(ctx context.Context, k DiskKey, image string, threads in
 	if err != nil {
 		return nil, err
 	}
-	src, release, err := OpenRead(image)
+	src, release, err := h.openRead(image)
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +285,7 @@ func (h *Local) Send(ctx context.Context, k DiskKey, image string, dst engine.Ta
 	if err != nil {
 		return engine.Stats{}, err
 	}
-	src, release, err := OpenRead(image)
+	src, release, err := h.openRead(image)
 	if err != nil {
 		return engine.Stats{}, err
 	}

@@ -84,6 +84,9 @@ type Info struct {
 	// what the file system holds (without the short holes Allocated
 	// includes).
 	AllocatedBytes int64 `json:"allocated_bytes"`
+	// Parent is the disk a differencing VHDX reads through (OpenChain),
+	// as this machine reached it.
+	Parent string `json:"parent,omitempty"`
 }
 
 // CreateOptions say what image to create.

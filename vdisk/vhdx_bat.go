@@ -2,6 +2,7 @@ package vdisk
 
 import (
 	"encoding/binary"
+	"fmt"
 	"sort"
 	"sync/atomic"
 )
@@ -28,7 +29,32 @@ func (v *vhdxImage) loadBAT() error {
 	// end past the file (only its virtual part must be there), by less than
 	// a block.
 	seen := make([]uint64, ((v.fileSize+vhdxMaxBlock)>>20+63)/64)
-	blockMiB := g.blockSize >> 20
+	// claim checks that a block of n bytes (of which need must be in the
+	// file) at the entry's offset lies past the header section, outside
+	// every region and every other block, and takes its space.
+	claim := func(e uint64, n, need int64, what string) error {
+		// Checked as unsigned first: an absurd offset must not turn
+		// negative and pass for one in the header section.
+		if uoff := e & batOffsetMask; uoff > uint64(v.fileSize) || uint64(v.fileSize)-uoff < uint64(need) {
+			return corruptf(v.path, "%s at file offset %d runs past the end of the %d-byte file", what, uoff, v.fileSize)
+		}
+		off := int64(e & batOffsetMask)
+		if off < vhdxHeaderSection {
+			return corruptf(v.path, "%s is present at file offset %d, inside the header section", what, off)
+		}
+		if r, ok := v.regionAt(off, n); ok {
+			return corruptf(v.path, "%s at file offset %d overlaps the %s", what, off, r.name)
+		}
+		for u := off >> 20; u < (off+n)>>20; u++ {
+			if seen[u/64]&(1<<(u%64)) != 0 {
+				return corruptf(v.path, "%s at file offset %d overlaps another block", what, off)
+			}
+			seen[u/64] |= 1 << (u % 64)
+		}
+		// New blocks go after every block's full extent.
+		v.fileEnd = max(v.fileEnd, off+n)
+		return nil
+	}
 	buf := make([]byte, min(need, 1<<20))
 	for start := int64(0); start < need; start += int64(len(buf)) {
 		chunk := buf[:min(int64(len(buf)), need-start)]
@@ -37,43 +63,40 @@ func (v *vhdxImage) loadBAT() error {
 		}
 		for i := 0; i < len(chunk); i += 8 {
 			idx := (start + int64(i)) / 8
+			e := binary.LittleEndian.Uint64(chunk[i:])
 			if g.isSectorBitmap(idx) {
 				// Only differencing disks use sector bitmaps; some writers
-				// leave junk here, which readers must ignore.
+				// leave junk here, which readers of others must ignore.
+				if v.diff != nil {
+					if err := v.loadSBEntry(idx/(g.chunkRatio+1), e, claim); err != nil {
+						return err
+					}
+				}
 				continue
 			}
 			blk := g.payloadBlock(idx)
-			e := binary.LittleEndian.Uint64(chunk[i:])
+			if blk >= g.dataBlocks {
+				continue // a differencing file's last chunk: entries past the disk
+			}
 			switch st := e & batStateMask; st {
 			case batNotPresent, batUndefined, batZero, batUnmapped:
-			case batFullyPresent:
-				// Checked as unsigned first: an absurd offset must not
-				// turn negative and pass for one in the header section.
-				if uoff := e & batOffsetMask; uoff > uint64(v.fileSize) || uint64(v.fileSize)-uoff < uint64(g.blockBytes(blk)) {
-					return corruptf(v.path, "block %d at file offset %d runs past the end of the %d-byte file", blk, uoff, v.fileSize)
-				}
-				off := int64(e & batOffsetMask)
-				if off < vhdxHeaderSection {
-					return corruptf(v.path, "block %d is present at file offset %d, inside the header section", blk, off)
-				}
-				if r, ok := v.regionAt(off, g.blockSize); ok {
-					return corruptf(v.path, "block %d at file offset %d overlaps the %s", blk, off, r.name)
-				}
-				for u := off >> 20; u < off>>20+blockMiB; u++ {
-					if seen[u/64]&(1<<(u%64)) != 0 {
-						return corruptf(v.path, "block %d at file offset %d overlaps another block", blk, off)
-					}
-					seen[u/64] |= 1 << (u % 64)
-				}
-				// New blocks go after every block's full extent.
-				v.fileEnd = max(v.fileEnd, off+g.blockSize)
 			case batPartiallyPresent:
-				return corruptf(v.path, "block %d is partially present (BAT state 7), which only a differencing disk may use", blk)
+				if v.diff == nil {
+					return corruptf(v.path, "block %d is partially present (BAT state 7), which only a differencing disk may use", blk)
+				}
+				fallthrough
+			case batFullyPresent:
+				if err := claim(e, g.blockSize, g.blockBytes(blk), fmt.Sprintf("block %d", blk)); err != nil {
+					return err
+				}
 			default:
 				return corruptf(v.path, "block %d has undefined BAT state %d", blk, st)
 			}
 			v.bat[blk].Store(e)
 		}
+	}
+	if v.diff != nil {
+		return v.checkSBEntries()
 	}
 	return nil
 }
@@ -110,9 +133,14 @@ func (v *vhdxImage) buildBATSector(s int64) ([]byte, error) {
 			break
 		}
 		if v.g.isSectorBitmap(idx) {
+			if v.diff != nil {
+				binary.LittleEndian.PutUint64(b[i*8:], v.diff.sb[idx/(v.g.chunkRatio+1)].Load())
+			}
 			continue
 		}
-		binary.LittleEndian.PutUint64(b[i*8:], v.bat[v.g.payloadBlock(idx)].Load())
+		if blk := v.g.payloadBlock(idx); blk < v.g.dataBlocks {
+			binary.LittleEndian.PutUint64(b[i*8:], v.bat[blk].Load())
+		}
 	}
 	return b, nil
 }

@@ -130,12 +130,20 @@ func (v *vhdxImage) flushLocked() error {
 	if err == nil {
 		clear(v.dirty)
 	}
+	var bmGen uint64
+	if err == nil && v.diff != nil {
+		writes, bmGen = v.diff.takeBitmaps(writes)
+	}
 	fileLen := v.fileLen // every entry in writes points below it
 	v.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	if err = v.commitBAT(writes, fileLen); err != nil {
+	err = v.commitBAT(writes, fileLen)
+	if v.diff != nil {
+		v.settleBitmaps(bmGen, err == nil)
+	}
+	if err != nil {
 		v.mu.Lock()
 		for _, s := range secs {
 			v.dirty[s] = struct{}{} // retried by the next Flush
@@ -212,6 +220,9 @@ func (v *vhdxImage) Close() error {
 	}
 	if cerr := v.f.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close VHDX %s: %w", v.path, cerr)
+	}
+	if v.diff != nil && v.diff.parent != nil {
+		v.diff.parent.Close()
 	}
 	return err
 }

@@ -28,7 +28,7 @@ func createVHDX(path string, o CreateOptions) (Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create VHDX %s: %w", path, err)
 	}
-	v, err := writeNewVHDX(path, f, g, o.Fixed)
+	v, err := writeNewVHDX(path, f, g, o.Fixed, nil)
 	if err != nil {
 		f.Close()
 		os.Remove(path)
@@ -65,8 +65,10 @@ func vhdxCreateGeometry(o CreateOptions) (vhdxGeometry, error) {
 }
 
 // writeNewVHDX writes every structure of an empty disk, makes it durable,
-// and opens the result (which re-validates it).
-func writeNewVHDX(path string, f *os.File, g vhdxGeometry, fixed bool) (*vhdxImage, error) {
+// and opens the result (which re-validates it). With a parent locator it
+// is a differencing disk (g must then have a differencing BAT), opened
+// without its parent.
+func writeNewVHDX(path string, f *os.File, g vhdxGeometry, fixed bool, locator []byte) (*vhdxImage, error) {
 	batLen := roundUp(g.batEntries*8, vhdxMiB)
 	dataOff := int64(createBATOff) + batLen
 	size := dataOff
@@ -94,7 +96,7 @@ func writeNewVHDX(path string, f *os.File, g vhdxGeometry, fixed bool) (*vhdxIma
 		off int64
 	}{
 		{ident, 0}, {h.encode(), vhdxHeader1Off}, {h2.encode(), vhdxHeader2Off},
-		{regions, vhdxRegion1Off}, {regions, vhdxRegion2Off}, {encodeMetadata(g, fixed), createMetaOff},
+		{regions, vhdxRegion1Off}, {regions, vhdxRegion2Off}, {encodeMetadata(g, fixed, locator), createMetaOff},
 	}
 	for _, w := range writes {
 		if _, err := f.WriteAt(w.b, w.off); err != nil {
@@ -113,12 +115,13 @@ func writeNewVHDX(path string, f *os.File, g vhdxGeometry, fixed bool) (*vhdxIma
 		return nil, err
 	}
 	syncDir(filepath.Dir(path))
-	return openVHDXFile(path, f, false)
+	return openVHDXFile(path, f, false, locator != nil)
 }
 
-// encodeMetadata returns the metadata table followed by the five items, as
-// the first bytes of the metadata region.
-func encodeMetadata(g vhdxGeometry, fixed bool) []byte {
+// encodeMetadata returns the metadata table followed by the five items (and
+// a differencing disk's parent locator), as the first bytes of the
+// metadata region.
+func encodeMetadata(g vhdxGeometry, fixed bool, locator []byte) []byte {
 	const base = vhdxTableSize
 	items := make([]byte, 40)
 	le := binary.LittleEndian
@@ -126,20 +129,28 @@ func encodeMetadata(g vhdxGeometry, fixed bool) []byte {
 	if fixed {
 		le.PutUint32(items[4:], fileParamLeaveAllocated)
 	}
+	if locator != nil {
+		le.PutUint32(items[4:], fileParamHasParent)
+	}
 	le.PutUint64(items[8:], uint64(g.size))
 	page83 := newGUID()
 	copy(items[16:32], page83[:])
 	le.PutUint32(items[32:], uint32(g.logical))
 	le.PutUint32(items[36:], uint32(g.physical))
 	disk := uint32(metaIsVirtualDisk | metaIsRequired)
-	table := encodeMetaTable([]metaEntry{
+	entries := []metaEntry{
 		{ID: guidFileParams, Off: base, Len: 8, Flags: metaIsRequired},
 		{ID: guidVirtualSize, Off: base + 8, Len: 8, Flags: disk},
 		{ID: guidPage83, Off: base + 16, Len: 16, Flags: disk},
 		{ID: guidLogicalSector, Off: base + 32, Len: 4, Flags: disk},
 		{ID: guidPhysicalSector, Off: base + 36, Len: 4, Flags: disk},
-	})
-	return append(table, items...)
+	}
+	if locator != nil {
+		// MS-VHDX 2.6.2: the parent locator is required, not virtual-disk.
+		entries = append(entries, metaEntry{ID: guidParentLocator, Off: base + 40, Len: uint32(len(locator)), Flags: metaIsRequired})
+		items = append(items, locator...)
+	}
+	return append(encodeMetaTable(entries), items...)
 }
 
 // writeFixedBAT marks every block present, laid out in order after the BAT.

@@ -20,7 +20,9 @@ type vhdxImage struct {
 	path     string
 	f        *os.File
 	readOnly bool
-	fixed    bool // LeaveBlocksAllocated: blocks never go back to unallocated
+	chain    bool      // a differencing file may open (OpenChain)
+	diff     *vhdxDiff // a differencing file's parent and sector bitmaps (vhdx_diff.go)
+	fixed    bool      // LeaveBlocksAllocated: blocks never go back to unallocated
 	g        vhdxGeometry
 	page83   guid
 
@@ -84,6 +86,10 @@ func (v *vhdxImage) ReadAt(p []byte, off int64) (int, error) {
 			if err := v.pread(seg, int64(e&batOffsetMask)+in); err != nil {
 				return done, err
 			}
+		} else if v.diff != nil {
+			if err := v.readDiff(seg, blk, in, e); err != nil {
+				return done, err
+			}
 		} else {
 			clear(seg)
 		}
@@ -136,6 +142,9 @@ func (v *vhdxImage) writeBlock(blk, in int64, p []byte) error {
 		if e&batStateMask == batFullyPresent {
 			return v.pwrite(p, int64(e&batOffsetMask)+in)
 		}
+		if v.diff != nil {
+			return v.writeDiff(blk, in, p)
+		}
 		v.mu.Lock()
 		if v.bat[blk].Load()&batStateMask == batFullyPresent {
 			v.mu.Unlock()
@@ -146,7 +155,7 @@ func (v *vhdxImage) writeBlock(blk, in int64, p []byte) error {
 			<-ch
 			continue
 		}
-		off, err := v.reserveLocked()
+		off, err := v.reserveLocked(v.g.blockSize)
 		if err != nil {
 			v.mu.Unlock()
 			return err
@@ -171,13 +180,13 @@ func (v *vhdxImage) writeBlock(blk, in int64, p []byte) error {
 	}
 }
 
-// reserveLocked grows the file by one block and returns the block's
-// offset. Space is only ever taken at the end and never reused, so a block
-// can never receive bytes meant for another one, whatever a crash leaves of
-// the BAT (see vhdx_commit.go).
-func (v *vhdxImage) reserveLocked() (int64, error) {
+// reserveLocked grows the file by n bytes (a payload block, or a sector
+// bitmap block) and returns their offset. Space is only ever taken at the
+// end and never reused, so a block can never receive bytes meant for
+// another one, whatever a crash leaves of the BAT (see vhdx_commit.go).
+func (v *vhdxImage) reserveLocked(n int64) (int64, error) {
 	off := v.fileEnd
-	end := off + v.g.blockSize
+	end := off + n
 	if end > vhdxMaxFileSize {
 		return 0, fmt.Errorf("%s: file would grow past %d bytes: %w", v.path, int64(vhdxMaxFileSize), ErrOutOfRange)
 	}
@@ -205,6 +214,9 @@ var zeroBuf = make([]byte, 1<<20)
 func (v *vhdxImage) WriteZeroes(off, n int64) error {
 	if err := v.writable(off, n); err != nil {
 		return err
+	}
+	if v.diff != nil {
+		return v.zeroDiff(off, n, batZero)
 	}
 	for done := int64(0); done < n; {
 		pos := off + done
@@ -247,6 +259,9 @@ func (v *vhdxImage) Allocated() ([]Extent, error) {
 	if v.closed.Load() {
 		return nil, os.ErrClosed
 	}
+	if v.diff != nil {
+		return v.allocatedDiff()
+	}
 	var out []Extent
 	for blk := range int64(len(v.bat)) {
 		if v.bat[blk].Load()&batStateMask != batFullyPresent {
@@ -268,5 +283,6 @@ func (v *vhdxImage) Info() Info {
 	}
 	ext, _ := v.Allocated()
 	in.AllocatedBytes = extentBytes(ext)
+	in.Parent = ParentPath(v)
 	return in
 }

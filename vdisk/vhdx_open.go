@@ -7,16 +7,27 @@ import (
 	"io"
 	"os"
 	"slices"
+	"sync/atomic"
 )
 
 // openVHDX opens a VHDX image. A writable open replays a non-empty log
 // first; a read-only open replays it in memory, leaving the file untouched.
 func openVHDX(path string, o OpenOptions) (Image, error) {
-	f, err := openFile(path, o.ReadOnly)
+	v, err := openVHDXPath(path, o.ReadOnly, false)
 	if err != nil {
 		return nil, err
 	}
-	v, err := openVHDXFile(path, f, o.ReadOnly)
+	return v, nil
+}
+
+// openVHDXPath opens the file and parses it (a differencing file only with
+// chain, and then without its parent).
+func openVHDXPath(path string, readOnly, chain bool) (*vhdxImage, error) {
+	f, err := openFile(path, readOnly)
+	if err != nil {
+		return nil, err
+	}
+	v, err := openVHDXFile(path, f, readOnly, chain)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -26,9 +37,11 @@ func openVHDX(path string, o OpenOptions) (Image, error) {
 
 // openVHDXFile parses and validates every structure, in the order the
 // format requires: headers, then the log (replayed before anything it may
-// describe is read), then region tables, metadata and the BAT.
-func openVHDXFile(path string, f *os.File, readOnly bool) (*vhdxImage, error) {
-	v := &vhdxImage{path: path, f: f, readOnly: readOnly, inflight: map[int64]chan struct{}{}, dirty: map[int64]struct{}{}}
+// describe is read), then region tables, metadata and the BAT. A
+// differencing file is refused unless chain is set (OpenChain, which then
+// attaches its parent).
+func openVHDXFile(path string, f *os.File, readOnly, chain bool) (*vhdxImage, error) {
+	v := &vhdxImage{path: path, f: f, readOnly: readOnly, chain: chain, inflight: map[int64]chan struct{}{}, dirty: map[int64]struct{}{}}
 	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("open VHDX %s: %w", path, err)
@@ -261,9 +274,14 @@ func (v *vhdxImage) loadMetadata() error {
 	blockSize := int64(binary.LittleEndian.Uint32(fp))
 	flags := binary.LittleEndian.Uint32(fp[4:])
 	if _, ok := items[guidParentLocator]; ok || flags&fileParamHasParent != 0 {
-		return fmt.Errorf("%s: %w: differencing VHDX (it has a parent disk); merge it into its parent first (Hyper-V Edit Disk, or Merge-VHD)", v.path, ErrUnsupported)
+		if !v.chain {
+			return fmt.Errorf("%s: %w: %w (it has a parent disk); merge it into its parent first (Hyper-V Edit Disk, or Merge-VHD)", v.path, ErrUnsupported, ErrDifferencing)
+		}
+		if err := v.loadLocator(items, flags); err != nil {
+			return err
+		}
 	}
-	v.fixed = flags&fileParamLeaveAllocated != 0
+	v.fixed = flags&fileParamLeaveAllocated != 0 && v.diff == nil // ignored when HasParent is set
 	vs, err := read(guidVirtualSize, 8)
 	if err != nil {
 		return err
@@ -297,5 +315,9 @@ func (v *vhdxImage) loadMetadata() error {
 		return corruptf(v.path, "virtual size %d is not a multiple of %d between 1 and 64 TiB", size, logical)
 	}
 	v.g = newGeometry(int64(size), blockSize, int(logical), int(physical))
+	if v.diff != nil {
+		v.g.differencing()
+		v.diff.sb = make([]atomic.Uint64, v.g.sbBlocks())
+	}
 	return nil
 }

@@ -15,6 +15,9 @@ func (v *vhdxImage) Deallocate(off, n int64) error {
 	if err := v.writable(off, n); err != nil {
 		return err
 	}
+	if v.diff != nil {
+		return v.zeroDiff(off, n, batNotPresent)
+	}
 	for done := int64(0); done < n; {
 		pos := off + done
 		blk := pos >> v.g.blockShift
@@ -62,6 +65,9 @@ func (v *vhdxImage) Trim() error {
 		if off := int64(v.bat[blk].Load() & batOffsetMask); off != 0 {
 			end = max(end, off+v.g.blockSize)
 		}
+	}
+	if v.diff != nil {
+		end = max(end, v.diff.sbEnd())
 	}
 	end = roundUp(end, vhdxMiB)
 	st, err := v.f.Stat()

@@ -58,12 +58,23 @@ func recordFacts(r *jobRecord, running bool) ActionFacts {
 		Phase1Done: phase1Done(r), Running: running,
 		LastMoved: lastMoved(r), Passes: countPasses(r),
 	}
+	if r.Test != nil {
+		f.Test = true
+		for _, s := range r.Test.Switches {
+			if s.Owned && !s.Removed {
+				f.TestSwitches = append(f.TestSwitches, s.Name+" on "+s.Host)
+			}
+		}
+	}
 	for _, v := range r.VMs {
 		vf := VMFacts{
 			Name: v.Name, AzureVM: v.AzureVM, Group: v.Group,
 			OnPrem:    v.StartedOnPrem && !v.StoppedOnPrem,
 			ShutAzure: v.ShutByJob && !v.AzureRestarted,
 			Created:   v.CreatedVM && !v.RemovedVM, Host: v.Host,
+		}
+		if v.Test != nil {
+			vf.TestVM = v.Test.Name
 		}
 		for _, n := range v.NICs {
 			vf.NICs = append(vf.NICs, n.Name())
@@ -200,7 +211,12 @@ func (m *Manager) Act(ctx context.Context, id string, a Action, who Actor) error
 		ActCancel:      {flowCancel, StateCancelling},
 		ActUndo:        {flowUndo, StateUndoing},
 		ActUndoRemove:  {flowUndo, StateUndoing},
+		ActEndTest:     {flowEndTest, StateEndingTest},
 	}[a]
+	if a == ActCancel && j.snap().Test != nil {
+		// Cancelling a test ends it: nothing of the VMs' to roll back.
+		next.f, next.s = flowEndTest, StateEndingTest
+	}
 	if err := j.supersede(func(r *jobRecord) {
 		r.Flow, r.State, r.Error = next.f, next.s, ""
 		if a == ActReverse || a == ActReverseOnce {

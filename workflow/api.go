@@ -116,6 +116,16 @@ type Choices struct {
 	// SwitchMap connects, at an alternate location, the adapters of a
 	// switch the host lacks to one it has (original name -> host's).
 	SwitchMap map[string]string `json:"switch_map,omitempty"`
+	// Test makes the job a test failback (testfailback.go): phase 1 and
+	// catch-up write test disks (children of the on-premises disks), the
+	// Azure VMs keep running, and test VMs start on TestHost (default:
+	// each VM's own host) with every adapter on TestSwitch (default: a
+	// private switch the test creates). TestCopy copies the disks instead
+	// of making children of them.
+	Test       bool   `json:"test,omitempty"`
+	TestHost   string `json:"test_host,omitempty"`
+	TestSwitch string `json:"test_switch,omitempty"`
+	TestCopy   bool   `json:"test_copy,omitempty"`
 }
 
 // Role says what an actor may do.
@@ -157,6 +167,9 @@ const (
 	// the job created at an alternate location (failback undo
 	// --remove-created); plain Undo keeps them, off.
 	ActUndoRemove Action = "undo-remove"
+	// ActEndTest ends a test failback: its test VMs, test disks and the
+	// switch it created are removed (Cancel does the same to a test).
+	ActEndTest Action = "end-test"
 )
 
 // ActionState says whether an action applies now and, if not, why.
@@ -167,6 +180,9 @@ type ActionState struct {
 	Why string `json:"why,omitempty"`
 	// Confirm says what the action will do, for the confirmation prompt.
 	Confirm string `json:"confirm,omitempty"`
+	// Hidden says the action never applies to this kind of job (End test
+	// of a real failback): front ends need not offer it at all.
+	Hidden bool `json:"hidden,omitempty"`
 }
 
 // JobState is where a job stands.
@@ -192,6 +208,13 @@ const (
 	StateUndone        JobState = "undone" // final
 	StateFailed        JobState = "failed" // resting: cancel or resume
 	StateInterrupted   JobState = "interrupted"
+
+	// A test failback's own states (after phase 1 and catch-up).
+	StateTestFinal    JobState = "measuring-final-pass" // the final pass a real failback would run, measured
+	StateTestStarting JobState = "starting-test-vms"
+	StateTesting      JobState = "testing" // resting: the test VMs run; End test
+	StateEndingTest   JobState = "ending-test"
+	StateTestEnded    JobState = "test-ended" // final
 )
 
 // LogLine is one event of a job's log.

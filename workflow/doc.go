@@ -50,6 +50,8 @@
 //	reverse:        committed -> reverse-replicating -> committed (once, or when stopped)
 //	cancel:         any state before the on-premises VMs start -> cancelling -> cancelled
 //	undo:           pending-commit (or a failure after a VM started) -> undoing -> undone
+//	start (test):   preflight -> phase1 -> catch-up (rounds) -> measuring-final-pass -> starting-test-vms -> testing
+//	end test:       any state of a test -> ending-test -> test-ended (Cancel of a test does the same)
 //	any moving state -> failed (error; resume or cancel), or -> interrupted (the process ended; Open marks it)
 //
 // Complete during catch-up stops the running pass; it stays in the record

@@ -151,6 +151,8 @@ func (j *job) runFlow(ctx context.Context, fl flow) error {
 		return j.flowCancel(ctx)
 	case flowUndo:
 		return j.flowUndo(ctx)
+	case flowEndTest:
+		return j.flowEndTest(ctx)
 	}
 	return fmt.Errorf("job %s: unknown flow %q in job.json", j.id, fl)
 }

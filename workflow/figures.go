@@ -93,7 +93,7 @@ func (j *job) jobFigures(v *JobView, now time.Time) {
 	v.Phase = j.phaseLabel(r, st)
 	f := j.phaseFraction(r, st)
 	switch {
-	case r.State == StateReady, r.State == StatePendingCommit, r.State == StateCommitted:
+	case r.State == StateReady, r.State == StatePendingCommit, r.State == StateCommitted, r.State == StateTesting:
 		v.Percent = 100
 	case r.State.Final():
 	case r.State.Stopped():

@@ -108,15 +108,18 @@ func (j *job) snap() jobRecord {
 
 func cloneRecord(r *jobRecord) jobRecord {
 	c := *r
+	c.Test = r.Test.clone()
 	c.VMs = make([]vmRecord, len(r.VMs))
 	for i, v := range r.VMs {
 		c.VMs[i] = v
 		c.VMs[i].Points = append([]recoveryPoint(nil), v.Points...)
+		c.VMs[i].Test = v.Test.clone()
 		c.VMs[i].Disks = make([]diskRecord, len(v.Disks))
 		for k, d := range v.Disks {
 			c.VMs[i].Disks[k] = d
 			c.VMs[i].Disks[k].Passes = append([]passRecord(nil), d.Passes...)
 			c.VMs[i].Disks[k].Cycles = append([]cycleRecord(nil), d.Cycles...)
+			c.VMs[i].Disks[k].Test = d.Test.clone()
 		}
 	}
 	return c

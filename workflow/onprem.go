@@ -66,11 +66,16 @@ type passSource struct {
 }
 
 // onPrem is disk k's on-premises side: through the mover when the job
-// recorded so at its start, else through the share (older jobs too).
+// recorded so at its start, else through the share (older jobs too); in
+// a test failback its test disk (testfailback_disk.go), never the VM's
+// own.
 func (j *job) onPrem(k diskKey) onPremDisk {
 	r := j.snap()
 	vm := r.VMs[k.v]
 	d := vm.Disks[k.d]
+	if d.Test != nil {
+		return j.testDisk(k)
+	}
 	mk := mover.DiskKey{Job: j.id, VM: vm.Name, Disk: k.d}
 	if vm.Mover {
 		return moverDisk{j: j, key: mk, host: vm.Host, image: d.Image}

@@ -10,6 +10,9 @@ import (
 // flowStart is what Start sets going: phase 1 and the catch-up passes
 // of a delta job (ending ready to complete), or the whole full download.
 func (j *job) flowStart(ctx context.Context) error {
+	if j.snap().Test != nil {
+		return j.flowTest(ctx)
+	}
 	if err := j.createVMs(ctx); err != nil {
 		return err
 	}
@@ -19,6 +22,18 @@ func (j *job) flowStart(ctx context.Context) error {
 	if j.snap().Choices.Sync == SyncFull {
 		return j.fullDownload(ctx)
 	}
+	if err := j.deltaPasses(ctx); err != nil {
+		return err
+	}
+	if err := j.becomeReady(); err != nil {
+		return err
+	}
+	return j.keepCatchingUp(ctx)
+}
+
+// deltaPasses runs phase 1 (unless it is done) and the catch-up rounds,
+// the Azure VMs running.
+func (j *job) deltaPasses(ctx context.Context) error {
 	if !j.allPassed(passPhase1, 0) {
 		if err := j.setState(StatePhase1); err != nil {
 			return err
@@ -35,13 +50,7 @@ func (j *job) flowStart(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := j.catchUp(ctx); err != nil {
-		return err
-	}
-	if err := j.becomeReady(); err != nil {
-		return err
-	}
-	return j.keepCatchingUp(ctx)
+	return j.catchUp(ctx)
 }
 
 // catchUp runs rounds of ranges passes while the Azure VMs run, until a

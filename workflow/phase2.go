@@ -193,15 +193,7 @@ func (j *job) startOnPrem(ctx context.Context) error {
 		return err
 	}
 	r := j.snap()
-	byGroup := map[int][]int{}
-	var groups []int
-	for i, vm := range r.VMs {
-		if _, ok := byGroup[vm.Group]; !ok {
-			groups = append(groups, vm.Group)
-		}
-		byGroup[vm.Group] = append(byGroup[vm.Group], i)
-	}
-	sort.Ints(groups)
+	groups, byGroup := vmGroups(&r)
 	defer j.setWait("", 0)
 	for gi, g := range groups {
 		var names []string
@@ -220,6 +212,21 @@ func (j *job) startOnPrem(ctx context.Context) error {
 		j.info("start", "group %d runs on premises: %s", g, strings.Join(names, ", "))
 	}
 	return nil
+}
+
+// vmGroups lists a job's plan groups in start order, and the VMs (by
+// index) of each.
+func vmGroups(r *jobRecord) ([]int, map[int][]int) {
+	byGroup := map[int][]int{}
+	var groups []int
+	for i, vm := range r.VMs {
+		if _, ok := byGroup[vm.Group]; !ok {
+			groups = append(groups, vm.Group)
+		}
+		byGroup[vm.Group] = append(byGroup[vm.Group], i)
+	}
+	sort.Ints(groups)
+	return groups, byGroup
 }
 
 func (j *job) startOne(ctx context.Context, i int, vm vmRecord) error {

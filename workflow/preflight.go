@@ -30,6 +30,8 @@ type prepared struct {
 	movers map[string]bool
 	// committed maps VMs a committed job brought back to its id.
 	committed map[string]string
+	// test is a test failback's plan (testfailback_prep.go).
+	test *testPlan
 }
 
 func (p *prepared) add(r CheckRow) {
@@ -79,6 +81,9 @@ func (m *Manager) prepare(ctx context.Context, c Choices) (*prepared, error) {
 	}
 	m.checkRoom(ctx, p, c.Sync == SyncFull)
 	m.checkCert(ctx, p, c)
+	if c.Test {
+		m.checkTest(ctx, p)
+	}
 	return p, nil
 }
 

@@ -61,7 +61,7 @@ func (m *Manager) checkChoices(c Choices) error {
 	case c.Location == LocAlternate && m.cfg.Host(c.AltHost) == nil:
 		return fmt.Errorf("no [[host]] named %q: choose one of config.toml's hosts", c.AltHost)
 	}
-	return nil
+	return m.checkTestChoices(c)
 }
 
 // members lists the VMs of a choice with their plan groups (from 1).

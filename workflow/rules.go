@@ -66,6 +66,10 @@ type ActionFacts struct {
 	// only while Undo applies, so a caller fills it only then (measuring
 	// reads every on-premises image).
 	Discard DiscardFacts
+	// Test says the job is a test failback; TestSwitches names the
+	// switches it created (End test removes them).
+	Test         bool
+	TestSwitches []string
 }
 
 // VMFacts are what the action rules read of one VM of a job.
@@ -88,6 +92,8 @@ type VMFacts struct {
 	// location) and has not removed it: Undo says what becomes of it.
 	Created bool
 	Host    string
+	// TestVM is a test failback's test VM ("db01-test").
+	TestVM string
 }
 
 // DiscardFacts are what Undo would throw away: what the on-premises VMs
@@ -102,7 +108,7 @@ type DiscardFacts struct {
 // ActionOrder returns every action in the order Service.Actions lists
 // them. It is a fresh slice, so no caller can reorder another's.
 func ActionOrder() []Action {
-	return []Action{ActComplete, ActCommit, ActReverse, ActCancel, ActUndo, ActResume, ActReverseOnce, ActStopReverse, ActUndoRemove}
+	return []Action{ActComplete, ActCommit, ActReverse, ActCancel, ActUndo, ActResume, ActReverseOnce, ActStopReverse, ActUndoRemove, ActEndTest}
 }
 
 // ActionRules says, for each action in ActionOrder, whether it applies to
@@ -112,7 +118,7 @@ func ActionRules(f ActionFacts, who Actor) []ActionState {
 	order := ActionOrder()
 	out := make([]ActionState, 0, len(order))
 	for _, a := range order {
-		st := ActionState{Action: a}
+		st := ActionState{Action: a, Hidden: a == ActEndTest && !f.Test}
 		st.Enabled, st.Why = allowed(&f, a)
 		if st.Enabled {
 			st.Confirm = confirm(&f, a)
@@ -141,10 +147,14 @@ func allowed(f *ActionFacts, a Action) (bool, string) {
 	switch {
 	case st.Final():
 		return false, "the job is " + string(st)
+	case f.Test:
+		return testAllowed(f, a)
 	case st == StateCancelling || f.Flow == FlowCancel && a != ActCancel && a != ActResume:
 		return false, "the job is being cancelled"
 	}
 	switch a {
+	case ActEndTest:
+		return false, "only a test failback has a test to end"
 	case ActComplete:
 		switch {
 		case f.Sync == SyncFull:
@@ -208,15 +218,20 @@ func allowed(f *ActionFacts, a Action) (bool, string) {
 		}
 		return allowed(f, ActUndo)
 	case ActResume:
-		if st.Stopped() {
-			return true, ""
-		}
-		if f.Running {
-			return false, "the job is running"
-		}
-		return false, "only a failed or interrupted job resumes"
+		return resumeAllowed(f)
 	}
 	return false, "unknown action"
+}
+
+// resumeAllowed is Resume's rule, a test's too.
+func resumeAllowed(f *ActionFacts) (bool, string) {
+	if f.State.Stopped() {
+		return true, ""
+	}
+	if f.Running {
+		return false, "the job is running"
+	}
+	return false, "only a failed or interrupted job resumes"
 }
 
 // commitText says what Commit deletes in Azure and what it keeps.
@@ -250,6 +265,9 @@ func commitText(f *ActionFacts, azureVMs string) string {
 
 // confirm says exactly what an action will do.
 func confirm(f *ActionFacts, a Action) string {
+	if f.Test && (a == ActEndTest || a == ActCancel) {
+		return testConfirm(f)
+	}
 	azureVMs, onprem := vmNames(f, func(v VMFacts) string { return v.AzureVM }), vmNames(f, func(v VMFacts) string { return v.Name })
 	switch a {
 	case ActComplete:

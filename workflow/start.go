@@ -106,8 +106,11 @@ func (m *Manager) Start(ctx context.Context, c Choices, who Actor) (string, erro
 	m.mu.Lock()
 	m.jobs[rec.ID] = j
 	m.mu.Unlock()
-	j.record(&who, "info", "start", "accepted", fmt.Sprintf("job %s started by %s: %s, sync %s, location %s%s",
-		rec.ID, who.Name, rec.Title, c.Sync, c.Location, map[bool]string{true: " (" + c.AltHost + ")", false: ""}[c.AltHost != ""]))
+	what := fmt.Sprintf("sync %s, location %s%s", c.Sync, c.Location, map[bool]string{true: " (" + c.AltHost + ")", false: ""}[c.AltHost != ""])
+	if c.Test {
+		what = "TEST failback (the Azure VMs keep running; test disks and test VMs only)"
+	}
+	j.record(&who, "info", "start", "accepted", fmt.Sprintf("job %s started by %s: %s, %s", rec.ID, who.Name, rec.Title, what))
 	j.info("preflight", "pre-flight passed: %d checks", len(p.rep.Checks))
 	for _, c := range p.rep.Checks {
 		if c.Warning {
@@ -143,7 +146,7 @@ func (m *Manager) newRecord(ctx context.Context, p *prepared, c Choices, who Act
 		Created: now, Updated: now, State: StatePreflight, Flow: flowStart}
 	for i, t := range p.targets {
 		v := vmRecord{Name: t.vm.Name, AzureVM: t.vm.AzureVM, AzureRG: t.vm.ResourceGroup, Group: t.group, Host: t.hostName,
-			Mover:  t.hc != nil && t.hc.UsesMover(),
+			Mover:  t.hc != nil && t.hc.UsesMover() && !c.Test, // test disks: this machine writes them (testfailback_disk.go)
 			Switch: t.vm.Switch, CreateVM: c.CreateVM && t.existing == nil,
 			DiscardState: c.DiscardSavedState && t.existing != nil && savedOrPaused(t.existing.State)}
 		if t.az.info != nil {
@@ -165,6 +168,11 @@ func (m *Manager) newRecord(ctx context.Context, p *prepared, c Choices, who Act
 			v.Spec = &spec
 		}
 		rec.VMs = append(rec.VMs, v)
+	}
+	if c.Test {
+		if err := m.testRecords(ctx, p, rec); err != nil {
+			return nil, err
+		}
 	}
 	return rec, nil
 }

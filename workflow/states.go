@@ -7,7 +7,8 @@ package workflow
 // commands' waits, and the Manager's own decision to resume a job at Open.
 func (s JobState) Resting() bool {
 	switch s {
-	case StateReady, StatePendingCommit, StateCommitted, StateCancelled, StateUndone, StateFailed, StateInterrupted:
+	case StateReady, StatePendingCommit, StateCommitted, StateCancelled, StateUndone, StateFailed, StateInterrupted,
+		StateTesting, StateTestEnded:
 		return true
 	}
 	return false
@@ -16,9 +17,9 @@ func (s JobState) Resting() bool {
 // Moving reports whether a job in state s is doing work now.
 func (s JobState) Moving() bool { return !s.Resting() }
 
-// Final reports whether a job in state s is over for good (cancelled or
-// undone): no action applies to it any more.
-func (s JobState) Final() bool { return s == StateCancelled || s == StateUndone }
+// Final reports whether a job in state s is over for good (cancelled,
+// undone, or a test ended): no action applies to it any more.
+func (s JobState) Final() bool { return s == StateCancelled || s == StateUndone || s == StateTestEnded }
 
 // Stopped reports whether a job in state s stopped on an error or an
 // interruption and waits for resume (or cancel/undo).

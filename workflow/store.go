@@ -81,6 +81,8 @@ type jobRecord struct {
 	DowntimeStart time.Time  `json:"downtime_start,omitzero"`
 	DowntimeEnd   time.Time  `json:"downtime_end,omitzero"`
 	VMs           []vmRecord `json:"vms"`
+	// Test is a test failback's state (testfailback.go); nil for a real one.
+	Test *testRecord `json:"test,omitempty"`
 }
 
 // vmRecord is one VM of a job: where it lands and which power changes
@@ -138,6 +140,8 @@ type vmRecord struct {
 	StartedOnPrem bool         `json:"started_onprem,omitempty"`
 	StoppedOnPrem bool         `json:"stopped_onprem,omitempty"`
 	Disks         []diskRecord `json:"disks"`
+	// Test is the VM's test VM in a test failback.
+	Test *testVMRecord `json:"test,omitempty"`
 }
 
 // diskRecord is one disk of a job and the passes synced onto it.
@@ -173,6 +177,8 @@ type diskRecord struct {
 	// Agent sums what every finished read through the Azure-side agent
 	// moved (a run cut short by a crash is not counted).
 	Agent *AgentView `json:"agent,omitempty"`
+	// Test is the test disk a test failback writes instead of Image.
+	Test *testDiskRecord `json:"test,omitempty"`
 }
 
 // recoveryPoint is one reverse replication cycle's snapshots of every

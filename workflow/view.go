@@ -48,7 +48,7 @@ func (j *job) view() JobView {
 	now := time.Now()
 	v := JobView{ID: r.ID, Title: r.Title, Choices: r.Choices, State: r.State, Pass: r.Pass,
 		Created: r.Created, Updated: r.Updated, Owner: r.Owner, Error: r.Error, VMs: []VMView{},
-		ReverseCycles: r.ReverseCycles, LastReverse: r.LastReverse, Wait: j.wait.text(now)}
+		ReverseCycles: r.ReverseCycles, LastReverse: r.LastReverse, Wait: j.wait.text(now), Test: testReport(r)}
 	for vi, vm := range r.VMs {
 		vv := VMView{Name: vm.Name, Group: vm.Group, Host: vm.Host, AzureState: j.azure[vm.Name],
 			OnPremState: j.onprem[vm.Name], Disks: []DiskView{}}
@@ -93,6 +93,9 @@ func (j *job) view() JobView {
 // else those of its newest finished pass.
 func diskView(r *jobRecord, d diskRecord, l *liveDisk, now time.Time) DiskView {
 	dv := DiskView{Name: d.name(), Image: d.Image, Size: d.Size, Phase: diskWaiting, Agent: agentView(d, l)}
+	if d.Test != nil && d.Test.Image != "" {
+		dv.Image = d.Test.Image // a test writes its test disk, never the VM's
+	}
 	// Phase 2 verifies a disk once its final pass is done (engine.Verify,
 	// counters of its own); a pass that verifies what it wrote does so
 	// before it is done, with the pass's counters.

@@ -47,6 +47,7 @@ func commands() []Command {
 		newCompleteCommand(),
 		newConfigCommand(),
 		newConsoleCommand(),
+		newEndTestCommand(),
 		newImageCommand(),
 		newJobsCommand(),
 		newLabCommand(),

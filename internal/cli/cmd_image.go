@@ -81,6 +81,9 @@ func printInfo(w io.Writer, in vdisk.Info) {
 	if in.Format == vdisk.Raw {
 		kind = "plain file"
 	}
+	if in.Parent != "" {
+		kind = "differencing"
+	}
 	bytesText := func(n int64) string { return fmt.Sprintf("%s (%d bytes)", units.Bytes(n), n) }
 	block := "none"
 	if in.BlockSize > 0 {
@@ -93,6 +96,9 @@ func printInfo(w io.Writer, in vdisk.Info) {
 	fmt.Fprintf(w, "sectors:       %d logical, %d physical\n", in.LogicalSector, in.PhysicalSector)
 	fmt.Fprintf(w, "allocated:     %s\n", bytesText(in.AllocatedBytes))
 	fmt.Fprintf(w, "file size:     %s\n", bytesText(in.FileSize))
+	if in.Parent != "" {
+		fmt.Fprintf(w, "parent:        %s (read-only; allocated counts the chain)\n", in.Parent)
+	}
 }
 
 const imageCreateUsage = `image create [--format vhdx|vhd|raw] [--fixed] [--block-size SIZE]
@@ -368,6 +374,11 @@ func openImage(path, format, flagName string, readOnly bool) (vdisk.Image, error
 		}
 	}
 	img, err := vdisk.Open(path, o)
+	if readOnly && errors.Is(err, vdisk.ErrDifferencing) {
+		// Reading a differencing disk means reading its chain: the child
+		// over its parent, both read-only.
+		img, err = vdisk.OpenChain(path, vdisk.ChainOptions{ReadOnly: true})
+	}
 	var de *vdisk.DamagedError
 	if errors.As(err, &de) {
 		return nil, fmt.Errorf("%w; to treat it as raw bytes anyway pass %s raw", err, flagName)

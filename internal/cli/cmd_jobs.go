@@ -56,7 +56,11 @@ func runJobs(ctx context.Context, s Stdio, args []string) error {
 	tw := tabwriter.NewWriter(s.Out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATE\tPLAN/VM\tSYNC\tPHASE\tDONE\tUPDATED")
 	for _, j := range safetext.Value(jobs) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.State, j.Title, j.Choices.Sync, j.Phase,
+		sync := string(j.Choices.Sync)
+		if j.Choices.Test {
+			sync = "TEST" // a drill: never completes, production untouched
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.State, j.Title, sync, j.Phase,
 			strings.TrimSpace(j.DoneText()), j.Updated.Local().Format(time.DateTime))
 	}
 	return tw.Flush()

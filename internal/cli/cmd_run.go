@@ -23,6 +23,7 @@ func newRunCommand() Command {
 const runUsage = `run (--plan NAME | --vm NAME) --sync delta|full [--location original|alternate]
            [--host HOST] [--create-vm] [--map-switch SWITCH=HOSTSWITCH]... [--discard-saved-state]
            [--cert THUMBPRINT] [` + crypt.AllowExpiredFlag + `] [--dry-run] [--yes] [--json] [--quiet]
+       failback run (--plan NAME | --vm NAME) --test [--host HOST] [--switch SWITCH] [--copy] ...
 
 Fails a recovery plan (or one VM) back from Azure to on-premises Hyper-V.
 It runs the pre-flight (every problem at once; nothing is written unless
@@ -39,6 +40,16 @@ host lacks to one it has. --discard-saved-state accepts that an on-premises
 VM found Saved or Paused is turned off when the job starts, its memory
 state discarded (it would otherwise resume memory older than its disks).
 The job id is the last line of stdout, also when the job fails.
+--test runs a test failback, a drill that never stops production: phase 1
+and the catch-up passes write test disks (differencing disks over the VMs'
+own disks, which are only read; --copy copies them instead), the final pass
+is run and timed with the Azure VMs running, then a test VM per VM
+(NAME-test) starts on --host (default: the VM's own host) with every
+adapter on --switch (default: a private switch failback-test-PLAN the test
+creates) and is checked (running, heartbeat, the VM's test_ports). The job
+ends "testing"; 'failback status JOB' shows the test's report (--json: its
+"test" field), 'failback end-test JOB' removes the test VMs, disks and the
+switch it created. A test never completes, commits or reverses.
 --dry-run prints, per disk, the bytes to check, an estimate of the bytes to
 transfer and the recommended sync option, runs the pre-flight, and changes
 nothing. Without --dry-run, --yes is required: scripts must confirm.` + exitCodesHelp
@@ -48,6 +59,8 @@ type runFlags struct {
 	createVM, allowExpired, dryRun, yes  *bool
 	asJSON, quiet, discardSaved          *bool
 	switchMap                            map[string]string
+	test, testCopy                       *bool
+	testSwitch                           *string
 }
 
 func runRun(ctx context.Context, s Stdio, args []string) error {
@@ -58,7 +71,7 @@ func runRun(ctx context.Context, s Stdio, args []string) error {
 		vm:           fl.String("vm", "", "one VM to fail back instead of a plan"),
 		sync:         fl.String("sync", "", "`delta` (synchronize before failover) or full (during failover only)"),
 		location:     fl.String("location", "original", "`original` (the VM's own host and disks) or alternate (--host)"),
-		host:         fl.String("host", "", "the alternate `HOST` (a [[host]] name)"),
+		host:         fl.String("host", "", "the alternate `HOST` (a [[host]] name); with --test, the host of the test VMs"),
 		createVM:     fl.Bool("create-vm", false, "create the on-premises VM if it does not exist"),
 		cert:         fl.String("cert", "", "`THUMBPRINT` of the certificate that unlocks encrypted disks"),
 		allowExpired: fl.Bool(strings.TrimPrefix(crypt.AllowExpiredFlag, "--"), false, "accept an expired certificate"),
@@ -68,6 +81,9 @@ func runRun(ctx context.Context, s Stdio, args []string) error {
 		quiet:        fl.Bool("quiet", false, "no progress on stderr"),
 		discardSaved: fl.Bool("discard-saved-state", false, "turn off Saved or Paused on-premises VMs when the job starts, discarding their memory state"),
 		switchMap:    map[string]string{},
+		test:         fl.Bool("test", false, "a test failback: test disks and test VMs; the Azure VMs keep running, nothing on premises is overwritten"),
+		testCopy:     fl.Bool("copy", false, "with --test: copy the disks instead of making differencing disks over them"),
+		testSwitch:   fl.String("switch", "", "with --test: the isolated `SWITCH` of the test VMs (default: a private switch the test creates)"),
 	}
 	fl.Func("map-switch", "`SWITCH=HOSTSWITCH`: at the alternate host, connect the adapters of SWITCH to HOSTSWITCH (repeatable)", func(v string) error {
 		from, to, ok := strings.Cut(v, "=")
@@ -128,7 +144,10 @@ func runRun(ctx context.Context, s Stdio, args []string) error {
 		fmt.Fprintf(s.Err, "job %s started\n", id)
 	}
 	want := workflow.StateReady
-	if c.Sync == workflow.SyncFull {
+	switch {
+	case c.Test:
+		want = workflow.StateTesting
+	case c.Sync == workflow.SyncFull:
 		want = workflow.StatePendingCommit
 	}
 	v, werr := waitJob(ctx, svc, id, newWatcher(s.Err, *f.quiet), func(v workflow.JobView) bool { return v.State == want })
@@ -139,8 +158,11 @@ func runRun(ctx context.Context, s Stdio, args []string) error {
 	fmt.Fprintln(s.Out, id)
 	if werr == nil && !*f.quiet {
 		next := "failback complete " + id + " (shuts the Azure VMs down: the downtime)"
-		if want == workflow.StatePendingCommit {
+		switch want {
+		case workflow.StatePendingCommit:
 			next = "check the on-premises VMs, then failback commit --yes " + id + " (or failback undo --yes " + id + ")"
+		case workflow.StateTesting:
+			next = "check the test VMs (failback status " + id + " shows the report), then failback end-test " + id
 		}
 		fmt.Fprintf(s.Err, "job %s is %s; next: %s\n", id, v.State, next)
 	}
@@ -156,7 +178,12 @@ func runChoices(f runFlags, pos []string) (workflow.Choices, error) {
 	if len(f.switchMap) > 0 {
 		c.SwitchMap = f.switchMap
 	}
+	if *f.test {
+		return testRunChoices(c, f, pos)
+	}
 	switch {
+	case *f.testCopy || *f.testSwitch != "":
+		return c, usagef("--copy and --switch go with --test")
 	case len(pos) > 0:
 		return c, usagef("run takes flags only (got %q): name the plan with --plan or the VM with --vm", pos[0])
 	case (c.Plan == "") == (c.VM == ""):

@@ -35,25 +35,24 @@ func runStatus(ctx context.Context, s Stdio, args []string) error {
 	if len(pos) != 1 {
 		return usagef("status needs one job id ('failback jobs' lists them)")
 	}
-	cfg, err := loadConfig(*file)
-	if err != nil {
-		return err
-	}
-	svc, done, err := viewWorkflow(ctx, cfg)
+	svc, v, done, err := viewJob(ctx, *file, pos[0])
 	if err != nil {
 		return err
 	}
 	defer done()
-	v, ok := svc.Job(pos[0])
-	if !ok {
-		return &ExitError{Code: exitRefused, Err: fmt.Errorf("no job %s in %s ('failback jobs' lists them)", pos[0], cfg.StateDir)}
-	}
 	if *asJSON {
-		return json.NewEncoder(s.Out).Encode(v)
+		return json.NewEncoder(s.Out).Encode(v) // a test's report is its "test" field
 	}
 	printJob(s, safetext.Value(v))
+	if v.Test != nil {
+		fmt.Fprintln(s.Out)
+		printTestReport(s.Out, safetext.Value(v))
+	}
 	fmt.Fprintln(s.Out, "\nActions:")
 	for _, a := range safetext.Value(svc.Actions(v.ID, cliActor())) {
+		if a.Hidden {
+			continue
+		}
 		if a.Enabled {
 			fmt.Fprintf(s.Out, "  %-13s failback %s %s\n", a.Action, actionCommand(a.Action), v.ID)
 		} else {
@@ -176,6 +175,25 @@ func actionCommand(a workflow.Action) string {
 		return "undo --remove-created --yes"
 	}
 	return string(a)
+}
+
+// viewJob opens the jobs for viewing and finds job id (exit 3 when there
+// is none); done closes the view.
+func viewJob(ctx context.Context, file, id string) (workflow.Service, workflow.JobView, func(), error) {
+	cfg, err := loadConfig(file)
+	if err != nil {
+		return nil, workflow.JobView{}, nil, err
+	}
+	svc, done, err := viewWorkflow(ctx, cfg)
+	if err != nil {
+		return nil, workflow.JobView{}, nil, err
+	}
+	v, ok := svc.Job(id)
+	if !ok {
+		done()
+		return nil, workflow.JobView{}, nil, &ExitError{Code: exitRefused, Err: fmt.Errorf("no job %s in %s ('failback jobs' lists them)", id, cfg.StateDir)}
+	}
+	return svc, v, done, nil
 }
 
 // agentText says what the Azure-side agent saved the link for one disk:

@@ -175,9 +175,19 @@ func (s *sdk) pageBlobContent(t *testing.T, d lab.Disk) azureDisk {
 		t.Fatal(err)
 	}
 	drop := func() { _, _ = at.BlobClient().Delete(context.Background(), nil) }
+	return s.pageBlobAt(t, d, at, at, drop)
+}
+
+// pageBlobAt reads a snapshot of a page blob, decrypted with the lab
+// certificate when the disk is encrypted (as metaOf's metadata says: a
+// snapshot made with metadata of its own has only that); drop is what
+// done does besides.
+func (s *sdk) pageBlobAt(t *testing.T, d lab.Disk, at, metaOf *pageblob.Client, drop func()) azureDisk {
+	t.Helper()
+	ctx := context.Background()
 	src := newBlobSource(t, at, d.Size)
 	ad := azureDisk{raw: src, plain: src, blobSize: src.blobSize, done: drop}
-	props, err := at.GetProperties(ctx, nil)
+	props, err := metaOf.GetProperties(ctx, nil)
 	if err != nil {
 		drop()
 		t.Fatal(err)

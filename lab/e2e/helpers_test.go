@@ -113,10 +113,11 @@ func status(t *testing.T, dir string) (lab.Status, int) {
 	return st, r.code
 }
 
-// differingBlocks compares a source with a local image per 1 MiB block.
+// differingBlocks compares a source with a local image (a differencing
+// disk through its parent) per 1 MiB block.
 func differingBlocks(t *testing.T, src engine.Source, image string) (differ, total int) {
 	t.Helper()
-	img, err := vdisk.Open(image, vdisk.OpenOptions{ReadOnly: true})
+	img, err := vdisk.OpenChain(image, vdisk.ChainOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

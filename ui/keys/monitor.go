@@ -19,6 +19,8 @@ type MonitorKeys struct {
 	StopReverse key.Binding
 	// UndoRemove is Undo that also removes the VMs the job created.
 	UndoRemove key.Binding
+	// EndTest ends a test failback.
+	EndTest key.Binding
 }
 
 func newMonitor() MonitorKeys {
@@ -35,9 +37,10 @@ func newMonitor() MonitorKeys {
 		ReverseOnce: key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "reverse once")),
 		StopReverse: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "stop reverse")),
 		UndoRemove:  key.NewBinding(key.WithKeys("U"), key.WithHelp("U", "undo, remove created VMs")),
+		EndTest:     key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "end test")),
 	}
 }
 
 func (m MonitorKeys) bindings() []key.Binding {
-	return []key.Binding{m.NewJob, m.Log, m.Complete, m.Commit, m.Reverse, m.Cancel, m.Undo, m.Resume, m.ReverseOnce, m.StopReverse, m.UndoRemove}
+	return []key.Binding{m.NewJob, m.Log, m.Complete, m.Commit, m.Reverse, m.Cancel, m.Undo, m.Resume, m.ReverseOnce, m.StopReverse, m.UndoRemove, m.EndTest}
 }

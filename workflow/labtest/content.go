@@ -182,30 +182,14 @@ func (l *Lab) BlobBytes(name string) []byte {
 		t.Fatal(err)
 	}
 	defer func() { _ = d.DeleteSnapshot(ctx, sn.ID) }()
-	src, err := d.OpenSnapshot(ctx, sn.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s engine.Source = src
-	keysMu.Lock()
-	key := keys[l.Container+"/"+name]
-	keysMu.Unlock()
-	if key != nil {
-		if s, err = crypt.DecryptingSource(src, key); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p := make([]byte, s.Size())
-	if err := s.ReadAt(ctx, p, 0); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return l.SnapshotBytes(name, sn.ID)
 }
 
-// ImageBytes reads an image's whole virtual disk.
+// ImageBytes reads an image's whole virtual disk (a test's differencing
+// disk through its parent, with failback's own chain reader).
 func ImageBytes(t testing.TB, path string) []byte {
 	t.Helper()
-	img, err := vdisk.Open(path, vdisk.OpenOptions{ReadOnly: true})
+	img, err := vdisk.OpenChain(path, vdisk.ChainOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

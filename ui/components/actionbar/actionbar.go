@@ -23,7 +23,7 @@ import (
 // back, Cancel and Undo, last.
 var order = []workflow.Action{
 	workflow.ActComplete, workflow.ActCommit, workflow.ActResume, workflow.ActReverse,
-	workflow.ActReverseOnce, workflow.ActStopReverse, workflow.ActCancel, workflow.ActUndo, workflow.ActUndoRemove,
+	workflow.ActReverseOnce, workflow.ActStopReverse, workflow.ActCancel, workflow.ActUndo, workflow.ActUndoRemove, workflow.ActEndTest,
 }
 
 // Label is an action's name as the operator reads it.
@@ -47,6 +47,8 @@ func Label(a workflow.Action) string {
 		return "Stop reverse"
 	case workflow.ActUndoRemove:
 		return "Undo and remove created VMs"
+	case workflow.ActEndTest:
+		return "End test"
 	}
 	return string(a)
 }
@@ -65,6 +67,8 @@ func Button(a workflow.Action) string {
 		return "Start reverse replication"
 	case workflow.ActStopReverse:
 		return "Stop reverse replication"
+	case workflow.ActEndTest:
+		return "End the test"
 	}
 	return Label(a)
 }
@@ -106,6 +110,9 @@ func (m *Model) State(a workflow.Action) workflow.ActionState {
 	return workflow.ActionState{Action: a, Why: why}
 }
 
+// hidden says the service says a never applies to this job.
+func (m *Model) hidden(a workflow.Action) bool { return m.states[a].Hidden }
+
 // enabled says whether this program may do a now.
 func (m *Model) enabled(a workflow.Action) bool { return m.c.CanAct() && m.State(a).Enabled }
 
@@ -143,6 +150,8 @@ func (m *Model) rawBinding(a workflow.Action) key.Binding {
 		return km.Monitor.StopReverse
 	case workflow.ActUndoRemove:
 		return km.Monitor.UndoRemove
+	case workflow.ActEndTest:
+		return km.Monitor.EndTest
 	}
 	return key.Binding{}
 }
@@ -200,6 +209,9 @@ func (m *Model) View() string {
 	}
 	var on, off []string
 	for _, a := range order {
+		if m.hidden(a) {
+			continue
+		}
 		k := m.rawBinding(a).Help().Key
 		if m.enabled(a) {
 			on = append(on, "["+k+"] "+Label(a))
@@ -232,6 +244,9 @@ func (m *Model) list() string {
 	st := m.c.Styles
 	out := []string{st.Title.Render("Actions") + st.Subtle.Render("  (? closes)")}
 	for _, a := range order {
+		if m.hidden(a) {
+			continue
+		}
 		lead := fmt.Sprintf("  [%s] %s", m.rawBinding(a).Help().Key, common.Pad(Label(a), 18))
 		text := "possible now"
 		if why := m.Why(a); why != "" {
@@ -264,7 +279,9 @@ func (m *Model) ShortHelp() []key.Binding {
 func (m *Model) FullHelp() [][]key.Binding {
 	col := make([]key.Binding, 0, len(order))
 	for _, a := range order {
-		col = append(col, m.Binding(a))
+		if !m.hidden(a) {
+			col = append(col, m.Binding(a))
+		}
 	}
 	return [][]key.Binding{col}
 }

@@ -134,6 +134,7 @@ func (m *Model) lines() []string {
 				}
 			}
 		}
+		out = append(out, m.testLines(v.Name)...)
 	}
 	return out
 }

@@ -148,6 +148,15 @@ func StateText(j workflow.JobView) string {
 	return string(j.State)
 }
 
+// Title is a job's plan or VM as the list shows it: a test failback is
+// marked TEST, so no one takes it for a failback that moved production.
+func Title(j workflow.JobView) string {
+	if j.Test != nil || j.Choices.Test {
+		return "TEST " + j.Title
+	}
+	return j.Title
+}
+
 // columns sizes JOB, PLAN/VM and STATE to what they hold, so ids of any
 // length (older state folders have longer ones) keep the table
 // aligned; PLAN/VM gives way first when the terminal is narrow.
@@ -157,7 +166,7 @@ func (m *Model) columns() (idW, titleW, stateW int) {
 	idW, titleW, stateW = len("JOB"), len("PLAN/VM"), len(workflow.StateReverse)
 	for _, j := range m.jobs {
 		idW = max(idW, ansi.StringWidth(j.ID))
-		titleW = max(titleW, ansi.StringWidth(j.Title))
+		titleW = max(titleW, ansi.StringWidth(Title(j)))
 		stateW = max(stateW, ansi.StringWidth(StateText(j)))
 	}
 	// cursor, gaps, VMS and DONE, and room for a short owner
@@ -185,7 +194,7 @@ func (m *Model) View() string {
 	end := min(m.offset+m.rows(), len(m.jobs))
 	for i := m.offset; i < end; i++ {
 		j := m.jobs[i]
-		line := row(j.ID, j.Title, StateText(j), fmt.Sprint(len(j.VMs)), j.DoneText(), j.Owner.Name)
+		line := row(j.ID, Title(j), StateText(j), fmt.Sprint(len(j.VMs)), j.DoneText(), j.Owner.Name)
 		b.WriteString("\n")
 		if i == m.cursor {
 			b.WriteString(st.Selected.Render("> " + line))

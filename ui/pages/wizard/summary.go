@@ -99,11 +99,14 @@ func (u *summaryStep) rows() [][2]string {
 		}
 	}
 	syn := "delta: synchronize before failover"
-	if c.Sync == workflow.SyncFull {
+	switch {
+	case c.Test:
+		syn = "TEST failback: the Azure VMs keep running; nothing on premises is overwritten"
+	case c.Sync == workflow.SyncFull:
 		syn = "full: synchronize during failover only"
 	}
 	if s.est != nil {
-		syn += "\n" + figures(s.est, c.Sync)
+		syn += "\n" + figures(s.est, c.Sync, c.Test)
 	}
 	cert := "not needed (no encrypted disk)"
 	if c.CertThumbprint != "" {
@@ -123,7 +126,10 @@ func (u *summaryStep) rows() [][2]string {
 	if c.DiscardSavedState {
 		rows = append(rows, [2]string{"Saved VMs", "turned off when the job starts: their memory state is DISCARDED (your choice)"})
 	}
-	if s.sites.Stop != "" {
+	switch {
+	case c.Test:
+		rows = append(rows, [2]string{"Test VMs", testSummary(s)}, [2]string{"Azure VMs", "keep running: a test never stops them, and never completes"})
+	case s.sites.Stop != "":
 		rows = append(rows, [2]string{"Azure VMs", "stopped at Complete failover by " + s.sites.Stop})
 	}
 	return append(rows, [2]string{"Certificate", cert}, [2]string{"Pre-flight", pre})
@@ -145,6 +151,8 @@ func (u *summaryStep) View() string {
 		out = append(out, st.Error.Render("Start refused: "+u.err.Error()), "Fix the cause, then press enter again, or esc to change the choices.")
 	case !u.s.c.CanAct():
 		out = append(out, st.Warn.Render("You are a viewer: "+workflow.ErrNotAllowed.Error()+"."))
+	case u.s.choices.Test:
+		out = append(out, common.Wrap("Press enter to start the test failback. Data starts moving only then, into test disks; esc goes back.", u.w))
 	default:
 		out = append(out, common.Wrap("Press enter to start the failback. Data starts moving only then; esc goes back.", u.w))
 	}
@@ -161,3 +169,21 @@ func (u *summaryStep) ShortHelp() []key.Binding {
 }
 
 func (u *summaryStep) FullHelp() [][]key.Binding { return [][]key.Binding{u.ShortHelp()} }
+
+// testSummary names the test VMs' place and the isolated switch, as the
+// pre-flight found them.
+func testSummary(s *state) string {
+	var sws []string
+	if s.pre != nil {
+		for _, r := range s.pre.Checks {
+			if name, ok := strings.CutPrefix(r.What, "test switch "); ok && r.OK {
+				sws = append(sws, name+": "+r.Detail)
+			}
+		}
+	}
+	out := "NAME-test on each VM's own host, with its configuration and test disks; every adapter on an isolated switch"
+	if len(sws) > 0 {
+		out += ": " + strings.Join(sws, "; ")
+	}
+	return out
+}

@@ -14,11 +14,12 @@ import (
 	"github.com/failback/failback/workflow"
 )
 
-// syncStep chooses delta or full synchronisation, each explained in one
-// line, with the service's estimate of data to move and downtime.
+// syncStep chooses delta or full synchronisation, or a test failback,
+// each explained in one line, with the service's estimate of data to move
+// and downtime.
 type syncStep struct {
 	s      *state
-	cursor int // 0 delta, 1 full
+	cursor int // 0 delta, 1 full, 2 test
 	picked bool
 	req    request
 	est    *workflow.Estimate
@@ -28,13 +29,24 @@ type syncStep struct {
 
 var syncOptions = []struct {
 	opt  workflow.SyncOption
+	test bool
 	name string
 	line string
 }{
-	{workflow.SyncDelta, "Delta: synchronize before failover",
+	{workflow.SyncDelta, false, "Delta: synchronize before failover",
 		"Only blocks whose checksums differ are copied, while Azure runs on."},
-	{workflow.SyncFull, "Full: synchronize during failover only",
+	{workflow.SyncFull, false, "Full: synchronize during failover only",
 		"Shuts Azure down first, then downloads every disk whole."},
+	{workflow.SyncDelta, true, "Test failback: the Azure VMs keep running; nothing on premises is overwritten",
+		"Test disks and test VMs on an isolated switch; End test removes them."},
+}
+
+// testBlocked says why the test option cannot be taken now ("" when it can).
+func (y *syncStep) testBlocked() string {
+	if y.s.choices.Location == workflow.LocAlternate {
+		return "a test runs where the VMs' disks are: go back (esc) and choose the original location"
+	}
+	return ""
 }
 
 func newSyncStep(s *state) *syncStep { return &syncStep{s: s} }
@@ -48,9 +60,12 @@ func (y *syncStep) SetSize(w, h int) { y.w, y.h = w, h }
 
 func (y *syncStep) enter() tea.Cmd {
 	y.picked = y.s.choices.Sync != ""
-	if y.s.choices.Sync == workflow.SyncFull {
+	switch {
+	case y.s.choices.Test:
+		y.cursor = 2
+	case y.s.choices.Sync == workflow.SyncFull:
 		y.cursor = 1
-	} else {
+	default:
 		y.cursor = 0
 	}
 	return y.load()
@@ -82,13 +97,17 @@ func (y *syncStep) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		km := y.s.c.Keys
 		switch {
 		case key.Matches(msg, km.Up):
-			y.cursor, y.picked = 0, true
+			y.cursor, y.picked = max(y.cursor-1, 0), true
 		case key.Matches(msg, km.Down):
-			y.cursor, y.picked = 1, true
+			y.cursor, y.picked = min(y.cursor+1, len(syncOptions)-1), true
 		case key.Matches(msg, km.Wizard.Retry):
 			return y, y.load()
 		case key.Matches(msg, km.Wizard.Next):
-			y.s.choices.Sync = syncOptions[y.cursor].opt
+			o := syncOptions[y.cursor]
+			if why := y.testBlocked(); o.test && why != "" {
+				return y, common.Status("Test failback: "+why+".", true)
+			}
+			y.s.choices.Sync, y.s.choices.Test = o.opt, o.test
 			y.s.est = y.est
 			return y, nav(+1)
 		}
@@ -118,8 +137,11 @@ func moves(n int64, bound bool) string {
 
 // figures is one option's estimate line (under 70 columns, so it fits
 // indented at 80).
-func figures(e *workflow.Estimate, o workflow.SyncOption) string {
+func figures(e *workflow.Estimate, o workflow.SyncOption, test bool) string {
 	changed, allocated, _, bound := totals(e)
+	if test {
+		return fmt.Sprintf("writes %s, no downtime", moves(changed, bound))
+	}
 	if o == workflow.SyncDelta {
 		return fmt.Sprintf("checks %s, moves %s, downtime ~%s",
 			units.Bytes(allocated), moves(changed, bound), common.Dur(e.DeltaDowntime))
@@ -131,18 +153,25 @@ func (y *syncStep) View() string {
 	st := y.s.c.Styles
 	out := []string{st.Title.Render("How should the data be synchronised?")}
 	for i, o := range syncOptions {
-		line := radio(i == y.cursor) + " " + o.name
-		if y.est != nil && y.est.Recommended == o.opt {
-			line += st.OK.Render("  (recommended)")
-		}
+		lead := "  "
 		if i == y.cursor {
-			out = append(out, st.Selected.Render("> ")+line)
-		} else {
-			out = append(out, "  "+line)
+			lead = st.Selected.Render("> ")
 		}
-		out = append(out, common.Wrap("      "+o.line, y.w))
-		if y.est != nil {
-			out = append(out, st.Subtle.Render("      "+figures(y.est, o.opt)))
+		name := common.Hang(lead+radio(i == y.cursor)+" ", o.name, 6, y.w)
+		if y.est != nil && y.est.Recommended == o.opt && !o.test {
+			name[len(name)-1] += st.OK.Render("  (recommended)")
+		}
+		out = append(out, name...)
+		switch why := y.testBlocked(); {
+		case o.test && why != "":
+			out = append(out, common.Wrap("      "+o.line, y.w), st.Warn.Render(common.Wrap("      not now: "+why, y.w)))
+		case o.test && y.est != nil:
+			// One line: the test's figures say what its description would.
+			out = append(out, common.Wrap("      Test VMs on an isolated switch; "+figures(y.est, o.opt, o.test), y.w))
+		case y.est != nil:
+			out = append(out, common.Wrap("      "+o.line, y.w), st.Subtle.Render("      "+figures(y.est, o.opt, o.test)))
+		default:
+			out = append(out, common.Wrap("      "+o.line, y.w))
 		}
 	}
 	out = append(out, "")
