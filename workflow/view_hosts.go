@@ -1,6 +1,11 @@
 package workflow
 
-import "sort"
+import (
+	"fmt"
+	"sort"
+
+	"github.com/failback/failback/internal/units"
+)
 
 // HostView is one Hyper-V host's share of a job's movement now: a plan
 // over several hosts moves on all of them at once, each through its own
@@ -46,5 +51,33 @@ func hostViews(r *jobRecord, live map[diskKey]*liveDisk) []HostView {
 		out = append(out, *h)
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].Host < out[b].Host })
+	return out
+}
+
+// Text says how fast the host moves now ("hv01 180 MiB/s (2 disk(s),
+// writing 12.0 MiB/s)", or "hv03 idle").
+func (h HostView) Text() string {
+	if h.Moving == 0 {
+		return h.Host + " idle"
+	}
+	return fmt.Sprintf("%s %s/s (%d disk(s), writing %s/s)", h.Host, units.Bytes(int64(h.Rate)), h.Moving, units.Bytes(int64(h.TransferRate)))
+}
+
+// HostsMoving are the job's hosts as Text says them while a job spread
+// over several hosts moves on at least one (catch-up passes while ready
+// too); nil otherwise.
+func (v JobView) HostsMoving() []string {
+	if len(v.Hosts) < 2 {
+		return nil
+	}
+	var out []string
+	moving := false
+	for _, h := range v.Hosts {
+		moving = moving || h.Moving > 0
+		out = append(out, h.Text())
+	}
+	if !moving {
+		return nil
+	}
 	return out
 }
