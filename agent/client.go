@@ -177,6 +177,9 @@ func (s *Source) FallingBack() bool {
 // tries the agent again later); a refused token or certificate is always
 // an error: that is a configuration to fix, not an outage.
 func NewSource(ctx context.Context, o Options) (*Source, error) {
+	if o.Container == "" || o.Blob == "" || o.Snapshot == "" {
+		return nil, errors.New("agent: container, blob and snapshot must all be named (the agent reads snapshots only)")
+	}
 	s, err := newSource(o)
 	if err != nil {
 		return nil, err
@@ -235,8 +238,6 @@ func (o *Options) defaults() error {
 		return errors.New("agent: no pinned certificate: set [agent] cert_fingerprint or cert_file")
 	case o.CertFingerprint != "" && (o.CertFile != "" || len(o.CertPEM) > 0):
 		return errors.New("agent: both cert_fingerprint and cert_file are set: keep one")
-	case o.Container == "" || o.Blob == "" || o.Snapshot == "":
-		return errors.New("agent: container, blob and snapshot must all be named (the agent reads snapshots only)")
 	}
 	if o.FrameSize == 0 {
 		o.FrameSize = DefaultFrame

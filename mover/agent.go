@@ -2,7 +2,9 @@ package mover
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/failback/failback/agent"
 	"github.com/failback/failback/azure"
@@ -75,6 +77,30 @@ func viaAgent(ctx context.Context, a *Agent, direct *azure.SnapshotSource, log *
 	return agent.NewSource(ctx, agent.Options{URL: a.URL, CertFingerprint: a.CertFingerprint, CertPEM: a.CertPEM,
 		Token: azure.NewSecret(a.Token), Container: a.Container, Blob: a.Blob, Snapshot: a.Snapshot,
 		Fallback: direct, Logger: log})
+}
+
+// reachAgent asks the agent what it is, with its pinned certificate and
+// token, as a read through it would.
+func reachAgent(ctx context.Context, a Agent) error {
+	_, err := agent.Reach(ctx, agent.Options{URL: a.URL, CertFingerprint: a.CertFingerprint, CertPEM: a.CertPEM,
+		Token: azure.NewSecret(a.Token)}, reachAgentTimeout)
+	return err
+}
+
+// reachAgentTimeout bounds the pre-flight's question to the agent.
+const reachAgentTimeout = 15 * time.Second
+
+// AgentRefused says the agent refused the token or its certificate is
+// not the one pinned: a configuration to fix (a read through it fails),
+// not an outage (a read falls back to storage).
+func AgentRefused(err error) bool {
+	return errors.Is(err, agent.ErrUnauthorized) || errors.Is(err, agent.ErrCertMismatch)
+}
+
+// ReachAgent checks from the host that it reads through the agent (its
+// address, certificate and token).
+func (c *Client) ReachAgent(ctx context.Context, a Agent) error {
+	return c.call(ctx, opReachAgent, a, nil, handlers{})
 }
 
 // frameLog is a slog.Handler sending a call's records to the driver as

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 
+	"github.com/failback/failback/agent"
 	"github.com/failback/failback/azure"
 	"github.com/failback/failback/engine"
 	"github.com/failback/failback/hyperv"
@@ -47,6 +48,8 @@ var kinds = []struct {
 	{"azure-not-found", azure.ErrNotFound},
 	{"azure-unreachable", azure.ErrUnreachable},
 	{"no-scoped-access", azure.ErrNoScopedAccess},
+	{"agent-unauthorized", agent.ErrUnauthorized},
+	{"agent-certificate", agent.ErrCertMismatch},
 	{"not-exist", fs.ErrNotExist},
 	{"protocol", ErrProtocol},
 }

@@ -58,17 +58,18 @@ type Hello struct {
 
 // The calls.
 const (
-	opInspect  = "inspect"  // an image: there, its format and size, allocation, lock
-	opSync     = "sync"     // one engine pass onto an image, journaled on the host
-	opVerify   = "verify"   // compare an image with a snapshot
-	opJournals = "journals" // which passes of a disk have a journal
-	opRollback = "rollback" // one pass's journal back onto the image
-	opDiscard  = "discard"  // commit: drop passes' journals
-	opForget   = "forget"   // drop a disk's sums (and its empty folders)
-	opChanged  = "changed"  // blocks of an image changed since its sums
-	opReach    = "reach"    // can the host read this snapshot's URL
-	opSpace    = "space"    // the free space of the state folder's volume
-	opSend     = "send"     // reverse replication: an image's changed blocks into a page blob
+	opInspect    = "inspect"     // an image: there, its format and size, allocation, lock
+	opSync       = "sync"        // one engine pass onto an image, journaled on the host
+	opVerify     = "verify"      // compare an image with a snapshot
+	opJournals   = "journals"    // which passes of a disk have a journal
+	opRollback   = "rollback"    // one pass's journal back onto the image
+	opDiscard    = "discard"     // commit: drop passes' journals
+	opForget     = "forget"      // drop a disk's sums (and its empty folders)
+	opChanged    = "changed"     // blocks of an image changed since its sums
+	opReach      = "reach"       // can the host read this snapshot's URL
+	opReachAgent = "reach-agent" // can the host read through the Azure-side agent
+	opSpace      = "space"       // the free space of the state folder's volume
+	opSend       = "send"        // reverse replication: an image's changed blocks into a page blob
 )
 
 // The asks.

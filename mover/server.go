@@ -269,6 +269,12 @@ func (s *server) dispatch(ctx context.Context, c *call, op string, body json.Raw
 			return nil, err
 		}
 		return nil, s.reach(ctx, c, req)
+	case opReachAgent:
+		var req Agent
+		if err := decode(&req); err != nil {
+			return nil, err
+		}
+		return nil, reachAgent(ctx, req)
 	case opSpace:
 		return s.space()
 	case opSend:

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/failback/failback/config"
 	"github.com/failback/failback/workflow"
 	"github.com/failback/failback/workflow/labtest"
 )
@@ -81,4 +82,57 @@ func TestMoversReadThroughTheAgent(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(l.Cfg.Host("hv01").MoverStateDir(), "jobs", id)); err != nil {
 		t.Fatalf("the host's mover kept no journals: %v", err)
 	}
+}
+
+// TestPreflightChecksTheAgentFromTheHost: with [agent] configured, the
+// pre-flight has each host's mover ask the agent what it is, with its
+// certificate and token: a wrong token is refused before anything moves
+// (every read through the agent would fail), an agent the host cannot
+// reach is a warning (its mover reads storage directly), saying what to
+// open.
+func TestPreflightChecksTheAgentFromTheHost(t *testing.T) {
+	vm := labtest.VM{Name: "web", Disks: []int64{4 << 20}}
+	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{vm}})
+	a := l.StartAgent()
+	c := workflow.Choices{VM: "web", Direction: workflow.DirAzureToOnPrem, Sync: workflow.SyncDelta}
+	preflight := func() (*workflow.Manager, workflow.PreflightReport, workflow.CheckRow) {
+		t.Helper()
+		cfg, err := config.Load(l.ConfigFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Cfg = cfg
+		m := l.OpenConfigured()
+		rep, err := m.Preflight(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := rowsLike(rep, "the Azure-side agent from hv01")
+		if len(rows) != 1 {
+			t.Fatalf("agent rows %+v", rep.Checks)
+		}
+		return m, rep, rows[0]
+	}
+
+	m, rep, row := preflight()
+	if !rep.OK || !row.OK || row.Warning || !strings.Contains(row.Detail, "through the agent at https://127.0.0.1:") {
+		t.Fatalf("pre-flight with the agent up: OK %v, row %+v", rep.OK, row)
+	}
+	_ = m.Close()
+
+	t.Setenv("FB_LAB_AGENT_TOKEN", "not-the-agent-token-0123456789abcdef")
+	m, rep, row = preflight()
+	if rep.OK || row.OK || !strings.Contains(row.Detail, "401") || !strings.Contains(row.Fix, "[agent] token") {
+		t.Fatalf("pre-flight with a wrong token: OK %v, row %+v", rep.OK, row)
+	}
+	refusedAndUntouched(t, m, c, l.Image("web", 0))
+	_ = m.Close()
+
+	t.Setenv("FB_LAB_AGENT_TOKEN", a.Token)
+	a.Stop()
+	m, rep, row = preflight()
+	if !rep.OK || !row.OK || !row.Warning || !strings.Contains(row.Detail, "read storage directly") || !strings.Contains(row.Fix, "firewall") {
+		t.Fatalf("pre-flight with the agent down: OK %v, row %+v", rep.OK, row)
+	}
+	_ = m.Close()
 }

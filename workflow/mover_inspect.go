@@ -113,6 +113,37 @@ func (m *Manager) checkReach(ctx context.Context, p *prepared, t *target, disks 
 			row.Fix = fixFor(err, "let "+t.hostName+" reach the storage account over HTTPS (port 443: its firewall, proxy and DNS), then run the pre-flight again")
 		}
 		p.add(row)
+		if err == nil {
+			m.checkReachAgent(ctx, p, t, d)
+		}
 		return
 	}
+}
+
+// checkReachAgent has the host's mover ask the Azure-side agent what it
+// is, with its certificate and token, when one is configured. A host
+// that cannot reach it is not refused (its mover reads storage
+// directly, every block in full): the row warns, with what to open.
+func (m *Manager) checkReachAgent(ctx context.Context, p *prepared, t *target, d azure.VMDisk) {
+	via := m.deps.MoverAgent
+	if via == nil {
+		return
+	}
+	a, err := via(d.Ref(), "")
+	if err != nil || a == nil {
+		return // the pass says it, as it reads the disk
+	}
+	err = m.deps.Movers[t.hostName].ReachAgent(ctx, *a)
+	row := CheckRow{VM: t.vm.Name, What: "the Azure-side agent from " + t.hostName, OK: true,
+		Detail: "the host's mover reads page blobs through the agent at " + a.URL}
+	switch {
+	case mover.AgentRefused(err):
+		row.OK, row.Detail = false, err.Error()
+		row.Fix = "set [agent] token and cert_fingerprint (or cert_file) to the agent's, then run the pre-flight again"
+	case err != nil:
+		row.Warning = true
+		row.Detail = err.Error() + "; the host's mover will read storage directly, every block in full"
+		row.Fix = "let " + t.hostName + " reach " + a.URL + " (its firewall, the agent's network security group), then run the pre-flight again"
+	}
+	p.add(row)
 }
