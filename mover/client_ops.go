@@ -117,7 +117,7 @@ func (c *Client) Inspect(ctx context.Context, image string, allocation, lock boo
 }
 
 // Sync runs pass n of disk k on the host: the snapshot onto the image.
-func (c *Client) Sync(ctx context.Context, k DiskKey, n int, image string, snap Snapshot, o SyncOptions,
+func (c *Client) Sync(ctx context.Context, k DiskKey, n int, image ImageRef, snap Snapshot, o SyncOptions,
 	progress func(engine.Progress)) (engine.Stats, error) {
 	release, err := c.move(ctx)
 	if err != nil {
@@ -130,13 +130,13 @@ func (c *Client) Sync(ctx context.Context, k DiskKey, n int, image string, snap 
 	}
 	defer done()
 	var st engine.Stats
-	err = c.call(ctx, opSync, syncCall{Disk: k, Pass: n, Image: image, Source: src, Options: o}, &st,
+	err = c.call(ctx, opSync, syncCall{Disk: k, Pass: n, Image: image.Path, Parent: image.Parent, Source: src, Options: o}, &st,
 		handlers{progress: snapshotProgress(progress, snap.Figures), log: logOf(snap.Log), renew: renew})
 	return st, err
 }
 
 // Verify compares the image on the host with the snapshot.
-func (c *Client) Verify(ctx context.Context, image string, snap Snapshot, o VerifyOptions, progress func(engine.Progress)) (engine.Counters, error) {
+func (c *Client) Verify(ctx context.Context, image ImageRef, snap Snapshot, o VerifyOptions, progress func(engine.Progress)) (engine.Counters, error) {
 	release, err := c.move(ctx)
 	if err != nil {
 		return engine.Counters{}, err
@@ -148,7 +148,7 @@ func (c *Client) Verify(ctx context.Context, image string, snap Snapshot, o Veri
 	}
 	defer done()
 	var n engine.Counters
-	err = c.call(ctx, opVerify, verifyCall{Image: image, Source: src, Options: o}, &n,
+	err = c.call(ctx, opVerify, verifyCall{Image: image.Path, Parent: image.Parent, Source: src, Options: o}, &n,
 		handlers{progress: snapshotProgress(progress, snap.Figures), log: logOf(snap.Log), renew: renew})
 	return n, err
 }
@@ -172,14 +172,14 @@ func (c *Client) Journals(ctx context.Context, k DiskKey, passes []int) ([]int, 
 }
 
 // Rollback applies pass n's journal on the host to the image.
-func (c *Client) Rollback(ctx context.Context, k DiskKey, n int, image, targetID string, progress func(engine.Progress)) (engine.RollbackStats, error) {
+func (c *Client) Rollback(ctx context.Context, k DiskKey, n int, image ImageRef, targetID string, progress func(engine.Progress)) (engine.RollbackStats, error) {
 	release, err := c.move(ctx)
 	if err != nil {
 		return engine.RollbackStats{}, err
 	}
 	defer release()
 	var st engine.RollbackStats
-	err = c.call(ctx, opRollback, passCall{Disk: k, Passes: []int{n}, Image: image, TargetID: targetID}, &st,
+	err = c.call(ctx, opRollback, passCall{Disk: k, Passes: []int{n}, Image: image.Path, Parent: image.Parent, TargetID: targetID}, &st,
 		handlers{progress: progressOf(progress)})
 	return st, err
 }
@@ -195,14 +195,14 @@ func (c *Client) Forget(ctx context.Context, k DiskKey) error {
 }
 
 // Changed lists the image's blocks changed since disk k's sums, on the host.
-func (c *Client) Changed(ctx context.Context, k DiskKey, image string, threads int, progress func(engine.Progress)) ([]engine.Extent, error) {
+func (c *Client) Changed(ctx context.Context, k DiskKey, image ImageRef, threads int, progress func(engine.Progress)) ([]engine.Extent, error) {
 	release, err := c.move(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
 	var out []engine.Extent
-	err = c.call(ctx, opChanged, changedCall{Disk: k, Image: image, Threads: threads}, &out, handlers{progress: progressOf(progress)})
+	err = c.call(ctx, opChanged, changedCall{Disk: k, Image: image.Path, Parent: image.Parent, Threads: threads}, &out, handlers{progress: progressOf(progress)})
 	return out, err
 }
 
@@ -227,7 +227,7 @@ type Target struct {
 
 // Send writes the image's given ranges (o.Ranges) into the target from
 // the host, and the disk's new sums there (reverse replication).
-func (c *Client) Send(ctx context.Context, k DiskKey, image string, t Target, o SyncOptions, progress func(engine.Progress)) (engine.Stats, error) {
+func (c *Client) Send(ctx context.Context, k DiskKey, image ImageRef, t Target, o SyncOptions, progress func(engine.Progress)) (engine.Stats, error) {
 	release, err := c.move(ctx)
 	if err != nil {
 		return engine.Stats{}, err
@@ -257,7 +257,7 @@ func (c *Client) Send(ctx context.Context, k DiskKey, image string, t Target, o 
 		return access{URL: a.URL.Reveal(), ValidFor: validFor(a)}, nil
 	}
 	var st engine.Stats
-	err = c.call(ctx, opSend, sendCall{Disk: k, Image: image, Target: b, Options: o}, &st,
+	err = c.call(ctx, opSend, sendCall{Disk: k, Image: image.Path, Parent: image.Parent, Target: b, Options: o}, &st,
 		handlers{progress: progressOf(progress), renew: renew})
 	return st, err
 }

@@ -29,7 +29,7 @@ func TestSyncOnTheHostRollsBackAndTheDriverReadsNothing(t *testing.T) {
 	snap, release := f.snapshot()
 	defer release()
 	var samples atomic.Int64
-	st, err := c.Sync(ctx, key, 0, f.image, snap, SyncOptions{Mode: engine.Delta, BlockSize: mib, SourceID: snap.Name, TargetID: f.image, Verify: true},
+	st, err := c.Sync(ctx, key, 0, ImageRef{Path: f.image}, snap, SyncOptions{Mode: engine.Delta, BlockSize: mib, SourceID: snap.Name, TargetID: f.image, Verify: true},
 		func(engine.Progress) { samples.Add(1) })
 	if err != nil {
 		t.Fatal(err)
@@ -55,14 +55,14 @@ func TestSyncOnTheHostRollsBackAndTheDriverReadsNothing(t *testing.T) {
 		t.Fatalf("journals: %v, %v", got, err)
 	}
 
-	rb, err := c.Rollback(ctx, key, 0, f.image, f.image, nil)
+	rb, err := c.Rollback(ctx, key, 0, ImageRef{Path: f.image}, f.image, nil)
 	if err != nil || rb.Blocks != 2 {
 		t.Fatalf("rollback: %+v, %v", rb, err)
 	}
 	if !bytes.Equal(f.imageBytes(), f.old) {
 		t.Fatal("the rollback did not give the image its old bytes back")
 	}
-	if _, err := c.Rollback(ctx, key, 0, f.image, f.image, nil); !errors.Is(err, engine.ErrNoJournal) {
+	if _, err := c.Rollback(ctx, key, 0, ImageRef{Path: f.image}, f.image, nil); !errors.Is(err, engine.ErrNoJournal) {
 		t.Fatalf("a second rollback: %v, want ErrNoJournal across the wire", err)
 	}
 	if err := c.Discard(ctx, key, []int{0}); err != nil {
@@ -92,7 +92,7 @@ func TestDroppedSessionResumesFromTheHostJournal(t *testing.T) {
 	o := SyncOptions{Mode: engine.Full, BlockSize: mib, Threads: 1, SourceID: snap.Name, TargetID: f.image, BandwidthLimit: 4 * mib}
 	dropped := make(chan struct{})
 	var once atomic.Bool
-	_, err := c.Sync(ctx, key, 0, f.image, snap, o, func(p engine.Progress) {
+	_, err := c.Sync(ctx, key, 0, ImageRef{Path: f.image}, snap, o, func(p engine.Progress) {
 		if p.BlocksChecked >= 4 && once.CompareAndSwap(false, true) {
 			go func() { tr.Drop(); close(dropped) }()
 		}
@@ -102,7 +102,7 @@ func TestDroppedSessionResumesFromTheHostJournal(t *testing.T) {
 	}
 	<-dropped
 	o.BandwidthLimit = 0
-	st, err := c.Sync(ctx, key, 0, f.image, snap, o, nil)
+	st, err := c.Sync(ctx, key, 0, ImageRef{Path: f.image}, snap, o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestDroppedSessionResumesFromTheHostJournal(t *testing.T) {
 	if !bytes.Equal(f.imageBytes(), f.want) {
 		t.Fatal("after the resume the image does not hold the snapshot's bytes")
 	}
-	if _, err := c.Rollback(ctx, key, 0, f.image, f.image, nil); err != nil {
+	if _, err := c.Rollback(ctx, key, 0, ImageRef{Path: f.image}, f.image, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(f.imageBytes(), f.old) {
@@ -131,7 +131,7 @@ func TestCancelStopsTheCallOnTheHost(t *testing.T) {
 	defer release()
 	ctx, cancel := context.WithCancel(context.Background())
 	o := SyncOptions{Mode: engine.Full, BlockSize: mib, Threads: 1, SourceID: snap.Name, TargetID: f.image, BandwidthLimit: 2 * mib}
-	_, err := c.Sync(ctx, key, 0, f.image, snap, o, func(p engine.Progress) {
+	_, err := c.Sync(ctx, key, 0, ImageRef{Path: f.image}, snap, o, func(p engine.Progress) {
 		if p.BlocksChecked >= 2 {
 			cancel()
 		}
@@ -141,7 +141,7 @@ func TestCancelStopsTheCallOnTheHost(t *testing.T) {
 	}
 	busyWait = 0 // a lock still held would fail now, not wait
 	defer func() { busyWait = 30 * time.Second }()
-	if _, err := c.Rollback(context.Background(), key, 0, f.image, f.image, nil); err != nil {
+	if _, err := c.Rollback(context.Background(), key, 0, ImageRef{Path: f.image}, f.image, nil); err != nil {
 		t.Fatalf("rollback right after the cancel: %v", err)
 	}
 	if !bytes.Equal(f.imageBytes(), f.old) {
@@ -236,7 +236,7 @@ func TestMaxMovesBoundsTheHostsDisksAtOnce(t *testing.T) {
 			snap, release := f.snapshot()
 			defer release()
 			var once atomic.Bool
-			_, err := c.Sync(ctx, DiskKey{Job: "j1", VM: "vm", Disk: i}, 0, f.image, snap,
+			_, err := c.Sync(ctx, DiskKey{Job: "j1", VM: "vm", Disk: i}, 0, ImageRef{Path: f.image}, snap,
 				SyncOptions{Mode: engine.Full, BlockSize: mib, Threads: 1, SourceID: snap.Name, TargetID: f.image, BandwidthLimit: 4 * mib},
 				func(engine.Progress) {
 					if once.CompareAndSwap(false, true) {

@@ -68,6 +68,9 @@ const (
 	opChanged    = "changed"     // blocks of an image changed since its sums
 	opReach      = "reach"       // can the host read this snapshot's URL
 	opReachAgent = "reach-agent" // can the host read through the Azure-side agent
+	opMakeTest   = "make-test"   // a test failback's disk: a differencing child or a copy
+	opRemoveTest = "remove-test" // a test disk, and its folder once empty
+	opTestFolder = "test-folder" // a test folder with what the host left in it
 	opSpace      = "space"       // the free space of the state folder's volume
 	opSend       = "send"        // reverse replication: an image's changed blocks into a page blob
 )
@@ -158,6 +161,7 @@ type syncCall struct {
 	Disk    DiskKey     `json:"disk"`
 	Pass    int         `json:"pass"`
 	Image   string      `json:"image"`
+	Parent  string      `json:"parent,omitempty"`
 	Source  Source      `json:"source"`
 	Options SyncOptions `json:"options"`
 }
@@ -177,6 +181,7 @@ type VerifyOptions struct {
 // verifyCall is opVerify's body.
 type verifyCall struct {
 	Image   string        `json:"image"`
+	Parent  string        `json:"parent,omitempty"`
 	Source  Source        `json:"source"`
 	Options VerifyOptions `json:"options"`
 }
@@ -187,6 +192,7 @@ type passCall struct {
 	Disk   DiskKey `json:"disk"`
 	Passes []int   `json:"passes,omitempty"`
 	Image  string  `json:"image,omitempty"`
+	Parent string  `json:"parent,omitempty"`
 	// TargetID must match what the journal recorded (opRollback).
 	TargetID string `json:"target_id,omitempty"`
 }
@@ -207,6 +213,7 @@ type Blob struct {
 type sendCall struct {
 	Disk    DiskKey     `json:"disk"`
 	Image   string      `json:"image"`
+	Parent  string      `json:"parent,omitempty"`
 	Target  Blob        `json:"target"`
 	Options SyncOptions `json:"options"`
 }
@@ -215,6 +222,7 @@ type sendCall struct {
 type changedCall struct {
 	Disk    DiskKey `json:"disk"`
 	Image   string  `json:"image"`
+	Parent  string  `json:"parent,omitempty"`
 	Threads int     `json:"threads,omitempty"`
 }
 

@@ -269,6 +269,24 @@ func (s *server) dispatch(ctx context.Context, c *call, op string, body json.Raw
 			return nil, err
 		}
 		return nil, s.reach(ctx, c, req)
+	case opMakeTest:
+		var req TestDisk
+		if err := decode(&req); err != nil {
+			return nil, err
+		}
+		return nil, MakeTestDisk(ctx, req)
+	case opRemoveTest:
+		var req TestDisk
+		if err := decode(&req); err != nil {
+			return nil, err
+		}
+		return nil, RemoveTestDisk(req)
+	case opTestFolder:
+		var req TestDisk
+		if err := decode(&req); err != nil {
+			return nil, err
+		}
+		return nil, RemoveTestFolder(req.Folder, req.Folder)
 	case opReachAgent:
 		var req Agent
 		if err := decode(&req); err != nil {

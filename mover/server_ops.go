@@ -19,6 +19,15 @@ import (
 
 func (s *server) local() *Local { return &Local{l: s.l} }
 
+// over is the mover's operations on an image opened over parent (a test
+// failback's differencing child) when parent is named.
+func (s *server) over(parent string) *Local {
+	if parent == "" {
+		return s.local()
+	}
+	return s.local().Opening(TestDiskOpener(parent))
+}
+
 func (s *server) inspect(req inspectCall) Image {
 	return Inspect(req.Image, req.Allocation, req.Lock)
 }
@@ -29,7 +38,7 @@ func (s *server) sync(ctx context.Context, c *call, req syncCall) (engine.Stats,
 		return engine.Stats{}, err
 	}
 	defer closeSrc()
-	return s.local().Sync(ctx, req.Disk, req.Pass, req.Image, src, req.Options, c.sourceProgress(src))
+	return s.over(req.Parent).Sync(ctx, req.Disk, req.Pass, req.Image, src, req.Options, c.sourceProgress(src))
 }
 
 func (s *server) verify(ctx context.Context, c *call, req verifyCall) (engine.Counters, error) {
@@ -38,7 +47,7 @@ func (s *server) verify(ctx context.Context, c *call, req verifyCall) (engine.Co
 		return engine.Counters{}, err
 	}
 	defer closeSrc()
-	return s.local().Verify(ctx, req.Image, src, req.Options, c.sourceProgress(src))
+	return s.over(req.Parent).Verify(ctx, req.Image, src, req.Options, c.sourceProgress(src))
 }
 
 // sourceProgress sends the engine's samples, with the agent's figures
@@ -63,7 +72,7 @@ func (s *server) rollback(ctx context.Context, c *call, req passCall) (engine.Ro
 	if len(req.Passes) != 1 {
 		return engine.RollbackStats{}, fmt.Errorf("%w: a rollback names one pass, not %d", ErrProtocol, len(req.Passes))
 	}
-	return s.local().Rollback(ctx, req.Disk, req.Passes[0], req.Image, req.TargetID, func(p engine.Progress) { c.progress(p) })
+	return s.over(req.Parent).Rollback(ctx, req.Disk, req.Passes[0], req.Image, req.TargetID, func(p engine.Progress) { c.progress(p) })
 }
 
 func (s *server) discard(req passCall) error { return s.local().Discard(req.Disk, req.Passes) }
@@ -71,7 +80,7 @@ func (s *server) discard(req passCall) error { return s.local().Discard(req.Disk
 func (s *server) forget(req passCall) error { return s.local().Forget(req.Disk) }
 
 func (s *server) changed(ctx context.Context, c *call, req changedCall) ([]engine.Extent, error) {
-	return s.local().Changed(ctx, req.Disk, req.Image, req.Threads, func(p engine.Progress) { c.progress(p) })
+	return s.over(req.Parent).Changed(ctx, req.Disk, req.Image, req.Threads, func(p engine.Progress) { c.progress(p) })
 }
 
 func (s *server) space() (Space, error) {
@@ -149,7 +158,7 @@ func (s *server) send(ctx context.Context, c *call, req sendCall) (engine.Stats,
 		return engine.Stats{}, err
 	}
 	defer closeDst()
-	return s.local().Send(ctx, req.Disk, req.Image, dst, req.Options, func(p engine.Progress) { c.progress(p) })
+	return s.over(req.Parent).Send(ctx, req.Disk, req.Image, dst, req.Options, func(p engine.Progress) { c.progress(p) })
 }
 
 // openBlob opens the page blob a send writes, encrypting with the key

@@ -230,7 +230,7 @@ func TestMoverOverSSHSurvivesADroppedConnection(t *testing.T) {
 	defer release()
 	o := SyncOptions{Mode: engine.Full, BlockSize: mib, Threads: 1, SourceID: snap.Name, TargetID: f.image, BandwidthLimit: 4 * mib}
 	var once atomic.Bool
-	_, err = c.Sync(ctx, key, 0, f.image, snap, o, func(p engine.Progress) {
+	_, err = c.Sync(ctx, key, 0, ImageRef{Path: f.image}, snap, o, func(p engine.Progress) {
 		if p.BlocksChecked >= 4 && once.CompareAndSwap(false, true) {
 			go srv.drop()
 		}
@@ -239,7 +239,7 @@ func TestMoverOverSSHSurvivesADroppedConnection(t *testing.T) {
 		t.Fatalf("a dropped connection: %v, want ErrLost", err)
 	}
 	o.BandwidthLimit = 0
-	st, err := c.Sync(ctx, key, 0, f.image, snap, o, nil)
+	st, err := c.Sync(ctx, key, 0, ImageRef{Path: f.image}, snap, o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func TestMoverOverSSHSurvivesADroppedConnection(t *testing.T) {
 	if n := f.http.bytes.Load(); n > 4096 {
 		t.Errorf("the driver received %d bytes of blob data", n)
 	}
-	if _, err := c.Rollback(ctx, key, 0, f.image, f.image, nil); err != nil {
+	if _, err := c.Rollback(ctx, key, 0, ImageRef{Path: f.image}, f.image, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(f.imageBytes(), f.old) {

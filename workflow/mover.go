@@ -21,7 +21,13 @@ type moverDisk struct {
 	key   mover.DiskKey
 	host  string
 	image string // as the host names it
+	// parent, for a test disk made as a differencing child, is the VM's
+	// own disk it is opened over (as the host names it).
+	parent string
 }
+
+// ref is the image as the mover's calls name it.
+func (m moverDisk) ref() mover.ImageRef { return mover.ImageRef{Path: m.image, Parent: m.parent} }
 
 // errNoMover: the host writes through a mover, and none is wired.
 var errNoMover = errors.New("no mover is connected for this host")
@@ -55,7 +61,7 @@ func (m moverDisk) Sync(ctx context.Context, ps passSource, n int, o mover.SyncO
 		return engine.Stats{}, err
 	}
 	defer release()
-	return c.Sync(ctx, m.key, n, m.image, snap, o, progress)
+	return c.Sync(ctx, m.key, n, m.ref(), snap, o, progress)
 }
 
 func (m moverDisk) Verify(ctx context.Context, ps passSource, o mover.VerifyOptions, wholeIfCheap bool, progress func(engine.Progress)) (engine.Counters, error) {
@@ -69,7 +75,7 @@ func (m moverDisk) Verify(ctx context.Context, ps passSource, o mover.VerifyOpti
 	}
 	defer release()
 	o.WholeIfCheap = wholeIfCheap
-	return c.Verify(ctx, m.image, snap, o, progress)
+	return c.Verify(ctx, m.ref(), snap, o, progress)
 }
 
 func (m moverDisk) Journals(ctx context.Context, passes []int) ([]int, error) {
@@ -85,7 +91,7 @@ func (m moverDisk) Rollback(ctx context.Context, n int, progress func(engine.Pro
 	if err != nil {
 		return engine.RollbackStats{}, err
 	}
-	return c.Rollback(ctx, m.key, n, m.image, m.ID(), progress)
+	return c.Rollback(ctx, m.key, n, m.ref(), m.ID(), progress)
 }
 
 func (m moverDisk) Discard(ctx context.Context, passes []int) error {
@@ -109,7 +115,7 @@ func (m moverDisk) Changed(ctx context.Context, progress func(engine.Progress)) 
 	if err != nil {
 		return nil, err
 	}
-	return c.Changed(ctx, m.key, m.image, changedThreads, progress)
+	return c.Changed(ctx, m.key, m.ref(), changedThreads, progress)
 }
 
 func (m moverDisk) Send(ctx context.Context, dst reverseTarget, o mover.SyncOptions, progress func(engine.Progress)) (engine.Stats, error) {
@@ -117,7 +123,7 @@ func (m moverDisk) Send(ctx context.Context, dst reverseTarget, o mover.SyncOpti
 	if err != nil {
 		return engine.Stats{}, err
 	}
-	return c.Send(ctx, m.key, m.image, mover.Target{Name: dst.pb.Name(), LeaseID: dst.pb.LeaseID(), Access: dst.pb.AccessURL,
+	return c.Send(ctx, m.key, m.ref(), mover.Target{Name: dst.pb.Name(), LeaseID: dst.pb.LeaseID(), Access: dst.pb.AccessURL,
 		Key: dst.key, Read: readOptions(m.j.m.cfg.Azure.Storage)}, o, progress)
 }
 

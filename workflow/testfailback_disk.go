@@ -3,119 +3,112 @@ package workflow
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/failback/failback/mover"
-	"github.com/failback/failback/vdisk"
 )
 
 // A test disk is a test failback's on-premises side (onprem.go's seam):
 // every pass, verification and rollback of a test writes it, never the
-// VM's own disk, which it only reads. This machine writes it through the
-// host's path map (as data_path = "share"), whatever the host's
-// data_path: its passes run the same mover.Local operations as a share,
-// opening the differencing child with its parent. A test on a host
-// whose mover writes real failbacks still needs the path map (the
-// pre-flight says so); making test disks through the mover is not done
-// yet.
+// VM's own disk, which it only reads. Making and removing it go through
+// the same seam. The host's mover does it all on the host when the VM's
+// host writes through its mover and the test VMs run there; a copy on
+// another host (and a share host) is written by this machine through the
+// path maps, as data_path = "share", with the journals in the state
+// folder. Both run the same mover functions (mover/testdisk.go).
 
 // onPremTestDisk is a test disk: an on-premises disk the test makes
 // before phase 1 and removes when it ends.
 type onPremTestDisk interface {
 	onPremDisk
 	// Create makes the test disk: a differencing child of the VM's disk,
-	// or a copy of it (progress gets bytes examined of the total).
-	Create(ctx context.Context, progress func(done, total int64)) error
+	// or a copy of it.
+	Create(ctx context.Context) error
 	// Remove deletes the test disk (and its test folder, if that is
 	// empty now); a missing one is no error.
 	Remove(ctx context.Context) error
+}
+
+// testDisk is disk k's test disk (its Test must be set).
+func (j *job) testDisk(k diskKey) onPremTestDisk {
+	r := j.snap()
+	vm := r.VMs[k.v]
+	d := vm.Disks[k.d]
+	t := *d.Test
+	key := mover.DiskKey{Job: j.id, VM: vm.Name, Disk: k.d}
+	if t.Mover {
+		md := moverDisk{j: j, key: key, host: vm.Host, image: t.Image}
+		if t.Mode == testDiff {
+			md.parent = d.Image
+		}
+		return moverTestDisk{moverDisk: md, td: mover.TestDisk{Path: t.Image, Folder: t.Folder, Parent: d.Image,
+			HostPath: t.Image, HostParent: d.Image, Copy: t.Mode == testCopy}}
+	}
+	local := mover.NewLocal(j.m.paths.root)
+	if t.Mode == testDiff {
+		local = local.Opening(mover.TestDiskOpener(d.Local))
+	}
+	return testImage{shareDisk: shareDisk{j: j, key: key, local: local, image: t.Image, path: t.Local},
+		td: mover.TestDisk{Path: t.Local, Folder: t.LocalFolder, Parent: d.Local, HostPath: t.Image, HostParent: d.Image,
+			Copy: t.Mode == testCopy}}
+}
+
+// moverTestDisk is a test disk the host's mover makes, writes and removes.
+type moverTestDisk struct {
+	moverDisk
+	td mover.TestDisk // as the host names it
+}
+
+func (m moverTestDisk) Create(ctx context.Context) error {
+	c, err := m.client()
+	if err != nil {
+		return err
+	}
+	return c.MakeTest(ctx, m.td)
+}
+
+func (m moverTestDisk) Remove(ctx context.Context) error {
+	c, err := m.client()
+	if err != nil {
+		return err
+	}
+	return c.RemoveTest(ctx, m.td)
 }
 
 // testImage is a test disk this machine writes itself, through the test
 // host's path map, beside (or copied from) the VM's disk.
 type testImage struct {
 	shareDisk
-	parentHost, parentLocal string // the VM's own disk, read-only
-	t                       testDiskRecord
+	td mover.TestDisk // as this machine reaches it
 }
 
-// testDisk is disk k's test disk (its Test must be set), with the
-// journals in the state folder.
-func (j *job) testDisk(k diskKey) onPremTestDisk {
-	r := j.snap()
-	vm := r.VMs[k.v]
-	d := vm.Disks[k.d]
-	ti := testImage{parentHost: d.Image, parentLocal: d.Local, t: *d.Test}
-	ti.shareDisk = shareDisk{j: j, key: mover.DiskKey{Job: j.id, VM: vm.Name, Disk: k.d},
-		local: mover.NewLocal(j.m.paths.root).Opening(ti.open), image: d.Test.Image, path: d.Test.Local}
-	return ti
-}
+func (ti testImage) Create(ctx context.Context) error { return mover.MakeTestDisk(ctx, ti.td) }
 
-// open opens the test disk: a child with its parent given as this machine
-// reaches it (the locator names it as the host does), checked to be the
-// disk the child was made from.
-func (ti testImage) open(_ string, readOnly bool) (vdisk.Image, error) {
-	if ti.t.Mode == testDiff {
-		img, err := vdisk.OpenChain(ti.t.Local, vdisk.ChainOptions{ReadOnly: readOnly, Parent: ti.parentLocal})
-		if errors.Is(err, vdisk.ErrParentChanged) {
-			return nil, fmt.Errorf("test disk %s: %w: %s was written since the test began (was the VM started?); end the test and run it again", ti.t.Image, err, ti.parentHost)
+func (ti testImage) Remove(context.Context) error { return mover.RemoveTestDisk(ti.td) }
+
+// removeTestFolders removes each test folder with what the hosts left in
+// it (a test VM's configuration folders): through the host's mover for
+// its test disks, here for the others.
+func (j *job) removeTestFolders(ctx context.Context) error {
+	seen := map[string]bool{}
+	var errs []error
+	for _, vm := range j.snap().VMs {
+		for _, d := range vm.Disks {
+			t := d.Test
+			if t == nil || seen[vm.Host+"\x00"+t.Folder] {
+				continue
+			}
+			seen[vm.Host+"\x00"+t.Folder] = true
+			switch {
+			case t.Mover:
+				c, err := moverDisk{j: j, host: vm.Host}.client()
+				if err == nil {
+					err = c.RemoveTestFolder(ctx, t.Folder)
+				}
+				errs = append(errs, err)
+			case exists(t.LocalFolder):
+				errs = append(errs, mover.RemoveTestFolder(t.LocalFolder, t.Folder))
+			}
 		}
-		return img, err
 	}
-	return vdisk.Open(ti.t.Local, vdisk.OpenOptions{ReadOnly: readOnly})
-}
-
-func (ti testImage) Create(ctx context.Context, progress func(done, total int64)) error {
-	if err := os.MkdirAll(ti.t.LocalFolder, 0o755); err != nil {
-		return fmt.Errorf("create the test folder %s: %w", ti.t.Folder, err)
-	}
-	if ti.t.Mode == testDiff {
-		img, err := vdisk.CreateDifferencing(ti.t.Local, vdisk.DiffOptions{Parent: ti.parentLocal,
-			ParentHostPath: ti.parentHost, ChildHostPath: ti.t.Image})
-		if err != nil {
-			return err
-		}
-		return img.Close()
-	}
-	src, err := vdisk.Open(ti.parentLocal, vdisk.OpenOptions{ReadOnly: true})
-	if err != nil {
-		return fmt.Errorf("open %s to copy it: %w", ti.parentHost, err)
-	}
-	defer src.Close()
-	in := src.Info()
-	dst, err := vdisk.Create(ti.t.Local, vdisk.CreateOptions{Format: in.Format, Size: in.VirtualSize, LogicalSector: in.LogicalSector})
-	if err != nil {
-		return err
-	}
-	if err := vdisk.Copy(ctx, dst, src, progress); err != nil {
-		dst.Close()
-		os.Remove(ti.t.Local)
-		return fmt.Errorf("copy %s to %s: %w", ti.parentHost, ti.t.Image, err)
-	}
-	return dst.Close()
-}
-
-func (ti testImage) Remove(context.Context) error {
-	if err := os.Remove(ti.t.Local); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove test disk %s: %w", ti.t.Image, err)
-	}
-	_ = os.Remove(ti.t.LocalFolder) // only when empty; End test removes it anyway
-	return nil
-}
-
-// removeTestFolder removes a test folder and whatever the host left in it
-// (a test VM's configuration folders), refusing any folder that is not
-// one a test made.
-func removeTestFolder(local, host string) error {
-	if !strings.HasPrefix(filepath.Base(local), "failback-test-") {
-		return fmt.Errorf("%s is not a test folder; not removed", host)
-	}
-	if err := os.RemoveAll(local); err != nil {
-		return fmt.Errorf("remove the test folder %s: %w", host, err)
-	}
-	return nil
+	return errors.Join(errs...)
 }

@@ -83,7 +83,7 @@ func (j *job) makeTestDisks(ctx context.Context) error {
 			return err
 		}
 		j.setDiskPhase(k, diskTransfer, "")
-		if err := td.Create(ctx, nil); err != nil {
+		if err := td.Create(ctx); err != nil {
 			j.setDiskPhase(k, diskFailed, err.Error())
 			return fmt.Errorf("%s: test disk %s: %w", vm.Name, d.Test.Image, err)
 		}
