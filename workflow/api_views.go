@@ -95,7 +95,7 @@ func (c CompleteEstimate) Text() string {
 // "-" for a job whose work was rolled back or left behind.
 func (v JobView) DoneText() string {
 	switch v.State {
-	case StateCancelled, StateUndone:
+	case StateCancelled, StateUndone, StateTestEnded:
 		return "-"
 	}
 	return pctText(v.Percent)

@@ -133,7 +133,9 @@ func TestTestFailbackLeavesProductionUntouched(t *testing.T) {
 	if err := m.Act(ctx, id, workflow.ActEndTest, labtest.Operator); err != nil {
 		t.Fatal(err)
 	}
-	labtest.Wait(t, m, id, jobTimeout, workflow.StateTestEnded)
+	if ended := labtest.Wait(t, m, id, jobTimeout, workflow.StateTestEnded); ended.DoneText() != "-" {
+		t.Fatalf("an ended test shows %q done: nothing of it is left to be done", ended.DoneText())
+	}
 	t.Log(labtest.LogText(m, id))
 	checkNothingLeft(t, l, v)
 	for p, h := range before {
