@@ -20,8 +20,8 @@ import (
 // view as when the driver reads through it. With the agent stopped, the
 // mover falls back to storage for the final pass, the job's log says so
 // (the mover's log frames) and the disks still equal Azure. The agent's
-// token is written nowhere: not on the host, not in the driver's state
-// folder, not in the job's log.
+// token is written nowhere, nor any SAS URL handed to the mover: not on
+// the host, not in the driver's state folder, not in the job's log.
 func TestMoversReadThroughTheAgent(t *testing.T) {
 	vm := labtest.VM{Name: "files", Disks: []int64{16 << 20}}
 	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{vm}, StopBelow: "1K"})
@@ -62,8 +62,8 @@ func TestMoversReadThroughTheAgent(t *testing.T) {
 	}
 	checkEqual(t, l, l.Image, vm)
 
-	if strings.Contains(labtest.LogText(m, id), a.Token) {
-		t.Fatal("the agent's token is in the job's log")
+	if log := labtest.LogText(m, id); strings.Contains(log, a.Token) || strings.Contains(log, "sig=") {
+		t.Fatalf("the agent's token or a SAS URL is in the job's log:\n%s", log)
 	}
 	_ = m.Close()
 	err = filepath.WalkDir(l.Dir, func(p string, e fs.DirEntry, err error) error {
@@ -73,6 +73,9 @@ func TestMoversReadThroughTheAgent(t *testing.T) {
 		b, err := os.ReadFile(p)
 		if err == nil && bytes.Contains(b, []byte(a.Token)) {
 			t.Errorf("the agent's token is written in %s", p)
+		}
+		if err == nil && bytes.Contains(b, []byte("sig=")) {
+			t.Errorf("a SAS URL is written in %s", p)
 		}
 		return err
 	})
