@@ -31,6 +31,9 @@ type Options struct {
 	// CertFile is a PEM file holding the agent's certificate (pinned
 	// exactly) or the CA that issued it (verified with the URL's host).
 	CertFile string
+	// CertPEM is that file's content, instead of CertFile (a mover on a
+	// Hyper-V host gets the driver's file this way).
+	CertPEM []byte
 	// Token is the per-deployment bearer token.
 	Token azure.Secret
 
@@ -152,14 +155,20 @@ type clientCounters struct {
 // Stats returns the counters now; cheap enough for a progress sampler.
 func (s *Source) Stats() Stats {
 	c := &s.st
-	s.fbMu.Lock()
-	down := s.down
-	s.fbMu.Unlock()
+	down := s.FallingBack()
 	return Stats{CheckedBytes: c.checked.Load(), BlockBytes: c.block.Load(), PayloadBytes: c.payload.Load(),
 		ZeroBytes: c.zero.Load(), WireIn: c.wireIn.Load(), WireOut: c.wireOut.Load(),
 		Requests: c.requests.Load(), Retries: c.retries.Load(), Dials: c.dials.Load(),
 		Fallback: down, FallbackSwitches: c.switches.Load(),
 		FallbackReadBytes: c.fbRead.Load(), FallbackHashedBytes: c.fbHashed.Load()}
+}
+
+// FallingBack says the agent is unreachable now: reads, and checksums,
+// go straight to storage (so every byte crosses the WAN).
+func (s *Source) FallingBack() bool {
+	s.fbMu.Lock()
+	defer s.fbMu.Unlock()
+	return s.down
 }
 
 // NewSource connects to the agent, checks its certificate and token, and
@@ -168,6 +177,9 @@ func (s *Source) Stats() Stats {
 // tries the agent again later); a refused token or certificate is always
 // an error: that is a configuration to fix, not an outage.
 func NewSource(ctx context.Context, o Options) (*Source, error) {
+	if o.Container == "" || o.Blob == "" || o.Snapshot == "" {
+		return nil, errors.New("agent: container, blob and snapshot must all be named (the agent reads snapshots only)")
+	}
 	s, err := newSource(o)
 	if err != nil {
 		return nil, err
@@ -222,12 +234,10 @@ func (o *Options) defaults() error {
 	switch {
 	case o.Token.IsZero():
 		return errors.New("agent: no token: set [agent] token (or token_env / token_file)")
-	case o.CertFingerprint == "" && o.CertFile == "":
+	case o.CertFingerprint == "" && o.CertFile == "" && len(o.CertPEM) == 0:
 		return errors.New("agent: no pinned certificate: set [agent] cert_fingerprint or cert_file")
-	case o.CertFingerprint != "" && o.CertFile != "":
+	case o.CertFingerprint != "" && (o.CertFile != "" || len(o.CertPEM) > 0):
 		return errors.New("agent: both cert_fingerprint and cert_file are set: keep one")
-	case o.Container == "" || o.Blob == "" || o.Snapshot == "":
-		return errors.New("agent: container, blob and snapshot must all be named (the agent reads snapshots only)")
 	}
 	if o.FrameSize == 0 {
 		o.FrameSize = DefaultFrame

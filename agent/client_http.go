@@ -76,7 +76,10 @@ func pinnedTLS(o Options, host string) (*tls.Config, error) {
 		}
 		return c, nil
 	}
-	certs, err := readCerts(o.CertFile)
+	certs, err := parseCerts(o.CertPEM, "the agent certificate handed over")
+	if len(o.CertPEM) == 0 {
+		certs, err = readCerts(o.CertFile)
+	}
 	if err != nil {
 		return nil, err
 	}

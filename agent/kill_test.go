@@ -133,7 +133,7 @@ func TestAgentKilledMidSyncReconnectsToRestartedAgent(t *testing.T) {
 	if cs.Retries == 0 || cs.Dials < 2 {
 		t.Errorf("retries %d, dials %d: the client never reconnected", cs.Retries, cs.Dials)
 	}
-	if cs.CheckedBytes != k.disk.size || cs.Fallback || cs.FallbackHashedBytes != 0 {
+	if cs.CheckedBytes != k.disk.size || cs.Fallback || src.FallingBack() || cs.FallbackHashedBytes != 0 {
 		t.Errorf("checked %d bytes (want each of %d once), fallback %v", cs.CheckedBytes, k.disk.size, cs.Fallback)
 	}
 	if st.BlocksChecked != st.Blocks {
@@ -163,7 +163,7 @@ func TestAgentKilledMidSyncFallsBackToDirectReads(t *testing.T) {
 	k.check(t, st.BlocksDiffered)
 	cs := src.Stats()
 	t.Logf("client stats %+v; direct read %d bytes", cs, direct.Stats().Bytes.Load())
-	if !cs.Fallback || cs.FallbackSwitches != 1 {
+	if !cs.Fallback || !src.FallingBack() || cs.FallbackSwitches != 1 {
 		t.Errorf("fallback %v after %d switches, want on after 1", cs.Fallback, cs.FallbackSwitches)
 	}
 	if cs.CheckedBytes+cs.FallbackHashedBytes != k.disk.size {

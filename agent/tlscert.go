@@ -122,6 +122,11 @@ func readCerts(path string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent certificate file: %w", err)
 	}
+	return parseCerts(data, "agent certificate file "+path)
+}
+
+// parseCerts reads the certificates of PEM data (what names it).
+func parseCerts(data []byte, what string) ([]*x509.Certificate, error) {
 	var out []*x509.Certificate
 	for {
 		var b *pem.Block
@@ -134,12 +139,12 @@ func readCerts(path string) ([]*x509.Certificate, error) {
 		}
 		c, err := x509.ParseCertificate(b.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("agent certificate file %s: %w", path, err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		out = append(out, c)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("agent certificate file %s holds no PEM certificate", path)
+		return nil, fmt.Errorf("%s holds no PEM certificate", what)
 	}
 	return out, nil
 }

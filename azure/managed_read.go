@@ -40,6 +40,15 @@ func (d *managedDisk) OpenSnapshot(ctx context.Context, id string) (*SnapshotSou
 		}
 		return src.pb, nil
 	}
+	src.url = func(ctx context.Context, force bool) (Access, error) {
+		u, err := d.m.access(ctx, g, force)
+		if err != nil {
+			return Access{}, err
+		}
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return Access{URL: NewSecret(u), Expires: g.expires}, nil
+	}
 	if err := d.checkBlob(ctx, src, size); err != nil {
 		_ = src.Close(context.WithoutCancel(ctx))
 		return nil, err

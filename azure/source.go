@@ -41,6 +41,8 @@ type SnapshotSource struct {
 	// expires): access is called for a client that stays valid at least
 	// a while (force: the service refused the current one).
 	access func(ctx context.Context, force bool) (*pageblob.Client, error)
+	// url, when set, makes a URL reading this snapshot alone (AccessURL).
+	url func(ctx context.Context, force bool) (Access, error)
 }
 
 var _ engine.Source = (*SnapshotSource)(nil)
@@ -73,7 +75,9 @@ func (d *Disk) OpenSnapshot(ctx context.Context, snapshot string) (*SnapshotSour
 	if err != nil {
 		return nil, err
 	}
-	return &SnapshotSource{pb: pb, obj: obj, snapshot: snapshot, size: int64(f.CurrentSize), rp: d.s.readPolicy(), thr: d.s.opts.throttle}, nil
+	src := &SnapshotSource{pb: pb, obj: obj, snapshot: snapshot, size: int64(f.CurrentSize), rp: d.s.readPolicy(), thr: d.s.opts.throttle}
+	src.url = func(ctx context.Context, _ bool) (Access, error) { return d.signSnapshotURL(ctx, pb, snapshot) }
+	return src, nil
 }
 
 // Size is the virtual disk size.

@@ -149,6 +149,8 @@ type Engine struct {
 	// Threads is the most parallel transfers per disk (1..32); how many
 	// run adapts to Azure's throttling.
 	Threads int `toml:"threads"`
+	// ParallelDisks is how many disks one job syncs at once (1..64).
+	ParallelDisks int `toml:"parallel_disks"`
 	// BandwidthLimit caps bytes per second over the WAN (0 = no limit).
 	BandwidthLimit Size `toml:"bandwidth_limit"`
 	// Verify compares the target with the source snapshot after a sync.
@@ -256,9 +258,30 @@ type Host struct {
 	// VMFolder is the host folder where VMs and disks are created at an
 	// alternate location (a host path, e.g. D:\Hyper-V).
 	VMFolder string `toml:"vm_folder"`
-	// PathMap maps host paths to the paths this machine writes through.
+	// PathMap maps host paths to the paths this machine writes through
+	// (data_path = "share").
 	PathMap []PathMap `toml:"path_map"`
+	// DataPath is how disk bytes reach the host: "mover" (a mover on the
+	// host reads Azure and writes its disks itself) or "share" (this
+	// machine writes them through path_map).
+	DataPath string `toml:"data_path"`
+	// MaxDisks is how many disks the host's mover syncs at once, over
+	// every job of this driver (1..64).
+	MaxDisks int `toml:"max_disks"`
+	// MoverDir is the host folder holding the mover (failback.exe) and
+	// its state folder (state: journals, sums, disk locks); a lab host's
+	// mover keeps its state in lab_dir/mover-state.
+	MoverDir string `toml:"mover_dir"`
 }
+
+// Data paths of a host.
+const (
+	DataMover = "mover"
+	DataShare = "share"
+)
+
+// DefaultMoverDir is where a Windows host keeps the mover.
+const DefaultMoverDir = `C:\ProgramData\failback`
 
 // Host transports.
 const (

@@ -33,6 +33,7 @@ func Default() *Config {
 		Engine: Engine{
 			BlockSize:     Bytes(1 << 20),
 			Threads:       8,
+			ParallelDisks: 2,
 			Verify:        true,
 			DowntimeRetry: Span(15 * time.Minute),
 			CatchUp: CatchUp{
@@ -62,8 +63,11 @@ func Default() *Config {
 // Defaults for list elements and derived values.
 const (
 	defaultShutdownTimeout = 5 * time.Minute
-	defaultKnownHosts      = "~/.ssh/known_hosts"
-	defaultHostKeyName     = "ssh_host_ed25519_key"
+	// defaultMaxDisks: a host's disks and network take a few streams at
+	// once well; a plan over several hosts moves on all of them.
+	defaultMaxDisks    = 4
+	defaultKnownHosts  = "~/.ssh/known_hosts"
+	defaultHostKeyName = "ssh_host_ed25519_key"
 )
 
 // applyDefaults fills what depends on other values; it runs after decoding
@@ -85,6 +89,15 @@ func (c *Config) applyDefaults() {
 		}
 		if h.Transport == TransportSSH && h.KnownHosts == "" {
 			h.KnownHosts = defaultKnownHosts
+		}
+		if h.DataPath == "" {
+			h.DataPath = DataMover
+		}
+		if h.MaxDisks == 0 {
+			h.MaxDisks = defaultMaxDisks
+		}
+		if h.MoverDir == "" && h.Transport != TransportLab {
+			h.MoverDir = DefaultMoverDir
 		}
 	}
 	for i := range c.VMs {

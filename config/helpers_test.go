@@ -106,3 +106,6 @@ func findProblem(ps Problems, line int, want string) (Problem, bool) {
 	}
 	return Problem{}, false
 }
+
+// hostShare is hostSSH writing its disks through the path_map.
+var hostShare = strings.Replace(hostSSH, `key_file = "id_ed25519"`, "key_file = \"id_ed25519\"\ndata_path = \"share\"", 1)

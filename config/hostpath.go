@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/failback/failback/internal/hostpath"
@@ -67,3 +69,27 @@ func (h *Host) localPath(hostPath string) (string, error) {
 	}
 	return mapPath(h.PathMap, hostPath)
 }
+
+// MoverProgram is the mover's program file on the host (ssh): failback.exe
+// in mover_dir, or failback in a POSIX folder.
+func (h *Host) MoverProgram() string {
+	if isWindowsAbs(h.MoverDir) {
+		return strings.TrimRight(h.MoverDir, `\/`) + `\failback.exe`
+	}
+	return path.Join(h.MoverDir, "failback")
+}
+
+// MoverStateDir is the mover's state folder on the host: mover_dir's
+// state folder, or a lab host's lab_dir/mover-state.
+func (h *Host) MoverStateDir() string {
+	switch {
+	case h.Transport == TransportLab && h.MoverDir == "":
+		return filepath.Join(h.LabDir, "mover-state")
+	case isWindowsAbs(h.MoverDir):
+		return strings.TrimRight(h.MoverDir, `\/`) + `\state`
+	}
+	return path.Join(h.MoverDir, "state")
+}
+
+// UsesMover says the host's disks are written by a mover on the host.
+func (h *Host) UsesMover() bool { return h.DataPath != DataShare }

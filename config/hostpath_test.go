@@ -60,7 +60,7 @@ func TestLocalPathStaysInsideTheMappedFolder(t *testing.T) {
 	if l, ok := h.LocalPath(`d:\vms\web01\web01.vhdx`); !ok || l != "/mnt/hv01/vms/web01/web01.vhdx" {
 		t.Errorf("a good path: %q %v", l, ok)
 	}
-	text := azureLab + siteDC + hostSSH + strings.Replace(vmWeb01, `image = 'D:\VMs\web01.vhdx'`, `image = 'D:\VMs\..\Windows\web01.vhdx' #<`, 1) + planWeb
+	text := azureLab + siteDC + hostShare + strings.Replace(vmWeb01, `image = 'D:\VMs\web01.vhdx'`, `image = 'D:\VMs\..\Windows\web01.vhdx' #<`, 1) + planWeb
 	ps, _ := loadProblems(t, text)
 	if _, ok := findProblem(ps, markedLine(text), `".."`); !ok {
 		t.Errorf("no problem naming the bad component at the image's line:\n%v", ps)

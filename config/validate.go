@@ -307,6 +307,9 @@ func (k *checker) engine() {
 	if e.Threads < 1 || e.Threads > 32 {
 		k.bad("engine.threads", "write a number from 1 to 32 (default 8)", "threads = %d is out of range", e.Threads)
 	}
+	if e.ParallelDisks < 1 || e.ParallelDisks > 64 {
+		k.bad("engine.parallel_disks", "write a number from 1 to 64 (default 2)", "parallel_disks = %d is out of range", e.ParallelDisks)
+	}
 	if bl := e.BandwidthLimit.Bytes(); bl > 0 && bl < 64<<10 {
 		k.warn("engine.bandwidth_limit", `it is bytes per second: write e.g. "100M", or 0 for no limit`,
 			"bandwidth_limit = %s per second is very low", e.BandwidthLimit)

@@ -91,6 +91,17 @@ func (k *checker) hosts() {
 		if h.ShutdownTimeout.valid() && h.ShutdownTimeout.D() <= 0 {
 			k.bad(p+".shutdown_timeout", `write e.g. "5m"`, "shutdown_timeout must be more than zero")
 		}
+		if h.MaxDisks < 1 || h.MaxDisks > 64 {
+			k.bad(p+".max_disks", "write a number from 1 to 64 (default 4)", "max_disks = %d is out of range", h.MaxDisks)
+		}
+		switch h.DataPath {
+		case DataMover, DataShare:
+		default:
+			k.bad(p+".data_path", enumFix(h.DataPath, DataMover, DataShare), "data_path = %q is not a data path", h.DataPath)
+		}
+		if h.MoverDir != "" && !isHostAbs(h.Transport, h.MoverDir) && !(h.Transport == TransportSSH && strings.HasPrefix(h.MoverDir, "/")) {
+			k.bad(p+".mover_dir", `write a full host folder in single quotes, e.g. 'C:\ProgramData\failback'`, "mover_dir %q is not a full path on the host", h.MoverDir)
+		}
 		k.pathMaps(p, h)
 		if h.VMFolder != "" {
 			k.hostPath(p+".vm_folder", h, h.VMFolder, "vm_folder")
@@ -170,8 +181,8 @@ func (k *checker) hostPath(path string, h *Host, hp, what string) {
 		k.bad(path, `write a full host path in single quotes, e.g. 'D:\VMs\web01.vhdx'`, "%s %q is not a full path on the host", what, hp)
 		return
 	}
-	if h.Transport != TransportSSH {
-		return
+	if h.Transport != TransportSSH || h.UsesMover() {
+		return // the host opens its own paths
 	}
 	_, err := h.localPath(hp)
 	switch {

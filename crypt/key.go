@@ -76,6 +76,21 @@ func (k *DataKey) use(f func(b []byte) error) error {
 	return f(k.b[:])
 }
 
+// Use hands f the key's bytes, for a mover on the Hyper-V host that
+// decrypts what it reads there (the bytes cross that host's session in
+// memory, never to a disk or a log); f must not keep them. It fails
+// once the key is destroyed.
+func (k *DataKey) Use(f func(b []byte) error) error { return k.use(f) }
+
+// DataKeyFrom copies b into a key: the mover's side of Use. The caller
+// wipes b afterwards.
+func DataKeyFrom(b []byte) (*DataKey, error) {
+	if len(b) != KeySize {
+		return nil, fmt.Errorf("crypt: a data key is %d bytes, not %d", KeySize, len(b))
+	}
+	return newDataKey(b), nil
+}
+
 // String is redacted.
 func (k *DataKey) String() string { return "crypt.DataKey(" + redacted + ")" }
 

@@ -145,7 +145,11 @@ func lockDisk(path string) (*os.File, error) {
 	if err := osfile.Lock(f, true, false); err != nil {
 		f.Close()
 		if errors.Is(err, osfile.ErrLocked) {
-			return nil, newHostError(ErrDiskInUse, "", "lock "+path, "another process is writing it (a sync in progress)")
+			// Err says it is a write lock, not a running VM: a writer
+			// that is ending (a mover whose session dropped) lets go soon.
+			e := newHostError(ErrDiskInUse, "", "lock "+path, "another process is writing it (a sync in progress)")
+			e.Err = osfile.ErrLocked
+			return nil, e
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}

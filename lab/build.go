@@ -23,10 +23,11 @@ type builder struct {
 	storage *azure.Storage
 	// arm builds the Azure resources (labarm's builder, in this process;
 	// the Azure process serves them later from the same folder).
-	arm  *labarm.Server
-	lc   *azure.LabCompute
-	enc  *labCert
-	hv01 *hyperv.LabHost
+	arm *labarm.Server
+	lc  *azure.LabCompute
+	enc *labCert
+	// originals are the hosts the VMs ran on, by name.
+	originals map[string]*hyperv.LabHost
 }
 
 func (b *builder) build(ctx context.Context) (*Manifest, error) {
@@ -118,18 +119,26 @@ func (b *builder) certs(context.Context) error {
 func (b *builder) hosts(context.Context) error {
 	s := b.steps.begin("Hyper-V lab hosts")
 	var err error
-	if b.hv01, err = b.createHosts(); err != nil {
+	if b.originals, err = b.createHosts(); err != nil {
 		return err
 	}
+	orig := HostOriginal
+	if n := b.o.Hosts; n > 1 {
+		orig = fmt.Sprintf("%s and %s to %s", HostOriginal, originalName(1), originalName(n-1))
+	}
 	s.done("%s (original), %s (alternate, switch %s), %s (alternate, switch %q: the wrong one)",
-		HostOriginal, HostAlternate, SwitchName, HostWrongSwitch, wrongSwitch)
+		orig, HostAlternate, SwitchName, HostWrongSwitch, wrongSwitch)
 	return nil
 }
 
 func (b *builder) disks(ctx context.Context) error {
 	s := b.steps.begin("Disks (Azure managed disks and page blobs, hv01's images as of the failover)")
 	m := b.m
-	m.VMs = inventory(b.o.VMs, b.o.DiskSize, b.hv01.DiskFolder())
+	var names []string
+	for i := range b.o.Hosts {
+		names = append(names, originalName(i))
+	}
+	m.VMs = inventory(b.o.VMs, b.o.DiskSize, names, func(h string) string { return b.originals[h].DiskFolder() })
 	if err := buildDisks(ctx, b.storage, b.arm, m, b.enc); err != nil {
 		return err
 	}
@@ -154,7 +163,7 @@ func (b *builder) disks(ctx context.Context) error {
 func (b *builder) vms(ctx context.Context) error {
 	s := b.steps.begin("Azure VMs (resource group " + ResourceGroup + ") and hv01's")
 	m := b.m
-	if err := createVMs(ctx, m, b.hv01, b.arm); err != nil {
+	if err := createVMs(ctx, m, b.originals, b.arm); err != nil {
 		return err
 	}
 	if err := m.write(); err != nil {
@@ -187,8 +196,9 @@ func (b *builder) config(context.Context) error {
 	return nil
 }
 
-// createHosts makes the three lab hosts and records them.
-func (b *builder) createHosts() (*hyperv.LabHost, error) {
+// createHosts makes the lab hosts (the three, and more originals with
+// --hosts) and records them; it returns the originals.
+func (b *builder) createHosts() (map[string]*hyperv.LabHost, error) {
 	defs := []struct {
 		name, role string
 		switches   []hyperv.Switch
@@ -200,7 +210,14 @@ func (b *builder) createHosts() (*hyperv.LabHost, error) {
 		{HostWrongSwitch, "an alternate host without the VMs' switch: the location check refuses it",
 			[]hyperv.Switch{{Name: wrongSwitch, Type: hyperv.SwitchExternal, NetAdapter: "Ethernet"}}},
 	}
-	var hv01 *hyperv.LabHost
+	for i := 1; i < b.o.Hosts; i++ {
+		defs = append(defs, struct {
+			name, role string
+			switches   []hyperv.Switch
+		}{originalName(i), "another original host: holds the disks of its share of the VMs",
+			[]hyperv.Switch{{Name: SwitchName, Type: hyperv.SwitchExternal, NetAdapter: "Ethernet"}}})
+	}
+	originals := map[string]*hyperv.LabHost{}
 	for _, d := range defs {
 		rel := filepath.Join(hostsDir, d.name)
 		h, err := hyperv.CreateLab(b.m.Path(rel), hyperv.LabConfig{Name: d.name, Switches: d.switches})
@@ -212,9 +229,9 @@ func (b *builder) createHosts() (*hyperv.LabHost, error) {
 			names = append(names, s.Name)
 		}
 		b.m.Hosts = append(b.m.Hosts, Host{Name: d.name, Role: d.role, Dir: rel, Switches: names})
-		if d.name == HostOriginal {
-			hv01 = h
+		if d.name == HostOriginal || d.name != HostAlternate && d.name != HostWrongSwitch {
+			originals[d.name] = h
 		}
 	}
-	return hv01, nil
+	return originals, nil
 }

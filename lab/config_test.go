@@ -17,7 +17,7 @@ import (
 func configManifest(dir string, n int) *Manifest {
 	m := &Manifest{Dir: dir, Config: ConfigFile, ComputeDir: computeDir, ARMDir: armDir, Azurite: Proc{Port: 10000},
 		FrontPort: 10001, ARMPort: 10002, SubscriptionID: labarm.DefaultSubscription, ResourceGroup: ResourceGroup,
-		VMs: inventory(n, 64<<20, filepath.Join(dir, hostsDir, HostOriginal, "disks"))}
+		VMs: inventory(n, 64<<20, []string{HostOriginal}, func(h string) string { return filepath.Join(dir, hostsDir, h, "disks") })}
 	for _, h := range []string{HostOriginal, HostAlternate, HostWrongSwitch} {
 		m.Hosts = append(m.Hosts, Host{Name: h, Dir: filepath.Join(hostsDir, h), Role: "a host"})
 	}
@@ -97,7 +97,7 @@ func TestInventoryBounds(t *testing.T) {
 		t.Fatal("accepted a disk below the minimum")
 	}
 	var enc int
-	for _, v := range inventory(MaxVMs, 64<<20, "/x") {
+	for _, v := range inventory(MaxVMs, 64<<20, []string{HostOriginal}, func(string) string { return "/x" }) {
 		if v.Encrypted {
 			enc++
 		}
@@ -109,7 +109,7 @@ func TestInventoryBounds(t *testing.T) {
 	// every VM with a NIC, the web servers with a public IP; both
 	// deleteOptions in use.
 	opts := map[string]bool{}
-	for _, v := range inventory(DefaultVMs, 64<<20, "/x") {
+	for _, v := range inventory(DefaultVMs, 64<<20, []string{HostOriginal}, func(string) string { return "/x" }) {
 		if v.Managed() == (v.Name == "app01") || v.Managed() == v.Encrypted {
 			t.Fatalf("%s: managed %v, encrypted %v", v.Name, v.Managed(), v.Encrypted)
 		}
@@ -142,10 +142,38 @@ func TestLargeLabInventory(t *testing.T) {
 		}
 		return disks, len(g)
 	}
-	if d, g := count(inventory(MaxVMs, 64<<20, "/x")); d != 96 || g != 8 {
+	if d, g := count(inventory(MaxVMs, 64<<20, []string{HostOriginal}, func(string) string { return "/x" })); d != 96 || g != 8 {
 		t.Fatalf("%d VMs: %d disks in %d groups, want 96 in 8", MaxVMs, d, g)
 	}
-	if d, g := count(inventory(DefaultVMs, 64<<20, "/x")); d != DefaultVMs+1 || g != 4 {
+	if d, g := count(inventory(DefaultVMs, 64<<20, []string{HostOriginal}, func(string) string { return "/x" })); d != DefaultVMs+1 || g != 4 {
 		t.Fatalf("%d VMs: %d disks in %d groups, want %d in 4", DefaultVMs, d, g, DefaultVMs+1)
+	}
+}
+
+// With --hosts the VMs are spread over the original hosts round-robin:
+// each VM's config names its own host, and its disks are in that host's
+// folder.
+func TestVMsSpreadOverTheOriginalHosts(t *testing.T) {
+	dir := t.TempDir()
+	m := configManifest(dir, DefaultVMs)
+	hosts := []string{originalName(0), originalName(1)}
+	m.VMs = inventory(DefaultVMs, 64<<20, hosts, func(h string) string { return filepath.Join(dir, hostsDir, h, "disks") })
+	m.Hosts = append(m.Hosts, Host{Name: hosts[1], Dir: filepath.Join(hostsDir, hosts[1]), Role: "a host"})
+	p, err := writeConfig(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hosts[1] != "hv04" || len(m.originals()) != 2 {
+		t.Fatalf("originals %v", m.originals())
+	}
+	for i, vm := range c.VMs {
+		want := hosts[i%2]
+		if vm.Host != want || !strings.HasPrefix(vm.Disks[0].Image, filepath.Join(dir, hostsDir, want)) {
+			t.Errorf("VM %s on %s with disk %s, want %s", vm.Name, vm.Host, vm.Disks[0].Image, want)
+		}
 	}
 }

@@ -110,7 +110,7 @@ func configText(m *Manifest) string {
 		w("")
 		w("[[vm]]")
 		w("name = %s", tomlString(v.Name))
-		w("host = %s", tomlString(HostOriginal))
+		w("host = %s", tomlString(v.HostOf()))
 		w("switch = %s", tomlString(SwitchName))
 		w("generation = %d", v.Generation)
 		w("cpus = %d", v.CPUs)

@@ -202,7 +202,7 @@ func splitBlob(b string) (string, string) {
 // createVMs records each VM on hv01 (off, with its disks as of the
 // failover) and makes it in the lab's Azure through the ARM builder:
 // running, with its disks attached, its NIC and public IP.
-func createVMs(ctx context.Context, m *Manifest, hv01 *hyperv.LabHost, arm *labarm.Server) error {
+func createVMs(ctx context.Context, m *Manifest, hosts map[string]*hyperv.LabHost, arm *labarm.Server) error {
 	for _, v := range m.VMs {
 		spec := hyperv.VMSpec{Name: v.Name, Generation: v.Generation, CPUCount: v.CPUs, MemoryBytes: v.Memory, SwitchName: SwitchName}
 		as := labarm.VMSpec{RG: m.ResourceGroup, Name: v.Name, Size: v.Size,
@@ -223,8 +223,8 @@ func createVMs(ctx context.Context, m *Manifest, hv01 *hyperv.LabHost, arm *laba
 				as.DataDisks = append(as.DataDisks, ds)
 			}
 		}
-		if _, err := hv01.CreateVM(ctx, spec); err != nil {
-			return fmt.Errorf("register %s on %s: %w", v.Name, HostOriginal, err)
+		if _, err := hosts[v.HostOf()].CreateVM(ctx, spec); err != nil {
+			return fmt.Errorf("register %s on %s: %w", v.Name, v.HostOf(), err)
 		}
 		if _, err := arm.CreateVM(ctx, as); err != nil {
 			return fmt.Errorf("create lab Azure VM %s: %w", v.Name, err)

@@ -55,6 +55,18 @@ const (
 	largeGroup     = 10
 )
 
+// MaxHosts bounds --hosts.
+const MaxHosts = 8
+
+// originalName is the name of the i-th original host: hv01, then hv04,
+// hv05, ... (hv02 and hv03 keep their roles).
+func originalName(i int) string {
+	if i == 0 {
+		return HostOriginal
+	}
+	return fmt.Sprintf("hv%02d", i+3)
+}
+
 // The deleteOptions of lab resources.
 const (
 	optDelete = "Delete"
@@ -77,9 +89,10 @@ type vmDef struct {
 	data        string // a data disk's name suffix ("" for none)
 }
 
-// inventory returns n VM definitions; disk images are placed under
-// imageDir (hv01's disk folder).
-func inventory(n int, diskSize int64, imageDir string) []VM {
+// inventory returns n VM definitions, spread over the original hosts
+// round-robin; a VM's disk images are placed under imageDir(host), its
+// host's disk folder.
+func inventory(n int, diskSize int64, hosts []string, imageDir func(host string) string) []VM {
 	defs := []vmDef{
 		{name: "db01", plan: PlanTier1, group: 1, gen: 2, cpus: 4, memGiB: 8, size: "Standard_D4s_v5", sku: "Premium_LRS",
 			osDelete: optDetach, nicDelete: optDetach, data: "data"},
@@ -102,12 +115,13 @@ func inventory(n int, diskSize int64, imageDir string) []VM {
 		defs = append(defs, d)
 	}
 	var vms []VM
-	for _, d := range defs[:max(n, MinVMs)] {
-		v := VM{Name: d.name, Plan: d.plan, Group: d.group, Generation: d.gen, CPUs: d.cpus, Memory: d.memGiB << 30,
+	for i, d := range defs[:max(n, MinVMs)] {
+		host := hosts[i%len(hosts)]
+		v := VM{Name: d.name, Host: host, Plan: d.plan, Group: d.group, Generation: d.gen, CPUs: d.cpus, Memory: d.memGiB << 30,
 			Encrypted: d.encrypted, Size: d.size, NIC: d.name + "-nic", NICDeleteOption: d.nicDelete,
 			PublicIP: d.pip, PublicIPDeleteOption: d.pipDel}
 		disk := func(suffix string) Disk {
-			return Disk{Image: filepath.Join(imageDir, d.name, d.name+"-"+suffix+".vhdx"), Size: diskSize}
+			return Disk{Image: filepath.Join(imageDir(host), d.name, d.name+"-"+suffix+".vhdx"), Size: diskSize}
 		}
 		osd := disk("os")
 		osd.OS = true

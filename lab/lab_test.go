@@ -18,11 +18,15 @@ import (
 
 	"github.com/failback/failback/azure"
 	"github.com/failback/failback/internal/testenv"
+	"github.com/failback/failback/mover"
 )
 
 // TestMain doubles as the lab's Azure process: lab up starts this test
 // binary (os.Executable) with 'lab vms --dir DIR', as it starts failback.
 func TestMain(m *testing.M) {
+	if mover.IsChild(os.Args) { // a lab host's mover, started by a driver here
+		mover.RunChild()
+	}
 	if os.Getenv(idleWriterEnv) == "1" {
 		// An Azure process by its command line that serves nothing (see
 		// TestStatusSaysWhichVMWritersAreAlive); it waits to be killed.

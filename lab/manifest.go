@@ -86,7 +86,9 @@ type WriterSettings struct {
 // VM is one lab VM: an Azure VM now, a Hyper-V VM on hv01 before the
 // failover.
 type VM struct {
-	Name       string `json:"name"`
+	Name string `json:"name"`
+	// Host is the original Hyper-V host ("" in an older lab: hv01).
+	Host       string `json:"host,omitempty"`
 	Plan       string `json:"plan"`
 	Group      int    `json:"group"`
 	Generation int    `json:"generation"`
@@ -212,4 +214,25 @@ func (m *Manifest) write() error {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
 	return nil
+}
+
+// HostOf is the original host of v.
+func (v VM) HostOf() string {
+	if v.Host == "" {
+		return HostOriginal
+	}
+	return v.Host
+}
+
+// originals are the lab's original hosts, those its VMs ran on.
+func (m *Manifest) originals() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range m.VMs {
+		if h := v.HostOf(); !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	return out
 }

@@ -29,6 +29,10 @@ type Options struct {
 	// (default: some 65 MiB an hour per VM), so a lab is not for leaving
 	// on for days.
 	WritesPerSecond float64
+	// Hosts is how many original Hyper-V hosts the VMs are spread over,
+	// 1 to MaxHosts (default 1: hv01; more: hv04, hv05, ...), each with
+	// its own mover, so a plan moves on all of them at once.
+	Hosts int
 	// Fresh replaces a healthy lab instead of reusing it.
 	Fresh bool
 	// Exe is the failback program the writer process runs (default: this
@@ -66,6 +70,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.VMs < MinVMs || o.VMs > MaxVMs {
 		return o, fmt.Errorf("--vms %d: the lab has %d to %d VMs (both plans need theirs)", o.VMs, MinVMs, MaxVMs)
+	}
+	if o.Hosts == 0 {
+		o.Hosts = 1
+	}
+	if o.Hosts < 1 || o.Hosts > MaxHosts {
+		return o, fmt.Errorf("--hosts %d: the lab spreads its VMs over 1 to %d hosts", o.Hosts, MaxHosts)
 	}
 	if o.DiskSize == 0 {
 		o.DiskSize = DefaultDiskSize
@@ -149,10 +159,13 @@ func prepareDir(ctx context.Context, o Options) (*Manifest, error) {
 		return nil, fmt.Errorf("%w; or remove %s by hand", err, o.Dir)
 	default:
 		st := Inspect(ctx, old)
-		if st.Healthy && !o.Fresh {
+		if st.Healthy && !o.Fresh && len(old.originals()) == o.Hosts {
 			return old, nil
 		}
 		why = "--fresh"
+		if !o.Fresh {
+			why = fmt.Sprintf("--hosts %d: it has %d original hosts", o.Hosts, len(old.originals()))
+		}
 		if !st.Healthy {
 			why = "it is not healthy: " + strings.Join(st.Problems, "; ")
 		}

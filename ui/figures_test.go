@@ -231,3 +231,23 @@ func TestGoldenViewerOffersNothingItCannotDo(t *testing.T) {
 		})
 	}
 }
+
+// A job spread over several hosts shows each host's throughput (its
+// mover's) while it moves, an idle host as idle.
+func TestGoldenMonitorHostsThroughput(t *testing.T) {
+	for _, sz := range sizes {
+		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
+			f := uitest.New()
+			id := f.SeedRunning()
+			f.Update(id, func(j *workflow.JobView) {
+				j.Hosts = []workflow.HostView{
+					{Host: "hv01.example.com", Mover: true, Moving: 2, Rate: 180 << 20, TransferRate: 12 << 20},
+					{Host: "hv02.example.com", Mover: true, Moving: 1, Rate: 95 << 20, TransferRate: 3 << 20},
+					{Host: "hv03.example.com", Mover: true},
+				}
+			})
+			s := start(t, f, uitest.Operator, PageMonitor, sz[0], sz[1], "hv03.example.co")
+			s.golden()
+		})
+	}
+}

@@ -48,6 +48,8 @@ type JobView struct {
 	LastReverse   time.Time `json:"last_reverse,omitzero"`
 	// Downtime is where phase 2's time went (nil before phase 2).
 	Downtime *DowntimeView `json:"downtime,omitempty"`
+	// Hosts are the job's Hyper-V hosts and how fast each moves now.
+	Hosts []HostView `json:"hosts,omitempty"`
 	// Test is a test failback's report; nil for a real failback.
 	Test *TestReport `json:"test,omitempty"`
 }

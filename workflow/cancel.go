@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"sort"
 	"time"
 
@@ -57,25 +55,20 @@ func (j *job) rollbackDisk(ctx context.Context, k diskKey) error {
 	if d.RolledBack {
 		return nil
 	}
-	var dirs []int
+	onprem := j.onPrem(k)
+	var passes []int
 	for _, p := range d.Passes {
-		if _, err := os.Stat(j.m.paths.pass(j.id, vm.Name, k.d, p.N)); err == nil {
-			dirs = append(dirs, p.N)
-		}
+		passes = append(passes, p.N)
+	}
+	dirs, err := onprem.Journals(ctx, passes)
+	if err != nil {
+		return fmt.Errorf("the journals of %s %s: %w", vm.Name, d.name(), err)
 	}
 	sort.Sort(sort.Reverse(sort.IntSlice(dirs)))
 	if len(dirs) > 0 {
 		j.setDiskPhase(k, diskRollback, "")
-		onprem := j.onPrem(d)
-		dst, release, err := onprem.OpenWrite(ctx)
-		if err != nil {
-			return err
-		}
-		defer release()
 		for _, n := range dirs {
-			st, err := engine.Rollback(ctx, j.m.paths.pass(j.id, vm.Name, k.d, n), dst,
-				engine.RollbackOptions{TargetID: onprem.ID(),
-					Progress: func(p engine.Progress) { j.setProgress(k, diskRollback, p) }})
+			st, err := onprem.Rollback(ctx, n, func(p engine.Progress) { j.setProgress(k, diskRollback, p) })
 			if errors.Is(err, engine.ErrNoJournal) {
 				continue
 			}
@@ -90,21 +83,15 @@ func (j *job) rollbackDisk(ctx context.Context, k diskKey) error {
 			j.info("rollback", "%s %s: pass %d undone: %d blocks restored (%s of old data, %d to zeros)",
 				vm.Name, d.name(), n, st.Blocks, bytesText(st.BytesRestored), st.BlocksZeroed)
 		}
-		if err := dst.Flush(ctx); err != nil {
-			return fmt.Errorf("flush %s: %w", d.Image, err)
-		}
 	}
-	removeSums(j.m.paths.sums(j.id, vm.Name, k.d))
+	if err := onprem.Forget(ctx); err != nil {
+		return err
+	}
 	j.setDiskPhase(k, diskWaiting, "")
 	return j.update(func(r *jobRecord) {
 		dd := &r.VMs[k.v].Disks[k.d]
 		dd.RolledBack, dd.Sums, dd.Verified = true, false, false
 	})
-}
-
-func removeSums(path string) {
-	os.Remove(path)
-	os.Remove(path + ".partial")
 }
 
 // restartAzure starts the Azure VMs this job shut down.
@@ -138,7 +125,7 @@ func (j *job) cleanUp(ctx context.Context, discardJournals bool) error {
 				errs = append(errs, err)
 			}
 			if discardJournals {
-				if err := j.discardJournals(vi, di); err != nil {
+				if err := j.discardJournals(ctx, vi, di); err != nil {
 					errs = append(errs, err)
 				}
 			}
@@ -152,17 +139,12 @@ func (j *job) cleanUp(ctx context.Context, discardJournals bool) error {
 }
 
 // discardJournals commits every pass of a disk: no rollback after this.
-func (j *job) discardJournals(v, d int) error {
-	r := j.snap()
-	vm := r.VMs[v]
-	for _, p := range vm.Disks[d].Passes {
-		dir := j.m.paths.pass(j.id, vm.Name, d, p.N)
-		if err := engine.DiscardJournal(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("discard journal %s: %w", dir, err)
-		}
-		os.RemoveAll(dir)
+func (j *job) discardJournals(ctx context.Context, v, d int) error {
+	var passes []int
+	for _, p := range j.snap().VMs[v].Disks[d].Passes {
+		passes = append(passes, p.N)
 	}
-	return nil
+	return j.onPrem(diskKey{v, d}).Discard(ctx, passes)
 }
 
 // flowUndo makes Azure the running side again after phase 2: the
@@ -188,9 +170,11 @@ func (j *job) flowUndo(ctx context.Context) error {
 		return err
 	}
 	r := j.snap()
-	for _, vm := range r.VMs {
+	for vi, vm := range r.VMs {
 		for di := range vm.Disks {
-			removeSums(j.m.paths.sums(j.id, vm.Name, di))
+			if err := j.onPrem(diskKey{vi, di}).Forget(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	if err := j.createdAfterUndo(ctx); err != nil {
@@ -254,18 +238,12 @@ type discardEstimate struct {
 func (j *job) measureDiscard(ctx context.Context) discardEstimate {
 	r := j.snap()
 	var est discardEstimate
-	for _, vm := range r.VMs {
+	for vi, vm := range r.VMs {
 		for di, d := range vm.Disks {
 			if !d.Sums {
 				continue
 			}
-			src, release, err := j.onPrem(d).OpenRead(ctx)
-			if err != nil {
-				est.err = err
-				return est
-			}
-			ext, err := engine.ChangedBlocks(ctx, src, j.m.paths.sums(j.id, vm.Name, di), engine.ChangedOptions{Threads: changedThreads})
-			release()
+			ext, err := j.onPrem(diskKey{vi, di}).Changed(ctx, nil)
 			if err != nil {
 				est.err = err
 				return est

@@ -28,7 +28,7 @@ func TestCancelWithDamagedJournalFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	labtest.Wait(t, m, id, jobTimeout, workflow.StateReady)
-	journal := filepath.Join(l.Cfg.StateDir, "jobs", id, "disks", "db", "0", "pass-0")
+	journal := l.JournalDir(id, "db", 0, 0)
 	if info, err := engine.ReadJournal(journal); err != nil || info.UndoBytes == 0 {
 		t.Fatalf("phase 1 journal: %+v %v", info, err)
 	}

@@ -40,7 +40,7 @@ func (j *job) flowCommit(ctx context.Context) error {
 			if err := j.snapshotsGone(diskKey{vi, di}, keep); err != nil {
 				return err
 			}
-			if err := j.discardJournals(vi, di); err != nil {
+			if err := j.discardJournals(ctx, vi, di); err != nil {
 				return err
 			}
 			if err := j.afterVM(ctx, vm, d); err != nil {

@@ -24,6 +24,12 @@
 //	jobs/<id>/disks/<vm>/<n>/pass-<k>.ranges.json   a ranges pass's extents
 //	jobs/<id>/disks/<vm>/<n>/sums      block sums after phase 2 (reverse replication)
 //
+// A host that writes through its mover (data_path = "mover", the
+// default) keeps the passes' journals and the sums in the mover's state
+// folder on the host instead, laid out the same (jobs/<id>/disks/...);
+// the ranges files stay here. onprem.go decides which, per VM, as the job
+// recorded at its start.
+//
 // Each pass has its own journal, holding the target bytes as they were
 // before that pass. Rolling the journals back newest first restores the
 // disk as it was before the job, whatever passes ran or half ran.

@@ -170,8 +170,10 @@ func (j *job) resume(who *Actor, text string) {
 }
 
 // eachDisk runs f for every disk of the job, at most DiskParallel at a
-// time. The first failure stops the others (they stop at a safe point:
-// their journals keep what finished).
+// time, each once its host has room (hostSlot) so a busy host never
+// holds the job's turns while another host idles. The first failure
+// stops the others (they stop at a safe point: their journals keep what
+// finished).
 func (j *job) eachDisk(ctx context.Context, f func(ctx context.Context, k diskKey) error) error {
 	return j.eachDiskN(ctx, j.m.deps.DiskParallel, f)
 }
@@ -179,6 +181,18 @@ func (j *job) eachDisk(ctx context.Context, f func(ctx context.Context, k diskKe
 // eachDiskN is eachDisk with at most n disks at a time; the syncs it runs
 // share the job's memory budget (syncMemory).
 func (j *job) eachDiskN(ctx context.Context, n int, f func(ctx context.Context, k diskKey) error) error {
+	return j.eachDiskRun(ctx, n, true, f)
+}
+
+// eachDiskAzure is eachDiskN for work in Azure only (a snapshot): it
+// takes no turn of the disks' movers.
+func (j *job) eachDiskAzure(ctx context.Context, n int, f func(ctx context.Context, k diskKey) error) error {
+	return j.eachDiskRun(ctx, n, false, f)
+}
+
+// eachDiskRun runs f for every disk, n at a time, each within a turn of
+// its host's mover when onPrem says the work reaches it.
+func (j *job) eachDiskRun(ctx context.Context, n int, onPrem bool, f func(ctx context.Context, k diskKey) error) error {
 	r := j.snap()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -193,6 +207,14 @@ func (j *job) eachDiskN(ctx context.Context, n int, f func(ctx context.Context, 
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				if onPrem {
+					slot, release, err := j.hostSlot(ctx, k)
+					if err != nil {
+						return // ctx ended
+					}
+					defer release()
+					ctx = slot
+				}
 				select {
 				case sem <- struct{}{}:
 				case <-ctx.Done():

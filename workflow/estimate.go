@@ -7,7 +7,6 @@ import (
 
 	"github.com/failback/failback/azure"
 	"github.com/failback/failback/crypt"
-	"github.com/failback/failback/vdisk"
 )
 
 // defaultThroughput is assumed until a sync measured one (bytes/s read
@@ -47,7 +46,7 @@ func (m *Manager) Estimate(ctx context.Context, c Choices) (Estimate, error) {
 			} else if since > time.Second {
 				changing += float64(de.ChangedEstimate) / since.Seconds()
 			}
-			if !imagePresent(d) {
+			if !m.imagePresent(ctx, t, d) {
 				missing = append(missing, t.vm.Name+" "+hostBase(d.image))
 			}
 		}
@@ -172,14 +171,13 @@ func (m *Manager) measureDisk(ctx context.Context, t *target, d targetDisk) (Dis
 }
 
 // imagePresent reports whether a target image exists and holds data.
-func imagePresent(d targetDisk) bool {
-	if !d.localOK {
+func (m *Manager) imagePresent(ctx context.Context, t *target, d targetDisk) bool {
+	if !d.reachable(t) {
 		return true // unknown here; the pre-flight reports the mapping
 	}
-	img, err := vdisk.Open(d.local, vdisk.OpenOptions{ReadOnly: true})
+	im, err := m.inspect(ctx, t, d, false, false)
 	if err != nil {
-		return false
+		return true // unknown; the pre-flight says why
 	}
-	defer img.Close()
-	return img.Info().AllocatedBytes > 0
+	return im.Info != nil && im.Info.AllocatedBytes > 0
 }

@@ -115,7 +115,8 @@ func TestKilledDriverResumesWithoutRedoingFinishedBlocks(t *testing.T) {
 		}
 	}()
 	stateDir := l.Cfg.StateDir
-	journal := filepath.Join(stateDir, "jobs", id, "disks", "db", "0", "pass-0")
+	journal := l.JournalDir(id, "db", 0, 0) // on the host: its mover outlives the driver's kill
+
 	labtest.WaitFor(t, "the child to finish some blocks of disk 0", jobTimeout, func() bool {
 		info, err := engine.ReadJournal(journal)
 		return err == nil && info.Watermark > 4 && !info.Finished

@@ -14,6 +14,7 @@ import (
 	"github.com/failback/failback/crypt"
 	"github.com/failback/failback/engine"
 	"github.com/failback/failback/hyperv"
+	"github.com/failback/failback/mover"
 )
 
 // Deps are the already-built dependencies of a Manager: real clients from
@@ -34,6 +35,9 @@ type Deps struct {
 	Compute azure.Compute
 	// Hosts are the Hyper-V hosts by their config name.
 	Hosts map[string]hyperv.Host
+	// Movers are the movers of the hosts with data_path = "mover", by
+	// host name: they read Azure and write the disks on the host.
+	Movers map[string]*mover.Client
 	// Certs is the certificate store (certificates_dir with the config's
 	// PFX passwords); nil when no disk is encrypted.
 	Certs *crypt.Store
@@ -74,6 +78,10 @@ type Deps struct {
 	// figures sampled with the engine's progress and kept in the job.
 	// nil: every read goes straight to the snapshot.
 	SourceVia func(ctx context.Context, r SourceRequest) (engine.Source, func(), error)
+	// MoverAgent, when set, names the Azure-side agent a host's mover
+	// reads a disk's snapshot through (nil for a disk it reads directly);
+	// the mover falls back to the snapshot's URL while it is unreachable.
+	MoverAgent func(ref azure.DiskRef, snapshot string) (*mover.Agent, error)
 	// StepHook, when set, runs at each step boundary with the step's name
 	// ("phase1", "catch-up 1", "shutdown", "phase2", "verify", "start",
 	// "commit", "cancel", "undo", "reverse"); an error stops the step as a

@@ -11,6 +11,7 @@ import (
 	"github.com/failback/failback/azure"
 	"github.com/failback/failback/crypt"
 	"github.com/failback/failback/engine"
+	"github.com/failback/failback/mover"
 	"github.com/failback/failback/vdisk"
 )
 
@@ -261,8 +262,10 @@ func (j *job) openSource(ctx context.Context, k diskKey, disk azure.VMDisk, vm s
 // shared by every disk and a share of the job's memory budget.
 func (j *job) engineOptions() engine.Options {
 	e := j.m.cfg.Engine
+	// BandwidthLimit is for a mover on a host (its own process); in this
+	// one, Bandwidth is the cap every disk shares.
 	return engine.Options{BlockSize: e.BlockSize.Bytes(), Threads: e.Threads, Bandwidth: j.m.bandwidth,
-		MemoryLimit: j.syncMemory()}
+		BandwidthLimit: e.BandwidthLimit.Bytes(), MemoryLimit: j.syncMemory()}
 }
 
 // syncMemory is one sync's share of the job's block buffers: the engine's
@@ -274,37 +277,22 @@ func (j *job) syncMemory() int64 {
 	return max(engine.DefaultMemoryLimit/n, 4*j.m.cfg.Engine.BlockSize.Bytes())
 }
 
-// syncPass runs the engine for one pass and records the result.
+// syncPass runs the engine for one pass, on premises, and records the
+// result.
 func (j *job) syncPass(ctx context.Context, k diskKey, vm string, d diskRecord, disk azure.VMDisk, pr passRecord, ranges []engine.Extent, ps passSpec) error {
-	src, closeSrc, sample, err := j.openSource(ctx, k, disk, vm, d, pr.Snapshot)
-	if err != nil {
-		return err
-	}
-	defer closeSrc()
-	onprem := j.onPrem(d)
-	dst, release, err := onprem.OpenWrite(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
-	o := j.engineOptions()
-	o.Mode, o.Ranges, o.Verify = ps.mode, ranges, ps.verify
-	o.JournalDir = j.m.paths.pass(j.id, vm, k.d, pr.N)
-	o.SourceID, o.TargetID = disk.Name()+"@"+pr.Snapshot, onprem.ID()
-	if ps.sums {
-		o.SumsFile = j.m.paths.sums(j.id, vm, k.d)
-	}
-	o.Progress = func(p engine.Progress) {
-		sample()
-		j.setProgress(k, enginePhase(p.Phase, ps.mode), p)
-	}
+	onprem := j.onPrem(k)
+	e := j.engineOptions()
+	o := mover.SyncOptions{Mode: ps.mode, BlockSize: e.BlockSize, Ranges: ranges, Threads: e.Threads,
+		SourceID: disk.Name() + "@" + pr.Snapshot, TargetID: onprem.ID(), Verify: ps.verify, Sums: ps.sums,
+		BandwidthLimit: e.BandwidthLimit, Bandwidth: e.Bandwidth, MemoryLimit: e.MemoryLimit}
+	progress := func(p engine.Progress) { j.setProgress(k, enginePhase(p.Phase, ps.mode), p) }
 	if err := j.update(func(r *jobRecord) { r.VMs[k.v].Disks[k.d].Passes[pr.N].Runs++ }); err != nil {
 		return err
 	}
 	if pr.Runs > 0 {
 		j.info("resume", "%s %s: resuming pass %d (%s) from its journal", vm, d.name(), pr.N, pr.Kind)
 	}
-	st, err := engine.Sync(ctx, src, dst, o)
+	st, err := onprem.Sync(ctx, passSource{k: k, vm: vm, d: d, disk: disk, snap: pr.Snapshot}, pr.N, o, progress)
 	_ = j.update(func(r *jobRecord) {
 		p := &r.VMs[k.v].Disks[k.d].Passes[pr.N]
 		p.Stats = st

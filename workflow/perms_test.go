@@ -35,7 +35,15 @@ func TestNothingFailbackCreatesIsReadableByOthers(t *testing.T) {
 	}
 	labtest.Wait(t, m, id, jobTimeout, workflow.StatePendingCommit)
 	seen := map[string]bool{}
-	err = filepath.WalkDir(l.Cfg.StateDir, func(p string, d fs.DirEntry, err error) error {
+	// The state folder, and the host's: its mover keeps the journals and
+	// sums there.
+	walk := func(root string, f fs.WalkDirFunc) error {
+		if err := filepath.WalkDir(root, f); err != nil {
+			return err
+		}
+		return filepath.WalkDir(l.Cfg.Host("hv01").MoverStateDir(), f)
+	}
+	err = walk(l.Cfg.StateDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/failback/failback/config"
 	"github.com/failback/failback/engine"
 	"github.com/failback/failback/hyperv"
+	"github.com/failback/failback/mover"
 )
 
 // flowComplete is Complete failover: shut the Azure VMs down, move what
@@ -58,7 +59,7 @@ func (j *job) phase2(ctx context.Context, spec passSpec, what string) error {
 	// as the downtime allows.
 	n := j.m.deps.DowntimeParallel
 	if err := j.timed(stepSnapshot, func() error {
-		return j.eachDiskN(ctx, max(n, snapshotParallel), func(ctx context.Context, k diskKey) error { return j.snapshotPass(ctx, k, spec) })
+		return j.eachDiskAzure(ctx, max(n, snapshotParallel), func(ctx context.Context, k diskKey) error { return j.snapshotPass(ctx, k, spec) })
 	}); err != nil {
 		return err
 	}
@@ -129,26 +130,10 @@ func (j *job) verifyDisk(ctx context.Context, k diskKey) error {
 	if err != nil {
 		return err
 	}
-	src, closeSrc, sample, err := j.openSource(ctx, k, disk, vm.Name, d, last.Snapshot)
-	if err != nil {
-		return err
-	}
-	defer closeSrc()
-	if cheapSums(src) && j.m.cfg.Engine.Verify {
-		ranges = nil // checksums come from next to the data: compare the whole disk
-	}
-	dst, release, err := j.onPrem(d).OpenWrite(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
 	e := j.engineOptions()
-	c, err := engine.Verify(ctx, src, dst, engine.VerifyOptions{BlockSize: e.BlockSize, Threads: e.Threads,
-		MemoryLimit: e.MemoryLimit, Ranges: ranges, Bandwidth: e.Bandwidth,
-		Progress: func(p engine.Progress) {
-			sample()
-			j.setProgress(k, diskVerify, p)
-		}})
+	c, err := j.onPrem(k).Verify(ctx, passSource{k: k, vm: vm.Name, d: d, disk: disk, snap: last.Snapshot},
+		mover.VerifyOptions{BlockSize: e.BlockSize, Threads: e.Threads, MemoryLimit: e.MemoryLimit, Ranges: ranges, BandwidthLimit: e.BandwidthLimit, Bandwidth: e.Bandwidth},
+		j.m.cfg.Engine.Verify, func(p engine.Progress) { j.setProgress(k, diskVerify, p) })
 	if err != nil {
 		return fmt.Errorf("verify %s %s: %w", vm.Name, d.name(), err)
 	}
@@ -364,7 +349,7 @@ func (j *job) createVMs(ctx context.Context) error {
 			if vm.Spec != nil && i < len(vm.Spec.Disks) {
 				ds.Controller = vm.Spec.Disks[i].Controller
 			}
-			if ok, _ := j.onPrem(d).Exists(); ok {
+			if ok, _ := j.onPrem(diskKey{v, i}).Exists(ctx); ok {
 				ds.Existing = true
 			}
 			spec.Disks = append(spec.Disks, ds)

@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 
 	"github.com/failback/failback/azure"
 	"github.com/failback/failback/config"
 	"github.com/failback/failback/crypt"
 	"github.com/failback/failback/hyperv"
 	"github.com/failback/failback/internal/units"
-	"github.com/failback/failback/vdisk"
 )
 
 // prepared is a checked choice: the report, and when it passed, what a
@@ -29,6 +26,8 @@ type prepared struct {
 	choices   Choices
 	// missing are switches an alternate host lacks; switches what it has.
 	missing, switches []string
+	// movers says, per host, whether its mover answered (checkMover).
+	movers map[string]bool
 	// committed maps VMs a committed job brought back to its id.
 	committed map[string]string
 	// test is a test failback's plan (testfailback_prep.go).
@@ -236,6 +235,9 @@ func (m *Manager) checkHost(ctx context.Context, p *prepared, t *target, disks [
 		p.add(CheckRow{VM: name, What: "disks of the VM on " + host, Detail: fmt.Sprintf("it has %d disks, the Azure VM %d", len(t.existing.Disks), len(t.disks)),
 			Fix: "remove or rename the VM on " + host + ", or fail back to another host"})
 	}
+	if !m.checkMover(ctx, p, t, disks) {
+		return // every image check would ask it
+	}
 	for i, d := range t.disks {
 		m.checkImage(ctx, p, t, d, sizes[i], willCreate)
 	}
@@ -274,34 +276,40 @@ func (m *Manager) checkPlace(ctx context.Context, p *prepared, t *target, sizes 
 func (m *Manager) checkImage(ctx context.Context, p *prepared, t *target, d targetDisk, size int64, willCreate bool) {
 	name := t.vm.Name
 	what := "image " + d.image
-	if !d.localOK {
+	if !d.reachable(t) {
 		p.add(CheckRow{VM: name, What: what, Detail: "no path_map of " + t.hostName + " covers it",
-			Fix: "add a [[host.path_map]] to " + t.hostName + " mapping the folder of " + d.image + " to where it is mounted here"})
+			Fix: "add a [[host.path_map]] to " + t.hostName + " mapping the folder of " + d.image + " to where it is mounted here, or let the host's mover write it (data_path = \"mover\")"})
 		return
 	}
-	_, err := os.Stat(d.local)
-	if errors.Is(err, fs.ErrNotExist) {
+	where := d.local
+	if t.usesMover() {
+		where = "on " + t.hostName
+	}
+	im, err := m.inspect(ctx, t, d, false, true)
+	if err != nil {
+		p.add(CheckRow{VM: name, What: what, Detail: err.Error(), Fix: fixFor(err, "check the mover on "+t.hostName+" (failback mover check --host "+t.hostName+")")})
+		return
+	}
+	if !im.Exists {
 		if willCreate {
 			p.add(CheckRow{VM: name, What: what, OK: true, Detail: "will be created (VHDX, " + bytesText(size) + ")"})
 			return
 		}
-		p.add(CheckRow{VM: name, What: what, Detail: "missing (" + d.local + ")",
+		p.add(CheckRow{VM: name, What: what, Detail: "missing (" + where + ")",
 			Fix:    "restore the image, or fail back to an alternate location with \"create the VM if missing\"",
 			CLIFix: "restore the image, or fail back to an alternate location with --location alternate --host HOST --create-vm"})
 		return
 	}
-	img, err := vdisk.Open(d.local, vdisk.OpenOptions{ReadOnly: true})
-	if err != nil {
-		row := CheckRow{VM: name, What: what, Detail: err.Error(), Fix: "check the image file " + d.local + " (failback image info)"}
-		if errors.Is(err, vdisk.ErrCorrupt) {
+	if im.Info == nil {
+		row := CheckRow{VM: name, What: what, Detail: im.Problem, Fix: "check the image file " + where + " (failback image info)"}
+		if im.Corrupt {
 			// Never written as raw bytes: the VM would not boot from it.
 			row.Fix = "restore " + d.image + " from a backup, or check it on " + t.hostName + " with Test-VHD and Repair-VHD, then run the pre-flight again"
 		}
 		p.add(row)
 		return
 	}
-	info := img.Info()
-	img.Close()
+	info := *im.Info
 	if size > 0 && info.VirtualSize != size {
 		p.add(CheckRow{VM: name, What: what, Detail: fmt.Sprintf("virtual size %s, the Azure disk has %s", bytesText(info.VirtualSize), bytesText(size)),
 			Fix:    fmt.Sprintf("resize the image to %d bytes (Resize-VHD -SizeBytes %d), or fail back to an alternate location with \"create the VM if missing\"", size, size),
@@ -317,18 +325,17 @@ func (m *Manager) checkImage(ctx context.Context, p *prepared, t *target, d targ
 			Detail: "held by " + name + ", " + string(t.existing.State) + ", until the job discards its state when it starts"})
 		return
 	}
-	if err == nil && !use.InUse {
-		var lk *hyperv.DiskWriteLock
-		if lk, err = hyperv.LockDiskForWrite(d.local); err == nil {
-			_ = lk.Release()
-		}
-	}
-	row := CheckRow{VM: name, What: "image " + hostBase(d.image) + " not in use", OK: err == nil && !use.InUse, Detail: "free"}
+	row := CheckRow{VM: name, What: "image " + hostBase(d.image) + " not in use", OK: err == nil && !use.InUse && im.LockProblem == "", Detail: "free"}
 	switch {
 	case err != nil:
 		row.Detail, row.Fix = err.Error(), fixFor(err, "stop whatever writes "+d.image)
 	case use.InUse:
 		row.Detail, row.Fix = use.Reason, "shut down the VMs using it, or stop the program that has it open"
+	case im.LockProblem != "":
+		row.Detail, row.Fix = im.LockProblem, im.LockHint
+		if row.Fix == "" {
+			row.Fix = "stop whatever writes " + d.image
+		}
 	}
 	p.add(row)
 }

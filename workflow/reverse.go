@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/failback/failback/azure"
-	"github.com/failback/failback/crypt"
 	"github.com/failback/failback/engine"
 	"github.com/failback/failback/hyperv"
+	"github.com/failback/failback/mover"
 )
 
 // flowReverse protects the on-premises VMs back to Azure in cycles: each
@@ -113,13 +113,7 @@ func (j *job) reverseDisk(ctx context.Context, k diskKey, cd *hyperv.CycleDisk) 
 	if err != nil {
 		return fmt.Errorf("reverse replication of %s: %w", d.name(), err)
 	}
-	sums := j.m.paths.sums(j.id, vm.Name, k.d)
-	onprem := j.onPrem(d)
-	local, closeLocal, err := onprem.OpenRead(ctx)
-	if err != nil {
-		return fmt.Errorf("reverse replication: %w", err)
-	}
-	defer closeLocal()
+	onprem := j.onPrem(k)
 	j.setDiskPhase(k, diskReverse, "")
 	changed, known, why := cycleRanges(cd)
 	how := "from Hyper-V change tracking"
@@ -128,8 +122,7 @@ func (j *job) reverseDisk(ctx context.Context, k diskKey, cd *hyperv.CycleDisk) 
 		how = "by checksumming the disk: " + why
 		var err error
 		var scan engine.Progress
-		changed, err = engine.ChangedBlocks(ctx, local, sums, engine.ChangedOptions{Threads: changedThreads,
-			Progress: func(p engine.Progress) { scan = p; j.setProgress(k, diskReverse, p) }})
+		changed, err = onprem.Changed(ctx, func(p engine.Progress) { scan = p; j.setProgress(k, diskReverse, p) })
 		if err != nil {
 			return fmt.Errorf("changes of %s since the last cycle: %w", d.Image, err)
 		}
@@ -152,26 +145,21 @@ func (j *job) reverseDisk(ctx context.Context, k diskKey, cd *hyperv.CycleDisk) 
 		return fmt.Errorf("reverse replication of %s into %s: %w", d.name(), copyDisk.Name(), err)
 	}
 	defer func() { _ = pb.Close(context.WithoutCancel(ctx)) }()
-	var dst engine.Target = pb
+	dst := reverseTarget{pb: pb}
 	if d.Encrypted {
-		key, err := j.key(ctx, k)
-		if err != nil {
-			return err
-		}
-		if dst, err = crypt.EncryptingTarget(pb, key); err != nil {
+		if dst.key, err = j.key(ctx, k); err != nil {
 			return err
 		}
 	}
 	throttled, unwatch := j.watchThrottle(k, vm.Name+" "+d.name(), pb)
 	defer unwatch()
-	o := j.engineOptions()
-	o.Mode, o.Ranges, o.NoJournal, o.SumsFile = engine.Ranges, changed, true, sums
-	o.SourceID, o.TargetID = onprem.ID(), copyDisk.Name()
-	o.Progress = func(p engine.Progress) {
-		throttled()
-		j.setProgress(k, diskReverse, p)
-	}
-	st, err := engine.Sync(ctx, local, mirrorTarget{Target: dst, local: local}, o)
+	e := j.engineOptions()
+	st, err := onprem.Send(ctx, dst, mover.SyncOptions{Mode: engine.Ranges, Ranges: changed, BlockSize: e.BlockSize, Threads: e.Threads,
+		BandwidthLimit: e.BandwidthLimit, Bandwidth: e.Bandwidth, SourceID: onprem.ID(), TargetID: copyDisk.Name(), Sums: true},
+		func(p engine.Progress) {
+			throttled()
+			j.setProgress(k, diskReverse, p)
+		})
 	if err != nil {
 		return fmt.Errorf("reverse replication of %s: %w (the next cycle sends it again)", d.name(), err)
 	}
@@ -239,29 +227,6 @@ func (j *job) recoveryPoint(ctx context.Context, v int, vm vmRecord, c hyperv.Co
 	}
 	j.info("reverse", "%s: %s recovery point of its %d disk(s) at %s (%s sent this cycle)", vm.Name, c, len(copies), p.At.Format(time.DateTime), bytesText(p.Sent))
 	return nil
-}
-
-// mirrorTarget is the blob target of a reverse cycle whose reads come from
-// the local image. The engine reads its target only to fill the sums of
-// blocks it did not send; outside the changed ranges the blob equals the
-// local image (that is what the sums said), so reading the local copy
-// gives the same sums without downloading anything.
-type mirrorTarget struct {
-	engine.Target
-	local engine.Source
-}
-
-func (m mirrorTarget) ReadAt(ctx context.Context, p []byte, off int64) error {
-	return m.local.ReadAt(ctx, p, off)
-}
-
-// WriteZeroes passes to the blob (page blobs and the encrypting target
-// both clear pages).
-func (m mirrorTarget) WriteZeroes(ctx context.Context, off, n int64) error {
-	if z, ok := m.Target.(engine.Zeroer); ok {
-		return z.WriteZeroes(ctx, off, n)
-	}
-	return m.Target.WriteAt(ctx, make([]byte, n), off)
 }
 
 // leaseID is the lease reverse replication of a job takes on one Azure

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -201,7 +202,13 @@ func TestReverseCycleNeedsAppConsistencyUnlessCrashConsistentIsAllowed(t *testin
 	if err := m.Act(ctx, id, workflow.ActReverseOnce, labtest.Operator); err != nil {
 		t.Fatal(err)
 	}
-	labtest.Wait(t, m, id, jobTimeout, workflow.StateInterrupted, workflow.StateFailed, workflow.StateCommitted)
+	// Right after the action the job may still say committed: wait for
+	// the cycle's refusal and its end.
+	labtest.WaitFor(t, "the refused cycle", jobTimeout, func() bool {
+		v, _ := m.Job(id)
+		return strings.Contains(labtest.LogText(m, id), "no application-consistent checkpoint of files") &&
+			slices.Contains([]workflow.JobState{workflow.StateInterrupted, workflow.StateFailed, workflow.StateCommitted}, v.State)
+	})
 	log := labtest.LogText(m, id)
 	if !strings.Contains(log, "no application-consistent checkpoint of files") || !strings.Contains(log, "crash_consistent = true") {
 		t.Fatalf("refusal does not say what to do:\n%s", log)

@@ -16,8 +16,9 @@ import (
 // The pre-flight's room check. Phase 1 (or a full download) needs room in
 // two places: where each dynamic image grows (its volume on the Hyper-V
 // host: every block the job writes that is unallocated now becomes
-// allocated) and where the undo journals go (the state folder's volume on
-// this machine: the old bytes of every allocated block that changes). A
+// allocated) and where the undo journals go (the mover's state folder on
+// the host, or for a share the state folder's volume on this machine: the
+// old bytes of every allocated block that changes). A
 // job that runs out of either dies with ENOSPC in the middle of phase 1,
 // so the pre-flight adds both up per volume and refuses with the figures.
 //
@@ -77,9 +78,11 @@ type volumeRoom struct {
 	// margin itself is refused. A job that does fill a volume stops
 	// before it overwrites anything (its journal records come first) and
 	// resumes once there is room.
-	soft  bool
-	vms   []string
-	parts []string
+	soft bool
+	// journals says the volume takes a host mover's journals.
+	journals bool
+	vms      []string
+	parts    []string
 }
 
 func (v *volumeRoom) add(vm string, n int64, bound bool, part string) {
@@ -112,12 +115,17 @@ func (m *Manager) checkRoom(ctx context.Context, p *prepared, full bool) {
 			if i < len(p.disks) && k < len(p.disks[i]) {
 				src = p.disks[i][k]
 			}
-			g, ok := imageRoom(ctx, d, src, bs)
+			g, ok := m.imageRoom(ctx, t, d, src, bs)
 			if !ok {
 				continue
 			}
 			name := t.vm.Name + " " + hostBase(d.image)
-			state.add(t.vm.Name, g.journal, false, fmt.Sprintf("%s %s", name, bytesText(g.journal)))
+			journals := state
+			if t.usesMover() {
+				// The host's mover keeps the journals in its state folder.
+				journals = m.moverStateRoom(ctx, t, hostVols, &order, !full)
+			}
+			journals.add(t.vm.Name, g.journal, false, fmt.Sprintf("%s %s", name, bytesText(g.journal)))
 			if g.growth == 0 {
 				continue
 			}
@@ -156,13 +164,36 @@ func (m *Manager) checkRoom(ctx context.Context, p *prepared, full bool) {
 	}
 }
 
+// moverStateRoom is the volume of t's host where its mover keeps the
+// journals, measured once per host.
+func (m *Manager) moverStateRoom(ctx context.Context, t *target, vols map[string]*volumeRoom, order *[]string, soft bool) *volumeRoom {
+	key := t.hostName + "\x00mover-state"
+	if v := vols[key]; v != nil {
+		return v
+	}
+	v := &volumeRoom{host: t.hostName, folder: t.hc.MoverStateDir(), journals: true, soft: soft}
+	if c := m.deps.Movers[t.hostName]; c == nil {
+		v.err = errNoMoverFor(t.hostName)
+	} else if sp, err := c.StateSpace(ctx); err != nil {
+		v.err = err
+	} else {
+		v.volume, v.free, v.folder = sp.Volume, sp.Free, sp.Folder
+	}
+	vols[key] = v
+	*order = append(*order, key)
+	return v
+}
+
 // row turns the sum into a check: OK when need and margin fit.
 func (v *volumeRoom) row() CheckRow {
 	where := "on " + v.host
 	what := "room for the images' growth on " + v.volume + " of " + v.host
-	if v.host == "" {
+	switch {
+	case v.host == "":
 		where = "here (the state folder " + v.folder + ")"
 		what = "room for the undo journals on " + v.volume + " (state folder " + v.folder + ")"
+	case v.journals:
+		what = "room for the undo journals on " + v.volume + " of " + v.host + " (the mover's state folder " + v.folder + ")"
 	}
 	vm := ""
 	if len(v.vms) == 1 {
@@ -182,7 +213,7 @@ func (v *volumeRoom) row() CheckRow {
 	row := CheckRow{VM: vm, What: what, OK: need <= v.free || soft && margin <= v.free,
 		Detail: fmt.Sprintf("need %s%s on %s, %s free: %s, plus a margin of %s", at, bytesText(need), v.volume, bytesText(v.free),
 			strings.Join(v.parts, ", "), bytesText(need-v.need))}
-	if v.host == "" {
+	if v.host == "" || v.journals {
 		row.Detail = fmt.Sprintf("need %s on %s, %s free: the old bytes of every allocated image block, at most (%s), with their records and a margin",
 			bytesText(need), v.volume, bytesText(v.free), strings.Join(v.parts, ", "))
 	}
@@ -193,6 +224,10 @@ func (v *volumeRoom) row() CheckRow {
 		return row
 	}
 	short := bytesText(need - v.free)
+	if v.journals {
+		row.Fix = fmt.Sprintf("free %s on %s of %s (the mover's state folder %s), or set mover_dir of host %s to a folder on a volume with room (the undo journals go there); then run the pre-flight again", short, v.volume, v.host, v.folder, v.host)
+		return row
+	}
 	if v.host == "" {
 		row.Fix = fmt.Sprintf("free %s on the volume of %s, or set state_dir in config.toml to a folder on a volume with room (the undo journals go there); then run the pre-flight again", short, v.folder)
 		return row
@@ -212,24 +247,20 @@ type diskRoom struct {
 
 // imageRoom measures one existing image against its Azure disk; false
 // when the image is not there or not readable (other checks say so).
-func imageRoom(ctx context.Context, d targetDisk, src azure.VMDisk, engineBlock int64) (diskRoom, bool) {
-	if !d.localOK {
+func (m *Manager) imageRoom(ctx context.Context, t *target, d targetDisk, src azure.VMDisk, engineBlock int64) (diskRoom, bool) {
+	if !d.reachable(t) {
 		return diskRoom{}, false
 	}
-	img, err := vdisk.Open(d.local, vdisk.OpenOptions{ReadOnly: true})
-	if err != nil {
+	im, err := m.inspect(ctx, t, d, true, false)
+	if err != nil || im.Info == nil || im.Problem != "" {
 		return diskRoom{}, false
 	}
-	defer img.Close()
-	info := img.Info()
+	info := *im.Info
 	size := info.VirtualSize
 	if src != nil && src.Size() != size {
 		return diskRoom{}, false
 	}
-	alloc, err := img.Allocated()
-	if err != nil {
-		return diskRoom{}, false
-	}
+	alloc := im.Allocated
 	var r diskRoom
 	r.journal = blockCount(alloc, engineBlock, size, true)*engineBlock + journalPerBlock*ceilDiv(size, engineBlock)
 	if info.Fixed {

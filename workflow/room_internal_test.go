@@ -67,7 +67,7 @@ func TestImageRoomCountsBlocksTheImageLacks(t *testing.T) {
 	d := roomImage(t, "a.vhdx", vdisk.CreateOptions{Size: 64 * mib, BlockSize: mib}, 0, mib, 2*mib, 3*mib+5)
 	// The Azure disk holds blocks 2-9 (the last range ends inside block 9).
 	src := pageBlobLike{size: 64 * mib, ex: []engine.Extent{{Off: 2 * mib, Len: 3 * mib}, {Off: 5 * mib, Len: 4*mib + 1}}}
-	r, ok := imageRoom(ctx, d, src, mib)
+	r, ok := (&Manager{}).imageRoom(ctx, &target{}, d, src, mib)
 	if !ok || r.bound {
 		t.Fatalf("room %+v, %v", r, ok)
 	}
@@ -78,12 +78,12 @@ func TestImageRoomCountsBlocksTheImageLacks(t *testing.T) {
 		t.Errorf("journal %d, want %d", r.journal, want)
 	}
 	// Without a listing every unallocated block counts: at most.
-	r, ok = imageRoom(ctx, d, managedLike{size: 64 * mib}, mib)
+	r, ok = (&Manager{}).imageRoom(ctx, &target{}, d, managedLike{size: 64 * mib}, mib)
 	if !ok || !r.bound || r.growth != 60*mib {
 		t.Errorf("managed: %+v, %v; want a 60 MiB bound", r, ok)
 	}
 	// A disk of another size is checkImage's to refuse.
-	if _, ok := imageRoom(ctx, d, managedLike{size: 32 * mib}, mib); ok {
+	if _, ok := (&Manager{}).imageRoom(ctx, &target{}, d, managedLike{size: 32 * mib}, mib); ok {
 		t.Error("counted an image whose size differs")
 	}
 }
@@ -93,16 +93,16 @@ func TestImageRoomCountsBlocksTheImageLacks(t *testing.T) {
 func TestImageRoomVHDAndFixed(t *testing.T) {
 	ctx := context.Background()
 	d := roomImage(t, "b.vhd", vdisk.CreateOptions{Size: 8 * mib}, 0)
-	r, ok := imageRoom(ctx, d, pageBlobLike{size: 8 * mib, ex: []engine.Extent{{Off: 0, Len: 8 * mib}}}, mib)
+	r, ok := (&Manager{}).imageRoom(ctx, &target{}, d, pageBlobLike{size: 8 * mib, ex: []engine.Extent{{Off: 0, Len: 8 * mib}}}, mib)
 	if !ok || r.growth != 3*(2*mib+512) {
 		t.Errorf("dynamic VHD: %+v, %v; want 3 blocks of 2 MiB and their bitmaps", r, ok)
 	}
 	f := roomImage(t, "c.vhdx", vdisk.CreateOptions{Size: 8 * mib, Fixed: true})
-	if r, ok := imageRoom(ctx, f, managedLike{size: 8 * mib}, mib); !ok || r.growth != 0 {
+	if r, ok := (&Manager{}).imageRoom(ctx, &target{}, f, managedLike{size: 8 * mib}, mib); !ok || r.growth != 0 {
 		t.Errorf("fixed: %+v, %v", r, ok)
 	}
 	gone := targetDisk{local: filepath.Join(t.TempDir(), "gone.vhdx"), localOK: true}
-	if _, ok := imageRoom(ctx, gone, nil, mib); ok {
+	if _, ok := (&Manager{}).imageRoom(ctx, &target{}, gone, nil, mib); ok {
 		t.Error("counted a missing image")
 	}
 }

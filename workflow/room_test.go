@@ -148,12 +148,13 @@ func TestPreflightRefusesWhenTheImageVolumeLacksRoom(t *testing.T) {
 	}
 }
 
-// The undo journals go to the state folder: its volume must hold the old
-// bytes of every allocated block of the images (at most), or the
-// pre-flight refuses and says to free room or move state_dir.
+// Through a share, the undo journals go to the state folder: its volume
+// must hold the old bytes of every allocated block of the images (at
+// most), or the pre-flight refuses and says to free room or move
+// state_dir.
 func TestPreflightRefusesWhenTheStateFolderLacksRoomForTheJournals(t *testing.T) {
 	vm := labtest.VM{Name: "web", Disks: []int64{4 << 20}}
-	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{vm}})
+	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{vm}, Share: true})
 	m := l.Open(l.Deps())
 	var asked string
 	defer workflow.SetStateSpace(func(folder string) (hyperv.Space, error) {
@@ -172,6 +173,36 @@ func TestPreflightRefusesWhenTheStateFolderLacksRoomForTheJournals(t *testing.T)
 	r := rows[0]
 	if !strings.Contains(r.Detail, ", 3.6 MiB free: the old bytes of every allocated image block, at most (web disk0.vhdx ") ||
 		!strings.Contains(r.Fix, "state_dir") {
+		t.Errorf("row %+v", r)
+	}
+	refusedAndUntouched(t, m, c, l.Image("web", 0))
+}
+
+// Through the host's mover, the undo journals go to the mover's state
+// folder on the host: the room there is measured by the mover, and a
+// volume without it is refused with mover_dir as the way out; the state
+// folder here takes none.
+func TestPreflightRefusesWhenTheHostLacksRoomForTheJournals(t *testing.T) {
+	vm := labtest.VM{Name: "web", Disks: []int64{4 << 20}}
+	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{vm}})
+	l.MoverSpace = func(folder string) (hyperv.Space, error) {
+		return hyperv.Space{Volume: "dev:77", Free: 3774873, Total: 1 << 30}, nil
+	}
+	m := l.Open(l.Deps())
+	defer workflow.SetStateSpace(func(folder string) (hyperv.Space, error) {
+		t.Errorf("the state folder %s was measured: it takes no journals", folder)
+		return hyperv.Space{}, nil
+	})()
+	c := workflow.Choices{VM: "web", Direction: workflow.DirAzureToOnPrem, Sync: workflow.SyncDelta}
+	rep, err := m.Preflight(context.Background(), c)
+	if err != nil || rep.OK {
+		t.Fatalf("pre-flight: %v, OK %v", err, rep.OK)
+	}
+	rows := rowsLike(rep, "room for the undo journals on dev:77 of hv01 (the mover's state folder "+l.Cfg.Host("hv01").MoverStateDir())
+	if len(rows) != 1 || rows[0].OK {
+		t.Fatalf("journal rows %+v", rep.Checks)
+	}
+	if r := rows[0]; !strings.Contains(r.Detail, ", 3.6 MiB free: the old bytes of every allocated image block") || !strings.Contains(r.Fix, "mover_dir of host hv01") {
 		t.Errorf("row %+v", r)
 	}
 	refusedAndUntouched(t, m, c, l.Image("web", 0))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/failback/failback/azure"
@@ -71,8 +70,8 @@ func (m *Manager) vmSpec(ctx context.Context, t *target, sizes []int64, c Choice
 		if i < len(sizes) {
 			ds.VirtualSize = sizes[i]
 		}
-		if d.localOK {
-			if _, err := os.Stat(d.local); err == nil {
+		if d.reachable(t) {
+			if im, err := m.inspect(ctx, t, d, false, false); err == nil && im.Exists {
 				ds.Existing = true
 			}
 		}

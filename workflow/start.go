@@ -146,6 +146,7 @@ func (m *Manager) newRecord(ctx context.Context, p *prepared, c Choices, who Act
 		Created: now, Updated: now, State: StatePreflight, Flow: flowStart}
 	for i, t := range p.targets {
 		v := vmRecord{Name: t.vm.Name, AzureVM: t.vm.AzureVM, AzureRG: t.vm.ResourceGroup, Group: t.group, Host: t.hostName,
+			Mover:  t.hc != nil && t.hc.UsesMover(),
 			Switch: t.vm.Switch, CreateVM: c.CreateVM && t.existing == nil,
 			DiscardState: c.DiscardSavedState && t.existing != nil && savedOrPaused(t.existing.State)}
 		if t.az.info != nil {

@@ -96,7 +96,10 @@ type vmRecord struct {
 	AzureRG string `json:"azure_resource_group,omitempty"`
 	Group   int    `json:"group"`
 	// Host is the config name of the target host.
-	Host       string `json:"host"`
+	Host string `json:"host"`
+	// Mover says the host's mover writes the disks (data_path = "mover"
+	// when the job started; an older record writes through the share).
+	Mover      bool   `json:"mover,omitempty"`
 	Switch     string `json:"switch"`
 	Generation int    `json:"generation"`
 	CPUs       int    `json:"cpus"`
@@ -275,7 +278,6 @@ func (p paths) pass(id, vm string, n, k int) string {
 func (p paths) ranges(id, vm string, n, k int) string {
 	return p.pass(id, vm, n, k) + ".ranges.json"
 }
-func (p paths) sums(id, vm string, n int) string { return filepath.Join(p.disk(id, vm, n), "sums") }
 
 // writeJSONAtomic writes v to path with osfile.WriteJSON (a crash leaves
 // the old file or the new), creating the folder first: callers name files

@@ -114,9 +114,13 @@ type testDiskRecord struct {
 	Folder string `json:"folder"`
 	// LocalFolder is Folder as this machine reaches it.
 	LocalFolder string `json:"local_folder"`
-	Creating    bool   `json:"creating,omitempty"`
-	Created     bool   `json:"created,omitempty"`
-	Removed     bool   `json:"removed,omitempty"`
+	// Mover says the host's mover makes, writes and removes the test
+	// disk (Local and LocalFolder are then unused); else this machine
+	// does, through the path map (older tests too).
+	Mover    bool `json:"mover,omitempty"`
+	Creating bool `json:"creating,omitempty"`
+	Created  bool `json:"created,omitempty"`
+	Removed  bool `json:"removed,omitempty"`
 }
 
 // TestReport is a test failback's report (JobView.Test): what was

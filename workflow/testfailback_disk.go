@@ -3,138 +3,112 @@ package workflow
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strings"
 
-	"github.com/failback/failback/engine"
-	"github.com/failback/failback/hyperv"
-	"github.com/failback/failback/vdisk"
+	"github.com/failback/failback/mover"
 )
 
 // A test disk is a test failback's on-premises side (onprem.go's seam):
 // every pass, verification and rollback of a test writes it, never the
 // VM's own disk, which it only reads. Making and removing it go through
-// the same seam, so a mover on the host (the next implementation) does
-// those too.
+// the same seam. The host's mover does it all on the host when the VM's
+// host writes through its mover and the test VMs run there; a copy on
+// another host (and a share host) is written by this machine through the
+// path maps, as data_path = "share", with the journals in the state
+// folder. Both run the same mover functions (mover/testdisk.go).
 
 // onPremTestDisk is a test disk: an on-premises disk the test makes
 // before phase 1 and removes when it ends.
 type onPremTestDisk interface {
 	onPremDisk
 	// Create makes the test disk: a differencing child of the VM's disk,
-	// or a copy of it (progress gets bytes examined of the total).
-	Create(ctx context.Context, progress func(done, total int64)) error
+	// or a copy of it.
+	Create(ctx context.Context) error
 	// Remove deletes the test disk (and its test folder, if that is
 	// empty now); a missing one is no error.
 	Remove(ctx context.Context) error
 }
 
-// testImage is a test disk this machine writes itself, through the test
-// host's path map, beside (or copied from) the VM's disk.
-type testImage struct {
-	parentHost, parentLocal string // the VM's own disk, read-only
-	t                       testDiskRecord
-}
-
-// testDisk is disk d's test disk (d.Test must be set).
-func (j *job) testDisk(d diskRecord) onPremTestDisk {
-	return testImage{parentHost: d.Image, parentLocal: d.Local, t: *d.Test}
-}
-
-func (ti testImage) ID() string { return localImage{host: ti.t.Image, path: ti.t.Local}.ID() }
-
-func (ti testImage) Exists() (bool, error) {
-	return localImage{host: ti.t.Image, path: ti.t.Local}.Exists()
-}
-
-// open opens the test disk: a child with its parent given as this machine
-// reaches it (the locator names it as the host does), checked to be the
-// disk the child was made from.
-func (ti testImage) open(readOnly bool) (vdisk.Image, error) {
-	if ti.t.Mode == testDiff {
-		img, err := vdisk.OpenChain(ti.t.Local, vdisk.ChainOptions{ReadOnly: readOnly, Parent: ti.parentLocal})
-		if errors.Is(err, vdisk.ErrParentChanged) {
-			return nil, fmt.Errorf("test disk %s: %w: %s was written since the test began (was the VM started?); end the test and run it again", ti.t.Image, err, ti.parentHost)
+// testDisk is disk k's test disk (its Test must be set).
+func (j *job) testDisk(k diskKey) onPremTestDisk {
+	r := j.snap()
+	vm := r.VMs[k.v]
+	d := vm.Disks[k.d]
+	t := *d.Test
+	key := mover.DiskKey{Job: j.id, VM: vm.Name, Disk: k.d}
+	if t.Mover {
+		md := moverDisk{j: j, key: key, host: vm.Host, image: t.Image}
+		if t.Mode == testDiff {
+			md.parent = d.Image
 		}
-		return img, err
+		return moverTestDisk{moverDisk: md, td: mover.TestDisk{Path: t.Image, Folder: t.Folder, Parent: d.Image,
+			HostPath: t.Image, HostParent: d.Image, Copy: t.Mode == testCopy}}
 	}
-	return vdisk.Open(ti.t.Local, vdisk.OpenOptions{ReadOnly: readOnly})
+	local := mover.NewLocal(j.m.paths.root)
+	if t.Mode == testDiff {
+		local = local.Opening(mover.TestDiskOpener(d.Local))
+	}
+	return testImage{shareDisk: shareDisk{j: j, key: key, local: local, image: t.Image, path: t.Local},
+		td: mover.TestDisk{Path: t.Local, Folder: t.LocalFolder, Parent: d.Local, HostPath: t.Image, HostParent: d.Image,
+			Copy: t.Mode == testCopy}}
 }
 
-func (ti testImage) OpenWrite(context.Context) (engine.Target, func(), error) {
-	lk, err := hyperv.LockDiskForWrite(ti.t.Local)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", ti.t.Image, err)
-	}
-	img, err := ti.open(false)
-	if err != nil {
-		_ = lk.Release()
-		return nil, nil, fmt.Errorf("open test disk %s: %w", ti.t.Local, err)
-	}
-	return engine.ImageTarget(img), func() {
-		img.Close()
-		_ = lk.Release()
-	}, nil
+// moverTestDisk is a test disk the host's mover makes, writes and removes.
+type moverTestDisk struct {
+	moverDisk
+	td mover.TestDisk // as the host names it
 }
 
-func (ti testImage) OpenRead(context.Context) (engine.Source, func(), error) {
-	img, err := ti.open(true)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open test disk %s: %w", ti.t.Local, err)
-	}
-	return engine.ImageSource(img), func() { img.Close() }, nil
-}
-
-func (ti testImage) Create(ctx context.Context, progress func(done, total int64)) error {
-	if err := os.MkdirAll(ti.t.LocalFolder, 0o755); err != nil {
-		return fmt.Errorf("create the test folder %s: %w", ti.t.Folder, err)
-	}
-	if ti.t.Mode == testDiff {
-		img, err := vdisk.CreateDifferencing(ti.t.Local, vdisk.DiffOptions{Parent: ti.parentLocal,
-			ParentHostPath: ti.parentHost, ChildHostPath: ti.t.Image})
-		if err != nil {
-			return err
-		}
-		return img.Close()
-	}
-	src, err := vdisk.Open(ti.parentLocal, vdisk.OpenOptions{ReadOnly: true})
-	if err != nil {
-		return fmt.Errorf("open %s to copy it: %w", ti.parentHost, err)
-	}
-	defer src.Close()
-	in := src.Info()
-	dst, err := vdisk.Create(ti.t.Local, vdisk.CreateOptions{Format: in.Format, Size: in.VirtualSize, LogicalSector: in.LogicalSector})
+func (m moverTestDisk) Create(ctx context.Context) error {
+	c, err := m.client()
 	if err != nil {
 		return err
 	}
-	if err := vdisk.Copy(ctx, dst, src, progress); err != nil {
-		dst.Close()
-		os.Remove(ti.t.Local)
-		return fmt.Errorf("copy %s to %s: %w", ti.parentHost, ti.t.Image, err)
-	}
-	return dst.Close()
+	return c.MakeTest(ctx, m.td)
 }
 
-func (ti testImage) Remove(context.Context) error {
-	if err := os.Remove(ti.t.Local); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove test disk %s: %w", ti.t.Image, err)
+func (m moverTestDisk) Remove(ctx context.Context) error {
+	c, err := m.client()
+	if err != nil {
+		return err
 	}
-	_ = os.Remove(ti.t.LocalFolder) // only when empty; End test removes it anyway
-	return nil
+	return c.RemoveTest(ctx, m.td)
 }
 
-// removeTestFolder removes a test folder and whatever the host left in it
-// (a test VM's configuration folders), refusing any folder that is not
-// one a test made.
-func removeTestFolder(local, host string) error {
-	if !strings.HasPrefix(filepath.Base(local), "failback-test-") {
-		return fmt.Errorf("%s is not a test folder; not removed", host)
+// testImage is a test disk this machine writes itself, through the test
+// host's path map, beside (or copied from) the VM's disk.
+type testImage struct {
+	shareDisk
+	td mover.TestDisk // as this machine reaches it
+}
+
+func (ti testImage) Create(ctx context.Context) error { return mover.MakeTestDisk(ctx, ti.td) }
+
+func (ti testImage) Remove(context.Context) error { return mover.RemoveTestDisk(ti.td) }
+
+// removeTestFolders removes each test folder with what the hosts left in
+// it (a test VM's configuration folders): through the host's mover for
+// its test disks, here for the others.
+func (j *job) removeTestFolders(ctx context.Context) error {
+	seen := map[string]bool{}
+	var errs []error
+	for _, vm := range j.snap().VMs {
+		for _, d := range vm.Disks {
+			t := d.Test
+			if t == nil || seen[vm.Host+"\x00"+t.Folder] {
+				continue
+			}
+			seen[vm.Host+"\x00"+t.Folder] = true
+			switch {
+			case t.Mover:
+				c, err := moverDisk{j: j, host: vm.Host}.client()
+				if err == nil {
+					err = c.RemoveTestFolder(ctx, t.Folder)
+				}
+				errs = append(errs, err)
+			case exists(t.LocalFolder):
+				errs = append(errs, mover.RemoveTestFolder(t.LocalFolder, t.Folder))
+			}
+		}
 	}
-	if err := os.RemoveAll(local); err != nil {
-		return fmt.Errorf("remove the test folder %s: %w", host, err)
-	}
-	return nil
+	return errors.Join(errs...)
 }

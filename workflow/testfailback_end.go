@@ -30,7 +30,7 @@ func (j *job) flowEndTest(ctx context.Context) error {
 	if err := j.eachDisk(ctx, j.removeTestDisk); err != nil {
 		return err
 	}
-	if err := j.removeTestFolders(); err != nil {
+	if err := j.removeTestFolders(ctx); err != nil {
 		return err
 	}
 	if err := j.removeTestSwitches(ctx); err != nil {
@@ -88,30 +88,11 @@ func (j *job) removeTestDisk(ctx context.Context, k diskKey) error {
 	if d.Test == nil || d.Test.Removed || !d.Test.Creating && !d.Test.Created {
 		return nil
 	}
-	if err := j.testDisk(d).Remove(ctx); err != nil {
+	if err := j.testDisk(k).Remove(ctx); err != nil {
 		return fmt.Errorf("%s: %w", vm.Name, err)
 	}
 	j.info("end-test", "%s %s: test disk %s deleted", vm.Name, d.name(), d.Test.Image)
 	return j.update(func(r *jobRecord) { r.VMs[k.v].Disks[k.d].Test.Removed = true })
-}
-
-// removeTestFolders removes each test folder with what the hosts left in
-// it (a test VM's configuration folders).
-func (j *job) removeTestFolders() error {
-	seen := map[string]bool{}
-	var errs []error
-	for _, vm := range j.snap().VMs {
-		for _, d := range vm.Disks {
-			if d.Test == nil || seen[d.Test.LocalFolder] {
-				continue
-			}
-			seen[d.Test.LocalFolder] = true
-			if exists(d.Test.LocalFolder) {
-				errs = append(errs, removeTestFolder(d.Test.LocalFolder, d.Test.Folder))
-			}
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // removeTestSwitches removes the switches this test created.

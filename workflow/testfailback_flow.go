@@ -72,7 +72,7 @@ func (j *job) makeTestDisks(ctx context.Context) error {
 		if d.Test.Created {
 			return nil
 		}
-		td := j.testDisk(d)
+		td := j.testDisk(k)
 		if d.Test.Creating {
 			// A crash while it was being made: start it again.
 			if err := td.Remove(ctx); err != nil {
@@ -83,7 +83,7 @@ func (j *job) makeTestDisks(ctx context.Context) error {
 			return err
 		}
 		j.setDiskPhase(k, diskTransfer, "")
-		if err := td.Create(ctx, nil); err != nil {
+		if err := td.Create(ctx); err != nil {
 			j.setDiskPhase(k, diskFailed, err.Error())
 			return fmt.Errorf("%s: test disk %s: %w", vm.Name, d.Test.Image, err)
 		}

@@ -181,52 +181,58 @@ func TestTestPreflightRefusals(t *testing.T) {
 
 // TestTestResumesWhereItStopped: a test that fails while starting its
 // test VMs resumes without making its disks again or redoing a pass, and
-// an End test that fails half way finishes when asked again.
+// an End test that fails half way finishes when asked again; whether the
+// host's mover or this machine (data_path = "share") makes and writes the
+// test disk.
 func TestTestResumesWhereItStopped(t *testing.T) {
-	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{{Name: "db", Disks: []int64{2 << 20}}}, MaxPasses: 1})
-	fails := map[string]int{"test-vms": 1, "end-test": 1}
-	d := l.Deps()
-	d.StepHook = func(_ context.Context, _, step string) error {
-		if fails[step] > 0 {
-			fails[step]--
-			return errors.New("host hv01 did not answer (drill)")
-		}
-		return nil
+	for _, share := range []bool{false, true} {
+		t.Run(map[bool]string{false: "mover", true: "share"}[share], func(t *testing.T) {
+			l := labtest.New(t, labtest.Options{VMs: []labtest.VM{{Name: "db", Disks: []int64{2 << 20}}}, MaxPasses: 1, Share: share})
+			fails := map[string]int{"test-vms": 1, "end-test": 1}
+			d := l.Deps()
+			d.StepHook = func(_ context.Context, _, step string) error {
+				if fails[step] > 0 {
+					fails[step]--
+					return errors.New("host hv01 did not answer (drill)")
+				}
+				return nil
+			}
+			m := l.Open(d)
+			ctx := context.Background()
+			id, err := m.Start(ctx, testVMChoices("db"), labtest.Operator)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := labtest.Wait(t, m, id, jobTimeout, workflow.StateFailed)
+			if !strings.Contains(v.Error, "did not answer") || v.Test.FinalPass <= 0 {
+				t.Fatalf("failed test: %s, final pass %s", v.Error, v.Test.FinalPass)
+			}
+			if st := labtest.Action(m, id, workflow.ActResume); !st.Enabled {
+				t.Fatalf("resume: %+v", st)
+			}
+			if err := m.Act(ctx, id, workflow.ActResume, labtest.Operator); err != nil {
+				t.Fatal(err)
+			}
+			v = labtest.Wait(t, m, id, jobTimeout, workflow.StateTesting)
+			log := labtest.LogText(m, id)
+			if n := strings.Count(log, "test disk "+v.Test.VMs[0].Disks[0].Image+" made"); n != 1 {
+				t.Fatalf("the test disk was made %d times:\n%s", n, log)
+			}
+			if n := strings.Count(log, "(test-final) done"); n != 1 {
+				t.Fatalf("the measured pass ran %d times:\n%s", n, log)
+			}
+			if err := m.Act(ctx, id, workflow.ActEndTest, labtest.Operator); err != nil {
+				t.Fatal(err)
+			}
+			labtest.Wait(t, m, id, jobTimeout, workflow.StateFailed)
+			if st := labtest.Action(m, id, workflow.ActEndTest); !st.Enabled {
+				t.Fatalf("end test again after a failure: %+v", st)
+			}
+			if err := m.Act(ctx, id, workflow.ActEndTest, labtest.Operator); err != nil {
+				t.Fatal(err)
+			}
+			labtest.Wait(t, m, id, jobTimeout, workflow.StateTestEnded)
+			checkNothingLeft(t, l, v)
+		})
 	}
-	m := l.Open(d)
-	ctx := context.Background()
-	id, err := m.Start(ctx, testVMChoices("db"), labtest.Operator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := labtest.Wait(t, m, id, jobTimeout, workflow.StateFailed)
-	if !strings.Contains(v.Error, "did not answer") || v.Test.FinalPass <= 0 {
-		t.Fatalf("failed test: %s, final pass %s", v.Error, v.Test.FinalPass)
-	}
-	if st := labtest.Action(m, id, workflow.ActResume); !st.Enabled {
-		t.Fatalf("resume: %+v", st)
-	}
-	if err := m.Act(ctx, id, workflow.ActResume, labtest.Operator); err != nil {
-		t.Fatal(err)
-	}
-	v = labtest.Wait(t, m, id, jobTimeout, workflow.StateTesting)
-	log := labtest.LogText(m, id)
-	if n := strings.Count(log, "test disk "+v.Test.VMs[0].Disks[0].Image+" made"); n != 1 {
-		t.Fatalf("the test disk was made %d times:\n%s", n, log)
-	}
-	if n := strings.Count(log, "(test-final) done"); n != 1 {
-		t.Fatalf("the measured pass ran %d times:\n%s", n, log)
-	}
-	if err := m.Act(ctx, id, workflow.ActEndTest, labtest.Operator); err != nil {
-		t.Fatal(err)
-	}
-	labtest.Wait(t, m, id, jobTimeout, workflow.StateFailed)
-	if st := labtest.Action(m, id, workflow.ActEndTest); !st.Enabled {
-		t.Fatalf("end test again after a failure: %+v", st)
-	}
-	if err := m.Act(ctx, id, workflow.ActEndTest, labtest.Operator); err != nil {
-		t.Fatal(err)
-	}
-	labtest.Wait(t, m, id, jobTimeout, workflow.StateTestEnded)
-	checkNothingLeft(t, l, v)
 }

@@ -85,7 +85,7 @@ func (m *Manager) checkTest(ctx context.Context, p *prepared) {
 		}
 		m.checkTestVMName(ctx, p, name, host, th)
 		for _, d := range t.disks {
-			td, row := m.planTestDisk(t, d, host, hc, p.title, c.TestCopy)
+			td, row := m.planTestDisk(ctx, t, d, host, hc, p.title, c.TestCopy)
 			if !row.OK {
 				p.add(row)
 				continue
@@ -93,7 +93,7 @@ func (m *Manager) checkTest(ctx context.Context, p *prepared) {
 			p.add(row)
 			pv.disks = append(pv.disks, td)
 			if td.Mode == testCopy {
-				needs[host+"\x00"+td.Folder] += allocatedOf(d.local)
+				needs[host+"\x00"+td.Folder] += m.allocatedOf(ctx, t, d)
 			}
 		}
 		p.test.vms = append(p.test.vms, pv)
@@ -142,7 +142,7 @@ func (m *Manager) checkTestVMName(ctx context.Context, p *prepared, vm, host str
 }
 
 // planTestDisk decides where disk d's test disk goes and how it is made.
-func (m *Manager) planTestDisk(t *target, d targetDisk, host string, hc *config.Host, title string, askCopy bool) (testDiskRecord, CheckRow) {
+func (m *Manager) planTestDisk(ctx context.Context, t *target, d targetDisk, host string, hc *config.Host, title string, askCopy bool) (testDiskRecord, CheckRow) {
 	row := CheckRow{VM: t.vm.Name, What: "test disk of " + hostBase(d.image)}
 	td := testDiskRecord{Mode: testDiff}
 	format := vdisk.NamedFormat(d.image)
@@ -175,25 +175,54 @@ func (m *Manager) planTestDisk(t *target, d targetDisk, host string, hc *config.
 		base = base[:i]
 	}
 	td.Image = joinHost(td.Folder, base+"-test"+ext)
+	// The host's mover makes and writes the test disk where it writes
+	// real failbacks; a copy on another host is made from here.
+	td.Mover = t.usesMover() && host == t.hostName
+	if td.Mover {
+		im, err := m.inspect(ctx, t, targetDisk{image: td.Image}, false, false)
+		switch {
+		case err != nil:
+			row.Detail, row.Fix = err.Error(), fixFor(err, "check the mover on "+host+" (failback mover check --host "+host+")")
+			return td, row
+		case im.Exists:
+			row.Detail = td.Image + " exists"
+			row.Fix = "end the test that made it (failback jobs lists tests), or remove " + td.Image
+			return td, row
+		}
+		return td, testDiskOK(t.vm.Name, td, d)
+	}
 	var okImage, okFolder bool
 	td.Local, okImage = hc.LocalPath(td.Image)
 	td.LocalFolder, okFolder = hc.LocalPath(td.Folder)
+	why := ""
+	if t.usesMover() {
+		why = " (a copy on another host is made from here, not by a host's mover)"
+	}
 	switch {
 	case !okImage || !okFolder:
-		row.Detail = "no path_map of " + host + " covers " + td.Folder
+		row.Detail = "no path_map of " + host + " covers " + td.Folder + why
 		row.Fix = "add a [[host.path_map]] to " + host + " mapping the folder of " + td.Folder + " to where it is mounted here"
+		return td, row
+	case !d.localOK:
+		row.Detail = "no path_map of " + t.hostName + " covers " + d.image + why
+		row.Fix = "add a [[host.path_map]] to " + t.hostName + " mapping the folder of " + d.image + " to where it is mounted here"
 		return td, row
 	case exists(td.Local):
 		row.Detail = td.Image + " exists"
 		row.Fix = "end the test that made it (failback jobs lists tests), or remove " + td.Image
 		return td, row
 	}
-	row.OK = true
-	row.Detail = td.Image + ": a differencing disk over " + hostBase(d.image) + ", which is only read; only the blocks that differ from Azure take space"
+	return td, testDiskOK(t.vm.Name, td, d)
+}
+
+// testDiskOK is the row of a test disk that can be made.
+func testDiskOK(vm string, td testDiskRecord, d targetDisk) CheckRow {
+	row := CheckRow{VM: vm, What: "test disk of " + hostBase(d.image), OK: true,
+		Detail: td.Image + ": a differencing disk over " + hostBase(d.image) + ", which is only read; only the blocks that differ from Azure take space"}
 	if td.Mode == testCopy {
 		row.Detail = td.Image + ": " + td.Why
 	}
-	return td, row
+	return row
 }
 
 // checkTestSwitch checks the test switch on a host: present and isolated,
@@ -279,13 +308,12 @@ func (m *Manager) testRecords(ctx context.Context, p *prepared, rec *jobRecord) 
 
 // allocatedOf is what a local image holds (0 when unreadable: the
 // pre-flight's image row says why).
-func allocatedOf(local string) int64 {
-	img, err := vdisk.Open(local, vdisk.OpenOptions{ReadOnly: true})
-	if err != nil {
+func (m *Manager) allocatedOf(ctx context.Context, t *target, d targetDisk) int64 {
+	im, err := m.inspect(ctx, t, d, false, false)
+	if err != nil || im.Info == nil {
 		return 0
 	}
-	defer img.Close()
-	return img.Info().AllocatedBytes
+	return im.Info.AllocatedBytes
 }
 
 func exists(p string) bool {

@@ -59,6 +59,14 @@ func TestTestFailbackLeavesProductionUntouched(t *testing.T) {
 	if v.Percent != 100 {
 		t.Fatalf("a test that is testing shows %.0f%%, not 100%%", v.Percent)
 	}
+	// The hosts' movers made and wrote the test disks: the journals are
+	// in the host's mover state folder, none in the state folder here.
+	if _, err := os.Stat(filepath.Join(l.Cfg.Host("hv01").MoverStateDir(), "jobs", id)); err != nil {
+		t.Fatalf("no test journals on the host: %v", err)
+	}
+	if undo, _ := filepath.Glob(filepath.Join(l.Cfg.StateDir, "jobs", id, "disks", "*", "*", "pass-*", "undo")); len(undo) > 0 {
+		t.Fatalf("test journals in the driver's state folder: %s", undo)
+	}
 	for _, vm := range v.VMs {
 		for _, d := range vm.Disks {
 			if !strings.Contains(d.Image, "failback-test-") {

@@ -3,6 +3,7 @@ package workflow
 import (
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/failback/failback/azure"
@@ -113,5 +114,26 @@ func TestFormat1RecordLoadsWithDiskReferences(t *testing.T) {
 	}
 	if d.name() != "db-os.vhd" {
 		t.Errorf("log name %q, want the blob's", d.name())
+	}
+}
+
+// A job over several hosts says each host's throughput while it moves;
+// one host, or nothing moving, says nothing more.
+func TestHostsMovingSaysEachHostsThroughput(t *testing.T) {
+	v := JobView{State: StatePhase1, Hosts: []HostView{
+		{Host: "hv01.example.com", Mover: true, Moving: 2, Rate: 180 << 20, TransferRate: 12 << 20},
+		{Host: "hv02.example.com", Mover: true}}}
+	got := strings.Join(v.HostsMoving(), "; ")
+	if want := "hv01.example.com 180 MiB/s (2 disk(s), writing 12.0 MiB/s); hv02.example.com idle"; got != want {
+		t.Fatalf("hosts: %q, want %q", got, want)
+	}
+	idle := v
+	idle.Hosts = []HostView{{Host: "hv01.example.com"}, {Host: "hv02.example.com"}}
+	one := v
+	one.Hosts = v.Hosts[:1]
+	for _, w := range []JobView{idle, one} {
+		if hs := w.HostsMoving(); hs != nil {
+			t.Errorf("%d host(s) in state %s: %q, want nothing", len(w.Hosts), w.State, hs)
+		}
 	}
 }

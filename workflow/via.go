@@ -76,33 +76,40 @@ func (j *job) viaAgent(ctx context.Context, k diskKey, via func(context.Context,
 	}
 	// The figures are read outside the job's lock: the source may log
 	// (into the job, under that lock) while it holds its own.
-	sample = func() {
-		a := rep.AgentStats()
-		j.mu.Lock()
-		l := j.liveDisk(k)
-		l.agent = &a
-		j.mu.Unlock()
-	}
+	sample = func() { j.agentSample(k, rep.AgentStats()) }
 	release = func() {
-		a := rep.AgentStats()
-		a.Fallback = false
-		_ = j.update(func(r *jobRecord) {
-			// A new value, never a change in place: copies of the
-			// record (snap) share the old pointer.
-			dd := &r.VMs[k.v].Disks[k.d]
-			var sum AgentView
-			if dd.Agent != nil {
-				sum = *dd.Agent
-			}
-			sum.add(a)
-			dd.Agent = &sum
-			if l := j.live[k]; l != nil {
-				l.agent = nil
-			}
-		})
+		j.agentFold(k, rep.AgentStats())
 		closeSrc()
 	}
 	return src, release, sample, nil
+}
+
+// agentSample keeps a source's newest agent figures for disk k's view.
+func (j *job) agentSample(k diskKey, a AgentView) {
+	j.mu.Lock()
+	l := j.liveDisk(k)
+	l.agent = &a
+	j.mu.Unlock()
+}
+
+// agentFold adds a source's final figures to disk k's record and drops
+// its live sample in the same step, so nothing counts twice.
+func (j *job) agentFold(k diskKey, a AgentView) {
+	a.Fallback = false
+	_ = j.update(func(r *jobRecord) {
+		// A new value, never a change in place: copies of the record
+		// (snap) share the old pointer.
+		dd := &r.VMs[k.v].Disks[k.d]
+		var sum AgentView
+		if dd.Agent != nil {
+			sum = *dd.Agent
+		}
+		sum.add(a)
+		dd.Agent = &sum
+		if l := j.live[k]; l != nil {
+			l.agent = nil
+		}
+	})
 }
 
 // jobLogHandler is a slog.Handler writing into a job's log: warnings of
@@ -169,18 +176,4 @@ func (h *jobLogHandler) WithGroup(name string) slog.Handler {
 	}
 	c.group = name
 	return &c
-}
-
-// cheapSums says the source computes checksums next to the data, so a
-// whole-disk verification costs checksums only. An agent that is
-// unreachable hashes what it reads directly: the whole disk would cross
-// the WAN, so then only the pass's ranges are verified.
-func cheapSums(src engine.Source) bool {
-	if _, ok := src.(engine.BlockHasher); !ok {
-		return false
-	}
-	if rep, ok := src.(AgentReporter); ok && rep.AgentStats().Fallback {
-		return false
-	}
-	return true
 }

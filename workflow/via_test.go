@@ -24,7 +24,8 @@ func (s viaSource) AgentStats() workflow.AgentView {
 // (and the job's record, so a later process still shows it), and what it
 // logs lands in the job's log with the disk it concerns, not on stderr.
 func TestSourceViaFiguresAndWarningsReachTheJob(t *testing.T) {
-	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{{Name: "files", Disks: []int64{4 << 20}}}})
+	// Deps.SourceVia serves a driver writing through a share (movers: TestMoversReadThroughTheAgent).
+	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{{Name: "files", Disks: []int64{4 << 20}}}, Share: true})
 	d := l.Deps()
 	var opened atomic.Int64
 	d.SourceVia = func(ctx context.Context, r workflow.SourceRequest) (engine.Source, func(), error) {

@@ -93,6 +93,7 @@ func (j *job) view() JobView {
 		}
 		v.VMs = append(v.VMs, vv)
 	}
+	v.Hosts = hostViews(r, j.live)
 	j.jobFigures(&v, now)
 	return v
 }

@@ -2,66 +2,15 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
-	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"os"
 	"strings"
 	"testing"
 
-	"github.com/failback/failback/agent"
 	"github.com/failback/failback/azure"
 	"github.com/failback/failback/internal/units"
 	"github.com/failback/failback/workflow"
 	"github.com/failback/failback/workflow/labtest"
 )
-
-// startLabAgent serves the lab's storage on a loopback port with a
-// certificate made now, and names it in the lab's config.toml.
-func startLabAgent(t *testing.T, l *labtest.Lab) {
-	t.Helper()
-	const token = "flow-test-token-0123456789abcdef"
-	certPEM, keyPEM, err := agent.GenerateCert(agent.CertOptions{Hosts: []string{"127.0.0.1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := agent.NewServer(agent.ServerOptions{Storage: l.Storage, Token: azure.NewSecret(token),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ctx, ln, cert)
-	}()
-	t.Cleanup(func() {
-		stop()
-		<-done
-	})
-	t.Setenv("FB_TEST_FLOW_AGENT_TOKEN", token)
-	f, err := os.OpenFile(l.ConfigFile, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = fmt.Fprintf(f, "\n[agent]\nurl = %q\ncert_fingerprint = %q\ntoken_env = \"FB_TEST_FLOW_AGENT_TOKEN\"\n",
-		"https://"+ln.Addr().String(), agent.Fingerprint(cert.Certificate[0]))
-	if cerr := f.Close(); err != nil || cerr != nil {
-		t.Fatal(err, cerr)
-	}
-}
 
 // allocatedBytes is what a disk holds in Azure (its allocated pages).
 func allocatedBytes(t *testing.T, l *labtest.Lab, blob string) int64 {
@@ -96,8 +45,9 @@ func allocatedBytes(t *testing.T, l *labtest.Lab, blob string) int64 {
 // and what crossed the link, far less than the disk's allocated bytes,
 // and the disk is right.
 func TestDeltaRunThroughTheAgentShowsWhatCrossedTheLink(t *testing.T) {
-	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{{Name: "files", Disks: []int64{16 << 20}}}})
-	startLabAgent(t, l)
+	// A driver writing through a share reads through the agent (movers: workflow TestMoversReadThroughTheAgent).
+	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{{Name: "files", Disks: []int64{16 << 20}}}, Share: true})
+	l.StartAgent()
 	blob := l.Blob("files", 0)
 	alloc := allocatedBytes(t, l, blob)
 

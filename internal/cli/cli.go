@@ -51,6 +51,7 @@ func commands() []Command {
 		newImageCommand(),
 		newJobsCommand(),
 		newLabCommand(),
+		newMoverCommand(),
 		newPlansCommand(),
 		newReplicaCommand(),
 		newResumeCommand(),

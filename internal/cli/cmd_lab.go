@@ -25,7 +25,7 @@ func newLabCommand() Command {
 // replace it. While it is nil, lab up prints the next commands instead.
 var openConsole = consoleOnConfig
 
-const labUsage = `lab up [--dir DIR] [--vms N] [--disk-size SIZE] [--seed N] [--write-rate N]
+const labUsage = `lab up [--dir DIR] [--vms N] [--hosts N] [--disk-size SIZE] [--seed N] [--write-rate N]
                    [--fresh] [--no-console]
 
 Builds a complete failback drill on this machine and starts it:
@@ -38,7 +38,9 @@ Builds a complete failback drill on this machine and starts it:
     writing to their disks (now and then trimming) until they are shut
     down;
   - lab Hyper-V hosts (folders): hv01, the original host, holds each VM's
-    disks as of the failover; hv02 is an alternate host; hv03 lacks the
+    disks as of the failover (with --hosts N the VMs are spread over hv01
+    and hv04, hv05, ...: a plan then moves on all of them at once, each
+    host through its own mover); hv02 is an alternate host; hv03 lacks the
     VMs' switch;
   - DIR/config.toml for all of it.
 Then it opens the console on DIR/config.toml (when the output is a terminal
@@ -70,6 +72,7 @@ func runLabUp(ctx context.Context, s Stdio, args []string) error {
 	fs := newFlags(s, "lab up", labUsage)
 	dir := labDirFlag(fs)
 	vms := fs.Int("vms", lab.DefaultVMs, fmt.Sprintf("number of VMs (%d to %d)", lab.MinVMs, lab.MaxVMs))
+	hosts := fs.Int("hosts", 1, fmt.Sprintf("original Hyper-V hosts to spread the VMs over (1 to %d), each with its own mover", lab.MaxHosts))
 	diskSize := fs.String("disk-size", fmt.Sprintf("%dM", lab.DefaultDiskSize>>20), "virtual `SIZE` of each disk (whole MiB, 64M to 64G)")
 	seed := fs.Uint64("seed", 1, "seed of the disks' content (the same seed gives the same disks)")
 	rate := fs.Float64("write-rate", lab.DefaultWriteRate, "writes a second of each running Azure VM (4-32 KiB each)")
@@ -87,7 +90,7 @@ func runLabUp(ctx context.Context, s Stdio, args []string) error {
 		return usagef("--disk-size: %v", err)
 	}
 	m, reused, err := lab.Up(ctx, lab.Options{
-		Dir: *dir, VMs: *vms, DiskSize: size, Seed: *seed, WritesPerSecond: *rate,
+		Dir: *dir, VMs: *vms, Hosts: *hosts, DiskSize: size, Seed: *seed, WritesPerSecond: *rate,
 		Fresh: *fresh, Progress: s.Out,
 	})
 	if err != nil {

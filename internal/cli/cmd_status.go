@@ -82,6 +82,9 @@ func printJob(s Stdio, v workflow.JobView) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  %s\n", totalsText(v.Totals))
+	if hs := v.HostsMoving(); hs != nil {
+		fmt.Fprintf(w, "  hosts: %s\n", strings.Join(hs, "; "))
+	}
 	if e := v.CompleteNow; e != nil {
 		fmt.Fprintf(w, "  %s (measured now: %s)\n", e.Text(), e.Basis)
 	}

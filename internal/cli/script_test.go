@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/failback/failback/mover"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -17,6 +18,9 @@ import (
 // which then goes through Main, the dispatcher main.go calls. Every other
 // test runs as usual.
 func TestMain(m *testing.M) {
+	if mover.IsChild(os.Args) { // a lab host's mover, started by a driver here
+		mover.RunChild()
+	}
 	testscript.Main(m, map[string]func(){
 		"failback": func() {
 			os.Exit(Main(context.Background(), os.Args[1:], Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}))

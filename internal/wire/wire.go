@@ -10,6 +10,7 @@ package wire
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/failback/failback/agent"
@@ -18,6 +19,7 @@ import (
 	"github.com/failback/failback/crypt"
 	"github.com/failback/failback/engine"
 	"github.com/failback/failback/hyperv"
+	"github.com/failback/failback/mover"
 	"github.com/failback/failback/workflow"
 )
 
@@ -26,8 +28,8 @@ import (
 func Deps(ctx context.Context, cfg *config.Config) (d workflow.Deps, release func(), err error) {
 	var closers []func()
 	release = func() {
-		for _, c := range closers {
-			c()
+		for i := len(closers) - 1; i >= 0; i-- { // movers before the connections they use
+			closers[i]()
 		}
 	}
 	disks, err := Disks(cfg)
@@ -52,15 +54,27 @@ func Deps(ctx context.Context, cfg *config.Config) (d workflow.Deps, release fun
 		}
 		d.Compute = ac
 	}
+	d.DiskParallel = cfg.Engine.ParallelDisks
 	d.Hosts = map[string]hyperv.Host{}
+	d.Movers = map[string]*mover.Client{}
 	for i := range cfg.Hosts {
-		h, closeHost, err := Host(&cfg.Hosts[i])
+		hc := &cfg.Hosts[i]
+		h, r, closeHost, err := Connect(hc)
 		if err != nil {
 			release()
 			return d, nil, err
 		}
-		d.Hosts[cfg.Hosts[i].Name] = h
+		d.Hosts[hc.Name] = h
 		closers = append(closers, closeHost)
+		if hc.UsesMover() {
+			c, err := Mover(cfg.StateDir, hc, r)
+			if err != nil {
+				release()
+				return d, nil, err
+			}
+			d.Movers[hc.Name] = c
+			closers = append(closers, func() { _ = c.Close() })
+		}
 	}
 	pw := map[string]crypt.Secret{}
 	for _, c := range cfg.Certificates {
@@ -69,6 +83,10 @@ func Deps(ctx context.Context, cfg *config.Config) (d workflow.Deps, release fun
 	d.Certs = crypt.NewStore(cfg.CertificatesDir, crypt.StoreOptions{Passwords: pw})
 	if cfg.Agent.URL != "" {
 		d.SourceVia = agentSource(cfg.Agent)
+		if d.MoverAgent, err = moverAgent(cfg.Agent); err != nil {
+			release()
+			return d, nil, err
+		}
 	}
 	if d.Replicas, err = Replicas(cfg); err != nil {
 		release()
@@ -159,25 +177,83 @@ func StorageOptions(c config.Storage) azure.StorageOptions {
 
 // Host connects one [[host]] by its transport.
 func Host(h *config.Host) (hyperv.Host, func(), error) {
+	hh, _, release, err := Connect(h)
+	return hh, release, err
+}
+
+// Connect is Host, with the SSH connection an ssh host's mover shares
+// (nil for other transports).
+func Connect(h *config.Host) (hyperv.Host, *hyperv.SSHRunner, func(), error) {
 	switch h.Transport {
 	case config.TransportLab:
 		lh, err := hyperv.OpenLab(h.LabDir)
 		if err != nil {
-			return nil, nil, fmt.Errorf("host %s: %w", h.Name, err)
+			return nil, nil, nil, fmt.Errorf("host %s: %w", h.Name, err)
 		}
-		return lh, func() {}, nil
+		return lh, nil, func() {}, nil
 	case config.TransportLocal:
-		return hyperv.NewPSHost(h.Name, hyperv.LocalRunner{}), func() {}, nil
+		return hyperv.NewPSHost(h.Name, hyperv.LocalRunner{}), nil, func() {}, nil
 	case config.TransportSSH:
 		r, err := hyperv.NewSSHRunner(hyperv.SSHConfig{Addr: h.Address, User: h.User, KeyFile: h.KeyFile,
 			KeyPassphrase: h.KeyPassphrase, Password: h.Password,
 			KnownHostsFile: h.KnownHosts})
 		if err != nil {
-			return nil, nil, fmt.Errorf("host %s: %w", h.Name, err)
+			return nil, nil, nil, fmt.Errorf("host %s: %w", h.Name, err)
 		}
-		return hyperv.NewPSHost(h.Name, r), func() { _ = r.Close() }, nil
+		return hyperv.NewPSHost(h.Name, r), r, func() { _ = r.Close() }, nil
 	}
-	return nil, nil, fmt.Errorf("host %s: unknown transport %q", h.Name, h.Transport)
+	return nil, nil, nil, fmt.Errorf("host %s: unknown transport %q", h.Name, h.Transport)
+}
+
+// Mover is the mover of a host with data_path = "mover": over the host's
+// SSH connection (r), or a child process of this program for lab and
+// local hosts, which run this very build. The mover on an SSH host must
+// be this build, and the very file `failback mover install` put there
+// (its hash, remembered in stateDir): another is refused with the
+// command that installs it.
+func Mover(stateDir string, h *config.Host, r *hyperv.SSHRunner) (*mover.Client, error) {
+	o := mover.ClientOptions{Host: h.Name, Fix: "failback mover install --host " + h.Name, MaxMoves: h.MaxDisks}
+	if h.Transport == config.TransportSSH {
+		if r == nil {
+			return nil, fmt.Errorf("host %s: no SSH connection for its mover", h.Name)
+		}
+		o.Build = mover.Build()
+		in, ok, err := mover.LoadInstalled(stateDir, h.Name)
+		if err != nil {
+			return nil, fmt.Errorf("host %s: %w", h.Name, err)
+		}
+		if ok && in.Program == h.MoverProgram() {
+			o.SHA256 = in.SHA256
+		}
+		return mover.NewClient(mover.SSH(r, h.MoverProgram(), h.MoverStateDir()), o), nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("host %s: the mover is this program, which cannot find itself: %w", h.Name, err)
+	}
+	return mover.NewClient(childMover{exe: exe, state: h.MoverStateDir(), lab: h.Transport == config.TransportLab}, o), nil
+}
+
+// childMover starts the mover as a child process. A lab host's mover
+// takes the disks' write locks where this process and the lab's VMs take
+// them (the state folder's disklocks, known once the workflow opened it).
+type childMover struct {
+	exe, state string
+	lab        bool
+}
+
+func (c childMover) transport() mover.Transport {
+	lockDir := ""
+	if c.lab {
+		lockDir = hyperv.DiskLockDir()
+	}
+	return mover.Command(c.exe, mover.ChildArgs(c.state, lockDir)...)
+}
+
+func (c childMover) Describe() string { return c.transport().Describe() }
+
+func (c childMover) Start(ctx context.Context) (mover.Session, error) {
+	return c.transport().Start(ctx)
 }
 
 // agentSource reads unencrypted page-blob snapshots through the
@@ -204,10 +280,33 @@ func agentSource(a config.Agent) func(ctx context.Context, r workflow.SourceRequ
 // source itself, its block hashing included.
 type agentStats struct{ *agent.Source }
 
+// A driver writing through a share verifies a whole disk only while the
+// agent computes its checksums (mover.CheapSums): the wrapper keeps both.
+var _ interface {
+	engine.BlockHasher
+	mover.FallbackReporter
+} = agentStats{}
+
 // AgentStats implements workflow.AgentReporter.
 func (s agentStats) AgentStats() workflow.AgentView {
-	st := s.Stats()
-	return workflow.AgentView{AzureChecked: st.CheckedBytes, BlockBytes: st.BlockBytes, LinkBytes: st.WireBytes(),
-		CompressionSaved: st.CompressionSaved(), DirectBytes: st.FallbackReadBytes + st.FallbackHashedBytes,
-		Fallback: st.Fallback, FallbackSwitches: st.FallbackSwitches}
+	return workflow.AgentView(mover.FiguresOf(s.Stats()))
+}
+
+// moverAgent names the agent a host's mover reads an unencrypted
+// page-blob snapshot through (nil for other disks: read directly).
+func moverAgent(a config.Agent) (func(ref azure.DiskRef, snapshot string) (*mover.Agent, error), error) {
+	var pem []byte
+	if a.CertFile != "" {
+		var err error
+		if pem, err = os.ReadFile(a.CertFile); err != nil {
+			return nil, fmt.Errorf("[agent] cert_file: %w", err)
+		}
+	}
+	return func(ref azure.DiskRef, snapshot string) (*mover.Agent, error) {
+		if ref.Kind != azure.KindPageBlob {
+			return nil, nil
+		}
+		return &mover.Agent{URL: a.URL, CertFingerprint: a.CertFingerprint, CertPEM: pem, Token: a.Token.Reveal(),
+			Container: ref.Container, Blob: ref.Blob, Snapshot: snapshot}, nil
+	}, nil
 }

@@ -24,12 +24,16 @@ import (
 	"github.com/failback/failback/internal/cli"
 	"github.com/failback/failback/internal/testenv"
 	"github.com/failback/failback/lab"
+	"github.com/failback/failback/mover"
 	"github.com/failback/failback/vdisk"
 )
 
 // TestMain doubles as failback itself for the lab's Azure process, which
 // lab up starts as '<this program> lab vms --dir DIR'.
 func TestMain(m *testing.M) {
+	if mover.IsChild(os.Args) { // a lab host's mover, started by a driver here
+		mover.RunChild()
+	}
 	if len(os.Args) > 2 && os.Args[1] == "lab" && os.Args[2] == "vms" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		code := cli.Main(ctx, os.Args[1:], cli.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})

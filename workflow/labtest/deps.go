@@ -14,3 +14,16 @@ import (
 func DepsFromConfig(cfg *config.Config) (workflow.Deps, func(), error) {
 	return wire.Deps(context.Background(), cfg)
 }
+
+// OpenConfigured opens a Manager on the drill wired as config.toml says
+// (the lab hosts' movers as child processes, the agent when named), as
+// the console does; everything is released when the test ends.
+func (l *Lab) OpenConfigured() *workflow.Manager {
+	l.T.Helper()
+	d, release, err := DepsFromConfig(l.Cfg)
+	if err != nil {
+		l.T.Fatal(err)
+	}
+	l.T.Cleanup(release)
+	return l.Open(d)
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/failback/failback/hyperv"
 	"github.com/failback/failback/internal/labarm"
 	"github.com/failback/failback/internal/testenv"
+	"github.com/failback/failback/mover"
 	"github.com/failback/failback/workflow"
 )
 
@@ -33,6 +34,17 @@ type VM struct {
 	NoImage bool
 	// Managed puts the VM on managed disks (needs Options.ARM).
 	Managed bool
+	// Host is the lab host the VM ran on (default hv01; another must be
+	// one of Options.AltHosts).
+	Host string
+}
+
+// host is the VM's original host.
+func (vm VM) host() string {
+	if vm.Host == "" {
+		return "hv01"
+	}
+	return vm.Host
 }
 
 // Options shape the drill.
@@ -48,13 +60,19 @@ type Options struct {
 	BlockSize, Bandwidth, StopBelow string
 	MaxPasses                       int
 	Verify                          bool
-	// Transport replaces the storage client's HTTP transport (counting).
+	// Transport replaces the storage client's HTTP transport (counting),
+	// the movers' too.
 	Transport *Counter
 	// Trim is the share of the writers' writes that trim (clear) instead.
 	Trim float64
 	// ARM, when set, runs the drill on the lab's ARM endpoint (see
 	// ARMOptions): every VM is an ARM VM, Managed ones on managed disks.
 	ARM *ARMOptions
+	// Share makes the lab hosts' disks written through the share
+	// (data_path = "share") instead of by their movers.
+	Share bool
+	// MaxDisks, when set, is each host's max_disks.
+	MaxDisks int
 }
 
 // Lab is a running drill.
@@ -71,6 +89,12 @@ type Lab struct {
 	Cfg        *config.Config
 	CertsDir   string
 	Cert       *Cert
+	// Movers are the hosts' in-process movers that Deps wires (Drop
+	// one to lose its session).
+	Movers map[string]*mover.PipeTransport
+	// MoverSpace, set before Deps, is what the movers say of the room on
+	// their state folder's volume.
+	MoverSpace func(folder string) (hyperv.Space, error)
 	// ARM and ARMURL are the lab ARM endpoint (Options.ARM only).
 	ARM    *labarm.Server
 	ARMURL string
@@ -148,9 +172,15 @@ func (l *Lab) Blob(vm string, i int) string {
 	return fmt.Sprintf("%s-disk%d.vhd", vm, i)
 }
 
-// Image is the on-premises image of disk i of vm on hv01.
+// Image is the on-premises image of disk i of vm on its host.
 func (l *Lab) Image(vm string, i int) string {
-	return filepath.Join(l.Hosts["hv01"].DiskFolder(), vm, fmt.Sprintf("disk%d.vhdx", i))
+	h := "hv01"
+	for _, v := range l.opts.VMs {
+		if v.Name == vm {
+			h = v.host()
+		}
+	}
+	return filepath.Join(l.Hosts[h].DiskFolder(), vm, fmt.Sprintf("disk%d.vhdx", i))
 }
 
 func (l *Lab) setupVM(seed uint64, vm VM) {
@@ -179,7 +209,7 @@ func (l *Lab) setupVM(seed uint64, vm VM) {
 		t.Fatal(err)
 	}
 	if !vm.NoImage {
-		if _, err := l.Hosts["hv01"].CreateVM(ctx, hyperv.VMSpec{Name: vm.Name, Generation: 2, CPUCount: 2,
+		if _, err := l.Hosts[vm.host()].CreateVM(ctx, hyperv.VMSpec{Name: vm.Name, Generation: 2, CPUCount: 2,
 			MemoryBytes: 512 << 20, SwitchName: "LAN", Disks: specs}); err != nil {
 			t.Fatal(err)
 		}
@@ -213,13 +243,51 @@ func (l *Lab) Deps() workflow.Deps {
 		hosts[n] = h
 	}
 	d := workflow.Deps{Disks: &azure.Disks{Storage: l.Storage}, Compute: azure.LabVMs{LabCompute: l.Compute}, Hosts: hosts,
-		Certs: crypt.NewStore(l.CertsDir, crypt.StoreOptions{}), NoControl: false}
+		Certs: crypt.NewStore(l.CertsDir, crypt.StoreOptions{}), NoControl: false, Movers: l.movers()}
 	if l.ARM != nil {
 		disks, compute := l.ARMDeps()
 		d.Disks, d.Compute, d.Importer = disks, compute, disks.Managed
 		d.Replicas = l.Replicas()
 	}
 	return d
+}
+
+// movers are the lab hosts' movers, in this process over pipes (the
+// same protocol as a child process or an SSH session), each keeping its
+// journals in its host's mover state folder; nil with Options.Share.
+func (l *Lab) movers() map[string]*mover.Client {
+	if l.opts.Share {
+		return nil
+	}
+	out := map[string]*mover.Client{}
+	l.Movers = map[string]*mover.PipeTransport{}
+	for i := range l.Cfg.Hosts {
+		hc := &l.Cfg.Hosts[i]
+		so := mover.ServerOptions{StateDir: hc.MoverStateDir(), Space: l.MoverSpace}
+		if l.opts.Transport != nil {
+			so.Transport = l.opts.Transport // what the movers move is counted too
+		}
+		tr := mover.Pipe(so)
+		c := mover.NewClient(tr, mover.ClientOptions{Host: hc.Name, MaxMoves: hc.MaxDisks})
+		l.T.Cleanup(func() { _ = c.Close() })
+		out[hc.Name], l.Movers[hc.Name] = c, tr
+	}
+	return out
+}
+
+// JournalDir is the journal folder of pass n of disk i of vm in job id,
+// where the job keeps it: the host's mover state folder, or the state
+// folder with Options.Share.
+func (l *Lab) JournalDir(id, vm string, i, n int) string {
+	root := l.Cfg.StateDir
+	if !l.opts.Share {
+		root = l.Cfg.Host("hv01").MoverStateDir()
+	}
+	dir, err := mover.NewLocal(root).PassDir(mover.DiskKey{Job: id, VM: vm, Disk: i}, n)
+	if err != nil {
+		l.T.Fatal(err)
+	}
+	return dir
 }
 
 // Open opens a Manager on the drill (closed when the test ends).
@@ -253,11 +321,18 @@ func (l *Lab) writeConfig() {
 	fmt.Fprintf(&b, "[reverse]\ninterval = \"1m\"\nkeep_recovery_points = 2\n\n")
 	for _, name := range append([]string{"hv01"}, o.AltHosts...) {
 		h := l.Hosts[name]
-		fmt.Fprintf(&b, "[[host]]\nname = %s\ntransport = \"lab\"\nlab_dir = %s\nvm_folder = %s\nshutdown_timeout = \"5s\"\n\n",
+		fmt.Fprintf(&b, "[[host]]\nname = %s\ntransport = \"lab\"\nlab_dir = %s\nvm_folder = %s\nshutdown_timeout = \"5s\"\n",
 			q(name), q(h.Dir()), q(filepath.Join(h.Dir(), "alt")))
+		if o.Share {
+			b.WriteString("data_path = \"share\"\n")
+		}
+		if o.MaxDisks > 0 {
+			fmt.Fprintf(&b, "max_disks = %d\n", o.MaxDisks)
+		}
+		b.WriteString("\n")
 	}
 	for _, vm := range o.VMs {
-		fmt.Fprintf(&b, "[[vm]]\nname = %s\nhost = \"hv01\"\nswitch = \"LAN\"\ngeneration = 2\ncpus = 2\nmemory = \"512M\"\n", q(vm.Name))
+		fmt.Fprintf(&b, "[[vm]]\nname = %s\nhost = %s\nswitch = \"LAN\"\ngeneration = 2\ncpus = 2\nmemory = \"512M\"\n", q(vm.Name), q(vm.host()))
 		for i := range vm.Disks {
 			switch {
 			case !vm.Managed:

@@ -32,6 +32,9 @@ func (m *Model) titleLines(j workflow.JobView) []string {
 	lines := m.wrap(append([]string{head}, parts...), 2)
 	lines[0] = st.Header.Render(head) + strings.TrimPrefix(lines[0], head)
 	lines = append(lines, m.wrap(figureParts(j), 2)...)
+	for _, l := range m.wrap(hostParts(j), 2) {
+		lines = append(lines, st.Subtle.Render(l))
+	}
 	if e := j.CompleteNow; e != nil {
 		lines = append(lines, common.StyleLines(st.OK, strings.Join(common.WrapCell(e.Text(), m.w), "\n")))
 	}
@@ -82,6 +85,16 @@ func figureParts(j workflow.JobView) []string {
 		parts = append(parts, "downtime "+common.Dur(t.Downtime))
 	}
 	return parts
+}
+
+// hostParts are each host's throughput while a job spread over several
+// hosts moves (each host's mover, or this machine for a share).
+func hostParts(j workflow.JobView) []string {
+	hs := j.HostsMoving()
+	if hs != nil {
+		hs[0] = "hosts: " + hs[0]
+	}
+	return hs
 }
 
 // wrap joins parts with " · " onto at most n lines of the width.

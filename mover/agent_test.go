@@ -1,4 +1,4 @@
-package workflow
+package mover
 
 import (
 	"context"
@@ -16,19 +16,19 @@ func (hashingSource) HashBlocks(context.Context, int64, []int64) ([]engine.Sum, 
 	return nil, nil
 }
 
-func (s hashingSource) AgentStats() AgentView { return AgentView{Fallback: s.down} }
+func (s hashingSource) FallingBack() bool { return s.down }
 
 // The final verification compares the whole disk only while checksums
 // come from next to the data; an agent that is down would make every
 // block of the disk cross the WAN.
 func TestWholeDiskVerifyOnlyWhileTheAgentAnswers(t *testing.T) {
-	if !cheapSums(hashingSource{}) {
+	if !CheapSums(hashingSource{}) {
 		t.Fatal("an agent that answers computes sums next to the data")
 	}
-	if cheapSums(hashingSource{down: true}) {
+	if CheapSums(hashingSource{down: true}) {
 		t.Fatal("an agent that is down reads directly: not cheap")
 	}
-	if cheapSums(struct{ engine.Source }{}) {
+	if CheapSums(struct{ engine.Source }{}) {
 		t.Fatal("a direct source has no cheap sums")
 	}
 }
