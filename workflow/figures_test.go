@@ -58,6 +58,7 @@ func (s *sampler) end() []sampled {
 // verification keeps it); no time left is given from a step's first
 // samples; the totals end with the final delta and the downtime.
 func TestFiguresOfALabJobAreMonotonicAndMeasured(t *testing.T) {
+	t.Parallel() // one of the slowest (a lab job end to end): it runs beside the others
 	o := labtest.Options{VMs: []labtest.VM{{Name: "db", Disks: []int64{6 << 20, 4 << 20}}, {Name: "web", Disks: []int64{4 << 20}}},
 		Plans: map[string][][]string{"app": {{"db"}, {"web"}}}, MaxPasses: 1, StopBelow: "1K", Verify: true,
 		BlockSize: "64K", Bandwidth: "2M"}

@@ -19,6 +19,7 @@ import (
 // pressed in the middle of a pass still leaves every disk equal to Azure
 // at shutdown.
 func TestReadyJobKeepsCatchingUpAndCompletes(t *testing.T) {
+	t.Parallel() // one of the slowest (a lab job end to end): it runs beside the others
 	vm := labtest.VM{Name: "db", Disks: []int64{4 << 20, 2 << 20}}
 	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{vm}, MaxPasses: 1, StopBelow: "1K", BlockSize: "64K", Verify: true})
 	l.StartWriters(200)
