@@ -58,7 +58,7 @@ step run "$fb" run --config "$cfg" --plan "$plan" --sync delta --cert "$cert" --
 job=$(tail -1 "$work/run.out")
 step status "$fb" status --config "$cfg" "$job"
 step complete "$fb" complete --config "$cfg" "$job"
-step commit "$fb" commit --config "$cfg" "$job"
+step commit "$fb" commit --config "$cfg" --yes "$job"
 # Where phase 2's time went (the job's log, as complete prints it).
 grep -h 'downtime' "$work/complete.out" "$work/complete.err" | tail -3 || true
 exit $fail
