@@ -7,12 +7,15 @@
 #
 # Usage: scripts/scale-lab.sh [WORKDIR]   (default: a new dir under /tmp)
 # Env:   VMS=50, DISK_SIZE=64M, RSS_LIMIT_MIB=256 (a driver step above it
-#        fails the script)
+#        fails the script), HOSTS=1 (original Hyper-V hosts the VMs are
+#        spread over), MAX_DISKS (each host's max_disks; default: config's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VMS=${VMS:-50}
 DISK_SIZE=${DISK_SIZE:-64M}
 RSS_LIMIT_MIB=${RSS_LIMIT_MIB:-256}
+HOSTS=${HOSTS:-1}
+MAX_DISKS=${MAX_DISKS:-}
 work=${1:-$(mktemp -d /tmp/failback-scale.XXXXXX)}
 mkdir -p "$work"
 if [ ! -x /usr/bin/time ]; then
@@ -45,10 +48,13 @@ step() {
   fi
 }
 
-echo "== lab up --vms $VMS --disk-size $DISK_SIZE"
-step lab-up "$fb" lab up --dir "$lab" --vms "$VMS" --disk-size "$DISK_SIZE" --no-console
+echo "== lab up --vms $VMS --hosts $HOSTS --disk-size $DISK_SIZE"
+step lab-up "$fb" lab up --dir "$lab" --vms "$VMS" --hosts "$HOSTS" --disk-size "$DISK_SIZE" --no-console
 cfg="$lab/config.toml"
 [ -f "$cfg" ] || cfg=$(ls "$lab"/*.toml | head -1)
+if [ -n "$MAX_DISKS" ]; then
+  sed -i "s/^shutdown_timeout = \"30s\"\$/&\nmax_disks = $MAX_DISKS/" "$cfg"
+fi
 cert=$(sed -n 's/.*--cert \([^ ]*\) --yes.*/\1/p' "$work/lab-up.out" | head -1)
 plan=$(sed -n 's/.*--plan \([^ ]*\) --sync delta --cert.*/\1/p' "$work/lab-up.out" | head -1)
 disks=$(grep -c 'image *=' "$cfg" || true)
