@@ -38,35 +38,47 @@ func (j *job) runPass(ctx context.Context, k diskKey, ps passSpec) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", d.name(), err)
 	}
-	pr, done, err := j.passRecordFor(ctx, k, disk, ps)
+	pr, ranges, done, err := j.preparePass(ctx, k, disk, ps)
 	if err != nil || done {
 		return err
 	}
 	// A resumed pass keeps the mode it ran in (a fallback to checksums).
 	ps.mode = pr.Mode
-	var ranges []engine.Extent
-	if ps.mode == engine.Ranges {
-		if ranges, err = j.passRanges(ctx, k, disk, pr); err != nil {
-			if ctx.Err() != nil {
-				return err
-			}
-			// A failback never fails for want of a diff: compare the
-			// whole disk by checksums instead.
-			j.warn("diff", "%s %s: pass %d: the changes since the last snapshot cannot be listed (%v); comparing the whole disk by checksums instead", vm.Name, d.name(), pr.N, err)
-			if err := j.update(func(r *jobRecord) {
-				p := &r.VMs[k.v].Disks[k.d].Passes[pr.N]
-				p.Mode, p.Fallback = engine.Delta, err.Error()
-			}); err != nil {
-				return err
-			}
-			pr.Mode, ps.mode, ranges = engine.Delta, engine.Delta, nil
-		}
-	}
 	if err := j.syncPass(ctx, k, vm.Name, d, disk, pr, ranges, ps); err != nil {
 		return err
 	}
 	j.pruneSnapshots(ctx, k, disk, pr.Snapshot)
 	return nil
+}
+
+// preparePass is disk k's record of the pass ps (passRecordFor) and,
+// in ranges mode, its ranges: listed once and saved, so a second call
+// loads them. When the changes cannot be listed, the pass falls back to
+// comparing the whole disk by checksums (its record says so).
+func (j *job) preparePass(ctx context.Context, k diskKey, disk azure.VMDisk, ps passSpec) (pr passRecord, ranges []engine.Extent, done bool, err error) {
+	pr, done, err = j.passRecordFor(ctx, k, disk, ps)
+	if err != nil || done || pr.Mode != engine.Ranges {
+		return pr, nil, done, err
+	}
+	if ranges, err = j.passRanges(ctx, k, disk, pr); err == nil {
+		return pr, ranges, false, nil
+	}
+	if ctx.Err() != nil {
+		return pr, nil, false, err
+	}
+	// A failback never fails for want of a diff: compare the whole disk
+	// by checksums instead.
+	r := j.snap()
+	vm, d := r.VMs[k.v], r.VMs[k.v].Disks[k.d]
+	j.warn("diff", "%s %s: pass %d: the changes since the last snapshot cannot be listed (%v); comparing the whole disk by checksums instead", vm.Name, d.name(), pr.N, err)
+	if err := j.update(func(r *jobRecord) {
+		p := &r.VMs[k.v].Disks[k.d].Passes[pr.N]
+		p.Mode, p.Fallback = engine.Delta, err.Error()
+	}); err != nil {
+		return pr, nil, false, err
+	}
+	pr.Mode = engine.Delta
+	return pr, nil, false, nil
 }
 
 // snapshotPass takes disk k's snapshot for the pass ps and records the
@@ -164,6 +176,13 @@ func (j *job) passRanges(ctx context.Context, k diskKey, disk azure.VMDisk, pr p
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
+	// The diff and the listings read both snapshots: one grant each for
+	// all of them (a managed disk's), not one per call.
+	release, err := azure.HoldSnapshots(ctx, disk, pr.Base, pr.Snapshot)
+	if err != nil {
+		return nil, fmt.Errorf("read access to the snapshots of %s: %w", d.name(), err)
+	}
+	defer release()
 	rng, err := disk.ChangedRanges(ctx, pr.Base, pr.Snapshot)
 	if err != nil {
 		return nil, fmt.Errorf("changes of %s since the last snapshot: %w", d.name(), err)

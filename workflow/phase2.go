@@ -63,12 +63,81 @@ func (j *job) phase2(ctx context.Context, spec passSpec, what string) error {
 	}); err != nil {
 		return err
 	}
+	// The transfer's Azure side first, every disk at once as the
+	// snapshots: the changes listed and read access to the final snapshot
+	// granted, held until the disk is verified. Then the moves, each in a
+	// turn of its host's mover that no ARM call waits in.
+	holds := &grantHolds{}
+	defer holds.end()
 	if err := j.timed(stepTransfer, func() error {
+		if err := j.eachDiskAzure(ctx, max(n, snapshotParallel), func(ctx context.Context, k diskKey) error { return j.prepareFinal(ctx, k, spec, holds) }); err != nil {
+			return err
+		}
 		return j.eachDiskN(ctx, n, func(ctx context.Context, k diskKey) error { return j.runPass(ctx, k, spec) })
 	}); err != nil {
 		return err
 	}
 	return j.finish(ctx)
+}
+
+// prepareFinal is the Azure side of disk k's pass in phase 2: its record,
+// read access to its snapshot (held in holds), and its ranges.
+func (j *job) prepareFinal(ctx context.Context, k diskKey, spec passSpec, holds *grantHolds) error {
+	d := j.snap().VMs[k.v].Disks[k.d]
+	disk, err := j.openDisk(ctx, d)
+	if err != nil {
+		return fmt.Errorf("%s: %w", d.name(), err)
+	}
+	pr, done, err := j.passRecordFor(ctx, k, disk, spec)
+	if err != nil || done {
+		return err
+	}
+	if err := holds.add(ctx, disk, pr.Snapshot); err != nil {
+		return fmt.Errorf("read access to the final snapshot of %s: %w", d.name(), err)
+	}
+	_, _, _, err = j.preparePass(ctx, k, disk, spec)
+	return err
+}
+
+// grantHolds keeps phase 2's final snapshots readable from their diffs
+// to their verification (azure.HoldSnapshots): the diff, the sync and
+// the verification of a disk share one grant instead of granting and
+// revoking access for each, during the downtime.
+type grantHolds struct {
+	mu      sync.Mutex
+	release []func()
+}
+
+func (h *grantHolds) add(ctx context.Context, disk azure.VMDisk, snapshot string) error {
+	release, err := azure.HoldSnapshots(ctx, disk, snapshot)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	h.release = append(h.release, release)
+	h.mu.Unlock()
+	return nil
+}
+
+// end lets go of every grant held, snapshotParallel at a time (each
+// revocation is an ARM operation).
+func (h *grantHolds) end() {
+	h.mu.Lock()
+	rel := h.release
+	h.release = nil
+	h.mu.Unlock()
+	sem := make(chan struct{}, snapshotParallel)
+	var wg sync.WaitGroup
+	for _, f := range rel {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			f()
+		}()
+	}
+	wg.Wait()
 }
 
 // snapshotParallel bounds the final snapshots taken at once (ARM calls).

@@ -274,3 +274,60 @@ func TestEntraOnlySnapshotRefused(t *testing.T) {
 		t.Fatalf("%d grants asked for an Entra-only snapshot", n)
 	}
 }
+
+// TestHoldSharesGrants: while azure.HoldSnapshots holds two snapshots of
+// a disk, its diff, its listings and reads of either use those grants:
+// one grant and one revocation each, against one per call without it.
+func TestHoldSharesGrants(t *testing.T) {
+	log := &counter{}
+	e := newEnv(t, func(o *Options) { o.Log = log })
+	c := ctx(t)
+	id, err := e.srv.CreateDisk(c, e.rg, "held", 1<<20, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps, _ := armcompute.NewSnapshotsClient(e.srv.SubscriptionID(), azure.LabToken{}, e.armOptions())
+	for _, name := range []string{"h0", "h1"} {
+		p, err := snaps.BeginCreateOrUpdate(c, e.rg, name, snapshotBody(id), nil)
+		poll(t, p, err)
+	}
+	d, err := e.managed(nil).OpenVMDisk(c, azure.DiskRef{Kind: azure.KindManaged, ResourceGroup: e.rg, Name: "held"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := func() {
+		if _, err := d.ChangedRanges(c, "h0", "h1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.ClearedRanges(c, "h0", "h1"); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			src, err := d.OpenSnapshot(c, "h1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := src.Close(c); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	grants := func() (int, int) { return log.count("/beginGetAccess"), log.count("/endGetAccess") }
+	work()
+	g0, r0 := grants()
+	if g0 < 6 || r0 < 6 {
+		t.Fatalf("without a hold: %d grants, %d revocations; want one per snapshot per call (6)", g0, r0)
+	}
+	release, err := azure.HoldSnapshots(c, d, "h0", "h1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	work()
+	if g, r := grants(); g-g0 != 2 || r-r0 != 0 {
+		t.Fatalf("while held: %d grants, %d revocations; want 2 and none", g-g0, r-r0)
+	}
+	release()
+	if g, r := grants(); g-g0 != 2 || r-r0 != 2 {
+		t.Fatalf("after the hold: %d grants, %d revocations in all; want 2 and 2", g-g0, r-r0)
+	}
+}
