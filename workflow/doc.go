@@ -64,7 +64,11 @@
 //
 // Phase 2 is downtime, so its steps run as wide as they safely can: the
 // Azure VMs shut down together, every disk's final snapshot is taken at
-// once (snapshotPass records the pass; runPass then resumes it), the
+// once (snapshotPass records the pass; runPass then resumes it), then
+// every disk's changes are listed the same way (prepareFinal: the ARM
+// and diff calls wait in no mover turn) with read access to its final
+// snapshot held until it is verified (grantHolds: one grant a snapshot,
+// not one per call), the
 // passes and verifications run Deps.DowntimeParallel disks at a time
 // (phase 1 runs DiskParallel, the VMs' own I/O sharing the disks), and
 // the VMs of a group start together, the next group once they all run.
