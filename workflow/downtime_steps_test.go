@@ -147,4 +147,23 @@ func TestCompleteRunsTheDowntimeTogetherAndSaysWhereItsTimeWent(t *testing.T) {
 			t.Errorf("the log lacks %q:\n%s", want, log)
 		}
 	}
+	// The older snapshots are deleted, but once the VMs run: no part of
+	// the downtime.
+	const deleted = "older snapshot(s) of this job deleted"
+	began := strings.Index(log, "state: "+string(workflow.StateShutdown))
+	ended := strings.Index(log, "downtime "+dt.Total.Round(time.Millisecond).String()+": shutdown ")
+	if began < 0 || strings.Contains(log[began:ended], deleted) || !strings.Contains(log[ended:], deleted) {
+		t.Errorf("older snapshots must be deleted after the downtime (%d to %d), not during it:\n%s", began, ended, log)
+	}
+	for _, vm := range vms {
+		for i := range vm.Disks {
+			disk, err := l.Storage.OpenDisk(ctx, l.Container, l.Blob(vm.Name, i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if snaps, err := disk.ListSnapshots(ctx); err != nil || len(snaps) != 1 || snaps[0].Purpose != "final" {
+				t.Errorf("%s disk %d keeps snapshots %+v (%v) once pending commit, want only the final one", vm.Name, i, snaps, err)
+			}
+		}
+	}
 }

@@ -23,6 +23,9 @@ type passSpec struct {
 	verify bool // the engine verifies what it wrote
 	sums   bool // record the final block sums (reverse replication)
 	quiet  bool // log the pass only when it moved something (catch-up while ready)
+	// keepOld leaves the disk's older snapshots to a later prune (phase
+	// 2 deletes them once the VMs run: no part of the downtime).
+	keepOld bool
 }
 
 // runPass makes disk k hold a new snapshot of its blob: it takes the
@@ -47,7 +50,9 @@ func (j *job) runPass(ctx context.Context, k diskKey, ps passSpec) error {
 	if err := j.syncPass(ctx, k, vm.Name, d, disk, pr, ranges, ps); err != nil {
 		return err
 	}
-	j.pruneSnapshots(ctx, k, disk, pr.Snapshot)
+	if !ps.keepOld {
+		j.pruneSnapshots(ctx, k, disk, pr.Snapshot)
+	}
 	return nil
 }
 

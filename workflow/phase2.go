@@ -19,13 +19,13 @@ import (
 // flowComplete is Complete failover: shut the Azure VMs down, move what
 // changed since the last snapshot, verify, start on premises.
 func (j *job) flowComplete(ctx context.Context) error {
-	return j.phase2(ctx, passSpec{kind: passFinal, mode: engine.Ranges, sums: true},
+	return j.phase2(ctx, passSpec{kind: passFinal, mode: engine.Ranges, sums: true, keepOld: true},
 		"phase 2: final snapshot, sync the changes since the last snapshot")
 }
 
 // fullDownload is "synchronize during failover only".
 func (j *job) fullDownload(ctx context.Context) error {
-	return j.phase2(ctx, passSpec{kind: passFull, mode: engine.Full, sums: true},
+	return j.phase2(ctx, passSpec{kind: passFull, mode: engine.Full, sums: true, keepOld: true},
 		"full download: snapshot every disk and write all of it")
 }
 
@@ -161,11 +161,33 @@ func (j *job) finish(ctx context.Context) error {
 		return err
 	}
 	j.downtimeEnds()
+	j.pruneAll(ctx)
 	if err := j.setState(StatePendingCommit); err != nil {
 		return err
 	}
 	j.info("pending-commit", "the on-premises VMs run: check them, then Commit (deletes the Azure VMs, keeps the disk blobs) or Undo")
 	return nil
+}
+
+// pruneAll deletes every disk's older snapshots of this job, keeping the
+// one it holds now (pruneSnapshots), snapshotParallel disks at a time:
+// phase 2's passes leave them (keepOld) until the VMs run. A failure only
+// warns: commit, cancel and undo delete them too.
+func (j *job) pruneAll(ctx context.Context) {
+	_ = j.eachDiskAzure(ctx, snapshotParallel, func(ctx context.Context, k diskKey) error {
+		d := j.snap().VMs[k.v].Disks[k.d]
+		last := d.lastDone()
+		if last == nil {
+			return nil
+		}
+		disk, err := j.openDisk(ctx, d)
+		if err != nil {
+			j.warn("snapshot", "%s %s: old snapshots not deleted yet (%v); commit, cancel or undo deletes them", j.snap().VMs[k.v].Name, d.name(), err)
+			return nil
+		}
+		j.pruneSnapshots(ctx, k, disk, last.Snapshot)
+		return nil
+	})
 }
 
 // verifyDisk compares the target with the last snapshot: the final
