@@ -18,7 +18,8 @@ import (
 // show) says the disk is throttled by Azure, with the refused requests
 // and how many the mover sends at once, as for a disk this process reads
 // itself; the job's log says what the throttling did once the pass is
-// over, and the disk equals its blob.
+// over, and the disk equals its blob. Reverse replication's writes by
+// the mover, throttled the same way, show and log the same.
 func TestMoversReportAzureThrottling(t *testing.T) {
 	vm := labtest.VM{Name: "db", Disks: []int64{16 << 20}}
 	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{vm}, StopBelow: "1K",
@@ -30,22 +31,55 @@ func TestMoversReportAzureThrottling(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	seen := watchThrottled(m, id)
+	labtest.Wait(t, m, id, jobTimeout, workflow.StateReady)
+	checkThrottled(t, m, id, "reading", l.MoverProxy.Throttled(), seen(), 0)
+	checkEqual(t, l, l.Image, vm)
 
+	// Through to commit unthrottled; then the host's changes go back
+	// through the throttle.
+	l.MoverProxy.SetEnabled(false)
+	if err := m.Act(ctx, id, workflow.ActComplete, labtest.Operator); err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StatePendingCommit)
+	if err := m.Act(ctx, id, workflow.ActCommit, labtest.Operator); err != nil {
+		t.Fatal(err)
+	}
+	labtest.Wait(t, m, id, jobTimeout, workflow.StateCommitted)
+	logged := len(m.Log(id, 0))
+	labtest.WriteImage(t, l.Image("db", 0), 1<<20, []byte(strings.Repeat("z", 8<<20)))
+	before := l.MoverProxy.Throttled()
+	l.MoverProxy.SetEnabled(true)
+	seen = watchThrottled(m, id)
+	if err := m.Act(ctx, id, workflow.ActReverseOnce, labtest.Operator); err != nil {
+		t.Fatal(err)
+	}
+	labtest.WaitFor(t, "the reverse cycle", jobTimeout, func() bool {
+		v, _ := m.Job(id)
+		return v.ReverseCycles == 1 && v.State == workflow.StateCommitted
+	})
+	checkThrottled(t, m, id, "writing", l.MoverProxy.Throttled()-before, seen(), logged)
+	if d := labtest.FirstDiff(labtest.ImageBytes(t, l.Image("db", 0)), l.BlobBytes(l.Blob("db", 0))); d >= 0 {
+		t.Fatalf("the blob differs from the on-premises image at %d after throttled reverse replication", d)
+	}
+}
+
+// watchThrottled follows job id's only disk until the returned func is
+// called, which says how its view was the first time it read throttled.
+func watchThrottled(m *workflow.Manager, id string) func() workflow.DiskView {
 	var mu sync.Mutex
-	var seen workflow.DiskView // the first view of the disk throttled
-	stop := make(chan struct{})
-	watched := make(chan struct{})
+	var seen workflow.DiskView
+	stop, watched := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(watched)
 		for {
-			if v, ok := m.Job(id); ok && len(v.VMs) == 1 && len(v.VMs[0].Disks) == 1 {
-				if d := v.VMs[0].Disks[0]; d.Throttled {
-					mu.Lock()
-					if !seen.Throttled {
-						seen = d
-					}
-					mu.Unlock()
+			if v, ok := m.Job(id); ok && len(v.VMs) == 1 && len(v.VMs[0].Disks) == 1 && v.VMs[0].Disks[0].Throttled {
+				mu.Lock()
+				if !seen.Throttled {
+					seen = v.VMs[0].Disks[0]
 				}
+				mu.Unlock()
 			}
 			select {
 			case <-stop:
@@ -54,36 +88,42 @@ func TestMoversReportAzureThrottling(t *testing.T) {
 			}
 		}
 	}()
-	labtest.Wait(t, m, id, jobTimeout, workflow.StateReady)
-	close(stop)
-	<-watched
+	return func() workflow.DiskView {
+		close(stop)
+		<-watched
+		mu.Lock()
+		defer mu.Unlock()
+		return seen
+	}
+}
 
-	refused := l.MoverProxy.Throttled()
-	mu.Lock()
-	d := seen
-	mu.Unlock()
+// checkThrottled: the proxy refused some of the mover's requests, the
+// view showed the disk throttled with at most those refusals, the
+// status line says so, the job's log (from line from) says what it did,
+// and the view no longer says it.
+func checkThrottled(t *testing.T, m *workflow.Manager, id, what string, refused int64, d workflow.DiskView, from int) {
+	t.Helper()
 	if refused == 0 {
-		t.Fatal("the proxy refused none of the mover's reads: no throttling tested")
+		t.Fatalf("%s: the proxy refused none of the mover's requests: no throttling tested", what)
 	}
 	if !d.Throttled || d.Throttles <= 0 || d.Throttles > refused || d.Parallel <= 0 {
-		t.Fatalf("the proxy refused %d of the mover's reads; the disk's view while it did: throttled %v, %d refused, %d in flight\n%s",
-			refused, d.Throttled, d.Throttles, d.Parallel, labtest.LogText(m, id))
+		t.Fatalf("%s: the proxy refused %d of the mover's requests; the disk's view while it did: throttled %v, %d refused, %d in flight\n%s",
+			what, refused, d.Throttled, d.Throttles, d.Parallel, labtest.LogText(m, id))
 	}
 	if txt := workflow.ThrottleText(d); !strings.HasPrefix(txt, "throttled by Azure: ") {
-		t.Fatalf("status line: %q", txt)
+		t.Fatalf("%s: status line %q", what, txt)
 	}
 	var logged bool
-	for _, ll := range m.Log(id, 0) {
+	for _, ll := range m.Log(id, 0)[from:] {
 		if ll.Level == "warn" && strings.HasPrefix(ll.Text, "db db-disk0.vhd: Azure throttled ") {
 			logged = true
 		}
 	}
 	if !logged {
-		t.Fatalf("the job's log does not say Azure throttled the disk:\n%s", labtest.LogText(m, id))
+		t.Fatalf("%s: the job's log does not say Azure throttled the disk:\n%s", what, labtest.LogText(m, id))
 	}
 	if v, _ := m.Job(id); v.VMs[0].Disks[0].Throttled {
-		t.Fatalf("the disk still reads throttled once its passes are over: %+v", v.VMs[0].Disks[0])
+		t.Fatalf("%s: the disk still reads throttled once its transfer is over: %+v", what, v.VMs[0].Disks[0])
 	}
-	checkEqual(t, l, l.Image, vm)
-	t.Logf("proxy refused %d reads; the view showed %s", refused, workflow.ThrottleText(d))
+	t.Logf("%s: the proxy refused %d requests; the view showed %s", what, refused, workflow.ThrottleText(d))
 }

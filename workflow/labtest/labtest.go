@@ -75,8 +75,9 @@ type Options struct {
 	// MaxDisks, when set, is each host's max_disks.
 	MaxDisks int
 	// MoverThrottle, when its Rate is set, puts a faultproxy in front
-	// of Azurite for the movers' reads of blob data (Lab.MoverProxy):
-	// what goes over the rate is refused as Azure throttles.
+	// of Azurite for the movers' reads of blob data and page writes
+	// (Lab.MoverProxy): what goes over the rate is refused as Azure
+	// throttles.
 	MoverThrottle faultproxy.Throttle
 }
 

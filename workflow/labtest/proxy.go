@@ -11,7 +11,8 @@ import (
 )
 
 // moverProxy starts the proxy of Options.MoverThrottle (once) in front
-// of Azurite, throttling ranged reads of blob data, and is a transport
+// of Azurite, throttling reads of blob data and page writes (reverse
+// replication), and is a transport
 // sending each request there, through next when set.
 func (l *Lab) moverProxy(next policy.Transporter) policy.Transporter {
 	if l.MoverProxy == nil {
@@ -20,7 +21,8 @@ func (l *Lab) moverProxy(next policy.Transporter) policy.Transporter {
 			Throttle: l.opts.MoverThrottle,
 			Match: func(r *http.Request) bool {
 				q := r.URL.Query()
-				return r.Method == http.MethodGet && q.Get("comp") == "" && q.Get("restype") == ""
+				return (r.Method == http.MethodGet && q.Get("comp") == "" && q.Get("restype") == "") ||
+					(r.Method == http.MethodPut && q.Get("comp") == "page")
 			},
 		})
 		if err != nil {
