@@ -206,7 +206,7 @@ func renewDue(expires, got time.Time) bool {
 func OpenSnapshotURL(ctx context.Context, o URLSnapshot) (*SnapshotSource, error) {
 	ro := o.Read.withDefaults()
 	rp := readPolicy{attempts: max(ro.MaxRetries, 0) + 1, delay: ro.RetryDelay, maxDelay: ro.MaxRetryDelay}
-	src := &SnapshotSource{obj: o.Name, size: o.Size, rp: rp}
+	src := &SnapshotSource{obj: o.Name, size: o.Size, rp: rp, thr: ro.throttle}
 	cur, got, last := o.Access, time.Now(), ""
 	src.access = func(ctx context.Context, force bool) (*pageblob.Client, error) {
 		if force || renewDue(cur.Expires, got) {

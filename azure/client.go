@@ -73,8 +73,16 @@ type StorageOptions struct {
 	// Not a config option.
 	Transport policy.Transporter
 
+	// Limits, when set, are the adaptive limits (throttle.go) of every
+	// client built from options that name them, whatever else those
+	// options say: a mover opening each disk's URL with its own options
+	// keeps one limit per blob and per storage account across them. Not
+	// a config option.
+	Limits *Limits
+
 	// throttle holds the adaptive limits of every client built from
-	// these options (throttle.go); withDefaults makes it.
+	// these options (throttle.go); withDefaults makes it (Limits' when
+	// set).
 	throttle *throttles
 }
 
@@ -115,6 +123,9 @@ func (o StorageOptions) withDefaults() StorageOptions {
 	}
 	if o.Parallel <= 0 {
 		o.Parallel = 8
+	}
+	if o.throttle == nil && o.Limits != nil {
+		o.throttle = o.Limits.t
 	}
 	if o.throttle == nil {
 		o.throttle = newThrottles(o.RetryDelay, o.MaxRetryDelay)

@@ -67,6 +67,18 @@ type accountEntry struct {
 	last map[string]time.Time // newest throttle per blob key
 }
 
+// Limits are adaptive limits shared by clients built from different
+// options (StorageOptions.Limits).
+type Limits struct{ t *throttles }
+
+// NewLimits makes limits whose throttled requests wait, when Azure says
+// not how long, from retryDelay doubling up to maxDelay (0: the
+// StorageOptions defaults).
+func NewLimits(retryDelay, maxDelay time.Duration) *Limits {
+	d := StorageOptions{RetryDelay: retryDelay, MaxRetryDelay: maxDelay}.withDefaults()
+	return &Limits{t: d.throttle}
+}
+
 func newThrottles(retryDelay, maxDelay time.Duration) *throttles {
 	return &throttles{retryDelay: retryDelay, maxDelay: maxDelay,
 		blobs: map[string]*blobLimitEntry{}, accounts: map[string]*accountEntry{}}

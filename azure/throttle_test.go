@@ -187,3 +187,18 @@ func TestAnAccountShrinksOnlyWhenSeveralOfItsBlobsAreThrottled(t *testing.T) {
 		t.Fatalf("two blobs throttled within a second left the account as it was: %+v", s)
 	}
 }
+
+// Clients built from options naming the same Limits share the limits of
+// each blob and account, whatever else their options say (a mover's
+// calls); others have their own.
+func TestOptionsNamingOneLimitsShareThem(t *testing.T) {
+	l := NewLimits(time.Millisecond, time.Millisecond)
+	a := StorageOptions{Limits: l, RetryDelay: time.Second}.withDefaults()
+	b := StorageOptions{Limits: l, MaxRetries: 3}.withDefaults()
+	if a.throttle != l.t || b.throttle != l.t {
+		t.Fatal("options naming one Limits have their own limits")
+	}
+	if c := (StorageOptions{}).withDefaults(); c.throttle == nil || c.throttle == l.t {
+		t.Fatal("options without Limits share someone else's")
+	}
+}

@@ -27,6 +27,10 @@ type Snapshot struct {
 	Agent   *Agent
 	Figures func(AgentFigures)
 	Log     *slog.Logger
+	// Throttling, when set, gets with each progress sample what Azure's
+	// throttling does to the mover's reads of the snapshot, counted from
+	// the call's start (Last on this machine's clock).
+	Throttling func(azure.Throttling)
 }
 
 // spec is the call's Source, and the renewal handler that stops
@@ -65,13 +69,13 @@ func validFor(a azure.Access) time.Duration {
 }
 
 func progressOf(f func(engine.Progress)) func(json.RawMessage) {
-	return snapshotProgress(f, nil)
+	return callProgress(f, nil, nil)
 }
 
-// snapshotProgress hands the engine's samples to f and the agent's
-// figures that come with them to fig.
-func snapshotProgress(f func(engine.Progress), fig func(AgentFigures)) func(json.RawMessage) {
-	if f == nil && fig == nil {
+// callProgress hands the engine's samples to f, and the agent's figures
+// and the throttling that come with them to fig and thr.
+func callProgress(f func(engine.Progress), fig func(AgentFigures), thr func(azure.Throttling)) func(json.RawMessage) {
+	if f == nil && fig == nil && thr == nil {
 		return nil
 	}
 	return func(b json.RawMessage) {
@@ -81,6 +85,9 @@ func snapshotProgress(f func(engine.Progress), fig func(AgentFigures)) func(json
 		}
 		if fig != nil && p.Agent != nil {
 			fig(*p.Agent)
+		}
+		if thr != nil && p.Throttle != nil {
+			thr(p.Throttle.throttling(time.Now()))
 		}
 		if f != nil {
 			f(p.Progress)
@@ -131,7 +138,7 @@ func (c *Client) Sync(ctx context.Context, k DiskKey, n int, image ImageRef, sna
 	defer done()
 	var st engine.Stats
 	err = c.call(ctx, opSync, syncCall{Disk: k, Pass: n, Image: image.Path, Parent: image.Parent, Source: src, Options: o}, &st,
-		handlers{progress: snapshotProgress(progress, snap.Figures), log: logOf(snap.Log), renew: renew})
+		handlers{progress: callProgress(progress, snap.Figures, snap.Throttling), log: logOf(snap.Log), renew: renew})
 	return st, err
 }
 
@@ -149,7 +156,7 @@ func (c *Client) Verify(ctx context.Context, image ImageRef, snap Snapshot, o Ve
 	defer done()
 	var n engine.Counters
 	err = c.call(ctx, opVerify, verifyCall{Image: image.Path, Parent: image.Parent, Source: src, Options: o}, &n,
-		handlers{progress: snapshotProgress(progress, snap.Figures), log: logOf(snap.Log), renew: renew})
+		handlers{progress: callProgress(progress, snap.Figures, snap.Throttling), log: logOf(snap.Log), renew: renew})
 	return n, err
 }
 
@@ -223,6 +230,9 @@ type Target struct {
 	Access  func(ctx context.Context) (azure.Access, error)
 	Key     *crypt.DataKey
 	Read    ReadOptions
+	// Throttling, when set, gets with each progress sample what Azure's
+	// throttling does to the mover's writes, as Snapshot.Throttling.
+	Throttling func(azure.Throttling)
 }
 
 // Send writes the image's given ranges (o.Ranges) into the target from
@@ -258,6 +268,6 @@ func (c *Client) Send(ctx context.Context, k DiskKey, image ImageRef, t Target, 
 	}
 	var st engine.Stats
 	err = c.call(ctx, opSend, sendCall{Disk: k, Image: image.Path, Parent: image.Parent, Target: b, Options: o}, &st,
-		handlers{progress: progressOf(progress), renew: renew})
+		handlers{progress: callProgress(progress, nil, t.Throttling), renew: renew})
 	return st, err
 }

@@ -30,9 +30,12 @@
 // The driver sends calls (an id, an op, a body) and may cancel them; the
 // mover answers each call with any number of progress and log frames,
 // asks (a renewal of a snapshot's URL) that the driver answers, and one
-// result. Calls run in parallel, one goroutine each. Nothing in a frame
-// is logged by either side: a source's URL and a disk's data key cross
-// in frames and live in memory only.
+// result. A sync's, verification's or send's progress frames also
+// carry what Azure's throttling does to its reads or writes (throttle.go)
+// and, through the agent, the agent's figures. Calls run in parallel,
+// one goroutine each. Nothing in a frame is logged by either side: a
+// source's URL and a disk's data key cross in frames and live in memory
+// only.
 //
 // # The host's state folder
 //

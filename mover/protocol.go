@@ -115,11 +115,13 @@ type Source struct {
 	Agent *Agent `json:"agent,omitempty"`
 }
 
-// progressBody is a kindProgress body: the engine's sample, and the
-// agent's figures when the source is the agent.
+// progressBody is a kindProgress body: the engine's sample, the agent's
+// figures when the source is the agent, and what Azure's throttling
+// does to the source's reads.
 type progressBody struct {
 	engine.Progress
-	Agent *AgentFigures `json:"agent,omitempty"`
+	Agent    *AgentFigures `json:"agent,omitempty"`
+	Throttle *throttleBody `json:"throttle,omitempty"`
 }
 
 // logLine is a kindLog body: a line for the job's log, and its attributes.

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/failback/failback/azure"
 	"github.com/failback/failback/hyperv"
 	"github.com/failback/failback/internal/osfile"
 )
@@ -43,6 +44,10 @@ type server struct {
 	mu    sync.Mutex
 	calls map[uint64]*call
 	wg    sync.WaitGroup
+	// limits are the adaptive limits of every Azure blob and storage
+	// account the session's calls reach (made by the first).
+	limitsMu sync.Mutex
+	limits   *azure.Limits
 }
 
 // call is one call running on the mover.

@@ -33,29 +33,32 @@ func (s *server) inspect(req inspectCall) Image {
 }
 
 func (s *server) sync(ctx context.Context, c *call, req syncCall) (engine.Stats, error) {
-	src, closeSrc, err := s.openSource(ctx, c, req.Source)
+	src, direct, closeSrc, err := s.openSource(ctx, c, req.Source)
 	if err != nil {
 		return engine.Stats{}, err
 	}
 	defer closeSrc()
-	return s.over(req.Parent).Sync(ctx, req.Disk, req.Pass, req.Image, src, req.Options, c.sourceProgress(src))
+	return s.over(req.Parent).Sync(ctx, req.Disk, req.Pass, req.Image, src, req.Options, c.sourceProgress(src, direct))
 }
 
 func (s *server) verify(ctx context.Context, c *call, req verifyCall) (engine.Counters, error) {
-	src, closeSrc, err := s.openSource(ctx, c, req.Source)
+	src, direct, closeSrc, err := s.openSource(ctx, c, req.Source)
 	if err != nil {
 		return engine.Counters{}, err
 	}
 	defer closeSrc()
-	return s.over(req.Parent).Verify(ctx, req.Image, src, req.Options, c.sourceProgress(src))
+	return s.over(req.Parent).Verify(ctx, req.Image, src, req.Options, c.sourceProgress(src, direct))
 }
 
 // sourceProgress sends the engine's samples, with the agent's figures
-// when src reads through it.
-func (c *call) sourceProgress(src engine.Source) func(engine.Progress) {
+// when src reads through it, and what Azure's throttling does to the
+// reads of storage (direct: src itself, or what it decrypts or falls
+// back to) since the call opened it.
+func (c *call) sourceProgress(src engine.Source, direct throttleReporter) func(engine.Progress) {
 	a, _ := src.(*agent.Source)
+	throttle := throttleSince(direct)
 	return func(p engine.Progress) {
-		b := progressBody{Progress: p}
+		b := progressBody{Progress: p, Throttle: throttle()}
 		if a != nil {
 			f := FiguresOf(a.Stats())
 			b.Agent = &f
@@ -94,7 +97,7 @@ func (s *server) space() (Space, error) {
 // reach reads the properties of the blob the URL names: the host can
 // reach Azure storage, and such a URL works from there.
 func (s *server) reach(ctx context.Context, c *call, req Source) error {
-	_, closeSrc, err := s.openSource(ctx, c, req)
+	_, _, closeSrc, err := s.openSource(ctx, c, req)
 	if err != nil {
 		return err
 	}
@@ -105,7 +108,9 @@ func (s *server) reach(ctx context.Context, c *call, req Source) error {
 // openSource opens the snapshot a call names, through its URL, asking
 // the driver for a new one before it ends or when it is refused; an
 // encrypted disk is decrypted here with the key the call carried.
-func (s *server) openSource(ctx context.Context, c *call, spec Source) (engine.Source, func(), error) {
+// direct is the snapshot read from storage (the source itself, or what
+// it decrypts or falls back to).
+func (s *server) openSource(ctx context.Context, c *call, spec Source) (src engine.Source, direct *azure.SnapshotSource, release func(), err error) {
 	defer clear(spec.Key)
 	renew := func(ctx context.Context, force bool) (azure.Access, error) {
 		var a access
@@ -114,32 +119,32 @@ func (s *server) openSource(ctx context.Context, c *call, spec Source) (engine.S
 		}
 		return accessOf(a.URL, a.ValidFor), nil
 	}
-	src, err := azure.OpenSnapshotURL(ctx, azure.URLSnapshot{Name: spec.Name, Size: spec.Size,
+	direct, err = azure.OpenSnapshotURL(ctx, azure.URLSnapshot{Name: spec.Name, Size: spec.Size,
 		Access: accessOf(spec.URL, spec.ValidFor), Renew: renew,
 		Read: s.storageOptions(spec.Read)})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if spec.Agent != nil && len(spec.Key) == 0 {
-		a, err := viaAgent(ctx, spec.Agent, src, slog.New(frameLog{c: c}))
+		a, err := viaAgent(ctx, spec.Agent, direct, slog.New(frameLog{c: c}))
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return a, a.Close, nil
+		return a, direct, a.Close, nil
 	}
 	if len(spec.Key) == 0 {
-		return src, func() {}, nil
+		return direct, direct, func() {}, nil
 	}
 	key, err := crypt.DataKeyFrom(spec.Key)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	dec, err := crypt.DecryptingSource(src, key)
+	dec, err := crypt.DecryptingSource(direct, key)
 	if err != nil {
 		key.Destroy()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return dec, key.Destroy, nil
+	return dec, direct, key.Destroy, nil
 }
 
 // accessOf is a URL valid for d from now (the driver's clock and the
@@ -153,18 +158,27 @@ func accessOf(url string, d time.Duration) azure.Access {
 }
 
 func (s *server) send(ctx context.Context, c *call, req sendCall) (engine.Stats, error) {
-	dst, closeDst, err := s.openBlob(ctx, c, req.Target)
+	dst, direct, closeDst, err := s.openBlob(ctx, c, req.Target)
 	if err != nil {
 		return engine.Stats{}, err
 	}
 	defer closeDst()
-	return s.over(req.Parent).Send(ctx, req.Disk, req.Image, dst, req.Options, func(p engine.Progress) { c.progress(p) })
+	return s.over(req.Parent).Send(ctx, req.Disk, req.Image, dst, req.Options, c.throttledProgress(direct))
+}
+
+// throttledProgress sends the engine's samples with what Azure's
+// throttling does to the blob direct since the call opened it.
+func (c *call) throttledProgress(direct throttleReporter) func(engine.Progress) {
+	throttle := throttleSince(direct)
+	return func(p engine.Progress) { c.progress(progressBody{Progress: p, Throttle: throttle()}) }
 }
 
 // openBlob opens the page blob a send writes, encrypting with the key
 // the call carried; a URL that is refused (it ended) is renewed by
-// asking the driver, and the write tried again.
-func (s *server) openBlob(ctx context.Context, c *call, spec Blob) (engine.Target, func(), error) {
+// asking the driver, and the write tried again. direct is the blob as
+// first opened (its throttling is that of every renewal: they share the
+// session's limits).
+func (s *server) openBlob(ctx context.Context, c *call, spec Blob) (engine.Target, *azure.PageBlobTarget, func(), error) {
 	defer clear(spec.Key)
 	open := func(ctx context.Context, url string) (*azure.PageBlobTarget, error) {
 		return azure.OpenPageBlobURL(ctx, azure.URLBlob{Name: spec.Name, URL: azure.NewSecret(url), LeaseID: spec.LeaseID,
@@ -172,7 +186,7 @@ func (s *server) openBlob(ctx context.Context, c *call, spec Blob) (engine.Targe
 	}
 	pb, err := open(ctx, spec.URL)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var key *crypt.DataKey
 	wrap := func(t *azure.PageBlobTarget) (engine.Target, error) {
@@ -183,13 +197,13 @@ func (s *server) openBlob(ctx context.Context, c *call, spec Blob) (engine.Targe
 	}
 	if len(spec.Key) > 0 {
 		if key, err = crypt.DataKeyFrom(spec.Key); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	t, err := wrap(pb)
 	if err != nil {
 		key.Destroy()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	r := &renewing{cur: t, renew: func(ctx context.Context) (engine.Target, error) {
 		var a access
@@ -202,7 +216,7 @@ func (s *server) openBlob(ctx context.Context, c *call, spec Blob) (engine.Targe
 		}
 		return wrap(pb)
 	}}
-	return r, key.Destroy, nil
+	return r, pb, key.Destroy, nil
 }
 
 // renewing is a target whose access is renewed once when refused.
@@ -268,8 +282,15 @@ func (r *renewing) WriteZeroes(ctx context.Context, off, n int64) error {
 	})
 }
 
-// storageOptions are the driver's retries, with this mover's transport.
+// storageOptions are the driver's retries, with this mover's transport
+// and the session's adaptive limits.
 func (s *server) storageOptions(ro ReadOptions) azure.StorageOptions {
+	s.limitsMu.Lock()
+	if s.limits == nil {
+		s.limits = azure.NewLimits(ro.RetryDelay, ro.MaxRetryDelay)
+	}
+	limits := s.limits
+	s.limitsMu.Unlock()
 	return azure.StorageOptions{MaxRetries: ro.MaxRetries, RetryDelay: ro.RetryDelay, MaxRetryDelay: ro.MaxRetryDelay,
-		TryTimeout: ro.TryTimeout, Parallel: ro.Parallel, Transport: s.o.Transport}
+		TryTimeout: ro.TryTimeout, Parallel: ro.Parallel, Transport: s.o.Transport, Limits: limits}
 }

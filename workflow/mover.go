@@ -123,8 +123,12 @@ func (m moverDisk) Send(ctx context.Context, dst reverseTarget, o mover.SyncOpti
 	if err != nil {
 		return engine.Stats{}, err
 	}
-	return c.Send(ctx, m.key, m.ref(), mover.Target{Name: dst.pb.Name(), LeaseID: dst.pb.LeaseID(), Access: dst.pb.AccessURL,
-		Key: dst.key, Read: readOptions(m.j.m.cfg.Azure.Storage)}, o, progress)
+	t := mover.Target{Name: dst.pb.Name(), LeaseID: dst.pb.LeaseID(), Access: dst.pb.AccessURL,
+		Key: dst.key, Read: readOptions(m.j.m.cfg.Azure.Storage)}
+	if dst.sent != nil {
+		t.Throttling = dst.sent.report
+	}
+	return c.Send(ctx, m.key, m.ref(), t, o, progress)
 }
 
 // moverSnapshot opens the pass's snapshot here (a managed disk's grant
@@ -143,6 +147,14 @@ func (j *job) moverSnapshot(ctx context.Context, ps passSource) (mover.Snapshot,
 	}
 	snap := mover.Snapshot{Name: ps.d.name() + "@" + ps.snap, Size: sn.Size(), Access: sn.AccessURL,
 		Read: readOptions(j.m.cfg.Azure.Storage)}
+	// The mover's reads are throttled there: its frames say how.
+	var unwatch func()
+	snap.Throttling, unwatch = j.watchSent(ps.k, ps.vm+" "+ps.d.name())
+	closeSnap := release
+	release = func() {
+		unwatch()
+		closeSnap()
+	}
 	if ps.d.Encrypted {
 		if snap.Key, err = j.key(ctx, ps.k); err != nil {
 			release()

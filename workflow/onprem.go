@@ -53,6 +53,8 @@ type onPremDisk interface {
 type reverseTarget struct {
 	pb  *azure.PageBlobTarget
 	key *crypt.DataKey
+	// sent gets the throttling of a mover's writes (its progress frames).
+	sent *sentThrottling
 }
 
 // passSource is the snapshot a pass or a verification reads: opened here

@@ -151,7 +151,14 @@ func (j *job) reverseDisk(ctx context.Context, k diskKey, cd *hyperv.CycleDisk) 
 			return err
 		}
 	}
-	throttled, unwatch := j.watchThrottle(k, vm.Name+" "+d.name(), pb)
+	// A host's mover writes the copy there: its frames say how Azure
+	// throttles those writes; a share's are written here.
+	var thr throttleReporter = pb
+	if _, ok := onprem.(moverDisk); ok {
+		dst.sent = &sentThrottling{}
+		thr = dst.sent
+	}
+	throttled, unwatch := j.watchThrottle(k, vm.Name+" "+d.name(), thr)
 	defer unwatch()
 	e := j.engineOptions()
 	st, err := onprem.Send(ctx, dst, mover.SyncOptions{Mode: engine.Ranges, Ranges: changed, BlockSize: e.BlockSize, Threads: e.Threads,

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/failback/failback/azure"
@@ -66,4 +67,38 @@ func (j *job) watchThrottle(k diskKey, label string, r throttleReporter) (sample
 func ThrottleText(d DiskView) string {
 	return fmt.Sprintf("throttled by Azure: %d request(s) refused for load (429/503); waiting as Azure asks, %d request(s) at a time",
 		d.Throttles, d.Parallel)
+}
+
+// sentThrottling is the throttling a host's mover reports on its
+// progress frames for a disk it reads or writes (counted from the
+// call's start): the view and the log show it as for a disk this
+// process reads or writes itself.
+type sentThrottling struct {
+	mu sync.Mutex
+	th azure.Throttling
+}
+
+func (s *sentThrottling) Throttling() azure.Throttling {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.th
+}
+
+// report is a mover call's Throttling (mover.Snapshot, mover.Target).
+func (s *sentThrottling) report(th azure.Throttling) {
+	s.mu.Lock()
+	s.th = th
+	s.mu.Unlock()
+}
+
+// watchSent follows, as watchThrottle, the throttling a mover reports
+// for disk k: report is the mover call's Throttling, done as
+// watchThrottle's.
+func (j *job) watchSent(k diskKey, label string) (report func(azure.Throttling), done func()) {
+	s := &sentThrottling{}
+	sample, done := j.watchThrottle(k, label, s)
+	return func(th azure.Throttling) {
+		s.report(th)
+		sample()
+	}, done
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/failback/failback/config"
 	"github.com/failback/failback/crypt"
 	"github.com/failback/failback/hyperv"
+	"github.com/failback/failback/internal/faultproxy"
 	"github.com/failback/failback/internal/labarm"
 	"github.com/failback/failback/internal/testenv"
 	"github.com/failback/failback/mover"
@@ -73,6 +74,11 @@ type Options struct {
 	Share bool
 	// MaxDisks, when set, is each host's max_disks.
 	MaxDisks int
+	// MoverThrottle, when its Rate is set, puts a faultproxy in front
+	// of Azurite for the movers' reads of blob data and page writes
+	// (Lab.MoverProxy): what goes over the rate is refused as Azure
+	// throttles.
+	MoverThrottle faultproxy.Throttle
 }
 
 // Lab is a running drill.
@@ -98,8 +104,11 @@ type Lab struct {
 	// ARM and ARMURL are the lab ARM endpoint (Options.ARM only).
 	ARM    *labarm.Server
 	ARMURL string
-	opts   Options
-	blobs  map[string]string // managed disks' backing blobs, by blobKey
+	// MoverProxy is the proxy the movers read through
+	// (Options.MoverThrottle).
+	MoverProxy *faultproxy.Proxy
+	opts       Options
+	blobs      map[string]string // managed disks' backing blobs, by blobKey
 }
 
 // New builds the drill: blobs with content, the older on-premises images
@@ -266,6 +275,9 @@ func (l *Lab) movers() map[string]*mover.Client {
 		so := mover.ServerOptions{StateDir: hc.MoverStateDir(), Space: l.MoverSpace}
 		if l.opts.Transport != nil {
 			so.Transport = l.opts.Transport // what the movers move is counted too
+		}
+		if l.opts.MoverThrottle.Rate > 0 {
+			so.Transport = l.moverProxy(so.Transport)
 		}
 		tr := mover.Pipe(so)
 		c := mover.NewClient(tr, mover.ClientOptions{Host: hc.Name, MaxMoves: hc.MaxDisks})
