@@ -228,14 +228,7 @@ func OpenSnapshotURL(ctx context.Context, o URLSnapshot) (*SnapshotSource, error
 		}
 		return src.pb, nil
 	}
-	var length int64
-	err := src.retryDenied(ctx, func(pb *pageblob.Client) error {
-		props, err := pb.GetProperties(ctx, nil)
-		if err == nil && props.ContentLength != nil {
-			length = *props.ContentLength
-		}
-		return err
-	}, false)
+	length, err := src.blobLength(ctx)
 	if err != nil {
 		return nil, wrapErr("open snapshot", o.Name, err)
 	}

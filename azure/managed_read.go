@@ -64,14 +64,7 @@ func (m *ManagedDisks) sasClient(url string) (*pageblob.Client, error) {
 // checkBlob checks the granted blob holds the disk: at least its size,
 // and where a fixed-VHD footer follows, one that agrees.
 func (d *managedDisk) checkBlob(ctx context.Context, src *SnapshotSource, size int64) error {
-	var length int64
-	err := src.retryDenied(ctx, func(pb *pageblob.Client) error {
-		props, err := pb.GetProperties(ctx, nil)
-		if err == nil && props.ContentLength != nil {
-			length = *props.ContentLength
-		}
-		return err
-	}, false)
+	length, err := src.blobLength(ctx)
 	if err != nil {
 		return wrapErr("open snapshot", src.obj, err)
 	}

@@ -218,3 +218,17 @@ func coalesce(ex []engine.Extent, gap int64) []engine.Extent {
 	}
 	return out
 }
+
+// blobLength is the length of the blob src reads, renewing a refused
+// grant once.
+func (src *SnapshotSource) blobLength(ctx context.Context) (int64, error) {
+	var length int64
+	err := src.retryDenied(ctx, func(pb *pageblob.Client) error {
+		props, err := pb.GetProperties(ctx, nil)
+		if err == nil && props.ContentLength != nil {
+			length = *props.ContentLength
+		}
+		return err
+	}, false)
+	return length, err
+}
