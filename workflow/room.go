@@ -121,7 +121,7 @@ func (m *Manager) checkRoom(ctx context.Context, p *prepared, full bool) {
 			}
 			name := t.vm.Name + " " + hostBase(d.image)
 			journals := state
-			if t.usesMover() {
+			if t.usesMover() && !p.testCopiesElsewhere(t) {
 				// The host's mover keeps the journals in its state folder.
 				journals = m.moverStateRoom(ctx, t, hostVols, &order, !full)
 			}

@@ -207,3 +207,28 @@ func TestPreflightRefusesWhenTheHostLacksRoomForTheJournals(t *testing.T) {
 	}
 	refusedAndUntouched(t, m, c, l.Image("web", 0))
 }
+
+// A test whose VMs run on another host gets copies made from here (a
+// host's mover writes only its own disks), so their undo journals go to
+// the state folder here, not to the VMs' host's mover: that is the room
+// the pre-flight measures.
+func TestPreflightMeasuresTheStateFolderForATestCopiedElsewhere(t *testing.T) {
+	vm := labtest.VM{Name: "db", Disks: []int64{4 << 20}}
+	l := labtest.New(t, labtest.Options{VMs: []labtest.VM{vm}, AltHosts: []string{"hv02"}})
+	l.MoverSpace = func(folder string) (hyperv.Space, error) {
+		t.Errorf("the mover's state folder %s was measured: a copy on another host keeps its journals here", folder)
+		return hyperv.Space{Volume: "dev:77", Free: 1 << 30, Total: 1 << 30}, nil
+	}
+	m := l.Open(l.Deps())
+	defer workflow.SetStateSpace(func(folder string) (hyperv.Space, error) {
+		return hyperv.Space{Volume: "dev:99", Free: 3774873, Total: 1 << 30}, nil
+	})()
+	c := workflow.Choices{VM: "db", Direction: workflow.DirAzureToOnPrem, Sync: workflow.SyncDelta, Test: true, TestHost: "hv02"}
+	rep, err := m.Preflight(context.Background(), c)
+	if err != nil || rep.OK {
+		t.Fatalf("pre-flight: %v, OK %v", err, rep.OK)
+	}
+	if rows := rowsLike(rep, "room for the undo journals on dev:99 (state folder "); len(rows) != 1 || rows[0].OK {
+		t.Fatalf("journal rows %+v", rep.Checks)
+	}
+}

@@ -327,3 +327,10 @@ func orFormat(f vdisk.Format) vdisk.Format {
 	}
 	return f
 }
+
+// testCopiesElsewhere says t's test disks are copies on another host than
+// its disks': this machine writes them, with the journals in its own state
+// folder (planTestDisk's rule: a host's mover writes only its own disks).
+func (p *prepared) testCopiesElsewhere(t *target) bool {
+	return p.choices.Test && p.choices.TestHost != "" && p.choices.TestHost != t.hostName
+}
