@@ -207,6 +207,7 @@ func (j *job) eachDiskRun(ctx context.Context, n int, onPrem bool, f func(ctx co
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				ctx := ctx // this disk's own: a slot below is its alone
 				if onPrem {
 					slot, release, err := j.hostSlot(ctx, k)
 					if err != nil {
