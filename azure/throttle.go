@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -219,8 +220,11 @@ func (e *blobLimitEntry) finish(raw *http.Request, resp *http.Response, err erro
 	}
 	b := &gatedBody{ReadCloser: resp.Body, done: done}
 	// A body nobody closes would hold its slots: the request's context
-	// ending frees them too.
+	// ending frees them too (at once, from another goroutine, when it has
+	// ended already: hence the lock).
+	b.mu.Lock()
 	b.stop = context.AfterFunc(raw.Context(), b.finish)
+	b.mu.Unlock()
 	resp.Body = b
 	return resp
 }
@@ -250,15 +254,16 @@ func rangeHeader(h http.Header) string {
 // counting the bytes that came.
 type gatedBody struct {
 	io.ReadCloser
-	n    int64
+	n    atomic.Int64 // read by finish, which the context may run
 	done func(int64)
+	mu   sync.Mutex // guards stop
 	stop func() bool
 	once sync.Once
 }
 
 func (b *gatedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	b.n += int64(n)
+	b.n.Add(int64(n))
 	if err != nil {
 		b.finish()
 	}
@@ -273,10 +278,13 @@ func (b *gatedBody) Close() error {
 
 func (b *gatedBody) finish() {
 	b.once.Do(func() {
-		if b.stop != nil {
-			b.stop()
+		b.mu.Lock()
+		stop := b.stop
+		b.mu.Unlock()
+		if stop != nil {
+			stop()
 		}
-		b.done(b.n)
+		b.done(b.n.Load())
 	})
 }
 
