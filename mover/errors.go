@@ -27,6 +27,7 @@ var kinds = []struct {
 	err  error
 }{
 	{"canceled", context.Canceled},
+	{"exists", fs.ErrExist},
 	{"deadline", context.DeadlineExceeded},
 	{"journal-corrupt", engine.ErrJournalCorrupt},
 	{"journal-unreadable", engine.ErrJournalUnreadable},

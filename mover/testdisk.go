@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/failback/failback/vdisk"
@@ -55,6 +56,12 @@ func TestDiskOpener(parent string) Opener {
 
 // MakeTestDisk makes the test disk (and its folder).
 func MakeTestDisk(ctx context.Context, td TestDisk) error {
+	if err := td.check(); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(td.Path); err == nil {
+		return fmt.Errorf("test disk %s: %w: a file this test did not make is there; remove it or end the test that made it", td.HostPath, fs.ErrExist)
+	}
 	if err := os.MkdirAll(td.Folder, 0o755); err != nil {
 		return fmt.Errorf("create the test folder %s: %w", td.Folder, err)
 	}
@@ -87,6 +94,9 @@ func MakeTestDisk(ctx context.Context, td TestDisk) error {
 // RemoveTestDisk deletes the test disk, and its test folder if that is
 // empty now; a missing one is no error.
 func RemoveTestDisk(td TestDisk) error {
+	if err := td.check(); err != nil {
+		return err
+	}
 	if err := os.Remove(td.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove test disk %s: %w", td.HostPath, err)
 	}
@@ -122,4 +132,19 @@ func (c *Client) RemoveTest(ctx context.Context, td TestDisk) error {
 // left in it.
 func (c *Client) RemoveTestFolder(ctx context.Context, folder string) error {
 	return c.call(ctx, opTestFolder, TestDisk{Folder: folder}, nil, handlers{})
+}
+
+// check refuses a test disk that is not a file directly in a test folder,
+// or that names the VM's own disk: the mover writes and deletes only what
+// a test makes, whatever a record or a request says.
+func (td TestDisk) check() error {
+	path, folder := filepath.Clean(td.Path), filepath.Clean(td.Folder)
+	same := path == filepath.Clean(td.Parent)
+	if runtime.GOOS == "windows" {
+		same = strings.EqualFold(path, filepath.Clean(td.Parent))
+	}
+	if filepath.Dir(path) != folder || !strings.HasPrefix(filepath.Base(folder), "failback-test-") || same {
+		return fmt.Errorf("%s is not a test disk in a test folder; refused", td.HostPath)
+	}
+	return nil
 }

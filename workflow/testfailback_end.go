@@ -98,7 +98,7 @@ func (j *job) removeTestDisk(ctx context.Context, k diskKey) error {
 // removeTestSwitches removes the switches this test created.
 func (j *job) removeTestSwitches(ctx context.Context) error {
 	for i, s := range j.snap().Test.Switches {
-		if !s.Owned || s.Removed {
+		if !s.Created || s.Removed { // only a switch this test made
 			continue
 		}
 		th, err := j.testHostNamed(s.Host)

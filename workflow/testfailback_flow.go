@@ -2,7 +2,9 @@ package workflow
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 	"time"
@@ -84,6 +86,10 @@ func (j *job) makeTestDisks(ctx context.Context) error {
 		}
 		j.setDiskPhase(k, diskTransfer, "")
 		if err := td.Create(ctx); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				// Someone else's file: End test must not delete it.
+				_ = j.update(func(r *jobRecord) { r.VMs[k.v].Disks[k.d].Test.Creating = false })
+			}
 			j.setDiskPhase(k, diskFailed, err.Error())
 			return fmt.Errorf("%s: test disk %s: %w", vm.Name, d.Test.Image, err)
 		}
@@ -214,8 +220,9 @@ func (j *job) ensureTestSwitches(ctx context.Context) error {
 		if created {
 			j.info("test-switch", "test switch %s created on %s (%s); End test removes it", s.Name, s.Host, sw.Type)
 		}
-		// A switch the pre-flight found missing is this test's even when
-		// it exists now (an earlier run of this step made it).
+		if !created && !s.Created && s.Owned {
+			j.warn("test-switch", "test switch %s on %s exists although the pre-flight found none: this test did not make it, so End test keeps it", s.Name, s.Host)
+		}
 		if err := j.update(func(r *jobRecord) {
 			ts := &r.Test.Switches[i]
 			ts.Created, ts.Owned, ts.Type = ts.Created || created, ts.Owned || created, sw.Type
@@ -236,12 +243,21 @@ func (j *job) createTestVM(ctx context.Context, v int, vm vmRecord) error {
 	if err != nil {
 		return err
 	}
+	_, getErr := th.GetVM(ctx, tv.Name)
+	if getErr == nil && !tv.Creating {
+		// Not this test's: never adopted, turned off or removed by it.
+		return fmt.Errorf("a VM named %s exists on %s and this test did not make it: rename or remove it, or end this test", tv.Name, tv.Host)
+	}
 	if err := j.update(func(r *jobRecord) { r.VMs[v].Test.Creating = true }); err != nil {
 		return err
 	}
-	if _, err := th.GetVM(ctx, tv.Name); err == nil && tv.Creating {
+	if getErr == nil {
 		j.info("test-vm", "test VM %s on %s was created before the interruption", tv.Name, tv.Host)
 	} else if _, err := th.CreateVM(ctx, tv.Spec); err != nil {
+		if errors.Is(err, hyperv.ErrVMExists) {
+			// Made by someone else meanwhile: it is not this test's.
+			_ = j.update(func(r *jobRecord) { r.VMs[v].Test.Creating = false })
+		}
 		return fmt.Errorf("create test VM %s on %s: %w", tv.Name, tv.Host, err)
 	} else {
 		j.info("test-vm", "test VM %s created on %s: %s", tv.Name, tv.Host, describeSpec(tv.Spec))

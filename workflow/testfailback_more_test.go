@@ -177,6 +177,19 @@ func TestTestPreflightRefusals(t *testing.T) {
 	if len(m.Jobs()) != 0 {
 		t.Fatal("a refused test made a job")
 	}
+	// A test folder that is there before the test (End test removes it
+	// whole) is refused even without a test disk in it.
+	if err := os.Remove(leftover); err != nil {
+		t.Fatal(err)
+	}
+	c.TestSwitch = ""
+	rep, err = m.Preflight(ctx, c)
+	if err != nil || rep.OK {
+		t.Fatalf("pre-flight with a test folder in the way: %v, OK %v", err, rep.OK)
+	}
+	if rows := rowsLike(rep, "test disk of disk0.vhdx"); len(rows) != 1 || rows[0].OK || !strings.Contains(rows[0].Fix, "move or remove "+filepath.Dir(leftover)) {
+		t.Fatalf("test folder rows %+v", rep.Checks)
+	}
 }
 
 // TestTestResumesWhereItStopped: a test that fails while starting its

@@ -189,6 +189,9 @@ func (m *Manager) planTestDisk(ctx context.Context, t *target, d targetDisk, hos
 			row.Fix = "end the test that made it (failback jobs lists tests), or remove " + td.Image
 			return td, row
 		}
+		if f, err := m.inspect(ctx, t, targetDisk{image: td.Folder}, false, false); err == nil && f.Exists {
+			return td, testFolderTaken(row, td.Folder)
+		}
 		return td, testDiskOK(t.vm.Name, td, d)
 	}
 	var okImage, okFolder bool
@@ -211,6 +214,8 @@ func (m *Manager) planTestDisk(ctx context.Context, t *target, d targetDisk, hos
 		row.Detail = td.Image + " exists"
 		row.Fix = "end the test that made it (failback jobs lists tests), or remove " + td.Image
 		return td, row
+	case exists(td.LocalFolder):
+		return td, testFolderTaken(row, td.Folder)
 	}
 	return td, testDiskOK(t.vm.Name, td, d)
 }
@@ -333,4 +338,12 @@ func orFormat(f vdisk.Format) vdisk.Format {
 // folder (planTestDisk's rule: a host's mover writes only its own disks).
 func (p *prepared) testCopiesElsewhere(t *target) bool {
 	return p.choices.Test && p.choices.TestHost != "" && p.choices.TestHost != t.hostName
+}
+
+// testFolderTaken refuses a test folder that exists before the test: End
+// test removes its folder whole, so it must be one this test makes.
+func testFolderTaken(row CheckRow, folder string) CheckRow {
+	row.Detail = folder + " exists (End test removes the test folder with what is in it, so it must be this test's)"
+	row.Fix = "end the test that made it (failback jobs lists tests), or move or remove " + folder
+	return row
 }
