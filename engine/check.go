@@ -105,17 +105,20 @@ func (r *run) viewSource(ctx context.Context, it item, f func(b []byte)) (bool, 
 	if r.srcView == nil {
 		return false, nil
 	}
-	if err := r.lim.Wait(ctx, it.n); err != nil {
-		return false, err
-	}
 	ok, err := view(ctx, r.srcView, it, f)
 	if err != nil {
 		return false, fmt.Errorf("read source at offset %d: %w", it.off, err)
 	}
-	if ok {
-		r.ctr.bytesReadSource.Add(it.n)
+	if !ok {
+		return false, nil // the read that follows waits for these bytes
 	}
-	return ok, nil
+	// Charged once viewed: a source that cannot lend the block is read
+	// instead, and that read waits for the same bytes.
+	if err := r.lim.Wait(ctx, it.n); err != nil {
+		return false, err
+	}
+	r.ctr.bytesReadSource.Add(it.n)
+	return true, nil
 }
 
 // refetchSource fills p with source block it once it is known to differ:
